@@ -1,0 +1,3 @@
+from healthlink.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""The broker factory and the one way every service publishes events.
+
+Producers wait for all in-sync replicas (``acks="all"``) with idempotence on.
+Consumers commit an offset only after the handler returned (``AckPolicy``
+``NACK_ON_ERROR``: on an exception the consumer seeks back and the message comes
+again), never FastStream's default of committing before processing.
+"""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+from faststream.middlewares import AckPolicy
+
+from shared.events import Envelope
+from shared.logging import CORRELATION_HEADER, get_correlation_id
+from shared.settings import Settings
+from shared.topics import named
+
+ACK_POLICY = AckPolicy.NACK_ON_ERROR
+
+
+def make_broker(settings: Settings, service: str) -> KafkaBroker:
+    """A broker for ``service``; it connects only when started."""
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"healthlink-{service}",
+        acks="all",
+        enable_idempotence=True,
+        ack_policy=ACK_POLICY,
+        graceful_timeout=10.0,
+        logger=None,
+    )
+
+
+def subscriber_options(settings: Settings, service: str) -> dict[str, object]:
+    """Consumer options every subscriber uses: group = service, commit after success."""
+    return {
+        "group_id": f"{settings.topic_prefix}{service}",
+        "auto_offset_reset": "earliest",
+        "ack_policy": ACK_POLICY,
+        "max_poll_interval_ms": 300_000,
+    }
+
+
+class Publisher:
+    """Publishes envelopes to a topic, keyed by subject, with the correlation id header."""
+
+    def __init__(self, broker: KafkaBroker, settings: Settings) -> None:
+        self._broker = broker
+        self._prefix = settings.topic_prefix
+
+    def topic(self, name: str) -> str:
+        return named(name, self._prefix)
+
+    async def publish(self, topic: str, event: Envelope) -> None:
+        correlation_id = event.correlationid or get_correlation_id()
+        headers = {"content-type": "application/cloudevents+json", "ce-type": event.type}
+        if correlation_id:
+            headers[CORRELATION_HEADER] = correlation_id
+        await self._broker.publish(
+            event.model_dump_json().encode(),
+            self.topic(topic),
+            key=event.subject.encode(),
+            headers=headers,
+            correlation_id=correlation_id,
+        )
+
+    async def publish_raw(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
+    ) -> None:
+        """Publish bytes as they are (uploads, dead letters, retries)."""
+        await self._broker.publish(value, self.topic(topic), key=key, headers=headers)

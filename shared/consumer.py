@@ -1,0 +1,119 @@
+"""The Kafka edge of every service: one guard around every handler.
+
+- A message that can never be processed (``Rejected``, an unreadable envelope) is
+  set aside on the dead-letter topic with its reason, then committed: the partition
+  moves on and nothing is lost.
+- A ``Transient`` failure (broker or database away) is raised after a short
+  back-off: the offset is not committed, the consumer seeks back and tries again.
+- Any other exception is retried ``transient_retry_limit`` times, then set aside
+  with reason ``handler-failed``, so no poison message blocks a partition forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaMessage
+from pydantic import ValidationError
+from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+
+from shared.deadletter import DeadLetters, SourceMessage
+from shared.errors import Rejected, Transient
+from shared.events import Envelope
+from shared.logging import CORRELATION_HEADER, get_logger, new_correlation_id, set_correlation_id
+
+log = get_logger(__name__)
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    Transient,
+    ConnectionFailure,
+    AutoReconnect,
+    ServerSelectionTimeoutError,
+    KafkaError,
+    OSError,
+    TimeoutError,
+)
+
+RawHandler = Callable[[SourceMessage], Awaitable[None]]
+EventHandler = Callable[[Envelope], Awaitable[None]]
+
+
+def source_of(msg: KafkaMessage) -> SourceMessage:
+    """The consumed record as a ``SourceMessage`` (topic, offset, key, bytes, headers)."""
+    record: Any = msg.raw_message
+    headers = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in record.headers}
+    return SourceMessage(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value or b"",
+        headers=headers,
+    )
+
+
+def parse_envelope(source: SourceMessage) -> Envelope:
+    """Read a CloudEvents envelope, or raise ``Rejected`` with reason ``malformed-event``."""
+    try:
+        return Envelope.model_validate_json(source.value)
+    except ValidationError as exc:
+        raise Rejected(f"not a valid event envelope: {exc.error_count()} errors",
+                       code="malformed-event") from exc
+
+
+class Guard:
+    """Wraps handlers so each message ends committed, dead-lettered or retried."""
+
+    def __init__(self, dead_letters: DeadLetters, retry_limit: int, backoff_s: float = 0.5) -> None:
+        self._dead_letters = dead_letters
+        self._retry_limit = retry_limit
+        self._backoff_s = backoff_s
+        self._attempts: dict[tuple[str, int, int], int] = {}
+
+    def raw(self, handler: RawHandler) -> Callable[[KafkaMessage], Awaitable[None]]:
+        async def consume(msg: KafkaMessage) -> None:
+            await self.run(source_of(msg), handler)
+
+        consume.__name__ = getattr(handler, "__name__", "consume")
+        return consume
+
+    @staticmethod
+    def event_handler(handler: EventHandler) -> RawHandler:
+        """A raw handler that reads the envelope first (unreadable -> dead letter)."""
+
+        async def handle(source: SourceMessage) -> None:
+            await handler(parse_envelope(source))
+
+        return handle
+
+    async def run(self, source: SourceMessage, handler: RawHandler) -> None:
+        set_correlation_id(source.headers.get(CORRELATION_HEADER) or new_correlation_id())
+        where = (source.topic, source.partition, source.offset)
+        try:
+            await handler(source)
+        except Rejected as exc:
+            await self._set_aside(source, exc.code, exc.detail)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("transient failure, will retry", topic=source.topic,
+                        offset=source.offset, error=type(exc).__name__)
+            await asyncio.sleep(self._backoff_s)
+            raise
+        except Exception as exc:
+            attempts = self._attempts.get(where, 0) + 1
+            self._attempts[where] = attempts
+            if attempts < self._retry_limit:
+                log.exception("handler failed, will retry", topic=source.topic,
+                              offset=source.offset, attempt=attempts)
+                await asyncio.sleep(self._backoff_s * attempts)
+                raise
+            await self._set_aside(source, "handler-failed", f"{type(exc).__name__} after "
+                                  f"{attempts} attempts")
+        self._attempts.pop(where, None)
+
+    async def _set_aside(self, source: SourceMessage, reason: str, detail: str) -> None:
+        log.warning("message set aside", topic=source.topic, partition=source.partition,
+                    offset=source.offset, reason=reason)
+        await self._dead_letters.set_aside(source, reason, detail)

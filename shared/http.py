@@ -1,0 +1,120 @@
+"""The HTTP edge shared by every service: one error map, health checks, auth headers.
+
+Every error leaves as a FHIR ``OperationOutcome`` with the status its class names;
+request validation errors are 400s; nothing becomes a 500 on bad input.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared import tokens
+from shared.errors import Forbidden, HealthLinkError, Unauthorized
+from shared.fhir import FHIR_JSON, operation_outcome
+from shared.logging import CORRELATION_HEADER, get_logger, set_correlation_id
+
+log = get_logger(__name__)
+
+
+def outcome_response(status: int, detail: str) -> JSONResponse:
+    return JSONResponse(operation_outcome(status, detail), status_code=status,
+                        media_type=FHIR_JSON)
+
+
+def _describe(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error to a status and an OperationOutcome, once, at the edge."""
+
+    @app.exception_handler(HealthLinkError)
+    async def _domain(_: Request, exc: HealthLinkError) -> JSONResponse:
+        return outcome_response(exc.status, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return outcome_response(400, _describe(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return outcome_response(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", error=type(exc).__name__)
+        return outcome_response(500, "internal error")
+
+
+def install_correlation(app: FastAPI) -> None:
+    """Take the caller's correlation id or make one; echo it in the response."""
+
+    @app.middleware("http")
+    async def _correlate(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        cid = request.headers.get(CORRELATION_HEADER) or uuid.uuid4().hex
+        set_correlation_id(cid)
+        response = await call_next(request)
+        response.headers[CORRELATION_HEADER] = cid
+        return response
+
+
+def bearer(request: Request) -> str:
+    """The bearer token of a request, or ``Unauthorized``."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("missing bearer token")
+    return token.strip()
+
+
+def health_routes(app: FastAPI, ready: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+    """``/healthz`` (alive) and ``/readyz`` (broker and database answer)."""
+
+    @app.get("/healthz", tags=["health"])
+    async def read_health() -> dict[str, str]:
+        """Alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def read_ready() -> JSONResponse:
+        """Ready when the broker and the database answer."""
+        checks = await ready()
+        ok = all(checks.values())
+        return JSONResponse({"status": "ready" if ok else "not-ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+
+def require_operator(request: Request) -> None:
+    """The platform operator's bearer token (``HEALTHLINK_ADMIN_TOKEN``)."""
+    if not hmac.compare_digest(bearer(request), request.app.state.settings.admin_token):
+        raise Unauthorized("operator token required")
+
+
+def patient_of(request: Request) -> str:
+    """The CID of the verified patient holding the request's token."""
+    claims = tokens.verify(request.app.state.settings.token_secret, tokens.PATIENT,
+                           bearer(request))
+    return str(claims["sub"])
+
+
+def same_patient(cid: str, token_cid: str) -> None:
+    if cid != token_cid:
+        raise Forbidden("a patient may act only on their own CID")
+
+
+OperatorDep = Depends(require_operator)
+PatientDep = Annotated[str, Depends(patient_of)]

@@ -1,0 +1,50 @@
+"""Typed settings from the environment, one ``HEALTHLINK_`` prefix for every service."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-insecure-secret-change-me"
+
+SERVICE_PORTS: dict[str, int] = {
+    "consent": 8001,
+    "ingest": 8002,
+    "query": 8003,
+    "audit": 8004,
+    "notify": 8005,
+}
+
+
+class Settings(BaseSettings):
+    """Everything a service needs to find its broker, its database and its secrets."""
+
+    model_config = SettingsConfigDict(env_prefix="HEALTHLINK_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    mongo_url: str = "mongodb://127.0.0.1:27018/"
+    db_prefix: str = "healthlink"
+    topic_prefix: str = ""
+    host: str = "127.0.0.1"
+    token_secret: str = DEV_SECRET
+    admin_token: str = DEV_SECRET
+    log_level: str = "INFO"
+    max_bundle_bytes: int = Field(default=5_000_000, gt=0)
+    token_ttl_s: int = Field(default=900, gt=0)
+    transient_retry_limit: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and DEV_SECRET in (self.token_secret, self.admin_token):
+            raise ValueError("set HEALTHLINK_TOKEN_SECRET and HEALTHLINK_ADMIN_TOKEN in production")
+        return self
+
+    def db_name(self, service: str) -> str:
+        """Each service owns its own database."""
+        return f"{self.db_prefix}_{service}"
+
+    def port(self, service: str) -> int:
+        return SERVICE_PORTS[service]

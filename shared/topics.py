@@ -1,0 +1,21 @@
+"""Every Kafka topic name, in one place (lower-case, dots).
+
+Keys: patient events and uploads are keyed by CID so one patient's events stay in
+order on one partition; hospital events are keyed by the hospital code.
+"""
+
+from __future__ import annotations
+
+CONSENT_EVENTS = "healthlink.consent.events"
+HOSPITAL_EVENTS = "healthlink.hospital.events"
+INGEST_UPLOADS = "healthlink.ingest.uploads"
+INGEST_RECORDS = "healthlink.ingest.records"
+ACCESS_EVENTS = "healthlink.access.events"
+DEAD_LETTERS = "healthlink.deadletter"
+
+ALL = (CONSENT_EVENTS, HOSPITAL_EVENTS, INGEST_UPLOADS, INGEST_RECORDS, ACCESS_EVENTS, DEAD_LETTERS)
+
+
+def named(topic: str, prefix: str = "") -> str:
+    """The topic's name under an optional prefix (tests use a unique prefix each)."""
+    return f"{prefix}{topic}"

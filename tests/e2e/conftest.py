@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.settings import Settings
+from tests.support.journey import Actors
+from tests.support.platform import Platform
+from tests.support.settings import isolated_settings
+from tests.support.stack import Endpoints, real_stack
+
+
+@pytest.fixture(scope="session")
+def endpoints() -> Iterator[Endpoints]:
+    with real_stack() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def settings(endpoints: Endpoints) -> Settings:
+    return isolated_settings(endpoints)
+
+
+@pytest.fixture(scope="session")
+def platform(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    log_dir: Path = tmp_path_factory.mktemp("service-logs")
+    running = Platform(settings, log_dir)
+    try:
+        running.start_all()
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture
+async def actors(platform: Platform) -> AsyncIterator[Actors]:
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield Actors(http, platform)

@@ -1,0 +1,105 @@
+"""Steps users take, as small functions over HTTP and the adapter, shared by e2e tests."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from shared.cid import random_cid
+from tests.support.platform import Platform
+from tests.support.settings import TEST_ADMIN
+
+T = TypeVar("T")
+OPERATOR = {"authorization": f"Bearer {TEST_ADMIN}"}
+DEV_SCAN = {"scan": "dev-face-scan-ok"}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float = 30.0,
+                     what: str = "condition") -> T:
+    """Poll ``probe`` until it returns something truthy (a readiness wait, not a sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@dataclass
+class Hospital:
+    code: str
+    admin_key: str
+    upload_key: str
+
+
+@dataclass
+class Actors:
+    http: httpx.AsyncClient
+    platform: Platform
+
+    def url(self, service: str, path: str) -> str:
+        return self.platform.url(service) + path
+
+    async def hospital(self, code: str, name: str, role: str = "provider") -> Hospital:
+        r = await self.http.post(self.url("consent", "/hospitals"), headers=OPERATOR,
+                                 json={"code": code, "name": name, "role": role})
+        assert r.status_code == 201, r.text
+        body = r.json()
+        return Hospital(code, body["admin_key"], body["upload_key"])
+
+    async def patient(self, rng: random.Random) -> tuple[str, str]:
+        cid = random_cid(rng)
+        r = await self.http.post(self.url("consent", "/patients"),
+                                 json={"cid": cid, "birth_date": "1980-05-17"})
+        assert r.status_code == 201, r.text
+        r = await self.http.post(self.url("consent", f"/patients/{cid}/verify"), json=DEV_SCAN)
+        assert r.status_code == 200, r.text
+        return cid, r.json()["access_token"]
+
+    async def consent(self, cid: str, token: str, codes: list[str]) -> None:
+        r = await self.http.post(self.url("consent", f"/patients/{cid}/consent/hospitals"),
+                                 headers=auth(token), json={"hospitals": codes})
+        assert r.status_code == 200, r.text
+
+    async def revoke(self, cid: str, token: str, code: str) -> None:
+        r = await self.http.delete(
+            self.url("consent", f"/patients/{cid}/consent/hospitals/{code}"),
+            headers=auth(token))
+        assert r.status_code == 200, r.text
+
+    async def physician(self, hospital: Hospital, licence: str, pin: str = "4321") -> str:
+        r = await self.http.post(self.url("query", "/registry/licences"), headers=OPERATOR,
+                                 json={"licence": licence, "name": "นพ. ทดสอบ", "pin": pin})
+        assert r.status_code == 201, r.text
+        r = await self.http.post(self.url("query", f"/hospitals/{hospital.code}/physicians"),
+                                 headers=auth(hospital.admin_key), json={"licence": licence})
+        assert r.status_code == 201, r.text
+        r = await self.http.post(self.url("query", "/auth/token"),
+                                 json={"licence": licence, "pin": pin, "hospital": hospital.code})
+        assert r.status_code == 200, r.text
+        token: str = r.json()["access_token"]
+        return token
+
+    async def everything(self, token: str, cid: str) -> httpx.Response:
+        return await self.http.get(self.url("query", f"/fhir/Patient/{cid}/$everything"),
+                                   headers=auth(token))
+
+    async def records(self, token: str, cid: str, at_least: int = 1) -> dict[str, Any]:
+        async def probe() -> dict[str, Any] | None:
+            r = await self.everything(token, cid)
+            body: dict[str, Any] = r.json()
+            return body if r.status_code == 200 and body["total"] >= at_least else None
+
+        return await eventually(probe, what="records visible to the physician")

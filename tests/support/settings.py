@@ -1,0 +1,32 @@
+"""Per-test-session settings: a unique topic prefix and database prefix each."""
+
+from __future__ import annotations
+
+import uuid
+
+from shared.settings import Settings
+from tests.support.stack import Endpoints
+
+TEST_SECRET = "test-secret-not-for-production"
+TEST_ADMIN = "test-operator-token"
+
+
+def isolated_settings(endpoints: Endpoints, **overrides: object) -> Settings:
+    run = uuid.uuid4().hex[:8]
+    values: dict[str, object] = {
+        "environment": "test",
+        "kafka_bootstrap": endpoints.kafka_bootstrap,
+        "mongo_url": endpoints.mongo_url,
+        "topic_prefix": f"t{run}.",
+        "db_prefix": f"t{run}",
+        "token_secret": TEST_SECRET,
+        "admin_token": TEST_ADMIN,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def env_of(settings: Settings) -> dict[str, str]:
+    """The environment that gives a subprocess the same settings."""
+    return {f"HEALTHLINK_{name.upper()}": str(value)
+            for name, value in settings.model_dump().items()}
