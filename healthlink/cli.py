@@ -23,8 +23,13 @@ def serve(service: str, port: int = typer.Option(0, help="default: the service's
         raise typer.BadParameter(f"one of {', '.join(SERVICES)}")
     settings = Settings()
     app = app_factory(service)(settings)
-    uvicorn.run(app, host=settings.host, port=port or settings.port(service),
-                log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=port or settings.port(service),
+        log_level="warning",
+        access_log=False,
+    )
 
 
 @dlq.command("list")
@@ -33,9 +38,11 @@ def dlq_list() -> None:
     from healthlink.dlq import read_all
 
     for letter in asyncio.run(read_all(Settings())):
-        typer.echo(f"{letter.id}  {letter.reason:<18} {letter.service:<8} "
-                   f"{letter.source.topic}@{letter.source.partition}:{letter.source.offset}  "
-                   f"{letter.time}")
+        typer.echo(
+            f"{letter.id}  {letter.reason:<18} {letter.service:<8} "
+            f"{letter.source.topic}@{letter.source.partition}:{letter.source.offset}  "
+            f"{letter.time}"
+        )
 
 
 @dlq.command("show")
@@ -45,20 +52,34 @@ def dlq_show(letter_id: str) -> None:
 
     for letter in asyncio.run(read_all(Settings())):
         if letter.id == letter_id:
-            typer.echo(json.dumps({
-                "id": letter.id, "reason": letter.reason, "detail": letter.detail,
-                "service": letter.service, "time": letter.time, "topic": letter.source.topic,
-                "headers": {k: v for k, v in letter.source.headers.items()
-                            if k != "hl-signature"},
-                "bytes": len(letter.source.value)}, indent=2, ensure_ascii=False))
+            typer.echo(
+                json.dumps(
+                    {
+                        "id": letter.id,
+                        "reason": letter.reason,
+                        "detail": letter.detail,
+                        "service": letter.service,
+                        "time": letter.time,
+                        "topic": letter.source.topic,
+                        "headers": {
+                            k: v for k, v in letter.source.headers.items() if k != "hl-signature"
+                        },
+                        "bytes": len(letter.source.value),
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
             return
     raise typer.Exit(code=1)
 
 
 @dlq.command("retry")
-def dlq_retry(letter_id: str = typer.Argument("", help="one id"),
-              reason: str = typer.Option("", help="all with this reason"),
-              all_: bool = typer.Option(False, "--all", help="every dead letter")) -> None:
+def dlq_retry(
+    letter_id: str = typer.Argument("", help="one id"),
+    reason: str = typer.Option("", help="all with this reason"),
+    all_: bool = typer.Option(False, "--all", help="every dead letter"),
+) -> None:
     """Send dead letters back to their source topic (handlers are idempotent)."""
     from healthlink.retry import retry
 

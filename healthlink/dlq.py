@@ -12,8 +12,9 @@ from shared.settings import Settings
 async def read_all(settings: Settings, timeout_s: float = 5.0) -> list[DeadLetter]:
     """Every dead letter currently on the topic, oldest first (no consumer group)."""
     topic = topics.named(topics.DEAD_LETTERS, settings.topic_prefix)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
+    )
     await consumer.start()
     letters: list[DeadLetter] = []
     try:
@@ -27,7 +28,7 @@ async def read_all(settings: Settings, timeout_s: float = 5.0) -> list[DeadLette
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(timeout_ms=int(timeout_s * 1000))
             if not batch:
                 break

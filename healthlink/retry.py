@@ -9,8 +9,11 @@ from shared.settings import Settings
 
 
 async def retry(settings: Settings, letter_id: str, reason: str, everything: bool) -> int:
-    letters = [letter for letter in await read_all(settings)
-               if everything or letter.id == letter_id or (reason and letter.reason == reason)]
+    letters = [
+        letter
+        for letter in await read_all(settings)
+        if everything or letter.id == letter_id or (reason and letter.reason == reason)
+    ]
     broker = make_broker(settings, "cli")
     await broker.connect()
     try:

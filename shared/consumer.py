@@ -60,8 +60,9 @@ def parse_envelope(source: SourceMessage) -> Envelope:
     try:
         return Envelope.model_validate_json(source.value)
     except ValidationError as exc:
-        raise Rejected(f"not a valid event envelope: {exc.error_count()} errors",
-                       code="malformed-event") from exc
+        raise Rejected(
+            f"not a valid event envelope: {exc.error_count()} errors", code="malformed-event"
+        ) from exc
 
 
 class Guard:
@@ -97,23 +98,37 @@ class Guard:
         except Rejected as exc:
             await self._set_aside(source, exc.code, exc.detail)
         except TRANSIENT_ERRORS as exc:
-            log.warning("transient failure, will retry", topic=source.topic,
-                        offset=source.offset, error=type(exc).__name__)
+            log.warning(
+                "transient failure, will retry",
+                topic=source.topic,
+                offset=source.offset,
+                error=type(exc).__name__,
+            )
             await asyncio.sleep(self._backoff_s)
             raise
         except Exception as exc:
             attempts = self._attempts.get(where, 0) + 1
             self._attempts[where] = attempts
             if attempts < self._retry_limit:
-                log.exception("handler failed, will retry", topic=source.topic,
-                              offset=source.offset, attempt=attempts)
+                log.exception(
+                    "handler failed, will retry",
+                    topic=source.topic,
+                    offset=source.offset,
+                    attempt=attempts,
+                )
                 await asyncio.sleep(self._backoff_s * attempts)
                 raise
-            await self._set_aside(source, "handler-failed", f"{type(exc).__name__} after "
-                                  f"{attempts} attempts")
+            await self._set_aside(
+                source, "handler-failed", f"{type(exc).__name__} after {attempts} attempts"
+            )
         self._attempts.pop(where, None)
 
     async def _set_aside(self, source: SourceMessage, reason: str, detail: str) -> None:
-        log.warning("message set aside", topic=source.topic, partition=source.partition,
-                    offset=source.offset, reason=reason)
+        log.warning(
+            "message set aside",
+            topic=source.topic,
+            partition=source.partition,
+            offset=source.offset,
+            reason=reason,
+        )
         await self._dead_letters.set_aside(source, reason, detail)

@@ -42,9 +42,7 @@ class DeadLetter:
     time: str
 
     @classmethod
-    def from_record(
-        cls, key: bytes | None, value: bytes, headers: dict[str, str]
-    ) -> DeadLetter:
+    def from_record(cls, key: bytes | None, value: bytes, headers: dict[str, str]) -> DeadLetter:
         original = {k: v for k, v in headers.items() if not k.startswith(PREFIX)}
         source = SourceMessage(
             topic=headers.get(PREFIX + "topic", ""),

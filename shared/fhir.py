@@ -11,15 +11,28 @@ __all__ = ["CID_SYSTEM", "FHIR_JSON", "HCODE_SYSTEM", "ISSUE_CODES", "operation_
 FHIR_JSON = "application/fhir+json"
 
 # HTTP status -> FHIR issue-type code (http://hl7.org/fhir/R4/valueset-issue-type.html)
-ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
-               409: "conflict", 413: "too-costly", 422: "processing", 429: "throttled",
-               503: "transient"}
+ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    409: "conflict",
+    413: "too-costly",
+    422: "processing",
+    429: "throttled",
+    503: "transient",
+}
 
 
 def operation_outcome(status: int, diagnostics: str, severity: str = "error") -> dict[str, Any]:
     """An OperationOutcome with one issue."""
     return {
         "resourceType": "OperationOutcome",
-        "issue": [{"severity": severity, "code": ISSUE_CODES.get(status, "exception"),
-                   "diagnostics": diagnostics}],
+        "issue": [
+            {
+                "severity": severity,
+                "code": ISSUE_CODES.get(status, "exception"),
+                "diagnostics": diagnostics,
+            }
+        ],
     }

@@ -25,8 +25,7 @@ log = get_logger(__name__)
 
 
 def outcome_response(status: int, detail: str) -> JSONResponse:
-    return JSONResponse(operation_outcome(status, detail), status_code=status,
-                        media_type=FHIR_JSON)
+    return JSONResponse(operation_outcome(status, detail), status_code=status, media_type=FHIR_JSON)
 
 
 def _describe(exc: RequestValidationError) -> str:
@@ -94,8 +93,10 @@ def health_routes(app: FastAPI, ready: Callable[[], Awaitable[dict[str, Any]]]) 
         """Ready when the broker and the database answer."""
         checks = await ready()
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not-ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not-ready", "checks": checks},
+            status_code=200 if ok else 503,
+        )
 
 
 def require_operator(request: Request) -> None:
@@ -106,8 +107,7 @@ def require_operator(request: Request) -> None:
 
 def patient_of(request: Request) -> str:
     """The CID of the verified patient holding the request's token."""
-    claims = tokens.verify(request.app.state.settings.token_secret, tokens.PATIENT,
-                           bearer(request))
+    claims = tokens.verify(request.app.state.settings.token_secret, tokens.PATIENT, bearer(request))
     return str(claims["sub"])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -29,7 +30,9 @@ def set_correlation_id(value: str | None) -> None:
     _correlation_id.set(value)
 
 
-def _add_correlation_id(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _add_correlation_id(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     cid = _correlation_id.get()
     if cid is not None:
         event_dict.setdefault("correlation_id", cid)

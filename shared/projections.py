@@ -80,20 +80,23 @@ async def apply_versioned(
 class ConsentProjection:
     """Consent and hospital events -> two collections in the consuming service's database."""
 
-    def __init__(self, consents: AsyncCollection[Document],
-                 hospitals: AsyncCollection[Document]) -> None:
+    def __init__(
+        self, consents: AsyncCollection[Document], hospitals: AsyncCollection[Document]
+    ) -> None:
         self.consents = consents
         self.hospitals = hospitals
 
     async def on_consent_event(self, event: Envelope) -> bool:
         data = event.data
-        return await apply_versioned(self.consents, event.subject, int(data["version"]),
-                                     dict(data["state"]))
+        return await apply_versioned(
+            self.consents, event.subject, int(data["version"]), dict(data["state"])
+        )
 
     async def on_hospital_event(self, event: Envelope) -> bool:
         data = event.data
-        return await apply_versioned(self.hospitals, event.subject, int(data["version"]),
-                                     dict(data["state"]))
+        return await apply_versioned(
+            self.hospitals, event.subject, int(data["version"]), dict(data["state"])
+        )
 
     async def consent(self, cid: str) -> ConsentView | None:
         doc = await self.consents.find_one({"_id": cid})
@@ -104,6 +107,10 @@ class ConsentProjection:
         if doc is None:
             return None
         state = doc["state"]
-        return HospitalView(code=code, name=state.get("name", code), role=state["role"],
-                            consent_mode=state.get("consent_mode", "standing"),
-                            active=state.get("active", True))
+        return HospitalView(
+            code=code,
+            name=state.get("name", code),
+            role=state["role"],
+            consent_mode=state.get("consent_mode", "standing"),
+            active=state.get("active", True),
+        )

@@ -8,9 +8,10 @@ the subscribers) and closes both on shutdown. Nothing connects at import time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -27,6 +28,7 @@ from shared.settings import Settings
 from shared.topics import named
 
 Hook = Callable[[], Awaitable[None]]
+Loop = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -43,7 +45,7 @@ class Runtime:
     db: AsyncDatabase[Document]
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
-    loops: list[Hook] = field(default_factory=list)
+    loops: list[Loop] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     routes: dict[str, RawHandler] = field(default_factory=dict)
@@ -67,9 +69,9 @@ class Runtime:
 
         dispatch.__name__ = f"on_{self.service}_events"
         opts = subscriber_options(self.settings, self.service)
-        self.broker.subscriber(*routes, **opts)(self.guard.raw(dispatch))
+        self.broker.subscriber(*routes, **opts)(self.guard.raw(dispatch))  # type: ignore[call-overload]
 
-    def background(self, loop: Callable[[], Awaitable[None]]) -> None:
+    def background(self, loop: Loop) -> None:
         """Run ``loop`` as a task while the service is up (after the broker started)."""
         self.loops.append(loop)
 

@@ -67,5 +67,6 @@ def sign_body(key: str, body: bytes) -> str:
 def check_body(key: str, body: bytes, signature: str | None) -> bool:
     return signature is not None and hmac.compare_digest(sign_body(key, body), signature)
 
+
 PATIENT = "patient"
 PHYSICIAN = "physician"

@@ -13,9 +13,24 @@ INGEST_RECORDS = "healthlink.ingest.records"
 ACCESS_EVENTS = "healthlink.access.events"
 DEAD_LETTERS = "healthlink.deadletter"
 
-ALL = (CONSENT_EVENTS, HOSPITAL_EVENTS, INGEST_UPLOADS, INGEST_RECORDS, ACCESS_EVENTS, DEAD_LETTERS)
-
 
 def named(topic: str, prefix: str = "") -> str:
     """The topic's name under an optional prefix (tests use a unique prefix each)."""
     return f"{prefix}{topic}"
+
+
+# Sign-ins, failed sign-ins, roster changes, break-glass declarations (key: licence).
+SECURITY_EVENTS = "healthlink.security.events"
+# Data requests: a consent newly covers a provider, which is asked to send (key: hospital).
+DATA_REQUESTS = "healthlink.consent.datarequests"
+
+ALL = (
+    CONSENT_EVENTS,
+    HOSPITAL_EVENTS,
+    INGEST_UPLOADS,
+    INGEST_RECORDS,
+    ACCESS_EVENTS,
+    DEAD_LETTERS,
+    SECURITY_EVENTS,
+    DATA_REQUESTS,
+)

@@ -3,7 +3,7 @@
 # PostgreSQL and FerretDB (MongoDB wire protocol on top of PostgreSQL).
 # No Docker needed. See docs/infrastructure.md.
 #
-# Usage: deploy/local/infra.sh up|down [--wipe]|wipe|status|logs [kafka|ferretdb|postgres]|env
+# Usage: deploy/local/infra.sh up|down [--wipe]|wipe|status|logs [kafka|ferretdb|postgres] [-f]|env|kafka-cli CLASS ARGS
 set -euo pipefail
 
 # --------------------------------------------------------------------------- config
@@ -479,6 +479,14 @@ cmd_logs() {
   tail -n 100 "${existing[@]}"
 }
 
+# Run any Kafka CLI class from the cached classpath, e.g.
+#   infra.sh kafka-cli org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:19092 --list
+cmd_kafka_cli() {
+  (( $# )) || die "usage: infra.sh kafka-cli <main class> [args...]"
+  [[ -f "$KAFKA_HOME/.complete" ]] || die "Kafka tools not cached yet; run 'infra.sh up' first"
+  exec "${KAFKA_TOOL_JAVA[@]}" "$@"
+}
+
 usage() {
   cat <<EOF
 Usage: $0 <command>
@@ -488,6 +496,7 @@ Usage: $0 <command>
   status                 show each component up/down (exit 1 if anything is down)
   logs [kafka|ferretdb|postgres] [-f]   tail logs
   env                    print export lines for HEALTHLINK_KAFKA_BOOTSTRAP / HEALTHLINK_MONGO_URL
+  kafka-cli CLASS [ARGS] run a Kafka CLI class, e.g. org.apache.kafka.tools.TopicCommand --bootstrap-server $HOST:$KAFKA_PORT --list
 EOF
 }
 
@@ -500,6 +509,7 @@ main() {
     status)  cmd_status ;;
     logs)    cmd_logs "$@" ;;
     env)     cmd_env ;;
+    kafka-cli) cmd_kafka_cli "$@" ;;
     -h|--help|help|"") usage ;;
     *) usage >&2; exit 2 ;;
   esac

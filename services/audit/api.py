@@ -23,9 +23,13 @@ LogDep = Annotated[AuditLog, Depends(get_log)]
 
 
 @router.get("/patients/{cid}/accesses")
-async def read_accesses(cid: str, log_: LogDep, me: PatientDep,
-                        offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-                        count: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+async def read_accesses(
+    cid: str,
+    log_: LogDep,
+    me: PatientDep,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    count: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
     """Who looked at my record: newest first, paged."""
     same_patient(cid, me)
     entries = await handlers.who_looked(log_, cid, offset, count)

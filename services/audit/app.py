@@ -21,8 +21,11 @@ def create_app(settings: Settings) -> FastAPI:
     audit_log = AuditLog(runtime.db)
     runtime.on_start.append(audit_log.ensure_indexes)
     runtime.subscribe_raw(topics.ACCESS_EVENTS, partial(on_access_event, audit_log))
-    app = service_app(runtime, "Health Link audit",
-                      "A tamper-evident record of every access, readable by the patient.")
+    app = service_app(
+        runtime,
+        "Health Link audit",
+        "A tamper-evident record of every access, readable by the patient.",
+    )
     app.state.audit_log = audit_log
     app.state.settings = settings
     app.include_router(router)

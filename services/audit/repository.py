@@ -23,8 +23,9 @@ class AuditLog:
     async def ensure_indexes(self) -> None:
         await self._coll.create_index([("event_id", ASCENDING)], unique=True, name="event_id")
         await self._coll.create_index([("chain", ASCENDING), ("seq", DESCENDING)], name="chain")
-        await self._coll.create_index([("patient", ASCENDING), ("time", DESCENDING)],
-                                      name="patient_time")
+        await self._coll.create_index(
+            [("patient", ASCENDING), ("time", DESCENDING)], name="patient_time"
+        )
 
     async def tip(self, chain: str) -> ChainTip | None:
         doc = await self._coll.find_one({"chain": chain}, sort=[("seq", DESCENDING)])
@@ -33,8 +34,9 @@ class AuditLog:
     async def seen(self, event_id: str) -> bool:
         return await self._coll.find_one({"event_id": event_id}, {"_id": 1}) is not None
 
-    async def append(self, chain: str, event_id: str, body: dict[str, Any],
-                     index: dict[str, Any]) -> bool:
+    async def append(
+        self, chain: str, event_id: str, body: dict[str, Any], index: dict[str, Any]
+    ) -> bool:
         """Append once; False when this event is already in the log."""
         if await self.seen(event_id):
             return False
@@ -47,8 +49,12 @@ class AuditLog:
         return True
 
     async def for_patient(self, cid: str, skip: int, limit: int) -> list[Document]:
-        cursor = (self._coll.find({"patient": cid}, {"_id": 0, "body": 1})
-                  .sort("time", DESCENDING).skip(skip).limit(limit))
+        cursor = (
+            self._coll.find({"patient": cid}, {"_id": 0, "body": 1})
+            .sort("time", DESCENDING)
+            .skip(skip)
+            .limit(limit)
+        )
         return [doc async for doc in cursor]
 
     async def chains(self) -> dict[str, list[Document]]:

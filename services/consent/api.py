@@ -68,8 +68,9 @@ async def create_patient(body: PatientCreate, deps: DepsDep) -> dict[str, Any]:
 
 
 @patients.post("/{cid}/verify")
-async def create_verification(cid: str, body: VerifyRequest, deps: DepsDep,
-                              settings: SettingsDep) -> dict[str, Any]:
+async def create_verification(
+    cid: str, body: VerifyRequest, deps: DepsDep, settings: SettingsDep
+) -> dict[str, Any]:
     """Verify identity (development verifier) and get a patient token."""
     await handlers.require_patient(deps, cid)
     if not hmac.compare_digest(body.scan, DEV_SCAN_OK):
@@ -86,16 +87,18 @@ async def read_consent(cid: str, deps: DepsDep, me: PatientDep) -> dict[str, Any
 
 
 @patients.post("/{cid}/consent/hospitals")
-async def create_hospital_consent(cid: str, body: HospitalList, deps: DepsDep,
-                                  me: PatientDep) -> dict[str, Any]:
+async def create_hospital_consent(
+    cid: str, body: HospitalList, deps: DepsDep, me: PatientDep
+) -> dict[str, Any]:
     """Allow these hospitals to share the patient's records."""
     same_patient(cid, me)
     return await handlers.grant_hospitals(deps, cid, set(body.hospitals))
 
 
 @patients.delete("/{cid}/consent/hospitals/{code}")
-async def delete_hospital_consent(cid: str, code: str, deps: DepsDep,
-                                  me: PatientDep) -> dict[str, Any]:
+async def delete_hospital_consent(
+    cid: str, code: str, deps: DepsDep, me: PatientDep
+) -> dict[str, Any]:
     """Revoke one hospital."""
     same_patient(cid, me)
     return await handlers.revoke_hospitals(deps, cid, {code})
@@ -116,24 +119,28 @@ async def delete_consent(cid: str, deps: DepsDep, me: PatientDep) -> dict[str, A
 
 
 @patients.put("/{cid}/consent/sensitive")
-async def update_sensitive(cid: str, body: SensitiveChoice, deps: DepsDep,
-                           me: PatientDep) -> dict[str, Any]:
+async def update_sensitive(
+    cid: str, body: SensitiveChoice, deps: DepsDep, me: PatientDep
+) -> dict[str, Any]:
     """Allow or hide sensitive records."""
     same_patient(cid, me)
     return await handlers.set_sensitive(deps, cid, body.allowed)
 
 
-@hospitals.post("", status_code=status.HTTP_201_CREATED,
-                dependencies=[OperatorDep])
-async def create_hospital(body: HospitalCreate, deps: DepsDep,
-                          settings: SettingsDep) -> dict[str, Any]:
+@hospitals.post("", status_code=status.HTTP_201_CREATED, dependencies=[OperatorDep])
+async def create_hospital(
+    body: HospitalCreate, deps: DepsDep, settings: SettingsDep
+) -> dict[str, Any]:
     """Add a participating hospital (operators); returns its credentials once."""
-    state = await handlers.register_hospital(deps, body.code, body.name, body.role,
-                                             body.consent_mode)
+    state = await handlers.register_hospital(
+        deps, body.code, body.name, body.role, body.consent_mode
+    )
     secret = settings.token_secret
-    return {**state,
-            "admin_key": tokens.derive(secret, "admin", body.code),
-            "upload_key": tokens.derive(secret, "upload", body.code)}
+    return {
+        **state,
+        "admin_key": tokens.derive(secret, "admin", body.code),
+        "upload_key": tokens.derive(secret, "upload", body.code),
+    }
 
 
 @hospitals.get("")

@@ -21,8 +21,11 @@ log = get_logger(__name__)
 
 def create_app(settings: Settings) -> FastAPI:
     runtime = make_runtime(settings, SERVICE)
-    deps = Deps(repo=MongoConsentRepository(runtime.db), publisher=runtime.publisher,
-                clock=lambda: datetime.now(UTC))
+    deps = Deps(
+        repo=MongoConsentRepository(runtime.db),
+        publisher=runtime.publisher,
+        clock=lambda: datetime.now(UTC),
+    )
 
     async def relay_loop() -> None:
         while True:
@@ -33,8 +36,9 @@ def create_app(settings: Settings) -> FastAPI:
             await asyncio.sleep(RELAY_INTERVAL_S)
 
     runtime.background(relay_loop)
-    app = service_app(runtime, "Health Link consent",
-                      "Patients, participating hospitals and consents.")
+    app = service_app(
+        runtime, "Health Link consent", "Patients, participating hospitals and consents."
+    )
     app.state.deps = deps
     app.state.settings = settings
     app.include_router(patients)

@@ -74,14 +74,19 @@ class ConsentState:
         return replace(self, allow_sensitive=allowed)
 
     def to_doc(self) -> dict[str, object]:
-        return {"all_hospitals": self.all_hospitals, "hospitals": sorted(self.hospitals),
-                "allow_sensitive": self.allow_sensitive}
+        return {
+            "all_hospitals": self.all_hospitals,
+            "hospitals": sorted(self.hospitals),
+            "allow_sensitive": self.allow_sensitive,
+        }
 
     @classmethod
     def from_doc(cls, doc: dict[str, object] | None) -> ConsentState:
         if not doc:
             return cls()
         hospitals = doc.get("hospitals", [])
-        return cls(all_hospitals=bool(doc.get("all_hospitals")),
-                   hospitals=frozenset(hospitals if isinstance(hospitals, list) else []),
-                   allow_sensitive=bool(doc.get("allow_sensitive")))
+        return cls(
+            all_hospitals=bool(doc.get("all_hospitals")),
+            hospitals=frozenset(hospitals if isinstance(hospitals, list) else []),
+            allow_sensitive=bool(doc.get("allow_sensitive")),
+        )

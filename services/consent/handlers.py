@@ -39,8 +39,13 @@ async def register_patient(deps: Deps, cid: str, birth_date: date) -> dict[str, 
     check_adult(birth_date, now)
     if not await deps.repo.add_patient(cid, birth_date.isoformat(), now):
         raise AlreadyRegistered("this CID is already registered")
-    event = make_event("patient.registered", source=SOURCE, subject=cid,
-                       data={"cid": cid}, correlation_id=get_correlation_id())
+    event = make_event(
+        "patient.registered",
+        source=SOURCE,
+        subject=cid,
+        data={"cid": cid},
+        correlation_id=get_correlation_id(),
+    )
     await deps.publisher.publish(topics.CONSENT_EVENTS, event)
     return {"cid": cid, "registered_at": now.isoformat()}
 
@@ -59,15 +64,20 @@ async def require_hospitals(deps: Deps, codes: set[str]) -> None:
             raise HospitalNotFound(f"hospital {code} is not a participating hospital")
 
 
-async def change(deps: Deps, kind: str, key: str, name: str,
-                 apply: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+async def change(
+    deps: Deps, kind: str, key: str, name: str, apply: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
     """Store the next version of ``key``'s state with its event, then publish it."""
     for _ in range(MAX_TRIES):
         version, state = await deps.repo.get(kind, key)
         new_state = apply(state)
-        event = make_event(name, source=SOURCE, subject=key,
-                           data={"version": version + 1, "state": new_state},
-                           correlation_id=get_correlation_id())
+        event = make_event(
+            name,
+            source=SOURCE,
+            subject=key,
+            data={"version": version + 1, "state": new_state},
+            correlation_id=get_correlation_id(),
+        )
         if await deps.repo.save(kind, key, version, new_state, event):
             await publish_stored(deps, kind, key, event)
             return {"version": version + 1, **new_state}
@@ -91,20 +101,28 @@ async def relay(deps: Deps) -> int:
     return sent
 
 
-async def register_hospital(deps: Deps, code: str, name: str, role: str,
-                            consent_mode: str) -> dict[str, Any]:
+async def register_hospital(
+    deps: Deps, code: str, name: str, role: str, consent_mode: str
+) -> dict[str, Any]:
     check_hcode(code)
 
     def apply(state: dict[str, Any]) -> dict[str, Any]:
         joined = state.get("joined_at") or deps.clock().isoformat()
-        return {"code": code, "name": name, "role": role, "consent_mode": consent_mode,
-                "active": True, "joined_at": joined}
+        return {
+            "code": code,
+            "name": name,
+            "role": role,
+            "consent_mode": consent_mode,
+            "active": True,
+            "joined_at": joined,
+        }
 
     return await change(deps, "hospitals", code, "hospital.registered", apply)
 
 
-async def update_consent(deps: Deps, cid: str, name: str,
-                         edit: Callable[[ConsentState], ConsentState]) -> dict[str, Any]:
+async def update_consent(
+    deps: Deps, cid: str, name: str, edit: Callable[[ConsentState], ConsentState]
+) -> dict[str, Any]:
     await require_patient(deps, cid)
 
     def apply(state: dict[str, Any]) -> dict[str, Any]:

@@ -28,8 +28,9 @@ class ConsentRepository(Protocol):
     async def get_patient(self, cid: str) -> Document | None: ...
     async def get(self, kind: str, key: str) -> tuple[int, dict[str, Any]]: ...
     async def list_states(self, kind: str) -> list[Document]: ...
-    async def save(self, kind: str, key: str, expected: int, state: dict[str, Any],
-                   event: Envelope) -> bool: ...
+    async def save(
+        self, kind: str, key: str, expected: int, state: dict[str, Any], event: Envelope
+    ) -> bool: ...
     async def pending(self, kind: str) -> list[tuple[str, Envelope]]: ...
     async def published(self, kind: str, key: str, event_id: str) -> None: ...
 
@@ -46,7 +47,8 @@ class MongoConsentRepository:
     async def add_patient(self, cid: str, birth_date: str, at: datetime) -> bool:
         try:
             await self._db.patients.insert_one(
-                {"_id": cid, "birth_date": birth_date, "registered_at": at})
+                {"_id": cid, "birth_date": birth_date, "registered_at": at}
+            )
         except DuplicateKeyError:
             return False
         return True
@@ -62,22 +64,37 @@ class MongoConsentRepository:
         cursor = self._db[kind].find({}, {"version": 1, "state": 1}).sort("_id", 1)
         return [doc async for doc in cursor]
 
-    async def save(self, kind: str, key: str, expected: int, state: dict[str, Any],
-                   event: Envelope) -> bool:
-        entry = {"version": expected + 1, "event_id": event.id, "type": event.type,
-                 "time": event.time, "state": state}
+    async def save(
+        self, kind: str, key: str, expected: int, state: dict[str, Any], event: Envelope
+    ) -> bool:
+        entry = {
+            "version": expected + 1,
+            "event_id": event.id,
+            "type": event.type,
+            "time": event.time,
+            "state": state,
+        }
         outbox = event.model_dump(mode="json")
         if expected == 0:
             try:
-                await self._db[kind].insert_one({"_id": key, "version": 1, "state": state,
-                                                 "history": [entry], "outbox": [outbox]})
+                await self._db[kind].insert_one(
+                    {
+                        "_id": key,
+                        "version": 1,
+                        "state": state,
+                        "history": [entry],
+                        "outbox": [outbox],
+                    }
+                )
             except DuplicateKeyError:
                 return False
             return True
         result = await self._db[kind].update_one(
             {"_id": key, "version": expected},
-            {"$set": {"version": expected + 1, "state": state},
-             "$push": {"history": entry, "outbox": outbox}},
+            {
+                "$set": {"version": expected + 1, "state": state},
+                "$push": {"history": entry, "outbox": outbox},
+            },
         )
         return result.modified_count == 1
 

@@ -31,16 +31,30 @@ async def create_upload(request: Request) -> JSONResponse:
         raise Unauthorized("hl-hospital and a valid hl-signature header are required")
     parsed = await asyncio.to_thread(parse_bundle, body, max_bytes=deps.max_bytes)
     receipt = str(uuid.uuid4())
-    headers = {HOSPITAL_HEADER: hospital, SIGNATURE_HEADER: signature or "",
-               UPLOAD_ID_HEADER: receipt, "content-type": FHIR_JSON,
-               CORRELATION_HEADER: get_correlation_id() or receipt}
-    await deps.publisher.publish_raw(topics.INGEST_UPLOADS, body,
-                                     key=parsed.patient_cid.encode(), headers=headers)
+    headers = {
+        HOSPITAL_HEADER: hospital,
+        SIGNATURE_HEADER: signature or "",
+        UPLOAD_ID_HEADER: receipt,
+        "content-type": FHIR_JSON,
+        CORRELATION_HEADER: get_correlation_id() or receipt,
+    }
+    await deps.publisher.publish_raw(
+        topics.INGEST_UPLOADS, body, key=parsed.patient_cid.encode(), headers=headers
+    )
     outcome: dict[str, Any] = {
         "resourceType": "OperationOutcome",
         "id": receipt,
-        "issue": [{"severity": "information", "code": "informational",
-                   "diagnostics": f"bundle accepted for ingestion; receipt {receipt}"}],
+        "issue": [
+            {
+                "severity": "information",
+                "code": "informational",
+                "diagnostics": f"bundle accepted for ingestion; receipt {receipt}",
+            }
+        ],
     }
-    return JSONResponse(outcome, status_code=202, media_type=FHIR_JSON,
-                        headers={"Location": f"/fhir/uploads/{receipt}"})
+    return JSONResponse(
+        outcome,
+        status_code=202,
+        media_type=FHIR_JSON,
+        headers={"Location": f"/fhir/uploads/{receipt}"},
+    )

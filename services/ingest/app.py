@@ -22,16 +22,23 @@ SERVICE = "ingest"
 def create_app(settings: Settings) -> FastAPI:
     runtime = make_runtime(settings, SERVICE)
     store = RecordStore(runtime.db)
-    deps = Deps(store=store,
-                view=ConsentProjection(runtime.db.consent_view, runtime.db.hospital_view),
-                publisher=runtime.publisher, secret=settings.token_secret,
-                max_bytes=settings.max_bundle_bytes, clock=lambda: datetime.now(UTC))
+    deps = Deps(
+        store=store,
+        view=ConsentProjection(runtime.db.consent_view, runtime.db.hospital_view),
+        publisher=runtime.publisher,
+        secret=settings.token_secret,
+        max_bytes=settings.max_bundle_bytes,
+        clock=lambda: datetime.now(UTC),
+    )
     runtime.on_start.insert(0, store.ensure_indexes)
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(handlers.on_hospital_event, deps))
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(handlers.on_consent_event, deps))
     runtime.subscribe_raw(topics.INGEST_UPLOADS, partial(handlers.on_upload, deps))
-    app = service_app(runtime, "Health Link ingest",
-                      "Hospitals' FHIR R4 bundles in: validated, consent-gated, stored once.")
+    app = service_app(
+        runtime,
+        "Health Link ingest",
+        "Hospitals' FHIR R4 bundles in: validated, consent-gated, stored once.",
+    )
     app.state.deps = deps
     app.state.settings = settings
     app.include_router(router)

@@ -31,8 +31,9 @@ def record_id(hospital: str, resource: dict[str, Any]) -> str:
     return f"{hospital}/{resource['resourceType']}/{resource['id']}"
 
 
-def to_documents(parsed: ParsedBundle, hospital: str, upload_id: str,
-                 received_at: datetime) -> Batch:
+def to_documents(
+    parsed: ParsedBundle, hospital: str, upload_id: str, received_at: datetime
+) -> Batch:
     """One document per clinical or supporting resource; others only counted."""
     batch = Batch()
     for resource in parsed.resources:
@@ -44,19 +45,21 @@ def to_documents(parsed: ParsedBundle, hospital: str, upload_id: str,
         category = kind.category.value if kind.category else None
         if category:
             batch.counts[category] += 1
-        batch.docs.append({
-            "_id": record_id(hospital, resource),
-            "patient": parsed.patient_cid,
-            "hospital": hospital,
-            "type": rtype,
-            "resource_id": resource["id"],
-            "category": category,
-            "supporting": kind.kind == "supporting",
-            "sensitive": kind.sensitive,
-            "date": date_of(resource),
-            "rank": rank_of(resource),
-            "upload_id": upload_id,
-            "received_at": received_at,
-            "resource": resource,
-        })
+        batch.docs.append(
+            {
+                "_id": record_id(hospital, resource),
+                "patient": parsed.patient_cid,
+                "hospital": hospital,
+                "type": rtype,
+                "resource_id": resource["id"],
+                "category": category,
+                "supporting": kind.kind == "supporting",
+                "sensitive": kind.sensitive,
+                "date": date_of(resource),
+                "rank": rank_of(resource),
+                "upload_id": upload_id,
+                "received_at": received_at,
+                "resource": resource,
+            }
+        )
     return batch

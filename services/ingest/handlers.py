@@ -64,11 +64,9 @@ async def on_upload(deps: Deps, source: SourceMessage) -> None:
     parsed = parse_bundle(source.value, max_bytes=deps.max_bytes)
     upload_id = upload_id_of(source)
     if not await consented(deps, parsed.patient_cid, hospital):
-        await deps.store.hold(upload_id, parsed.patient_cid, hospital, source.value,
-                              source.headers)
+        await deps.store.hold(upload_id, parsed.patient_cid, hospital, source.value, source.headers)
         if not await consented(deps, parsed.patient_cid, hospital):  # consent raced in?
-            raise Rejected("no consent covers this hospital for this patient",
-                           code="no-consent")
+            raise Rejected("no consent covers this hospital for this patient", code="no-consent")
     await store_upload(deps, source, hospital, upload_id)
     await deps.store.release(upload_id)
 
@@ -78,14 +76,29 @@ async def store_upload(deps: Deps, source: SourceMessage, hospital: str, upload_
     batch = to_documents(parsed, hospital, upload_id, deps.clock())
     written = await deps.store.upsert_many(batch.docs)
     event = make_event(
-        "records.received", source=SOURCE, subject=parsed.patient_cid,
-        event_id=f"records-{upload_id}", correlation_id=get_correlation_id(),
-        data={"patient": parsed.patient_cid, "hospital": hospital, "upload_id": upload_id,
-              "counts": dict(batch.counts), "skipped": dict(batch.skipped),
-              "resources": len(batch.docs), "written": written})
+        "records.received",
+        source=SOURCE,
+        subject=parsed.patient_cid,
+        event_id=f"records-{upload_id}",
+        correlation_id=get_correlation_id(),
+        data={
+            "patient": parsed.patient_cid,
+            "hospital": hospital,
+            "upload_id": upload_id,
+            "counts": dict(batch.counts),
+            "skipped": dict(batch.skipped),
+            "resources": len(batch.docs),
+            "written": written,
+        },
+    )
     await deps.publisher.publish(topics.INGEST_RECORDS, event)
-    log.info("upload stored", upload_id=upload_id, hospital=hospital,
-             resources=len(batch.docs), written=written)
+    log.info(
+        "upload stored",
+        upload_id=upload_id,
+        hospital=hospital,
+        resources=len(batch.docs),
+        written=written,
+    )
 
 
 async def on_consent_event(deps: Deps, event: Envelope) -> None:
@@ -95,8 +108,14 @@ async def on_consent_event(deps: Deps, event: Envelope) -> None:
     await deps.view.on_consent_event(event)
     for held in await deps.store.held_for(event.subject):
         if await consented(deps, event.subject, held["hospital"]):
-            source = SourceMessage(topic="held", partition=-1, offset=-1, key=None,
-                                   value=bytes(held["value"]), headers=dict(held["headers"]))
+            source = SourceMessage(
+                topic="held",
+                partition=-1,
+                offset=-1,
+                key=None,
+                value=bytes(held["value"]),
+                headers=dict(held["headers"]),
+            )
             await store_upload(deps, source, held["hospital"], held["_id"])
             await deps.store.release(held["_id"])
 

@@ -26,8 +26,13 @@ async def hospital_name(deps: Deps, code: str | None) -> str:
 
 
 def entry(kind: str, event: Envelope, text: texts.Text, data: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": kind, "created_at": event.time, "event_id": event.id, **asdict(text),
-            "data": data}
+    return {
+        "kind": kind,
+        "created_at": event.time,
+        "event_id": event.id,
+        **asdict(text),
+        "data": data,
+    }
 
 
 async def on_access_event(deps: Deps, event: Envelope) -> None:
@@ -38,15 +43,20 @@ async def on_access_event(deps: Deps, event: Envelope) -> None:
     name = await hospital_name(deps, data.get("hospital"))
     at = datetime.fromisoformat(data["time"]) if data.get("time") else event.time
     if data.get("break_glass"):
-        text = texts.break_glass(data.get("physician_name") or "-", name,
-                                 data.get("break_glass_reason") or "-", at)
+        text = texts.break_glass(
+            data.get("physician_name") or "-", name, data.get("break_glass_reason") or "-", at
+        )
     else:
-        text = texts.record_accessed(data.get("physician_name") or "-", name,
-                                     data.get("categories", []), at)
-    keep = {k: data.get(k) for k in ("physician", "physician_name", "hospital", "categories",
-                                     "break_glass", "count")}
-    await deps.inbox.put(f"access-{event.id}", data["patient"],
-                         entry("record-accessed", event, text, keep))
+        text = texts.record_accessed(
+            data.get("physician_name") or "-", name, data.get("categories", []), at
+        )
+    keep = {
+        k: data.get(k)
+        for k in ("physician", "physician_name", "hospital", "categories", "break_glass", "count")
+    }
+    await deps.inbox.put(
+        f"access-{event.id}", data["patient"], entry("record-accessed", event, text, keep)
+    )
 
 
 async def on_records_received(deps: Deps, event: Envelope) -> None:
@@ -54,8 +64,9 @@ async def on_records_received(deps: Deps, event: Envelope) -> None:
     name = await hospital_name(deps, data.get("hospital"))
     text = texts.records_received(name, data.get("counts", {}))
     keep = {"hospital": data.get("hospital"), "counts": data.get("counts", {})}
-    await deps.inbox.put(f"records-{event.id}", data["patient"],
-                         entry("records-received", event, text, keep))
+    await deps.inbox.put(
+        f"records-{event.id}", data["patient"], entry("records-received", event, text, keep)
+    )
 
 
 async def on_hospital_event(deps: Deps, event: Envelope) -> None:

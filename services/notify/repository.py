@@ -16,24 +16,31 @@ class Inbox:
         self._coll = db.inbox
 
     async def ensure_indexes(self) -> None:
-        await self._coll.create_index([("patient", ASCENDING), ("created_at", DESCENDING)],
-                                      name="patient_created")
+        await self._coll.create_index(
+            [("patient", ASCENDING), ("created_at", DESCENDING)], name="patient_created"
+        )
 
     async def put(self, notification_id: str, patient: str, entry: dict[str, Any]) -> bool:
         """Store once; False when this notification already exists."""
         try:
-            await self._coll.insert_one({"_id": notification_id, "patient": patient,
-                                         "read": False, **entry})
+            await self._coll.insert_one(
+                {"_id": notification_id, "patient": patient, "read": False, **entry}
+            )
         except DuplicateKeyError:
             return False
         return True
 
     async def page(self, patient: str, skip: int, limit: int) -> list[Document]:
-        cursor = (self._coll.find({"patient": patient}).sort("created_at", DESCENDING)
-                  .skip(skip).limit(limit))
+        cursor = (
+            self._coll.find({"patient": patient})
+            .sort("created_at", DESCENDING)
+            .skip(skip)
+            .limit(limit)
+        )
         return [doc async for doc in cursor]
 
     async def mark_read(self, patient: str, notification_id: str) -> bool:
-        result = await self._coll.update_one({"_id": notification_id, "patient": patient},
-                                             {"$set": {"read": True}})
+        result = await self._coll.update_one(
+            {"_id": notification_id, "patient": patient}, {"$set": {"read": True}}
+        )
         return result.matched_count == 1

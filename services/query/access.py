@@ -43,8 +43,9 @@ class AccessContext:
     consent: ConsentView | None = None
 
 
-def start(ctx: AccessContext, on_roster: bool, hospital: HospitalView | None,
-          consent: ConsentView | None) -> Verdict:
+def start(
+    ctx: AccessContext, on_roster: bool, hospital: HospitalView | None, consent: ConsentView | None
+) -> Verdict:
     """Whether the request may read anything at all."""
     if ctx.requester is None:
         return _reject(ctx, "not authenticated")

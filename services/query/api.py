@@ -60,24 +60,27 @@ admin = APIRouter(tags=["physicians"])
 fhir = APIRouter(prefix="/fhir", tags=["fhir"])
 
 
-@admin.post("/registry/licences", status_code=status.HTTP_201_CREATED,
-            dependencies=[OperatorDep])
+@admin.post("/registry/licences", status_code=status.HTTP_201_CREATED, dependencies=[OperatorDep])
 async def create_licence(body: LicenceLoad, deps: DepsDep) -> dict[str, str]:
     """Load a licence into the local Medical Council mirror (operators)."""
     await deps.registry.put(body.licence, body.name, hash_pin(body.pin))
     return {"licence": body.licence}
 
 
-@admin.post("/hospitals/{code}/physicians", status_code=status.HTTP_201_CREATED,
-            dependencies=[Depends(require_hospital_admin)])
+@admin.post(
+    "/hospitals/{code}/physicians",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_hospital_admin)],
+)
 async def create_roster_entry(code: str, body: RosterEntry, deps: DepsDep) -> dict[str, Any]:
     """Add a physician to the hospital's roster (hospital staff)."""
     await deps.rosters.add(code, body.licence, deps.clock())
     return {"hospital": code, "physicians": await deps.rosters.list(code)}
 
 
-@admin.delete("/hospitals/{code}/physicians/{licence}",
-              dependencies=[Depends(require_hospital_admin)])
+@admin.delete(
+    "/hospitals/{code}/physicians/{licence}", dependencies=[Depends(require_hospital_admin)]
+)
 async def delete_roster_entry(code: str, licence: str, deps: DepsDep) -> dict[str, Any]:
     """Remove a physician; takes effect on their next request."""
     await deps.rosters.remove(code, licence)

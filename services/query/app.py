@@ -25,18 +25,29 @@ async def on_consent_event(view: ConsentProjection, event: Envelope) -> None:
         await view.on_consent_event(event)
 
 
+async def on_hospital_event(view: ConsentProjection, event: Envelope) -> None:
+    await view.on_hospital_event(event)
+
+
 def create_app(settings: Settings) -> FastAPI:
     runtime = make_runtime(settings, SERVICE)
     view = ConsentProjection(runtime.db.consent_view, runtime.db.hospital_view)
     records = runtime.client[settings.db_name("ingest")].records
-    deps = Deps(registry=MongoLicenceRegistry(runtime.db), rosters=Rosters(runtime.db),
-                view=view, records=RecordReader(records), publisher=runtime.publisher,
-                secret=settings.token_secret, token_ttl_s=settings.token_ttl_s,
-                clock=lambda: datetime.now(UTC))
+    deps = Deps(
+        registry=MongoLicenceRegistry(runtime.db),
+        rosters=Rosters(runtime.db),
+        view=view,
+        records=RecordReader(records),
+        publisher=runtime.publisher,
+        secret=settings.token_secret,
+        token_ttl_s=settings.token_ttl_s,
+        clock=lambda: datetime.now(UTC),
+    )
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(on_consent_event, view))
-    runtime.subscribe_events(topics.HOSPITAL_EVENTS, view.on_hospital_event)
-    app = service_app(runtime, "Health Link query",
-                      "Physicians read consented records; every read is audited.")
+    runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(on_hospital_event, view))
+    app = service_app(
+        runtime, "Health Link query", "Physicians read consented records; every read is audited."
+    )
     app.state.deps = deps
     app.state.settings = settings
     app.include_router(admin)

@@ -41,10 +41,20 @@ async def sign_in(deps: Deps, licence: str, pin: str, hospital: str) -> dict[str
         raise Unauthorized("licence number or PIN is wrong")
     if not await deps.rosters.is_on(hospital, licence):
         raise Forbidden("ask your hospital's staff to add you to its roster")
-    token = tokens.issue(deps.secret, tokens.PHYSICIAN, licence, deps.token_ttl_s,
-                         hospital=hospital, name=entry["name"])
-    return {"access_token": token, "token_type": "bearer", "expires_in": deps.token_ttl_s,
-            "hospital": hospital}
+    token = tokens.issue(
+        deps.secret,
+        tokens.PHYSICIAN,
+        licence,
+        deps.token_ttl_s,
+        hospital=hospital,
+        name=entry["name"],
+    )
+    return {
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": deps.token_ttl_s,
+        "hospital": hospital,
+    }
 
 
 def requester_of(deps: Deps, token: str | None) -> Requester | None:
@@ -54,8 +64,11 @@ def requester_of(deps: Deps, token: str | None) -> Requester | None:
         claims = tokens.verify(deps.secret, tokens.PHYSICIAN, token)
     except Unauthorized:
         return None
-    return Requester(licence=str(claims["sub"]), name=str(claims.get("name", "")),
-                     hospital=str(claims["hospital"]))
+    return Requester(
+        licence=str(claims["sub"]),
+        name=str(claims.get("name", "")),
+        hospital=str(claims["hospital"]),
+    )
 
 
 @asynccontextmanager
@@ -67,8 +80,13 @@ async def audited(deps: Deps, ctx: AccessContext) -> AsyncIterator[AccessContext
         data = access.complete(ctx)
         data["time"] = deps.clock().isoformat()
         data["correlation_id"] = get_correlation_id()
-        event = make_event("record.accessed", source=SOURCE, subject=ctx.patient[:32] or "-",
-                           data=data, correlation_id=get_correlation_id())
+        event = make_event(
+            "record.accessed",
+            source=SOURCE,
+            subject=ctx.patient[:32] or "-",
+            data=data,
+            correlation_id=get_correlation_id(),
+        )
         await deps.publisher.publish(topics.ACCESS_EVENTS, event)
 
 

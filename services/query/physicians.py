@@ -40,8 +40,10 @@ class MongoLicenceRegistry:
 
     async def put(self, licence: str, name: str, pin_hash: str) -> None:
         await self._coll.update_one(
-            {"_id": licence}, {"$set": {"name": name, "pin_hash": pin_hash, "active": True}},
-            upsert=True)
+            {"_id": licence},
+            {"$set": {"name": name, "pin_hash": pin_hash, "active": True}},
+            upsert=True,
+        )
 
     async def get(self, licence: str) -> Document | None:
         return await self._coll.find_one({"_id": licence})
@@ -57,11 +59,13 @@ class Rosters:
         await self._coll.update_one(
             {"_id": f"{hospital}:{licence}"},
             {"$set": {"hospital": hospital, "licence": licence, "active": True, "since": at}},
-            upsert=True)
+            upsert=True,
+        )
 
     async def remove(self, hospital: str, licence: str) -> bool:
-        result = await self._coll.update_one({"_id": f"{hospital}:{licence}", "active": True},
-                                             {"$set": {"active": False}})
+        result = await self._coll.update_one(
+            {"_id": f"{hospital}:{licence}", "active": True}, {"$set": {"active": False}}
+        )
         return result.modified_count == 1
 
     async def is_on(self, hospital: str, licence: str) -> bool:

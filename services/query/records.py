@@ -18,8 +18,9 @@ class RecordReader:
     def __init__(self, records: AsyncCollection[Document]) -> None:
         self._records = records
 
-    async def for_patient(self, cid: str, consent: ConsentView,
-                          limit: int = 5000) -> list[Document]:
+    async def for_patient(
+        self, cid: str, consent: ConsentView, limit: int = 5000
+    ) -> list[Document]:
         """Records the consent may cover, newest first (``access.can_see`` decides)."""
         query: Document = {"patient": cid}
         if not consent.all_hospitals:
@@ -46,6 +47,12 @@ def searchset(resources: list[dict[str, Any]], self_url: str) -> dict[str, Any]:
         "type": "searchset",
         "total": len(resources),
         "link": [{"relation": "self", "url": self_url}],
-        "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r,
-                   "search": {"mode": "match"}} for r in resources],
+        "entry": [
+            {
+                "fullUrl": f"{r['resourceType']}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in resources
+        ],
     }

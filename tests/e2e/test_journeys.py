@@ -14,8 +14,9 @@ from tests.support.journey import Actors, auth, eventually
 pytestmark = pytest.mark.e2e
 
 
-async def test_consent_upload_read_audit_inbox_then_revoke(actors: Actors,
-                                                           settings: Settings) -> None:
+async def test_consent_upload_read_audit_inbox_then_revoke(
+    actors: Actors, settings: Settings
+) -> None:
     rng = random.Random(7)
     source = await actors.hospital("10670", "Siriraj Hospital")
     other = await actors.hospital("13781", "Ramathibodi Hospital")
@@ -25,18 +26,27 @@ async def test_consent_upload_read_audit_inbox_then_revoke(actors: Actors,
     doctor = await actors.physician(reader, "12345")
 
     for hospital in (source, other):
-        async with HospitalAdapter(settings.kafka_bootstrap, hospital.code, hospital.upload_key,
-                                   settings.topic_prefix) as adapter:
-            await adapter.send(make_patient_bundle(rng, cid=cid, hospital_code=hospital.code,
-                                                   n_resources=12, sensitive_fraction=0.0))
+        async with HospitalAdapter(
+            settings.kafka_bootstrap, hospital.code, hospital.upload_key, settings.topic_prefix
+        ) as adapter:
+            await adapter.send(
+                make_patient_bundle(
+                    rng,
+                    cid=cid,
+                    hospital_code=hospital.code,
+                    n_resources=12,
+                    sensitive_fraction=0.0,
+                )
+            )
 
     bundle = await actors.records(doctor, cid)
     sources = {e["resource"]["meta"]["source"] for e in bundle["entry"]}
     assert sources == {f"urn:healthlink:hospital:{source.code}"}
 
     async def permitted_access() -> list[dict[str, object]] | None:
-        r = await actors.http.get(actors.url("audit", f"/patients/{cid}/accesses"),
-                                  headers=auth(patient_token))
+        r = await actors.http.get(
+            actors.url("audit", f"/patients/{cid}/accesses"), headers=auth(patient_token)
+        )
         entries = [e for e in r.json()["entries"] if e["decision"] == "permit"]
         return entries or None
 
@@ -44,8 +54,9 @@ async def test_consent_upload_read_audit_inbox_then_revoke(actors: Actors,
     assert entries[0]["physician"] == "12345" and entries[0]["hospital"] == reader.code
 
     async def inbox_entry() -> list[dict[str, object]] | None:
-        r = await actors.http.get(actors.url("notify", f"/patients/{cid}/inbox"),
-                                  headers=auth(patient_token))
+        r = await actors.http.get(
+            actors.url("notify", f"/patients/{cid}/inbox"), headers=auth(patient_token)
+        )
         found = [e for e in r.json()["entries"] if e["kind"] == "record-accessed"]
         return found or None
 
@@ -59,8 +70,9 @@ async def test_consent_upload_read_audit_inbox_then_revoke(actors: Actors,
     assert await eventually(denied, what="read denied after revocation")
 
     async def denial_audited() -> list[dict[str, object]] | None:
-        r = await actors.http.get(actors.url("audit", f"/patients/{cid}/accesses"),
-                                  headers=auth(patient_token))
+        r = await actors.http.get(
+            actors.url("audit", f"/patients/{cid}/accesses"), headers=auth(patient_token)
+        )
         return [e for e in r.json()["entries"] if e["decision"] == "deny"] or None
 
     assert await eventually(denial_audited, what="denial in the audit log")

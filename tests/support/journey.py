@@ -24,8 +24,9 @@ def auth(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float = 30.0,
-                     what: str = "condition") -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], timeout_s: float = 30.0, what: str = "condition"
+) -> T:
     """Poll ``probe`` until it returns something truthy (a readiness wait, not a sleep)."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -53,48 +54,64 @@ class Actors:
         return self.platform.url(service) + path
 
     async def hospital(self, code: str, name: str, role: str = "provider") -> Hospital:
-        r = await self.http.post(self.url("consent", "/hospitals"), headers=OPERATOR,
-                                 json={"code": code, "name": name, "role": role})
+        r = await self.http.post(
+            self.url("consent", "/hospitals"),
+            headers=OPERATOR,
+            json={"code": code, "name": name, "role": role},
+        )
         assert r.status_code == 201, r.text
         body = r.json()
         return Hospital(code, body["admin_key"], body["upload_key"])
 
     async def patient(self, rng: random.Random) -> tuple[str, str]:
         cid = random_cid(rng)
-        r = await self.http.post(self.url("consent", "/patients"),
-                                 json={"cid": cid, "birth_date": "1980-05-17"})
+        r = await self.http.post(
+            self.url("consent", "/patients"), json={"cid": cid, "birth_date": "1980-05-17"}
+        )
         assert r.status_code == 201, r.text
         r = await self.http.post(self.url("consent", f"/patients/{cid}/verify"), json=DEV_SCAN)
         assert r.status_code == 200, r.text
         return cid, r.json()["access_token"]
 
     async def consent(self, cid: str, token: str, codes: list[str]) -> None:
-        r = await self.http.post(self.url("consent", f"/patients/{cid}/consent/hospitals"),
-                                 headers=auth(token), json={"hospitals": codes})
+        r = await self.http.post(
+            self.url("consent", f"/patients/{cid}/consent/hospitals"),
+            headers=auth(token),
+            json={"hospitals": codes},
+        )
         assert r.status_code == 200, r.text
 
     async def revoke(self, cid: str, token: str, code: str) -> None:
         r = await self.http.delete(
-            self.url("consent", f"/patients/{cid}/consent/hospitals/{code}"),
-            headers=auth(token))
+            self.url("consent", f"/patients/{cid}/consent/hospitals/{code}"), headers=auth(token)
+        )
         assert r.status_code == 200, r.text
 
     async def physician(self, hospital: Hospital, licence: str, pin: str = "4321") -> str:
-        r = await self.http.post(self.url("query", "/registry/licences"), headers=OPERATOR,
-                                 json={"licence": licence, "name": "นพ. ทดสอบ", "pin": pin})
+        r = await self.http.post(
+            self.url("query", "/registry/licences"),
+            headers=OPERATOR,
+            json={"licence": licence, "name": "นพ. ทดสอบ", "pin": pin},
+        )
         assert r.status_code == 201, r.text
-        r = await self.http.post(self.url("query", f"/hospitals/{hospital.code}/physicians"),
-                                 headers=auth(hospital.admin_key), json={"licence": licence})
+        r = await self.http.post(
+            self.url("query", f"/hospitals/{hospital.code}/physicians"),
+            headers=auth(hospital.admin_key),
+            json={"licence": licence},
+        )
         assert r.status_code == 201, r.text
-        r = await self.http.post(self.url("query", "/auth/token"),
-                                 json={"licence": licence, "pin": pin, "hospital": hospital.code})
+        r = await self.http.post(
+            self.url("query", "/auth/token"),
+            json={"licence": licence, "pin": pin, "hospital": hospital.code},
+        )
         assert r.status_code == 200, r.text
         token: str = r.json()["access_token"]
         return token
 
     async def everything(self, token: str, cid: str) -> httpx.Response:
-        return await self.http.get(self.url("query", f"/fhir/Patient/{cid}/$everything"),
-                                   headers=auth(token))
+        return await self.http.get(
+            self.url("query", f"/fhir/Patient/{cid}/$everything"), headers=auth(token)
+        )
 
     async def records(self, token: str, cid: str, at_least: int = 1) -> dict[str, Any]:
         async def probe() -> dict[str, Any] | None:

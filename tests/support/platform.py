@@ -42,15 +42,21 @@ class Platform:
         log = (self.log_dir / f"{service}.log").open("ab")
         self.procs[service] = subprocess.Popen(
             [sys.executable, "-m", "healthlink", "serve", service, "--port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait_ready(self, service: str, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             proc = self.procs[service]
             if proc.poll() is not None:
-                raise RuntimeError(f"{service} exited with {proc.returncode}; see "
-                                   f"{self.log_dir / (service + '.log')}")
+                raise RuntimeError(
+                    f"{service} exited with {proc.returncode}; see "
+                    f"{self.log_dir / (service + '.log')}"
+                )
             try:
                 if httpx.get(self.url(service) + "/readyz", timeout=2).status_code == 200:
                     return

@@ -28,5 +28,6 @@ def isolated_settings(endpoints: Endpoints, **overrides: object) -> Settings:
 
 def env_of(settings: Settings) -> dict[str, str]:
     """The environment that gives a subprocess the same settings."""
-    return {f"HEALTHLINK_{name.upper()}": str(value)
-            for name, value in settings.model_dump().items()}
+    return {
+        f"HEALTHLINK_{name.upper()}": str(value) for name, value in settings.model_dump().items()
+    }

@@ -28,7 +28,7 @@ class Endpoints:
 
 def _docker_available() -> bool:
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         docker.from_env().ping()
     except Exception:
@@ -38,8 +38,8 @@ def _docker_available() -> bool:
 
 @contextmanager
 def _containers() -> Iterator[Endpoints]:
-    from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
-    from testcontainers.mongodb import MongoDbContainer  # type: ignore[import-untyped]
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.mongodb import MongoDbContainer
 
     with ExitStack() as stack:
         kafka = stack.enter_context(KafkaContainer().with_kraft())
@@ -49,10 +49,14 @@ def _containers() -> Iterator[Endpoints]:
 
 def _local_stack() -> Endpoints:
     subprocess.run(["bash", str(INFRA), "up"], check=True, cwd=ROOT)
-    out = subprocess.run(["bash", str(INFRA), "env"], check=True, cwd=ROOT,
-                         capture_output=True, text=True).stdout
-    env = dict(line.removeprefix("export ").split("=", 1)
-               for line in out.splitlines() if line.startswith("export "))
+    out = subprocess.run(
+        ["bash", str(INFRA), "env"], check=True, cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    env = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in out.splitlines()
+        if line.startswith("export ")
+    )
     return Endpoints(env["HEALTHLINK_KAFKA_BOOTSTRAP"], env["HEALTHLINK_MONGO_URL"])
 
 

@@ -1,0 +1,36 @@
+"""What every benchmark gets: isolated settings, the running services, actors."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from shared.settings import Settings
+from tests.support.journey import Actors
+from tests.support.platform import Platform
+from tests.support.settings import isolated_settings
+from tests.support.stack import Endpoints
+
+
+@dataclass
+class BenchEnv:
+    settings: Settings
+    platform: Platform
+    actors: Actors
+
+
+@asynccontextmanager
+async def bench_env(endpoints: Endpoints) -> AsyncIterator[BenchEnv]:
+    settings = isolated_settings(endpoints)
+    platform = Platform(settings, Path(tempfile.mkdtemp(prefix="healthlink-bench-")))
+    platform.start_all()
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            yield BenchEnv(settings, platform, Actors(http, platform))
+    finally:
+        platform.stop_all()
