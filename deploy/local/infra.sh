@@ -87,6 +87,7 @@ pid_alive() {
 start_detached() {  # start_detached pidfile logfile cmd...
   local pidfile="$1" logfile="$2"; shift 2
   rm -f "$pidfile"
+  # shellcheck disable=SC2016  # $$, $0 and $@ are for the child shell
   setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >>"$logfile" 2>&1 </dev/null &
   local waited=0
   while [[ ! -s "$pidfile" ]] && (( waited < 50 )); do sleep 0.1; waited=$((waited + 1)); done
@@ -137,6 +138,7 @@ find_pg_bin() {
     PG_BIN="/usr/lib/postgresql/$want/bin"; return 0
   fi
   [[ -n "$want" ]] && return 1
+  # shellcheck disable=SC2012  # fixed, well-known paths
   d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
   if [[ -n "$d" && -x "$d/initdb" && -x "$d/postgres" ]]; then PG_BIN="$d"; return 0; fi
   return 1
@@ -374,6 +376,7 @@ ferretdb_running() { pid_alive "$FERRETDB_PID" "ferretdb"; }
 mongo_ping() {  # mongo_ping host port
   (
     exec 3<>"/dev/tcp/$1/$2" || exit 1
+    # shellcheck disable=SC2016  # "$db" is a literal BSON field name
     # header: messageLength 51, requestID 1, responseTo 0, opCode 2013 | flagBits 0 | section kind 0 | BSON (30 bytes)
     printf '\x33\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\xdd\x07\x00\x00''\x00\x00\x00\x00\x00''\x1e\x00\x00\x00\x10ping\x00\x01\x00\x00\x00\x02$db\x00\x06\x00\x00\x00admin\x00\x00' >&3
     hdr="$(timeout 5 dd bs=1 count=16 <&3 2>/dev/null | od -An -tu4 | tr -s ' \n' ' ')"

@@ -1,0 +1,26 @@
+"""A service's app run in-process (its real lifespan: real Kafka, real database)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from healthlink.apps import app_factory
+from shared.settings import Settings
+
+
+@asynccontextmanager
+async def running(
+    service: str, settings: Settings
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """Start ``service`` (broker, consumer, database) and give an HTTP client to it."""
+    app = app_factory(service)(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", timeout=30
+        ) as client:
+            yield app, client

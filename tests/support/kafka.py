@@ -1,0 +1,59 @@
+"""Raw Kafka access for tests: publish anything, read a topic from the beginning."""
+
+from __future__ import annotations
+
+import time
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared import topics
+from shared.deadletter import DeadLetter
+from shared.settings import Settings
+
+
+async def publish_raw(
+    settings: Settings,
+    topic: str,
+    value: bytes,
+    key: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topics.named(topic, settings.topic_prefix),
+            value,
+            key=key,
+            headers=[(k, v.encode()) for k, v in (headers or {}).items()],
+        )
+    finally:
+        await producer.stop()
+
+
+async def dead_letters(
+    settings: Settings, at_least: int, timeout_s: float = 30.0
+) -> list[DeadLetter]:
+    """Read the dead-letter topic until ``at_least`` letters arrived (or time out)."""
+    consumer = AIOKafkaConsumer(
+        topics.named(topics.DEAD_LETTERS, settings.topic_prefix),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    found: list[DeadLetter] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(found) < at_least and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    headers = {k: v.decode() for k, v in r.headers}
+                    found.append(DeadLetter.from_record(r.key, r.value or b"", headers))
+    finally:
+        await consumer.stop()
+    return found
