@@ -1,0 +1,139 @@
+"""The demo data set ``make up`` loads, and the curl commands it prints.
+
+Two provider hospitals send records for one patient, who consented to one of them;
+a physician at a third (consumer) hospital reads. Every command printed is run by
+``tests/e2e/test_demo.py`` exactly as printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from healthlink.adapter import HospitalAdapter
+from healthlink.synthetic import make_patient_bundle
+from shared import tokens
+from shared.settings import SERVICE_PORTS, Settings
+
+DEMO_CID = "1101700230708"
+SOURCE, OTHER, READER = "10670", "13781", "11535"
+HOSPITALS = {SOURCE: ("Siriraj Hospital", "provider"), OTHER: ("Ramathibodi Hospital", "provider"),
+             READER: ("King Chulalongkorn Memorial Hospital", "consumer")}
+LICENCE, PIN = "10001", "2468"
+DEV_SCAN = "dev-face-scan-ok"
+PY_TOKEN = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    command: str
+    expect: str  # a fragment the output contains when the step works
+
+
+def default_urls(settings: Settings) -> dict[str, str]:
+    return {s: f"http://127.0.0.1:{settings.port(s)}" for s in SERVICE_PORTS}
+
+
+async def load(settings: Settings, urls: dict[str, str]) -> None:
+    """Idempotent: safe to run again on a running platform."""
+    operator = {"authorization": f"Bearer {settings.admin_token}"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        for code, (name, role) in HOSPITALS.items():
+            r = await http.post(f"{urls['consent']}/hospitals", headers=operator,
+                                json={"code": code, "name": name, "role": role})
+            r.raise_for_status()
+        r = await http.post(f"{urls['query']}/registry/licences", headers=operator,
+                            json={"licence": LICENCE, "name": "นพ. สมชาย ใจดี", "pin": PIN})
+        r.raise_for_status()
+        admin = tokens.derive(settings.token_secret, "admin", READER)
+        r = await http.post(f"{urls['query']}/hospitals/{READER}/physicians",
+                            headers={"authorization": f"Bearer {admin}"},
+                            json={"licence": LICENCE})
+        r.raise_for_status()
+        r = await http.post(f"{urls['consent']}/patients",
+                            json={"cid": DEMO_CID, "birth_date": "1975-03-14"})
+        if r.status_code != 409:
+            r.raise_for_status()
+        r = await http.post(f"{urls['consent']}/patients/{DEMO_CID}/verify",
+                            json={"scan": DEV_SCAN})
+        r.raise_for_status()
+        patient = {"authorization": f"Bearer {r.json()['access_token']}"}
+        r = await http.post(f"{urls['consent']}/patients/{DEMO_CID}/consent/hospitals",
+                            headers=patient, json={"hospitals": [SOURCE]})
+        r.raise_for_status()
+    rng = random.Random(42)
+    for code in (SOURCE, OTHER):
+        key = tokens.derive(settings.token_secret, "upload", code)
+        async with HospitalAdapter(settings.kafka_bootstrap, code, key,
+                                   settings.topic_prefix) as adapter:
+            await adapter.send(make_patient_bundle(rng, cid=DEMO_CID, hospital_code=code,
+                                                   n_resources=25))
+    await wait_visible(urls)
+
+
+async def wait_visible(urls: dict[str, str], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=30) as http:
+        r = await http.post(f"{urls['query']}/auth/token",
+                            json={"licence": LICENCE, "pin": PIN, "hospital": READER})
+        r.raise_for_status()
+        doctor = {"authorization": f"Bearer {r.json()['access_token']}"}
+        while time.monotonic() < deadline:
+            r = await http.get(f"{urls['query']}/fhir/Patient/{DEMO_CID}/$everything",
+                               headers=doctor)
+            if r.status_code == 200 and r.json().get("total", 0) > 0:
+                return
+            await asyncio.sleep(0.3)
+    raise TimeoutError("demo records did not become visible")
+
+
+def steps(urls: dict[str, str]) -> list[Step]:
+    q, c, n, a = urls["query"], urls["consent"], urls["notify"], urls["audit"]
+    doctor = (f"TOKEN=$(curl -s -X POST {q}/auth/token -H 'content-type: application/json' "
+              f"-d '{{\"licence\":\"{LICENCE}\",\"pin\":\"{PIN}\",\"hospital\":\"{READER}\"}}' "
+              f"| {PY_TOKEN})")
+    patient = (f"PTOKEN=$(curl -s -X POST {c}/patients/{DEMO_CID}/verify "
+               f"-H 'content-type: application/json' -d '{{\"scan\":\"{DEV_SCAN}\"}}' "
+               f"| {PY_TOKEN})")
+    read = (f"curl -s -w '\\nHTTP %{{http_code}}\\n' '{q}/fhir/Patient/{DEMO_CID}/$everything' "
+            "-H \"authorization: Bearer $TOKEN\"")
+    return [
+        Step("A physician at Chulalongkorn reads the patient (consented: Siriraj only)",
+             f"{doctor}\n{read}", "HTTP 200"),
+        Step("The patient's inbox: who read their record",
+             f"{patient}\ncurl -s '{n}/patients/{DEMO_CID}/inbox' "
+             "-H \"authorization: Bearer $PTOKEN\"", "record-accessed"),
+        Step("The patient's access log (audit)",
+             f"{patient}\ncurl -s '{a}/patients/{DEMO_CID}/accesses' "
+             "-H \"authorization: Bearer $PTOKEN\"", "permit"),
+        Step("The patient revokes Siriraj",
+             f"{patient}\ncurl -s -X DELETE '{c}/patients/{DEMO_CID}/consent/hospitals/{SOURCE}' "
+             "-H \"authorization: Bearer $PTOKEN\"", '"hospitals":[]'),
+        Step("The same read is now denied (wait a moment after revoking)",
+             f"sleep 1\n{doctor}\n{read}", "HTTP 403"),
+        Step("The patient consents to Siriraj again",
+             f"{patient}\ncurl -s -X POST '{c}/patients/{DEMO_CID}/consent/hospitals' "
+             "-H \"authorization: Bearer $PTOKEN\" -H 'content-type: application/json' "
+             f"-d '{{\"hospitals\":[\"{SOURCE}\"]}}'", f'"{SOURCE}"'),
+    ]
+
+
+def render(urls: dict[str, str]) -> str:
+    lines = ["", "Health Link is running:"]
+    lines += [f"  {s:<8} {u}   (OpenAPI: {u}/docs)" for s, u in urls.items()]
+    lines += ["", f"Demo patient CID {DEMO_CID}; physician licence {LICENCE} at {READER}.",
+              "Try these (copy each block into a shell):", ""]
+    for i, step in enumerate(steps(urls), 1):
+        lines += [f"# {i}. {step.title}", step.command, ""]
+    return "\n".join(lines)
+
+
+async def run(settings: Settings, urls: dict[str, str] | None = None) -> None:
+    found = urls or default_urls(settings)
+    await load(settings, found)
+    print(render(found))
