@@ -1,17 +1,31 @@
-"""The audit HTTP API: a patient's access log, and chain verification for operators."""
+"""The audit HTTP API: the patient's access log, auditors' search and FHIR export, verify."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import asdict
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
-from services.audit import handlers
+from services.audit import fhir, handlers
 from services.audit.repository import AuditLog
-from shared.http import OperatorDep, PatientDep, same_patient
+from services.audit.sources import parse_time
+from shared import tokens
+from shared.errors import Forbidden, InvalidInput, Unauthorized
+from shared.fhir import FHIR_JSON
+from shared.http import OperatorDep, PatientDep, bearer, same_patient
 
 router = APIRouter(tags=["audit"])
+
+Offset = Annotated[int, Query(ge=0, le=100_000)]
+Count = Annotated[int, Query(ge=1, le=200)]
+Code = Annotated[str | None, Query(pattern=r"^\d{5}$")]
+Licence = Annotated[str | None, Query(pattern=r"^\d{3,8}$")]
+Cid = Annotated[str | None, Query(pattern=r"^\d{13}$")]
+Kind = Literal["access", "consent", "hospital", "security", "deadletter"]
 
 
 def get_log(request: Request) -> AuditLog:
@@ -22,22 +36,110 @@ def get_log(request: Request) -> AuditLog:
 LogDep = Annotated[AuditLog, Depends(get_log)]
 
 
+def auditor_scope(request: Request, hospital: Code = None) -> str | None:
+    """Operator: everything (None). A hospital's admin key: that hospital only."""
+    token = bearer(request)
+    settings = request.app.state.settings
+    if hmac.compare_digest(token, settings.admin_token):
+        return None
+    if hospital is None:
+        raise Unauthorized("operator token, or a hospital admin key with ?hospital=, required")
+    if not hmac.compare_digest(token, tokens.derive(settings.token_secret, "admin", hospital)):
+        raise Forbidden("this key is not the admin key of that hospital")
+    return hospital
+
+
+ScopeDep = Annotated[str | None, Depends(auditor_scope)]
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    parsed = parse_time(value, datetime.min)
+    if parsed == datetime.min:
+        raise InvalidInput(f"{name} must be an ISO-8601 time")
+    return parsed
+
+
+async def _search(
+    log_: AuditLog,
+    scope: str | None,
+    criteria: dict[str, Any],
+    since: str | None,
+    until: str | None,
+    offset: int,
+    count: int,
+) -> list[dict[str, Any]]:
+    if scope is not None:
+        criteria["hospital"] = scope
+    return await log_.search(criteria, _time(since, "since"), _time(until, "until"), offset, count)
+
+
 @router.get("/patients/{cid}/accesses")
 async def read_accesses(
-    cid: str,
-    log_: LogDep,
-    me: PatientDep,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-    count: Annotated[int, Query(ge=1, le=200)] = 50,
+    cid: str, log_: LogDep, me: PatientDep, offset: Offset = 0, count: Count = 50
 ) -> dict[str, Any]:
-    """Who looked at my record: newest first, paged."""
+    """Who looked at my record (allowed and denied): newest first, paged."""
     same_patient(cid, me)
     entries = await handlers.who_looked(log_, cid, offset, count)
     return {"cid": cid, "offset": offset, "count": len(entries), "entries": entries}
 
 
+@router.get("/audit/records")
+async def read_records(
+    log_: LogDep,
+    scope: ScopeDep,
+    physician: Licence = None,
+    patient: Cid = None,
+    hospital: Code = None,
+    decision: Literal["permit", "deny"] | None = None,
+    kind: Kind | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    offset: Offset = 0,
+    count: Count = 50,
+) -> dict[str, Any]:
+    """Search the audit log (operator, or a hospital admin for its own hospital)."""
+    criteria = {
+        "physician": physician,
+        "patient": patient,
+        "hospital": hospital,
+        "decision": decision,
+        "kind": kind,
+    }
+    docs = await _search(log_, scope, criteria, since, until, offset, count)
+    entries = [handlers.search_entry(d) for d in docs]
+    return {"offset": offset, "count": len(entries), "entries": entries}
+
+
+@router.get("/fhir/AuditEvent")
+async def read_audit_events(
+    log_: LogDep,
+    scope: ScopeDep,
+    physician: Licence = None,
+    patient: Cid = None,
+    hospital: Code = None,
+    decision: Literal["permit", "deny"] | None = None,
+    kind: Kind | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    offset: Offset = 0,
+    count: Count = 50,
+) -> JSONResponse:
+    """The same search as FHIR R4 AuditEvents (IHE BALP shape) in a searchset Bundle."""
+    criteria = {
+        "physician": physician,
+        "patient": patient,
+        "hospital": hospital,
+        "decision": decision,
+        "kind": kind,
+    }
+    docs = await _search(log_, scope, criteria, since, until, offset, count)
+    return JSONResponse(fhir.bundle(docs), media_type=FHIR_JSON)
+
+
 @router.get("/audit/verify", dependencies=[OperatorDep])
 async def read_verification(log_: LogDep) -> dict[str, Any]:
-    """Recompute every chain; report the first breach of each."""
+    """Recompute every chain against its tip; report the first breach of each."""
     breaches = await handlers.verify(log_)
     return {"ok": not breaches, "breaches": [asdict(b) for b in breaches]}

@@ -1,64 +1,205 @@
-"""The audit log: hash-chained records, one chain per Kafka partition (single writer)."""
+"""The audit log: hash-chained records plus each chain's tip, kept apart.
+
+``records``: one document per audited message, ``_id = chain:seq`` (a unique insert, so
+two writers can never fork a chain), unique index on ``event_id`` (a redelivered
+message is stored once). ``tips``: one document per chain, ``{_id: chain, seq, hash}``,
+advanced with compare-and-set from the previous tip, so truncating or editing the
+tail of a chain is detectable (``verify_all(..., tips=...)``).
+
+Crash safety without transactions: a record is inserted first, the tip moved second.
+A crash in between leaves exactly one record past the tip that links to it; the next
+append (or ``reconcile`` on start) recognises it and moves the tip forward.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.audit.chain import ChainTip, next_record, tip_of
+from services.audit.chain import GENESIS, ChainTip, next_record, record_hash, tip_of
+from services.audit.sources import Entry
 from shared.database import Document
+from shared.errors import Transient
+from shared.events import utcnow
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+MAX_TRIES = 8
+FILTERS = ("kind", "patient", "physician", "hospital", "decision", "type")
 
 
 def record_key(chain: str, seq: int) -> str:
     return f"{chain}:{seq:012d}"
 
 
+def _links(record: Mapping[str, Any], tip: ChainTip | None) -> bool:
+    """``record`` is the well-formed successor of ``tip`` (the crash-window case)."""
+    seq, prev = (0, GENESIS) if tip is None else (tip.seq + 1, tip.hash)
+    if record.get("seq") != seq or record.get("prev_hash") != prev:
+        return False
+    digest = record_hash(
+        record["chain"], seq, record["event_id"], record["body"], record["prev_hash"]
+    )
+    return bool(digest == record.get("hash"))
+
+
 class AuditLog:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._coll = db.records
+    def __init__(self, db: AsyncDatabase[Document], clock: Callable[[], datetime] = utcnow) -> None:
+        self._records = db.records
+        self._tips = db.tips
+        self._clock = clock
+        self._last: dict[str, ChainTip | None] = {}
 
     async def ensure_indexes(self) -> None:
-        await self._coll.create_index([("event_id", ASCENDING)], unique=True, name="event_id")
-        await self._coll.create_index([("chain", ASCENDING), ("seq", DESCENDING)], name="chain")
-        await self._coll.create_index(
+        await self._records.create_index([("event_id", ASCENDING)], unique=True, name="event_id")
+        await self._records.create_index([("chain", ASCENDING), ("seq", DESCENDING)], name="chain")
+        await self._records.create_index(
             [("patient", ASCENDING), ("time", DESCENDING)], name="patient_time"
         )
+        await self._records.create_index([("time", DESCENDING)], name="time")
 
-    async def tip(self, chain: str) -> ChainTip | None:
-        doc = await self._coll.find_one({"chain": chain}, sort=[("seq", DESCENDING)])
-        return tip_of(doc) if doc else None
+    # --- writing ------------------------------------------------------------------------------
+
+    async def append(self, entry: Entry) -> bool:
+        """Append once; False when this message is already in the log."""
+        for _ in range(MAX_TRIES):
+            last = await self._last_of(entry.chain)
+            record = next_record(entry.chain, last, entry.event_id, entry.body)
+            record.update(entry.index)
+            record["_id"] = record_key(entry.chain, record["seq"])
+            record["stored_at"] = self._clock()
+            try:
+                await self._records.insert_one(record)
+            except DuplicateKeyError:
+                self._last.pop(entry.chain, None)
+                if await self.seen(entry.event_id):
+                    return False
+                continue  # another writer took this seq: read the chain again
+            new = tip_of(record)
+            self._last[entry.chain] = new
+            await self._advance(entry.chain, last, new)
+            return True
+        raise Transient(f"could not append to chain {entry.chain}")
 
     async def seen(self, event_id: str) -> bool:
-        return await self._coll.find_one({"event_id": event_id}, {"_id": 1}) is not None
+        return await self._records.find_one({"event_id": event_id}, {"_id": 1}) is not None
 
-    async def append(
-        self, chain: str, event_id: str, body: dict[str, Any], index: dict[str, Any]
-    ) -> bool:
-        """Append once; False when this event is already in the log."""
-        if await self.seen(event_id):
-            return False
-        record = next_record(chain, await self.tip(chain), event_id, body)
-        record.update({"_id": record_key(chain, record["seq"]), **index})
-        try:
-            await self._coll.insert_one(record)
-        except DuplicateKeyError:
-            return False
-        return True
+    async def _last_of(self, chain: str) -> ChainTip | None:
+        """The chain's last record (cached per writer), reconciling the stored tip."""
+        if chain in self._last:
+            return self._last[chain]
+        doc = await self._records.find_one({"chain": chain}, sort=[("seq", DESCENDING)])
+        last = tip_of(doc) if doc else None
+        stored = await self.tip(chain)
+        if doc is not None and stored != last and _links(doc, stored):
+            log.warning("chain tip behind its last record; reconciling", chain=chain)
+            await self._advance(chain, stored, last)
+        self._last[chain] = last
+        return last
 
-    async def for_patient(self, cid: str, skip: int, limit: int) -> list[Document]:
+    async def _advance(self, chain: str, old: ChainTip | None, new: ChainTip | None) -> None:
+        """Compare-and-set the tip from ``old`` to ``new``."""
+        assert new is not None
+        fields = {"seq": new.seq, "hash": new.hash, "updated_at": self._clock()}
+        if old is None:
+            try:
+                await self._tips.insert_one({"_id": chain, **fields})
+            except DuplicateKeyError:
+                log.error("chain tip already exists; not moved", chain=chain)
+            return
+        result = await self._tips.update_one(
+            {"_id": chain, "seq": old.seq, "hash": old.hash}, {"$set": fields}
+        )
+        if result.matched_count != 1:
+            log.error("chain tip differs from the writer's; not moved", chain=chain)
+
+    async def reconcile(self) -> None:
+        """On start: move every tip a crash left behind (see the module docstring)."""
+        self._last.clear()
+        for chain in await self._records.distinct("chain"):
+            await self._last_of(str(chain))
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def tip(self, chain: str) -> ChainTip | None:
+        doc = await self._tips.find_one({"_id": chain})
+        return ChainTip(seq=int(doc["seq"]), hash=str(doc["hash"])) if doc else None
+
+    async def tips(self) -> dict[str, ChainTip]:
+        return {
+            str(d["_id"]): ChainTip(seq=int(d["seq"]), hash=str(d["hash"]))
+            async for d in self._tips.find({})
+        }
+
+    async def snapshot(self) -> tuple[dict[str, list[Document]], dict[str, ChainTip]]:
+        """Every chain and the tip to check it against, consistent while writers run.
+
+        Tips are read before and after the records. A chain is checked against the tip
+        that matches its last record read; if the writer moved the tip over records
+        written during the read, the tail check is skipped for this pass (links and
+        hashes are still checked). Otherwise the later tip is used.
+        """
+        before = await self.tips()
+        records = await self.chains()
+        after = await self.tips()
+        chosen: dict[str, ChainTip] = {}
+        for chain in set(before) | set(after):
+            found = records.get(chain, [])
+            last = int(found[-1]["seq"]) if found else -1
+            old, new = before.get(chain), after.get(chain)
+            if new is not None and new.seq == last:
+                chosen[chain] = new
+            elif old is not None and old.seq == last:
+                chosen[chain] = old
+            elif old is not None and new is not None and old.seq < last < new.seq:
+                continue
+            else:
+                tip = new or old
+                assert tip is not None
+                chosen[chain] = tip
+        return records, chosen
+
+    async def chains(self) -> dict[str, list[Document]]:
+        found: dict[str, list[Document]] = {}
+        cursor = self._records.find({}, {"stored_at": 0}).sort(
+            [("chain", ASCENDING), ("seq", ASCENDING)]
+        )
+        async for doc in cursor:
+            found.setdefault(doc["chain"], []).append(doc)
+        return found
+
+    async def search(
+        self,
+        criteria: Mapping[str, Any],
+        since: datetime | None,
+        until: datetime | None,
+        skip: int,
+        limit: int,
+    ) -> list[Document]:
+        """Records matching ``criteria`` (exact fields) and a time range, newest first."""
+        query: dict[str, Any] = {k: v for k, v in criteria.items() if k in FILTERS and v}
+        window: dict[str, datetime] = {}
+        if since is not None:
+            window["$gte"] = since
+        if until is not None:
+            window["$lt"] = until
+        if window:
+            query["time"] = window
         cursor = (
-            self._coll.find({"patient": cid}, {"_id": 0, "body": 1})
-            .sort("time", DESCENDING)
+            self._records.find(query, {"prev_hash": 0})
+            .sort([("time", DESCENDING), ("_id", DESCENDING)])
             .skip(skip)
             .limit(limit)
         )
         return [doc async for doc in cursor]
 
-    async def chains(self) -> dict[str, list[Document]]:
-        found: dict[str, list[Document]] = {}
-        async for doc in self._coll.find({}).sort([("chain", ASCENDING), ("seq", ASCENDING)]):
-            found.setdefault(doc["chain"], []).append(doc)
-        return found
+    async def for_patient(self, cid: str, skip: int, limit: int) -> list[Document]:
+        return await self.search({"kind": "access", "patient": cid}, None, None, skip, limit)
+
+    async def by_event(self, event_id: str) -> Document | None:
+        return await self._records.find_one({"event_id": event_id})
