@@ -1,9 +1,20 @@
-"""Parse and validate an uploaded FHIR R4 Bundle (entry by entry, R4B models)."""
+"""Parse and validate an uploaded FHIR R4 Bundle (entry by entry, R4B models).
+
+Two phases, so the costly one can run beside the database look-ups:
+
+- ``load_bundle``: JSON, Bundle structure, ids, urn:uuid references and the
+  patient's CID (cheap, no model validation);
+- ``validate_resources``: every resource against its R4B model (the CPU cost).
+
+``parse_bundle`` runs both and applies the CID rules. Every rejection is a
+``BundleRejected`` whose ``reason`` is the dead-letter reason; its detail names
+paths and types, never values (no patient data in reasons or logs).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -15,7 +26,7 @@ from shared.cid import CID_SYSTEM, is_valid_cid
 from shared.errors import InvalidInput
 
 RejectReason = Literal[
-    "malformed_json", "not_a_bundle", "invalid_resource", "no_cid", "oversized", "empty_bundle"
+    "malformed-json", "not-a-bundle", "invalid-resource", "no-cid", "oversized", "empty-bundle"
 ]
 
 BUNDLE_TYPES = frozenset({"transaction", "batch", "collection", "searchset", "document", "message"})
@@ -47,6 +58,22 @@ class ParsedBundle:
     resources: list[dict[str, Any]]
 
 
+@dataclass
+class LoadedBundle:
+    """A structurally sound bundle whose resources are not validated yet."""
+
+    bundle_id: str | None
+    bundle_type: str
+    resources: list[dict[str, Any]]
+    entry_index: list[int]
+    cids: set[str] = field(default_factory=set)
+
+    @property
+    def cid(self) -> str | None:
+        """The one patient CID, when there is exactly one."""
+        return next(iter(self.cids)) if len(self.cids) == 1 else None
+
+
 @lru_cache(maxsize=256)
 def _model_for(resource_type: str) -> type[Resource] | None:
     """The R4B model class for a concrete resource type, else None."""
@@ -70,24 +97,21 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {msg[:_MAX_MSG]}"
 
 
-def _validate(index: int, resource: dict[str, Any]) -> str:
-    """Validate one entry resource; return its type."""
-    rtype = resource.get("resourceType")
-    if not isinstance(rtype, str):
-        raise BundleRejected("invalid_resource", f"entry[{index}]: missing resourceType")
+def _validate(index: int, resource: dict[str, Any]) -> None:
+    """Validate one entry resource against its R4B model."""
+    rtype = resource["resourceType"]
     model = _model_for(rtype)
     if model is None:
-        raise BundleRejected("invalid_resource", f"entry[{index}]: unknown resource type")
+        raise BundleRejected("invalid-resource", f"entry[{index}]: unknown resource type")
     try:
         model.model_validate(resource)
     except ValidationError as exc:
         detail = f"entry[{index}] {rtype}: {_first_error(exc)}"
-        raise BundleRejected("invalid_resource", detail) from None
+        raise BundleRejected("invalid-resource", detail) from None
     except Exception as exc:  # fhir_core may raise e.g. KeyError for bad contained types
         raise BundleRejected(
-            "invalid_resource", f"entry[{index}] {rtype}: {type(exc).__name__}"
+            "invalid-resource", f"entry[{index}] {rtype}: {type(exc).__name__}"
         ) from None
-    return rtype
 
 
 def _rewrite_refs(node: Any, targets: dict[str, str]) -> None:
@@ -108,82 +132,123 @@ def _rewrite_refs(node: Any, targets: dict[str, str]) -> None:
 
 def _patient_cids(resource: dict[str, Any]) -> set[str]:
     cids: set[str] = set()
-    for ident in resource.get("identifier") or ():
-        if ident.get("system") == CID_SYSTEM:
+    identifiers = resource.get("identifier")
+    if not isinstance(identifiers, list):
+        return cids
+    for ident in identifiers:
+        if isinstance(ident, dict) and ident.get("system") == CID_SYSTEM:
             value = ident.get("value")
             if isinstance(value, str) and is_valid_cid(value):
                 cids.add(value)
     return cids
 
 
-def _load(raw: bytes, max_bytes: int) -> dict[str, Any]:
+def _load_json(raw: bytes, max_bytes: int) -> dict[str, Any]:
     if len(raw) > max_bytes:
         raise BundleRejected("oversized", f"body exceeds {max_bytes} bytes")
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
-        raise BundleRejected("malformed_json", f"not valid JSON ({type(exc).__name__})") from None
+        raise BundleRejected("malformed-json", f"not valid JSON ({type(exc).__name__})") from None
     if not isinstance(doc, dict) or doc.get("resourceType") != "Bundle":
-        raise BundleRejected("not_a_bundle", "resourceType is not Bundle")
+        raise BundleRejected("not-a-bundle", "resourceType is not Bundle")
     if doc.get("type") not in BUNDLE_TYPES:
-        raise BundleRejected("not_a_bundle", "Bundle.type missing or not supported")
+        raise BundleRejected("not-a-bundle", "Bundle.type missing or not supported")
     return doc
+
+
+def _entry_resource(index: int, entry: Any) -> dict[str, Any] | None:
+    if not isinstance(entry, dict):
+        raise BundleRejected("invalid-resource", f"entry[{index}]: not an object")
+    resource = entry.get("resource")
+    if resource is None:
+        return None  # e.g. a DELETE in a transaction: nothing to store
+    if not isinstance(resource, dict):
+        raise BundleRejected("invalid-resource", f"entry[{index}].resource: not an object")
+    rtype = resource.get("resourceType")
+    if not isinstance(rtype, str):
+        raise BundleRejected("invalid-resource", f"entry[{index}]: missing resourceType")
+    return resource
+
+
+def _give_id(index: int, entry: dict[str, Any], resource: dict[str, Any]) -> str | None:
+    """Give a urn:uuid entry its id; return the urn it answers to, if any."""
+    full_url = entry.get("fullUrl")
+    if isinstance(full_url, str) and full_url.startswith(_URN_UUID):
+        if resource.get("id") is None:
+            rid = full_url[len(_URN_UUID) :]
+            if not valid_id(rid):
+                raise BundleRejected("invalid-resource", f"entry[{index}].fullUrl: bad uuid")
+            resource["id"] = rid
+        return full_url
+    return None
+
+
+def load_bundle(raw: bytes, *, max_bytes: int = 5_000_000) -> LoadedBundle:
+    """JSON and Bundle structure, ids and urn:uuid references; no model validation yet."""
+    doc = _load_json(raw, max_bytes)
+    entries = doc.get("entry")
+    if entries is None or entries == []:
+        raise BundleRejected("empty-bundle", "Bundle has no entries")
+    if not isinstance(entries, list):
+        raise BundleRejected("not-a-bundle", "Bundle.entry is not an array")
+    bundle_id = doc.get("id")
+    loaded = LoadedBundle(
+        bundle_id=bundle_id if isinstance(bundle_id, str) else None,
+        bundle_type=doc["type"],
+        resources=[],
+        entry_index=[],
+    )
+    targets: dict[str, str] = {}
+    for index, entry in enumerate(entries):
+        resource = _entry_resource(index, entry)
+        if resource is None:
+            continue
+        urn = _give_id(index, entry, resource)
+        if urn is not None:
+            targets[urn] = f"{resource['resourceType']}/{resource['id']}"
+        if resource["resourceType"] == "Patient":
+            loaded.cids |= _patient_cids(resource)
+        loaded.resources.append(resource)
+        loaded.entry_index.append(index)
+    if not loaded.resources:
+        raise BundleRejected("empty-bundle", "Bundle has no entry resources")
+    if targets:
+        for resource in loaded.resources:
+            _rewrite_refs(resource, targets)
+    return loaded
+
+
+def validate_resources(loaded: LoadedBundle) -> None:
+    """Every resource against its R4B model; every resource needs an id."""
+    for index, resource in zip(loaded.entry_index, loaded.resources, strict=True):
+        _validate(index, resource)
+        if "id" not in resource:
+            rtype = resource["resourceType"]
+            raise BundleRejected("invalid-resource", f"entry[{index}] {rtype}: no id")
+
+
+def finish(loaded: LoadedBundle) -> ParsedBundle:
+    """The CID rules: exactly one patient CID on the bundle's Patient resources."""
+    if not loaded.cids:
+        raise BundleRejected("no-cid", f"no Patient identifier with system {CID_SYSTEM}")
+    if len(loaded.cids) > 1:
+        raise BundleRejected("invalid-resource", "more than one patient CID in the bundle")
+    return ParsedBundle(
+        bundle_id=loaded.bundle_id,
+        bundle_type=loaded.bundle_type,
+        patient_cid=next(iter(loaded.cids)),
+        resources=loaded.resources,
+    )
 
 
 def parse_bundle(raw: bytes, *, max_bytes: int = 5_000_000) -> ParsedBundle:
     """Parse, validate and normalise a Bundle, or raise ``BundleRejected``."""
-    doc = _load(raw, max_bytes)
-    entries = doc.get("entry")
-    if entries is None or entries == []:
-        raise BundleRejected("empty_bundle", "Bundle has no entries")
-    if not isinstance(entries, list):
-        raise BundleRejected("not_a_bundle", "Bundle.entry is not an array")
-
-    resources: list[dict[str, Any]] = []
-    targets: dict[str, str] = {}
-    cids: set[str] = set()
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise BundleRejected("invalid_resource", f"entry[{index}]: not an object")
-        resource = entry.get("resource")
-        if resource is None:
-            continue  # e.g. a DELETE in a transaction: nothing to store
-        if not isinstance(resource, dict):
-            raise BundleRejected("invalid_resource", f"entry[{index}].resource: not an object")
-        rtype = _validate(index, resource)
-        full_url = entry.get("fullUrl")
-        if isinstance(full_url, str) and full_url.startswith(_URN_UUID):
-            rid = resource.get("id")
-            if rid is None:
-                rid = full_url[len(_URN_UUID) :]
-                if not _valid_id(rid):
-                    raise BundleRejected("invalid_resource", f"entry[{index}].fullUrl: bad uuid")
-                resource["id"] = rid
-            targets[full_url] = f"{rtype}/{rid}"
-        elif "id" not in resource:
-            raise BundleRejected("invalid_resource", f"entry[{index}] {rtype}: no id")
-        if rtype == "Patient":
-            cids |= _patient_cids(resource)
-        resources.append(resource)
-
-    if not resources:
-        raise BundleRejected("empty_bundle", "Bundle has no entry resources")
-    if not cids:
-        raise BundleRejected("no_cid", f"no Patient identifier with system {CID_SYSTEM}")
-    if len(cids) > 1:
-        raise BundleRejected("invalid_resource", "more than one patient CID in the bundle")
-    if targets:
-        for resource in resources:
-            _rewrite_refs(resource, targets)
-    bundle_id = doc.get("id")
-    return ParsedBundle(
-        bundle_id=bundle_id if isinstance(bundle_id, str) else None,
-        bundle_type=doc["type"],
-        patient_cid=cids.pop(),
-        resources=resources,
-    )
+    loaded = load_bundle(raw, max_bytes=max_bytes)
+    validate_resources(loaded)
+    return finish(loaded)
 
 
-def _valid_id(rid: str) -> bool:
+def valid_id(rid: str) -> bool:
     """FHIR id rule: 1-64 of [A-Za-z0-9.-]."""
     return 0 < len(rid) <= 64 and all(c.isascii() and (c.isalnum() or c in "-.") for c in rid)

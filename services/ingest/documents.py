@@ -14,6 +14,8 @@ from shared.database import Document
 
 @dataclass
 class Batch:
+    """Documents to write, counts per category (sensitive counted too), skipped types."""
+
     docs: list[Document] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
@@ -43,8 +45,8 @@ def to_documents(
             batch.skipped[rtype] += 1
             continue
         category = kind.category.value if kind.category else None
-        if category:
-            batch.counts[category] += 1
+        for counted in kind.categories:
+            batch.counts[counted.value] += 1
         batch.docs.append(
             {
                 "_id": record_id(hospital, resource),

@@ -1,35 +1,74 @@
-"""Ingest use cases: verify, validate, consent-gate, store, announce."""
+"""Ingest use cases: verify, validate, consent-gate, store, announce.
+
+One upload goes: signature (cheap, refuses forgeries before any parsing) ->
+Bundle structure -> model validation in a worker thread, *while* the sender's
+hospital view and the patient's consent view are read -> provider check -> CID
+rules -> consent gate -> one bulk write -> one ``records.received`` event.
+Every refusal raises ``Rejected`` (a ``BundleRejected`` carries its reason), so
+the Guard sets the upload aside on the dead-letter topic, byte for byte.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, TypeVar
 
-from services.ingest.bundle import parse_bundle
+from services.ingest.bundle import (
+    BundleRejected,
+    LoadedBundle,
+    ParsedBundle,
+    finish,
+    load_bundle,
+    parse_bundle,
+    validate_resources,
+)
 from services.ingest.documents import to_documents
-from services.ingest.repository import RecordStore
+from services.ingest.repository import Store
 from shared import tokens, topics
-from shared.broker import Publisher
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected
 from shared.events import Envelope, make_event
 from shared.logging import get_correlation_id, get_logger
-from shared.projections import ConsentProjection
+from shared.projections import ConsentView, HospitalView
 
 log = get_logger(__name__)
 SOURCE = "healthlink/ingest"
 HOSPITAL_HEADER = "hl-hospital"
 SIGNATURE_HEADER = "hl-signature"
 UPLOAD_ID_HEADER = "hl-upload-id"
+REQUEST_ID_HEADER = "hl-request-id"
+T = TypeVar("T")
+
+
+class Views(Protocol):
+    """The local consent and hospital read models (``shared.projections``)."""
+
+    async def consent(self, cid: str) -> ConsentView | None: ...
+
+    async def hospital(self, code: str) -> HospitalView | None: ...
+
+    async def on_consent_event(self, event: Envelope) -> bool: ...
+
+    async def on_hospital_event(self, event: Envelope) -> bool: ...
+
+
+class EventPublisher(Protocol):
+    async def publish(self, topic: str, event: Envelope) -> None: ...
+
+    async def publish_raw(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
+    ) -> None: ...
 
 
 @dataclass
 class Deps:
-    store: RecordStore
-    view: ConsentProjection
-    publisher: Publisher
+    store: Store
+    view: Views
+    publisher: EventPublisher
     secret: str
     max_bytes: int
     clock: Callable[[], datetime]
@@ -39,57 +78,108 @@ def upload_id_of(source: SourceMessage) -> str:
     return source.headers.get(UPLOAD_ID_HEADER) or hashlib.sha256(source.value).hexdigest()[:32]
 
 
-async def check_sender(deps: Deps, source: SourceMessage) -> str:
-    """The verified provider hospital that sent this upload, or ``Rejected``."""
+def signed_by(deps: Deps, source: SourceMessage) -> str:
+    """The hospital whose upload key signed this body, or ``Rejected``."""
     hospital = source.headers.get(HOSPITAL_HEADER)
     if not hospital:
         raise Rejected("upload has no hospital header", code="unsigned")
+    signature = source.headers.get(SIGNATURE_HEADER)
+    if not signature:
+        raise Rejected("upload has no signature", code="unsigned")
     key = tokens.derive(deps.secret, "upload", hospital)
-    if not tokens.check_body(key, source.value, source.headers.get(SIGNATURE_HEADER)):
-        raise Rejected("upload signature missing or invalid", code="bad-signature")
-    view = await deps.view.hospital(hospital)
-    if view is None or not view.is_provider:
-        raise Rejected(f"hospital {hospital} is not a data provider", code="not-a-provider")
+    if not tokens.check_body(key, source.value, signature):
+        raise Rejected("upload signature invalid", code="bad-signature")
     return hospital
 
 
-async def consented(deps: Deps, cid: str, hospital: str) -> bool:
-    consent = await deps.view.consent(cid)
-    return consent is not None and consent.covers_source(hospital)
+def require_provider(hospital: str, view: HospitalView | None) -> None:
+    if view is None or not view.is_provider:
+        raise Rejected(f"hospital {hospital} is not a data provider", code="not-a-provider")
+
+
+def may_send(consent: ConsentView | None, hospital: str, now: datetime) -> bool:
+    """The ingest gate: standing consent, or a live per-visit consent listing ``hospital``."""
+    if consent is None:
+        return False
+    gate: Callable[[str, datetime], bool] | None = getattr(consent, "may_send", None)
+    if gate is not None:
+        return bool(gate(hospital, now))
+    return consent.covers_source(hospital)
+
+
+async def _settled(task: Awaitable[T]) -> T | BaseException:
+    try:
+        return await task
+    except Exception as exc:
+        return exc
+
+
+async def checked_upload(
+    deps: Deps, source: SourceMessage, hospital: str
+) -> tuple[ParsedBundle, ConsentView | None]:
+    """Provider check, validation and the consent read, the look-ups beside the CPU work."""
+    sender = asyncio.ensure_future(deps.view.hospital(hospital))
+    consent: asyncio.Future[ConsentView | None] | None = None
+    try:
+        loaded: LoadedBundle | BaseException = load_bundle(source.value, max_bytes=deps.max_bytes)
+    except BundleRejected as exc:
+        loaded = exc
+    outcome: BaseException | None = None
+    if isinstance(loaded, LoadedBundle):
+        if loaded.cid is not None:
+            consent = asyncio.ensure_future(deps.view.consent(loaded.cid))
+        outcome = await _settled(asyncio.to_thread(validate_resources, loaded))
+    view = await sender
+    consent_view = await consent if consent is not None else None
+    require_provider(hospital, view)
+    if isinstance(loaded, BaseException):
+        raise loaded
+    if outcome is not None:
+        raise outcome
+    return finish(loaded), consent_view
 
 
 async def on_upload(deps: Deps, source: SourceMessage) -> None:
     """Consume one upload: stored once, or set aside with its reason."""
-    hospital = await check_sender(deps, source)
-    parsed = parse_bundle(source.value, max_bytes=deps.max_bytes)
+    hospital = signed_by(deps, source)
+    parsed, consent = await checked_upload(deps, source, hospital)
+    cid = parsed.patient_cid
     upload_id = upload_id_of(source)
-    if not await consented(deps, parsed.patient_cid, hospital):
-        await deps.store.hold(upload_id, parsed.patient_cid, hospital, source.value, source.headers)
-        if not await consented(deps, parsed.patient_cid, hospital):  # consent raced in?
+    if not may_send(consent, hospital, deps.clock()):
+        await deps.store.hold(upload_id, cid, hospital, source.value, source.headers)
+        if not may_send(await deps.view.consent(cid), hospital, deps.clock()):
             raise Rejected("no consent covers this hospital for this patient", code="no-consent")
-    await store_upload(deps, source, hospital, upload_id)
-    await deps.store.release(upload_id)
+        await store_upload(deps, parsed, source, hospital, upload_id)  # consent raced in
+        await deps.store.release(upload_id)
+        return
+    await store_upload(deps, parsed, source, hospital, upload_id)
 
 
-async def store_upload(deps: Deps, source: SourceMessage, hospital: str, upload_id: str) -> None:
-    parsed = parse_bundle(source.value, max_bytes=deps.max_bytes)
+async def store_upload(
+    deps: Deps, parsed: ParsedBundle, source: SourceMessage, hospital: str, upload_id: str
+) -> None:
+    """One bulk write, then the ``records.received`` event (same id on a redelivery)."""
     batch = to_documents(parsed, hospital, upload_id, deps.clock())
     written = await deps.store.upsert_many(batch.docs)
+    data: dict[str, object] = {
+        "patient": parsed.patient_cid,
+        "hospital": hospital,
+        "upload_id": upload_id,
+        "counts": dict(batch.counts),
+        "skipped": dict(batch.skipped),
+        "resources": len(batch.docs),
+        "written": written,
+    }
+    request_id = source.headers.get(REQUEST_ID_HEADER)
+    if request_id:
+        data["request_id"] = request_id
     event = make_event(
         "records.received",
         source=SOURCE,
         subject=parsed.patient_cid,
         event_id=f"records-{upload_id}",
         correlation_id=get_correlation_id(),
-        data={
-            "patient": parsed.patient_cid,
-            "hospital": hospital,
-            "upload_id": upload_id,
-            "counts": dict(batch.counts),
-            "skipped": dict(batch.skipped),
-            "resources": len(batch.docs),
-            "written": written,
-        },
+        data=data,
     )
     await deps.publisher.publish(topics.INGEST_RECORDS, event)
     log.info(
@@ -101,24 +191,41 @@ async def store_upload(deps: Deps, source: SourceMessage, hospital: str, upload_
     )
 
 
+async def release_held(deps: Deps, cid: str) -> int:
+    """Store the held uploads of ``cid`` that its consent now covers; returns how many."""
+    held = await deps.store.held_for(cid)
+    if not held:
+        return 0
+    consent = await deps.view.consent(cid)
+    released = 0
+    for doc in held:
+        hospital = doc["hospital"]
+        if not may_send(consent, hospital, deps.clock()):
+            continue
+        source = SourceMessage(
+            topic="held",
+            partition=-1,
+            offset=-1,
+            key=cid.encode(),
+            value=bytes(doc["value"]),
+            headers=dict(doc["headers"]),
+        )
+        parsed = await asyncio.to_thread(parse_bundle, source.value, max_bytes=deps.max_bytes)
+        await store_upload(deps, parsed, source, hospital, doc["_id"])
+        await deps.store.release(doc["_id"])
+        released += 1
+    return released
+
+
 async def on_consent_event(deps: Deps, event: Envelope) -> None:
     """Keep the local consent view; release held uploads the new consent covers."""
-    if not event.name.startswith("consent."):
-        return
+    if "state" not in event.data:
+        return  # patient.registered, verification results, ...: not consent state
     await deps.view.on_consent_event(event)
-    for held in await deps.store.held_for(event.subject):
-        if await consented(deps, event.subject, held["hospital"]):
-            source = SourceMessage(
-                topic="held",
-                partition=-1,
-                offset=-1,
-                key=None,
-                value=bytes(held["value"]),
-                headers=dict(held["headers"]),
-            )
-            await store_upload(deps, source, held["hospital"], held["_id"])
-            await deps.store.release(held["_id"])
+    await release_held(deps, event.subject)
 
 
 async def on_hospital_event(deps: Deps, event: Envelope) -> None:
+    if "state" not in event.data:
+        return
     await deps.view.on_hospital_event(event)

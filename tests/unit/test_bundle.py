@@ -89,7 +89,7 @@ def test_oversized_checked_before_parsing() -> None:
 
 @pytest.mark.parametrize("raw", [b"", b"{", b"not json", b"\xff\xfe{}", b"[" * 100_000])
 def test_malformed_json(raw: bytes) -> None:
-    assert _reject(raw).reason == "malformed_json"
+    assert _reject(raw).reason == "malformed-json"
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_malformed_json(raw: bytes) -> None:
     ],
 )
 def test_not_a_bundle(doc: Any) -> None:
-    assert _reject(_raw(doc)).reason == "not_a_bundle"
+    assert _reject(_raw(doc)).reason == "not-a-bundle"
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_not_a_bundle(doc: Any) -> None:
     ],
 )
 def test_empty_bundle(doc: Any) -> None:
-    assert _reject(_raw(doc)).reason == "empty_bundle"
+    assert _reject(_raw(doc)).reason == "empty-bundle"
 
 
 def test_entry_without_resource_is_ignored() -> None:
@@ -131,7 +131,7 @@ def test_invalid_resource_detail_has_path_not_value() -> None:
     bad["status"] = 12345
     bad["valueQuantity"] = {"value": "ninety-five-secret"}
     exc = _reject(_raw(_bundle(_patient(), bad)))
-    assert exc.reason == "invalid_resource"
+    assert exc.reason == "invalid-resource"
     assert exc.detail.startswith("entry[1] Observation: ")
     assert "ninety-five-secret" not in exc.detail and "12345" not in exc.detail
     assert exc.reason in str(exc)
@@ -154,7 +154,7 @@ def test_invalid_resource_detail_has_path_not_value() -> None:
 )
 def test_invalid_resource(resource: Any) -> None:
     exc = _reject(_raw(_bundle(_patient(), resource)))
-    assert exc.reason == "invalid_resource"
+    assert exc.reason == "invalid-resource"
     assert exc.detail.startswith("entry[1]")
     assert "1990-13-45" not in exc.detail
 
@@ -162,7 +162,7 @@ def test_invalid_resource(resource: Any) -> None:
 def test_entry_not_an_object() -> None:
     doc = _bundle(_patient())
     doc["entry"].append("x")
-    assert _reject(_raw(doc)).reason == "invalid_resource"
+    assert _reject(_raw(doc)).reason == "invalid-resource"
 
 
 def test_validation_error_does_not_leak_patient_values() -> None:
@@ -170,7 +170,7 @@ def test_validation_error_does_not_leak_patient_values() -> None:
     pat["birthDate"] = "secret-birthdate"
     pat["gender"] = ["secret-gender"]
     exc = _reject(_raw(_bundle(pat)))
-    assert exc.reason == "invalid_resource"
+    assert exc.reason == "invalid-resource"
     assert "secret" not in exc.detail and "secret" not in str(exc)
 
 
@@ -185,25 +185,25 @@ def test_validation_error_does_not_leak_patient_values() -> None:
 )
 def test_no_cid(patient: dict[str, Any]) -> None:
     exc = _reject(_raw(_bundle(patient, _observation())))
-    assert exc.reason == "no_cid"
+    assert exc.reason == "no-cid"
     assert CID not in exc.detail
 
 
 def test_no_patient_at_all() -> None:
-    assert _reject(_raw(_bundle(_observation()))).reason == "no_cid"
+    assert _reject(_raw(_bundle(_observation()))).reason == "no-cid"
 
 
 def test_cid_only_from_patient() -> None:
     ident = [{"system": CID_SYSTEM, "value": CID}]
     other = {"resourceType": "Practitioner", "id": "d1", "identifier": ident}
-    assert _reject(_raw(_bundle(other))).reason == "no_cid"
+    assert _reject(_raw(_bundle(other))).reason == "no-cid"
 
 
 def test_two_patients_same_cid_ok_different_rejected() -> None:
     same = _bundle(_patient(rid="a"), _patient(rid="b"))
     assert parse_bundle(_raw(same)).patient_cid == CID
     exc = _reject(_raw(_bundle(_patient(rid="a"), _patient(cid=OTHER_CID, rid="b"))))
-    assert exc.reason == "invalid_resource"
+    assert exc.reason == "invalid-resource"
     assert CID not in exc.detail and OTHER_CID not in exc.detail
 
 
@@ -241,12 +241,12 @@ def test_urn_uuid_references_resolved() -> None:
 def test_bad_uuid_in_full_url_without_id() -> None:
     doc = _bundle(_patient(rid=None))
     doc["entry"][0]["fullUrl"] = "urn:uuid:not a uuid!"
-    assert _reject(_raw(doc)).reason == "invalid_resource"
+    assert _reject(_raw(doc)).reason == "invalid-resource"
 
 
 def test_resource_without_id_or_urn_uuid_rejected() -> None:
     exc = _reject(_raw(_bundle(_patient(), _observation("Patient/p1", rid=None))))
-    assert (exc.reason, exc.detail) == ("invalid_resource", "entry[1] Observation: no id")
+    assert (exc.reason, exc.detail) == ("invalid-resource", "entry[1] Observation: no id")
 
 
 def test_non_urn_full_url_left_alone() -> None:
@@ -268,5 +268,5 @@ def test_rejection_is_an_invalid_input_with_code() -> None:
 
     exc = _reject(b"nope")
     assert isinstance(exc, InvalidInput)
-    assert exc.code == "malformed_json"
+    assert exc.code == "malformed-json"
     assert _reject(b"x" * 10, max_bytes=5).status == 413
