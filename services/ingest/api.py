@@ -16,7 +16,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
-from services.ingest.bundle import BundleRejected, valid_id, parse_bundle
+from services.ingest.bundle import BundleRejected, parse_bundle, valid_id
 from services.ingest.handlers import (
     HOSPITAL_HEADER,
     REQUEST_ID_HEADER,
