@@ -119,6 +119,7 @@ async def test_a_crash_between_record_and_tip_is_reconciled(log_: AuditLog) -> N
     await filled(log_, 3)
     # The crash: record 3 was inserted, its tip never moved.
     tip = await log_.tip(CHAIN)
+    assert tip is not None
     assert await log_.append(entry(3))
     await log_._tips.update_one({"_id": CHAIN}, {"$set": {"seq": tip.seq, "hash": tip.hash}})
     assert [(b.kind, b.seq) for b in await verify(log_)] == [("inserted", 3)]
