@@ -1,0 +1,298 @@
+"""Ingest use cases against in-memory fakes: stored once, or set aside with a reason."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from healthlink.synthetic import make_patient_bundle, synthea_like_bundle
+from services.ingest import handlers
+from services.ingest.handlers import Deps, may_send
+from services.ingest.repository import InMemoryStore
+from shared import tokens, topics
+from shared.cid import random_cid
+from shared.deadletter import SourceMessage
+from shared.errors import Rejected
+from shared.events import Envelope, make_event
+from shared.projections import ConsentView, HospitalView
+
+SECRET = "unit-secret"
+NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
+SOURCE_CODE = "10670"
+
+
+class FakeViews:
+    def __init__(self) -> None:
+        self.consents: dict[str, ConsentView] = {}
+        self.hospitals: dict[str, HospitalView] = {}
+
+    async def consent(self, cid: str) -> ConsentView | None:
+        return self.consents.get(cid)
+
+    async def hospital(self, code: str) -> HospitalView | None:
+        return self.hospitals.get(code)
+
+    async def on_consent_event(self, event: Envelope) -> bool:
+        self.consents[event.subject] = ConsentView.from_doc(
+            {"_id": event.subject, "version": event.data["version"], "state": event.data["state"]}
+        )
+        return True
+
+    async def on_hospital_event(self, event: Envelope) -> bool:
+        state = event.data["state"]
+        self.hospitals[event.subject] = HospitalView(
+            code=event.subject, name=state["name"], role=state["role"], consent_mode="standing"
+        )
+        return True
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Envelope]] = []
+
+    async def publish(self, topic: str, event: Envelope) -> None:
+        self.events.append((topic, event))
+
+    async def publish_raw(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
+    ) -> None:
+        raise AssertionError("ingest handlers never publish raw bytes")
+
+
+@pytest.fixture
+def deps() -> Deps:
+    views = FakeViews()
+    views.hospitals[SOURCE_CODE] = HospitalView(SOURCE_CODE, "Siriraj", "provider", "standing")
+    views.hospitals["11535"] = HospitalView("11535", "Chula", "consumer", "standing")
+    return Deps(
+        store=InMemoryStore(),
+        view=views,
+        publisher=FakePublisher(),
+        secret=SECRET,
+        max_bytes=200_000,
+        clock=lambda: NOW,
+    )
+
+
+def consent_event(cid: str, version: int, hospitals: list[str], **extra: Any) -> Envelope:
+    state = {"all_hospitals": False, "hospitals": hospitals, "allow_sensitive": False, **extra}
+    return make_event(
+        "consent.changed",
+        source="test",
+        subject=cid,
+        data={"version": version, "state": state},
+    )
+
+
+def upload(
+    doc: dict[str, Any] | bytes,
+    hospital: str = SOURCE_CODE,
+    *,
+    key: str | None = None,
+    upload_id: str = "u-1",
+    extra: dict[str, str] | None = None,
+) -> SourceMessage:
+    body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    signing_key = tokens.derive(SECRET, "upload", key or hospital)
+    headers = {
+        "hl-hospital": hospital,
+        "hl-signature": tokens.sign_body(signing_key, body),
+        "hl-upload-id": upload_id,
+        **(extra or {}),
+    }
+    return SourceMessage("uploads", 0, 0, None, body, headers)
+
+
+async def consented(deps: Deps, cid: str, codes: list[str] | None = None) -> None:
+    await handlers.on_consent_event(deps, consent_event(cid, 1, codes or [SOURCE_CODE]))
+
+
+def bundle(seed: int = 1, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+    rng = random.Random(seed)
+    cid = random_cid(rng)
+    return cid, make_patient_bundle(rng, cid=cid, hospital_code=SOURCE_CODE, **kwargs)
+
+
+def store_of(deps: Deps) -> InMemoryStore:
+    assert isinstance(deps.store, InMemoryStore)
+    return deps.store
+
+
+def received(deps: Deps) -> list[Envelope]:
+    assert isinstance(deps.publisher, FakePublisher)
+    return [e for t, e in deps.publisher.events if t == topics.INGEST_RECORDS]
+
+
+async def rejected(deps: Deps, source: SourceMessage) -> str:
+    with pytest.raises(Rejected) as info:
+        await handlers.on_upload(deps, source)
+    assert not store_of(deps).records, "nothing from a refused upload is stored"
+    return info.value.code
+
+
+async def test_valid_bundle_stored_once_even_when_delivered_twice(deps: Deps) -> None:
+    cid, doc = bundle(n_resources=20, sensitive_fraction=0.0)
+    await consented(deps, cid)
+    source = upload(doc)
+    await handlers.on_upload(deps, source)
+    await handlers.on_upload(deps, source)
+    store = store_of(deps)
+    assert len(store.records) == 20 and store.writes == 20
+    assert {d["patient"] for d in store.records.values()} == {cid}
+    events = received(deps)
+    assert len(events) == 2 and events[0].id == events[1].id == "records-u-1"
+    assert events[0].data["written"] == 20 and events[1].data["written"] == 0
+    assert sum(events[0].data["counts"].values()) == 19  # all but the Patient
+
+
+async def test_older_version_never_overwrites_newer(deps: Deps) -> None:
+    cid, newer = bundle(seed=3, version=2, updated="2026-11-02T09:00:00+07:00")
+    _, older = bundle(seed=3, version=1, updated="2026-11-01T09:00:00+07:00")
+    await consented(deps, cid)
+    await handlers.on_upload(deps, upload(newer, upload_id="new"))
+    await handlers.on_upload(deps, upload(older, upload_id="old"))
+    versions = {d["resource"]["meta"]["versionId"] for d in store_of(deps).records.values()}
+    assert versions == {"2"}
+    assert received(deps)[1].data["written"] == 0
+
+
+async def test_newer_version_replaces_older(deps: Deps) -> None:
+    cid, older = bundle(seed=4, version=1)
+    _, newer = bundle(seed=4, version=2, updated="2026-11-03T09:00:00+07:00")
+    await consented(deps, cid)
+    await handlers.on_upload(deps, upload(older, upload_id="a"))
+    await handlers.on_upload(deps, upload(newer, upload_id="b"))
+    records = store_of(deps).records.values()
+    assert {d["resource"]["meta"]["versionId"] for d in records} == {"2"}
+    assert {d["upload_id"] for d in records} == {"b"}
+
+
+async def test_forged_signature_refused(deps: Deps) -> None:
+    cid, doc = bundle()
+    await consented(deps, cid)
+    assert await rejected(deps, upload(doc, key="13781")) == "bad-signature"
+
+
+async def test_body_changed_after_signing_refused(deps: Deps) -> None:
+    cid, doc = bundle()
+    await consented(deps, cid)
+    source = upload(doc)
+    tampered = SourceMessage("uploads", 0, 0, None, source.value + b" ", source.headers)
+    assert await rejected(deps, tampered) == "bad-signature"
+
+
+async def test_unsigned_refused(deps: Deps) -> None:
+    _, doc = bundle()
+    source = upload(doc)
+    headers = {k: v for k, v in source.headers.items() if k != "hl-signature"}
+    assert await rejected(deps, SourceMessage("u", 0, 0, None, source.value, headers)) == (
+        "unsigned"
+    )
+
+
+@pytest.mark.parametrize("hospital", ["11535", "99999"])
+async def test_not_a_provider_refused_before_bundle_checks(deps: Deps, hospital: str) -> None:
+    assert await rejected(deps, upload(b"{not json", hospital)) == "not-a-provider"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "malformed-json"),
+        (b'{"resourceType": "Patient"}', "not-a-bundle"),
+        (b'{"resourceType": "Bundle", "type": "collection", "entry": []}', "empty-bundle"),
+        (b"x" * 200_001, "oversized"),
+    ],
+)
+async def test_bad_bodies_set_aside_with_reason(deps: Deps, body: bytes, reason: str) -> None:
+    assert await rejected(deps, upload(body)) == reason
+
+
+async def test_no_cid_set_aside(deps: Deps) -> None:
+    _, doc = bundle()
+    patient = doc["entry"][0]["resource"]
+    patient["identifier"] = [i for i in patient["identifier"] if "th-cid" not in i["system"]]
+    assert await rejected(deps, upload(doc)) == "no-cid"
+
+
+async def test_invalid_resource_set_aside(deps: Deps) -> None:
+    cid, doc = bundle()
+    await consented(deps, cid)
+    doc["entry"][3]["resource"]["status"] = {"not": "a code"}
+    assert await rejected(deps, upload(doc)) == "invalid-resource"
+
+
+async def test_no_consent_held_then_released_when_consent_arrives(deps: Deps) -> None:
+    cid, doc = bundle(seed=8)
+    source = upload(doc, upload_id="held-1")
+    assert await rejected(deps, source) == "no-consent"
+    store = store_of(deps)
+    assert list(store.held) == ["held-1"]
+    await consented(deps, cid)
+    assert not store.held
+    assert len(store.records) == 20
+    # The operator's retry of the dead letter afterwards changes nothing.
+    await handlers.on_upload(deps, source)
+    assert len(store.records) == 20 and store.writes == 20
+    assert [e.id for e in received(deps)] == ["records-held-1"] * 2
+
+
+async def test_consent_for_another_hospital_does_not_release(deps: Deps) -> None:
+    cid, doc = bundle(seed=9)
+    assert await rejected(deps, upload(doc)) == "no-consent"
+    await consented(deps, cid, ["13781"])
+    assert store_of(deps).held and not store_of(deps).records
+
+
+async def test_events_without_state_ignored(deps: Deps) -> None:
+    cid, _ = bundle()
+    event = make_event("patient.registered", source="t", subject=cid, data={"cid": cid})
+    await handlers.on_consent_event(deps, event)
+    assert await deps.view.consent(cid) is None
+
+
+async def test_counts_sensitive_and_echoes_request_id(deps: Deps) -> None:
+    cid, doc = bundle(seed=5, n_resources=30, sensitive_fraction=0.5)
+    await consented(deps, cid)
+    await handlers.on_upload(deps, upload(doc, extra={"hl-request-id": "req-7"}))
+    data = received(deps)[0].data
+    sensitive = sum(d["sensitive"] for d in store_of(deps).records.values())
+    assert sensitive > 0 and data["counts"]["sensitive"] == sensitive
+    assert data["request_id"] == "req-7"
+
+
+async def test_synthea_like_bundle_skips_claims(deps: Deps) -> None:
+    rng = random.Random(12)
+    cid = random_cid(rng)
+    await consented(deps, cid)
+    await handlers.on_upload(deps, upload(synthea_like_bundle(rng, cid)))
+    data = received(deps)[0].data
+    assert data["skipped"] == {"Claim": 1, "ExplanationOfBenefit": 1}
+    types = {d["type"] for d in store_of(deps).records.values()}
+    assert {"Patient", "Organization", "Practitioner", "MedicationRequest"} <= types
+    enc = next(d for d in store_of(deps).records.values() if d["type"] == "Condition")
+    assert enc["resource"]["subject"]["reference"].startswith("Patient/")
+
+
+class PerVisitOnly:
+    """A consent view with the consent team's ``may_send`` (standing OR live per-visit)."""
+
+    def __init__(self, source: str, until: datetime) -> None:
+        self.source, self.until = source, until
+
+    def covers_source(self, hospital: str) -> bool:
+        return False
+
+    def may_send(self, hospital: str, now: datetime) -> bool:
+        return hospital == self.source and now < self.until
+
+
+def test_gate_prefers_may_send_when_the_view_has_it() -> None:
+    view: Any = PerVisitOnly(SOURCE_CODE, NOW + timedelta(hours=1))
+    assert may_send(view, SOURCE_CODE, NOW)
+    assert not may_send(view, SOURCE_CODE, NOW + timedelta(hours=2))
+    assert not may_send(None, SOURCE_CODE, NOW)
