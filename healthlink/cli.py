@@ -10,12 +10,14 @@ import uvicorn
 
 from healthlink.apps import SERVICES, app_factory
 from healthlink.audit import audit as audit_cli
+from healthlink.simulator import simulate_command
 from shared.settings import Settings
 
 cli = typer.Typer(help="Health Link, open and faster.", no_args_is_help=True)
 dlq = typer.Typer(help="Dead letters: what was set aside, and why.", no_args_is_help=True)
 cli.add_typer(dlq, name="dlq")
 cli.add_typer(audit_cli, name="audit")
+cli.command("simulate")(simulate_command)
 
 
 @cli.command()
