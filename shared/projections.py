@@ -10,12 +10,14 @@ replayed event changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.database import Document
+from shared.errors import Rejected
 from shared.events import Envelope
 
 
@@ -26,10 +28,29 @@ class HospitalView:
     role: str  # "consumer" | "provider"
     consent_mode: str  # "standing" | "per-visit"
     active: bool = True
+    joined_at: str | None = None  # ISO-8601 UTC
+    provider_since: str | None = None  # ISO-8601 UTC; None for a consumer
 
     @property
     def is_provider(self) -> bool:
         return self.active and self.role == "provider"
+
+    @property
+    def per_visit_only(self) -> bool:
+        """Its physicians may read only under a per-visit consent for the visit."""
+        return self.consent_mode == "per-visit"
+
+    @classmethod
+    def from_state(cls, code: str, state: dict[str, Any]) -> HospitalView:
+        return cls(
+            code=code,
+            name=state.get("name", code),
+            role=state["role"],
+            consent_mode=state.get("consent_mode", "standing"),
+            active=state.get("active", True),
+            joined_at=state.get("joined_at"),
+            provider_since=state.get("provider_since"),
+        )
 
 
 @dataclass(frozen=True)
@@ -47,6 +68,33 @@ class ConsentView:
         """The standing consent lets ``hospital`` send and share this patient's data."""
         return self.all_hospitals or hospital in self.hospitals
 
+    def live_per_visit(self, now: datetime) -> list[dict[str, Any]]:
+        """Per-visit consents neither revoked nor past their end time at ``now``."""
+        return [
+            v
+            for v in self.per_visit
+            if not v.get("revoked") and datetime.fromisoformat(str(v["until"])) > now
+        ]
+
+    def per_visit_sources(self, requesting: str, now: datetime) -> frozenset[str]:
+        """Sources a live per-visit consent lets ``requesting`` read at ``now``."""
+        return frozenset(
+            code
+            for v in self.live_per_visit(now)
+            if v.get("requesting_hospital") == requesting
+            for code in v.get("sources", [])
+        )
+
+    def per_visit_allows(self, requesting: str, source: str, now: datetime) -> bool:
+        """A live per-visit consent for ``requesting`` lists ``source``."""
+        return source in self.per_visit_sources(requesting, now)
+
+    def may_send(self, source: str, now: datetime) -> bool:
+        """The ingest gate: standing consent covers ``source`` or a live per-visit lists it."""
+        return self.covers_source(source) or any(
+            source in v.get("sources", []) for v in self.live_per_visit(now)
+        )
+
     @classmethod
     def from_doc(cls, doc: Document) -> ConsentView:
         state = doc["state"]
@@ -58,6 +106,14 @@ class ConsentView:
             allow_sensitive=bool(state.get("allow_sensitive", False)),
             per_visit=tuple(state.get("per_visit", [])),
         )
+
+
+def versioned(event: Envelope) -> tuple[int, dict[str, Any]]:
+    """The ``(version, state)`` of a state event, or ``Rejected`` (it goes to dead letters)."""
+    version, state = event.data.get("version"), event.data.get("state")
+    if not isinstance(version, int) or version < 1 or not isinstance(state, dict):
+        raise Rejected("state event without a positive version and a state", code="malformed-event")
+    return version, state
 
 
 async def apply_versioned(
@@ -87,16 +143,17 @@ class ConsentProjection:
         self.hospitals = hospitals
 
     async def on_consent_event(self, event: Envelope) -> bool:
-        data = event.data
-        return await apply_versioned(
-            self.consents, event.subject, int(data["version"]), dict(data["state"])
-        )
+        """Apply a consent state change; other events on the topic (patients) are skipped."""
+        if "state" not in event.data:
+            return False
+        version, state = versioned(event)
+        return await apply_versioned(self.consents, event.subject, version, state)
 
     async def on_hospital_event(self, event: Envelope) -> bool:
-        data = event.data
-        return await apply_versioned(
-            self.hospitals, event.subject, int(data["version"]), dict(data["state"])
-        )
+        if "state" not in event.data:
+            return False
+        version, state = versioned(event)
+        return await apply_versioned(self.hospitals, event.subject, version, state)
 
     async def consent(self, cid: str) -> ConsentView | None:
         doc = await self.consents.find_one({"_id": cid})
@@ -104,13 +161,4 @@ class ConsentProjection:
 
     async def hospital(self, code: str) -> HospitalView | None:
         doc = await self.hospitals.find_one({"_id": code})
-        if doc is None:
-            return None
-        state = doc["state"]
-        return HospitalView(
-            code=code,
-            name=state.get("name", code),
-            role=state["role"],
-            consent_mode=state.get("consent_mode", "standing"),
-            active=state.get("active", True),
-        )
+        return HospitalView.from_state(code, doc["state"]) if doc else None

@@ -1,42 +1,60 @@
-"""The consent HTTP API: patients (wallet app), hospitals (operators), consents."""
+"""The consent HTTP API: patients (wallet app), consents, FHIR Consent, hospitals (operators).
+
+Thin: each route checks who is calling and hands over to a use case. Errors are
+the ``shared.errors`` hierarchy, mapped once to a status and OperationOutcome.
+"""
 
 from __future__ import annotations
 
-import hmac
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from pydantic import AwareDatetime, BaseModel, Field
 
-from services.consent import handlers
+from services.consent import consents, fhir, handlers, registry
+from services.consent.domain import ConsentState
 from services.consent.handlers import Deps
 from shared import tokens
-from shared.errors import Unauthorized
+from shared.errors import Forbidden, NotFound
 from shared.http import OperatorDep, PatientDep, same_patient
 from shared.settings import Settings
 
-DEV_SCAN_OK = "dev-face-scan-ok"
+Code = Annotated[str, Path(max_length=5, description="5-digit MOPH hospital code")]
 
 
 class PatientCreate(BaseModel):
-    cid: str = Field(description="13-digit Thai national ID")
+    cid: str = Field(max_length=13, description="13-digit Thai national ID")
     birth_date: date
 
 
 class VerifyRequest(BaseModel):
-    scan: str = Field(min_length=1, description="opaque face-scan result from the wallet app")
+    scan: str = Field(
+        min_length=1, max_length=100_000, description="opaque face-scan result from the wallet"
+    )
 
 
 class HospitalCreate(BaseModel):
-    code: str = Field(description="5-digit MOPH hospital code")
+    code: str = Field(max_length=5, description="5-digit MOPH hospital code")
     name: str = Field(min_length=1, max_length=200)
     role: Literal["consumer", "provider"] = "consumer"
     consent_mode: Literal["standing", "per-visit"] = "standing"
 
 
+class HospitalUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: Literal["consumer", "provider"] | None = None
+    consent_mode: Literal["standing", "per-visit"] | None = None
+
+
 class HospitalList(BaseModel):
-    hospitals: list[str] = Field(min_length=1, max_length=500)
+    hospitals: list[Annotated[str, Field(max_length=5)]] = Field(min_length=1, max_length=500)
+
+
+class VisitCreate(BaseModel):
+    requesting_hospital: str = Field(max_length=5, description="the hospital of the visit")
+    sources: list[Annotated[str, Field(max_length=5)]] = Field(min_length=1, max_length=500)
+    until: AwareDatetime = Field(description="end of the consent, ISO-8601 with offset")
 
 
 class SensitiveChoice(BaseModel):
@@ -56,14 +74,15 @@ def get_settings(request: Request) -> Settings:
 DepsDep = Annotated[Deps, Depends(get_deps)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
-
 patients = APIRouter(prefix="/patients", tags=["patients"])
+consent = APIRouter(prefix="/patients/{cid}/consent", tags=["consents"])
+fhir_router = APIRouter(prefix="/fhir", tags=["fhir"])
 hospitals = APIRouter(prefix="/hospitals", tags=["hospitals"])
 
 
 @patients.post("", status_code=status.HTTP_201_CREATED)
 async def create_patient(body: PatientCreate, deps: DepsDep) -> dict[str, Any]:
-    """Register a patient by CID (18 or older, Bangkok time)."""
+    """Register a patient by CID (18 or older, Bangkok time; once per CID)."""
     return await handlers.register_patient(deps, body.cid, body.birth_date)
 
 
@@ -71,80 +90,161 @@ async def create_patient(body: PatientCreate, deps: DepsDep) -> dict[str, Any]:
 async def create_verification(
     cid: str, body: VerifyRequest, deps: DepsDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    """Verify identity (development verifier) and get a patient token."""
-    await handlers.require_patient(deps, cid)
-    if not hmac.compare_digest(body.scan, DEV_SCAN_OK):
-        raise Unauthorized("identity verification failed")
+    """Verify identity (at most 5 failures per Bangkok day) and get a patient token."""
+    await handlers.verify_identity(deps, cid, body.scan)
     token = tokens.issue(settings.token_secret, tokens.PATIENT, cid, settings.token_ttl_s)
     return {"access_token": token, "token_type": "bearer", "expires_in": settings.token_ttl_s}
 
 
-@patients.get("/{cid}/consent")
+@consent.get("")
 async def read_consent(cid: str, deps: DepsDep, me: PatientDep) -> dict[str, Any]:
-    """The patient's current standing consent."""
+    """The patient's current consent: standing, per-visit and sensitive-data choice."""
     same_patient(cid, me)
-    return await handlers.read_consent(deps, cid)
+    return await consents.read_consent(deps, cid)
 
 
-@patients.post("/{cid}/consent/hospitals")
+@consent.get("/history")
+async def read_consent_history(cid: str, deps: DepsDep, me: PatientDep) -> dict[str, Any]:
+    """Every version of the patient's consent, oldest first."""
+    same_patient(cid, me)
+    return {"cid": cid, "history": await consents.read_history(deps, cid)}
+
+
+@consent.delete("")
+async def delete_consent(cid: str, deps: DepsDep, me: PatientDep) -> dict[str, Any]:
+    """Revoke everything: the standing consent and every per-visit consent."""
+    same_patient(cid, me)
+    return await consents.revoke_all(deps, cid)
+
+
+@consent.post("/hospitals")
 async def create_hospital_consent(
     cid: str, body: HospitalList, deps: DepsDep, me: PatientDep
 ) -> dict[str, Any]:
-    """Allow these hospitals to share the patient's records."""
+    """Allow these hospitals to send and share the patient's records."""
     same_patient(cid, me)
-    return await handlers.grant_hospitals(deps, cid, set(body.hospitals))
+    return await consents.grant_hospitals(deps, cid, set(body.hospitals))
 
 
-@patients.delete("/{cid}/consent/hospitals/{code}")
+@consent.delete("/hospitals/{code}")
 async def delete_hospital_consent(
-    cid: str, code: str, deps: DepsDep, me: PatientDep
+    cid: str, code: Code, deps: DepsDep, me: PatientDep
 ) -> dict[str, Any]:
-    """Revoke one hospital."""
+    """Revoke one hospital from the standing consent."""
     same_patient(cid, me)
-    return await handlers.revoke_hospitals(deps, cid, {code})
+    return await consents.revoke_hospitals(deps, cid, {code})
 
 
-@patients.put("/{cid}/consent/all")
+@consent.put("/all")
 async def create_all_consent(cid: str, deps: DepsDep, me: PatientDep) -> dict[str, Any]:
-    """Allow all hospitals, including those that join later."""
+    """Allow all hospitals, including providers that join later."""
     same_patient(cid, me)
-    return await handlers.grant_all(deps, cid)
+    return await consents.grant_all(deps, cid)
 
 
-@patients.delete("/{cid}/consent")
-async def delete_consent(cid: str, deps: DepsDep, me: PatientDep) -> dict[str, Any]:
-    """Revoke every standing consent."""
+@consent.delete("/all")
+async def delete_all_consent(cid: str, deps: DepsDep, me: PatientDep) -> dict[str, Any]:
+    """Stop "all hospitals"; the listed hospitals stay."""
     same_patient(cid, me)
-    return await handlers.revoke_all(deps, cid)
+    return await consents.revoke_all_hospitals(deps, cid)
 
 
-@patients.put("/{cid}/consent/sensitive")
+@consent.put("/sensitive")
 async def update_sensitive(
     cid: str, body: SensitiveChoice, deps: DepsDep, me: PatientDep
 ) -> dict[str, Any]:
     """Allow or hide sensitive records."""
     same_patient(cid, me)
-    return await handlers.set_sensitive(deps, cid, body.allowed)
+    return await consents.set_sensitive(deps, cid, body.allowed)
+
+
+@consent.post("/visits", status_code=status.HTTP_201_CREATED)
+async def create_visit_consent(
+    cid: str, body: VisitCreate, deps: DepsDep, me: PatientDep
+) -> dict[str, Any]:
+    """A per-visit consent: one requesting hospital, some sources, an end time."""
+    same_patient(cid, me)
+    sources = set(body.sources)
+    return await consents.grant_visit(deps, cid, body.requesting_hospital, sources, body.until)
+
+
+@consent.delete("/visits/{visit_id}")
+async def delete_visit_consent(
+    cid: str, visit_id: Annotated[str, Path(max_length=64)], deps: DepsDep, me: PatientDep
+) -> dict[str, Any]:
+    """Revoke one per-visit consent."""
+    same_patient(cid, me)
+    return await consents.revoke_visit(deps, cid, visit_id)
+
+
+async def fhir_consents(deps: Deps, cid: str) -> list[dict[str, Any]]:
+    view = await consents.read_consent(deps, cid)
+    state = ConsentState.from_doc(view)
+    return fhir.consents(cid, int(view["version"]), state, deps.clock())
+
+
+@fhir_router.get("/Consent")
+async def read_fhir_consents(
+    deps: DepsDep, me: PatientDep, patient: Annotated[str, Query(max_length=13)]
+) -> dict[str, Any]:
+    """The patient's consents as a FHIR R4 searchset Bundle of Consent resources."""
+    same_patient(patient, me)
+    return fhir.search_bundle(await fhir_consents(deps, patient))
+
+
+@fhir_router.get("/Consent/{consent_id}")
+async def read_fhir_consent(
+    consent_id: Annotated[str, Path(max_length=64)], deps: DepsDep, me: PatientDep
+) -> dict[str, Any]:
+    """One consent as a FHIR R4 Consent resource (``<cid>-standing``, ``<cid>-visit-<id>``)."""
+    if consent_id[:13] != me:
+        raise Forbidden("a patient may read only their own consents")
+    for resource in await fhir_consents(deps, me):
+        if resource["id"] == consent_id:
+            return resource
+    raise NotFound(f"no Consent/{consent_id}")
 
 
 @hospitals.post("", status_code=status.HTTP_201_CREATED, dependencies=[OperatorDep])
 async def create_hospital(
     body: HospitalCreate, deps: DepsDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    """Add a participating hospital (operators); returns its credentials once."""
-    state = await handlers.register_hospital(
+    """Add a participating hospital (operators); returns its credentials."""
+    state = await registry.register_hospital(
         deps, body.code, body.name, body.role, body.consent_mode
     )
-    secret = settings.token_secret
-    return {
-        **state,
-        "admin_key": tokens.derive(secret, "admin", body.code),
-        "upload_key": tokens.derive(secret, "upload", body.code),
-    }
+    return {**state, **credentials(settings, body.code)}
 
 
 @hospitals.get("")
 async def read_hospitals(deps: DepsDep) -> dict[str, Any]:
-    """The public list of participating hospitals."""
+    """The public list of participating hospitals, with role and consent mode."""
     docs = await deps.repo.list_states("hospitals")
     return {"hospitals": [doc["state"] for doc in docs]}
+
+
+@hospitals.get("/{code}")
+async def read_hospital(code: Code, deps: DepsDep) -> dict[str, Any]:
+    """One participating hospital."""
+    return await registry.read_hospital(deps, code)
+
+
+@hospitals.patch("/{code}", dependencies=[OperatorDep])
+async def update_hospital(code: Code, body: HospitalUpdate, deps: DepsDep) -> dict[str, Any]:
+    """Rename, change the consent mode, or make a consumer a provider (operators)."""
+    return await registry.update_hospital(deps, code, body.name, body.role, body.consent_mode)
+
+
+@hospitals.get("/{code}/credentials", dependencies=[OperatorDep])
+async def read_credentials(code: Code, deps: DepsDep, settings: SettingsDep) -> dict[str, Any]:
+    """The hospital's admin key and upload signing key, again (operators)."""
+    await registry.read_hospital(deps, code)
+    return {"code": code, **credentials(settings, code)}
+
+
+def credentials(settings: Settings, code: str) -> dict[str, str]:
+    secret = settings.token_secret
+    return {
+        "admin_key": tokens.derive(secret, "admin", code),
+        "upload_key": tokens.derive(secret, "upload", code),
+    }

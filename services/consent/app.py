@@ -3,44 +3,65 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from fastapi import FastAPI
 
-from services.consent.api import hospitals, patients
+from services.consent import registry
+from services.consent.api import consent, fhir_router, hospitals, patients
+from services.consent.consents import expire_due
 from services.consent.handlers import Deps, relay
 from services.consent.repository import MongoConsentRepository
+from services.consent.settings import ConsentSettings
+from services.consent.verification import make_verifier
+from shared import topics
 from shared.logging import get_logger
-from shared.runtime import make_runtime, service_app
+from shared.runtime import Loop, make_runtime, service_app
 from shared.settings import Settings
 
 SERVICE = "consent"
-RELAY_INTERVAL_S = 2.0
 log = get_logger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    runtime = make_runtime(settings, SERVICE)
-    deps = Deps(
-        repo=MongoConsentRepository(runtime.db),
-        publisher=runtime.publisher,
-        clock=lambda: datetime.now(UTC),
-    )
+def every(interval_s: float, what: str, step: Callable[[], Awaitable[object]]) -> Loop:
+    """A background loop: ``step`` every ``interval_s``; a failed round is retried next time."""
 
-    async def relay_loop() -> None:
+    async def loop() -> None:
         while True:
             try:
-                await relay(deps)
-            except Exception as exc:  # keep relaying; the next round retries
-                log.warning("outbox relay failed", error=type(exc).__name__)
-            await asyncio.sleep(RELAY_INTERVAL_S)
+                await step()
+            except Exception as exc:
+                log.warning(f"{what} failed", error=type(exc).__name__)
+            await asyncio.sleep(interval_s)
 
-    runtime.background(relay_loop)
+    return loop
+
+
+def create_app(settings: Settings, local: ConsentSettings | None = None) -> FastAPI:
+    local = local or ConsentSettings()
+    local.check(settings)
+    runtime = make_runtime(settings, SERVICE)
+    repo = MongoConsentRepository(runtime.db)
+    deps = Deps(
+        repo=repo,
+        publisher=runtime.publisher,
+        clock=lambda: datetime.now(UTC),
+        verifier=make_verifier(local.verifier_url, local.verifier_timeout_s),
+    )
+
+    runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(registry.on_hospital_event, deps))
+    runtime.on_start.append(repo.ensure_indexes)
+    runtime.background(every(local.relay_interval_s, "outbox relay", partial(relay, deps)))
+    runtime.background(
+        every(local.expiry_interval_s, "per-visit expiry", partial(expire_due, deps))
+    )
     app = service_app(
         runtime, "Health Link consent", "Patients, participating hospitals and consents."
     )
     app.state.deps = deps
     app.state.settings = settings
-    app.include_router(patients)
-    app.include_router(hospitals)
+    for router in (patients, consent, fhir_router, hospitals):
+        app.include_router(router)
     return app

@@ -1,4 +1,9 @@
-"""Consent errors, each mapped to its HTTP status by the shared error map."""
+"""Consent errors, each mapped to its HTTP status by the shared error map.
+
+NotFound    PatientNotFound, HospitalNotFound, VisitNotFound (domain.py)
+Conflict    AlreadyRegistered, HospitalRegistered, RoleDowngrade, ConcurrentChange
+Rejected    TooManyAttempts (429), VerificationFailed (401) (verification.py)
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,14 @@ class HospitalNotFound(NotFound):
 
 class AlreadyRegistered(Conflict):
     code = "already-registered"
+
+
+class HospitalRegistered(Conflict):
+    code = "hospital-registered"
+
+
+class RoleDowngrade(Conflict):
+    code = "role-downgrade"
 
 
 class ConcurrentChange(Conflict):

@@ -1,161 +1,204 @@
-"""Consent use cases: each validates, stores a new version with its event, publishes it."""
+"""Consent use cases, the core: versioned changes, the outbox relay, patients.
+
+``change`` is the one way a consent or hospital state moves: read the current
+version, compute the next state, compare-and-set it together with its events in
+one document, then publish. Consent use cases live in ``consents.py``, hospital
+ones in ``registry.py``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from services.consent.domain import ConsentState, check_adult, check_cid, check_hcode
+from services.consent.domain import check_adult, check_cid, check_hcode
 from services.consent.errors import (
     AlreadyRegistered,
     ConcurrentChange,
     HospitalNotFound,
     PatientNotFound,
 )
-from services.consent.repository import MongoConsentRepository
+from services.consent.repository import ConsentRepository
+from services.consent.verification import (
+    MAX_ATTEMPTS,
+    REFUSED_EN,
+    REFUSED_TH,
+    DevVerifier,
+    TooManyAttempts,
+    VerificationFailed,
+    Verifier,
+    attempt_day,
+)
 from shared import topics
-from shared.broker import Publisher
 from shared.events import Envelope, make_event
 from shared.logging import get_correlation_id, get_logger
 
 log = get_logger(__name__)
 SOURCE = "healthlink/consent"
 MAX_TRIES = 5
-TOPIC_OF = {"consents": topics.CONSENT_EVENTS, "hospitals": topics.HOSPITAL_EVENTS}
+TOPIC_OF = {
+    "consents": topics.CONSENT_EVENTS,
+    "hospitals": topics.HOSPITAL_EVENTS,
+    "patients": topics.CONSENT_EVENTS,
+}
+DATA_REQUESTED = "data.requested"
+
+
+class EventPublisher(Protocol):
+    async def publish(self, topic: str, event: Envelope) -> None: ...
 
 
 @dataclass
 class Deps:
-    repo: MongoConsentRepository
-    publisher: Publisher
+    repo: ConsentRepository
+    publisher: EventPublisher
     clock: Callable[[], datetime]
+    verifier: Verifier = field(default_factory=DevVerifier)
 
 
-async def register_patient(deps: Deps, cid: str, birth_date: date) -> dict[str, Any]:
-    check_cid(cid)
-    now = deps.clock()
-    check_adult(birth_date, now)
-    if not await deps.repo.add_patient(cid, birth_date.isoformat(), now):
-        raise AlreadyRegistered("this CID is already registered")
-    event = make_event(
-        "patient.registered",
+@dataclass
+class Change:
+    """A next state, with what goes along with it in the same write."""
+
+    state: dict[str, Any]
+    data: dict[str, Any] = field(default_factory=dict)  # extra event data
+    fields: dict[str, Any] = field(default_factory=dict)  # extra document fields
+    extra: list[Envelope] = field(default_factory=list)  # follow-up events (data requests)
+    name: str | None = None  # the event name, when it depends on the change
+
+
+@dataclass(frozen=True)
+class Stored:
+    version: int
+    state: dict[str, Any]
+    changed: bool
+
+
+Apply = Callable[[int, dict[str, Any]], Change | None]
+
+
+def event(name: str, subject: str, data: dict[str, Any], event_id: str | None = None) -> Envelope:
+    return make_event(
+        name,
         source=SOURCE,
-        subject=cid,
-        data={"cid": cid},
+        subject=subject,
+        data=data,
+        event_id=event_id,
         correlation_id=get_correlation_id(),
     )
-    await deps.publisher.publish(topics.CONSENT_EVENTS, event)
-    return {"cid": cid, "registered_at": now.isoformat()}
 
 
-async def require_patient(deps: Deps, cid: str) -> None:
-    check_cid(cid)
-    if await deps.repo.get_patient(cid) is None:
-        raise PatientNotFound("no patient registered with this CID")
+def topic_for(kind: str, envelope: Envelope) -> str:
+    return topics.DATA_REQUESTS if envelope.name == DATA_REQUESTED else TOPIC_OF[kind]
 
 
-async def require_hospitals(deps: Deps, codes: set[str]) -> None:
-    for code in sorted(codes):
-        check_hcode(code)
-        version, _ = await deps.repo.get("hospitals", code)
-        if version == 0:
-            raise HospitalNotFound(f"hospital {code} is not a participating hospital")
+async def change(deps: Deps, kind: str, key: str, name: str, apply: Apply) -> Stored:
+    """Store the next version of ``key``'s state with its events, then publish them.
 
-
-async def change(
-    deps: Deps, kind: str, key: str, name: str, apply: Callable[[dict[str, Any]], dict[str, Any]]
-) -> dict[str, Any]:
-    """Store the next version of ``key``'s state with its event, then publish it."""
+    ``apply(version, state)`` returns ``None`` when nothing changes: no event then.
+    """
     for _ in range(MAX_TRIES):
         version, state = await deps.repo.get(kind, key)
-        new_state = apply(state)
-        event = make_event(
-            name,
-            source=SOURCE,
-            subject=key,
-            data={"version": version + 1, "state": new_state},
-            correlation_id=get_correlation_id(),
+        step = apply(version, state)
+        if step is None:
+            return Stored(version, state, changed=False)
+        main = event(
+            step.name or name, key, {"version": version + 1, "state": step.state, **step.data}
         )
-        if await deps.repo.save(kind, key, version, new_state, event):
-            await publish_stored(deps, kind, key, event)
-            return {"version": version + 1, **new_state}
+        events = [main, *step.extra]
+        if await deps.repo.save(kind, key, version, step.state, events, step.fields):
+            for sent in events:
+                await publish_stored(deps, kind, key, sent)
+            return Stored(version + 1, step.state, changed=True)
     raise ConcurrentChange("too many concurrent changes; try again")
 
 
-async def publish_stored(deps: Deps, kind: str, key: str, event: Envelope) -> None:
-    await deps.publisher.publish(TOPIC_OF[kind], event)
-    await deps.repo.published(kind, key, event.id)
+async def publish_stored(deps: Deps, kind: str, key: str, envelope: Envelope) -> None:
+    await deps.publisher.publish(topic_for(kind, envelope), envelope)
+    await deps.repo.published(kind, key, envelope.id)
 
 
 async def relay(deps: Deps) -> int:
     """Publish whatever a crash left in an outbox; returns how many."""
     sent = 0
     for kind in TOPIC_OF:
-        for key, event in await deps.repo.pending(kind):
-            await publish_stored(deps, kind, key, event)
+        for key, envelope in await deps.repo.pending(kind):
+            await publish_stored(deps, kind, key, envelope)
             sent += 1
     if sent:
         log.info("outbox relayed", events=sent)
     return sent
 
 
-async def register_hospital(
-    deps: Deps, code: str, name: str, role: str, consent_mode: str
-) -> dict[str, Any]:
-    check_hcode(code)
-
-    def apply(state: dict[str, Any]) -> dict[str, Any]:
-        joined = state.get("joined_at") or deps.clock().isoformat()
-        return {
-            "code": code,
-            "name": name,
-            "role": role,
-            "consent_mode": consent_mode,
-            "active": True,
-            "joined_at": joined,
-        }
-
-    return await change(deps, "hospitals", code, "hospital.registered", apply)
+async def require_patient(deps: Deps, cid: str) -> dict[str, Any]:
+    check_cid(cid)
+    patient = await deps.repo.get_patient(cid)
+    if patient is None:
+        raise PatientNotFound("no patient registered with this CID")
+    return patient
 
 
-async def update_consent(
-    deps: Deps, cid: str, name: str, edit: Callable[[ConsentState], ConsentState]
-) -> dict[str, Any]:
-    await require_patient(deps, cid)
-
-    def apply(state: dict[str, Any]) -> dict[str, Any]:
-        return {**state, **edit(ConsentState.from_doc(state)).to_doc()}
-
-    return await change(deps, "consents", cid, name, apply)
-
-
-async def grant_hospitals(deps: Deps, cid: str, codes: set[str]) -> dict[str, Any]:
-    await require_hospitals(deps, codes)
-    return await update_consent(deps, cid, "consent.granted", lambda s: s.grant(codes))
-
-
-async def revoke_hospitals(deps: Deps, cid: str, codes: set[str]) -> dict[str, Any]:
-    for code in codes:
+async def require_hospitals(deps: Deps, codes: set[str]) -> None:
+    for code in sorted(codes):
         check_hcode(code)
-    return await update_consent(deps, cid, "consent.revoked", lambda s: s.revoke(codes))
+    for code in sorted(codes):
+        version, _ = await deps.repo.get("hospitals", code)
+        if version == 0:
+            raise HospitalNotFound(f"hospital {code} is not a participating hospital")
 
 
-async def grant_all(deps: Deps, cid: str) -> dict[str, Any]:
-    return await update_consent(deps, cid, "consent.granted", lambda s: s.grant_all())
+async def register_patient(deps: Deps, cid: str, birth_date: date) -> dict[str, Any]:
+    """One registration per CID, 18 or older in Bangkok time."""
+    check_cid(cid)
+    now = deps.clock()
+    check_adult(birth_date, now)
+    data = {"cid": cid, "birth_date": birth_date.isoformat(), "registered_at": now.isoformat()}
+    registered = event("patient.registered", cid, data, event_id=f"patient-registered-{cid}")
+    fields = {"birth_date": birth_date.isoformat(), "registered_at": now}
+    if not await deps.repo.add_patient(cid, fields, registered):
+        raise AlreadyRegistered("this CID is already registered")
+    await publish_stored(deps, "patients", cid, registered)
+    return {"cid": cid, "registered_at": now.isoformat()}
 
 
-async def revoke_all(deps: Deps, cid: str) -> dict[str, Any]:
-    return await update_consent(deps, cid, "consent.revoked", lambda s: s.revoke_all())
+async def patient_event(
+    deps: Deps, cid: str, name: str, data: dict[str, Any], verified_at: datetime | None = None
+) -> None:
+    envelope = event(name, cid, {"cid": cid, **data})
+    await deps.repo.patient_event(cid, envelope, verified_at)
+    await publish_stored(deps, "patients", cid, envelope)
 
 
-async def set_sensitive(deps: Deps, cid: str, allowed: bool) -> dict[str, Any]:
-    name = "consent.granted" if allowed else "consent.revoked"
-    return await update_consent(deps, cid, name, lambda s: s.with_sensitive(allowed))
+async def verify_identity(deps: Deps, cid: str, scan: str) -> dict[str, Any]:
+    """At most ``MAX_ATTEMPTS`` failed attempts per Bangkok day; every result is an event.
 
-
-async def read_consent(deps: Deps, cid: str) -> dict[str, Any]:
+    An attempt is counted (atomically) before the verifier is asked; a success or
+    a verifier outage gives the attempt back, so only failures use up the day.
+    """
     await require_patient(deps, cid)
-    version, state = await deps.repo.get("consents", cid)
-    return {"cid": cid, "version": version, **ConsentState.from_doc(state).to_doc()}
+    now = deps.clock()
+    day = attempt_day(now)
+    base = {"day": day, "time": now.isoformat()}
+    count = await deps.repo.reserve_attempt(cid, day, MAX_ATTEMPTS)
+    if count is None:
+        message = {"th": REFUSED_TH, "en": REFUSED_EN}
+        await patient_event(deps, cid, "patient.verification_refused", {**base, "message": message})
+        raise TooManyAttempts()
+    try:
+        matched = await deps.verifier.verify(cid, scan)
+    except Exception:
+        await deps.repo.release_attempt(cid, day)
+        raise
+    if matched:
+        await deps.repo.release_attempt(cid, day)
+        await patient_event(deps, cid, "patient.verification_succeeded", base, verified_at=now)
+        return {"cid": cid, "verified_at": now.isoformat()}
+    remaining = MAX_ATTEMPTS - count
+    data = {**base, "attempt": count, "remaining": remaining}
+    await patient_event(deps, cid, "patient.verification_failed", data)
+    raise VerificationFailed(
+        f"identity verification failed; {remaining} attempts left today "
+        f"/ การยืนยันตัวตนไม่สำเร็จ เหลืออีก {remaining} ครั้งในวันนี้"
+    )

@@ -1,9 +1,13 @@
 """Consent storage: patients, hospitals and versioned consent states with an outbox.
 
 Every change is one single-document write (FerretDB has no multi-document
-transactions): the new state, its version, a history entry and the event to
-publish go into the same document; the event leaves the outbox only after Kafka
+transactions): the new state, its version, a history entry and the events to
+publish go into the same document; an event leaves the outbox only after Kafka
 acknowledged it (``relay`` re-sends anything a crash left behind).
+
+Collections: ``consents`` (key CID), ``hospitals`` (key code), ``patients`` (key
+CID; its outbox holds the patient events), ``attempts`` (key ``CID:day``, the
+verification counter). ``memory.py`` holds the in-memory fake for unit tests.
 """
 
 from __future__ import annotations
@@ -11,50 +15,82 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.database import Document
 from shared.events import Envelope
 
+KINDS = ("consents", "hospitals", "patients")
 
-class Versioned(Protocol):
-    version: int
-    state: dict[str, Any]
+
+def history_entry(version: int, event: Envelope, state: dict[str, Any]) -> Document:
+    return {
+        "version": version,
+        "event_id": event.id,
+        "type": event.type,
+        "time": event.time,
+        "state": state,
+    }
 
 
 class ConsentRepository(Protocol):
-    async def add_patient(self, cid: str, birth_date: str, at: datetime) -> bool: ...
+    async def add_patient(self, cid: str, fields: Document, event: Envelope) -> bool: ...
     async def get_patient(self, cid: str) -> Document | None: ...
+    async def patient_event(self, cid: str, event: Envelope, verified_at: datetime | None) -> None:
+        """Queue ``event`` in the patient's outbox (and note a first verification)."""
+        ...
+
     async def get(self, kind: str, key: str) -> tuple[int, dict[str, Any]]: ...
     async def list_states(self, kind: str) -> list[Document]: ...
     async def save(
-        self, kind: str, key: str, expected: int, state: dict[str, Any], event: Envelope
-    ) -> bool: ...
+        self,
+        kind: str,
+        key: str,
+        expected: int,
+        state: dict[str, Any],
+        events: list[Envelope],
+        fields: Document,
+    ) -> bool:
+        """Compare-and-set: write version ``expected + 1`` only if ``expected`` is current."""
+        ...
+
     async def pending(self, kind: str) -> list[tuple[str, Envelope]]: ...
     async def published(self, kind: str, key: str, event_id: str) -> None: ...
+    async def history(self, kind: str, key: str) -> list[Document]: ...
+    async def due_expiries(self, now: datetime) -> list[str]: ...
+    async def all_hospitals_patients(self) -> list[str]: ...
+    async def providers(self) -> list[str]: ...
+    async def reserve_attempt(self, cid: str, day: str, limit: int) -> int | None:
+        """Count one attempt unless ``limit`` are counted; the new count, or None."""
+        ...
 
-
-KINDS = ("consents", "hospitals")
+    async def release_attempt(self, cid: str, day: str) -> None: ...
 
 
 class MongoConsentRepository:
-    """``kind`` is ``"consents"`` (keyed by CID) or ``"hospitals"`` (keyed by code)."""
+    """``kind`` is ``"consents"`` (keyed by CID), ``"hospitals"`` (by code) or ``"patients"``."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
 
-    async def add_patient(self, cid: str, birth_date: str, at: datetime) -> bool:
+    async def add_patient(self, cid: str, fields: Document, event: Envelope) -> bool:
+        doc = {"_id": cid, **fields, "outbox": [event.model_dump(mode="json")]}
         try:
-            await self._db.patients.insert_one(
-                {"_id": cid, "birth_date": birth_date, "registered_at": at}
-            )
+            await self._db.patients.insert_one(doc)
         except DuplicateKeyError:
             return False
         return True
 
     async def get_patient(self, cid: str) -> Document | None:
-        return await self._db.patients.find_one({"_id": cid})
+        return await self._db.patients.find_one({"_id": cid}, {"outbox": 0})
+
+    async def patient_event(self, cid: str, event: Envelope, verified_at: datetime | None) -> None:
+        update: Document = {"$push": {"outbox": event.model_dump(mode="json")}}
+        if verified_at is not None:
+            update["$min"] = {"verified_at": verified_at}
+        await self._db.patients.update_one({"_id": cid}, update)
 
     async def get(self, kind: str, key: str) -> tuple[int, dict[str, Any]]:
         doc = await self._db[kind].find_one({"_id": key}, {"version": 1, "state": 1})
@@ -65,35 +101,35 @@ class MongoConsentRepository:
         return [doc async for doc in cursor]
 
     async def save(
-        self, kind: str, key: str, expected: int, state: dict[str, Any], event: Envelope
+        self,
+        kind: str,
+        key: str,
+        expected: int,
+        state: dict[str, Any],
+        events: list[Envelope],
+        fields: Document,
     ) -> bool:
-        entry = {
-            "version": expected + 1,
-            "event_id": event.id,
-            "type": event.type,
-            "time": event.time,
-            "state": state,
-        }
-        outbox = event.model_dump(mode="json")
+        entry = history_entry(expected + 1, events[0], state)
+        outbox = [event.model_dump(mode="json") for event in events]
         if expected == 0:
+            doc = {
+                "_id": key,
+                "version": 1,
+                "state": state,
+                **fields,
+                "history": [entry],
+                "outbox": outbox,
+            }
             try:
-                await self._db[kind].insert_one(
-                    {
-                        "_id": key,
-                        "version": 1,
-                        "state": state,
-                        "history": [entry],
-                        "outbox": [outbox],
-                    }
-                )
+                await self._db[kind].insert_one(doc)
             except DuplicateKeyError:
                 return False
             return True
         result = await self._db[kind].update_one(
             {"_id": key, "version": expected},
             {
-                "$set": {"version": expected + 1, "state": state},
-                "$push": {"history": entry, "outbox": outbox},
+                "$set": {"version": expected + 1, "state": state, **fields},
+                "$push": {"history": entry, "outbox": {"$each": outbox}},
             },
         )
         return result.modified_count == 1
@@ -111,5 +147,36 @@ class MongoConsentRepository:
         doc = await self._db[kind].find_one({"_id": key}, {"history": 1})
         return list(doc["history"]) if doc else []
 
+    async def due_expiries(self, now: datetime) -> list[str]:
+        cursor = self._db.consents.find({"next_expiry": {"$lte": now}}, {"_id": 1})
+        return [doc["_id"] async for doc in cursor]
+
+    async def all_hospitals_patients(self) -> list[str]:
+        cursor = self._db.consents.find({"state.all_hospitals": True}, {"_id": 1})
+        return [doc["_id"] async for doc in cursor]
+
+    async def providers(self) -> list[str]:
+        cursor = self._db.hospitals.find({"state.role": "provider", "state.active": True})
+        return [doc["_id"] async for doc in cursor]
+
+    async def reserve_attempt(self, cid: str, day: str, limit: int) -> int | None:
+        try:
+            doc = await self._db.attempts.find_one_and_update(
+                {"_id": f"{cid}:{day}", "count": {"$lt": limit}},
+                {"$inc": {"count": 1}, "$set": {"cid": cid, "day": day}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            return None  # the day's document exists and is at the limit
+        return int(doc["count"]) if doc else None
+
+    async def release_attempt(self, cid: str, day: str) -> None:
+        await self._db.attempts.update_one(
+            {"_id": f"{cid}:{day}", "count": {"$gt": 0}}, {"$inc": {"count": -1}}
+        )
+
     async def ensure_indexes(self) -> None:
-        """Nothing beyond ``_id`` yet: every lookup is by CID or hospital code."""
+        await self._db.consents.create_index("next_expiry", sparse=True)
+        await self._db.consents.create_index("state.all_hospitals")
+        await self._db.attempts.create_index("day")

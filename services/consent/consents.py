@@ -1,0 +1,158 @@
+"""Consent use cases: standing, per-visit and sensitive-data consent; expiry; data requests.
+
+Every change is one versioned ``consent.*`` event keyed by CID carrying the full
+resulting state. When a change newly lets a provider hospital send the patient's
+data, a ``data.requested`` event (key: hospital code) goes out with it, from the
+same outbox write, asking that hospital to send the patient's records.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from services.consent.domain import ConsentState, PerVisit, check_hcode, check_visit_end
+from services.consent.handlers import (
+    DATA_REQUESTED,
+    Change,
+    Deps,
+    Stored,
+    change,
+    event,
+    require_hospitals,
+    require_patient,
+)
+from shared.events import Envelope
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+Edit = Callable[[ConsentState], ConsentState]
+
+
+def data_request(cid: str, hospital: str, reason: str, event_id: str, now: datetime) -> Envelope:
+    """Ask ``hospital`` to send ``cid``'s records (idempotent id: duplicates are the same)."""
+    data = {"patient": cid, "hospital": hospital, "reason": reason, "time": now.isoformat()}
+    return event(DATA_REQUESTED, hospital, data, event_id=event_id)
+
+
+def public(cid: str, stored: Stored) -> dict[str, Any]:
+    return {"cid": cid, "version": stored.version, **ConsentState.from_doc(stored.state).to_doc()}
+
+
+async def update_consent(deps: Deps, cid: str, name: str, edit: Edit) -> dict[str, Any]:
+    await require_patient(deps, cid)
+    now = deps.clock()
+    providers = await deps.repo.providers()
+
+    def apply(version: int, doc: dict[str, Any]) -> Change | None:
+        before = ConsentState.from_doc(doc)
+        after = edit(before)
+        if after == before:
+            return None
+        new = sorted(after.sources(now, providers) - before.sources(now, providers))
+        requests = [
+            data_request(cid, code, name, f"datareq-{cid}-{code}-v{version + 1}", now)
+            for code in new
+        ]
+        return Change(after.to_doc(), fields={"next_expiry": after.next_expiry()}, extra=requests)
+
+    return public(cid, await change(deps, "consents", cid, name, apply))
+
+
+async def grant_hospitals(deps: Deps, cid: str, codes: set[str]) -> dict[str, Any]:
+    await require_hospitals(deps, codes)
+    return await update_consent(deps, cid, "consent.granted", lambda s: s.grant(codes))
+
+
+async def revoke_hospitals(deps: Deps, cid: str, codes: set[str]) -> dict[str, Any]:
+    for code in codes:
+        check_hcode(code)
+    return await update_consent(deps, cid, "consent.revoked", lambda s: s.revoke(codes))
+
+
+async def grant_all(deps: Deps, cid: str) -> dict[str, Any]:
+    return await update_consent(deps, cid, "consent.granted", lambda s: s.grant_all())
+
+
+async def revoke_standing(deps: Deps, cid: str) -> dict[str, Any]:
+    return await update_consent(deps, cid, "consent.revoked", lambda s: s.revoke_standing())
+
+
+async def revoke_all(deps: Deps, cid: str) -> dict[str, Any]:
+    return await update_consent(deps, cid, "consent.revoked", lambda s: s.revoke_all())
+
+
+async def set_sensitive(deps: Deps, cid: str, allowed: bool) -> dict[str, Any]:
+    edit: Edit = lambda s: s.with_sensitive(allowed)  # noqa: E731
+    return await update_consent(deps, cid, "consent.sensitive_changed", edit)
+
+
+async def grant_visit(
+    deps: Deps, cid: str, requesting: str, sources: set[str], until: datetime
+) -> dict[str, Any]:
+    """A per-visit consent: ``requesting`` may read ``sources`` until ``until``."""
+    await require_patient(deps, cid)
+    end = check_visit_end(until, deps.clock())
+    await require_hospitals(deps, {requesting, *sources})
+    visit = PerVisit(uuid.uuid4().hex, requesting, frozenset(sources), end)
+    result = await update_consent(
+        deps, cid, "consent.per_visit_granted", lambda s: s.add_visit(visit)
+    )
+    return {**result, "visit": visit.to_doc()}
+
+
+async def revoke_visit(deps: Deps, cid: str, visit_id: str) -> dict[str, Any]:
+    edit: Edit = lambda s: s.revoke_visit(visit_id)  # noqa: E731
+    return await update_consent(deps, cid, "consent.per_visit_revoked", edit)
+
+
+async def expire_visits(deps: Deps, cid: str) -> bool:
+    """Drop per-visit consents whose end time has come: one event, whichever instance wins.
+
+    Safe with several instances: the write is a compare-and-set on the version, and
+    the loser re-reads a state with nothing left to expire, so it publishes nothing.
+    """
+    now = deps.clock()
+
+    def apply(version: int, doc: dict[str, Any]) -> Change | None:
+        state = ConsentState.from_doc(doc)
+        expired = state.expired(now)
+        if not expired:
+            return None
+        after = state.drop_expired(now)
+        fields = {"next_expiry": after.next_expiry()}
+        return Change(after.to_doc(), data={"expired": expired}, fields=fields)
+
+    stored = await change(deps, "consents", cid, "consent.per_visit_expired", apply)
+    return stored.changed
+
+
+async def expire_due(deps: Deps) -> int:
+    """One round of the expiry loop; returns how many consents changed."""
+    changed = 0
+    for cid in await deps.repo.due_expiries(deps.clock()):
+        changed += await expire_visits(deps, cid)
+    if changed:
+        log.info("per-visit consents expired", patients=changed)
+    return changed
+
+
+async def read_consent(deps: Deps, cid: str) -> dict[str, Any]:
+    await require_patient(deps, cid)
+    version, state = await deps.repo.get("consents", cid)
+    return public(cid, Stored(version, state, changed=False))
+
+
+async def read_history(deps: Deps, cid: str) -> list[dict[str, Any]]:
+    await require_patient(deps, cid)
+    return [
+        {"version": e["version"], "type": e["type"], "time": e["time"], "state": e["state"]}
+        for e in await deps.repo.history("consents", cid)
+    ]
+
+
+async def revoke_all_hospitals(deps: Deps, cid: str) -> dict[str, Any]:
+    edit: Edit = lambda s: s.revoke_all_hospitals()  # noqa: E731
+    return await update_consent(deps, cid, "consent.revoked", edit)

@@ -1,0 +1,89 @@
+"""Identity verification: the verifier interface, its two implementations, the daily limit.
+
+The real face-scan provider is external. ``Verifier`` is the seam:
+``DevVerifier`` is deterministic (development and tests only), ``HttpVerifier``
+calls a provider over HTTP (``HEALTHLINK_VERIFIER_URL``). The limit of
+``MAX_ATTEMPTS`` failed attempts per Bangkok calendar day is counted by the
+repository with one atomic, conditional ``$inc`` (see ``repository.py``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Protocol
+
+import httpx
+
+from services.consent.domain import bangkok_today
+from shared.errors import Rejected, Transient
+
+MAX_ATTEMPTS = 5
+DEV_SCAN_OK = "dev-face-scan-ok"
+REFUSED_TH = "ขออภัยค่ะ ท่านระบุข้อมูลไม่ถูกต้องเกิน 5 ครั้ง กรุณาทำรายการใหม่อีกครั้งในวันถัดไป"
+REFUSED_EN = "Sorry, you entered incorrect data more than 5 times. Please try again tomorrow."
+
+
+class TooManyAttempts(Rejected):
+    """The sixth attempt of a Bangkok day: refused with the FAQ's message."""
+
+    code = "too-many-attempts"
+    status = 429
+
+    def __init__(self) -> None:
+        super().__init__(f"{REFUSED_TH} / {REFUSED_EN}")
+
+
+class VerificationFailed(Rejected):
+    code = "verification-failed"
+    status = 401
+
+
+def attempt_day(now: datetime) -> str:
+    """The counter's day: the Bangkok calendar date (resets at Bangkok midnight)."""
+    return bangkok_today(now).isoformat()
+
+
+class Verifier(Protocol):
+    async def verify(self, cid: str, scan: str) -> bool:
+        """True when ``scan`` shows the holder of ``cid``."""
+        ...
+
+
+class DevVerifier:
+    """Deterministic: the scan ``dev-face-scan-ok`` matches anyone, anything else fails."""
+
+    async def verify(self, cid: str, scan: str) -> bool:
+        return hmac.compare_digest(scan.encode(), DEV_SCAN_OK.encode())
+
+
+class HttpVerifier:
+    """POSTs ``{"cid", "scan"}`` to the provider; expects ``{"match": bool}``."""
+
+    def __init__(
+        self, url: str, timeout_s: float = 10.0, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._url = url
+        self._timeout_s = timeout_s
+        self._transport = transport
+
+    async def verify(self, cid: str, scan: str) -> bool:
+        try:
+            async with httpx.AsyncClient(
+                timeout=self._timeout_s, transport=self._transport
+            ) as client:
+                response = await client.post(self._url, json={"cid": cid, "scan": scan})
+        except httpx.HTTPError as exc:
+            raise Transient("identity verifier unavailable") from exc
+        if response.status_code >= 500:
+            raise Transient("identity verifier unavailable")
+        if response.status_code >= 400:
+            return False
+        try:
+            return response.json().get("match") is True
+        except ValueError as exc:
+            raise Transient("identity verifier gave an unreadable answer") from exc
+
+
+def make_verifier(url: str | None, timeout_s: float) -> Verifier:
+    return HttpVerifier(url, timeout_s) if url else DevVerifier()
