@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import json
+from typing import Annotated
 
 import typer
 import uvicorn
 
+from healthlink.apidocs import docs_cli
 from healthlink.apps import SERVICES, app_factory
 from healthlink.audit import audit as audit_cli
+from healthlink.dlq import dlq
 from healthlink.simulator import simulate_command
 from shared.settings import Settings
 
 cli = typer.Typer(help="Health Link, open and faster.", no_args_is_help=True)
-dlq = typer.Typer(help="Dead letters: what was set aside, and why.", no_args_is_help=True)
 cli.add_typer(dlq, name="dlq")
+cli.add_typer(docs_cli, name="docs")
 cli.add_typer(audit_cli, name="audit")
 cli.command("simulate")(simulate_command)
 
@@ -36,59 +38,41 @@ def serve(service: str, port: int = typer.Option(0, help="default: the service's
     )
 
 
-@dlq.command("list")
-def dlq_list() -> None:
-    """List dead letters: id, reason, service, source topic."""
-    from healthlink.dlq import read_all
-
-    for letter in asyncio.run(read_all(Settings())):
-        typer.echo(
-            f"{letter.id}  {letter.reason:<18} {letter.service:<8} "
-            f"{letter.source.topic}@{letter.source.partition}:{letter.source.offset}  "
-            f"{letter.time}"
-        )
-
-
-@dlq.command("show")
-def dlq_show(letter_id: str) -> None:
-    """Show one dead letter: reason, detail, headers and a payload preview."""
-    from healthlink.dlq import read_all
-
-    for letter in asyncio.run(read_all(Settings())):
-        if letter.id == letter_id:
-            typer.echo(
-                json.dumps(
-                    {
-                        "id": letter.id,
-                        "reason": letter.reason,
-                        "detail": letter.detail,
-                        "service": letter.service,
-                        "time": letter.time,
-                        "topic": letter.source.topic,
-                        "headers": {
-                            k: v for k, v in letter.source.headers.items() if k != "hl-signature"
-                        },
-                        "bytes": len(letter.source.value),
-                    },
-                    indent=2,
-                    ensure_ascii=False,
-                )
-            )
-            return
-    raise typer.Exit(code=1)
-
-
-@dlq.command("retry")
-def dlq_retry(
-    letter_id: str = typer.Argument("", help="one id"),
-    reason: str = typer.Option("", help="all with this reason"),
-    all_: bool = typer.Option(False, "--all", help="every dead letter"),
+@cli.command()
+def replay(
+    service: str,
+    from_beginning: bool = typer.Option(False, "--from-beginning", help="the default"),
+    from_time: str = typer.Option("", help="ISO-8601 time: replay what arrived since"),
+    from_offset: int = typer.Option(-1, help="replay each partition from this offset"),
+    topic: Annotated[list[str] | None, typer.Option(help="only these topics (repeatable)")] = None,
+    fresh_db: bool = typer.Option(False, help="rebuild into <db>_rebuild, then swap it in"),
+    dry_run: bool = typer.Option(False, help="print the plan, change nothing"),
+    reset_only: bool = typer.Option(False, help="only reset the group; the service replays"),
 ) -> None:
-    """Send dead letters back to their source topic (handlers are idempotent)."""
-    from healthlink.retry import retry
+    """Rebuild a stopped service's projections from its Kafka topics."""
+    from rich.console import Console
 
-    count = asyncio.run(retry(Settings(), letter_id, reason, all_))
-    typer.echo(f"retried {count}")
+    from healthlink.offsets import ServiceRunning, StartAt
+    from healthlink.replay import parse_time, print_report, run
+
+    if service not in SERVICES:
+        raise typer.BadParameter(f"one of {', '.join(SERVICES)}")
+    if sum((from_beginning, bool(from_time), from_offset >= 0)) > 1:
+        raise typer.BadParameter("choose one of --from-beginning, --from-time, --from-offset")
+    start = StartAt()
+    if from_time:
+        start = StartAt("time", parse_time(from_time))
+    elif from_offset >= 0:
+        start = StartAt("offset", from_offset)
+    try:
+        report = run(
+            Settings(), service, start=start, only_topics=topic or None, fresh_db=fresh_db,
+            dry_run=dry_run, reset_only=reset_only, show_progress=True,
+        )  # fmt: skip
+    except (ServiceRunning, ValueError) as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    print_report(report, Console())
 
 
 @cli.command()

@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaMessage
@@ -24,6 +25,9 @@ from shared.deadletter import DeadLetters, SourceMessage
 from shared.errors import Rejected, Transient
 from shared.events import Envelope
 from shared.logging import CORRELATION_HEADER, get_logger, new_correlation_id, set_correlation_id
+
+if TYPE_CHECKING:
+    from shared.metrics import Metrics
 
 log = get_logger(__name__)
 
@@ -68,10 +72,17 @@ def parse_envelope(source: SourceMessage) -> Envelope:
 class Guard:
     """Wraps handlers so each message ends committed, dead-lettered or retried."""
 
-    def __init__(self, dead_letters: DeadLetters, retry_limit: int, backoff_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        dead_letters: DeadLetters,
+        retry_limit: int,
+        backoff_s: float = 0.5,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._dead_letters = dead_letters
         self._retry_limit = retry_limit
         self._backoff_s = backoff_s
+        self._metrics = metrics
         self._attempts: dict[tuple[str, int, int], int] = {}
 
     def raw(self, handler: RawHandler) -> Callable[[KafkaMessage], Awaitable[None]]:
@@ -91,12 +102,26 @@ class Guard:
         return handle
 
     async def run(self, source: SourceMessage, handler: RawHandler) -> None:
+        """Handle one message: it ends handled, set aside, or raised for redelivery."""
+        start = time.perf_counter()
+        failure: str | None = "error"
+        try:
+            failure = await self._run(source, handler)
+        except TRANSIENT_ERRORS:
+            failure = "transient"
+            raise
+        finally:
+            if self._metrics is not None:
+                self._metrics.observe_message(source.topic, time.perf_counter() - start, failure)
+
+    async def _run(self, source: SourceMessage, handler: RawHandler) -> str | None:
         set_correlation_id(source.headers.get(CORRELATION_HEADER) or new_correlation_id())
         where = (source.topic, source.partition, source.offset)
         try:
             await handler(source)
         except Rejected as exc:
             await self._set_aside(source, exc.code, exc.detail)
+            return "rejected"
         except TRANSIENT_ERRORS as exc:
             log.warning(
                 "transient failure, will retry",
@@ -121,7 +146,10 @@ class Guard:
             await self._set_aside(
                 source, "handler-failed", f"{type(exc).__name__} after {attempts} attempts"
             )
+            self._attempts.pop(where, None)
+            return "error"
         self._attempts.pop(where, None)
+        return None
 
     async def _set_aside(self, source: SourceMessage, reason: str, detail: str) -> None:
         log.warning(

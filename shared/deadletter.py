@@ -3,19 +3,31 @@
 A dead letter is the original message (same key, same value bytes, same headers)
 republished to ``healthlink.deadletter`` with ``hl-dlq-*`` headers saying why,
 where it came from and when. A retry publishes the original back to its source
-topic, so handlers see exactly what the producer sent.
+topic, so handlers see exactly what the producer sent, then notes the retry on
+``healthlink.deadletter.retries`` (key: the letter's id), so the tooling shows
+the letter as retried and "retry all" does not send it twice. Sending it twice
+would change nothing anyway: every handler is idempotent.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from shared import topics
 from shared.broker import Publisher
 
+if TYPE_CHECKING:
+    from shared.metrics import Metrics
+
 PREFIX = "hl-dlq-"
+RETRY_OF = PREFIX + "retry-of"
+# Headers safe to show an operator: ids and content types, never the signature.
+SAFE_HEADERS = ("hl-hospital", "hl-upload-id", "content-type", "ce-type", "x-correlation-id")
 
 
 @dataclass(frozen=True)
@@ -82,13 +94,73 @@ def dead_letter_headers(
     return headers
 
 
-class DeadLetters:
-    """Sets messages aside on the dead-letter topic."""
+def preview(value: bytes) -> dict[str, Any]:
+    """What an operator may see of a payload: its size and shape, never its content.
 
-    def __init__(self, publisher: Publisher, service: str, topic_prefix: str) -> None:
+    A FHIR Bundle shows its resourceType counts; an event shows its type and subject
+    (an id); anything else shows only its size.
+    """
+    shown: dict[str, Any] = {"bytes": len(value)}
+    try:
+        body = json.loads(value)
+    except ValueError:
+        shown["kind"] = "unreadable"
+        return shown
+    if not isinstance(body, dict):
+        shown["kind"] = "json"
+        return shown
+    if body.get("resourceType") == "Bundle":
+        raw = body.get("entry")
+        entries: list[Any] = raw if isinstance(raw, list) else []
+        types = Counter(
+            str(e["resource"].get("resourceType", "?"))
+            for e in entries
+            if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+        )
+        shown.update(kind="fhir-bundle", resource_types=dict(sorted(types.items())))
+    elif "resourceType" in body:
+        shown.update(kind="fhir-resource", resource_types={str(body["resourceType"]): 1})
+    elif "specversion" in body and "type" in body:
+        shown.update(kind="event", event_type=body.get("type"), subject=body.get("subject"))
+    else:
+        shown["kind"] = "json"
+    return shown
+
+
+def describe(letter: DeadLetter, retried_at: str | None = None) -> dict[str, Any]:
+    """A dead letter as the admin API and CLI show it (no payload content)."""
+    return {
+        "id": letter.id,
+        "reason": letter.reason,
+        "detail": letter.detail,
+        "service": letter.service,
+        "time": letter.time,
+        "source": {
+            "topic": letter.source.topic,
+            "partition": letter.source.partition,
+            "offset": letter.source.offset,
+        },
+        "headers": {k: v for k, v in letter.source.headers.items() if k in SAFE_HEADERS},
+        "preview": preview(letter.source.value),
+        "status": "retried" if retried_at else "pending",
+        "retried_at": retried_at,
+    }
+
+
+class DeadLetters:
+    """Sets messages aside on the dead-letter topic, and sends them back on retry."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        service: str,
+        topic_prefix: str,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._publisher = publisher
         self._service = service
         self._prefix = topic_prefix
+        self._metrics = metrics
 
     async def set_aside(self, source: SourceMessage, reason: str, detail: str) -> None:
         headers = dead_letter_headers(
@@ -97,12 +169,24 @@ class DeadLetters:
         await self._publisher.publish_raw(
             topics.DEAD_LETTERS, source.value, key=source.key, headers=headers
         )
+        if self._metrics is not None:
+            self._metrics.count_dead_letter(source.topic, reason)
 
     async def retry(self, letter: DeadLetter) -> None:
-        """Send the original back to where it came from."""
+        """Send the original back to where it came from, then note the retry."""
         await self._publisher.publish_raw(
             letter.source.topic,
             letter.source.value,
             key=letter.source.key,
             headers=letter.source.headers,
+        )
+        await self._publisher.publish_raw(
+            topics.DEAD_LETTER_RETRIES,
+            b"",
+            key=letter.id.encode(),
+            headers={
+                RETRY_OF: letter.id,
+                PREFIX + "time": datetime.now(UTC).isoformat(),
+                PREFIX + "service": self._service,
+            },
         )

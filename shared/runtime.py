@@ -1,8 +1,10 @@
 """Plumbing every service's composition root wires the same way.
 
 ``Runtime`` holds the connections of one service instance; ``service_app`` builds
-its FastAPI app whose lifespan connects the database, starts the broker (and so
-the subscribers) and closes both on shutdown. Nothing connects at import time.
+its FastAPI app whose lifespan creates the topics (partitions, retention), connects
+the database, starts the broker (and so the subscribers) and closes both on
+shutdown. Every app also gets ``/healthz``, ``/readyz``, ``/metrics`` and the
+operators' ``/admin`` router. Nothing connects at import time.
 """
 
 from __future__ import annotations
@@ -13,22 +15,87 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared import topics
+from shared.admin import router as admin_router
 from shared.broker import Publisher, make_broker, subscriber_options
 from shared.consumer import EventHandler, Guard, RawHandler
 from shared.database import Document, make_client, ping
 from shared.deadletter import DeadLetters, SourceMessage
 from shared.http import health_routes, install_correlation, install_error_handlers
-from shared.logging import configure_logging
+from shared.logging import configure_logging, get_logger
+from shared.metrics import Metrics, install_http_metrics, metrics_route
 from shared.settings import Settings
 from shared.topics import named
 
 Hook = Callable[[], Awaitable[None]]
 Loop = Callable[[], Coroutine[Any, Any, None]]
+log = get_logger(__name__)
+
+# Source-of-truth topics keep every event (replay rebuilds any projection from them);
+# data requests are commands that go stale; the retry log keeps the latest per letter.
+FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    topics.CONSENT_EVENTS: FOREVER,
+    topics.HOSPITAL_EVENTS: FOREVER,
+    topics.INGEST_UPLOADS: FOREVER,
+    topics.INGEST_RECORDS: FOREVER,
+    topics.ACCESS_EVENTS: FOREVER,
+    topics.SECURITY_EVENTS: FOREVER,
+    topics.DEAD_LETTERS: FOREVER,
+    topics.DATA_REQUESTS: {"retention.ms": str(30 * 24 * 3600 * 1000), "cleanup.policy": "delete"},
+    topics.DEAD_LETTER_RETRIES: {"retention.ms": "-1", "cleanup.policy": "compact"},
+}
+LARGE_TOPICS = (topics.INGEST_UPLOADS, topics.DEAD_LETTERS)  # carry whole FHIR bundles
+TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
+
+
+def topic_specs(settings: Settings) -> list[NewTopic]:
+    """Every platform topic with its partitions, replication and configs."""
+    names = dict.fromkeys([*topics.ALL, *TOPIC_CONFIGS])
+    replication = settings.topic_replication
+    specs = []
+    for name in names:
+        configs = dict(TOPIC_CONFIGS.get(name, FOREVER))
+        configs["min.insync.replicas"] = str(min(2, max(1, replication - 1)))
+        if name in LARGE_TOPICS:
+            configs["max.message.bytes"] = str(settings.max_bundle_bytes + 256 * 1024)
+        specs.append(
+            NewTopic(
+                named(name, settings.topic_prefix),
+                num_partitions=settings.topic_partitions,
+                replication_factor=replication,
+                topic_configs=configs,
+            )
+        )
+    return specs
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create the platform's topics that do not exist yet; returns the ones created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topic_specs(settings) if t.name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(missing)
+        created = []
+        for result in response.topic_errors:
+            name, code = result[0], result[1]
+            if code == 0:
+                created.append(name)
+            elif code != TOPIC_EXISTS:  # another instance may have won the race
+                raise RuntimeError(f"could not create topic {name}: Kafka error {code}")
+        return created
+    finally:
+        await admin.close()
 
 
 @dataclass
@@ -43,12 +110,14 @@ class Runtime:
     guard: Guard
     client: AsyncMongoClient[Document]
     db: AsyncDatabase[Document]
+    metrics: Metrics
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
     loops: list[Loop] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     routes: dict[str, RawHandler] = field(default_factory=dict)
+    subscriber: Any = None
 
     def subscribe_events(self, topic: str, handler: EventHandler) -> None:
         """Consume CloudEvents from ``topic`` into ``handler``."""
@@ -69,7 +138,16 @@ class Runtime:
 
         dispatch.__name__ = f"on_{self.service}_events"
         opts = subscriber_options(self.settings, self.service)
-        self.broker.subscriber(*routes, **opts)(self.guard.raw(dispatch))  # type: ignore[call-overload]
+        self.subscriber = self.broker.subscriber(*routes, **opts)  # type: ignore[call-overload]
+        self.subscriber(self.guard.raw(dispatch))
+
+    def consumer(self) -> Any:
+        """The running aiokafka consumer (for lag and assignment), or None."""
+        return getattr(self.subscriber, "consumer", None)
+
+    @property
+    def group_id(self) -> str:
+        return str(subscriber_options(self.settings, self.service)["group_id"])
 
     def background(self, loop: Loop) -> None:
         """Run ``loop`` as a task while the service is up (after the broker started)."""
@@ -83,7 +161,8 @@ class Runtime:
 def make_runtime(settings: Settings, service: str) -> Runtime:
     broker = make_broker(settings, service)
     publisher = Publisher(broker, settings)
-    dead_letters = DeadLetters(publisher, service, settings.topic_prefix)
+    metrics = Metrics(service, settings.topic_prefix)
+    dead_letters = DeadLetters(publisher, service, settings.topic_prefix, metrics)
     client = make_client(settings)
     return Runtime(
         settings=settings,
@@ -91,9 +170,10 @@ def make_runtime(settings: Settings, service: str) -> Runtime:
         broker=broker,
         publisher=publisher,
         dead_letters=dead_letters,
-        guard=Guard(dead_letters, settings.transient_retry_limit),
+        guard=Guard(dead_letters, settings.transient_retry_limit, metrics=metrics),
         client=client,
         db=client[settings.db_name(service)],
+        metrics=metrics,
     )
 
 
@@ -103,6 +183,9 @@ def service_app(runtime: Runtime, title: str, description: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        created = await ensure_topics(runtime.settings)
+        if created:
+            log.info("topics created", topics=created)
         for hook in runtime.on_start:
             await hook()
         await runtime.broker.start()
@@ -120,7 +203,12 @@ def service_app(runtime: Runtime, title: str, description: str) -> FastAPI:
 
     runtime.register_consumer()
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.settings = runtime.settings
     install_error_handlers(app)
     install_correlation(app)
+    install_http_metrics(app, runtime.metrics)
     health_routes(app, runtime.readiness)
+    metrics_route(app, runtime.metrics, runtime.consumer)
+    app.include_router(admin_router)
     return app

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     max_bundle_bytes: int = Field(default=5_000_000, gt=0)
     token_ttl_s: int = Field(default=900, gt=0)
     transient_retry_limit: int = Field(default=5, ge=1)
+    # Topics are created at service start with these (shared/runtime.py, docs/operations.md).
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

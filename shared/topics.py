@@ -34,3 +34,6 @@ ALL = (
     SECURITY_EVENTS,
     DATA_REQUESTS,
 )
+
+# Operators' retries of dead letters (key: dead-letter id; compacted: latest retry per letter).
+DEAD_LETTER_RETRIES = "healthlink.deadletter.retries"
