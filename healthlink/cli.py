@@ -12,11 +12,13 @@ from healthlink.apidocs import docs_cli
 from healthlink.apps import SERVICES, app_factory
 from healthlink.audit import audit as audit_cli
 from healthlink.dlq import dlq
+from healthlink.physicians import app as physicians_app
 from healthlink.simulator import simulate_command
 from shared.settings import Settings
 
 cli = typer.Typer(help="Health Link, open and faster.", no_args_is_help=True)
 cli.add_typer(dlq, name="dlq")
+cli.add_typer(physicians_app, name="physicians")
 cli.add_typer(docs_cli, name="docs")
 cli.add_typer(audit_cli, name="audit")
 cli.command("simulate")(simulate_command)

@@ -1,18 +1,36 @@
 """The access decision, as hooks in the manner of HAPI FHIR's consent interceptor.
 
-``start`` decides whether the request may proceed at all; ``can_see`` decides per
-record; ``complete`` yields the access event. Deny by default: every path that
-does not prove access ends in ``REJECT`` with a reason. Decided locally from
-projections; no call to the consent service.
+``start`` decides whether the request may proceed at all and fixes the policy;
+``can_see`` decides per record (and counts what it hides); ``will_see`` notes what
+is returned; ``complete`` yields the access event's data. Deny by default: every
+path that does not prove access ends in ``REJECT`` with a reason. Decided locally
+from projections fed by events; no call to the consent service.
+
+The rules, in one place:
+
+- the physician is signed in, active in the licence registry, on the roster of the
+  hospital the token names, and that hospital participates;
+- a record's source hospital is covered by the patient's standing consent (listed
+  hospitals or "all"), or by a live per-visit consent for the physician's hospital
+  (not expired, not revoked); a hospital in per-visit mode reads only under
+  per-visit consents;
+- sensitive records only if the patient allowed them;
+- break-glass (a declared emergency, time-limited) widens this to every source the
+  patient currently lets send data (standing, or any live per-visit consent) and to
+  sensitive records. Revoked or never-given consent stays closed even then.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from shared.projections import ConsentView, HospitalView
+
+TREATMENT = "TREAT"  # HL7 v3 PurposeOfUse
+EMERGENCY = "ETREAT"
 
 
 class Verdict(StrEnum):
@@ -27,61 +45,141 @@ class Requester:
     hospital: str
 
 
+@dataclass(frozen=True)
+class BreakGlass:
+    reason: str
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the decision is made from, read from local projections."""
+
+    now: datetime
+    physician_active: bool = False
+    on_roster: bool = False
+    hospital: HospitalView | None = None
+    consent: ConsentView | None = None
+    break_glass: BreakGlass | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which sources and whether sensitive records this request may see."""
+
+    consent: ConsentView
+    requesting: str
+    per_visit_only: bool
+    allow_sensitive: bool
+    emergency: bool
+    now: datetime
+
+    def source_allowed(self, source: str) -> bool:
+        if self.emergency:
+            return self.consent.may_send(source, self.now)
+        if self.consent.per_visit_allows(self.requesting, source, self.now):
+            return True
+        return not self.per_visit_only and self.consent.covers_source(source)
+
+
 @dataclass
 class AccessContext:
     """What one request asked for and what it was shown."""
 
     requester: Requester | None
     patient: str
-    purpose: str = "TREAT"
+    endpoint: str = ""
+    purpose: str = TREATMENT
     verdict: Verdict = Verdict.REJECT
     reason: str = "not decided"
     shown: int = 0
     hidden: int = 0
     categories: set[str] = field(default_factory=set)
     sources: set[str] = field(default_factory=set)
-    consent: ConsentView | None = None
+    policy: Policy | None = None
+    break_glass: BreakGlass | None = None
 
 
-def start(
-    ctx: AccessContext, on_roster: bool, hospital: HospitalView | None, consent: ConsentView | None
-) -> Verdict:
-    """Whether the request may read anything at all."""
-    if ctx.requester is None:
-        return _reject(ctx, "not authenticated")
-    if hospital is None or not hospital.active:
-        return _reject(ctx, "hospital is not participating")
-    if not on_roster:
-        return _reject(ctx, "physician is not on the hospital's roster")
-    if consent is None or not (consent.all_hospitals or consent.hospitals):
+def start(ctx: AccessContext, facts: Facts) -> Verdict:
+    """Whether the request may read anything at all; fixes the policy if so."""
+    if may_act(ctx, facts) is Verdict.REJECT:
+        return ctx.verdict
+    requester, hospital = ctx.requester, facts.hospital
+    assert requester is not None and hospital is not None
+    consent = facts.consent
+    glass = facts.break_glass if _live_glass(facts) else None
+    if consent is None:
         return _reject(ctx, "patient has not consented")
-    ctx.consent = consent
-    ctx.verdict, ctx.reason = Verdict.PROCEED, "consent"
+    per_visit_only = hospital.per_visit_only
+    if glass is None and not _could_allow(consent, requester.hospital, per_visit_only, facts.now):
+        reason = "no live per-visit consent for this hospital" if per_visit_only else None
+        return _reject(ctx, reason or "patient has not consented")
+    if glass is not None and not _any_consent(consent, facts.now):
+        return _reject(ctx, "patient has not consented")
+    ctx.policy = Policy(
+        consent=consent,
+        requesting=requester.hospital,
+        per_visit_only=per_visit_only,
+        allow_sensitive=consent.allow_sensitive or glass is not None,
+        emergency=glass is not None,
+        now=facts.now,
+    )
+    ctx.break_glass = glass
+    if glass is not None:
+        ctx.purpose = EMERGENCY
+    ctx.verdict, ctx.reason = Verdict.PROCEED, "break-glass" if glass else "consent"
     return ctx.verdict
 
 
+def may_act(ctx: AccessContext, facts: Facts) -> Verdict:
+    """The physician may act for the hospital the token names (not yet: for this patient)."""
+    if ctx.requester is None:
+        return _reject(ctx, ctx.reason if ctx.reason != "not decided" else "not authenticated")
+    if not facts.physician_active:
+        return _reject(ctx, "licence is not active in the registry")
+    if facts.hospital is None or not facts.hospital.active:
+        return _reject(ctx, "hospital is not participating")
+    if not facts.on_roster:
+        return _reject(ctx, "physician is not on the hospital's roster")
+    ctx.verdict, ctx.reason = Verdict.PROCEED, "physician may act"
+    return ctx.verdict
+
+
+def source_allowed(ctx: AccessContext, source: str) -> bool:
+    """Whether records from ``source`` may be shown at all (before reading them)."""
+    return (
+        ctx.verdict is Verdict.PROCEED
+        and ctx.policy is not None
+        and (ctx.policy.source_allowed(source))
+    )
+
+
 def can_see(ctx: AccessContext, record: dict[str, Any]) -> bool:
-    """Whether this record may be shown; counts what was shown and hidden."""
-    consent = ctx.consent
+    """Whether this record may be shown; counts what is hidden."""
+    policy = ctx.policy
     visible = (
         ctx.verdict is Verdict.PROCEED
-        and consent is not None
-        and consent.covers_source(record["hospital"])
-        and (not record.get("sensitive") or consent.allow_sensitive)
+        and policy is not None
+        and policy.source_allowed(record["hospital"])
+        and (not record.get("sensitive") or policy.allow_sensitive)
     )
-    if visible:
-        ctx.shown += 1
-        ctx.sources.add(record["hospital"])
-        if record.get("category"):
-            ctx.categories.add(record["category"])
-    else:
+    if not visible:
         ctx.hidden += 1
     return visible
 
 
+def will_see(ctx: AccessContext, record: dict[str, Any]) -> None:
+    """Note a record that is returned."""
+    ctx.shown += 1
+    ctx.sources.add(record["hospital"])
+    if record.get("category"):
+        ctx.categories.add(record["category"])
+
+
 def complete(ctx: AccessContext) -> dict[str, Any]:
-    """The access event's data for this request."""
+    """The access event's data for this request (time and correlation id added later)."""
     requester = ctx.requester
+    glass = ctx.break_glass
     return {
         "physician": requester.licence if requester else None,
         "physician_name": requester.name if requester else None,
@@ -94,8 +192,26 @@ def complete(ctx: AccessContext) -> dict[str, Any]:
         "sources": sorted(ctx.sources),
         "count": ctx.shown,
         "hidden": ctx.hidden,
-        "break_glass": False,
+        "break_glass": glass is not None,
+        "break_glass_reason": glass.reason if glass else None,
+        "endpoint": ctx.endpoint,
     }
+
+
+def _could_allow(
+    consent: ConsentView, requesting: str, per_visit_only: bool, now: datetime
+) -> bool:
+    if consent.per_visit_sources(requesting, now):
+        return True
+    return not per_visit_only and (consent.all_hospitals or bool(consent.hospitals))
+
+
+def _any_consent(consent: ConsentView, now: datetime) -> bool:
+    return consent.all_hospitals or bool(consent.hospitals) or bool(consent.live_per_visit(now))
+
+
+def _live_glass(facts: Facts) -> bool:
+    return facts.break_glass is not None and facts.now < facts.break_glass.until
 
 
 def _reject(ctx: AccessContext, reason: str) -> Verdict:

@@ -1,38 +1,51 @@
-"""The query HTTP API: sign-in, rosters (hospital staff), FHIR reads (physicians)."""
+"""The query HTTP API: sign-in, rosters (hospital staff), FHIR reads and summary (physicians).
+
+Patient reads validate their own parameters inside the audited request (not in
+FastAPI's validation), so a 400 on a bad parameter is audited like any other.
+"""
 
 from __future__ import annotations
 
 import hmac
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field, ValidationError
 
 from services.query import handlers
-from services.query.handlers import Deps
-from services.query.physicians import hash_pin
-from services.query.records import searchset
+from services.query.bundles import capability_statement
+from services.query.handlers import Deps, Link
+from services.query.physicians import hash_pin, is_argon2id
 from shared import tokens
-from shared.errors import Unauthorized
+from shared.errors import InvalidInput, Unauthorized
 from shared.fhir import FHIR_JSON
 from shared.http import OperatorDep, bearer
 
+LICENCE = r"^\d{3,8}$"
+HOSPITAL = r"^\d{5}$"
+
 
 class LicenceLoad(BaseModel):
-    licence: str = Field(pattern=r"^\d{3,8}$", description="Medical Council licence number")
+    licence: str = Field(pattern=LICENCE, description="Medical Council licence number")
     name: str = Field(min_length=1, max_length=200)
-    pin: str = Field(min_length=4, max_length=64)
+    pin: str = Field(min_length=4, max_length=200, description="PIN, or its argon2id hash")
+    active: bool = True
 
 
 class RosterEntry(BaseModel):
-    licence: str = Field(pattern=r"^\d{3,8}$")
+    licence: str = Field(pattern=LICENCE)
 
 
 class SignIn(BaseModel):
-    licence: str = Field(pattern=r"^\d{3,8}$")
+    licence: str = Field(pattern=LICENCE)
     pin: str = Field(min_length=1, max_length=64)
-    hospital: str = Field(pattern=r"^\d{5}$")
+    hospital: str = Field(pattern=HOSPITAL, description="the hospital to act for")
+
+
+class BreakGlassDeclare(BaseModel):
+    reason: str = Field(min_length=10, max_length=1000, description="why this is an emergency")
 
 
 def get_deps(request: Request) -> Deps:
@@ -41,9 +54,11 @@ def get_deps(request: Request) -> Deps:
 
 
 DepsDep = Annotated[Deps, Depends(get_deps)]
+HospitalCode = Annotated[str, Path(pattern=HOSPITAL)]
+Licence = Annotated[str, Path(pattern=LICENCE)]
 
 
-def require_hospital_admin(code: str, request: Request) -> None:
+def require_hospital_admin(code: HospitalCode, request: Request) -> None:
     expected = tokens.derive(request.app.state.settings.token_secret, "admin", code)
     if not hmac.compare_digest(bearer(request), expected):
         raise Unauthorized("this hospital's admin key is required")
@@ -56,35 +71,58 @@ def optional_bearer(request: Request) -> str | None:
         return None
 
 
+def pairs_of(request: Request) -> list[tuple[str, str]]:
+    return list(request.query_params.multi_items())
+
+
+def link_of(request: Request) -> Link:
+    return lambda offset: str(request.url.include_query_params(_offset=offset))
+
+
+def fhir_response(body: bytes) -> Response:
+    return Response(content=body, media_type=FHIR_JSON)
+
+
 admin = APIRouter(tags=["physicians"])
 fhir = APIRouter(prefix="/fhir", tags=["fhir"])
+patients = APIRouter(prefix="/patients", tags=["patients"])
+HospitalAdmin = [Depends(require_hospital_admin)]
 
 
 @admin.post("/registry/licences", status_code=status.HTTP_201_CREATED, dependencies=[OperatorDep])
 async def create_licence(body: LicenceLoad, deps: DepsDep) -> dict[str, str]:
     """Load a licence into the local Medical Council mirror (operators)."""
-    await deps.registry.put(body.licence, body.name, hash_pin(body.pin))
+    pin_hash = body.pin if is_argon2id(body.pin) else hash_pin(body.pin)
+    await deps.registry.put(body.licence, body.name, pin_hash, body.active)
     return {"licence": body.licence}
+
+
+@admin.get("/hospitals/{code}/physicians", dependencies=HospitalAdmin)
+async def read_roster(code: HospitalCode, deps: DepsDep) -> dict[str, Any]:
+    """The hospital's roster (hospital staff)."""
+    return {"hospital": code, "physicians": await deps.rosters.list(code)}
 
 
 @admin.post(
     "/hospitals/{code}/physicians",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(require_hospital_admin)],
+    dependencies=HospitalAdmin,
 )
-async def create_roster_entry(code: str, body: RosterEntry, deps: DepsDep) -> dict[str, Any]:
-    """Add a physician to the hospital's roster (hospital staff)."""
-    await deps.rosters.add(code, body.licence, deps.clock())
-    return {"hospital": code, "physicians": await deps.rosters.list(code)}
+async def create_roster_entry(
+    code: HospitalCode, body: RosterEntry, deps: DepsDep
+) -> dict[str, Any]:
+    """Add a registered physician to the hospital's roster (hospital staff)."""
+    roster = await handlers.add_to_roster(deps, code, body.licence)
+    return {"hospital": code, "physicians": roster}
 
 
-@admin.delete(
-    "/hospitals/{code}/physicians/{licence}", dependencies=[Depends(require_hospital_admin)]
-)
-async def delete_roster_entry(code: str, licence: str, deps: DepsDep) -> dict[str, Any]:
+@admin.delete("/hospitals/{code}/physicians/{licence}", dependencies=HospitalAdmin)
+async def delete_roster_entry(
+    code: HospitalCode, licence: Licence, deps: DepsDep
+) -> dict[str, Any]:
     """Remove a physician; takes effect on their next request."""
-    await deps.rosters.remove(code, licence)
-    return {"hospital": code, "physicians": await deps.rosters.list(code)}
+    roster = await handlers.remove_from_roster(deps, code, licence)
+    return {"hospital": code, "physicians": roster}
 
 
 @admin.post("/auth/token")
@@ -93,8 +131,46 @@ async def create_token(body: SignIn, deps: DepsDep) -> dict[str, Any]:
     return await handlers.sign_in(deps, body.licence, body.pin, body.hospital)
 
 
+@patients.get("/{cid}/summary")
+async def read_summary(cid: str, request: Request, deps: DepsDep) -> JSONResponse:
+    """Per data category and per source hospital, latest first, with counts."""
+    found = await handlers.patient_summary(deps, optional_bearer(request), cid)
+    return JSONResponse(found)
+
+
+@patients.post("/{cid}/break-glass", status_code=status.HTTP_201_CREATED)
+async def create_break_glass(cid: str, request: Request, deps: DepsDep) -> dict[str, Any]:
+    """Declare an emergency: sensitive and per-visit-only records shown for a limited time."""
+    raw = await request.body()
+    token = optional_bearer(request)
+
+    def reason() -> str:
+        try:
+            return BreakGlassDeclare.model_validate_json(raw).reason
+        except ValidationError as exc:
+            raise InvalidInput('body must be {"reason": 10 to 1000 characters}') from exc
+
+    return await handlers.declare_break_glass(deps, token, cid, reason)
+
+
+@fhir.get("/metadata", response_model=None)
+async def read_metadata() -> JSONResponse:
+    """The CapabilityStatement: what this server supports."""
+    statement = capability_statement(datetime.now(UTC).date().isoformat())
+    return JSONResponse(statement, media_type=FHIR_JSON)
+
+
 @fhir.get("/Patient/{cid}/$everything", response_model=None)
-async def read_everything(cid: str, request: Request, deps: DepsDep) -> JSONResponse:
-    """Every record the physician may see for the patient, newest first."""
-    resources = await handlers.everything(deps, optional_bearer(request), cid)
-    return JSONResponse(searchset(resources, str(request.url)), media_type=FHIR_JSON)
+async def read_everything(cid: str, request: Request, deps: DepsDep) -> Response:
+    """Every record the physician may see for the patient, newest first, paged."""
+    token = optional_bearer(request)
+    body = await handlers.everything(deps, token, cid, pairs_of(request), link_of(request))
+    return fhir_response(body)
+
+
+@fhir.get("/{rtype}", response_model=None)
+async def read_search(rtype: str, request: Request, deps: DepsDep) -> Response:
+    """Search one resource type for one patient (``patient`` is required)."""
+    token = optional_bearer(request)
+    body = await handlers.search(deps, token, rtype, pairs_of(request), link_of(request))
+    return fhir_response(body)

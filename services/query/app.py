@@ -7,10 +7,15 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.query.api import admin, fhir
+from services.query import handlers
+from services.query.api import admin, fhir, patients
+from services.query.audit import Auditor
+from services.query.breakglass import BreakGlassLog
+from services.query.chartstore import ChartCache, ChartStore
 from services.query.handlers import Deps
+from services.query.lockout import SignInFailures
 from services.query.physicians import MongoLicenceRegistry, Rosters
-from services.query.records import RecordReader
+from services.query.settings import QuerySettings
 from shared import topics
 from shared.events import Envelope
 from shared.projections import ConsentProjection
@@ -20,36 +25,49 @@ from shared.settings import Settings
 SERVICE = "query"
 
 
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
 async def on_consent_event(view: ConsentProjection, event: Envelope) -> None:
-    if event.name.startswith("consent."):
-        await view.on_consent_event(event)
+    """Consent state changes (the projection skips other events on the topic)."""
+    await view.on_consent_event(event)
 
 
 async def on_hospital_event(view: ConsentProjection, event: Envelope) -> None:
     await view.on_hospital_event(event)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, options: QuerySettings | None = None) -> FastAPI:
+    options = options or QuerySettings()
     runtime = make_runtime(settings, SERVICE)
-    view = ConsentProjection(runtime.db.consent_view, runtime.db.hospital_view)
+    db = runtime.db
+    view = ConsentProjection(db.consent_view, db.hospital_view)
     records = runtime.client[settings.db_name("ingest")].records
     deps = Deps(
-        registry=MongoLicenceRegistry(runtime.db),
-        rosters=Rosters(runtime.db),
+        registry=MongoLicenceRegistry(db),
+        rosters=Rosters(db),
+        failures=SignInFailures(
+            db, options.max_sign_in_failures, options.failure_window_s, options.lockout_s
+        ),
+        glass=BreakGlassLog(db),
         view=view,
-        records=RecordReader(records),
-        publisher=runtime.publisher,
+        charts=ChartStore(db, records, ChartCache(options.chart_cache_bytes)),
+        auditor=Auditor(runtime.publisher, now),
         secret=settings.token_secret,
         token_ttl_s=settings.token_ttl_s,
-        clock=lambda: datetime.now(UTC),
+        options=options,
+        clock=now,
     )
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(on_consent_event, view))
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(on_hospital_event, view))
+    runtime.subscribe_events(topics.INGEST_RECORDS, partial(handlers.on_records_received, deps))
     app = service_app(
         runtime, "Health Link query", "Physicians read consented records; every read is audited."
     )
     app.state.deps = deps
     app.state.settings = settings
     app.include_router(admin)
+    app.include_router(patients)
     app.include_router(fhir)
     return app

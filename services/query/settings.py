@@ -1,0 +1,19 @@
+"""The query service's own settings (``HEALTHLINK_QUERY_*``), beside the shared ones."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class QuerySettings(BaseSettings):
+    """Break-glass, sign-in lockout and read-cache limits."""
+
+    model_config = SettingsConfigDict(env_prefix="HEALTHLINK_QUERY_", extra="ignore")
+
+    break_glass_ttl_s: int = Field(default=3600, gt=0, le=24 * 3600)
+    max_sign_in_failures: int = Field(default=5, ge=1)
+    failure_window_s: int = Field(default=900, gt=0)
+    lockout_s: int = Field(default=900, gt=0)
+    chart_cache_bytes: int = Field(default=64_000_000, ge=0)
+    default_count: int = Field(default=100, ge=1, le=1000)
