@@ -2,34 +2,106 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import partial
 
+import httpx
 from fastapi import FastAPI
 
 from services.notify import handlers
-from services.notify.api import router
+from services.notify.announcements import Announcer
+from services.notify.api import operator, router
+from services.notify.digest import Digests, Preferences
 from services.notify.handlers import Deps
 from services.notify.repository import Inbox
+from services.notify.settings import NotifySettings
+from services.notify.webhook import Deliveries, Sender, webhook_key
 from shared import topics
+from shared.events import utcnow
+from shared.logging import get_logger
 from shared.projections import ConsentProjection
-from shared.runtime import make_runtime, service_app
+from shared.runtime import Loop, make_runtime, service_app
 from shared.settings import Settings
 
 SERVICE = "notify"
+log = get_logger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def every(period_s: float, step: Callable[[], Awaitable[object]], what: str) -> Loop:
+    """Run ``step`` now and then every ``period_s`` (at once again while it finds work)."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                busy = await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background step failed", loop=what)
+                busy = False
+            if not busy:
+                await asyncio.sleep(period_s)
+
+    return loop
+
+
+def create_app(
+    settings: Settings,
+    *,
+    notify_settings: NotifySettings | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    instance: str | None = None,
+) -> FastAPI:
+    config = notify_settings or NotifySettings()
     runtime = make_runtime(settings, SERVICE)
-    inbox = Inbox(runtime.db)
+    db = runtime.db
+    inbox = Inbox(db)
+    deliveries = Deliveries(db, clock) if config.webhook_url else None
     deps = Deps(
-        inbox=inbox, view=ConsentProjection(runtime.db.consent_view, runtime.db.hospital_view)
+        inbox=inbox,
+        view=ConsentProjection(db.consent_view, db.hospital_view),
+        patients=db.patients,
+        preferences=Preferences(db),
+        digests=Digests(db, clock),
+        deliveries=deliveries,
+        clock=clock,
     )
+    announcer = Announcer(db, deps.notify, instance or f"notify-{uuid.uuid4().hex[:8]}")
     runtime.on_start.append(inbox.ensure_indexes)
+    runtime.on_start.append(deps.digests.ensure_indexes)
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(handlers.on_hospital_event, deps))
+    runtime.subscribe_events(topics.CONSENT_EVENTS, partial(handlers.on_consent_event, deps))
     runtime.subscribe_events(topics.ACCESS_EVENTS, partial(handlers.on_access_event, deps))
     runtime.subscribe_events(topics.INGEST_RECORDS, partial(handlers.on_records_received, deps))
+    runtime.background(
+        every(config.schedule_tick_s, lambda: announcer.tick(clock()), "announcements")
+    )
+    runtime.background(every(config.digest_tick_s, partial(handlers.flush_digests, deps), "digest"))
+    if deliveries is not None and config.webhook_url:
+        http = httpx.AsyncClient()
+        sender = Sender(
+            deliveries,
+            http,
+            config.webhook_url,
+            webhook_key(settings.token_secret),
+            config.webhook_max_attempts,
+            config.webhook_backoff_s,
+            config.webhook_timeout_s,
+            clock,
+        )
+        runtime.on_start.append(deliveries.ensure_indexes)
+        runtime.on_stop.append(http.aclose)
+        runtime.background(every(config.delivery_tick_s, sender.send_due, "webhook"))
     app = service_app(runtime, "Health Link notify", "Patients' inboxes and notifications.")
     app.state.inbox = inbox
+    app.state.preferences = deps.preferences
+    app.state.deliveries = deliveries
+    app.state.announcer = announcer
+    app.state.deps = deps
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(operator)
     return app

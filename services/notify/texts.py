@@ -196,3 +196,47 @@ def hospitals_joined(hospitals: Sequence[str], all_hospitals_consent: bool) -> T
         title_en="New hospitals joined Health Link",
         body_en=f"Newly participating hospitals: {names_en}. {action_en}",
     )
+
+
+def access_digest(views: Sequence[tuple[str, str, datetime]], hour_end: datetime) -> Text:
+    """The hour's accesses in one notification: (physician name, hospital name, time)."""
+    if not views:
+        raise ValueError("no accesses to summarise")
+    lines_th = [f"- {who} จาก {where} เมื่อ {when_th(at)}" for who, where, at in views]
+    lines_en = [f"- {who} at {where} on {when_en(at)}" for who, where, at in views]
+    return Text(
+        title_th=f"สรุปการเข้าดูข้อมูลสุขภาพของท่าน ({len(views)} ครั้ง)",
+        body_th=f"การเข้าดูข้อมูลของท่านก่อน {when_th(hour_end)}:\n" + "\n".join(lines_th),
+        title_en=f"Your health records were viewed ({len(views)} times)",
+        body_en=f"Views of your records in the hour before {when_en(hour_end)}:\n"
+        + "\n".join(lines_en),
+    )
+
+
+def consent_state(
+    all_hospitals: bool, hospital_names: Sequence[str], allow_sensitive: bool, per_visit: int
+) -> Text:
+    """Confirmation of the patient's consent as it now stands."""
+    if all_hospitals:
+        who_th, who_en = "ทุกโรงพยาบาลที่เข้าร่วม", "all participating hospitals"
+    elif hospital_names:
+        who_th, who_en = _join_th(list(hospital_names)), _join_en(list(hospital_names))
+    else:
+        who_th, who_en = "ไม่มีโรงพยาบาลใด", "no hospital"
+    sensitive_th = "รวมข้อมูลอ่อนไหว" if allow_sensitive else "ไม่รวมข้อมูลอ่อนไหว"
+    sensitive_en = "including" if allow_sensitive else "excluding"
+    visits_th = f" และความยินยอมรายครั้ง {per_visit} รายการ" if per_visit else ""
+    visits_en = f", plus {per_visit} per-visit consent(s)" if per_visit else ""
+    return Text(
+        title_th="การให้ความยินยอมของท่านมีการเปลี่ยนแปลง",
+        body_th=(
+            f"ขณะนี้ท่านให้ความยินยอมแก่ {who_th} ({sensitive_th}){visits_th}"
+            " หากท่านไม่ได้ทำรายการนี้ กรุณาติดต่อ Health Link ทันที"
+        ),
+        title_en="Your consent settings changed",
+        body_en=(
+            f"You now share your records with {who_en} ({sensitive_en} sensitive data)"
+            f"{visits_en}. If you did not make this change, please contact Health Link"
+            " immediately."
+        ),
+    )

@@ -1,0 +1,20 @@
+"""Settings of the notify service beyond the shared ones (same ``HEALTHLINK_`` prefix)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NotifySettings(BaseSettings):
+    """Webhook delivery to the wallet app, and how often the background loops look."""
+
+    model_config = SettingsConfigDict(env_prefix="HEALTHLINK_", extra="ignore")
+
+    webhook_url: str | None = None
+    webhook_max_attempts: int = Field(default=6, ge=1)
+    webhook_backoff_s: float = Field(default=1.0, gt=0)
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    delivery_tick_s: float = Field(default=0.5, gt=0)
+    schedule_tick_s: float = Field(default=10.0, gt=0)
+    digest_tick_s: float = Field(default=30.0, gt=0)
