@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from services.consent.domain import check_adult, check_cid, check_hcode
@@ -44,6 +44,7 @@ TOPIC_OF = {
     "patients": topics.CONSENT_EVENTS,
 }
 DATA_REQUESTED = "data.requested"
+RELAY_GRACE = timedelta(seconds=5)
 
 
 class EventPublisher(Protocol):
@@ -120,11 +121,17 @@ async def publish_stored(deps: Deps, kind: str, key: str, envelope: Envelope) ->
     await deps.repo.published(kind, key, envelope.id)
 
 
-async def relay(deps: Deps) -> int:
-    """Publish whatever a crash left in an outbox; returns how many."""
+async def relay(deps: Deps, grace: timedelta = RELAY_GRACE) -> int:
+    """Publish whatever a crash left in an outbox; returns how many.
+
+    Events younger than ``grace`` are left to the request that is publishing them.
+    """
     sent = 0
+    cutoff = deps.clock() - grace
     for kind in TOPIC_OF:
         for key, envelope in await deps.repo.pending(kind):
+            if envelope.time > cutoff:
+                continue
             await publish_stored(deps, kind, key, envelope)
             sent += 1
     if sent:

@@ -1,0 +1,122 @@
+"""The consent HTTP API over in-memory fakes: statuses, messages, FHIR Consent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.consent import Consent
+
+from services.consent.api import consent, fhir_router, hospitals, patients
+from services.consent.handlers import Deps
+from services.consent.memory import MemoryConsentRepository, RecordingPublisher
+from shared.cid import cid_check_digit
+from shared.http import install_error_handlers
+from shared.settings import Settings
+
+pytestmark = pytest.mark.unit
+CID = "110170012345" + str(cid_check_digit("110170012345"))
+OTHER = "310170012345" + str(cid_check_digit("310170012345"))
+OPERATOR = {"authorization": "Bearer op-token"}
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    install_error_handlers(app)
+    app.state.settings = Settings(environment="test", token_secret="s", admin_token="op-token")
+    app.state.deps = Deps(
+        repo=MemoryConsentRepository(),
+        publisher=RecordingPublisher(),
+        clock=lambda: datetime.now(UTC),
+    )
+    for router in (patients, consent, fhir_router, hospitals):
+        app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        for code, role in (("10670", "provider"), ("11535", "consumer")):
+            r = await http.post(
+                "/hospitals", headers=OPERATOR, json={"code": code, "name": code, "role": role}
+            )
+            assert r.status_code == 201, r.text
+        yield http
+
+
+async def patient(http: httpx.AsyncClient, cid: str = CID) -> dict[str, str]:
+    r = await http.post("/patients", json={"cid": cid, "birth_date": "1980-05-17"})
+    assert r.status_code == 201, r.text
+    r = await http.post(f"/patients/{cid}/verify", json={"scan": "dev-face-scan-ok"})
+    assert r.status_code == 200, r.text
+    return {"authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def test_bad_input_gets_a_clear_4xx(client: httpx.AsyncClient) -> None:
+    me = await patient(client)
+    cases = [
+        ("post", "/patients", {"cid": "1234567890123", "birth_date": "1980-01-01"}, 400, "CID"),
+        ("post", f"/patients/{OTHER}/verify", {"scan": "x"}, 404, "no patient"),
+        ("post", f"/patients/{CID}/consent/hospitals", {"hospitals": ["99999"]}, 404, "99999"),
+        ("post", f"/patients/{OTHER}/consent/hospitals", {"hospitals": ["10670"]}, 403, "own"),
+        ("delete", f"/patients/{CID}/consent/visits/nope", None, 404, "per-visit"),
+        ("patch", "/hospitals/99999", {"name": "x"}, 401, "operator"),
+    ]
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    visit = {"requesting_hospital": "11535", "sources": ["10670"], "until": past}
+    cases.append(("post", f"/patients/{CID}/consent/visits", visit, 400, "past"))
+    naive = {**visit, "until": "2099-01-01T10:00:00"}
+    cases.append(("post", f"/patients/{CID}/consent/visits", naive, 400, "timezone"))
+    for method, url, body, status, words in cases:
+        r = await client.request(method, url, json=body, headers=me)
+        assert r.status_code == status, (url, r.text)
+        assert words.lower() in r.json()["issue"][0]["diagnostics"].lower(), r.text
+
+
+async def test_verification_refused_on_the_sixth_attempt(client: httpx.AsyncClient) -> None:
+    await patient(client)
+    statuses = []
+    for _ in range(6):
+        r = await client.post(f"/patients/{CID}/verify", json={"scan": "not-me"})
+        statuses.append(r.status_code)
+    assert statuses == [401] * 5 + [429]
+    assert "เกิน 5 ครั้ง" in r.json()["issue"][0]["diagnostics"]
+
+
+async def test_consents_read_as_valid_fhir_r4_consent(client: httpx.AsyncClient) -> None:
+    me = await patient(client)
+    until = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    r = await client.post(
+        f"/patients/{CID}/consent/visits",
+        headers=me,
+        json={"requesting_hospital": "11535", "sources": ["10670"], "until": until},
+    )
+    assert r.status_code == 201, r.text
+    await client.post(
+        f"/patients/{CID}/consent/hospitals", headers=me, json={"hospitals": ["10670"]}
+    )
+    r = await client.get("/fhir/Consent", params={"patient": CID}, headers=me)
+    bundle = Bundle.model_validate(r.json())
+    assert bundle.total == 2
+    standing = Consent.model_validate(r.json()["entry"][0]["resource"])
+    assert standing.status == "active"
+    assert standing.provision.actor[0].reference.identifier.value == "10670"
+    visit_id = r.json()["entry"][1]["resource"]["id"]
+    one = await client.get(f"/fhir/Consent/{visit_id}", headers=me)
+    assert Consent.model_validate(one.json()).provision.period.end is not None
+    other = await patient(client, OTHER)
+    assert (await client.get(f"/fhir/Consent/{visit_id}", headers=other)).status_code == 403
+
+
+async def test_the_public_hospital_list_and_a_provider_upgrade(client: httpx.AsyncClient) -> None:
+    r = await client.patch("/hospitals/11535", headers=OPERATOR, json={"role": "provider"})
+    assert r.status_code == 200 and r.json()["provider_since"]
+    listed = (await client.get("/hospitals")).json()["hospitals"]
+    assert {(h["code"], h["role"], h["consent_mode"]) for h in listed} == {
+        ("10670", "provider", "standing"),
+        ("11535", "provider", "standing"),
+    }
+    r = await client.get("/hospitals/11535/credentials", headers=OPERATOR)
+    assert set(r.json()) == {"code", "admin_key", "upload_key"}
