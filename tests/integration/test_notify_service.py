@@ -1,0 +1,181 @@
+"""The notify service in-process against the real Kafka and database."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from services.notify.app import create_app
+from services.notify.handlers import Deps, flush_digests
+from services.notify.settings import NotifySettings
+from shared import tokens, topics
+from shared.cid import random_cid
+from shared.events import Envelope, make_event
+from shared.settings import Settings
+from tests.support.journey import auth, eventually
+from tests.support.settings import TEST_SECRET, isolated_settings
+from tests.support.stack import real_stack
+
+pytestmark = pytest.mark.integration
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+CLOCK = Clock()
+
+
+@pytest.fixture(scope="module")
+def stack_settings() -> Iterator[Settings]:
+    with real_stack() as endpoints:
+        yield isolated_settings(endpoints)
+
+
+@pytest.fixture(scope="module")
+async def notify(stack_settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    slow = NotifySettings(schedule_tick_s=3600, digest_tick_s=3600)
+    app = create_app(stack_settings, notify_settings=slow, clock=CLOCK)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
+            yield app, client
+
+
+@pytest.fixture(scope="module")
+async def producer(stack_settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
+    found = AIOKafkaProducer(bootstrap_servers=stack_settings.kafka_bootstrap, acks="all")
+    await found.start()
+    yield found
+    await found.stop()
+
+
+async def send(producer: AIOKafkaProducer, settings: Settings, topic: str, event: Envelope) -> None:
+    await producer.send_and_wait(
+        topics.named(topic, settings.topic_prefix),
+        event.model_dump_json().encode(),
+        key=event.subject.encode(),
+    )
+
+
+def access(cid: str, **extra: Any) -> Envelope:
+    data = {
+        "physician": "12345",
+        "physician_name": "นพ. ทดสอบ",
+        "hospital": "11535",
+        "patient": cid,
+        "decision": "permit",
+        "categories": ["medication"],
+        "break_glass": False,
+        "time": CLOCK.now.isoformat(),
+        **extra,
+    }
+    return make_event("record.accessed", source="test", subject=cid, data=data)
+
+
+async def inbox(client: httpx.AsyncClient, cid: str, n: int) -> list[dict[str, Any]]:
+    token = auth(tokens.issue(TEST_SECRET, tokens.PATIENT, cid, 600))
+
+    async def probe() -> list[dict[str, Any]] | None:
+        r = await client.get(f"/patients/{cid}/inbox", headers=token)
+        assert r.status_code == 200, r.text
+        entries: list[dict[str, Any]] = r.json()["entries"]
+        return entries if len(entries) >= n else None
+
+    return await eventually(probe, what=f"{n} inbox entries")
+
+
+async def test_consent_verification_records_and_accesses_are_told_once(
+    notify: tuple[FastAPI, httpx.AsyncClient], producer: AIOKafkaProducer, stack_settings: Settings
+) -> None:
+    _, client = notify
+    cid = random_cid(random.Random(21))
+    hospital = make_event(
+        "hospital.registered",
+        source="test",
+        subject="10670",
+        data={"version": 1, "state": {"code": "10670", "name": "Siriraj", "role": "provider"}},
+    )
+    consent = make_event(
+        "consent.granted",
+        source="test",
+        subject=cid,
+        data={"version": 1, "state": {"all_hospitals": False, "hospitals": ["10670"]}},
+    )
+    verified = make_event("patient.verification_succeeded", source="t", subject=cid, data={})
+    refused = make_event("patient.verification_refused", source="t", subject=cid, data={})
+    records = make_event(
+        "records.received",
+        source="test",
+        subject=cid,
+        data={"patient": cid, "hospital": "10670", "counts": {"lab_value": 2}},
+    )
+    denied = access(cid, decision="deny")
+    read = access(cid, hospital="10670")
+    await send(producer, stack_settings, topics.HOSPITAL_EVENTS, hospital)
+    for topic, event in [
+        (topics.CONSENT_EVENTS, verified),
+        (topics.CONSENT_EVENTS, refused),
+        (topics.CONSENT_EVENTS, consent),
+        (topics.CONSENT_EVENTS, consent),
+        (topics.INGEST_RECORDS, records),
+        (topics.ACCESS_EVENTS, denied),
+        (topics.ACCESS_EVENTS, read),
+        (topics.ACCESS_EVENTS, read),
+    ]:
+        await send(producer, stack_settings, topic, event)
+    entries = await inbox(client, cid, 5)
+    kinds = sorted(e["kind"] for e in entries)
+    assert kinds == [
+        "consent-changed",
+        "identity-verification",
+        "identity-verification",
+        "record-accessed",
+        "records-received",
+    ]
+    by_kind = {e["kind"]: e for e in entries}
+    assert "Siriraj" in by_kind["consent-changed"]["body_en"]
+    assert "Siriraj" in by_kind["record-accessed"]["body_en"]
+    assert "เกิน 5 ครั้ง" in " ".join(e["body_th"] for e in entries)
+
+
+async def test_hourly_digest_and_break_glass_at_once(
+    notify: tuple[FastAPI, httpx.AsyncClient], producer: AIOKafkaProducer, stack_settings: Settings
+) -> None:
+    app, client = notify
+    cid = random_cid(random.Random(22))
+    token = auth(tokens.issue(TEST_SECRET, tokens.PATIENT, cid, 600))
+    r = await client.put(f"/patients/{cid}/preferences", headers=token, json={"accesses": "hourly"})
+    assert r.status_code == 200 and r.json()["break_glass"] == "immediate"
+    bad = await client.put(f"/patients/{cid}/preferences", headers=token, json={"accesses": "x"})
+    assert bad.status_code == 400
+    reads = [access(cid), access(cid)]
+    glass = access(cid, break_glass=True, break_glass_reason="unconscious in ER")
+    for event in [*reads, reads[0], glass]:
+        await send(producer, stack_settings, topics.ACCESS_EVENTS, event)
+    [urgent] = await inbox(client, cid, 1)
+    assert "unconscious in ER" in urgent["body_en"]
+    deps: Deps = app.state.deps
+
+    async def parked() -> bool:
+        return len(await deps.digests._coll.find({"patient": cid}).to_list()) == 2
+
+    await eventually(parked, what="two accesses parked for the digest")
+    assert await flush_digests(deps) == 0  # the hour is not over
+    CLOCK.now += timedelta(hours=1)
+    assert await flush_digests(deps) >= 1
+    await flush_digests(deps)
+    entries = await inbox(client, cid, 2)
+    digests = [e for e in entries if e["kind"] == "access-digest"]
+    assert len(digests) == 1 and "(2 times)" in digests[0]["title_en"]
