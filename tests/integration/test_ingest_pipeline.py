@@ -1,0 +1,210 @@
+"""The ingest service in-process against the real Kafka and FerretDB.
+
+Uploads go through the real topic; every refusal lands on the real dead-letter
+topic with its reason, and every dead letter can be replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from healthlink.adapter import HospitalAdapter
+from healthlink.simulator import simulate
+from healthlink.synthetic import make_patient_bundle
+from shared import tokens, topics
+from shared.broker import Publisher, make_broker
+from shared.cid import random_cid
+from shared.database import Document
+from shared.deadletter import DeadLetters
+from shared.events import make_event
+from shared.settings import Settings
+from tests.support.inprocess import running
+from tests.support.journey import eventually
+from tests.support.kafka import dead_letters, publish_raw
+from tests.support.settings import isolated_settings
+from tests.support.stack import Endpoints
+
+pytestmark = pytest.mark.integration
+SOURCE = "10670"
+READER = "11535"
+
+
+@pytest.fixture
+def settings(endpoints: Endpoints) -> Settings:
+    return isolated_settings(endpoints, max_bundle_bytes=60_000)
+
+
+@pytest.fixture
+async def ingest(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running("ingest", settings) as (_, client):
+        await publish_state(settings, topics.HOSPITAL_EVENTS, SOURCE, hospital_state(SOURCE))
+        await publish_state(
+            settings, topics.HOSPITAL_EVENTS, READER, hospital_state(READER, "consumer")
+        )
+        db = db_of(settings)
+
+        async def known() -> bool:
+            return await db.hospital_view.count_documents({}) == 2
+
+        await eventually(known, what="hospital projection")
+        yield client
+
+
+def db_of(settings: Settings) -> Any:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+    return client[settings.db_name("ingest")]
+
+
+def hospital_state(code: str, role: str = "provider") -> dict[str, Any]:
+    return {"code": code, "name": f"H{code}", "role": role, "consent_mode": "standing",
+            "active": True}  # fmt: skip
+
+
+async def publish_state(
+    settings: Settings, topic: str, subject: str, state: dict[str, Any], version: int = 1
+) -> None:
+    name = "hospital.joined" if topic == topics.HOSPITAL_EVENTS else "consent.changed"
+    event = make_event(name, source="test", subject=subject,
+                       data={"version": version, "state": state})  # fmt: skip
+    await publish_raw(settings, topic, event.model_dump_json().encode(), key=subject.encode())
+
+
+async def grant(settings: Settings, cid: str, codes: list[str]) -> None:
+    state = {"all_hospitals": False, "hospitals": codes, "allow_sensitive": True, "per_visit": []}
+    await publish_state(settings, topics.CONSENT_EVENTS, cid, state)
+
+
+def upload_key(settings: Settings, code: str = SOURCE) -> str:
+    return tokens.derive(settings.token_secret, "upload", code)
+
+
+async def stored(settings: Settings, query: dict[str, Any], count: int) -> int:
+    records = db_of(settings).records
+
+    async def probe() -> int | None:
+        found: int = await records.count_documents(query)
+        return found if found >= count else None
+
+    return await eventually(probe, what=f"{count} records for {query}")
+
+
+async def test_stored_once_refusals_set_aside_and_replayable(
+    ingest: httpx.AsyncClient, settings: Settings
+) -> None:
+    rng = random.Random(41)
+    cid, late_cid = random_cid(rng), random_cid(rng)
+    await grant(settings, cid, [SOURCE])
+    newer = make_patient_bundle(random.Random(1), cid=cid, n_resources=15, version=2,
+                                updated="2026-11-02T09:00:00+07:00")  # fmt: skip
+    older = make_patient_bundle(random.Random(1), cid=cid, n_resources=15, version=1)
+    no_cid = make_patient_bundle(rng, n_resources=5)
+    no_cid["entry"][0]["resource"]["identifier"].pop(0)
+    invalid = make_patient_bundle(rng, cid=cid, n_resources=5)
+    invalid["entry"][2]["resource"]["status"] = 42
+    huge = make_patient_bundle(rng, cid=cid, n_resources=100)
+    unconsented = make_patient_bundle(rng, cid=late_cid, n_resources=10)
+    forged_key = upload_key(settings, "13781")
+    async with (
+        HospitalAdapter(settings.kafka_bootstrap, SOURCE, upload_key(settings),
+                        settings.topic_prefix) as adapter,
+        HospitalAdapter(settings.kafka_bootstrap, SOURCE, forged_key,
+                        settings.topic_prefix) as forger,
+    ):  # fmt: skip
+        await adapter.send(newer, "up-newer")
+        await adapter.send(newer, "up-newer")  # delivered twice
+        await adapter.send(older, "up-older")
+        await forger.send(newer, "up-forged")
+        await adapter.send_bytes(b'{"resourceType": "Bundle", "type": ', cid, upload_id="up-json")
+        await adapter.send(no_cid, "up-no-cid")
+        await adapter.send(invalid, "up-invalid")
+        await adapter.send(huge, "up-huge")
+        await adapter.send(unconsented, "up-late")
+    await stored(settings, {"patient": cid}, 15)
+    letters = await dead_letters(settings, at_least=6)
+    reasons = {letter.source.headers["hl-upload-id"]: letter.reason for letter in letters}
+    assert reasons == {
+        "up-forged": "bad-signature",
+        "up-json": "malformed-json",
+        "up-no-cid": "no-cid",
+        "up-invalid": "invalid-resource",
+        "up-huge": "oversized",
+        "up-late": "no-consent",
+    }
+    records = db_of(settings).records
+    assert await records.count_documents({"patient": cid}) == 15
+    assert await records.count_documents({"patient": cid, "upload_id": "up-newer"}) == 15
+    versions = {d["resource"]["meta"]["versionId"] async for d in records.find({"patient": cid})}
+    assert versions == {"2"}, "the older version did not overwrite the newer"
+
+    # Consent arrives: the held upload is released; the operator's replay adds nothing.
+    await grant(settings, late_cid, [SOURCE])
+    assert await stored(settings, {"patient": late_cid}, 10) == 10
+    broker = make_broker(settings, "operator")
+    await broker.connect()
+    try:
+        dead = DeadLetters(Publisher(broker, settings), "operator", settings.topic_prefix)
+        for letter in letters:
+            await dead.retry(letter)
+    finally:
+        await broker.stop()
+    again = await dead_letters(settings, at_least=11)
+    replayed = [letter for letter in again if letter.id not in {x.id for x in letters}]
+    assert sorted(letter.reason for letter in replayed) == sorted(
+        r for r in reasons.values() if r != "no-consent"
+    ), "each refusal is refused again for the same reason; the consented one is stored"
+    assert await records.count_documents({"patient": late_cid}) == 10
+    assert await records.count_documents({"upload_id": "up-late"}) == 10
+    assert not await db_of(settings).held.count_documents({})
+
+
+async def test_gateway_accepts_and_refuses_with_operation_outcomes(
+    ingest: httpx.AsyncClient, settings: Settings
+) -> None:
+    rng = random.Random(42)
+    cid = random_cid(rng)
+    await grant(settings, cid, [SOURCE])
+    body = json.dumps(make_patient_bundle(rng, cid=cid, n_resources=9)).encode()
+
+    def signed(payload: bytes, code: str = SOURCE, key: str | None = None) -> dict[str, str]:
+        signature = tokens.sign_body(key or upload_key(settings, code), payload)
+        return {"hl-hospital": code, "hl-signature": signature,
+                "content-type": "application/fhir+json"}  # fmt: skip
+
+    r = await ingest.post("/fhir", content=body, headers=signed(body))
+    assert r.status_code == 202, r.text
+    receipt = r.json()["id"]
+    assert await stored(settings, {"upload_id": receipt}, 9) == 9
+
+    forged = await ingest.post("/fhir", content=body, headers=signed(body, key="x" * 64))
+    reader = await ingest.post("/fhir", content=body, headers=signed(body, READER))
+    bad = json.loads(body)
+    bad["entry"][1]["resource"]["status"] = 7
+    raw_bad = json.dumps(bad).encode()
+    invalid = await ingest.post("/fhir", content=raw_bad, headers=signed(raw_bad))
+    big = json.dumps(make_patient_bundle(rng, cid=cid, n_resources=100)).encode()
+    oversized = await ingest.post("/fhir", content=big, headers=signed(big))
+    for response, status in ((forged, 401), (reader, 403), (invalid, 400), (oversized, 413)):
+        assert response.status_code == status, response.text
+        assert response.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_simulator_answers_a_data_request(
+    ingest: httpx.AsyncClient, settings: Settings
+) -> None:
+    cid = random_cid(random.Random(43))
+    await grant(settings, cid, [SOURCE])
+    request = make_event("data.requested", source="test", subject=SOURCE,
+                         data={"hospital": SOURCE, "patient": cid})  # fmt: skip
+    answering = asyncio.create_task(simulate(settings, SOURCE, n_resources=12, limit=1))
+    await publish_raw(settings, topics.DATA_REQUESTS, request.model_dump_json().encode(),
+                      key=SOURCE.encode())  # fmt: skip
+    assert await asyncio.wait_for(answering, timeout=60) == 1
+    assert await stored(settings, {"patient": cid, "hospital": SOURCE}, 12) == 12
