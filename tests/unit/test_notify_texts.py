@@ -154,3 +154,20 @@ def test_every_text_has_all_four_fields() -> None:
     ]
     for text in made:
         assert all(field.strip() for field in all_fields(text))
+
+
+def test_access_digest_lists_every_view() -> None:
+    text = texts.access_digest([("Dr A", "Hospital B", AT), ("Dr C", "Hospital D", AT)], AT)
+    assert "(2 times)" in text.title_en and "2 ครั้ง" in text.title_th
+    assert "Dr A at Hospital B" in text.body_en and "Dr C จาก Hospital D" in text.body_th
+    with pytest.raises(ValueError):
+        texts.access_digest([], AT)
+
+
+def test_consent_state_confirms_what_is_shared() -> None:
+    every = texts.consent_state(True, [], False, 0)
+    assert "all participating hospitals" in every.body_en and "excluding" in every.body_en
+    some = texts.consent_state(False, ["Hospital A", "Hospital B"], True, 1)
+    assert "Hospital A and Hospital B" in some.body_en and "1 per-visit" in some.body_en
+    assert "Hospital A และ Hospital B" in some.body_th
+    assert "no hospital" in texts.consent_state(False, [], False, 0).body_en
