@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
+from shared.admin import partitions_of
 from shared.errors import Conflict
 from shared.settings import Settings
 
@@ -82,13 +83,7 @@ async def plan(
     await consumer.start()
     await admin.start()
     try:
-        existing = await consumer.topics()
-        tps = [
-            TopicPartition(t, p)
-            for t in topic_names
-            if t in existing
-            for p in sorted(consumer.partitions_for_topic(t) or ())
-        ]
+        tps = await partitions_of(settings, topic_names)
         if not tps:
             return []
         begins = await consumer.beginning_offsets(tps)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
@@ -29,21 +30,34 @@ from shared.settings import Settings
 Status = Literal["pending", "retried", "all"]
 
 
+async def partitions_of(settings: Settings, names: list[str]) -> list[TopicPartition]:
+    """The partitions of the existing topics among ``names`` (full names, as on the broker)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if t["error_code"] == 0
+        for p in sorted(t["partitions"], key=lambda p: int(p["partition"]))
+    ]
+
+
 async def read_topic(settings: Settings, topic: str, timeout_s: float = 5.0) -> list[Any]:
     """Every record now on ``topic`` (prefixed here), oldest first, without a group."""
     name = topics.named(topic, settings.topic_prefix)
+    tps = await partitions_of(settings, [name])
+    if not tps:
+        return []
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
     )
     await consumer.start()
     found: list[ConsumerRecord[bytes, bytes]] = []
     try:
-        if name not in await consumer.topics():  # refreshes the cluster metadata
-            return []
-        partitions = consumer.partitions_for_topic(name) or set()
-        tps = [TopicPartition(name, p) for p in sorted(partitions)]
-        if not tps:
-            return []
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)

@@ -86,3 +86,29 @@ class Platform:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+    def stop(self, service: str) -> None:
+        """SIGTERM and wait: a graceful stop (the consumer leaves its group)."""
+        proc = self.procs[service]
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+
+    def start_replica(self, service: str, replica: int) -> str:
+        """Another instance of ``service`` (same consumer group); returns its name."""
+        name = f"{service}-{replica}"
+        port = self.ports.setdefault(name, free_port())
+        env = {**os.environ, **env_of(self.settings)}
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "healthlink", "serve", service, "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        return name
