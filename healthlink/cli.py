@@ -21,6 +21,7 @@ cli.add_typer(dlq, name="dlq")
 cli.add_typer(physicians_app, name="physicians")
 cli.add_typer(docs_cli, name="docs")
 cli.add_typer(audit_cli, name="audit")
+cli.add_typer(__import__("healthlink.hospitals").hospitals.app, name="hospitals")
 cli.command("simulate")(simulate_command)
 
 
