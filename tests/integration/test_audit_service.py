@@ -114,7 +114,7 @@ async def test_redelivered_access_event_is_stored_once(
     await send(producer, stack_settings, topics.ACCESS_EVENTS, marker, key=cid.encode())
     entries = await accesses(audit, cid, 3)
     assert sorted(e["id"] for e in entries) == sorted([first.id, denied.id, marker.id])
-    assert [e["id"] for e in entries][0] == marker.id  # newest first
+    assert entries[0]["id"] == marker.id  # newest first
     newest = entries[0]
     assert newest["break_glass"] and newest["break_glass_reason"] == "unconscious"
     assert newest["physician_name"] == "นพ. ทดสอบ" and newest["categories"] == ["lab_value"]
