@@ -82,13 +82,26 @@ pid_alive() {
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$marker"
 }
 
+# Close every descriptor above 2 in the current (sub)shell, so servers started from it do
+# not inherit the caller's pipes.
+close_extra_fds() {
+  local f n
+  for f in /proc/$BASHPID/fd/*; do
+    n=${f##*/}
+    if [[ $n -gt 2 ]]; then eval "exec $n>&-" 2>/dev/null || true; fi
+  done
+}
+
 # Start a command detached from this shell (own session, stdin closed, output to a log).
 # The pid file is written by the child itself right before exec, so it is the real pid.
 start_detached() {  # start_detached pidfile logfile cmd...
   local pidfile="$1" logfile="$2"; shift 2
   rm -f "$pidfile"
   # shellcheck disable=SC2016  # $$, $0 and $@ are for the child shell
-  setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >>"$logfile" 2>&1 </dev/null &
+  # The child closes every inherited descriptor above 2 first: a daemon holding the caller's
+  # pipe open would keep `make up | tail` (or a CI runner reading our output) waiting forever.
+  setsid nohup bash -c 'for f in /proc/$$/fd/*; do n=${f##*/}; if [[ $n -gt 2 ]]; then eval "exec $n>&-" 2>/dev/null; fi; done; echo $$ >"$0"; exec "$@"' \
+    "$pidfile" "$@" >>"$logfile" 2>&1 </dev/null &
   local waited=0
   while [[ ! -s "$pidfile" ]] && (( waited < 50 )); do sleep 0.1; waited=$((waited + 1)); done
   [[ -s "$pidfile" ]] || die "failed to start: $*"
@@ -251,8 +264,9 @@ start_postgres() {
     log "postgres: already running"
   else
     log "postgres: starting on $HOST:$PG_PORT"
-    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -W \
-      -o "-c listen_addresses=$HOST -p $PG_PORT -k $PG_SOCKET_DIR" start >/dev/null 2>&1 \
+    (close_extra_fds
+     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -W \
+       -o "-c listen_addresses=$HOST -p $PG_PORT -k $PG_SOCKET_DIR" start </dev/null >/dev/null 2>&1) \
       || fail_with_log "pg_ctl start failed" "$PG_LOG"
   fi
 

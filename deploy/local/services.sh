@@ -27,8 +27,11 @@ ready() { curl -fsS "http://127.0.0.1:${PORTS[$1]}/readyz" >/dev/null 2>&1; }
 start() {
   local s="$1"
   if alive "$s"; then echo "[services] $s already running"; return; fi
-  (cd "$REPO_ROOT" && setsid nohup "$PYTHON" -m healthlink serve "$s" \
-      >>"$DATA_DIR/logs/$s.log" 2>&1 & echo $! >"$(pidfile "$s")")
+  # The child closes inherited descriptors above 2 so it never holds the caller's pipes.
+  (cd "$REPO_ROOT" && setsid nohup bash -c \
+      'for f in /proc/$$/fd/*; do n=${f##*/}; if [[ $n -gt 2 ]]; then eval "exec $n>&-" 2>/dev/null; fi; done; exec "$@"' \
+      serve "$PYTHON" -m healthlink serve "$s" </dev/null >>"$DATA_DIR/logs/$s.log" 2>&1 &
+   echo $! >"$(pidfile "$s")")
 }
 
 wait_ready() {
