@@ -168,6 +168,24 @@ def can_see(ctx: AccessContext, record: dict[str, Any]) -> bool:
     return visible
 
 
+def see_all(ctx: AccessContext, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``can_see`` over many records, deciding each source once."""
+    policy = ctx.policy
+    if ctx.verdict is not Verdict.PROCEED or policy is None:
+        ctx.hidden += len(records)
+        return []
+    sources: dict[str, bool] = {}
+    shown = []
+    for record in records:
+        source = record["hospital"]
+        if source not in sources:
+            sources[source] = policy.source_allowed(source)
+        if sources[source] and (policy.allow_sensitive or not record.get("sensitive")):
+            shown.append(record)
+    ctx.hidden += len(records) - len(shown)
+    return shown
+
+
 def will_see(ctx: AccessContext, record: dict[str, Any]) -> None:
     """Note a record that is returned."""
     ctx.shown += 1

@@ -1,0 +1,93 @@
+"""Query latency: summary and $everything for a patient with 1,000 records from 5 hospitals.
+
+The records arrive the real way (signed uploads through ingest, then the query
+service's chart rebuild); each request is timed at the client, body included.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from bench.env import BenchEnv
+from bench.stats import summarise
+from healthlink.adapter import HospitalAdapter
+from healthlink.synthetic import THAI_HOSPITALS, make_patient_bundle
+from tests.support.journey import auth, eventually
+
+SOURCES = [code for code, _, _ in THAI_HOSPITALS if code != "11535"][:5]
+BUNDLES_PER_SOURCE = 4
+CLINICAL_PER_BUNDLE = 50  # 5 x 4 x 50 = 1,000 clinical records (+ one Patient per bundle)
+PER_BUNDLE = CLINICAL_PER_BUNDLE + 1
+SAMPLES = 100
+WARMUP = 5
+
+
+async def send(env: BenchEnv, keys: dict[str, str], bundles: list[tuple[str, Any]]) -> None:
+    """Publish the signed uploads (sending again is idempotent)."""
+    settings = env.settings
+    for code in SOURCES:
+        async with HospitalAdapter(
+            settings.kafka_bootstrap, code, keys[code], settings.topic_prefix
+        ) as adapter:
+            for source, bundle in bundles:
+                if source == code:
+                    await adapter.send(bundle)
+
+
+async def run(env: BenchEnv) -> dict[str, float]:
+    actors = env.actors
+    rng = random.Random(5)
+    keys = {}
+    for code in SOURCES:
+        keys[code] = (await actors.hospital(code, f"Hospital {code}")).upload_key
+    reader = await actors.hospital("11535", "Chulalongkorn Hospital", role="consumer")
+    doctor = await actors.physician(reader, "30001")
+    cid, token = await actors.patient(rng)
+    await actors.consent(cid, token, SOURCES)
+    bundles = [
+        (
+            code,
+            make_patient_bundle(
+                rng, cid=cid, hospital_code=code, n_resources=PER_BUNDLE, sensitive_fraction=0.0
+            ),
+        )
+        for code in SOURCES
+        for _ in range(BUNDLES_PER_SOURCE)
+    ]
+    summary_url = actors.url("query", f"/patients/{cid}/summary")
+    everything_url = actors.url("query", f"/fhir/Patient/{cid}/$everything?_count=1000")
+    expected = len(SOURCES) * BUNDLES_PER_SOURCE * CLINICAL_PER_BUNDLE
+
+    async def all_visible() -> bool:
+        r = await actors.http.get(summary_url, headers=auth(doctor))
+        return r.status_code == 200 and r.json()["total"] >= expected
+
+    for attempt in range(4):  # an upload racing the hospital's registration is set aside
+        await send(env, keys, bundles)
+        try:
+            await eventually(all_visible, timeout_s=40, what="1,000 records visible")
+            break
+        except AssertionError:
+            r = await actors.http.get(summary_url, headers=auth(doctor))
+            print(f"[bench.query] {r.status_code} {r.text[:120]}; sending again", flush=True)
+            if attempt == 3:
+                raise
+
+    async def timed(url: str) -> float:
+        start = time.perf_counter()
+        r = await actors.http.get(url, headers=auth(doctor))
+        _ = r.content
+        assert r.status_code == 200, r.text[:200]
+        return (time.perf_counter() - start) * 1000
+
+    results: dict[str, float] = {}
+    for name, url in (("summary", summary_url), ("everything", everything_url)):
+        for _ in range(WARMUP):
+            await timed(url)
+        samples = [await timed(url) for _ in range(SAMPLES)]
+        results.update(summarise(name, samples))
+    r = await actors.http.get(everything_url, headers=auth(doctor))
+    results["everything_entries"] = float(len(r.json()["entry"]))
+    return results
