@@ -13,7 +13,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from services.consent.domain import ConsentState, PerVisit, check_hcode, check_visit_end
+from services.consent.domain import (
+    ConsentState,
+    PerVisit,
+    check_cid,
+    check_hcode,
+    check_visit_end,
+)
 from services.consent.handlers import (
     DATA_REQUESTED,
     Change,
@@ -49,7 +55,10 @@ async def update_consent(
     Revocations pass ``widens=False``: they cover nothing new, so they skip the
     provider lookup (one database round trip less on the revocation path).
     """
-    await require_patient(deps, cid)
+    check_cid(cid)
+    current = await deps.repo.get("consents", cid)
+    if current[0] == 0:  # a stored consent implies a registered patient
+        await require_patient(deps, cid)
     now = deps.clock()
     providers = await deps.repo.providers() if widens else []
 
@@ -65,7 +74,7 @@ async def update_consent(
         ]
         return Change(after.to_doc(), fields={"next_expiry": after.next_expiry()}, extra=requests)
 
-    return public(cid, await change(deps, "consents", cid, name, apply))
+    return public(cid, await change(deps, "consents", cid, name, apply, current))
 
 
 async def grant_hospitals(deps: Deps, cid: str, codes: set[str]) -> dict[str, Any]:

@@ -95,13 +95,22 @@ def topic_for(kind: str, envelope: Envelope) -> str:
     return topics.DATA_REQUESTS if envelope.name == DATA_REQUESTED else TOPIC_OF[kind]
 
 
-async def change(deps: Deps, kind: str, key: str, name: str, apply: Apply) -> Stored:
+async def change(
+    deps: Deps,
+    kind: str,
+    key: str,
+    name: str,
+    apply: Apply,
+    current: tuple[int, dict[str, Any]] | None = None,
+) -> Stored:
     """Store the next version of ``key``'s state with its events, then publish them.
 
     ``apply(version, state)`` returns ``None`` when nothing changes: no event then.
+    ``current`` is a state the caller has just read (saves a read on the first try).
     """
     for _ in range(MAX_TRIES):
-        version, state = await deps.repo.get(kind, key)
+        version, state = current or await deps.repo.get(kind, key)
+        current = None
         step = apply(version, state)
         if step is None:
             return Stored(version, state, changed=False)
