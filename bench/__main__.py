@@ -16,7 +16,7 @@ from bench.env import bench_env
 from bench.stats import table, write
 from tests.support.stack import INFRA, ROOT, _local_stack
 
-BENCHMARKS = ["bench.journey", "bench.consent", "bench.audit", "bench.ingest"]
+BENCHMARKS = ["bench.journey", "bench.consent", "bench.audit", "bench.ingest", "bench.query"]
 
 
 def infra_restart_s() -> float:
