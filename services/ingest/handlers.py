@@ -99,12 +99,7 @@ def require_provider(hospital: str, view: HospitalView | None) -> None:
 
 def may_send(consent: ConsentView | None, hospital: str, now: datetime) -> bool:
     """The ingest gate: standing consent, or a live per-visit consent listing ``hospital``."""
-    if consent is None:
-        return False
-    gate: Callable[[str, datetime], bool] | None = getattr(consent, "may_send", None)
-    if gate is not None:
-        return bool(gate(hospital, now))
-    return consent.covers_source(hospital)
+    return consent is not None and consent.may_send(hospital, now)
 
 
 async def _settled(task: Awaitable[T]) -> T | BaseException:

@@ -291,8 +291,17 @@ class PerVisitOnly:
         return hospital == self.source and now < self.until
 
 
-def test_gate_prefers_may_send_when_the_view_has_it() -> None:
+def test_gate_is_standing_or_live_per_visit_consent() -> None:
     view: Any = PerVisitOnly(SOURCE_CODE, NOW + timedelta(hours=1))
     assert may_send(view, SOURCE_CODE, NOW)
     assert not may_send(view, SOURCE_CODE, NOW + timedelta(hours=2))
     assert not may_send(None, SOURCE_CODE, NOW)
+    until = (NOW + timedelta(hours=1)).isoformat()
+    visit = {"id": "v1", "requesting_hospital": "11535", "sources": [SOURCE_CODE],
+             "until": until, "revoked": False}  # fmt: skip
+    state = {"all_hospitals": False, "hospitals": [], "allow_sensitive": False,
+             "per_visit": [visit]}  # fmt: skip
+    real = ConsentView.from_doc({"_id": "c", "version": 1, "state": state})
+    assert may_send(real, SOURCE_CODE, NOW)
+    assert not may_send(real, SOURCE_CODE, NOW + timedelta(hours=2))
+    assert not may_send(real, "13781", NOW)
