@@ -126,7 +126,8 @@ async def checked_upload(
         outcome = await _settled(asyncio.to_thread(validate_resources, loaded))
     view = await sender
     consent_view = await consent if consent is not None else None
-    require_provider(hospital, view)
+    if view is not None:  # unknown yet: its hospital event may still be on its way (held below)
+        require_provider(hospital, view)
     if isinstance(loaded, BaseException):
         raise loaded
     if outcome is not None:
@@ -140,11 +141,13 @@ async def on_upload(deps: Deps, source: SourceMessage) -> None:
     parsed, consent = await checked_upload(deps, source, hospital)
     cid = parsed.patient_cid
     upload_id = upload_id_of(source)
-    if not may_send(consent, hospital, deps.clock()):
+    if not may_send(consent, hospital, deps.clock()) or await deps.view.hospital(hospital) is None:
         await deps.store.hold(upload_id, cid, hospital, source.value, source.headers)
+        # Re-read after holding: an event that raced in either sees the hold or is seen here.
+        require_provider(hospital, await deps.view.hospital(hospital))
         if not may_send(await deps.view.consent(cid), hospital, deps.clock()):
             raise Rejected("no consent covers this hospital for this patient", code="no-consent")
-        await store_upload(deps, parsed, source, hospital, upload_id)  # consent raced in
+        await store_upload(deps, parsed, source, hospital, upload_id)
         await deps.store.release(upload_id)
         return
     await store_upload(deps, parsed, source, hospital, upload_id)
@@ -195,6 +198,9 @@ async def release_held(deps: Deps, cid: str) -> int:
     released = 0
     for doc in held:
         hospital = doc["hospital"]
+        sender = await deps.view.hospital(hospital)
+        if sender is None or not sender.is_provider:
+            continue
         if not may_send(consent, hospital, deps.clock()):
             continue
         source = SourceMessage(
@@ -221,6 +227,9 @@ async def on_consent_event(deps: Deps, event: Envelope) -> None:
 
 
 async def on_hospital_event(deps: Deps, event: Envelope) -> None:
+    """Keep the local hospital view; release uploads held until this provider was known."""
     if "state" not in event.data:
         return
     await deps.view.on_hospital_event(event)
+    for cid in await deps.store.held_patients(event.subject):
+        await release_held(deps, cid)

@@ -36,6 +36,8 @@ class Store(Protocol):
 
     async def held_for(self, patient: str) -> list[Document]: ...
 
+    async def held_patients(self, hospital: str) -> list[str]: ...
+
     async def release(self, key: str) -> None: ...
 
 
@@ -60,6 +62,7 @@ class RecordStore:
             name="patient_type_date",
         )
         await self._held.create_index([("patient", ASCENDING)], name="held_patient")
+        await self._held.create_index([("hospital", ASCENDING)], name="held_hospital")
 
     async def upsert_many(self, docs: list[Document]) -> int:
         """Write each doc unless a same-or-newer version is stored; returns how many landed."""
@@ -89,6 +92,10 @@ class RecordStore:
 
     async def held_for(self, patient: str) -> list[Document]:
         return [d async for d in self._held.find({"patient": patient})]
+
+    async def held_patients(self, hospital: str) -> list[str]:
+        cursor = self._held.find({"hospital": hospital}, {"patient": 1})
+        return sorted({d["patient"] async for d in cursor})
 
     async def release(self, key: str) -> None:
         await self._held.delete_one({"_id": key})
@@ -125,6 +132,9 @@ class InMemoryStore:
 
     async def held_for(self, patient: str) -> list[Document]:
         return [dict(d) for d in self.held.values() if d["patient"] == patient]
+
+    async def held_patients(self, hospital: str) -> list[str]:
+        return sorted({d["patient"] for d in self.held.values() if d["hospital"] == hospital})
 
     async def release(self, key: str) -> None:
         self.held.pop(key, None)

@@ -194,9 +194,29 @@ async def test_unsigned_refused(deps: Deps) -> None:
     )
 
 
-@pytest.mark.parametrize("hospital", ["11535", "99999"])
-async def test_not_a_provider_refused_before_bundle_checks(deps: Deps, hospital: str) -> None:
-    assert await rejected(deps, upload(b"{not json", hospital)) == "not-a-provider"
+async def test_not_a_provider_refused_before_bundle_checks(deps: Deps) -> None:
+    assert await rejected(deps, upload(b"{not json", "11535")) == "not-a-provider"
+
+
+def hospital_event(code: str, role: str) -> Envelope:
+    state = {"code": code, "name": "New Hospital", "role": role, "consent_mode": "standing"}
+    return make_event(
+        "hospital.registered", source="test", subject=code, data={"version": 1, "state": state}
+    )
+
+
+async def test_upload_from_a_hospital_not_yet_known_is_held_until_it_joins(deps: Deps) -> None:
+    """Across topics Kafka keeps no order: an upload may overtake its hospital's event."""
+    rng = random.Random(5)
+    cid = random_cid(rng)
+    doc = make_patient_bundle(rng, cid=cid, hospital_code="99999")
+    await consented(deps, cid, ["99999"])
+    assert await rejected(deps, upload(doc, "99999", upload_id="early")) == "not-a-provider"
+    assert list(store_of(deps).held) == ["early"]
+    await handlers.on_hospital_event(deps, hospital_event("99999", "consumer"))
+    assert store_of(deps).held and not store_of(deps).records, "a consumer never sends"
+    await handlers.on_hospital_event(deps, hospital_event("99999", "provider"))
+    assert not store_of(deps).held and len(store_of(deps).records) == 20
 
 
 @pytest.mark.parametrize(
