@@ -70,7 +70,7 @@ async def test_every_endpoint_refuses_bad_input_with_a_4xx(
 
 CONSUMED = {
     "ingest": [topics.INGEST_UPLOADS, topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS],
-    "query": [topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS],
+    "query": [topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS, topics.INGEST_RECORDS],
     "audit": [topics.ACCESS_EVENTS],
     "notify": [topics.ACCESS_EVENTS],
 }
