@@ -141,7 +141,15 @@ class MongoConsentRepository:
         return found
 
     async def published(self, kind: str, key: str, event_id: str) -> None:
-        await self._db[kind].update_one({"_id": key}, {"$pull": {"outbox": {"id": event_id}}})
+        """Drop the sent event from the outbox.
+
+        FerretDB 1.x's ``$pull`` matches array elements by whole value only (a condition
+        such as ``{"id": ...}`` matches nothing), so pull the stored entry itself.
+        """
+        doc = await self._db[kind].find_one({"_id": key}, {"outbox": 1})
+        for entry in (doc or {}).get("outbox", []):
+            if entry.get("id") == event_id:
+                await self._db[kind].update_one({"_id": key}, {"$pull": {"outbox": entry}})
 
     async def history(self, kind: str, key: str) -> list[Document]:
         doc = await self._db[kind].find_one({"_id": key}, {"history": 1})

@@ -1,0 +1,38 @@
+"""The consent outbox on the real database: a published event leaves it."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.consent.repository import MongoConsentRepository
+from shared.database import make_client
+from shared.events import make_event
+from shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_published_event_leaves_the_outbox(settings: Settings) -> None:
+    client = make_client(settings)
+    try:
+        repo = MongoConsentRepository(client[settings.db_name("consent")])
+        first = make_event(
+            "hospital.registered",
+            source="t",
+            subject="10670",
+            data={"version": 1, "state": {"code": "10670"}},
+        )
+        second = make_event(
+            "hospital.registered",
+            source="t",
+            subject="10670",
+            data={"version": 2, "state": {"code": "10670"}},
+        )
+        assert await repo.save("hospitals", "10670", 0, {"code": "10670"}, [first], {})
+        assert await repo.save("hospitals", "10670", 1, {"code": "10670"}, [second], {})
+        await repo.published("hospitals", "10670", first.id)
+        assert [e.id for _, e in await repo.pending("hospitals")] == [second.id]
+        await repo.published("hospitals", "10670", second.id)
+        assert await repo.pending("hospitals") == []
+    finally:
+        await client.close()
