@@ -16,7 +16,14 @@ from bench.env import bench_env
 from bench.stats import table, write
 from tests.support.stack import INFRA, ROOT, _local_stack
 
-BENCHMARKS = ["bench.journey", "bench.consent", "bench.audit", "bench.ingest", "bench.query"]
+BENCHMARKS = [
+    "bench.journey",
+    "bench.consent",
+    "bench.audit",
+    "bench.ingest",
+    "bench.query",
+    "bench.ops",
+]
 
 
 def infra_restart_s() -> float:

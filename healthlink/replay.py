@@ -110,6 +110,13 @@ async def merged(settings: Settings, parts: list[PartitionPlan]) -> AsyncIterato
         done: set[TopicPartition] = set()
         last_progress = time.monotonic()
         while True:
+            for tp in bounds:
+                if (
+                    tp not in done
+                    and not buffers[tp]
+                    and await consumer.position(tp) >= bounds[tp][1]
+                ):
+                    done.add(tp)  # fetched up to its end: no need to wait for more
             need = [tp for tp in bounds if tp not in done and not buffers[tp]]
             if need:
                 batch = await consumer.getmany(*need, timeout_ms=1000)

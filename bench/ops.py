@@ -1,0 +1,69 @@
+"""Operations: replay throughput, /metrics scrape and dead-letter listing latency."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from pymongo import AsyncMongoClient
+
+from bench.env import BenchEnv
+from bench.stats import percentile
+from healthlink.adapter import HospitalAdapter
+from healthlink.replay import replay
+from healthlink.synthetic import make_patient_bundle
+from shared.database import Document
+from tests.support.journey import OPERATOR, eventually
+
+PATIENTS = 40
+SCRAPES = 50
+
+
+async def timed_get(env: BenchEnv, url: str, headers: dict[str, str], rounds: int) -> list[float]:
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        r = await env.actors.http.get(url, headers=headers)
+        samples.append((time.perf_counter() - start) * 1000)
+        assert r.status_code == 200, r.text
+    return samples
+
+
+async def run(env: BenchEnv) -> dict[str, float]:
+    rng = random.Random(31)
+    actors, settings = env.actors, env.settings
+    source = await actors.hospital("10670", "Siriraj Hospital")
+    async with HospitalAdapter(
+        settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
+    ) as adapter:
+        for i in range(PATIENTS):
+            cid, token = await actors.patient(rng)
+            if i % 2 == 0:  # half without consent: set aside as dead letters
+                await actors.consent(cid, token, [source.code])
+            await adapter.send(make_patient_bundle(rng, cid=cid, hospital_code=source.code))
+    client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongo_url)
+    records = client[settings.db_name("ingest")].records
+
+    async def stored() -> int:
+        return await records.count_documents({}) >= PATIENTS // 2 * 20
+
+    await eventually(stored, timeout_s=120, what="uploads stored")
+    scrape = await timed_get(env, actors.url("ingest", "/metrics"), {}, SCRAPES)
+    listing = await timed_get(env, actors.url("ingest", "/admin/deadletters"), OPERATOR, 10)
+
+    env.platform.stop("ingest")
+    before = await records.count_documents({})
+    await client.drop_database(settings.db_name("ingest"))
+    report = await replay(settings, "ingest")
+    assert await records.count_documents({}) == before
+    await client.close()
+    env.platform.start("ingest")
+    env.platform.wait_ready("ingest")
+    return {
+        "ops_replay_ingest_msgs_per_s": round(report.messages / report.seconds, 1),
+        "ops_replay_ingest_s": report.seconds,
+        "ops_metrics_scrape_p50_ms": round(percentile(scrape, 50), 2),
+        "ops_metrics_scrape_p99_ms": round(percentile(scrape, 99), 2),
+        "ops_deadletters_list_p50_ms": round(percentile(listing, 50), 2),
+        "ops_deadletters_list_p99_ms": round(percentile(listing, 99), 2),
+    }
