@@ -2,12 +2,15 @@
 
 Each benchmark module exposes ``async def run(env) -> dict[str, float]``; add yours
 to ``BENCHMARKS``. Only medians and percentiles are reported: the machine is noisy.
+``infra_start_s`` restarts the local stack first; set ``HEALTHLINK_BENCH_RESTART=0``
+to skip that when others share the stack (``python -m bench query`` runs one module).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import subprocess
 import sys
 import time
@@ -35,7 +38,9 @@ def infra_restart_s() -> float:
 
 
 async def main(selected: list[str]) -> dict[str, float]:
-    results = {"infra_start_s": infra_restart_s()}
+    results: dict[str, float] = {}
+    if os.environ.get("HEALTHLINK_BENCH_RESTART", "1") != "0":
+        results["infra_start_s"] = infra_restart_s()
     endpoints = _local_stack()
     for name in selected:
         module = importlib.import_module(name)

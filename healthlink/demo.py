@@ -21,8 +21,11 @@ from shared.settings import SERVICE_PORTS, Settings
 
 DEMO_CID = "1101700230708"
 SOURCE, OTHER, READER = "10670", "13781", "11535"
-HOSPITALS = {SOURCE: ("Siriraj Hospital", "provider"), OTHER: ("Ramathibodi Hospital", "provider"),
-             READER: ("King Chulalongkorn Memorial Hospital", "consumer")}
+HOSPITALS = {
+    SOURCE: ("Siriraj Hospital", "provider"),
+    OTHER: ("Ramathibodi Hospital", "provider"),
+    READER: ("King Chulalongkorn Memorial Hospital", "consumer"),
+}
 LICENCE, PIN = "10001", "2468"
 DEV_SCAN = "dev-face-scan-ok"
 PY_TOKEN = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
@@ -44,48 +47,71 @@ async def load(settings: Settings, urls: dict[str, str]) -> None:
     operator = {"authorization": f"Bearer {settings.admin_token}"}
     async with httpx.AsyncClient(timeout=30) as http:
         for code, (name, role) in HOSPITALS.items():
-            r = await http.post(f"{urls['consent']}/hospitals", headers=operator,
-                                json={"code": code, "name": name, "role": role})
-            r.raise_for_status()
-        r = await http.post(f"{urls['query']}/registry/licences", headers=operator,
-                            json={"licence": LICENCE, "name": "นพ. สมชาย ใจดี", "pin": PIN})
+            r = await http.post(
+                f"{urls['consent']}/hospitals",
+                headers=operator,
+                json={"code": code, "name": name, "role": role},
+            )
+            if r.status_code != 409:  # 409: registered by an earlier run
+                r.raise_for_status()
+        r = await http.post(
+            f"{urls['query']}/registry/licences",
+            headers=operator,
+            json={"licence": LICENCE, "name": "นพ. สมชาย ใจดี", "pin": PIN},
+        )
         r.raise_for_status()
         admin = tokens.derive(settings.token_secret, "admin", READER)
-        r = await http.post(f"{urls['query']}/hospitals/{READER}/physicians",
-                            headers={"authorization": f"Bearer {admin}"},
-                            json={"licence": LICENCE})
+        r = await http.post(
+            f"{urls['query']}/hospitals/{READER}/physicians",
+            headers={"authorization": f"Bearer {admin}"},
+            json={"licence": LICENCE},
+        )
         r.raise_for_status()
-        r = await http.post(f"{urls['consent']}/patients",
-                            json={"cid": DEMO_CID, "birth_date": "1975-03-14"})
+        r = await http.post(
+            f"{urls['consent']}/patients", json={"cid": DEMO_CID, "birth_date": "1975-03-14"}
+        )
         if r.status_code != 409:
             r.raise_for_status()
-        r = await http.post(f"{urls['consent']}/patients/{DEMO_CID}/verify",
-                            json={"scan": DEV_SCAN})
+        r = await http.post(
+            f"{urls['consent']}/patients/{DEMO_CID}/verify", json={"scan": DEV_SCAN}
+        )
         r.raise_for_status()
         patient = {"authorization": f"Bearer {r.json()['access_token']}"}
-        r = await http.post(f"{urls['consent']}/patients/{DEMO_CID}/consent/hospitals",
-                            headers=patient, json={"hospitals": [SOURCE]})
+        r = await http.post(
+            f"{urls['consent']}/patients/{DEMO_CID}/consent/hospitals",
+            headers=patient,
+            json={"hospitals": [SOURCE]},
+        )
         r.raise_for_status()
     rng = random.Random(42)
     for code in (SOURCE, OTHER):
         key = tokens.derive(settings.token_secret, "upload", code)
-        async with HospitalAdapter(settings.kafka_bootstrap, code, key,
-                                   settings.topic_prefix) as adapter:
-            await adapter.send(make_patient_bundle(rng, cid=DEMO_CID, hospital_code=code,
-                                                   n_resources=25))
+        async with HospitalAdapter(
+            settings.kafka_bootstrap, code, key, settings.topic_prefix
+        ) as adapter:
+            await adapter.send(
+                make_patient_bundle(rng, cid=DEMO_CID, hospital_code=code, n_resources=25)
+            )
     await wait_visible(urls)
 
 
 async def wait_visible(urls: dict[str, str], timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(timeout=30) as http:
-        r = await http.post(f"{urls['query']}/auth/token",
-                            json={"licence": LICENCE, "pin": PIN, "hospital": READER})
-        r.raise_for_status()
-        doctor = {"authorization": f"Bearer {r.json()['access_token']}"}
+        doctor: dict[str, str] = {}
         while time.monotonic() < deadline:
-            r = await http.get(f"{urls['query']}/fhir/Patient/{DEMO_CID}/$everything",
-                               headers=doctor)
+            if not doctor:  # the query service learns of the hospital from its event
+                r = await http.post(
+                    f"{urls['query']}/auth/token",
+                    json={"licence": LICENCE, "pin": PIN, "hospital": READER},
+                )
+                if r.status_code != 200:
+                    await asyncio.sleep(0.3)
+                    continue
+                doctor = {"authorization": f"Bearer {r.json()['access_token']}"}
+            r = await http.get(
+                f"{urls['query']}/fhir/Patient/{DEMO_CID}/$everything", headers=doctor
+            )
             if r.status_code == 200 and r.json().get("total", 0) > 0:
                 return
             await asyncio.sleep(0.3)
@@ -94,40 +120,68 @@ async def wait_visible(urls: dict[str, str], timeout_s: float = 60.0) -> None:
 
 def steps(urls: dict[str, str]) -> list[Step]:
     q, c, n, a = urls["query"], urls["consent"], urls["notify"], urls["audit"]
-    doctor = (f"TOKEN=$(curl -s -X POST {q}/auth/token -H 'content-type: application/json' "
-              f"-d '{{\"licence\":\"{LICENCE}\",\"pin\":\"{PIN}\",\"hospital\":\"{READER}\"}}' "
-              f"| {PY_TOKEN})")
-    patient = (f"PTOKEN=$(curl -s -X POST {c}/patients/{DEMO_CID}/verify "
-               f"-H 'content-type: application/json' -d '{{\"scan\":\"{DEV_SCAN}\"}}' "
-               f"| {PY_TOKEN})")
-    read = (f"curl -s -w '\\nHTTP %{{http_code}}\\n' '{q}/fhir/Patient/{DEMO_CID}/$everything' "
-            "-H \"authorization: Bearer $TOKEN\"")
+    doctor = (
+        f"TOKEN=$(curl -s -X POST {q}/auth/token -H 'content-type: application/json' "
+        f'-d \'{{"licence":"{LICENCE}","pin":"{PIN}","hospital":"{READER}"}}\' '
+        f"| {PY_TOKEN})"
+    )
+    patient = (
+        f"PTOKEN=$(curl -s -X POST {c}/patients/{DEMO_CID}/verify "
+        f"-H 'content-type: application/json' -d '{{\"scan\":\"{DEV_SCAN}\"}}' "
+        f"| {PY_TOKEN})"
+    )
+    read = (
+        f"curl -s -w '\\nHTTP %{{http_code}}\\n' '{q}/fhir/Patient/{DEMO_CID}/$everything' "
+        '-H "authorization: Bearer $TOKEN"'
+    )
     return [
-        Step("A physician at Chulalongkorn reads the patient (consented: Siriraj only)",
-             f"{doctor}\n{read}", "HTTP 200"),
-        Step("The patient's inbox: who read their record",
-             f"{patient}\ncurl -s '{n}/patients/{DEMO_CID}/inbox' "
-             "-H \"authorization: Bearer $PTOKEN\"", "record-accessed"),
-        Step("The patient's access log (audit)",
-             f"{patient}\ncurl -s '{a}/patients/{DEMO_CID}/accesses' "
-             "-H \"authorization: Bearer $PTOKEN\"", "permit"),
-        Step("The patient revokes Siriraj",
-             f"{patient}\ncurl -s -X DELETE '{c}/patients/{DEMO_CID}/consent/hospitals/{SOURCE}' "
-             "-H \"authorization: Bearer $PTOKEN\"", '"hospitals":[]'),
-        Step("The same read is now denied (wait a moment after revoking)",
-             f"sleep 1\n{doctor}\n{read}", "HTTP 403"),
-        Step("The patient consents to Siriraj again",
-             f"{patient}\ncurl -s -X POST '{c}/patients/{DEMO_CID}/consent/hospitals' "
-             "-H \"authorization: Bearer $PTOKEN\" -H 'content-type: application/json' "
-             f"-d '{{\"hospitals\":[\"{SOURCE}\"]}}'", f'"{SOURCE}"'),
+        Step(
+            "A physician at Chulalongkorn reads the patient (consented: Siriraj only)",
+            f"{doctor}\n{read}",
+            "HTTP 200",
+        ),
+        Step(
+            "The patient's inbox: who read their record",
+            f"{patient}\ncurl -s '{n}/patients/{DEMO_CID}/inbox' "
+            '-H "authorization: Bearer $PTOKEN"',
+            "record-accessed",
+        ),
+        Step(
+            "The patient's access log (audit)",
+            f"{patient}\ncurl -s '{a}/patients/{DEMO_CID}/accesses' "
+            '-H "authorization: Bearer $PTOKEN"',
+            "permit",
+        ),
+        Step(
+            "The patient revokes Siriraj",
+            f"{patient}\ncurl -s -X DELETE '{c}/patients/{DEMO_CID}/consent/hospitals/{SOURCE}' "
+            '-H "authorization: Bearer $PTOKEN"',
+            '"hospitals":[]',
+        ),
+        Step(
+            "The same read is now denied (wait a moment after revoking)",
+            f"sleep 1\n{doctor}\n{read}",
+            "HTTP 403",
+        ),
+        Step(
+            "The patient consents to Siriraj again",
+            f"{patient}\ncurl -s -X POST '{c}/patients/{DEMO_CID}/consent/hospitals' "
+            "-H \"authorization: Bearer $PTOKEN\" -H 'content-type: application/json' "
+            f'-d \'{{"hospitals":["{SOURCE}"]}}\'',
+            f'"{SOURCE}"',
+        ),
     ]
 
 
 def render(urls: dict[str, str]) -> str:
     lines = ["", "Health Link is running:"]
     lines += [f"  {s:<8} {u}   (OpenAPI: {u}/docs)" for s, u in urls.items()]
-    lines += ["", f"Demo patient CID {DEMO_CID}; physician licence {LICENCE} at {READER}.",
-              "Try these (copy each block into a shell):", ""]
+    lines += [
+        "",
+        f"Demo patient CID {DEMO_CID}; physician licence {LICENCE} at {READER}.",
+        "Try these (copy each block into a shell):",
+        "",
+    ]
     for i, step in enumerate(steps(urls), 1):
         lines += [f"# {i}. {step.title}", step.command, ""]
     return "\n".join(lines)
