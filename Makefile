@@ -7,7 +7,7 @@ INFRA := deploy/local/infra.sh
 STAMP := $(VENV)/.installed
 WITH_ENV = eval "$$(bash $(INFRA) env)" &&
 
-.PHONY: install infra-up infra-down up down test test-unit test-integration test-e2e lint fmt bench demo status
+.PHONY: install infra-up infra-down infra-wipe up down test test-unit test-integration test-e2e lint fmt bench demo status
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,6 +23,9 @@ infra-up:
 infra-down:
 	bash $(INFRA) down
 
+infra-wipe:
+	bash $(INFRA) down --wipe
+
 up: install infra-up
 	bash deploy/local/services.sh up
 	$(WITH_ENV) $(BIN)/healthlink demo
@@ -35,7 +38,7 @@ status:
 	bash $(INFRA) status
 	bash deploy/local/services.sh status
 
-test: install infra-up
+test: install lint infra-up
 	$(WITH_ENV) $(BIN)/pytest tests/unit tests/integration tests/e2e -q -p no:cacheprovider
 
 test-unit: install

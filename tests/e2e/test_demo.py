@@ -21,8 +21,13 @@ async def test_every_printed_command_works(platform: Platform, settings: Setting
     for step in demo.steps(urls):
         out = ""
         for _ in range(20):  # projections are eventually consistent: retry, briefly
-            done = await asyncio.to_thread(subprocess.run, ["bash", "-c", step.command],
-                                           capture_output=True, text=True, timeout=60)
+            done = await asyncio.to_thread(
+                subprocess.run,
+                ["bash", "-c", step.command],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             out = done.stdout
             if step.expect in out:
                 break

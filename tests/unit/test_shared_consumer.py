@@ -21,8 +21,9 @@ class FakeDeadLetters:
         self.letters.append((source, reason, detail))
 
 
-def guarded_broker(handler_log: list[Envelope], fail: Exception | None = None,
-                   limit: int = 3) -> tuple[KafkaBroker, FakeDeadLetters]:
+def guarded_broker(
+    handler_log: list[Envelope], fail: Exception | None = None, limit: int = 3
+) -> tuple[KafkaBroker, FakeDeadLetters]:
     broker = KafkaBroker()
     dead = FakeDeadLetters()
     guard = Guard(dead, retry_limit=limit, backoff_s=0)  # type: ignore[arg-type]
@@ -37,8 +38,16 @@ def guarded_broker(handler_log: list[Envelope], fail: Exception | None = None,
 
 
 def event() -> bytes:
-    return make_event("consent.granted", source="test", subject="1101700230708",
-                      data={"version": 1, "state": {}}).model_dump_json().encode()
+    return (
+        make_event(
+            "consent.granted",
+            source="test",
+            subject="1101700230708",
+            data={"version": 1, "state": {}},
+        )
+        .model_dump_json()
+        .encode()
+    )
 
 
 async def test_a_valid_event_reaches_the_handler() -> None:

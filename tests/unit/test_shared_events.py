@@ -10,8 +10,9 @@ pytestmark = pytest.mark.unit
 
 
 def test_events_follow_cloudevents_with_versioned_types() -> None:
-    event = make_event("consent.granted", source="healthlink/consent", subject="1101700230708",
-                       data={"version": 1})
+    event = make_event(
+        "consent.granted", source="healthlink/consent", subject="1101700230708", data={"version": 1}
+    )
     assert event.specversion == "1.0" and event.type == "th.healthlink.consent.granted.v1"
     assert event.name == "consent.granted"
     again = Envelope.model_validate_json(event.model_dump_json())

@@ -17,12 +17,15 @@ def test_a_token_round_trips_with_its_claims() -> None:
     assert claims["sub"] == "12345" and claims["hospital"] == "10670"
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
-    lambda t: "x" + t,
-    lambda t: t.split(".")[0],
-    lambda t: "",
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
+        lambda t: "x" + t,
+        lambda t: t.split(".")[0],
+        lambda t: "",
+    ],
+)
 def test_a_tampered_token_is_refused(mutate: object) -> None:
     token = tokens.issue(SECRET, tokens.PATIENT, "1101700230708", 60)
     with pytest.raises(Unauthorized):
