@@ -8,7 +8,9 @@ chart is rebuilt from it (read-only) whenever ``records.received`` says that
 patient's records from that hospital changed, so replaying ``INGEST_RECORDS``
 rebuilds every chart, and rebuilding twice gives the same chart (same digest).
 
-- ``charts``: ``_id "{cid}|{hospital}"``, ``digest``, ``n``, ``body`` (zlib JSON entries).
+- ``charts``: ``_id "{cid}|{hospital}"``, ``digest``, ``n``, ``body`` (zlib JSON entries),
+  ``uploads`` (the upload ids the rebuild saw: a ``records.received`` for one of them
+  needs no rebuild, so a burst of uploads for one patient costs one rebuild, not one each).
 - ``chart_index``: ``_id cid``, ``charts: {hospital: {"digest", "n"}}``.
 """
 
@@ -82,15 +84,24 @@ class ChartStore:
         self._records = records
         self._cache = cache
 
+    async def covers(self, cid: str, hospital: str, upload_id: str) -> bool:
+        """Whether the chart was already rebuilt from a read that saw ``upload_id``."""
+        found = await self._charts.find_one(
+            {"_id": chart_id(cid, hospital), "uploads": upload_id}, {"_id": 1}
+        )
+        return found is not None
+
     async def rebuild(self, cid: str, hospital: str) -> str:
         """Rebuild the chart of ``cid`` from ``hospital`` from the ingest store; its digest."""
         cursor = self._records.find({"patient": cid, "hospital": hospital}, {"rank": 0})
-        entries = newest_first([entry_of(doc) async for doc in cursor])
+        docs = [doc async for doc in cursor]
+        entries = newest_first([entry_of(doc) for doc in docs])
+        uploads = sorted({str(doc["upload_id"]) for doc in docs if doc.get("upload_id")})
         body, digest = pack(entries)
         await self._charts.replace_one(
             {"_id": chart_id(cid, hospital)},
             {"patient": cid, "hospital": hospital, "digest": digest, "n": len(entries),
-             "body": Binary(body)},
+             "body": Binary(body), "uploads": uploads},
             upsert=True,
         )  # fmt: skip
         await self._index.update_one(

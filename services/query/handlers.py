@@ -285,4 +285,7 @@ async def on_records_received(deps: Deps, event: Envelope) -> None:
         raise Rejected("records.received without a valid patient", code="malformed-event")
     if not isinstance(hospital, str) or not HCODE.match(hospital):
         raise Rejected("records.received without a valid hospital", code="malformed-event")
+    upload_id = event.data.get("upload_id")
+    if isinstance(upload_id, str) and await deps.charts.covers(patient, hospital, upload_id):
+        return  # an earlier rebuild already read this upload's records
     await deps.charts.rebuild(patient, hospital)

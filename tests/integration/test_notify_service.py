@@ -17,6 +17,7 @@ from services.notify.handlers import Deps, flush_digests
 from services.notify.settings import NotifySettings
 from shared import tokens, topics
 from shared.cid import random_cid
+from shared.database import make_client
 from shared.events import Envelope, make_event
 from shared.settings import Settings
 from tests.support.journey import auth, eventually
@@ -96,6 +97,20 @@ async def inbox(client: httpx.AsyncClient, cid: str, n: int) -> list[dict[str, A
     return await eventually(probe, what=f"{n} inbox entries")
 
 
+async def hospital_known(settings: Settings, code: str) -> None:
+    """Wait until notify's hospital view has ``code`` (it names hospitals in texts)."""
+    client = make_client(settings)
+    view = client[settings.db_name("notify")].hospital_view
+    try:
+
+        async def probe() -> bool:
+            return await view.find_one({"_id": code}) is not None
+
+        await eventually(probe, what=f"hospital {code} in notify's view")
+    finally:
+        await client.close()
+
+
 async def test_consent_verification_records_and_accesses_are_told_once(
     notify: tuple[FastAPI, httpx.AsyncClient], producer: AIOKafkaProducer, stack_settings: Settings
 ) -> None:
@@ -124,6 +139,7 @@ async def test_consent_verification_records_and_accesses_are_told_once(
     denied = access(cid, decision="deny")
     read = access(cid, hospital="10670")
     await send(producer, stack_settings, topics.HOSPITAL_EVENTS, hospital)
+    await hospital_known(stack_settings, "10670")  # Kafka keeps no order across topics
     for topic, event in [
         (topics.CONSENT_EVENTS, verified),
         (topics.CONSENT_EVENTS, refused),
