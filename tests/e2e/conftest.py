@@ -39,3 +39,28 @@ def platform(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
 async def actors(platform: Platform) -> AsyncIterator[Actors]:
     async with httpx.AsyncClient(timeout=30) as http:
         yield Actors(http, platform)
+
+
+@pytest.fixture(scope="module")
+def ops_settings(endpoints: Endpoints) -> Settings:
+    """A module's own topics and databases (for tests that stop, wipe or scale services)."""
+    return isolated_settings(endpoints)
+
+
+@pytest.fixture(scope="module")
+def ops_platform(
+    ops_settings: Settings, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Platform]:
+    """All five services for one module; a module may override it to start fewer or more."""
+    running = Platform(ops_settings, tmp_path_factory.mktemp(f"{request.module.__name__}-logs"))
+    try:
+        running.start_all()
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture
+async def ops(ops_platform: Platform) -> AsyncIterator[Actors]:
+    async with httpx.AsyncClient(timeout=60) as http:
+        yield Actors(http, ops_platform)

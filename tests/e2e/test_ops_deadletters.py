@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -18,16 +17,9 @@ from shared.database import Document
 from shared.settings import Settings
 from tests.support.journey import OPERATOR, Actors, eventually
 from tests.support.platform import Platform
-from tests.support.settings import isolated_settings
-from tests.support.stack import Endpoints
 
 pytestmark = pytest.mark.e2e
 SERVICES = ("consent", "ingest")
-
-
-@pytest.fixture(scope="module")
-def ops_settings(endpoints: Endpoints) -> Settings:
-    return isolated_settings(endpoints)
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +35,6 @@ def ops_platform(
         yield running
     finally:
         running.stop_all()
-
-
-@pytest.fixture
-async def ops(ops_platform: Platform) -> AsyncIterator[Actors]:
-    async with httpx.AsyncClient(timeout=60) as http:
-        yield Actors(http, ops_platform)
 
 
 async def letters(ops: Actors, **params: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import asyncio
 import random
 import re
 import threading
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,7 +19,6 @@ from shared.settings import SERVICE_PORTS, Settings
 from tests.support.journey import Actors, eventually
 from tests.support.kafka import publish_raw
 from tests.support.platform import Platform, free_port
-from tests.support.settings import isolated_settings
 from tests.support.stack import Endpoints
 
 pytestmark = pytest.mark.e2e
@@ -72,29 +70,6 @@ class TcpProxy:
     def close(self) -> None:
         self.stop()
         self._loop.call_soon_threadsafe(self._loop.stop)
-
-
-@pytest.fixture(scope="module")
-def ops_settings(endpoints: Endpoints) -> Settings:
-    return isolated_settings(endpoints)
-
-
-@pytest.fixture(scope="module")
-def ops_platform(
-    ops_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Platform]:
-    running = Platform(ops_settings, Path(tmp_path_factory.mktemp("ops-health-logs")))
-    try:
-        running.start_all()
-        yield running
-    finally:
-        running.stop_all()
-
-
-@pytest.fixture
-async def ops(ops_platform: Platform) -> AsyncIterator[Actors]:
-    async with httpx.AsyncClient(timeout=60) as http:
-        yield Actors(http, ops_platform)
 
 
 def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -20,37 +18,12 @@ from shared.database import Document
 from shared.settings import SERVICE_PORTS, Settings
 from tests.support.journey import OPERATOR, Actors, auth, eventually
 from tests.support.platform import Platform
-from tests.support.settings import isolated_settings
-from tests.support.stack import Endpoints
 
 pytestmark = pytest.mark.e2e
 VOLATILE = frozenset({"received_at", "stored_at", "updated_at", "created_at"})  # write times
 # State a service keeps itself, not derived from topics, so no replay rebuilds it.
 OWNED = {"notify": {"announcements"}}
 State = dict[str, dict[Any, Document]]
-
-
-@pytest.fixture(scope="module")
-def ops_settings(endpoints: Endpoints) -> Settings:
-    return isolated_settings(endpoints)
-
-
-@pytest.fixture(scope="module")
-def ops_platform(
-    ops_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Platform]:
-    running = Platform(ops_settings, Path(tmp_path_factory.mktemp("ops-replay-logs")))
-    try:
-        running.start_all()
-        yield running
-    finally:
-        running.stop_all()
-
-
-@pytest.fixture
-async def ops(ops_platform: Platform) -> AsyncIterator[Actors]:
-    async with httpx.AsyncClient(timeout=60) as http:
-        yield Actors(http, ops_platform)
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -18,8 +17,6 @@ from shared.database import Document
 from shared.settings import Settings
 from tests.support.journey import OPERATOR, Actors, eventually
 from tests.support.platform import Platform
-from tests.support.settings import isolated_settings
-from tests.support.stack import Endpoints
 
 pytestmark = pytest.mark.e2e
 PATIENTS = 16
@@ -27,11 +24,6 @@ SCALED = {"ingest": ("ingest", "ingest-2"), "audit": ("audit", "audit-2")}
 ASSIGNED = re.compile(
     r'healthlink_consumer_assigned\{partition="(\d+)",service="\w+",topic="([^"]+)"\}'
 )
-
-
-@pytest.fixture(scope="module")
-def ops_settings(endpoints: Endpoints) -> Settings:
-    return isolated_settings(endpoints)
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +40,6 @@ def ops_platform(
         yield running
     finally:
         running.stop_all()
-
-
-@pytest.fixture
-async def ops(ops_platform: Platform) -> AsyncIterator[Actors]:
-    async with httpx.AsyncClient(timeout=60) as http:
-        yield Actors(http, ops_platform)
 
 
 async def assignment(ops: Actors, instance: str) -> set[tuple[str, int]]:
