@@ -61,18 +61,26 @@ def _time(value: str | None, name: str) -> datetime | None:
     return parsed
 
 
-async def _search(
-    log_: AuditLog,
-    scope: str | None,
-    criteria: dict[str, Any],
-    since: str | None,
-    until: str | None,
-    offset: int,
-    count: int,
+async def found(
+    log_: LogDep,
+    scope: ScopeDep,
+    physician: Licence = None,
+    patient: Cid = None,
+    hospital: Code = None,
+    decision: Literal["permit", "deny"] | None = None,
+    kind: Kind | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    offset: Offset = 0,
+    count: Count = 50,
 ) -> list[dict[str, Any]]:
-    if scope is not None:
-        criteria["hospital"] = scope
+    """The audit records matching the query parameters, within the caller's scope."""
+    criteria = {"physician": physician, "patient": patient, "hospital": scope or hospital,
+                "decision": decision, "kind": kind}  # fmt: skip
     return await log_.search(criteria, _time(since, "since"), _time(until, "until"), offset, count)
+
+
+FoundDep = Annotated[list[dict[str, Any]], Depends(found)]
 
 
 @router.get("/patients/{cid}/accesses")
@@ -86,55 +94,15 @@ async def read_accesses(
 
 
 @router.get("/audit/records")
-async def read_records(
-    log_: LogDep,
-    scope: ScopeDep,
-    physician: Licence = None,
-    patient: Cid = None,
-    hospital: Code = None,
-    decision: Literal["permit", "deny"] | None = None,
-    kind: Kind | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    offset: Offset = 0,
-    count: Count = 50,
-) -> dict[str, Any]:
+async def read_records(docs: FoundDep) -> dict[str, Any]:
     """Search the audit log (operator, or a hospital admin for its own hospital)."""
-    criteria = {
-        "physician": physician,
-        "patient": patient,
-        "hospital": hospital,
-        "decision": decision,
-        "kind": kind,
-    }
-    docs = await _search(log_, scope, criteria, since, until, offset, count)
     entries = [handlers.search_entry(d) for d in docs]
-    return {"offset": offset, "count": len(entries), "entries": entries}
+    return {"count": len(entries), "entries": entries}
 
 
 @router.get("/fhir/AuditEvent")
-async def read_audit_events(
-    log_: LogDep,
-    scope: ScopeDep,
-    physician: Licence = None,
-    patient: Cid = None,
-    hospital: Code = None,
-    decision: Literal["permit", "deny"] | None = None,
-    kind: Kind | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    offset: Offset = 0,
-    count: Count = 50,
-) -> JSONResponse:
+async def read_audit_events(docs: FoundDep) -> JSONResponse:
     """The same search as FHIR R4 AuditEvents (IHE BALP shape) in a searchset Bundle."""
-    criteria = {
-        "physician": physician,
-        "patient": patient,
-        "hospital": hospital,
-        "decision": decision,
-        "kind": kind,
-    }
-    docs = await _search(log_, scope, criteria, since, until, offset, count)
     return JSONResponse(fhir.bundle(docs), media_type=FHIR_JSON)
 
 
