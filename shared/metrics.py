@@ -89,12 +89,16 @@ class Metrics:
     def count_dead_letter(self, topic: str, reason: str) -> None:
         self.dead_letters.labels(self.service, self.topic(topic), reason).inc()
 
-    async def refresh_consumer(self, consumer: Any) -> None:
-        """Lag and assignment per partition from the running aiokafka consumer."""
+    async def refresh_consumer(self, consumers: Any) -> None:
+        """Lag and assignment per partition from the running aiokafka consumer(s)."""
         self.lag.clear()
         self.assigned.clear()
-        if consumer is None:
+        if consumers is None:
             return
+        for consumer in consumers if isinstance(consumers, list) else [consumers]:
+            await self._refresh_one(consumer)
+
+    async def _refresh_one(self, consumer: Any) -> None:
         for tp in sorted(consumer.assignment()):
             labels = (self.service, self.topic(tp.topic), str(tp.partition))
             self.assigned.labels(*labels).set(1)

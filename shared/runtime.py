@@ -117,18 +117,34 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     routes: dict[str, RawHandler] = field(default_factory=dict)
+    parallel: dict[str, tuple[RawHandler, int]] = field(default_factory=dict)
     subscriber: Any = None
+    extra_subscribers: list[Any] = field(default_factory=list)
 
     def subscribe_events(self, topic: str, handler: EventHandler) -> None:
         """Consume CloudEvents from ``topic`` into ``handler``."""
         self.routes[named(topic, self.settings.topic_prefix)] = self.guard.event_handler(handler)
 
-    def subscribe_raw(self, topic: str, handler: RawHandler) -> None:
-        """Consume raw records (uploads) from ``topic`` into ``handler``."""
-        self.routes[named(topic, self.settings.topic_prefix)] = handler
+    def subscribe_raw(self, topic: str, handler: RawHandler, workers: int = 1) -> None:
+        """Consume raw records (uploads) from ``topic`` into ``handler``.
+
+        ``workers > 1`` gives the topic consumers of its own in the same group, each
+        owning some partitions: partitions are processed side by side, each still in
+        order, and each offset is committed only after its message was handled.
+        """
+        name = named(topic, self.settings.topic_prefix)
+        if workers > 1:
+            self.parallel[name] = (handler, workers)
+        else:
+            self.routes[name] = handler
 
     def register_consumer(self) -> None:
         """One consumer per service (group = service name) over all its topics."""
+        opts = subscriber_options(self.settings, self.service)
+        for topic, (handler, workers) in self.parallel.items():
+            sub = self.broker.subscriber(topic, max_workers=workers, **opts)  # type: ignore[call-overload]
+            sub(self.guard.raw(handler))
+            self.extra_subscribers.append(sub)
         if not self.routes:
             return
         routes = dict(self.routes)
@@ -137,13 +153,15 @@ class Runtime:
             await routes[source.topic](source)
 
         dispatch.__name__ = f"on_{self.service}_events"
-        opts = subscriber_options(self.settings, self.service)
         self.subscriber = self.broker.subscriber(*routes, **opts)  # type: ignore[call-overload]
         self.subscriber(self.guard.raw(dispatch))
 
-    def consumer(self) -> Any:
-        """The running aiokafka consumer (for lag and assignment), or None."""
-        return getattr(self.subscriber, "consumer", None)
+    def consumers(self) -> list[Any]:
+        """The running aiokafka consumers of this instance (for lag and assignment)."""
+        found = [getattr(self.subscriber, "consumer", None)]
+        for sub in self.extra_subscribers:
+            found += list(getattr(sub, "consumer_subgroup", []))
+        return [c for c in found if c is not None]
 
     @property
     def group_id(self) -> str:
@@ -209,6 +227,6 @@ def service_app(runtime: Runtime, title: str, description: str) -> FastAPI:
     install_correlation(app)
     install_http_metrics(app, runtime.metrics)
     health_routes(app, runtime.readiness)
-    metrics_route(app, runtime.metrics, runtime.consumer)
+    metrics_route(app, runtime.metrics, runtime.consumers)
     app.include_router(admin_router)
     return app

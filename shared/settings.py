@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Topics are created at service start with these (shared/runtime.py, docs/operations.md).
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
+    # Consumers side by side for the upload topic in each ingest instance (partitions
+    # split between them; each partition stays in order).
+    upload_workers: int = Field(default=3, ge=1, le=32)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

@@ -33,7 +33,9 @@ def create_app(settings: Settings) -> FastAPI:
     runtime.on_start.insert(0, store.ensure_indexes)
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(handlers.on_hospital_event, deps))
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(handlers.on_consent_event, deps))
-    runtime.subscribe_raw(topics.INGEST_UPLOADS, partial(handlers.on_upload, deps))
+    runtime.subscribe_raw(
+        topics.INGEST_UPLOADS, partial(handlers.on_upload, deps), workers=settings.upload_workers
+    )
     app = service_app(
         runtime,
         "Health Link ingest",

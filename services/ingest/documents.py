@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,7 +62,7 @@ def to_documents(
                 "rank": rank_of(resource),
                 "upload_id": upload_id,
                 "received_at": received_at,
-                "resource": resource,
+                "resource_json": json.dumps(resource, ensure_ascii=False, separators=(",", ":")),
             }
         )
     return batch

@@ -63,7 +63,7 @@ def display_of(resource: dict[str, Any]) -> str | None:
 
 def entry_of(doc: dict[str, Any]) -> Entry:
     """A stored ingest record as a chart entry."""
-    resource: dict[str, Any] = doc["resource"]
+    resource: dict[str, Any] = json.loads(doc["resource_json"])
     meta = resource.get("meta") or {}
     codes = [t for name in _CODE_FIELDS for t in tokens_of(resource.get(name))]
     cats = [t for name in _CATEGORY_FIELDS for t in tokens_of(resource.get(name))]

@@ -141,7 +141,10 @@ async def test_stored_once_refusals_set_aside_and_replayable(
     records = db_of(settings).records
     assert await records.count_documents({"patient": cid}) == 15
     assert await records.count_documents({"patient": cid, "upload_id": "up-newer"}) == 15
-    versions = {d["resource"]["meta"]["versionId"] async for d in records.find({"patient": cid})}
+    versions = {
+        json.loads(d["resource_json"])["meta"]["versionId"]
+        async for d in records.find({"patient": cid})
+    }
     assert versions == {"2"}, "the older version did not overwrite the newer"
 
     # Consent arrives: the held upload is released; the operator's replay adds nothing.

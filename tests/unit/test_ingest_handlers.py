@@ -155,7 +155,9 @@ async def test_older_version_never_overwrites_newer(deps: Deps) -> None:
     await consented(deps, cid)
     await handlers.on_upload(deps, upload(newer, upload_id="new"))
     await handlers.on_upload(deps, upload(older, upload_id="old"))
-    versions = {d["resource"]["meta"]["versionId"] for d in store_of(deps).records.values()}
+    versions = {
+        json.loads(d["resource_json"])["meta"]["versionId"] for d in store_of(deps).records.values()
+    }
     assert versions == {"2"}
     assert received(deps)[1].data["written"] == 0
 
@@ -167,7 +169,7 @@ async def test_newer_version_replaces_older(deps: Deps) -> None:
     await handlers.on_upload(deps, upload(older, upload_id="a"))
     await handlers.on_upload(deps, upload(newer, upload_id="b"))
     records = store_of(deps).records.values()
-    assert {d["resource"]["meta"]["versionId"] for d in records} == {"2"}
+    assert {json.loads(d["resource_json"])["meta"]["versionId"] for d in records} == {"2"}
     assert {d["upload_id"] for d in records} == {"b"}
 
 
@@ -295,7 +297,7 @@ async def test_synthea_like_bundle_skips_claims(deps: Deps) -> None:
     types = {d["type"] for d in store_of(deps).records.values()}
     assert {"Patient", "Organization", "Practitioner", "MedicationRequest"} <= types
     enc = next(d for d in store_of(deps).records.values() if d["type"] == "Condition")
-    assert enc["resource"]["subject"]["reference"].startswith("Patient/")
+    assert json.loads(enc["resource_json"])["subject"]["reference"].startswith("Patient/")
 
 
 class PerVisitOnly:
