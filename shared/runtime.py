@@ -81,11 +81,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in topic_specs(settings) if t.name not in existing]
-        if not missing:
-            return []
-        response = await admin.create_topics(missing)
+        # Ask to create them all and accept "already exists": listing every topic of a
+        # large cluster is slower (and times out on a broker with many thousands).
+        response = await admin.create_topics(topic_specs(settings))
         created = []
         for result in response.topic_errors:
             name, code = result[0], result[1]

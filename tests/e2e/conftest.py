@@ -9,7 +9,7 @@ import pytest
 from shared.settings import Settings
 from tests.support.journey import Actors
 from tests.support.platform import Platform
-from tests.support.settings import isolated_settings
+from tests.support.settings import drop_isolated, isolated_settings
 from tests.support.stack import Endpoints, real_stack
 
 
@@ -42,9 +42,11 @@ async def actors(platform: Platform) -> AsyncIterator[Actors]:
 
 
 @pytest.fixture(scope="module")
-def ops_settings(endpoints: Endpoints) -> Settings:
+async def ops_settings(endpoints: Endpoints) -> AsyncIterator[Settings]:
     """A module's own topics and databases (for tests that stop, wipe or scale services)."""
-    return isolated_settings(endpoints)
+    fresh = isolated_settings(endpoints)
+    yield fresh
+    await drop_isolated(fresh)
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from shared.settings import Settings
-from tests.support.settings import isolated_settings
+from tests.support.settings import drop_isolated, isolated_settings
 from tests.support.stack import Endpoints, real_stack
 
 
@@ -16,6 +16,8 @@ def endpoints() -> Iterator[Endpoints]:
 
 
 @pytest.fixture
-def settings(endpoints: Endpoints) -> Settings:
-    """Fresh topics and databases for every test."""
-    return isolated_settings(endpoints)
+async def settings(endpoints: Endpoints) -> AsyncIterator[Settings]:
+    """Fresh topics and databases for every test, dropped afterwards."""
+    fresh = isolated_settings(endpoints)
+    yield fresh
+    await drop_isolated(fresh)

@@ -31,3 +31,27 @@ def env_of(settings: Settings) -> dict[str, str]:
     return {
         f"HEALTHLINK_{name.upper()}": str(value) for name, value in settings.model_dump().items()
     }
+
+
+async def drop_isolated(settings: Settings) -> None:
+    """Delete a test's topics and databases, so a long-lived local stack stays small."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from shared.database import make_client
+    from shared.runtime import topic_specs
+    from shared.settings import SERVICE_PORTS
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([spec.name for spec in topic_specs(settings)])
+    except Exception:  # already gone, or never created: nothing to clean
+        pass
+    finally:
+        await admin.close()
+    client = make_client(settings)
+    try:
+        for service in SERVICE_PORTS:
+            await client.drop_database(settings.db_name(service))
+    finally:
+        await client.close()
