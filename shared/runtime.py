@@ -114,8 +114,8 @@ class Runtime:
     loops: list[Loop] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    routes: dict[str, RawHandler] = field(default_factory=dict)
-    parallel: dict[str, tuple[RawHandler, int]] = field(default_factory=dict)
+    routes: dict[str, RawHandler] = field(default_factory=dict)  # every consumed topic
+    workers: dict[str, int] = field(default_factory=dict)  # topics with consumers of their own
     subscriber: Any = None
     extra_subscribers: list[Any] = field(default_factory=list)
 
@@ -131,21 +131,20 @@ class Runtime:
         order, and each offset is committed only after its message was handled.
         """
         name = named(topic, self.settings.topic_prefix)
+        self.routes[name] = handler
         if workers > 1:
-            self.parallel[name] = (handler, workers)
-        else:
-            self.routes[name] = handler
+            self.workers[name] = workers
 
     def register_consumer(self) -> None:
         """One consumer per service (group = service name) over all its topics."""
         opts = subscriber_options(self.settings, self.service)
-        for topic, (handler, workers) in self.parallel.items():
+        for topic, workers in self.workers.items():
             sub = self.broker.subscriber(topic, max_workers=workers, **opts)  # type: ignore[call-overload]
-            sub(self.guard.raw(handler))
+            sub(self.guard.raw(self.routes[topic]))
             self.extra_subscribers.append(sub)
-        if not self.routes:
+        routes = {t: h for t, h in self.routes.items() if t not in self.workers}
+        if not routes:
             return
-        routes = dict(self.routes)
 
         async def dispatch(source: SourceMessage) -> None:
             await routes[source.topic](source)
