@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from shared.settings import Settings
 from tests.support.journey import Actors
-from tests.support.platform import Platform
+from tests.support.platform import Platform, running_platform
 from tests.support.settings import drop_isolated, isolated_settings
 from tests.support.stack import Endpoints, real_stack
 
@@ -26,13 +25,8 @@ def settings(endpoints: Endpoints) -> Settings:
 
 @pytest.fixture(scope="session")
 def platform(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    log_dir: Path = tmp_path_factory.mktemp("service-logs")
-    running = Platform(settings, log_dir)
-    try:
-        running.start_all()
+    with running_platform(settings, tmp_path_factory.mktemp("service-logs")) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 @pytest.fixture
@@ -54,12 +48,9 @@ def ops_platform(
     ops_settings: Settings, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Platform]:
     """All five services for one module; a module may override it to start fewer or more."""
-    running = Platform(ops_settings, tmp_path_factory.mktemp(f"{request.module.__name__}-logs"))
-    try:
-        running.start_all()
+    log_dir = tmp_path_factory.mktemp(f"{request.module.__name__}-logs")
+    with running_platform(ops_settings, log_dir) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 @pytest.fixture

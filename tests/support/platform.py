@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,3 +114,14 @@ class Platform:
             stderr=subprocess.STDOUT,
         )
         return name
+
+
+@contextmanager
+def running_platform(settings: Settings, log_dir: Path) -> Iterator[Platform]:
+    """All five services started and ready; stopped on exit."""
+    running = Platform(settings, log_dir)
+    try:
+        running.start_all()
+        yield running
+    finally:
+        running.stop_all()
