@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,19 +20,12 @@ from shared.cid import random_cid
 from shared.database import make_client
 from shared.events import Envelope, make_event
 from shared.settings import Settings
+from tests.support.clock import Clock
 from tests.support.journey import auth, eventually
 from tests.support.settings import TEST_SECRET, isolated_settings
 from tests.support.stack import real_stack
 
 pytestmark = pytest.mark.integration
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 CLOCK = Clock()

@@ -7,7 +7,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -21,6 +21,7 @@ from starlette.routing import Route
 from services.notify.webhook import Deliveries, Sender, signature_valid, webhook_key
 from shared.database import Document, make_client
 from shared.settings import Settings
+from tests.support.clock import Clock
 from tests.support.journey import eventually
 from tests.support.settings import TEST_SECRET, isolated_settings
 from tests.support.stack import real_stack
@@ -97,14 +98,6 @@ async def db(stack_settings: Settings) -> AsyncIterator[AsyncDatabase[Document]]
     client = make_client(stack_settings)
     yield client[f"{stack_settings.db_prefix}_hook_{uuid.uuid4().hex[:8]}"]
     await client.close()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)  # BSON keeps milliseconds
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def sender(

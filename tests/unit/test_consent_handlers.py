@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from shared import topics
 from shared.cid import cid_check_digit
 from shared.errors import InvalidInput
 from shared.events import Envelope
+from tests.support.clock import Clock
 
 pytestmark = pytest.mark.unit
 START = datetime(2026, 3, 1, 5, 0, tzinfo=UTC)
@@ -24,17 +24,9 @@ CID = "110170012345" + str(cid_check_digit("110170012345"))
 OTHER = "310170012345" + str(cid_check_digit("310170012345"))
 
 
-@dataclass
-class Clock:
-    now: datetime = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

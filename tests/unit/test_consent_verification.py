@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -23,6 +22,7 @@ from services.consent.verification import (
 from shared import topics
 from shared.cid import cid_check_digit
 from shared.errors import Transient
+from tests.support.clock import Clock
 
 pytestmark = pytest.mark.unit
 CID = "110170012345" + str(cid_check_digit("110170012345"))
@@ -30,17 +30,9 @@ CID = "110170012345" + str(cid_check_digit("110170012345"))
 LATE_EVENING = datetime(2026, 3, 1, 16, 30, tzinfo=UTC)
 
 
-@dataclass
-class Clock:
-    now: datetime = LATE_EVENING
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(LATE_EVENING)
 
 
 @pytest.fixture
