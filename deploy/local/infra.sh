@@ -32,6 +32,18 @@ RUN_DIR="$DATA_DIR/run"
 PG_DATA="$DATA_DIR/pg"
 PG_SOCKET_DIR="$RUN_DIR/pg-socket"
 PG_LOG="$LOG_DIR/postgres.log"
+PG_OUTSIDE=""  # set when PostgreSQL's files must live outside $DATA_DIR (see below)
+# PostgreSQL runs as the 'postgres' OS user (it refuses root). When we are root and that
+# user cannot reach $DATA_DIR (a clone inside a private 0700 folder, for instance), its
+# files go to a folder of their own under /var/tmp, named after $DATA_DIR, and `wipe`
+# removes it too.
+if [[ "$(id -u)" == 0 ]] && id postgres >/dev/null 2>&1 \
+   && ! runuser -u postgres -- test -x "$(dirname "$DATA_DIR")" 2>/dev/null; then
+  PG_OUTSIDE="/var/tmp/healthlink-pg-$(printf '%s' "$DATA_DIR" | sha256sum | cut -c1-12)"
+  PG_DATA="$PG_OUTSIDE/pg"
+  PG_SOCKET_DIR="$PG_OUTSIDE/socket"
+  PG_LOG="$PG_OUTSIDE/postgres.log"
+fi
 KAFKA_DIR="$DATA_DIR/kafka"
 KAFKA_LOG="$LOG_DIR/kafka.log"            # log4j2 output
 KAFKA_STDOUT_LOG="$LOG_DIR/kafka.stdout.log"  # JVM stdout/stderr (crashes, GC errors)
@@ -241,14 +253,15 @@ psql_pg() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$PG_PORT" -U 
 
 start_postgres() {
   ensure_postgres_installed
+  if [[ -n "$PG_OUTSIDE" ]]; then mkdir -p "$PG_OUTSIDE"; chmod 755 "$PG_OUTSIDE"; fi
   mkdir -p "$LOG_DIR" "$RUN_DIR" "$PG_SOCKET_DIR"
   touch "$PG_LOG"
   if is_root; then
     id postgres >/dev/null 2>&1 || die "OS user 'postgres' missing (it is created by the postgresql package)"
     chown postgres:postgres "$PG_SOCKET_DIR" "$PG_LOG"
     [[ -d "$PG_DATA" ]] && chown -R postgres:postgres "$PG_DATA"
-    runuser -u postgres -- test -x "$DATA_DIR" \
-      || die "the postgres user cannot access $DATA_DIR (a parent dir is not world-executable); set HEALTHLINK_DATA_DIR elsewhere, e.g. /var/tmp/healthlink"
+    runuser -u postgres -- test -x "$(dirname "$PG_DATA")" \
+      || die "the postgres user cannot access $(dirname "$PG_DATA"); set HEALTHLINK_DATA_DIR elsewhere, e.g. /var/tmp/healthlink"
   fi
 
   if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
@@ -462,6 +475,7 @@ cmd_wipe() {
   [[ -n "$DATA_DIR" && "$DATA_DIR" != "/" ]] || die "refusing to wipe '$DATA_DIR'"
   log "removing $DATA_DIR (tool cache $TOOLS_DIR kept)"
   rm -rf -- "$DATA_DIR"
+  if [[ -n "$PG_OUTSIDE" ]]; then rm -rf -- "$PG_OUTSIDE"; fi
 }
 
 cmd_status() {
