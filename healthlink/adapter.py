@@ -38,17 +38,29 @@ def patient_cid(bundle: dict[str, Any]) -> str:
     return ""
 
 
+MAX_UPLOAD_BYTES = 5_000_000  # the platform's default HEALTHLINK_MAX_BUNDLE_BYTES
+
+
 class HospitalAdapter:
     """Publishes signed uploads to the ingest topic (acks=all, idempotent producer)."""
 
     def __init__(
-        self, bootstrap: str, hospital: str, upload_key: str, topic_prefix: str = ""
+        self,
+        bootstrap: str,
+        hospital: str,
+        upload_key: str,
+        topic_prefix: str = "",
+        max_bytes: int = MAX_UPLOAD_BYTES,
     ) -> None:
         self.hospital = hospital
         self._key = upload_key
         self._topic = topics.named(topics.INGEST_UPLOADS, topic_prefix)
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2
+            bootstrap_servers=bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            max_request_size=max_bytes + 256 * 1024,  # one bundle and its headers
         )
 
     async def __aenter__(self) -> HospitalAdapter:

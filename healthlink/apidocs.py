@@ -46,6 +46,8 @@ TOPIC_DOCS: dict[str, str] = {
         "hospital's upload key), content-type application/fhir+json. Kept forever."
     ),
     topics.INGEST_RECORDS: "records.received after an upload is stored (key: CID).",
+    topics.INGEST_STORED: "records.stored: the resources an upload stored, for read models "
+    "(key: CID; large uploads in several events).",
     topics.ACCESS_EVENTS: (
         "record.accessed: exactly one per query request, permitted or denied (key: CID)."
     ),

@@ -19,6 +19,11 @@ from shared.topics import named
 ACK_POLICY = AckPolicy.NACK_ON_ERROR
 
 
+def max_message_bytes(settings: Settings) -> int:
+    """The largest record the platform sends: a whole bundle (dead letters) plus headers."""
+    return settings.max_bundle_bytes + 256 * 1024
+
+
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
     """A broker for ``service``; it connects only when started."""
     return KafkaBroker(
@@ -27,6 +32,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         acks="all",
         enable_idempotence=True,
         ack_policy=ACK_POLICY,
+        max_request_size=max_message_bytes(settings),
         graceful_timeout=10.0,
         logger=None,
     )

@@ -7,6 +7,12 @@
   back-off: the offset is not committed, the consumer seeks back and tries again.
 - Any other exception is retried ``transient_retry_limit`` times, then set aside
   with reason ``handler-failed``, so no poison message blocks a partition forever.
+
+A batch handler (hot topics: uploads, records received) takes every record one
+poll returned and answers one outcome per record. Rejected records are set aside;
+a record that failed otherwise, or a batch that failed as a whole, goes through
+the one-record path above, so a poison record is isolated and set aside alone.
+The batch is committed only once every record in it ended handled or set aside.
 """
 
 from __future__ import annotations
@@ -43,11 +49,18 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 RawHandler = Callable[[SourceMessage], Awaitable[None]]
 EventHandler = Callable[[Envelope], Awaitable[None]]
+# One outcome per record, in order: None (handled) or the exception it ended with.
+Outcomes = list[BaseException | None]
+BatchHandler = Callable[[list[SourceMessage]], Awaitable[Outcomes]]
 
 
 def source_of(msg: KafkaMessage) -> SourceMessage:
     """The consumed record as a ``SourceMessage`` (topic, offset, key, bytes, headers)."""
-    record: Any = msg.raw_message
+    return source_of_record(msg.raw_message)
+
+
+def source_of_record(record: Any) -> SourceMessage:
+    """An aiokafka ``ConsumerRecord`` as a ``SourceMessage``."""
     headers = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in record.headers}
     return SourceMessage(
         topic=record.topic,
@@ -67,6 +80,18 @@ def parse_envelope(source: SourceMessage) -> Envelope:
         raise Rejected(
             f"not a valid event envelope: {exc.error_count()} errors", code="malformed-event"
         ) from exc
+
+
+def one_by_one(handler: BatchHandler) -> RawHandler:
+    """The one-record form of a batch handler (replay, and the Guard's fallback)."""
+
+    async def single(source: SourceMessage) -> None:
+        (outcome,) = await handler([source])
+        if outcome is not None:
+            raise outcome
+
+    single.__name__ = getattr(handler, "__name__", "single")
+    return single
 
 
 class Guard:
@@ -92,6 +117,17 @@ class Guard:
         consume.__name__ = getattr(handler, "__name__", "consume")
         return consume
 
+    def batch(
+        self, handler: BatchHandler, single: RawHandler
+    ) -> Callable[[KafkaMessage], Awaitable[None]]:
+        """A FastStream batch subscriber's handler (``raw_message`` is a tuple of records)."""
+
+        async def consume(msg: KafkaMessage) -> None:
+            await self.run_batch([source_of_record(r) for r in msg.raw_message], handler, single)
+
+        consume.__name__ = getattr(handler, "__name__", "consume_batch")
+        return consume
+
     @staticmethod
     def event_handler(handler: EventHandler) -> RawHandler:
         """A raw handler that reads the envelope first (unreadable -> dead letter)."""
@@ -113,6 +149,41 @@ class Guard:
         finally:
             if self._metrics is not None:
                 self._metrics.observe_message(source.topic, time.perf_counter() - start, failure)
+
+    async def run_batch(
+        self, sources: list[SourceMessage], handler: BatchHandler, single: RawHandler
+    ) -> None:
+        """Handle a batch; raises (whole batch redelivered) only as ``run`` would for one."""
+        if not sources:
+            return
+        start = time.perf_counter()
+        try:
+            outcomes = await handler(sources)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("transient failure in batch, will retry", error=type(exc).__name__)
+            await asyncio.sleep(self._backoff_s)
+            raise
+        except Exception:
+            log.exception("batch failed, handling its records one by one", records=len(sources))
+            outcomes = [RuntimeError("batch failed")] * len(sources)
+        if len(outcomes) != len(sources):
+            raise RuntimeError("batch handler must answer one outcome per record")
+        elapsed = time.perf_counter() - start
+        rejected = []
+        for source, outcome in zip(sources, outcomes, strict=True):
+            if outcome is None:
+                if self._metrics is not None:
+                    self._metrics.observe_message(source.topic, elapsed, None)
+            elif isinstance(outcome, Rejected):
+                rejected.append((source, outcome))
+            else:  # one record at a time: retried, or set aside as handler-failed
+                await self.run(source, single)
+        # Set aside last: a redelivery forced above would otherwise set these aside twice.
+        for source, refusal in rejected:
+            set_correlation_id(source.headers.get(CORRELATION_HEADER) or new_correlation_id())
+            await self._set_aside(source, refusal.code, refusal.detail)
+            if self._metrics is not None:
+                self._metrics.observe_message(source.topic, elapsed, "rejected")
 
     async def _run(self, source: SourceMessage, handler: RawHandler) -> str | None:
         set_correlation_id(source.headers.get(CORRELATION_HEADER) or new_correlation_id())

@@ -8,10 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
 from shared.settings import Settings
 
 Document = dict[str, Any]
+DUPLICATE_KEY = 11000
 
 
 def make_client(settings: Settings) -> AsyncMongoClient[Document]:
@@ -33,3 +36,21 @@ async def ping(client: AsyncMongoClient[Document]) -> bool:
     except Exception:
         return False
     return True
+
+
+async def insert_new(collection: AsyncCollection[Document], docs: list[Document]) -> list[int]:
+    """Insert every doc whose ``_id`` is new (one round trip); the indexes of those that exist.
+
+    Any error other than a duplicate key is raised.
+    """
+    if not docs:
+        return []
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        details: Any = exc.details
+        errors = details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors) or details.get("writeConcernErrors"):
+            raise
+        return sorted(int(e["index"]) for e in errors)
+    return []

@@ -162,3 +162,21 @@ class ConsentProjection:
     async def hospital(self, code: str) -> HospitalView | None:
         doc = await self.hospitals.find_one({"_id": code})
         return HospitalView.from_state(code, doc["state"]) if doc else None
+
+    async def consents_of(self, cids: list[str]) -> dict[str, ConsentView | None]:
+        """Several patients' consent views in one read (a batch's worth)."""
+        if len(cids) == 1:
+            return {cids[0]: await self.consent(cids[0])}
+        found = {doc["_id"]: doc async for doc in self.consents.find({"_id": {"$in": cids}})}
+        return {cid: ConsentView.from_doc(found[cid]) if cid in found else None for cid in cids}
+
+    async def hospitals_of(self, codes: list[str]) -> dict[str, HospitalView | None]:
+        """Several hospitals' views in one read."""
+        if len(codes) == 1:
+            return {codes[0]: await self.hospital(codes[0])}
+        cursor = self.hospitals.find({"_id": {"$in": codes}})
+        found = {doc["_id"]: doc async for doc in cursor}
+        return {
+            code: HospitalView.from_state(code, found[code]["state"]) if code in found else None
+            for code in codes
+        }

@@ -23,8 +23,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import topics
 from shared.admin import router as admin_router
-from shared.broker import Publisher, make_broker, subscriber_options
-from shared.consumer import EventHandler, Guard, RawHandler
+from shared.broker import Publisher, make_broker, max_message_bytes, subscriber_options
+from shared.consumer import BatchHandler, EventHandler, Guard, RawHandler, one_by_one
 from shared.database import Document, make_client, ping
 from shared.deadletter import DeadLetters, SourceMessage
 from shared.http import health_routes, install_correlation, install_error_handlers
@@ -45,6 +45,7 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     topics.HOSPITAL_EVENTS: FOREVER,
     topics.INGEST_UPLOADS: FOREVER,
     topics.INGEST_RECORDS: FOREVER,
+    topics.INGEST_STORED: FOREVER,
     topics.ACCESS_EVENTS: FOREVER,
     topics.SECURITY_EVENTS: FOREVER,
     topics.DEAD_LETTERS: FOREVER,
@@ -53,6 +54,7 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
 }
 LARGE_TOPICS = (topics.INGEST_UPLOADS, topics.DEAD_LETTERS)  # carry whole FHIR bundles
 TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
+BATCH_WAIT_MS = 100  # an idle batch consumer polls this often; records present return at once
 
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
@@ -64,7 +66,7 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         configs = dict(TOPIC_CONFIGS.get(name, FOREVER))
         configs["min.insync.replicas"] = str(min(2, max(1, replication - 1)))
         if name in LARGE_TOPICS:
-            configs["max.message.bytes"] = str(settings.max_bundle_bytes + 256 * 1024)
+            configs["max.message.bytes"] = str(max_message_bytes(settings))
         specs.append(
             NewTopic(
                 named(name, settings.topic_prefix),
@@ -96,6 +98,25 @@ async def ensure_topics(settings: Settings) -> list[str]:
         await admin.close()
 
 
+def every(period_s: float, step: Callable[[], Awaitable[object]], what: str) -> Loop:
+    """A background loop: ``step`` now and every ``period_s``, at once again while it
+    finds work (a truthy result); a failed round is logged and retried next time."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                busy = await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background step failed", loop=what)
+                busy = False
+            if not busy:
+                await asyncio.sleep(period_s)
+
+    return loop
+
+
 @dataclass
 class Runtime:
     """One service instance's broker, publisher, dead letters and database."""
@@ -115,7 +136,7 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     routes: dict[str, RawHandler] = field(default_factory=dict)  # every consumed topic
-    workers: dict[str, int] = field(default_factory=dict)  # topics with consumers of their own
+    batches: dict[str, tuple[BatchHandler, int, int]] = field(default_factory=dict)
     subscriber: Any = None
     extra_subscribers: list[Any] = field(default_factory=list)
 
@@ -123,26 +144,41 @@ class Runtime:
         """Consume CloudEvents from ``topic`` into ``handler``."""
         self.routes[named(topic, self.settings.topic_prefix)] = self.guard.event_handler(handler)
 
-    def subscribe_raw(self, topic: str, handler: RawHandler, workers: int = 1) -> None:
-        """Consume raw records (uploads) from ``topic`` into ``handler``.
+    def subscribe_raw(self, topic: str, handler: RawHandler) -> None:
+        """Consume raw records from ``topic`` into ``handler``."""
+        self.routes[named(topic, self.settings.topic_prefix)] = handler
 
-        ``workers > 1`` gives the topic consumers of its own in the same group, each
-        owning some partitions: partitions are processed side by side, each still in
-        order, and each offset is committed only after its message was handled.
+    def subscribe_batch(
+        self, topic: str, handler: BatchHandler, *, max_records: int, consumers: int = 1
+    ) -> None:
+        """Consume ``topic`` in batches: every record one poll returned, up to ``max_records``.
+
+        The topic gets ``consumers`` consumers of its own in the service's group, each
+        owning some of its partitions, so one batch can be validated while another
+        waits on the database. A batch costs one round of look-ups, writes and
+        publishes instead of one per record, and its offsets are committed only after
+        every record in it was handled or set aside. Under light load a batch is one
+        record: nothing waits to fill it. Each partition stays in order.
         """
         name = named(topic, self.settings.topic_prefix)
-        self.routes[name] = handler
-        if workers > 1:
-            self.workers[name] = workers
+        self.routes[name] = one_by_one(handler)
+        self.batches[name] = (handler, max_records, consumers)
 
     def register_consumer(self) -> None:
         """One consumer per service (group = service name) over all its topics."""
         opts = subscriber_options(self.settings, self.service)
-        for topic, workers in self.workers.items():
-            sub = self.broker.subscriber(topic, max_workers=workers, **opts)  # type: ignore[call-overload]
-            sub(self.guard.raw(self.routes[topic]))
-            self.extra_subscribers.append(sub)
-        routes = {t: h for t, h in self.routes.items() if t not in self.workers}
+        for topic, (handler, max_records, consumers) in self.batches.items():
+            for _ in range(consumers):
+                sub = self.broker.subscriber(  # type: ignore[call-overload]
+                    topic,
+                    batch=True,
+                    max_records=max_records,
+                    batch_timeout_ms=BATCH_WAIT_MS,
+                    **opts,
+                )
+                sub(self.guard.batch(handler, self.routes[topic]))
+                self.extra_subscribers.append(sub)
+        routes = {t: h for t, h in self.routes.items() if t not in self.batches}
         if not routes:
             return
 
@@ -155,9 +191,8 @@ class Runtime:
 
     def consumers(self) -> list[Any]:
         """The running aiokafka consumers of this instance (for lag and assignment)."""
-        found = [getattr(self.subscriber, "consumer", None)]
-        for sub in self.extra_subscribers:
-            found += list(getattr(sub, "consumer_subgroup", []))
+        subscribers = [self.subscriber, *self.extra_subscribers]
+        found = [getattr(sub, "consumer", None) for sub in subscribers]
         return [c for c in found if c is not None]
 
     @property

@@ -38,9 +38,13 @@ class Settings(BaseSettings):
     # Topics are created at service start with these (shared/runtime.py, docs/operations.md).
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
-    # Consumers side by side for the upload topic in each ingest instance (partitions
-    # split between them; each partition stays in order).
-    upload_workers: int = Field(default=3, ge=1, le=32)
+    # Hot topics are consumed in batches of at most this many records per poll
+    # (uploads in ingest; records-received events in query). See shared/runtime.py.
+    upload_batch: int = Field(default=32, ge=1, le=500)
+    # Upload consumers per ingest instance (partitions split between them): one batch
+    # is validated while another is being written.
+    upload_consumers: int = Field(default=2, ge=1, le=16)
+    event_batch: int = Field(default=200, ge=1, le=5000)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

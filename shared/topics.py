@@ -10,6 +10,9 @@ CONSENT_EVENTS = "healthlink.consent.events"
 HOSPITAL_EVENTS = "healthlink.hospital.events"
 INGEST_UPLOADS = "healthlink.ingest.uploads"
 INGEST_RECORDS = "healthlink.ingest.records"
+# What ingest stored, resource by resource (key: CID): the change stream read models
+# (the query service's charts) are built from, so no service reads ingest's database.
+INGEST_STORED = "healthlink.ingest.stored"
 ACCESS_EVENTS = "healthlink.access.events"
 DEAD_LETTERS = "healthlink.deadletter"
 
@@ -29,6 +32,7 @@ ALL = (
     HOSPITAL_EVENTS,
     INGEST_UPLOADS,
     INGEST_RECORDS,
+    INGEST_STORED,
     ACCESS_EVENTS,
     DEAD_LETTERS,
     SECURITY_EVENTS,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
 
@@ -18,25 +16,11 @@ from services.consent.settings import ConsentSettings
 from services.consent.verification import make_verifier
 from shared import topics
 from shared.logging import get_logger
-from shared.runtime import Loop, make_runtime, service_app
+from shared.runtime import every, make_runtime, service_app
 from shared.settings import Settings
 
 SERVICE = "consent"
 log = get_logger(__name__)
-
-
-def every(interval_s: float, what: str, step: Callable[[], Awaitable[object]]) -> Loop:
-    """A background loop: ``step`` every ``interval_s``; a failed round is retried next time."""
-
-    async def loop() -> None:
-        while True:
-            try:
-                await step()
-            except Exception as exc:
-                log.warning(f"{what} failed", error=type(exc).__name__)
-            await asyncio.sleep(interval_s)
-
-    return loop
 
 
 def create_app(settings: Settings, local: ConsentSettings | None = None) -> FastAPI:
@@ -53,9 +37,9 @@ def create_app(settings: Settings, local: ConsentSettings | None = None) -> Fast
 
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(registry.on_hospital_event, deps))
     runtime.on_start.append(repo.ensure_indexes)
-    runtime.background(every(local.relay_interval_s, "outbox relay", partial(relay, deps)))
+    runtime.background(every(local.relay_interval_s, partial(relay, deps), "outbox relay"))
     runtime.background(
-        every(local.expiry_interval_s, "per-visit expiry", partial(expire_due, deps))
+        every(local.expiry_interval_s, partial(expire_due, deps), "per-visit expiry")
     )
     app = service_app(
         runtime, "Health Link consent", "Patients, participating hospitals and consents."

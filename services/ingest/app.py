@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from functools import partial
 
@@ -9,14 +10,25 @@ from fastapi import FastAPI
 
 from services.ingest import handlers
 from services.ingest.api import router
+from services.ingest.bundle import warm_up
+from services.ingest.categories import CATEGORY_BY_TYPE, SUPPORTING_TYPES
 from services.ingest.handlers import Deps
 from services.ingest.repository import RecordStore
 from shared import topics
+from shared.logging import get_logger
 from shared.projections import ConsentProjection
 from shared.runtime import make_runtime, service_app
 from shared.settings import Settings
 
 SERVICE = "ingest"
+log = get_logger(__name__)
+
+
+async def warm_models() -> None:
+    """Load the FHIR models before the first upload, not during it."""
+    types = [*CATEGORY_BY_TYPE, *SUPPORTING_TYPES]
+    loaded = await asyncio.to_thread(warm_up, types)
+    log.info("fhir models loaded", models=loaded)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -31,10 +43,14 @@ def create_app(settings: Settings) -> FastAPI:
         clock=lambda: datetime.now(UTC),
     )
     runtime.on_start.insert(0, store.ensure_indexes)
+    runtime.on_start.append(warm_models)
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(handlers.on_hospital_event, deps))
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(handlers.on_consent_event, deps))
-    runtime.subscribe_raw(
-        topics.INGEST_UPLOADS, partial(handlers.on_upload, deps), workers=settings.upload_workers
+    runtime.subscribe_batch(
+        topics.INGEST_UPLOADS,
+        partial(handlers.on_uploads, deps),
+        max_records=settings.upload_batch,
+        consumers=settings.upload_consumers,
     )
     app = service_app(
         runtime,

@@ -13,14 +13,17 @@ paths and types, never values (no patient data in reasons or logs).
 
 from __future__ import annotations
 
-import json
+import typing
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
+import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
-from pydantic import ValidationError
+from fhir_core.types import FhirBase
+from pydantic import BaseModel, ValidationError
 
 from shared.cid import CID_SYSTEM, is_valid_cid
 from shared.errors import InvalidInput
@@ -147,7 +150,7 @@ def _load_json(raw: bytes, max_bytes: int) -> dict[str, Any]:
     if len(raw) > max_bytes:
         raise BundleRejected("oversized", f"body exceeds {max_bytes} bytes")
     try:
-        doc = json.loads(raw)
+        doc = orjson.loads(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
         raise BundleRejected("malformed-json", f"not valid JSON ({type(exc).__name__})") from None
     if not isinstance(doc, dict) or doc.get("resourceType") != "Bundle":
@@ -247,6 +250,39 @@ def parse_bundle(raw: bytes, *, max_bytes: int = 5_000_000) -> ParsedBundle:
     loaded = load_bundle(raw, max_bytes=max_bytes)
     validate_resources(loaded)
     return finish(loaded)
+
+
+def _leaf_types(annotation: Any) -> Iterator[Any]:
+    args = typing.get_args(annotation)
+    if not args:
+        yield annotation
+    for arg in args:
+        yield from _leaf_types(arg)
+
+
+def warm_up(resource_types: Iterable[str]) -> int:
+    """Load the R4B models of ``resource_types`` and every element type they use.
+
+    fhir.resources imports a model's module the first time data needs it, which
+    makes the first bundles after a start ~10x slower; a service calls this once
+    at start instead. Returns how many model classes are loaded.
+    """
+    seen: set[type[BaseModel]] = set()
+    found = (_model_for(name) for name in resource_types)
+    pending: list[type[BaseModel]] = [model for model in found if model is not None]
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for info in model.model_fields.values():
+            for leaf in _leaf_types(info.annotation):
+                if isinstance(leaf, type) and issubclass(leaf, FhirBase):
+                    try:
+                        pending.append(leaf.get_model_klass())
+                    except (ImportError, AttributeError, ValueError):
+                        continue  # abstract types (Resource) have no concrete model
+    return len(seen)
 
 
 def valid_id(rid: str) -> bool:

@@ -1,16 +1,24 @@
-"""Turning validated resources into stored documents (pure)."""
+"""Turning validated resources into stored documents and their events (pure)."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from services.ingest.bundle import ParsedBundle
 from services.ingest.categories import classify, date_of
 from shared.database import Document
+from shared.events import Envelope, make_event
+
+EVENT_SOURCE = "healthlink/ingest"
+# A records.stored event carries at most about this much resource JSON; a large
+# upload is announced in several parts (each well under Kafka's default 1 MB).
+STORED_PART_BYTES = 512 * 1024
+STORED_FIELDS = ("type", "resource_id", "category", "supporting", "sensitive", "date", "rank")
 
 
 @dataclass
@@ -62,7 +70,59 @@ def to_documents(
                 "rank": rank_of(resource),
                 "upload_id": upload_id,
                 "received_at": received_at,
-                "resource_json": json.dumps(resource, ensure_ascii=False, separators=(",", ":")),
+                "resource_json": orjson.dumps(resource).decode(),
             }
         )
     return batch
+
+
+def stored_record(doc: Document) -> dict[str, Any]:
+    """A stored document as a ``records.stored`` entry (JSON-friendly)."""
+    record = {name: doc[name] for name in STORED_FIELDS}
+    record["received_at"] = doc["received_at"].isoformat()
+    record["resource_json"] = doc["resource_json"]
+    return record
+
+
+def stored_events(
+    patient: str,
+    hospital: str,
+    upload_id: str,
+    docs: list[Document],
+    correlation_id: str | None = None,
+) -> list[Envelope]:
+    """The ``records.stored`` events of one upload: every resource it carried, in parts.
+
+    Every resource of the upload is announced, whether or not this delivery wrote it
+    (a redelivery after a crash re-announces what the first one stored); readers
+    keep the highest ``rank`` per resource, so an event applied twice changes nothing.
+    Event ids are ``stored-<upload id>-<part>``.
+    """
+    parts: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for doc in docs:
+        record = stored_record(doc)
+        weight = len(record["resource_json"]) + 256
+        if parts[-1] and size + weight > STORED_PART_BYTES:
+            parts.append([])
+            size = 0
+        parts[-1].append(record)
+        size += weight
+    return [
+        make_event(
+            "records.stored",
+            source=EVENT_SOURCE,
+            subject=patient,
+            event_id=f"stored-{upload_id}-{number}",
+            correlation_id=correlation_id,
+            data={
+                "patient": patient,
+                "hospital": hospital,
+                "upload_id": upload_id,
+                "part": number,
+                "parts": len(parts),
+                "records": records,
+            },
+        )
+        for number, records in enumerate(parts)
+    ]

@@ -1,21 +1,24 @@
 """Ingest use cases: verify, validate, consent-gate, store, announce.
 
-One upload goes: signature (cheap, refuses forgeries before any parsing) ->
-Bundle structure -> model validation in a worker thread, *while* the sender's
-hospital view and the patient's consent view are read -> provider check -> CID
-rules -> consent gate -> one bulk write -> one ``records.received`` event.
-Every refusal raises ``Rejected`` (a ``BundleRejected`` carries its reason), so
-the Guard sets the upload aside on the dead-letter topic, byte for byte.
+Uploads come in batches (every record one poll returned; one when the topic is
+quiet). Each goes: signature (cheap, refuses forgeries before any parsing) ->
+Bundle structure -> model validation in a worker thread, *while* the senders'
+hospital views and the patients' consent views are read (once per batch) ->
+provider check -> CID rules -> consent gate; then one bulk write for the whole
+batch and one ``records.received`` event per upload, published together.
+Every refusal is a ``Rejected`` outcome (a ``BundleRejected`` carries its
+reason), so the Guard sets that upload aside on the dead-letter topic, byte for
+byte, and the rest of the batch goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from services.ingest.bundle import (
     BundleRejected,
@@ -26,22 +29,22 @@ from services.ingest.bundle import (
     parse_bundle,
     validate_resources,
 )
-from services.ingest.documents import to_documents
-from services.ingest.repository import Store
+from services.ingest.documents import EVENT_SOURCE, Batch, stored_events, to_documents
+from services.ingest.repository import Store, newest_per_id
 from shared import tokens, topics
+from shared.consumer import Outcomes
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected
 from shared.events import Envelope, make_event
-from shared.logging import get_correlation_id, get_logger
+from shared.logging import CORRELATION_HEADER, get_correlation_id, get_logger
 from shared.projections import ConsentView, HospitalView
 
 log = get_logger(__name__)
-SOURCE = "healthlink/ingest"
+SOURCE = EVENT_SOURCE
 HOSPITAL_HEADER = "hl-hospital"
 SIGNATURE_HEADER = "hl-signature"
 UPLOAD_ID_HEADER = "hl-upload-id"
 REQUEST_ID_HEADER = "hl-request-id"
-T = TypeVar("T")
 
 
 class Views(Protocol):
@@ -50,6 +53,10 @@ class Views(Protocol):
     async def consent(self, cid: str) -> ConsentView | None: ...
 
     async def hospital(self, code: str) -> HospitalView | None: ...
+
+    async def consents_of(self, cids: list[str]) -> dict[str, ConsentView | None]: ...
+
+    async def hospitals_of(self, codes: list[str]) -> dict[str, HospitalView | None]: ...
 
     async def on_consent_event(self, event: Envelope) -> bool: ...
 
@@ -72,6 +79,10 @@ class Deps:
     secret: str
     max_bytes: int
     clock: Callable[[], datetime]
+
+
+Senders = dict[str, HospitalView | None]
+Consents = dict[str, ConsentView | None]
 
 
 def upload_id_of(source: SourceMessage) -> str:
@@ -102,88 +113,185 @@ def may_send(consent: ConsentView | None, hospital: str, now: datetime) -> bool:
     return consent is not None and consent.may_send(hospital, now)
 
 
-async def _settled(task: Awaitable[T]) -> T | BaseException:
-    try:
-        return await task
-    except Exception as exc:
-        return exc
+@dataclass
+class Upload:
+    """One upload on its way through a batch."""
+
+    index: int
+    source: SourceMessage
+    hospital: str
+    upload_id: str
+    loaded: LoadedBundle | None = None
+    problem: BaseException | None = None  # reported after the provider check
+    parsed: ParsedBundle | None = None
+    held: bool = False
 
 
-async def checked_upload(
-    deps: Deps, source: SourceMessage, hospital: str
-) -> tuple[ParsedBundle, ConsentView | None]:
-    """Provider check, validation and the consent read, the look-ups beside the CPU work."""
-    sender = asyncio.ensure_future(deps.view.hospital(hospital))
-    consent: asyncio.Future[ConsentView | None] | None = None
+def validate_all(bundles: list[LoadedBundle]) -> Outcomes:
+    """``validate_resources`` over each bundle (the CPU work, run in a worker thread)."""
+    outcomes: Outcomes = []
+    for loaded in bundles:
+        try:
+            validate_resources(loaded)
+            outcomes.append(None)
+        except Exception as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+def arrive(deps: Deps, index: int, source: SourceMessage) -> Upload:
+    """Signature first (refuses forgeries before any parsing), then the cheap load."""
+    upload = Upload(index, source, signed_by(deps, source), upload_id_of(source))
     try:
-        loaded: LoadedBundle | BaseException = load_bundle(source.value, max_bytes=deps.max_bytes)
+        upload.loaded = load_bundle(source.value, max_bytes=deps.max_bytes)
     except BundleRejected as exc:
-        loaded = exc
-    outcome: BaseException | None = None
-    if isinstance(loaded, LoadedBundle):
-        if loaded.cid is not None:
-            consent = asyncio.ensure_future(deps.view.consent(loaded.cid))
-        outcome = await _settled(asyncio.to_thread(validate_resources, loaded))
-    view = await sender
-    consent_view = await consent if consent is not None else None
-    if view is not None:  # unknown yet: its hospital event may still be on its way (held below)
-        require_provider(hospital, view)
-    if isinstance(loaded, BaseException):
-        raise loaded
-    if outcome is not None:
-        raise outcome
-    return finish(loaded), consent_view
+        upload.problem = exc
+    return upload
+
+
+async def look_up(deps: Deps, uploads: list[Upload]) -> tuple[Senders, Consents]:
+    """Senders' hospital views and patients' consent views, validating meanwhile."""
+    hospitals = sorted({u.hospital for u in uploads})
+    cids = sorted({u.loaded.cid for u in uploads if u.loaded is not None and u.loaded.cid})
+    views = asyncio.ensure_future(
+        asyncio.gather(
+            deps.view.hospitals_of(hospitals),
+            deps.view.consents_of(cids) if cids else _no_consents(),
+        )
+    )
+    checking = [u for u in uploads if u.loaded is not None]
+    try:
+        results = await asyncio.to_thread(validate_all, [u.loaded for u in checking if u.loaded])
+    finally:
+        senders, consents = await views
+    for upload, outcome in zip(checking, results, strict=True):
+        upload.problem = outcome
+    return senders, consents
+
+
+async def _no_consents() -> Consents:
+    return {}
+
+
+def vet(upload: Upload, senders: Senders) -> ParsedBundle:
+    """Provider check (when the sender is known), then the bundle's problems, then CID rules."""
+    view = senders[upload.hospital]
+    if view is not None:  # unknown yet: its hospital event may still be on its way (held)
+        require_provider(upload.hospital, view)
+    if upload.problem is not None:
+        raise upload.problem
+    assert upload.loaded is not None
+    return finish(upload.loaded)
+
+
+async def hold(deps: Deps, upload: Upload, cid: str) -> None:
+    """Keep an upload its consent (or its sender) does not cover yet; raise if still not."""
+    source = upload.source
+    await deps.store.hold(upload.upload_id, cid, upload.hospital, source.value, source.headers)
+    # Re-read after holding: an event that raced in either sees the hold or is seen here.
+    require_provider(upload.hospital, await deps.view.hospital(upload.hospital))
+    if not may_send(await deps.view.consent(cid), upload.hospital, deps.clock()):
+        raise Rejected("no consent covers this hospital for this patient", code="no-consent")
+    upload.held = True  # covered after all: stored now, released below
+
+
+async def on_uploads(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
+    """Consume a batch of uploads: each stored once, or set aside with its reason.
+
+    One round of look-ups, one validation pass, one bulk write and the
+    ``records.received`` events published together, whatever the batch size.
+    """
+    outcomes: Outcomes = [None] * len(sources)
+    uploads: list[Upload] = []
+    for index, source in enumerate(sources):
+        try:
+            uploads.append(arrive(deps, index, source))
+        except Rejected as exc:
+            outcomes[index] = exc
+    senders, consents = await look_up(deps, uploads) if uploads else ({}, {})
+    now = deps.clock()
+    storing: list[Upload] = []
+    for upload in uploads:
+        try:
+            upload.parsed = vet(upload, senders)
+            cid = upload.parsed.patient_cid
+            known = senders[upload.hospital] is not None
+            if not (known and may_send(consents.get(cid), upload.hospital, now)):
+                await hold(deps, upload, cid)
+            storing.append(upload)
+        except Rejected as exc:
+            outcomes[upload.index] = exc
+        except Exception as exc:  # the Guard retries this one alone
+            outcomes[upload.index] = exc
+    await store_uploads(deps, storing)
+    for upload in storing:
+        if upload.held:
+            await deps.store.release(upload.upload_id)
+    return outcomes
 
 
 async def on_upload(deps: Deps, source: SourceMessage) -> None:
-    """Consume one upload: stored once, or set aside with its reason."""
-    hospital = signed_by(deps, source)
-    parsed, consent = await checked_upload(deps, source, hospital)
-    cid = parsed.patient_cid
-    upload_id = upload_id_of(source)
-    if not may_send(consent, hospital, deps.clock()) or await deps.view.hospital(hospital) is None:
-        await deps.store.hold(upload_id, cid, hospital, source.value, source.headers)
-        # Re-read after holding: an event that raced in either sees the hold or is seen here.
-        require_provider(hospital, await deps.view.hospital(hospital))
-        if not may_send(await deps.view.consent(cid), hospital, deps.clock()):
-            raise Rejected("no consent covers this hospital for this patient", code="no-consent")
-        await store_upload(deps, parsed, source, hospital, upload_id)
-        await deps.store.release(upload_id)
+    """Consume one upload (a batch of one)."""
+    (outcome,) = await on_uploads(deps, [source])
+    if outcome is not None:
+        raise outcome
+
+
+async def store_uploads(deps: Deps, uploads: list[Upload]) -> None:
+    """One bulk write for every upload, then their ``records.received`` events."""
+    if not uploads:
         return
-    await store_upload(deps, parsed, source, hospital, upload_id)
+    now = deps.clock()
+    batches = []
+    for upload in uploads:
+        assert upload.parsed is not None
+        batches.append(to_documents(upload.parsed, upload.hospital, upload.upload_id, now))
+    chosen = newest_per_id([doc for batch in batches for doc in batch.docs])
+    written = await deps.store.upsert_many(chosen)
+    landed = {id(doc) for doc in chosen if doc["_id"] in written}
+    await asyncio.gather(
+        *(
+            announce(deps, upload, batch, sum(1 for d in batch.docs if id(d) in landed))
+            for upload, batch in zip(uploads, batches, strict=True)
+        )
+    )
 
 
-async def store_upload(
-    deps: Deps, parsed: ParsedBundle, source: SourceMessage, hospital: str, upload_id: str
-) -> None:
-    """One bulk write, then the ``records.received`` event (same id on a redelivery)."""
-    batch = to_documents(parsed, hospital, upload_id, deps.clock())
-    written = await deps.store.upsert_many(batch.docs)
+async def announce(deps: Deps, upload: Upload, batch: Batch, written: int) -> None:
+    """The upload's ``records.received`` and ``records.stored`` events (same ids again
+    on a redelivery)."""
+    assert upload.parsed is not None
+    cid = upload.parsed.patient_cid
     data: dict[str, object] = {
-        "patient": parsed.patient_cid,
-        "hospital": hospital,
-        "upload_id": upload_id,
+        "patient": cid,
+        "hospital": upload.hospital,
+        "upload_id": upload.upload_id,
         "counts": dict(batch.counts),
         "skipped": dict(batch.skipped),
         "resources": len(batch.docs),
         "written": written,
     }
-    request_id = source.headers.get(REQUEST_ID_HEADER)
+    request_id = upload.source.headers.get(REQUEST_ID_HEADER)
     if request_id:
         data["request_id"] = request_id
+    correlation_id = upload.source.headers.get(CORRELATION_HEADER) or get_correlation_id()
     event = make_event(
         "records.received",
         source=SOURCE,
-        subject=parsed.patient_cid,
-        event_id=f"records-{upload_id}",
-        correlation_id=get_correlation_id(),
+        subject=cid,
+        event_id=f"records-{upload.upload_id}",
+        correlation_id=correlation_id,
         data=data,
     )
-    await deps.publisher.publish(topics.INGEST_RECORDS, event)
+    stored = stored_events(cid, upload.hospital, upload.upload_id, batch.docs, correlation_id)
+    await asyncio.gather(
+        deps.publisher.publish(topics.INGEST_RECORDS, event),
+        *(deps.publisher.publish(topics.INGEST_STORED, part) for part in stored),
+    )
     log.info(
         "upload stored",
-        upload_id=upload_id,
-        hospital=hospital,
+        upload_id=upload.upload_id,
+        hospital=upload.hospital,
         resources=len(batch.docs),
         written=written,
     )
@@ -212,7 +320,8 @@ async def release_held(deps: Deps, cid: str) -> int:
             headers=dict(doc["headers"]),
         )
         parsed = await asyncio.to_thread(parse_bundle, source.value, max_bytes=deps.max_bytes)
-        await store_upload(deps, parsed, source, hospital, doc["_id"])
+        upload = Upload(-1, source, hospital, doc["_id"], parsed=parsed)
+        await store_uploads(deps, [upload])
         await deps.store.release(doc["_id"])
         released += 1
     return released

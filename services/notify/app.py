@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
@@ -23,29 +22,11 @@ from shared import topics
 from shared.events import utcnow
 from shared.logging import get_logger
 from shared.projections import ConsentProjection
-from shared.runtime import Loop, make_runtime, service_app
+from shared.runtime import every, make_runtime, service_app
 from shared.settings import Settings
 
 SERVICE = "notify"
 log = get_logger(__name__)
-
-
-def every(period_s: float, step: Callable[[], Awaitable[object]], what: str) -> Loop:
-    """Run ``step`` now and then every ``period_s`` (at once again while it finds work)."""
-
-    async def loop() -> None:
-        while True:
-            try:
-                busy = await step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background step failed", loop=what)
-                busy = False
-            if not busy:
-                await asyncio.sleep(period_s)
-
-    return loop
 
 
 def create_app(
@@ -75,7 +56,11 @@ def create_app(
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(handlers.on_hospital_event, deps))
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(handlers.on_consent_event, deps))
     runtime.subscribe_events(topics.ACCESS_EVENTS, partial(handlers.on_access_event, deps))
-    runtime.subscribe_events(topics.INGEST_RECORDS, partial(handlers.on_records_received, deps))
+    runtime.subscribe_batch(
+        topics.INGEST_RECORDS,
+        partial(handlers.on_records_batch, deps),
+        max_records=settings.event_batch,
+    )
     runtime.background(
         every(config.schedule_tick_s, lambda: announcer.tick(clock()), "announcements")
     )

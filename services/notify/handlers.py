@@ -19,7 +19,10 @@ from services.notify import texts
 from services.notify.digest import Digests, Preferences, bucket_end
 from services.notify.repository import Inbox
 from services.notify.webhook import Deliveries
+from shared.consumer import Outcomes, parse_envelope
 from shared.database import Document
+from shared.deadletter import SourceMessage
+from shared.errors import Rejected
 from shared.events import Envelope
 from shared.logging import get_logger
 from shared.projections import ConsentProjection
@@ -45,13 +48,37 @@ class Deps:
     async def notify(
         self, notification_id: str, patient: str, kind: str, text: texts.Text, data: dict[str, Any]
     ) -> None:
+        await self.notify_many([Notice(notification_id, patient, kind, text, data)])
+
+    async def notify_many(self, notices: list[Notice]) -> None:
+        """Store and queue several notifications: one inbox write, one queue write."""
         created = self.clock()
-        entry = {"kind": kind, "created_at": created, **asdict(text), "data": data}
-        await self.inbox.put(notification_id, patient, entry)
+        entries = [
+            (n.id, n.patient, {"kind": n.kind, "created_at": created, **asdict(n.text),
+                               "data": n.data})
+            for n in notices
+        ]  # fmt: skip
+        if len(entries) == 1:
+            await self.inbox.put(*entries[0])
+        else:
+            await self.inbox.put_many(entries)
         if self.deliveries is not None:
-            payload = {"id": notification_id, "patient": patient, **entry}
-            payload["created_at"] = created.isoformat()
-            await self.deliveries.enqueue(notification_id, payload)
+            payloads = [
+                (nid, {"id": nid, "patient": patient, **entry, "created_at": created.isoformat()})
+                for nid, patient, entry in entries
+            ]
+            await self.deliveries.enqueue_many(payloads)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification to store and queue."""
+
+    id: str
+    patient: str
+    kind: str
+    text: texts.Text
+    data: dict[str, Any]
 
 
 async def hospital_name(deps: Deps, code: str | None) -> str:
@@ -137,16 +164,34 @@ async def on_consent_event(deps: Deps, event: Envelope) -> None:
     await deps.notify(f"consent-{cid}-v{data['version']}", cid, "consent-changed", text, summary)
 
 
-async def on_records_received(deps: Deps, event: Envelope) -> None:
-    """Hospital X has sent your records."""
-    data = event.data
-    patient = data.get("patient")
-    if not isinstance(patient, str):
-        return
-    name = await hospital_name(deps, data.get("hospital"))
-    text = texts.records_received(name, data.get("counts", {}))
-    keep = {"hospital": data.get("hospital"), "counts": data.get("counts", {})}
-    await deps.notify(f"records-{event.id}", patient, "records-received", text, keep)
+async def on_records_batch(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
+    """Hospital X has sent your records: one notice per upload, written together."""
+    outcomes: Outcomes = [None] * len(sources)
+    events = []
+    for index, source in enumerate(sources):
+        try:
+            event = parse_envelope(source)
+        except Rejected as exc:
+            outcomes[index] = exc
+            continue
+        if event.name == "records.received" and isinstance(event.data.get("patient"), str):
+            events.append(event)
+    if not events:
+        return outcomes
+    codes = sorted({str(e.data.get("hospital")) for e in events if e.data.get("hospital")})
+    views = await deps.view.hospitals_of(codes) if codes else {}
+    notices = []
+    for event in events:
+        code = event.data.get("hospital")
+        view = views.get(str(code)) if code else None
+        name = view.name if view else (str(code) if code else "-")
+        counts = event.data.get("counts", {})
+        text = texts.records_received(name, counts)
+        keep = {"hospital": code, "counts": counts}
+        notices.append(Notice(f"records-{event.id}", event.data["patient"], "records-received",
+                              text, keep))  # fmt: skip
+    await deps.notify_many(notices)
+    return outcomes
 
 
 async def on_hospital_event(deps: Deps, event: Envelope) -> None:

@@ -8,7 +8,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.database import Document
+from shared.database import Document, insert_new
 
 
 class Inbox:
@@ -29,6 +29,12 @@ class Inbox:
         except DuplicateKeyError:
             return False
         return True
+
+    async def put_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Store several (id, patient, entry) at once; ids already held are left as they are."""
+        docs = [{"_id": nid, "patient": patient, "read": False, **entry}
+                for nid, patient, entry in items]  # fmt: skip
+        await insert_new(self._coll, docs)
 
     async def page(self, patient: str, skip: int, limit: int) -> list[Document]:
         cursor = (

@@ -34,7 +34,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared import tokens
-from shared.database import Document
+from shared.database import Document, insert_new
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -74,10 +74,9 @@ class Deliveries:
     async def ensure_indexes(self) -> None:
         await self._coll.create_index([("state", ASCENDING), ("next_at", ASCENDING)], name="due")
 
-    async def enqueue(self, notification_id: str, payload: dict[str, Any]) -> bool:
-        """Queue once; False when this notification was queued before."""
+    def _pending(self, notification_id: str, payload: dict[str, Any]) -> Document:
         body = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str).encode()
-        doc = {
+        return {
             "_id": notification_id,
             "state": "pending",
             "body": body,
@@ -85,11 +84,18 @@ class Deliveries:
             "next_at": self._clock(),
             "lease_until": None,
         }
+
+    async def enqueue(self, notification_id: str, payload: dict[str, Any]) -> bool:
+        """Queue once; False when this notification was queued before."""
         try:
-            await self._coll.insert_one(doc)
+            await self._coll.insert_one(self._pending(notification_id, payload))
         except DuplicateKeyError:
             return False
         return True
+
+    async def enqueue_many(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Queue several (id, payload) at once; ids queued before are left as they are."""
+        await insert_new(self._coll, [self._pending(nid, payload) for nid, payload in items])
 
     async def claim(self, lease: timedelta) -> Document | None:
         """Take one due delivery (or one whose sender crashed) for ``lease``."""

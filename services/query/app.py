@@ -19,10 +19,16 @@ from services.query.settings import QuerySettings
 from shared import topics
 from shared.events import Envelope
 from shared.projections import ConsentProjection
-from shared.runtime import make_runtime, service_app
+from shared.runtime import every, make_runtime, service_app
 from shared.settings import Settings
 
 SERVICE = "query"
+SWEEP_EVERY_S = 10.0  # superseded chart versions are deleted this often
+
+
+async def sweep_all(charts: ChartStore) -> None:
+    """At shutdown: delete every superseded chart version (no reader of ours is left)."""
+    await charts.sweep(grace_s=0.0)
 
 
 def now() -> datetime:
@@ -43,7 +49,6 @@ def create_app(settings: Settings, options: QuerySettings | None = None) -> Fast
     runtime = make_runtime(settings, SERVICE)
     db = runtime.db
     view = ConsentProjection(db.consent_view, db.hospital_view)
-    records = runtime.client[settings.db_name("ingest")].records
     deps = Deps(
         registry=MongoLicenceRegistry(db),
         rosters=Rosters(db),
@@ -52,7 +57,7 @@ def create_app(settings: Settings, options: QuerySettings | None = None) -> Fast
         ),
         glass=BreakGlassLog(db),
         view=view,
-        charts=ChartStore(db, records, ChartCache(options.chart_cache_bytes)),
+        charts=ChartStore(db, ChartCache(options.chart_cache_bytes)),
         auditor=Auditor(runtime.publisher, now),
         secret=settings.token_secret,
         token_ttl_s=settings.token_ttl_s,
@@ -61,7 +66,13 @@ def create_app(settings: Settings, options: QuerySettings | None = None) -> Fast
     )
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(on_consent_event, view))
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(on_hospital_event, view))
-    runtime.subscribe_events(topics.INGEST_RECORDS, partial(handlers.on_records_received, deps))
+    runtime.subscribe_batch(
+        topics.INGEST_STORED,
+        partial(handlers.on_stored_batch, deps),
+        max_records=settings.event_batch,
+    )
+    runtime.background(every(SWEEP_EVERY_S, deps.charts.sweep, "chart sweep"))
+    runtime.on_stop.append(partial(sweep_all, deps.charts))
     app = service_app(
         runtime, "Health Link query", "Physicians read consented records; every read is audited."
     )

@@ -8,8 +8,9 @@ path never re-parses or re-validates FHIR: it filters entries and joins strings.
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
+
+import orjson
 
 from services.query.dates import instant_or_none
 from shared.cid import HCODE_SYSTEM
@@ -61,30 +62,41 @@ def display_of(resource: dict[str, Any]) -> str | None:
     return None
 
 
-def entry_of(doc: dict[str, Any]) -> Entry:
-    """A stored ingest record as a chart entry."""
-    resource: dict[str, Any] = json.loads(doc["resource_json"])
+def entry_of(record: dict[str, Any], hospital: str) -> Entry:
+    """A ``records.stored`` record (one stored resource) from ``hospital`` as a chart entry."""
+    resource: dict[str, Any] = orjson.loads(record["resource_json"])
     meta = resource.get("meta") or {}
     codes = [t for name in _CODE_FIELDS for t in tokens_of(resource.get(name))]
     cats = [t for name in _CATEGORY_FIELDS for t in tokens_of(resource.get(name))]
-    received = doc.get("received_at")
     return {
-        "id": doc["resource_id"],
-        "type": doc["type"],
-        "hospital": doc["hospital"],
-        "category": doc.get("category"),
-        "sensitive": bool(doc.get("sensitive")),
-        "date": doc.get("date"),
-        "t": instant_or_none(doc.get("date")),
+        "id": record["resource_id"],
+        "type": record["type"],
+        "hospital": hospital,
+        "rank": str(record.get("rank") or ""),
+        "category": record.get("category"),
+        "sensitive": bool(record.get("sensitive")),
+        "date": record.get("date"),
+        "t": instant_or_none(record.get("date")),
         "updated": instant_or_none(meta.get("lastUpdated"))
-        or (received.timestamp() if received is not None else None),
+        or instant_or_none(record.get("received_at")),
         "codes": codes,
         "cats": cats,
         "display": display_of(resource),
-        "json": json.dumps(
-            with_source(resource, doc["hospital"]), ensure_ascii=False, separators=(",", ":")
-        ),
+        "json": orjson.dumps(with_source(resource, hospital)).decode(),
     }
+
+
+def merge_entries(entries: list[Entry], incoming: list[Entry]) -> list[Entry] | None:
+    """``entries`` with ``incoming`` merged (highest rank per resource), or None if unchanged."""
+    merged = {(e["type"], e["id"]): e for e in entries}
+    changed = False
+    for entry in incoming:
+        key = (entry["type"], entry["id"])
+        held = merged.get(key)
+        if held is None or str(held.get("rank") or "") < entry["rank"]:
+            merged[key] = entry
+            changed = True
+    return newest_first(list(merged.values())) if changed else None
 
 
 def newest_first(entries: list[Entry]) -> list[Entry]:

@@ -24,6 +24,8 @@ from services.query.search import SEARCH_TYPES, parse_everything, parse_search, 
 from services.query.settings import QuerySettings
 from shared import tokens
 from shared.cid import is_valid_cid
+from shared.consumer import Outcomes, parse_envelope
+from shared.deadletter import SourceMessage
 from shared.errors import Forbidden, InvalidInput, NotFound, Rejected, Unauthorized
 from shared.events import Envelope
 from shared.projections import ConsentProjection
@@ -276,16 +278,45 @@ def _patient_param(pairs: Pairs) -> str:
 # --- events -----------------------------------------------------------------------------
 
 
-async def on_records_received(deps: Deps, event: Envelope) -> None:
-    """Rebuild the chart of the (patient, hospital) whose stored records changed."""
-    if event.name != "records.received":
-        return
+def stored_in(event: Envelope) -> tuple[str, str, list[dict[str, Any]]] | None:
+    """The (patient, hospital) chart a ``records.stored`` event adds to, and its records."""
+    if event.name != "records.stored":
+        return None
     patient, hospital = event.data.get("patient"), event.data.get("hospital")
+    records = event.data.get("records")
     if not isinstance(patient, str) or not is_valid_cid(patient):
-        raise Rejected("records.received without a valid patient", code="malformed-event")
+        raise Rejected("records.stored without a valid patient", code="malformed-event")
     if not isinstance(hospital, str) or not HCODE.match(hospital):
-        raise Rejected("records.received without a valid hospital", code="malformed-event")
-    upload_id = event.data.get("upload_id")
-    if isinstance(upload_id, str) and await deps.charts.covers(patient, hospital, upload_id):
-        return  # an earlier rebuild already read this upload's records
-    await deps.charts.rebuild(patient, hospital)
+        raise Rejected("records.stored without a valid hospital", code="malformed-event")
+    if not isinstance(records, list) or not all(_is_record(r) for r in records):
+        raise Rejected("records.stored without valid records", code="malformed-event")
+    return patient, hospital, records
+
+
+def _is_record(record: object) -> bool:
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("type"), str)
+        and isinstance(record.get("resource_id"), str)
+        and isinstance(record.get("resource_json"), str)
+    )
+
+
+async def on_stored_batch(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
+    """Merge stored records into their charts: one merge per (patient, source) per batch."""
+    outcomes: Outcomes = [None] * len(sources)
+    changed: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for index, source in enumerate(sources):
+        try:
+            found = stored_in(parse_envelope(source))
+        except Rejected as exc:
+            outcomes[index] = exc
+            continue
+        if found is not None:
+            patient, hospital, records = found
+            changed.setdefault((patient, hospital), []).extend(records)
+    if changed:
+        listed = await deps.charts.indexes(sorted({patient for patient, _ in changed}))
+        for (patient, hospital), records in changed.items():
+            await deps.charts.merge(patient, hospital, records, listed[patient].get(hospital))
+    return outcomes

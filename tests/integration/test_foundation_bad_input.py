@@ -70,9 +70,9 @@ async def test_every_endpoint_refuses_bad_input_with_a_4xx(
 
 CONSUMED = {
     "ingest": [topics.INGEST_UPLOADS, topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS],
-    "query": [topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS, topics.INGEST_RECORDS],
+    "query": [topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS, topics.INGEST_STORED],
     "audit": [topics.ACCESS_EVENTS],
-    "notify": [topics.ACCESS_EVENTS],
+    "notify": [topics.ACCESS_EVENTS, topics.INGEST_RECORDS],
 }
 
 

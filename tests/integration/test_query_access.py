@@ -1,9 +1,9 @@
 """The query service against the real Kafka and database: every access rule, every request audited.
 
 State reaches the service the way it does in production: hospital and consent
-events on their topics, stored records announced by ``records.received``.
-Records are written to the ingest store in the ingest service's own document
-shape (its ``to_documents``), since ingest is outside this service's context.
+events on their topics, stored records announced by ``records.stored`` events
+built with the ingest service's own functions (``to_documents``,
+``stored_events``), since ingest is outside this service's context.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer
 
 from healthlink.synthetic import make_patient_bundle
 from services.ingest.bundle import parse_bundle
-from services.ingest.documents import to_documents
+from services.ingest.documents import stored_events, to_documents
 from services.query.handlers import Deps
 from shared import tokens, topics
 from shared.broker import Publisher, make_broker
@@ -87,15 +87,8 @@ class World:
         )
         parsed = parse_bundle(json.dumps(bundle).encode(), max_bytes=10_000_000)
         docs = to_documents(parsed, source, uuid.uuid4().hex, datetime.now(UTC)).docs
-        ingest = self.deps.charts._records  # the ingest service's collection
-        await ingest.insert_many(docs)
-        event = make_event(
-            "records.received",
-            source="test",
-            subject=cid,
-            data={"patient": cid, "hospital": source},
-        )
-        await self.publisher.publish(topics.INGEST_RECORDS, event)
+        for event in stored_events(cid, source, uuid.uuid4().hex, docs):
+            await self.publisher.publish(topics.INGEST_STORED, event)
 
         async def charted() -> bool:
             index = await self.deps.charts.index(cid)

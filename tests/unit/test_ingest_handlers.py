@@ -36,6 +36,12 @@ class FakeViews:
     async def hospital(self, code: str) -> HospitalView | None:
         return self.hospitals.get(code)
 
+    async def consents_of(self, cids: list[str]) -> dict[str, ConsentView | None]:
+        return {cid: self.consents.get(cid) for cid in cids}
+
+    async def hospitals_of(self, codes: list[str]) -> dict[str, HospitalView | None]:
+        return {code: self.hospitals.get(code) for code in codes}
+
     async def on_consent_event(self, event: Envelope) -> bool:
         self.consents[event.subject] = ConsentView.from_doc(
             {"_id": event.subject, "version": event.data["version"], "state": event.data["state"]}
