@@ -6,10 +6,12 @@
   resources / (first publish -> last ``records.received``). The event is sent only
   after the bulk write is acknowledged, so its arrival means stored.
 - ``upload_to_visible_p50_ms`` / ``_p99_ms``: uploads paced at half the measured
-  maximum rate; per upload, publish -> ``records.received`` seen (the query service
-  reads the same collection). Before the load, a few sequential uploads are also
-  polled through the physician's ``$everything`` read (``upload_to_physician_read_*``),
-  which adds the query service's own ``records.received`` handling (its chart index).
+  maximum rate, to patients of their own; per upload, publish -> its resources are
+  in the chart the physician's read serves (the query service's chart index lists
+  them: the read path looks there first). A probe polls that index every 20 ms;
+  ``upload_to_stored_*`` is publish -> ``records.received`` for the same uploads.
+  Before the load, a few sequential uploads are polled through the physician's
+  ``$everything`` read itself (``upload_to_physician_read_*``), the same path end to end.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
 
@@ -29,15 +33,19 @@ from bench.stats import percentile, summarise
 from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import make_patient_bundle
 from services.ingest.bundle import parse_bundle
+from services.ingest.documents import to_documents
 from shared import topics
+from shared.database import make_client
 from tests.support.journey import eventually
 
 PATIENTS = 8
+PACED_PATIENTS = 24
 RESOURCES = 50
 FLOOD_UPLOADS = 120
 PACED_MAX_UPLOADS = 150
 PACED_MAX_S = 15.0
 READ_ROUNDS = 5
+PROBE_EVERY_S = 0.02
 
 
 class Arrivals:
@@ -113,19 +121,78 @@ async def flood(
     return sum(arrivals.seen[i][1] for i in ids) / (end - start)
 
 
+def chart_sizes(data: list[tuple[str, bytes]], hospital: str) -> list[int]:
+    """Per upload, how many resources its patient's chart holds once it is merged."""
+    seen: dict[str, set[str]] = {}
+    sizes = []
+    for cid, body in data:
+        docs = to_documents(parse_bundle(body), hospital, "probe", datetime.now(UTC)).docs
+        ids = seen.setdefault(cid, set())
+        ids.update(doc["_id"] for doc in docs)
+        sizes.append(len(ids))
+    return sizes
+
+
+@dataclass
+class Pending:
+    cid: str
+    size: int
+    sent: float
+
+
+async def visible_when(
+    env: BenchEnv, hospital: str, pending: dict[str, Pending], total: int
+) -> dict[str, float]:
+    """Poll the query service's chart index until all ``total`` uploads are listed."""
+    client = make_client(env.settings)
+    index = client[env.settings.db_name("query")].chart_index
+    seen: dict[str, float] = {}
+    try:
+        deadline = time.perf_counter() + 180.0
+        while len(seen) < total and time.perf_counter() < deadline:
+            waiting = {k: p for k, p in pending.items() if k not in seen}
+            cids = sorted({p.cid for p in waiting.values()})
+            sizes = {doc["_id"]: int(doc.get("charts", {}).get(hospital, {}).get("n", 0))
+                     async for doc in index.find({"_id": {"$in": cids}})}  # fmt: skip
+            now = time.perf_counter()
+            for key, p in waiting.items():
+                if sizes.get(p.cid, 0) >= p.size:
+                    seen[key] = now
+            await asyncio.sleep(PROBE_EVERY_S)
+    finally:
+        await client.close()
+    return seen
+
+
 async def paced(
-    adapter: HospitalAdapter, arrivals: Arrivals, data: list[tuple[str, bytes]], rate: float
-) -> list[float]:
-    sent: dict[str, float] = {}
+    env: BenchEnv,
+    adapter: HospitalAdapter,
+    arrivals: Arrivals,
+    data: list[tuple[str, bytes]],
+    rate: float,
+) -> tuple[list[float], list[float]]:
+    """Per upload: publish -> stored, and publish -> visible in the physician's read model."""
+    sizes = chart_sizes(data, adapter.hospital)
+    pending: dict[str, Pending] = {}
+    probe: asyncio.Task[dict[str, float]] | None = None
     start = time.perf_counter()
     for n, (cid, body) in enumerate(data):
         due = start + n / rate
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         upload_id = f"paced-{uuid.uuid4()}"
-        sent[upload_id] = time.perf_counter()
+        pending[upload_id] = Pending(cid, sizes[n], time.perf_counter())
         await adapter.send_bytes(body, cid, upload_id=upload_id)
-    await arrivals.wait_for(list(sent))
-    return [(arrivals.seen[i][0] - t) * 1000 for i, t in sent.items()]
+        if probe is None:
+            probe = asyncio.create_task(visible_when(env, adapter.hospital, pending, len(data)))
+    await arrivals.wait_for(list(pending))
+    assert probe is not None
+    visible = await probe
+    missing = [k for k in pending if k not in visible]
+    if missing:
+        raise AssertionError(f"{len(missing)} paced uploads never became visible")
+    stored = [(arrivals.seen[k][0] - p.sent) * 1000 for k, p in pending.items()]
+    shown = [(visible[k] - p.sent) * 1000 for k, p in pending.items()]
+    return stored, shown
 
 
 async def physician_reads(
@@ -163,11 +230,15 @@ async def run(env: BenchEnv) -> dict[str, float]:
     reader = await actors.hospital("10713", "Maharaj Nakorn Chiang Mai Hospital", role="consumer")
     doctor = await actors.physician(reader, "40404")
     cids = []
-    for _ in range(PATIENTS + READ_ROUNDS + 1):
+    for _ in range(PATIENTS + READ_ROUNDS + 1 + PACED_PATIENTS):
         cid, token = await actors.patient(rng)
         await actors.consent(cid, token, [source.code])
         cids.append(cid)
-    cids, readers = cids[:PATIENTS], cids[PATIENTS:]
+    cids, readers, fresh = (
+        cids[:PATIENTS],
+        cids[PATIENTS : PATIENTS + READ_ROUNDS + 1],
+        cids[PATIENTS + READ_ROUNDS + 1 :],
+    )
     flood_data = bodies(rng, cids, source.code, FLOOD_UPLOADS)
     ceiling = validation_ceiling(flood_data)
     async with (
@@ -181,7 +252,9 @@ async def run(env: BenchEnv) -> dict[str, float]:
         throughput = await flood(adapter, arrivals, flood_data)
         rate = throughput / RESOURCES / 2  # uploads/s at half the maximum load
         count = min(PACED_MAX_UPLOADS, max(20, int(rate * PACED_MAX_S)))
-        latencies = await paced(adapter, arrivals, bodies(rng, cids, source.code, count), rate)
+        stored, latencies = await paced(
+            env, adapter, arrivals, bodies(rng, fresh, source.code, count), rate
+        )
     return {
         "validation_ceiling_resources_per_s": round(ceiling, 1),
         "ingest_resources_per_s": round(throughput, 1),
@@ -189,5 +262,7 @@ async def run(env: BenchEnv) -> dict[str, float]:
         "ingest_half_load_uploads_per_s": round(rate, 2),
         "upload_to_visible_p50_ms": round(percentile(latencies, 50), 1),
         "upload_to_visible_p99_ms": round(percentile(latencies, 99), 1),
+        "upload_to_stored_p50_ms": round(percentile(stored, 50), 1),
+        "upload_to_stored_p99_ms": round(percentile(stored, 99), 1),
         **summarise("upload_to_physician_read", reads),
     }
