@@ -86,17 +86,29 @@ def entry_of(record: dict[str, Any], hospital: str) -> Entry:
     }
 
 
-def merge_entries(entries: list[Entry], incoming: list[Entry]) -> list[Entry] | None:
-    """``entries`` with ``incoming`` merged (highest rank per resource), or None if unchanged."""
-    merged = {(e["type"], e["id"]): e for e in entries}
-    changed = False
+def landing(entries: list[Entry], incoming: list[Entry]) -> list[Entry]:
+    """The ``incoming`` entries that change the chart: new resources or higher ranks
+    (one per resource, the highest rank; the first of equals)."""
+    held = {(e["type"], e["id"]): str(e.get("rank") or "") for e in entries}
+    fresh: dict[tuple[str, str], Entry] = {}
     for entry in incoming:
         key = (entry["type"], entry["id"])
-        held = merged.get(key)
-        if held is None or str(held.get("rank") or "") < entry["rank"]:
-            merged[key] = entry
-            changed = True
-    return newest_first(list(merged.values())) if changed else None
+        best = fresh[key]["rank"] if key in fresh else held.get(key)
+        if best is None or best < entry["rank"]:
+            fresh[key] = entry
+    return list(fresh.values())
+
+
+def combine(parts: list[list[Entry]]) -> list[Entry]:
+    """One chart from its parts: per resource the highest-ranked entry, newest first."""
+    merged: dict[tuple[str, str], Entry] = {}
+    for part in parts:
+        for entry in part:
+            key = (entry["type"], entry["id"])
+            held = merged.get(key)
+            if held is None or str(held.get("rank") or "") < str(entry.get("rank") or ""):
+                merged[key] = entry
+    return newest_first(list(merged.values()))
 
 
 def newest_first(entries: list[Entry]) -> list[Entry]:

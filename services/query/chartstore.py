@@ -7,28 +7,29 @@ a digest-checked in-process cache makes a repeat read cost one tiny index lookup
 Charts are built from ingest's ``records.stored`` events (``INGEST_STORED``), never
 from ingest's database: each event's records are merged into the (patient, source)
 chart, keeping per resource the entry with the highest ``rank`` (ingest's version
-order), so applying an event twice, or out of order, gives the same chart (same
-digest), and replaying ``INGEST_STORED`` rebuilds every chart. A merge moves the
-index only if it still lists the version merged into (another instance may be
-merging during a rebalance); otherwise it reads the index again and retries.
+order), so applying an event twice, or out of order, changes nothing more, and
+replaying ``INGEST_STORED`` rebuilds every chart.
 
-Chart versions are immutable: a merge inserts the new version and then moves the
-index to it (a conditional update on the digest it merged into); superseded
-versions are deleted a little later (``sweep``). No chart document is ever
-updated in place: on FerretDB an update first scans the collection, and a scan
-of large chart bodies costs far more than an insert.
+A chart is stored in immutable parts: a merge inserts one part holding only the
+entries that changed, then moves the index to the new list of parts with a
+conditional update on the digest it merged into (another instance may be merging
+during a rebalance: then it reads the index again and retries). Every
+``PARTS_BEFORE_COMPACTION`` merges, the parts are folded into one and the old
+ones are deleted a little later (``sweep``), once readers holding the older index
+are done. No chart document is ever updated in place: on FerretDB an update first
+scans the collection, and rewriting a whole chart per upload costs its size.
 
-- ``charts``: ``_id "{cid}|{hospital}|{digest}"``, ``patient``, ``hospital``,
-  ``digest``, ``n``, ``body`` (zlib JSON entries).
-- ``chart_index``: ``_id cid``, ``charts: {hospital: {"digest", "n"}}``: the
-  current version of each chart.
+- ``charts`` (the parts): ``_id "{cid}|{hospital}|{part id}"``, ``patient``,
+  ``hospital``, ``digest``, ``n``, ``body`` (zlib JSON entries).
+- ``chart_index``: ``_id cid``, ``charts: {hospital: {"digest", "n", "parts"}}``:
+  the current parts of each chart, their combined size, and a digest naming them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import time
+import uuid
 import zlib
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -39,12 +40,16 @@ from bson import Binary
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.query.charts import Entry, entry_of, merge_entries
+from services.query.charts import Entry, combine, entry_of, landing
 from shared.database import Document
 from shared.errors import Transient
 
 ChartIndex = dict[str, dict[str, Any]]
 MERGE_ATTEMPTS = 5
+# A chart is stored in parts: each merge adds a part holding only what changed, and
+# every this-many merges the parts are folded into one (so a merge costs the size
+# of the upload, not of the chart, and a read combines a few parts at most).
+PARTS_BEFORE_COMPACTION = 8
 SUPERSEDED_GRACE_S = 30.0  # readers holding an older index get this long to read its chart
 
 
@@ -52,8 +57,26 @@ def chart_id(cid: str, hospital: str) -> str:
     return f"{cid}|{hospital}"
 
 
-def version_id(cid: str, hospital: str, digest: str) -> str:
-    return f"{cid}|{hospital}|{digest}"
+def version_id(cid: str, hospital: str, part: str) -> str:
+    return f"{cid}|{hospital}|{part}"
+
+
+def parts_of(listed: dict[str, Any] | None) -> list[str]:
+    """The part ids an index entry lists (a one-part chart may list only its digest)."""
+    if not listed:
+        return []
+    parts = listed.get("parts")
+    return [str(p) for p in parts] if isinstance(parts, list) else [str(listed["digest"])]
+
+
+def digest_of(parts: list[str]) -> str:
+    """A chart's digest: which parts it is made of (parts never change)."""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+
+def size_of(entries: list[Entry]) -> int:
+    """Roughly the bytes a decoded chart takes in memory (for the cache's budget)."""
+    return sum(len(e["json"]) + 400 for e in entries)
 
 
 def pack(entries: list[Entry]) -> tuple[bytes, str]:
@@ -129,34 +152,46 @@ class ChartStore:
             if attempt:
                 listed = (await self.index(cid)).get(hospital)
             old = str(listed["digest"]) if listed else None
+            parts = parts_of(listed)
             try:
-                entries = await self._chart(cid, hospital, old) if old else []
+                entries = await self._combined(cid, hospital, old, parts) if old else []
             except VersionGone:
-                continue  # superseded and swept since the index was read: read it again
-            merged = merge_entries(entries, incoming)
-            if merged is None:
+                continue  # compacted and swept since the index was read: read it again
+            fresh = landing(entries, incoming)
+            if not fresh:
                 return old or ""
-            body, digest = pack(merged)
-            await self._keep(cid, hospital, digest, body, len(merged))
-            if not await self._point(cid, hospital, old, digest, len(merged)):
+            merged = combine([entries, fresh])
+            compact = len(parts) >= PARTS_BEFORE_COMPACTION
+            part = uuid.uuid4().hex
+            await self._keep(cid, hospital, part, merged if compact else fresh)
+            new_parts = [part] if compact else [*parts, part]
+            digest = digest_of(new_parts)
+            if not await self._point(cid, hospital, old, digest, len(merged), new_parts):
+                self._retire(cid, hospital, [part])  # never listed: nobody reads it
                 continue  # another merge moved the index on: merge into its chart
-            self._cache.put(chart_id(cid, hospital), digest, len(body) * 4, merged)
-            if old is not None:
-                self._superseded.append((self._clock(), version_id(cid, hospital, old)))
+            self._cache.put(chart_id(cid, hospital), digest, size_of(merged), merged)
+            if compact:
+                self._retire(cid, hospital, parts)
             return digest
         raise ChartUnavailable(f"chart {hospital} of a patient: no stable version to merge into")
 
-    async def _keep(self, cid: str, hospital: str, digest: str, body: bytes, n: int) -> None:
-        """Store a chart version (immutable; the same digest is the same content)."""
-        doc = {"_id": version_id(cid, hospital, digest), "patient": cid, "hospital": hospital,
-               "digest": digest, "n": n, "body": Binary(body)}  # fmt: skip
-        with contextlib.suppress(DuplicateKeyError):  # this very version is stored already
-            await self._charts.insert_one(doc)
+    def _retire(self, cid: str, hospital: str, parts: list[str]) -> None:
+        now = self._clock()
+        self._superseded.extend((now, version_id(cid, hospital, part)) for part in parts)
 
-    async def _point(self, cid: str, hospital: str, old: str | None, new: str, n: int) -> bool:
-        """Point the index at version ``new`` unless another merge moved it from ``old``."""
+    async def _keep(self, cid: str, hospital: str, part: str, entries: list[Entry]) -> None:
+        """Store one part of a chart (immutable, under a fresh id)."""
+        body, digest = pack(entries)
+        doc = {"_id": version_id(cid, hospital, part), "patient": cid, "hospital": hospital,
+               "digest": digest, "n": len(entries), "body": Binary(body)}  # fmt: skip
+        await self._charts.insert_one(doc)
+
+    async def _point(
+        self, cid: str, hospital: str, old: str | None, new: str, n: int, parts: list[str]
+    ) -> bool:
+        """Point the index at ``parts`` unless another merge moved it from ``old``."""
         field = f"charts.{hospital}"
-        update = {"$set": {field: {"digest": new, "n": n}}}
+        update = {"$set": {field: {"digest": new, "n": n, "parts": parts}}}
         if old is None:
             try:
                 result = await self._index.update_one(
@@ -168,18 +203,22 @@ class ChartStore:
         result = await self._index.update_one({"_id": cid, f"{field}.digest": old}, update)
         return result.matched_count == 1
 
-    async def _chart(self, cid: str, hospital: str, digest: str) -> list[Entry]:
-        """The entries of one chart version (cache first)."""
+    async def _combined(
+        self, cid: str, hospital: str, digest: str, parts: list[str]
+    ) -> list[Entry]:
+        """The entries of one chart (cache first, else its parts combined)."""
         key = chart_id(cid, hospital)
         cached = self._cache.get(key, digest)
         if cached is not None:
             return cached
-        doc = await self._charts.find_one({"_id": version_id(cid, hospital, digest)})
-        if doc is None:
-            raise VersionGone(key)
-        body = bytes(doc["body"])
-        entries = unpack(body)
-        self._cache.put(key, digest, len(body) * 4, entries)
+        loaded = []
+        for part in parts:
+            doc = await self._charts.find_one({"_id": version_id(cid, hospital, part)})
+            if doc is None:
+                raise VersionGone(key)
+            loaded.append(unpack(bytes(doc["body"])))
+        entries = combine(loaded)
+        self._cache.put(key, digest, size_of(entries), entries)
         return entries
 
     async def sweep(self, grace_s: float = SUPERSEDED_GRACE_S) -> int:
@@ -210,14 +249,17 @@ class ChartStore:
         """
         found: list[Entry] = []
         for source in sources:
+            listed = index[source]
             try:
-                found.extend(await self._chart(cid, source, str(index[source]["digest"])))
+                found.extend(await self._combined(cid, source, str(listed["digest"]),
+                                                  parts_of(listed)))  # fmt: skip
             except VersionGone:
                 fresh = (await self.index(cid)).get(source)
                 if fresh is None:
                     continue
                 try:
-                    found.extend(await self._chart(cid, source, str(fresh["digest"])))
+                    found.extend(await self._combined(cid, source, str(fresh["digest"]),
+                                                      parts_of(fresh)))  # fmt: skip
                 except VersionGone as exc:
-                    raise Transient("a chart is being replaced; try again") from exc
+                    raise Transient("a chart is being compacted; try again") from exc
         return found
