@@ -14,6 +14,7 @@ from services.ingest.bundle import warm_up
 from services.ingest.categories import CATEGORY_BY_TYPE, SUPPORTING_TYPES
 from services.ingest.handlers import Deps
 from services.ingest.repository import RecordStore
+from services.ingest.validation import InProcesses, InThread, Validator
 from shared import topics
 from shared.logging import get_logger
 from shared.projections import ConsentProjection
@@ -24,16 +25,26 @@ SERVICE = "ingest"
 log = get_logger(__name__)
 
 
+MODEL_TYPES = [*CATEGORY_BY_TYPE, *SUPPORTING_TYPES]
+
+
 async def warm_models() -> None:
     """Load the FHIR models before the first upload, not during it."""
-    types = [*CATEGORY_BY_TYPE, *SUPPORTING_TYPES]
-    loaded = await asyncio.to_thread(warm_up, types)
+    loaded = await asyncio.to_thread(warm_up, MODEL_TYPES)
     log.info("fhir models loaded", models=loaded)
 
 
 def create_app(settings: Settings) -> FastAPI:
     runtime = make_runtime(settings, SERVICE)
     store = RecordStore(runtime.db)
+    validator: Validator = InThread()
+    if settings.validation_processes:
+        workers = InProcesses(settings.validation_processes, settings.max_bundle_bytes, MODEL_TYPES)
+        runtime.on_start.append(workers.start)
+        runtime.on_stop.append(workers.stop)
+        validator = workers
+    else:
+        runtime.on_start.append(warm_models)
     deps = Deps(
         store=store,
         view=ConsentProjection(runtime.db.consent_view, runtime.db.hospital_view),
@@ -41,9 +52,9 @@ def create_app(settings: Settings) -> FastAPI:
         secret=settings.token_secret,
         max_bytes=settings.max_bundle_bytes,
         clock=lambda: datetime.now(UTC),
+        validator=validator,
     )
     runtime.on_start.insert(0, store.ensure_indexes)
-    runtime.on_start.append(warm_models)
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(handlers.on_hospital_event, deps))
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(handlers.on_consent_event, deps))
     runtime.subscribe_batch(

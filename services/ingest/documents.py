@@ -18,7 +18,7 @@ EVENT_SOURCE = "healthlink/ingest"
 # A records.stored event carries at most about this much resource JSON; a large
 # upload is announced in several parts (each well under Kafka's default 1 MB).
 STORED_PART_BYTES = 512 * 1024
-STORED_FIELDS = ("type", "resource_id", "category", "supporting", "sensitive", "date", "rank")
+STORED_FIELDS = ("type", "category", "sensitive", "date", "rank")
 
 
 @dataclass
@@ -62,9 +62,7 @@ def to_documents(
                 "patient": parsed.patient_cid,
                 "hospital": hospital,
                 "type": rtype,
-                "resource_id": resource["id"],
                 "category": category,
-                "supporting": kind.kind == "supporting",
                 "sensitive": kind.sensitive,
                 "date": date_of(resource),
                 "rank": rank_of(resource),
@@ -76,9 +74,15 @@ def to_documents(
     return batch
 
 
+def resource_id_of(doc: Document) -> str:
+    """The resource's own id, the last part of ``{hospital}/{type}/{id}``."""
+    return str(doc["_id"]).rsplit("/", 1)[1]
+
+
 def stored_record(doc: Document) -> dict[str, Any]:
     """A stored document as a ``records.stored`` entry (JSON-friendly)."""
     record = {name: doc[name] for name in STORED_FIELDS}
+    record["resource_id"] = resource_id_of(doc)
     record["received_at"] = doc["received_at"].isoformat()
     record["resource_json"] = doc["resource_json"]
     return record

@@ -2,8 +2,8 @@
 
 Uploads come in batches (every record one poll returned; one when the topic is
 quiet). Each goes: signature (cheap, refuses forgeries before any parsing) ->
-Bundle structure -> model validation in a worker thread, *while* the senders'
-hospital views and the patients' consent views are read (once per batch) ->
+Bundle structure -> model validation in a worker process (``validation``),
+*while* the senders' hospital views and the patients' consent views are read (once per batch) ->
 provider check -> CID rules -> consent gate; then one bulk write for the whole
 batch and one ``records.received`` event per upload, published together.
 Every refusal is a ``Rejected`` outcome (a ``BundleRejected`` carries its
@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -27,10 +27,10 @@ from services.ingest.bundle import (
     finish,
     load_bundle,
     parse_bundle,
-    validate_resources,
 )
 from services.ingest.documents import EVENT_SOURCE, Batch, stored_events, to_documents
 from services.ingest.repository import Store, newest_per_id
+from services.ingest.validation import InThread, Validator
 from shared import tokens, topics
 from shared.consumer import Outcomes
 from shared.deadletter import SourceMessage
@@ -79,6 +79,7 @@ class Deps:
     secret: str
     max_bytes: int
     clock: Callable[[], datetime]
+    validator: Validator = field(default_factory=InThread)
 
 
 Senders = dict[str, HospitalView | None]
@@ -127,18 +128,6 @@ class Upload:
     held: bool = False
 
 
-def validate_all(bundles: list[LoadedBundle]) -> Outcomes:
-    """``validate_resources`` over each bundle (the CPU work, run in a worker thread)."""
-    outcomes: Outcomes = []
-    for loaded in bundles:
-        try:
-            validate_resources(loaded)
-            outcomes.append(None)
-        except Exception as exc:
-            outcomes.append(exc)
-    return outcomes
-
-
 def arrive(deps: Deps, index: int, source: SourceMessage) -> Upload:
     """Signature first (refuses forgeries before any parsing), then the cheap load."""
     upload = Upload(index, source, signed_by(deps, source), upload_id_of(source))
@@ -161,7 +150,9 @@ async def look_up(deps: Deps, uploads: list[Upload]) -> tuple[Senders, Consents]
     )
     checking = [u for u in uploads if u.loaded is not None]
     try:
-        results = await asyncio.to_thread(validate_all, [u.loaded for u in checking if u.loaded])
+        results = await deps.validator.validate(
+            [u.source.value for u in checking], [u.loaded for u in checking if u.loaded]
+        )
     finally:
         senders, consents = await views
     for upload, outcome in zip(checking, results, strict=True):

@@ -101,10 +101,6 @@ class RecordStore:
             [("patient", ASCENDING), ("category", ASCENDING), ("date", DESCENDING)],
             name="patient_category_date",
         )
-        await self._records.create_index(
-            [("patient", ASCENDING), ("type", ASCENDING), ("date", DESCENDING)],
-            name="patient_type_date",
-        )
         await self._held.create_index([("patient", ASCENDING)], name="held_patient")
         await self._held.create_index([("hospital", ASCENDING)], name="held_hospital")
 

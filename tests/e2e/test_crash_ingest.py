@@ -59,14 +59,11 @@ async def test_ingest_killed_mid_stream_loses_and_duplicates_nothing(
         await eventually(all_stored, timeout_s=120, what="every upload stored")
         await asyncio.sleep(0)  # let nothing else in: the count below is the final word
         docs = [
-            d
-            async for d in records.find(
-                {"hospital": source.code}, {"type": 1, "resource_id": 1, "upload_id": 1}
-            )
+            d async for d in records.find({"hospital": source.code}, {"type": 1, "upload_id": 1})
         ]
     finally:
         await client.close()
-    stored = [(d["type"], d["resource_id"]) for d in docs]
+    stored = [(d["type"], d["_id"].rsplit("/", 1)[1]) for d in docs]
     assert len(stored) == len(set(stored)), "a resource was stored twice"
     assert set(stored) == expected, "a resource was lost"
     assert {d["upload_id"] for d in docs} == set(receipts)
