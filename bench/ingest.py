@@ -41,7 +41,7 @@ from tests.support.journey import eventually
 PATIENTS = 8
 PACED_PATIENTS = 24
 RESOURCES = 50
-FLOOD_UPLOADS = 120
+FLOOD_UPLOADS = 400  # ~20,000 resources: long enough to measure the sustained rate
 PACED_MAX_UPLOADS = 150
 PACED_MAX_S = 15.0
 READ_ROUNDS = 5
