@@ -86,10 +86,17 @@ def entry_of(record: dict[str, Any], hospital: str) -> Entry:
     }
 
 
-def landing(entries: list[Entry], incoming: list[Entry]) -> list[Entry]:
-    """The ``incoming`` entries that change the chart: new resources or higher ranks
-    (one per resource, the highest rank; the first of equals)."""
-    held = {(e["type"], e["id"]): str(e.get("rank") or "") for e in entries}
+Ranks = dict[tuple[str, str], str]
+
+
+def ranks_of(entries: list[Entry]) -> Ranks:
+    """Each resource's rank in a chart."""
+    return {(e["type"], e["id"]): str(e.get("rank") or "") for e in entries}
+
+
+def landing(held: Ranks, incoming: list[Entry]) -> list[Entry]:
+    """The ``incoming`` entries that change a chart holding ``held``: new resources or
+    higher ranks (one per resource, the highest rank; the first of equals)."""
     fresh: dict[tuple[str, str], Entry] = {}
     for entry in incoming:
         key = (entry["type"], entry["id"])

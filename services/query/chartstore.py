@@ -40,7 +40,7 @@ from bson import Binary
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.query.charts import Entry, combine, entry_of, landing
+from services.query.charts import Entry, Ranks, combine, entry_of, landing, ranks_of
 from shared.database import Document
 from shared.errors import Transient
 
@@ -50,6 +50,8 @@ MERGE_ATTEMPTS = 5
 # every this-many merges the parts are folded into one (so a merge costs the size
 # of the upload, not of the chart, and a read combines a few parts at most).
 PARTS_BEFORE_COMPACTION = 8
+RANKED_CHARTS = 5_000  # charts whose resource ranks a merge remembers (for the next merge)
+PART = "part"  # cache "digest" of a part: parts never change
 SUPERSEDED_GRACE_S = 30.0  # readers holding an older index get this long to read its chart
 
 
@@ -138,6 +140,7 @@ class ChartStore:
         self._cache = cache
         self._clock = clock
         self._superseded: deque[tuple[float, str]] = deque()
+        self._known: OrderedDict[str, tuple[str, Ranks]] = OrderedDict()
 
     async def merge(
         self, cid: str, hospital: str, records: list[Document], listed: dict[str, Any] | None
@@ -153,23 +156,25 @@ class ChartStore:
                 listed = (await self.index(cid)).get(hospital)
             old = str(listed["digest"]) if listed else None
             parts = parts_of(listed)
+            compact = len(parts) >= PARTS_BEFORE_COMPACTION
             try:
-                entries = await self._combined(cid, hospital, old, parts) if old else []
+                held = await self._ranks(cid, hospital, old, parts) if old else {}
+                fresh = landing(held, incoming)
+                if not fresh:
+                    return old or ""
+                if compact:
+                    entries = await self._combined(cid, hospital, old or "", parts)
             except VersionGone:
                 continue  # compacted and swept since the index was read: read it again
-            fresh = landing(entries, incoming)
-            if not fresh:
-                return old or ""
-            merged = combine([entries, fresh])
-            compact = len(parts) >= PARTS_BEFORE_COMPACTION
+            ranks = {**held, **ranks_of(fresh)}
             part = uuid.uuid4().hex
-            await self._keep(cid, hospital, part, merged if compact else fresh)
+            await self._keep(cid, hospital, part, combine([entries, fresh]) if compact else fresh)
             new_parts = [part] if compact else [*parts, part]
             digest = digest_of(new_parts)
-            if not await self._point(cid, hospital, old, digest, len(merged), new_parts):
+            if not await self._point(cid, hospital, old, digest, len(ranks), new_parts):
                 self._retire(cid, hospital, [part])  # never listed: nobody reads it
                 continue  # another merge moved the index on: merge into its chart
-            self._cache.put(chart_id(cid, hospital), digest, size_of(merged), merged)
+            self._remember(chart_id(cid, hospital), digest, ranks)
             if compact:
                 self._retire(cid, hospital, parts)
             return digest
@@ -182,9 +187,26 @@ class ChartStore:
     async def _keep(self, cid: str, hospital: str, part: str, entries: list[Entry]) -> None:
         """Store one part of a chart (immutable, under a fresh id)."""
         body, digest = pack(entries)
-        doc = {"_id": version_id(cid, hospital, part), "patient": cid, "hospital": hospital,
+        key = version_id(cid, hospital, part)
+        doc = {"_id": key, "patient": cid, "hospital": hospital,
                "digest": digest, "n": len(entries), "body": Binary(body)}  # fmt: skip
         await self._charts.insert_one(doc)
+        self._cache.put(key, PART, size_of(entries), entries)
+
+    def _remember(self, key: str, digest: str, ranks: Ranks) -> None:
+        self._known[key] = (digest, ranks)
+        self._known.move_to_end(key)
+        while len(self._known) > RANKED_CHARTS:
+            self._known.popitem(last=False)
+
+    async def _ranks(self, cid: str, hospital: str, digest: str, parts: list[str]) -> Ranks:
+        """Each resource's rank in a chart (remembered from the last merge, else read)."""
+        known = self._known.get(chart_id(cid, hospital))
+        if known is not None and known[0] == digest:
+            return known[1]
+        ranks = ranks_of(await self._combined(cid, hospital, digest, parts))
+        self._remember(chart_id(cid, hospital), digest, ranks)
+        return ranks
 
     async def _point(
         self, cid: str, hospital: str, old: str | None, new: str, n: int, parts: list[str]
@@ -213,10 +235,15 @@ class ChartStore:
             return cached
         loaded = []
         for part in parts:
-            doc = await self._charts.find_one({"_id": version_id(cid, hospital, part)})
-            if doc is None:
-                raise VersionGone(key)
-            loaded.append(unpack(bytes(doc["body"])))
+            part_key = version_id(cid, hospital, part)
+            entries = self._cache.get(part_key, PART)
+            if entries is None:
+                doc = await self._charts.find_one({"_id": part_key})
+                if doc is None:
+                    raise VersionGone(key)
+                entries = unpack(bytes(doc["body"]))
+                self._cache.put(part_key, PART, size_of(entries), entries)
+            loaded.append(entries)
         entries = combine(loaded)
         self._cache.put(key, digest, size_of(entries), entries)
         return entries
