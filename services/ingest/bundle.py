@@ -187,8 +187,14 @@ def _give_id(index: int, entry: dict[str, Any], resource: dict[str, Any]) -> str
     return None
 
 
-def load_bundle(raw: bytes, *, max_bytes: int = 5_000_000) -> LoadedBundle:
-    """JSON and Bundle structure, ids and urn:uuid references; no model validation yet."""
+def load_bundle(
+    raw: bytes, *, max_bytes: int = 5_000_000, resolve_references: bool = True
+) -> LoadedBundle:
+    """JSON and Bundle structure, ids and urn:uuid references; no model validation yet.
+
+    ``resolve_references=False`` leaves references as sent (for validating only: a
+    reference is a string either way, so the outcome is the same).
+    """
     doc = _load_json(raw, max_bytes)
     entries = doc.get("entry")
     if entries is None or entries == []:
@@ -216,7 +222,7 @@ def load_bundle(raw: bytes, *, max_bytes: int = 5_000_000) -> LoadedBundle:
         loaded.entry_index.append(index)
     if not loaded.resources:
         raise BundleRejected("empty-bundle", "Bundle has no entry resources")
-    if targets:
+    if targets and resolve_references:
         for resource in loaded.resources:
             _rewrite_refs(resource, targets)
     return loaded

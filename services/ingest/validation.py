@@ -64,7 +64,8 @@ def check_bodies(bodies: list[bytes], max_bytes: int) -> list[Refusal]:
     refusals: list[Refusal] = []
     for body in bodies:
         try:
-            validate_resources(load_bundle(body, max_bytes=max_bytes))
+            loaded = load_bundle(body, max_bytes=max_bytes, resolve_references=False)
+            validate_resources(loaded)
             refusals.append(None)
         except BundleRejected as exc:
             refusals.append((exc.reason, exc.detail))
