@@ -11,8 +11,9 @@ import pytest
 
 from healthlink.synthetic import make_patient_bundle, synthea_like_bundle
 from services.ingest import handlers
+from services.ingest.documents import stored_events, to_documents
 from services.ingest.handlers import Deps, may_send
-from services.ingest.repository import InMemoryStore
+from services.ingest.repository import InMemoryStore, KnownRanks
 from shared import tokens, topics
 from shared.cid import random_cid
 from shared.deadletter import SourceMessage
@@ -333,3 +334,94 @@ def test_gate_is_standing_or_live_per_visit_consent() -> None:
     assert may_send(real, SOURCE_CODE, NOW)
     assert not may_send(real, SOURCE_CODE, NOW + timedelta(hours=2))
     assert not may_send(real, "13781", NOW)
+
+
+# --- batches ------------------------------------------------------------------------------
+
+
+def stored(deps: Deps) -> list[Envelope]:
+    assert isinstance(deps.publisher, FakePublisher)
+    return [e for t, e in deps.publisher.events if t == topics.INGEST_STORED]
+
+
+async def test_a_batch_stores_the_good_uploads_and_refuses_the_rest_each_alone(
+    deps: Deps,
+) -> None:
+    cid_a, doc_a = bundle(seed=21, n_resources=10)
+    cid_b, doc_b = bundle(seed=22, n_resources=12)
+    cid_c, doc_c = bundle(seed=23, n_resources=5)
+    await consented(deps, cid_a)
+    await consented(deps, cid_b)  # cid_c has no consent
+    batch = [
+        upload(doc_a, upload_id="a"),
+        upload(doc_b, key="13781", upload_id="forged"),
+        upload(doc_c, upload_id="c"),
+        upload(b"{not json", upload_id="junk"),
+        upload(doc_b, upload_id="b"),
+    ]
+    outcomes = await handlers.on_uploads(deps, batch)
+    codes = [getattr(o, "code", None) for o in outcomes]
+    assert codes == [None, "bad-signature", "no-consent", "malformed-json", None]
+    records = store_of(deps).records.values()
+    assert {d["patient"] for d in records} == {cid_a, cid_b}
+    assert len(records) == 10 + 12
+    assert [e.data["upload_id"] for e in received(deps)] == ["a", "b"]
+    assert [e.data["written"] for e in received(deps)] == [10, 12]
+    assert await deps.store.held_for(cid_c), "the unconsented upload is held for later"
+
+
+async def test_one_resource_twice_in_a_batch_is_written_once_the_newest(deps: Deps) -> None:
+    cid, older = bundle(seed=5, n_resources=8, version=1)
+    _, newer = bundle(seed=5, n_resources=8, version=2, updated="2026-11-03T09:00:00+07:00")
+    await consented(deps, cid)
+    outcomes = await handlers.on_uploads(
+        deps, [upload(newer, upload_id="new"), upload(older, upload_id="old")]
+    )
+    assert outcomes == [None, None]
+    records = store_of(deps).records.values()
+    assert len(records) == 8 and store_of(deps).writes == 8
+    assert {json.loads(d["resource_json"])["meta"]["versionId"] for d in records} == {"2"}
+    assert [e.data["written"] for e in received(deps)] == [8, 0]
+
+
+async def test_every_stored_upload_is_announced_resource_by_resource(deps: Deps) -> None:
+    cid, doc = bundle(seed=6, n_resources=15)
+    await consented(deps, cid)
+    source = upload(doc, upload_id="u-9")
+    await handlers.on_upload(deps, source)
+    await handlers.on_upload(deps, source)  # redelivered: announced again, same ids
+    events = stored(deps)
+    assert [e.id for e in events] == ["stored-u-9-0", "stored-u-9-0"]
+    records = events[0].data["records"]
+    assert {r["resource_id"] for r in records} == {
+        d["_id"].rsplit("/", 1)[1] for d in store_of(deps).records.values()
+    }
+    assert all(r["rank"] and r["resource_json"] for r in records)
+
+
+def test_large_uploads_are_announced_in_parts() -> None:
+    rng = random.Random(8)
+    cid = random_cid(rng)
+    doc = make_patient_bundle(rng, cid=cid, hospital_code=SOURCE_CODE, n_resources=1200)
+    parsed = handlers.parse_bundle(json.dumps(doc).encode(), max_bytes=10_000_000)
+    docs = to_documents(parsed, SOURCE_CODE, "big", NOW).docs
+    parts = stored_events(cid, SOURCE_CODE, "big", docs)
+    assert len(parts) > 1
+    assert [e.data["part"] for e in parts] == list(range(len(parts)))
+    assert all(e.data["parts"] == len(parts) for e in parts)
+    assert sum(len(e.data["records"]) for e in parts) == len(docs)
+    assert all(len(e.model_dump_json()) < 1_000_000 for e in parts)
+
+
+def test_known_ranks_skip_what_cannot_land_and_stay_bounded() -> None:
+    known = KnownRanks(size=2)
+    v1 = {"_id": "h/Patient/1", "rank": "2026-01-01|000000000001"}
+    v2 = {"_id": "h/Patient/1", "rank": "2026-02-01|000000000002"}
+    assert not known.stale(v1)
+    known.saw(v2)
+    assert known.stale(v1) and known.stale(v2), "same or older than stored: cannot land"
+    known.saw(v1)  # learning an older version never lowers what is known
+    assert known.stale(v2)
+    known.saw({"_id": "a", "rank": "1"})
+    known.saw({"_id": "b", "rank": "1"})
+    assert not known.stale(v2), "the oldest id is forgotten past the bound"

@@ -1,0 +1,117 @@
+"""The query service's chart store on the real database: parts, folding, sweeping.
+
+Records arrive as ``records.stored`` records (built with ingest's own functions);
+every chart read back from a cold store (empty cache) must equal the records'
+newest versions, whatever the order and however often they were merged.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from healthlink.synthetic import make_patient_bundle
+from services.ingest.bundle import parse_bundle
+from services.ingest.documents import stored_record, to_documents
+from services.query.chartstore import PARTS_BEFORE_COMPACTION, ChartCache, ChartStore
+from shared.cid import random_cid
+from shared.database import Document, make_client
+from shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+SOURCE = "10670"
+
+
+def upload_records(rng: random.Random, cid: str, n: int, **kwargs: Any) -> list[Document]:
+    bundle = make_patient_bundle(rng, cid=cid, hospital_code=SOURCE, n_resources=n, **kwargs)
+    parsed = parse_bundle(json.dumps(bundle).encode(), max_bytes=10_000_000)
+    docs = to_documents(parsed, SOURCE, uuid.uuid4().hex, datetime.now(UTC)).docs
+    return [stored_record(d) for d in docs]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Any]:
+    client = make_client(settings)
+    yield client[settings.db_name("query")]
+    await client.close()
+
+
+def store(db: Any, clock: Clock | None = None) -> ChartStore:
+    return ChartStore(db, ChartCache(50_000_000), clock or Clock())
+
+
+async def read(charts: ChartStore, cid: str) -> list[dict[str, Any]]:
+    index = await charts.index(cid)
+    return await charts.entries(cid, index, list(index))
+
+
+async def merge(charts: ChartStore, cid: str, records: list[Document]) -> str:
+    listed = (await charts.indexes([cid]))[cid].get(SOURCE)
+    return await charts.merge(cid, SOURCE, records, listed)
+
+
+async def test_many_merges_fold_into_parts_and_read_back_whole(db: Any) -> None:
+    rng = random.Random(61)
+    cid = random_cid(rng)
+    clock = Clock()
+    charts = store(db, clock)
+    uploads = [upload_records(rng, cid, 6) for _ in range(PARTS_BEFORE_COMPACTION + 3)]
+    for records in uploads:
+        await merge(charts, cid, records)
+    listed = (await charts.index(cid))[SOURCE]
+    assert len(listed["parts"]) < PARTS_BEFORE_COMPACTION, "parts were folded"
+    expected = {(r["type"], r["resource_id"]) for records in uploads for r in records}
+    assert listed["n"] == len(expected)
+
+    cold = store(db)  # another instance: nothing cached
+    entries = await read(cold, cid)
+    assert {(e["type"], e["id"]) for e in entries} == expected
+    assert len(entries) == len(expected), "each resource once"
+
+    retired = await db.charts.count_documents({"patient": cid})
+    clock.now += 3600
+    assert await charts.sweep() > 0
+    assert await db.charts.count_documents({"patient": cid}) < retired
+    assert {(e["type"], e["id"]) for e in await read(store(db), cid)} == expected
+
+
+async def test_merging_again_or_out_of_order_changes_nothing(db: Any) -> None:
+    rng = random.Random(62)
+    cid = random_cid(rng)
+    charts = store(db)
+    newer = upload_records(random.Random(7), cid, 8, version=2, updated="2026-11-03T09:00:00+07:00")
+    older = upload_records(random.Random(7), cid, 8, version=1)
+    first = await merge(charts, cid, newer)
+    assert await merge(charts, cid, newer) == first, "a redelivery adds nothing"
+    assert await merge(charts, cid, older) == first, "an older version never replaces"
+    entries = await read(store(db), cid)
+    versions = {json.loads(e["json"])["meta"]["versionId"] for e in entries}
+    assert versions == {"2"} and len(entries) == 8
+
+
+async def test_two_instances_merging_the_same_chart_lose_nothing(db: Any) -> None:
+    rng = random.Random(63)
+    cid = random_cid(rng)
+    one, two = store(db), store(db)
+    a, b = upload_records(rng, cid, 5), upload_records(rng, cid, 7)
+    listed = (await one.indexes([cid]))[cid].get(SOURCE)
+    await one.merge(cid, SOURCE, a, listed)
+    await two.merge(cid, SOURCE, b, listed)  # stale listing: must retry on the new chart
+    entries = await read(store(db), cid)
+    expected = {(r["type"], r["resource_id"]) for r in a + b}
+    assert {(e["type"], e["id"]) for e in entries} == expected

@@ -1,0 +1,48 @@
+"""Validation in worker processes answers exactly what validation in a thread answers."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from healthlink.synthetic import make_patient_bundle
+from services.ingest.bundle import BundleRejected, load_bundle
+from services.ingest.categories import CATEGORY_BY_TYPE
+from services.ingest.validation import InProcesses, InThread
+from shared.cid import random_cid
+
+pytestmark = pytest.mark.unit
+
+
+def bodies() -> list[bytes]:
+    rng = random.Random(12)
+    good = make_patient_bundle(rng, cid=random_cid(rng), n_resources=12)
+    bad = make_patient_bundle(rng, cid=random_cid(rng), n_resources=6)
+    bad["entry"][2]["resource"]["status"] = 42
+    unknown = make_patient_bundle(rng, cid=random_cid(rng), n_resources=4)
+    unknown["entry"][1]["resource"]["resourceType"] = "NotAThing"
+    return [json.dumps(b).encode() for b in (good, bad, unknown, good)]
+
+
+def summary(outcomes: list[BaseException | None]) -> list[tuple[str, str] | None]:
+    return [
+        (o.reason, o.detail) if isinstance(o, BundleRejected) else None if o is None else ("?", "")
+        for o in outcomes
+    ]
+
+
+async def test_worker_processes_answer_like_a_thread() -> None:
+    raw = bodies()
+    loaded = [load_bundle(b) for b in raw]
+    expected = summary(await InThread().validate(raw, loaded))
+    assert [e[0] if e else None for e in expected] == [
+        None, "invalid-resource", "invalid-resource", None
+    ]  # fmt: skip
+    workers = InProcesses(2, 5_000_000, list(CATEGORY_BY_TYPE))
+    await workers.start()
+    try:
+        assert summary(await workers.validate(raw, [load_bundle(b) for b in raw])) == expected
+    finally:
+        await workers.stop()
