@@ -14,6 +14,8 @@ from healthlink.offsets import ServiceRunning
 from healthlink.rebuild import BACKUP_SUFFIX
 from healthlink.replay import replay
 from healthlink.synthetic import make_patient_bundle
+from services.query.charts import combine
+from services.query.chartstore import parts_of, unpack, version_id
 from shared.database import Document
 from shared.settings import SERVICE_PORTS, Settings
 from tests.support.journey import OPERATOR, Actors, auth, eventually
@@ -96,6 +98,29 @@ async def busy_platform(ops: Actors, settings: Settings) -> tuple[list[str], str
     return [c for c, _ in patients], token
 
 
+CHART_LAYOUT = {"charts", "chart_index"}
+
+
+async def charts_of(database: Any, suffix: str) -> dict[tuple[str, str], list[tuple[str, ...]]]:
+    """Every chart as its entries (type, id, rank, JSON), whatever parts hold them."""
+    found: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    async for index in database["chart_index" + suffix].find({}):
+        for hospital, listed in index.get("charts", {}).items():
+            parts = []
+            for part in parts_of(listed):
+                doc = await database["charts" + suffix].find_one(
+                    {"_id": version_id(index["_id"], hospital, part)}
+                )
+                assert doc is not None, "a listed chart part is missing"
+                parts.append(unpack(bytes(doc["body"])))
+            entries = combine(parts)
+            assert len(entries) == listed["n"]
+            found[(index["_id"], hospital)] = sorted(
+                (e["type"], e["id"], e["rank"], e["json"]) for e in entries
+            )
+    return found
+
+
 async def settled(ops: Actors, mongo: AsyncMongoClient[Document], settings: Settings) -> None:
     """Wait until no consumer has lag and every database stopped changing."""
     last: dict[str, State] = {}
@@ -155,9 +180,14 @@ async def test_replay_rebuilds_every_projection(
     assert {"consent_view", "hospital_view"} <= {n.removesuffix(BACKUP_SUFFIX) for n in names}
     for backup in names:
         rebuilt = backup.removesuffix(BACKUP_SUFFIX)
+        if rebuilt in CHART_LAYOUT:
+            continue  # compared as charts below: how entries are split in parts may differ
         assert (await snapshot(mongo, db, [rebuilt]))[rebuilt] == (
             await snapshot(mongo, db, [backup])
         )[backup], f"query.{rebuilt} differs after replay"
+    rebuilt_charts = await charts_of(mongo[db], "")
+    assert rebuilt_charts, "query has no charts to compare"
+    assert rebuilt_charts == await charts_of(mongo[db], BACKUP_SUFFIX), "charts differ"
     ops_platform.start("query")
     ops_platform.wait_ready("query")
 
