@@ -13,16 +13,18 @@ replaying ``INGEST_STORED`` rebuilds every chart.
 A chart is stored in immutable parts: a merge inserts one part holding only the
 entries that changed, then moves the index to the new list of parts with a
 conditional update on the digest it merged into (another instance may be merging
-during a rebalance: then it reads the index again and retries). Every
-``PARTS_BEFORE_COMPACTION`` merges, the parts are folded into one and the old
-ones are deleted a little later (``sweep``), once readers holding the older index
-are done. No chart document is ever updated in place: on FerretDB an update first
-scans the collection, and rewriting a whole chart per upload costs its size.
+during a rebalance: then it reads the index again and retries). Past
+``PARTS_BEFORE_COMPACTION`` parts, the recent parts are folded into one (all of
+them once they outgrow the first, see ``folding``), and folded parts are deleted a
+little later (``sweep``), once readers holding the older index are done. No chart
+document is ever updated in place: on FerretDB an update first scans the
+collection, and rewriting a whole chart per upload costs its size.
 
 - ``charts`` (the parts): ``_id "{cid}|{hospital}|{part id}"``, ``patient``,
   ``hospital``, ``digest``, ``n``, ``body`` (zlib JSON entries).
-- ``chart_index``: ``_id cid``, ``charts: {hospital: {"digest", "n", "parts"}}``:
-  the current parts of each chart, their combined size, and a digest naming them.
+- ``chart_index``: ``_id cid``, ``charts: {hospital: {"digest", "n", "parts",
+  "sizes"}}``: the current parts of each chart (and entries in each), the chart's
+  size, and a digest naming the parts.
 """
 
 from __future__ import annotations
@@ -69,6 +71,31 @@ def parts_of(listed: dict[str, Any] | None) -> list[str]:
         return []
     parts = listed.get("parts")
     return [str(p) for p in parts] if isinstance(parts, list) else [str(listed["digest"])]
+
+
+def sizes_of(listed: dict[str, Any] | None) -> list[int]:
+    """Entries per part, as the index lists them (older listings: the chart's size)."""
+    if not listed:
+        return []
+    sizes = listed.get("sizes")
+    if isinstance(sizes, list) and len(sizes) == len(parts_of(listed)):
+        return [int(n) for n in sizes]
+    return [int(listed.get("n", 0))] * len(parts_of(listed))
+
+
+def folding(parts: list[str], sizes: list[int], adding: int) -> tuple[int, list[str]]:
+    """How many leading parts a merge keeps, and which it folds with the new entries.
+
+    Below ``PARTS_BEFORE_COMPACTION`` parts nothing is folded. Then the parts after the
+    first are folded together while they hold fewer entries than the first; once
+    they would outgrow it, everything is folded into one. Each entry is rewritten a
+    few times over a chart's life, not once per merge.
+    """
+    if len(parts) < PARTS_BEFORE_COMPACTION:
+        return len(parts), []
+    if sum(sizes[1:]) + adding < sizes[0]:
+        return 1, parts[1:]
+    return 0, parts
 
 
 def digest_of(parts: list[str]) -> str:
@@ -155,28 +182,29 @@ class ChartStore:
             if attempt:
                 listed = (await self.index(cid)).get(hospital)
             old = str(listed["digest"]) if listed else None
-            parts = parts_of(listed)
-            compact = len(parts) >= PARTS_BEFORE_COMPACTION
+            parts, sizes = parts_of(listed), sizes_of(listed)
             try:
                 held = await self._ranks(cid, hospital, old, parts) if old else {}
                 fresh = landing(held, incoming)
                 if not fresh:
                     return old or ""
-                if compact:
-                    entries = await self._combined(cid, hospital, old or "", parts)
+                kept, folded = folding(parts, sizes, len(fresh))
+                content = fresh
+                if folded:
+                    content = combine([*await self._parts(cid, hospital, folded), fresh])
             except VersionGone:
-                continue  # compacted and swept since the index was read: read it again
+                continue  # folded and swept since the index was read: read it again
             ranks = {**held, **ranks_of(fresh)}
             part = uuid.uuid4().hex
-            await self._keep(cid, hospital, part, combine([entries, fresh]) if compact else fresh)
-            new_parts = [part] if compact else [*parts, part]
+            await self._keep(cid, hospital, part, content)
+            new_parts = [*parts[:kept], part]
+            new_sizes = [*sizes[:kept], len(content)]
             digest = digest_of(new_parts)
-            if not await self._point(cid, hospital, old, digest, len(ranks), new_parts):
+            if not await self._point(cid, hospital, old, digest, len(ranks), new_parts, new_sizes):
                 self._retire(cid, hospital, [part])  # never listed: nobody reads it
                 continue  # another merge moved the index on: merge into its chart
             self._remember(chart_id(cid, hospital), digest, ranks)
-            if compact:
-                self._retire(cid, hospital, parts)
+            self._retire(cid, hospital, folded)
             return digest
         raise ChartUnavailable(f"chart {hospital} of a patient: no stable version to merge into")
 
@@ -209,11 +237,18 @@ class ChartStore:
         return ranks
 
     async def _point(
-        self, cid: str, hospital: str, old: str | None, new: str, n: int, parts: list[str]
+        self,
+        cid: str,
+        hospital: str,
+        old: str | None,
+        new: str,
+        n: int,
+        parts: list[str],
+        sizes: list[int],
     ) -> bool:
         """Point the index at ``parts`` unless another merge moved it from ``old``."""
         field = f"charts.{hospital}"
-        update = {"$set": {field: {"digest": new, "n": n, "parts": parts}}}
+        update = {"$set": {field: {"digest": new, "n": n, "parts": parts, "sizes": sizes}}}
         if old is None:
             try:
                 result = await self._index.update_one(
@@ -233,6 +268,12 @@ class ChartStore:
         cached = self._cache.get(key, digest)
         if cached is not None:
             return cached
+        entries = combine(await self._parts(cid, hospital, parts))
+        self._cache.put(key, digest, size_of(entries), entries)
+        return entries
+
+    async def _parts(self, cid: str, hospital: str, parts: list[str]) -> list[list[Entry]]:
+        """The entries of each part (cache first)."""
         loaded = []
         for part in parts:
             part_key = version_id(cid, hospital, part)
@@ -240,13 +281,11 @@ class ChartStore:
             if entries is None:
                 doc = await self._charts.find_one({"_id": part_key})
                 if doc is None:
-                    raise VersionGone(key)
+                    raise VersionGone(chart_id(cid, hospital))
                 entries = unpack(bytes(doc["body"]))
                 self._cache.put(part_key, PART, size_of(entries), entries)
             loaded.append(entries)
-        entries = combine(loaded)
-        self._cache.put(key, digest, size_of(entries), entries)
-        return entries
+        return loaded
 
     async def sweep(self, grace_s: float = SUPERSEDED_GRACE_S) -> int:
         """Delete chart versions superseded more than ``grace_s`` ago; how many."""
