@@ -8,7 +8,8 @@
    and the end (the high watermark now).
 3. ``--dry-run`` prints the plan. ``--reset-only`` commits the start offsets to the
    group with Kafka's API and stops: the service replays itself when it starts.
-4. Otherwise the service's own handlers run here, in-process, over the records merged
+4. Otherwise the service's own handlers run here, in-process (consecutive records of a
+   batch-consumed topic together), over the records merged
    across partitions and topics in timestamp order (the order they were first handled
    in), with a progress bar and ETA. ``--fresh-db`` writes into ``<db>_rebuild`` and
    swaps the rebuilt collections in at the end (the replaced ones are kept as
@@ -147,15 +148,40 @@ async def merged(settings: Settings, parts: list[PartitionPlan]) -> AsyncIterato
         await consumer.stop()
 
 
-async def handle(guard: Guard, runtime: Runtime, source: SourceMessage) -> None:
-    """Run one record through the service's own handler (via its guard) until it ends."""
+async def handle(guard: Guard, runtime: Runtime, sources: list[SourceMessage]) -> None:
+    """Run records of one topic through the service's own handler (via its guard) until
+    they end: as one batch when the service consumes that topic in batches."""
+    first = sources[0]
+    batch = runtime.batches.get(first.topic)
     for _ in range(MAX_ATTEMPTS):
         try:
-            await guard.run(source, runtime.routes[source.topic])
+            if batch is not None:
+                await guard.run_batch(sources, batch[0], runtime.routes[first.topic])
+            else:
+                await guard.run(first, runtime.routes[first.topic])
             return
-        except Exception:  # the guard logged it and backed off; same record again
+        except Exception:  # the guard logged it and backed off; same records again
             continue
-    raise ReplayStalled(f"{source.topic}@{source.partition}:{source.offset} keeps failing")
+    raise ReplayStalled(f"{first.topic}@{first.partition}:{first.offset} keeps failing")
+
+
+async def in_batches(
+    runtime: Runtime, sources: AsyncIterator[SourceMessage]
+) -> AsyncIterator[list[SourceMessage]]:
+    """Consecutive records of a batch-consumed topic together (order kept), others alone."""
+    pending: list[SourceMessage] = []
+    async for source in sources:
+        if pending and (
+            source.topic != pending[0].topic or len(pending) >= runtime.batches[pending[0].topic][1]
+        ):
+            yield pending
+            pending = []
+        if source.topic in runtime.batches:
+            pending.append(source)
+        else:
+            yield [source]
+    if pending:
+        yield pending
 
 
 async def run_handlers(
@@ -179,10 +205,10 @@ async def run_handlers(
     try:
         with Progress(*columns, console=Console(stderr=True), disable=not show) as bar:
             task = bar.add_task(runtime.service, total=total)
-            async for source in merged(settings, parts):
-                await handle(guard, runtime, source)
-                handled += 1
-                bar.advance(task)
+            async for sources in in_batches(runtime, merged(settings, parts)):
+                await handle(guard, runtime, sources)
+                handled += len(sources)
+                bar.advance(task, len(sources))
     finally:
         await runtime.broker.stop()
         for hook in runtime.on_stop:
