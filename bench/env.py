@@ -13,7 +13,7 @@ import httpx
 from shared.settings import Settings
 from tests.support.journey import Actors
 from tests.support.platform import Platform
-from tests.support.settings import isolated_settings
+from tests.support.settings import drop_isolated, isolated_settings
 from tests.support.stack import Endpoints
 
 
@@ -34,3 +34,4 @@ async def bench_env(endpoints: Endpoints) -> AsyncIterator[BenchEnv]:
             yield BenchEnv(settings, platform, Actors(http, platform))
     finally:
         platform.stop_all()
+        await drop_isolated(settings)  # a benchmark leaves no topics or databases behind
