@@ -116,8 +116,13 @@ class DeadLetterBook:
 
 async def read_book(settings: Settings) -> DeadLetterBook:
     book = DeadLetterBook()
+    seen: set[str] = set()
     for r in await read_topic(settings, topics.DEAD_LETTERS):
-        book.letters.append(DeadLetter.from_record(r.key, r.value or b"", _headers(r)))
+        letter = DeadLetter.from_record(r.key, r.value or b"", _headers(r))
+        if letter.id in seen:
+            continue  # the same record set aside again after a redelivery
+        seen.add(letter.id)
+        book.letters.append(letter)
     for r in await read_topic(settings, topics.DEAD_LETTER_RETRIES):
         headers = _headers(r)
         if headers.get(RETRY_OF):

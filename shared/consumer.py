@@ -82,6 +82,18 @@ def parse_envelope(source: SourceMessage) -> Envelope:
         ) from exc
 
 
+def envelopes(sources: list[SourceMessage]) -> tuple[Outcomes, list[tuple[int, Envelope]]]:
+    """A batch's outcomes so far (unreadable records ``Rejected``) and its readable events."""
+    outcomes: Outcomes = [None] * len(sources)
+    events = []
+    for index, source in enumerate(sources):
+        try:
+            events.append((index, parse_envelope(source)))
+        except Rejected as exc:
+            outcomes[index] = exc
+    return outcomes, events
+
+
 def one_by_one(handler: BatchHandler) -> RawHandler:
     """The one-record form of a batch handler (replay, and the Guard's fallback)."""
 

@@ -74,6 +74,17 @@ class DeadLetter:
         )
 
 
+LETTER_IDS = uuid.UUID("5f0c3a52-6c1e-4d0b-9a57-2f1f6b1d8e40")  # namespace of letter ids
+
+
+def letter_id(source: SourceMessage, service: str) -> str:
+    """The same record set aside again (a redelivery) gets the same id; others a new one."""
+    if source.offset < 0:  # not read from a partition: nothing to repeat
+        return str(uuid.uuid4())
+    where = f"{service}|{source.topic}|{source.partition}|{source.offset}"
+    return str(uuid.uuid5(LETTER_IDS, where))
+
+
 def dead_letter_headers(
     source: SourceMessage, *, service: str, reason: str, detail: str, topic_prefix: str
 ) -> dict[str, str]:
@@ -81,7 +92,7 @@ def dead_letter_headers(
     headers = dict(source.headers)
     headers.update(
         {
-            PREFIX + "id": str(uuid.uuid4()),
+            PREFIX + "id": letter_id(source, service),
             PREFIX + "reason": reason,
             PREFIX + "detail": detail[:1000],
             PREFIX + "service": service,

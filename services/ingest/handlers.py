@@ -3,8 +3,8 @@
 Uploads come in batches (every record one poll returned; one when the topic is
 quiet). Each goes: signature (cheap, refuses forgeries before any parsing) ->
 Bundle structure -> model validation in a worker process (``validation``),
-*while* the senders' hospital views and the patients' consent views are read (once per batch) ->
-provider check -> CID rules -> consent gate; then one bulk write for the whole
+*while* the senders' hospital views and the patients' consent views are read
+(once per batch) -> provider check -> CID rules -> consent gate; then one bulk write for the whole
 batch and one ``records.received`` event per upload, published together.
 Every refusal is a ``Rejected`` outcome (a ``BundleRejected`` carries its
 reason), so the Guard sets that upload aside on the dead-letter topic, byte for
@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from services.ingest.bundle import (
@@ -32,7 +33,7 @@ from services.ingest.documents import EVENT_SOURCE, Batch, stored_events, to_doc
 from services.ingest.repository import Store, newest_per_id
 from services.ingest.validation import InThread, Validator
 from shared import tokens, topics
-from shared.consumer import Outcomes
+from shared.consumer import Outcomes, one_by_one
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected
 from shared.events import Envelope, make_event
@@ -210,9 +211,7 @@ async def on_uploads(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
             if not (known and may_send(consents.get(cid), upload.hospital, now)):
                 await hold(deps, upload, cid)
             storing.append(upload)
-        except Rejected as exc:
-            outcomes[upload.index] = exc
-        except Exception as exc:  # the Guard retries this one alone
+        except Exception as exc:  # Rejected: set aside; anything else: retried alone
             outcomes[upload.index] = exc
     await store_uploads(deps, storing)
     for upload in storing:
@@ -223,9 +222,7 @@ async def on_uploads(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
 
 async def on_upload(deps: Deps, source: SourceMessage) -> None:
     """Consume one upload (a batch of one)."""
-    (outcome,) = await on_uploads(deps, [source])
-    if outcome is not None:
-        raise outcome
+    await one_by_one(partial(on_uploads, deps))(source)
 
 
 async def store_uploads(deps: Deps, uploads: list[Upload]) -> None:

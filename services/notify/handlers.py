@@ -19,13 +19,12 @@ from services.notify import texts
 from services.notify.digest import Digests, Preferences, bucket_end
 from services.notify.repository import Inbox
 from services.notify.webhook import Deliveries
-from shared.consumer import Outcomes, parse_envelope
+from shared.consumer import Outcomes, envelopes
 from shared.database import Document
 from shared.deadletter import SourceMessage
-from shared.errors import Rejected
 from shared.events import Envelope
 from shared.logging import get_logger
-from shared.projections import ConsentProjection
+from shared.projections import ConsentProjection, HospitalView
 
 log = get_logger(__name__)
 VERIFICATION = {
@@ -58,10 +57,7 @@ class Deps:
                                "data": n.data})
             for n in notices
         ]  # fmt: skip
-        if len(entries) == 1:
-            await self.inbox.put(*entries[0])
-        else:
-            await self.inbox.put_many(entries)
+        await self.inbox.put_many(entries)
         if self.deliveries is not None:
             payloads = [
                 (nid, {"id": nid, "patient": patient, **entry, "created_at": created.isoformat()})
@@ -82,10 +78,14 @@ class Notice:
 
 
 async def hospital_name(deps: Deps, code: str | None) -> str:
-    if not code:
-        return "-"
-    hospital = await deps.view.hospital(code)
-    return hospital.name if hospital else code
+    return name_of(code, await deps.view.hospital(code) if code else None)
+
+
+def name_of(code: str | None, hospital: HospitalView | None) -> str:
+    """How a notification names a hospital: its name, else its code, else "-"."""
+    if hospital is not None:
+        return hospital.name
+    return code or "-"
 
 
 def _at(data: dict[str, Any], event: Envelope) -> datetime:
@@ -166,16 +166,12 @@ async def on_consent_event(deps: Deps, event: Envelope) -> None:
 
 async def on_records_batch(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
     """Hospital X has sent your records: one notice per upload, written together."""
-    outcomes: Outcomes = [None] * len(sources)
-    events = []
-    for index, source in enumerate(sources):
-        try:
-            event = parse_envelope(source)
-        except Rejected as exc:
-            outcomes[index] = exc
-            continue
-        if event.name == "records.received" and isinstance(event.data.get("patient"), str):
-            events.append(event)
+    outcomes, readable = envelopes(sources)
+    events = [
+        e
+        for _, e in readable
+        if e.name == "records.received" and isinstance(e.data.get("patient"), str)
+    ]
     if not events:
         return outcomes
     codes = sorted({str(e.data.get("hospital")) for e in events if e.data.get("hospital")})
@@ -183,8 +179,7 @@ async def on_records_batch(deps: Deps, sources: list[SourceMessage]) -> Outcomes
     notices = []
     for event in events:
         code = event.data.get("hospital")
-        view = views.get(str(code)) if code else None
-        name = view.name if view else (str(code) if code else "-")
+        name = name_of(str(code) if code else None, views.get(str(code)) if code else None)
         counts = event.data.get("counts", {})
         text = texts.records_received(name, counts)
         keep = {"hospital": code, "counts": counts}

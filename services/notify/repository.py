@@ -6,7 +6,6 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from shared.database import Document, insert_new
 
@@ -19,16 +18,6 @@ class Inbox:
         await self._coll.create_index(
             [("patient", ASCENDING), ("created_at", DESCENDING)], name="patient_created"
         )
-
-    async def put(self, notification_id: str, patient: str, entry: dict[str, Any]) -> bool:
-        """Store once; False when this notification already exists."""
-        try:
-            await self._coll.insert_one(
-                {"_id": notification_id, "patient": patient, "read": False, **entry}
-            )
-        except DuplicateKeyError:
-            return False
-        return True
 
     async def put_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
         """Store several (id, patient, entry) at once; ids already held are left as they are."""

@@ -24,7 +24,7 @@ from services.query.search import SEARCH_TYPES, parse_everything, parse_search, 
 from services.query.settings import QuerySettings
 from shared import tokens
 from shared.cid import is_valid_cid
-from shared.consumer import Outcomes, parse_envelope
+from shared.consumer import Outcomes, envelopes
 from shared.deadletter import SourceMessage
 from shared.errors import Forbidden, InvalidInput, NotFound, Rejected, Unauthorized
 from shared.events import Envelope
@@ -304,11 +304,11 @@ def _is_record(record: object) -> bool:
 
 async def on_stored_batch(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
     """Merge stored records into their charts: one merge per (patient, source) per batch."""
-    outcomes: Outcomes = [None] * len(sources)
+    outcomes, events = envelopes(sources)
     changed: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for index, source in enumerate(sources):
+    for index, event in events:
         try:
-            found = stored_in(parse_envelope(source))
+            found = stored_in(event)
         except Rejected as exc:
             outcomes[index] = exc
             continue
