@@ -116,6 +116,8 @@ class InProcesses:
             self._pool = None
 
     async def validate(self, bodies: list[bytes], loaded: list[LoadedBundle]) -> Outcomes:
+        if not bodies:  # every upload of the batch was refused before validation
+            return []
         if self._pool is None:
             self._pool = self._new_pool()
         loop = asyncio.get_running_loop()

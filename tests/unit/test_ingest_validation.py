@@ -44,5 +44,6 @@ async def test_worker_processes_answer_like_a_thread() -> None:
     await workers.start()
     try:
         assert summary(await workers.validate(raw, [load_bundle(b) for b in raw])) == expected
+        assert await workers.validate([], []) == [], "a batch with nothing left to validate"
     finally:
         await workers.stop()
