@@ -5,6 +5,10 @@
 - ``ingest_resources_per_s``: every body published at once through the adapter;
   resources / (first publish -> last ``records.received``). The event is sent only
   after the bulk write is acknowledged, so its arrival means stored.
+- ``flood_stored_s`` / ``flood_visible_s``: first publish -> the flood all stored, and
+  -> every flooded patient's chart whole in the physician's read model (query merges
+  charts at a lower CPU priority, so they trail the flood; the paced phase starts
+  only after, so it does not measure the catch-up).
 - ``upload_to_visible_p50_ms`` / ``_p99_ms``: uploads paced at half the measured
   maximum rate, to patients of their own; per upload, publish -> its resources are
   in the chart the physician's read serves (the query service's chart index lists
@@ -47,6 +51,7 @@ PACED_MAX_UPLOADS = 150
 PACED_MAX_S = 15.0
 READ_ROUNDS = 5
 PROBE_EVERY_S = 0.02
+FLOOD_PROBE_EVERY_S = 0.1  # seconds matter there; a lighter probe during the flood
 
 
 class Arrivals:
@@ -108,11 +113,23 @@ def validation_ceiling(data: list[tuple[str, bytes]]) -> float:
     return len(data) * RESOURCES / (time.perf_counter() - start)
 
 
+@dataclass
+class Flood:
+    resources_per_s: float  # first publish -> last upload stored
+    stored_s: float
+    visible_s: float  # first publish -> every upload in the physician's read model
+
+
 async def flood(
-    adapter: HospitalAdapter, arrivals: Arrivals, data: list[tuple[str, bytes]]
-) -> float:
+    env: BenchEnv, adapter: HospitalAdapter, arrivals: Arrivals, data: list[tuple[str, bytes]]
+) -> Flood:
+    final = dict(zip((cid for cid, _ in data), chart_sizes(data, adapter.hospital), strict=True))
     ids = [f"flood-{uuid.uuid4()}" for _ in data]
     start = time.perf_counter()
+    charts = {cid: Pending(cid, size, start) for cid, size in final.items()}
+    probe = asyncio.create_task(
+        visible_when(env, adapter.hospital, charts, len(charts), FLOOD_PROBE_EVERY_S)
+    )
     await asyncio.gather(
         *(
             adapter.send_bytes(body, cid, upload_id=i)
@@ -121,7 +138,11 @@ async def flood(
     )
     await arrivals.wait_for(ids)
     end = max(arrivals.seen[i][0] for i in ids)
-    return sum(arrivals.seen[i][1] for i in ids) / (end - start)
+    visible = await probe
+    if len(visible) < len(charts):
+        raise AssertionError(f"{len(charts) - len(visible)} flooded charts never became whole")
+    resources = sum(arrivals.seen[i][1] for i in ids)
+    return Flood(resources / (end - start), end - start, max(visible.values()) - start)
 
 
 def chart_sizes(data: list[tuple[str, bytes]], hospital: str) -> list[int]:
@@ -144,7 +165,11 @@ class Pending:
 
 
 async def visible_when(
-    env: BenchEnv, hospital: str, pending: dict[str, Pending], total: int
+    env: BenchEnv,
+    hospital: str,
+    pending: dict[str, Pending],
+    total: int,
+    every_s: float = PROBE_EVERY_S,
 ) -> dict[str, float]:
     """Poll the query service's chart index until all ``total`` uploads are listed."""
     client = make_client(env.settings)
@@ -161,7 +186,7 @@ async def visible_when(
             for key, p in waiting.items():
                 if sizes.get(p.cid, 0) >= p.size:
                     seen[key] = now
-            await asyncio.sleep(PROBE_EVERY_S)
+            await asyncio.sleep(every_s)
     finally:
         await client.close()
     return seen
@@ -252,7 +277,8 @@ async def run(env: BenchEnv) -> dict[str, float]:
     ):
         await physician_reads(env, adapter, doctor, readers[:1], rng, 1)  # warm-up
         reads = await physician_reads(env, adapter, doctor, readers[1:], rng, READ_ROUNDS)
-        throughput = await flood(adapter, arrivals, flood_data)
+        flooded = await flood(env, adapter, arrivals, flood_data)
+        throughput = flooded.resources_per_s
         rate = throughput / RESOURCES / 2  # uploads/s at half the maximum load
         count = min(PACED_MAX_UPLOADS, max(20, int(rate * PACED_MAX_S)))
         stored, latencies = await paced(
@@ -263,6 +289,8 @@ async def run(env: BenchEnv) -> dict[str, float]:
         "ingest_resources_per_s": round(throughput, 1),
         "ingest_share_of_ceiling_pct": round(100 * throughput / ceiling, 1),
         "ingest_half_load_uploads_per_s": round(rate, 2),
+        "flood_stored_s": round(flooded.stored_s, 2),
+        "flood_visible_s": round(flooded.visible_s, 2),
         "upload_to_visible_p50_ms": round(percentile(latencies, 50), 1),
         "upload_to_visible_p99_ms": round(percentile(latencies, 99), 1),
         "upload_to_stored_p50_ms": round(percentile(stored, 50), 1),

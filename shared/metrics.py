@@ -33,6 +33,7 @@ from prometheus_client import (
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+Lags = dict[tuple[str, int], int | None]  # (topic as on the broker, partition): lag, if known
 
 PROCESSING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 HTTP_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -89,20 +90,27 @@ class Metrics:
     def count_dead_letter(self, topic: str, reason: str) -> None:
         self.dead_letters.labels(self.service, self.topic(topic), reason).inc()
 
-    async def refresh_consumer(self, consumers: Any) -> None:
-        """Lag and assignment per partition from the running aiokafka consumer(s)."""
+    def set_lags(self, lags: Lags) -> None:
+        """Lag and assignment per partition this instance (or its helper process) owns."""
         self.lag.clear()
         self.assigned.clear()
-        if consumers is None:
-            return
-        for consumer in consumers if isinstance(consumers, list) else [consumers]:
-            await self._refresh_one(consumer)
-
-    async def _refresh_one(self, consumer: Any) -> None:
-        for tp in sorted(consumer.assignment()):
-            labels = (self.service, self.topic(tp.topic), str(tp.partition))
+        for (topic, partition), lag in sorted(lags.items()):
+            labels = (self.service, self.topic(topic), str(partition))
             self.assigned.labels(*labels).set(1)
+            if lag is not None:
+                self.lag.labels(*labels).set(lag)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+async def consumer_lags(consumers: list[Any]) -> Lags:
+    """High watermark - position of every partition assigned to the running consumers."""
+    found: Lags = {}
+    for consumer in consumers:
+        for tp in sorted(consumer.assignment()):
             highwater = consumer.highwater(tp)
+            found[(tp.topic, tp.partition)] = None
             if highwater is None:
                 continue
             try:
@@ -110,10 +118,8 @@ class Metrics:
             except Exception as exc:  # partition being revoked mid-scrape
                 log.debug("no position for lag", error=type(exc).__name__)
                 continue
-            self.lag.labels(*labels).set(max(0, highwater - position))
-
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+            found[(tp.topic, tp.partition)] = max(0, highwater - position)
+    return found
 
 
 def install_http_metrics(app: FastAPI, metrics: Metrics) -> None:
@@ -137,10 +143,10 @@ def install_http_metrics(app: FastAPI, metrics: Metrics) -> None:
             )
 
 
-def metrics_route(app: FastAPI, metrics: Metrics, consumer: Callable[[], Any]) -> None:
+def metrics_route(app: FastAPI, metrics: Metrics, lags: Callable[[], Awaitable[Lags]]) -> None:
     """``GET /metrics`` in the Prometheus text format."""
 
     @app.get("/metrics", include_in_schema=False)
     async def read_metrics() -> Response:
-        await metrics.refresh_consumer(consumer())
+        metrics.set_lags(await lags())
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -29,7 +29,7 @@ from shared.database import Document, make_client, ping
 from shared.deadletter import DeadLetters, SourceMessage
 from shared.http import health_routes, install_correlation, install_error_handlers
 from shared.logging import configure_logging, get_logger
-from shared.metrics import Metrics, install_http_metrics, metrics_route
+from shared.metrics import Lags, Metrics, consumer_lags, install_http_metrics, metrics_route
 from shared.settings import Settings
 from shared.topics import named
 
@@ -139,6 +139,9 @@ class Runtime:
     batches: dict[str, tuple[BatchHandler, int, int]] = field(default_factory=dict)
     subscriber: Any = None
     extra_subscribers: list[Any] = field(default_factory=list)
+    delegated: set[str] = field(default_factory=set)  # consumed by another process
+    checks: dict[str, Callable[[], bool]] = field(default_factory=dict)  # extra readiness
+    lag_reports: list[Callable[[], Lags]] = field(default_factory=list)  # from helpers
 
     def subscribe_events(self, topic: str, handler: EventHandler) -> None:
         """Consume CloudEvents from ``topic`` into ``handler``."""
@@ -168,6 +171,8 @@ class Runtime:
         """One consumer per service (group = service name) over all its topics."""
         opts = subscriber_options(self.settings, self.service)
         for topic, (handler, max_records, consumers) in self.batches.items():
+            if topic in self.delegated:
+                continue
             for _ in range(consumers):
                 sub = self.broker.subscriber(  # type: ignore[call-overload]
                     topic,
@@ -178,7 +183,8 @@ class Runtime:
                 )
                 sub(self.guard.batch(handler, self.routes[topic]))
                 self.extra_subscribers.append(sub)
-        routes = {t: h for t, h in self.routes.items() if t not in self.batches}
+        skip = {*self.batches, *self.delegated}
+        routes = {t: h for t, h in self.routes.items() if t not in skip}
         if not routes:
             return
 
@@ -195,6 +201,13 @@ class Runtime:
         found = [getattr(sub, "consumer", None) for sub in subscribers]
         return [c for c in found if c is not None]
 
+    async def lags(self) -> Lags:
+        """Lag per partition: this instance's consumers and what helpers reported."""
+        found = await consumer_lags(self.consumers())
+        for report in self.lag_reports:
+            found.update(report())
+        return found
+
     @property
     def group_id(self) -> str:
         return str(subscriber_options(self.settings, self.service)["group_id"])
@@ -203,9 +216,38 @@ class Runtime:
         """Run ``loop`` as a task while the service is up (after the broker started)."""
         self.loops.append(loop)
 
+    def delegate(self, topic: str) -> None:
+        """``topic`` (subscribed above) is consumed by another process of this service:
+        no consumer here, but its handler stays listed, for ``healthlink replay``."""
+        self.delegated.add(named(topic, self.settings.topic_prefix))
+
     async def readiness(self) -> dict[str, bool]:
         broker_ok = await self.broker.ping(timeout=2.0)
-        return {"kafka": bool(broker_ok), "database": await ping(self.client)}
+        checks = {"kafka": bool(broker_ok), "database": await ping(self.client)}
+        checks.update({name: check() for name, check in self.checks.items()})
+        return checks
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Topics ensured, start hooks run, consumers and background loops started;
+        on exit all of it stopped in reverse and the database closed."""
+        created = await ensure_topics(self.settings)
+        if created:
+            log.info("topics created", topics=created)
+        for hook in self.on_start:
+            await hook()
+        await self.broker.start()
+        self.tasks.extend(asyncio.create_task(loop()) for loop in self.loops)
+        try:
+            yield
+        finally:
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            await self.broker.stop()
+            for hook in self.on_stop:
+                await hook()
+            await self.client.close()
 
 
 def make_runtime(settings: Settings, service: str) -> Runtime:
@@ -233,23 +275,8 @@ def service_app(runtime: Runtime, title: str, description: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        created = await ensure_topics(runtime.settings)
-        if created:
-            log.info("topics created", topics=created)
-        for hook in runtime.on_start:
-            await hook()
-        await runtime.broker.start()
-        runtime.tasks.extend(asyncio.create_task(loop()) for loop in runtime.loops)
-        try:
+        async with runtime.running():
             yield
-        finally:
-            for task in runtime.tasks:
-                task.cancel()
-            await asyncio.gather(*runtime.tasks, return_exceptions=True)
-            await runtime.broker.stop()
-            for hook in runtime.on_stop:
-                await hook()
-            await runtime.client.close()
 
     runtime.register_consumer()
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
@@ -259,6 +286,6 @@ def service_app(runtime: Runtime, title: str, description: str) -> FastAPI:
     install_correlation(app)
     install_http_metrics(app, runtime.metrics)
     health_routes(app, runtime.readiness)
-    metrics_route(app, runtime.metrics, runtime.consumers)
+    metrics_route(app, runtime.metrics, runtime.lags)
     app.include_router(admin_router)
     return app

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     upload_batch: int = Field(default=32, ge=1, le=500)
     # Upload consumers per ingest instance (partitions split between them): one batch
     # is validated while another is being written.
-    upload_consumers: int = Field(default=2, ge=1, le=16)
+    upload_consumers: int = Field(default=3, ge=1, le=16)
     # Worker processes per ingest instance for FHIR model validation (the CPU-heavy
     # step); 0 validates in a thread of the service's own process (one core at most).
     validation_processes: int = Field(default=1, ge=0, le=16)

@@ -7,7 +7,6 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.query import handlers
 from services.query.api import admin, fhir, patients
 from services.query.audit import Auditor
 from services.query.breakglass import BreakGlassLog
@@ -15,20 +14,15 @@ from services.query.chartstore import ChartCache, ChartStore
 from services.query.handlers import Deps
 from services.query.lockout import SignInFailures
 from services.query.physicians import MongoLicenceRegistry, Rosters
+from services.query.projector import Projector, project_charts
 from services.query.settings import QuerySettings
 from shared import topics
 from shared.events import Envelope
 from shared.projections import ConsentProjection
-from shared.runtime import every, make_runtime, service_app
+from shared.runtime import make_runtime, service_app
 from shared.settings import Settings
 
 SERVICE = "query"
-SWEEP_EVERY_S = 10.0  # superseded chart versions are deleted this often
-
-
-async def sweep_all(charts: ChartStore) -> None:
-    """At shutdown: delete every superseded chart version (no reader of ours is left)."""
-    await charts.sweep(grace_s=0.0)
 
 
 def now() -> datetime:
@@ -66,17 +60,18 @@ def create_app(settings: Settings, options: QuerySettings | None = None) -> Fast
     )
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(on_consent_event, view))
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(on_hospital_event, view))
-    runtime.subscribe_batch(
-        topics.INGEST_STORED,
-        partial(handlers.on_stored_batch, deps),
-        max_records=settings.event_batch,
-    )
-    runtime.background(every(SWEEP_EVERY_S, deps.charts.sweep, "chart sweep"))
-    runtime.on_stop.append(partial(sweep_all, deps.charts))
+    inline = options.projector == "inline"
+    project_charts(runtime, deps.charts, inline=inline)
+    if not inline:  # a child process at a lower CPU priority merges (projector.py)
+        projector = Projector(settings, options)
+        runtime.background(projector.supervise)
+        runtime.checks["charts-projector"] = projector.ready
+        runtime.lag_reports.append(projector.lags)
     app = service_app(
         runtime, "Health Link query", "Physicians read consented records; every read is audited."
     )
     app.state.deps = deps
+    app.state.projector = None if inline else projector
     app.state.settings = settings
     app.include_router(admin)
     app.include_router(patients)

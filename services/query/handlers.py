@@ -302,7 +302,7 @@ def _is_record(record: object) -> bool:
     )
 
 
-async def on_stored_batch(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
+async def on_stored_batch(charts: ChartStore, sources: list[SourceMessage]) -> Outcomes:
     """Merge stored records into their charts: one merge per (patient, source) per batch."""
     outcomes, events = envelopes(sources)
     changed: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -316,7 +316,7 @@ async def on_stored_batch(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
             patient, hospital, records = found
             changed.setdefault((patient, hospital), []).extend(records)
     if changed:
-        listed = await deps.charts.indexes(sorted({patient for patient, _ in changed}))
+        listed = await charts.indexes(sorted({patient for patient, _ in changed}))
         for (patient, hospital), records in changed.items():
-            await deps.charts.merge(patient, hospital, records, listed[patient].get(hospital))
+            await charts.merge(patient, hospital, records, listed[patient].get(hospital))
     return outcomes

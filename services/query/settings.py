@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class QuerySettings(BaseSettings):
-    """Break-glass, sign-in lockout and read-cache limits."""
+    """Break-glass, sign-in lockout, read-cache limits and where charts are merged."""
 
     model_config = SettingsConfigDict(env_prefix="HEALTHLINK_QUERY_", extra="ignore")
 
@@ -17,3 +19,7 @@ class QuerySettings(BaseSettings):
     lockout_s: int = Field(default=900, gt=0)
     chart_cache_bytes: int = Field(default=64_000_000, ge=0)
     default_count: int = Field(default=100, ge=1, le=1000)
+    # "process": stored records are merged into charts by a child process at a lower
+    # CPU priority (services/query/projector.py); "inline": in the service's own process.
+    projector: Literal["process", "inline"] = "process"
+    projector_nice: int = Field(default=10, ge=0, le=19)
