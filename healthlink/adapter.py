@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import ValidationError
 
 from shared import tokens, topics
+from shared.broker import BATCH_BYTES
 from shared.cid import CID_SYSTEM, is_valid_cid
 from shared.events import Envelope
 from shared.logging import CORRELATION_HEADER
@@ -61,6 +62,7 @@ class HospitalAdapter:
             enable_idempotence=True,
             linger_ms=2,
             max_request_size=max_bytes + 256 * 1024,  # one bundle and its headers
+            max_batch_size=BATCH_BYTES,
         )
 
     async def __aenter__(self) -> HospitalAdapter:

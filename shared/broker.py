@@ -17,6 +17,10 @@ from shared.settings import Settings
 from shared.topics import named
 
 ACK_POLICY = AckPolicy.NACK_ON_ERROR
+# Records buffered per partition before a send waits (aiokafka's default is 16 kB). A
+# bundle or a records.stored part is larger than that, so with the default each went
+# alone, one request in flight per partition; this lets those queued meanwhile share one.
+BATCH_BYTES = 512 * 1024  # well under the 1 MB a topic accepts by default
 
 
 def max_message_bytes(settings: Settings) -> int:
@@ -33,6 +37,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         enable_idempotence=True,
         ack_policy=ACK_POLICY,
         max_request_size=max_message_bytes(settings),
+        max_batch_size=BATCH_BYTES,
         graceful_timeout=10.0,
         logger=None,
     )
