@@ -24,13 +24,11 @@ from services.notify.webhook import Sender, webhook_key
 from shared import topics
 from shared.database import Document
 from shared.events import utcnow
-from shared.logging import get_logger
 from shared.projections import ConsentProjection
 from shared.runtime import Hook, Runtime, every, make_runtime, service_app
 
 SERVICE = "notify"
 SETTINGS = NotifySettings
-log = get_logger(__name__)
 
 
 def database_deps(

@@ -43,10 +43,8 @@ from shared.events import (
     VerificationRefused,
     VerificationSucceeded,
 )
-from shared.logging import get_logger
 from shared.projections import ConsentProjection
 
-log = get_logger(__name__)
 VERIFICATION: dict[type[VerificationEvent], texts.Outcome] = {
     VerificationSucceeded: "success",
     VerificationFailed: "failure",
