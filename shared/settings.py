@@ -20,6 +20,7 @@ SERVICE_PORTS: dict[str, int] = {
     "query": 8003,
     "audit": 8004,
     "notify": 8005,
+    "auth": 8006,
 }
 
 

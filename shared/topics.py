@@ -22,10 +22,13 @@ def named(topic: str, prefix: str = "") -> str:
     return f"{prefix}{topic}"
 
 
-# Sign-ins, failed sign-ins, roster changes, break-glass declarations (key: licence).
+# Sign-ins, failed sign-ins, lock-outs, roster changes, break-glass declarations, operator
+# actions (key: licence, CID, or the operator).
 SECURITY_EVENTS = "healthlink.security.events"
 # Data requests: a consent newly covers a provider, which is asked to send (key: hospital).
 DATA_REQUESTS = "healthlink.consent.datarequests"
+# Identity states from the auth service, versioned full state (key: licence or hospital).
+IDENTITY_EVENTS = "healthlink.identity.events"
 
 ALL = (
     CONSENT_EVENTS,
@@ -37,6 +40,7 @@ ALL = (
     DEAD_LETTERS,
     SECURITY_EVENTS,
     DATA_REQUESTS,
+    IDENTITY_EVENTS,
 )
 
 # Operators' retries of dead letters (key: dead-letter id; compacted: latest retry per letter).

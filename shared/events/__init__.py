@@ -8,7 +8,8 @@ and version, used by every producer and consumer (``base.py`` tells how).
     requests.py   data requests to provider hospitals        DATA_REQUESTS
     records.py    records received and stored by ingest      INGEST_RECORDS, INGEST_STORED
     access.py     one access event per patient request       ACCESS_EVENTS
-    security.py   sign-ins, rosters, break-glass             SECURITY_EVENTS
+    security.py   sign-ins, rosters, break-glass, operators  SECURITY_EVENTS
+    identity.py   licences and rosters (versioned state)     IDENTITY_EVENTS
 
 No event name is written anywhere else (``tests/unit/test_event_catalogue.py``).
 """
@@ -38,14 +39,19 @@ from shared.events.hospital import (
     HospitalRegistered,
     HospitalUpdated,
 )
+from shared.events.identity import LicenceChanged, LicenceState, RosterChanged, RosterState
 from shared.events.records import RecordsReceived, RecordsStored, StoredRecord
 from shared.events.requests import DataRequested
 from shared.events.security import (
     BreakGlassDeclared,
+    OperatorActed,
+    PatientSignedIn,
+    PatientSignInFailed,
     PhysicianAdded,
     PhysicianLockedOut,
     PhysicianRemoved,
     PhysicianSignedIn,
+    RefreshTokenReused,
     SecurityEvent,
     SignInFailed,
 )
@@ -65,8 +71,13 @@ __all__ = [
     "HospitalChanged",
     "HospitalRegistered",
     "HospitalUpdated",
+    "LicenceChanged",
+    "LicenceState",
+    "OperatorActed",
     "PatientEvent",
     "PatientRegistered",
+    "PatientSignInFailed",
+    "PatientSignedIn",
     "PerVisitExpired",
     "PerVisitGranted",
     "PerVisitRevoked",
@@ -77,6 +88,9 @@ __all__ = [
     "RecordAccessed",
     "RecordsReceived",
     "RecordsStored",
+    "RefreshTokenReused",
+    "RosterChanged",
+    "RosterState",
     "SecurityEvent",
     "SensitiveChanged",
     "SignInFailed",

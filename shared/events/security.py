@@ -1,13 +1,16 @@
-"""Security events on ``SECURITY_EVENTS`` (key: licence): sign-ins, lock-outs, roster
-changes, break-glass declarations. The query service alone publishes them; audit keeps
-them in its chains. Every one names the physician, the hospital and the time."""
+"""Security events on ``SECURITY_EVENTS``: sign-ins, lock-outs, roster changes,
+break-glass declarations (key: licence), patients' sign-ins (key: CID), operator actions
+and refresh-token reuse (key: the operator or client). Query publishes break-glass and
+(until the auth service takes them over) its own sign-ins; the auth service publishes
+the rest. Audit keeps them all in its chains. A ``SecurityEvent`` names the physician,
+the hospital and the time."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from shared.events.base import Event
-from shared.fields import UtcTime
+from shared.fields import Cid, UtcTime
 from shared.topics import SECURITY_EVENTS
 
 
@@ -40,13 +43,17 @@ class PhysicianLockedOut(SecurityEvent):
 
 
 class PhysicianAdded(SecurityEvent):
-    """Hospital staff put the physician on the hospital's roster."""
+    """Hospital staff put the physician on the hospital's roster (``by``: who did)."""
 
     NAME = "roster.physician_added"
+
+    by: str | None = None
 
 
 class PhysicianRemoved(SecurityEvent):
     NAME = "roster.physician_removed"
+
+    by: str | None = None
 
 
 class BreakGlassDeclared(SecurityEvent):
@@ -57,3 +64,55 @@ class BreakGlassDeclared(SecurityEvent):
     patient: str
     reason: str
     until: UtcTime
+
+
+class PatientSignedIn(Event):
+    """A patient passed OTP and face scan in a wallet session (``session``: its id)."""
+
+    NAME = "patient.signed_in"
+    TOPIC = SECURITY_EVENTS
+
+    patient: Cid
+    client_id: str
+    session: str
+    time: UtcTime
+
+
+class PatientSignInFailed(Event):
+    """``reason``: ``otp-wrong``, ``otp-exhausted``, ``otp-expired``, ``scan-failed``,
+    ``scan-refused`` or ``not-registered``."""
+
+    NAME = "patient.sign_in_failed"
+    TOPIC = SECURITY_EVENTS
+
+    patient: Cid
+    reason: str
+    time: UtcTime
+
+
+class OperatorActed(Event):
+    """An operator's (or a hospital system's) change, under the caller's own identity:
+    ``action`` such as ``client.registered``, ``licence.loaded``, ``licence.pin_reset``;
+    ``target`` the client id, licence or hospital it changed."""
+
+    NAME = "operator.acted"
+    TOPIC = SECURITY_EVENTS
+
+    operator: str
+    action: str
+    target: str
+    time: UtcTime
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class RefreshTokenReused(Event):
+    """A rotated refresh token (or a used authorization code) came back: its whole
+    family of tokens is revoked."""
+
+    NAME = "token.reuse_detected"
+    TOPIC = SECURITY_EVENTS
+
+    client_id: str
+    subject: str
+    family: str
+    time: UtcTime

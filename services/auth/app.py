@@ -1,0 +1,160 @@
+"""Composition root of the auth service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+
+from fastapi import FastAPI
+
+from services.auth import subscribers
+from services.auth.api import discovery, oauth, operators, rosters
+from services.auth.clients import bootstrap_operator
+from services.auth.grants import Ctx
+from services.auth.handlers import Deps, relay
+from services.auth.interactions import Interactions, MongoInteractions
+from services.auth.keys import SigningKeys
+from services.auth.oauth import AuthServer
+from services.auth.oauthstore import MongoOAuthStore, OAuthStore, sync_database
+from services.auth.otp import FileOtpSender, OtpSender, WebhookOtpSender
+from services.auth.pins import PinChecker
+from services.auth.repository import (
+    MongoPatients,
+    MongoPins,
+    MongoStateLog,
+    Patients,
+    Pins,
+    StateLog,
+)
+from services.auth.settings import AuthSettings
+from services.auth.signin import router as signin
+from services.auth.slots import Attempts, MongoAttempts
+from services.auth.throttle import Throttle
+from services.auth.verifier import ConsentScanVerifier, ScanVerifier
+from shared import topics
+from shared.auth import TokenVerifier
+from shared.broker import EventPublisher
+from shared.logging import get_logger
+from shared.projections import ConsentProjection
+from shared.runtime import Runtime, every, make_runtime, service_app
+
+SERVICE = "auth"
+SETTINGS = AuthSettings
+log = get_logger(__name__)
+
+
+def build_deps(
+    settings: AuthSettings,
+    *,
+    states: StateLog,
+    pins: Pins,
+    patients: Patients,
+    view: ConsentProjection,
+    attempts: Attempts,
+    interactions: Interactions,
+    store: OAuthStore,
+    publisher: EventPublisher,
+    otp: OtpSender,
+    scans: ScanVerifier,
+    keys: SigningKeys | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Deps:
+    """The use cases' dependencies over the given stores (MongoDB, or fakes in tests)."""
+    ctx = Ctx(
+        store=store,
+        keys=keys or SigningKeys.from_settings(settings),
+        settings=settings,
+        clock=clock,
+    )
+    return Deps(
+        settings=settings,
+        states=states,
+        pins=pins,
+        patients=patients,
+        view=view,
+        attempts=attempts,
+        interactions=interactions,
+        store=store,
+        server=AuthServer(ctx),
+        publisher=publisher,
+        checker=PinChecker(settings.auth_argon2_concurrency),
+        throttle=Throttle(settings.auth_throttle_per_address, settings.auth_throttle_global),
+        otp=otp,
+        scans=scans,
+    )
+
+
+def database_deps(settings: AuthSettings, runtime: Runtime) -> Deps:
+    """MongoDB everywhere; the OAuth store through a synchronous client of its own."""
+    sync_client, sync_db = sync_database(settings, SERVICE)
+    store = MongoOAuthStore(sync_db)
+    states, attempts = MongoStateLog(runtime.db), MongoAttempts(runtime.db)
+    interactions = MongoInteractions(runtime.db)
+    otp: OtpSender = (
+        WebhookOtpSender(settings.auth_otp_webhook_url)
+        if settings.auth_otp_sender == "webhook" and settings.auth_otp_webhook_url
+        else FileOtpSender(settings.data_dir)
+    )
+    deps = build_deps(
+        settings,
+        states=states,
+        pins=MongoPins(runtime.db),
+        patients=MongoPatients(runtime.db),
+        view=ConsentProjection.in_database(runtime.db),
+        attempts=attempts,
+        interactions=interactions,
+        store=store,
+        publisher=runtime.publisher,
+        otp=otp,
+        scans=ConsentScanVerifier(settings.consent_url),
+    )
+
+    async def ensure_indexes() -> None:
+        await states.ensure_indexes()
+        await attempts.ensure_indexes()
+        await interactions.ensure_indexes()
+        await asyncio.to_thread(store.ensure_indexes)
+
+    async def close_sync_client() -> None:
+        await asyncio.to_thread(sync_client.close)
+
+    runtime.on_start.append(ensure_indexes)
+    runtime.on_stop.append(close_sync_client)
+    operator = settings.auth_bootstrap_operator
+    if operator and settings.environment != "production":
+
+        async def bootstrap() -> None:
+            path = await bootstrap_operator(deps, operator, settings.data_dir)
+            log.info("development operator ready", client_id=operator, key=str(path))
+
+        runtime.on_start.append(bootstrap)
+    return deps
+
+
+def create_app(settings: AuthSettings, *, deps: Deps | None = None) -> FastAPI:
+    runtime = make_runtime(settings, SERVICE)
+    if settings.environment != "production" and settings.auth_issuer.startswith("http://"):
+        os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")  # authlib's development switch
+    if deps is None:
+        deps = database_deps(settings, runtime)
+    runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(subscribers.on_hospital_event, deps))
+    runtime.subscribe_events(topics.CONSENT_EVENTS, partial(subscribers.on_consent_event, deps))
+    runtime.background(every(settings.auth_relay_interval_s, partial(relay, deps), "outbox relay"))
+    app = service_app(
+        runtime,
+        "Health Link auth",
+        "SMART on FHIR authorization server: sign-in, tokens, clients, licences, rosters.",
+    )
+    keys = deps.ctx.keys
+    app.state.deps = deps
+    app.state.settings = settings
+    app.state.keys = keys
+    app.state.verifier = TokenVerifier(
+        issuer=settings.auth_issuer, audience=settings.auth_audience, jwks=keys.public_jwks()
+    )
+    for router in (discovery, oauth, signin, operators, rosters):
+        app.include_router(router)
+    return app

@@ -1,0 +1,61 @@
+"""The auth service's settings: issuer and audience, signing keys, token lifetimes, the
+sign-in lockout and throttles, the patients' OTP and face-scan steps, the development
+operator (``HEALTHLINK_`` prefix; names unique across services)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from shared.settings import Settings
+
+
+class AuthSettings(Settings):
+    """See docs/auth.md for each one."""
+
+    # Where the auth service is reached (the ``iss`` of its tokens) and the FHIR base
+    # URL the tokens are for (their ``aud``; the ``aud`` a SMART app sends).
+    auth_issuer: str = "http://127.0.0.1:8006"
+    auth_audience: str = "http://127.0.0.1:8003/fhir"
+    # A private JWK set (JSON); the first key signs, every key is published. Unset in
+    # development: one key derived from the development secret (refused in production).
+    auth_signing_keys: str | None = None
+    auth_access_ttl_s: int = Field(default=300, gt=0, le=3600)
+    auth_code_ttl_s: int = Field(default=60, gt=0, le=600)
+    auth_refresh_ttl_s: int = Field(default=12 * 3600, gt=0)
+    auth_interaction_ttl_s: int = Field(default=600, gt=0, le=3600)
+    # Lockout: at most this many failed PIN checks per licence in a fixed window.
+    auth_max_failures: int = Field(default=5, ge=1, le=50)
+    auth_failure_window_s: int = Field(default=900, gt=0)
+    # Throttles on the sign-in doors (per client address, and for all addresses).
+    auth_throttle_per_address: str = "30/minute"
+    auth_throttle_global: str = "300/minute"
+    auth_argon2_concurrency: int = Field(default=2, ge=1, le=16)  # 64 MiB each
+    # Patients: a one-time code to the phone opens a device session; the face scan
+    # is checked by the consent service's verification.
+    auth_otp_sender: Literal["file", "webhook"] = "file"
+    auth_otp_webhook_url: str | None = None
+    auth_otp_ttl_s: int = Field(default=300, gt=0, le=3600)
+    auth_otp_max_attempts: int = Field(default=5, ge=1, le=10)
+    consent_url: str = "http://127.0.0.1:8001"
+    # Development: the operator that `make up` uses, its private key under data_dir.
+    data_dir: str = ".data"
+    auth_bootstrap_operator: str | None = "dev-operator"
+    auth_relay_interval_s: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_development_parts_in_production(self) -> AuthSettings:
+        """Derived keys, codes written to a file and a generated operator key are for
+        development only."""
+        if self.environment != "production":
+            return self
+        if not self.auth_signing_keys:
+            raise ValueError("set HEALTHLINK_AUTH_SIGNING_KEYS (a private JWK set) in production")
+        if self.auth_otp_sender == "file" or not self.auth_otp_webhook_url:
+            raise ValueError("set HEALTHLINK_AUTH_OTP_SENDER=webhook and its URL in production")
+        if self.auth_bootstrap_operator:
+            raise ValueError("no generated bootstrap operator in production")
+        if not self.auth_issuer.startswith("https://"):
+            raise ValueError("the issuer must be an https URL in production")
+        return self

@@ -1,0 +1,146 @@
+"""Helpers for the auth service's tests: in-memory deps, keys for clients, PKCE, and a
+browser that walks the sign-in page (plain form posts, as a browser without script).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from html import unescape
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+from services.auth.app import build_deps
+from services.auth.handlers import Deps
+from services.auth.interactions import MemoryInteractions
+from services.auth.oauthstore import MemoryOAuthStore
+from services.auth.otp import RecordingOtpSender
+from services.auth.repository import MemoryPatients, MemoryPins, MemoryStateLog
+from services.auth.settings import AuthSettings
+from services.auth.slots import MemoryAttempts
+from services.auth.verifier import FixedScanVerifier
+from shared.broker import RecordingPublisher
+from shared.cid import cid_check_digit
+
+ISSUER = "http://auth.test"
+AUDIENCE = "http://fhir.test/fhir"
+REDIRECT = "http://app.test/callback"
+GOOD_SCAN = "dev-face-scan-ok"
+
+
+def make_cid(first12: str) -> str:
+    return first12 + str(cid_check_digit(first12))
+
+
+def auth_settings(**overrides: Any) -> AuthSettings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "token_secret": "test-secret-not-for-production",
+        "auth_issuer": ISSUER,
+        "auth_audience": AUDIENCE,
+        "auth_bootstrap_operator": None,
+        **overrides,
+    }
+    return AuthSettings(**values)
+
+
+def memory_deps(settings: AuthSettings) -> Deps:
+    """The auth use cases over in-memory fakes (no I/O)."""
+    from shared.projections import ConsentProjection
+
+    return build_deps(
+        settings,
+        states=MemoryStateLog(),
+        pins=MemoryPins(),
+        patients=MemoryPatients(),
+        view=ConsentProjection.in_memory(),
+        attempts=MemoryAttempts(),
+        interactions=MemoryInteractions(),
+        store=MemoryOAuthStore(),
+        publisher=RecordingPublisher(),
+        otp=RecordingOtpSender(),
+        scans=FixedScanVerifier(GOOD_SCAN),
+    )
+
+
+def new_key() -> ECKey:
+    key = ECKey.generate_key("P-256", private=True)
+    return ECKey.import_key(key.as_dict(private=True), {"kid": key.thumbprint()})
+
+
+def public_jwks(key: ECKey) -> dict[str, Any]:
+    return {"keys": [key.as_dict(private=False) | {"kid": key.kid}]}
+
+
+def assertion(key: ECKey, client_id: str, audience: str, *, lifetime_s: int = 240) -> str:
+    """A private_key_jwt client assertion (RFC 7523, SMART Backend Services)."""
+    now = int(time.time())
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "exp": now + lifetime_s,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode({"alg": "ES256", "kid": str(key.kid), "typ": "JWT"}, claims, key)
+
+
+def backend_form(key: ECKey, client_id: str, token_url: str, scope: str) -> dict[str, str]:
+    return {
+        "grant_type": "client_credentials",
+        "scope": scope,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion(key, client_id, token_url),
+    }
+
+
+def pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    found = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page)
+    fields: dict[str, str] = {}
+    for name, value in found:
+        fields.setdefault(name, unescape(value))
+    return fields
+
+
+@dataclass
+class Browser:
+    """Walks the sign-in pages with form posts and stops at the redirect to the app."""
+
+    http: httpx.AsyncClient
+    page: str = ""
+    status: int = 0
+
+    async def open(self, url: str) -> httpx.Response:
+        response = await self.http.get(url)
+        self.page, self.status = response.text, response.status_code
+        return response
+
+    async def post(self, action: str, **fields: str) -> httpx.Response:
+        form = {**hidden_fields(self.page), **fields}
+        response = await self.http.post(action, data=form)
+        if response.status_code != 303:
+            self.page, self.status = response.text, response.status_code
+        return response
+
+
+def code_of(response: httpx.Response) -> dict[str, str]:
+    """The query of the redirect back to the app (``code``, ``state`` or ``error``)."""
+    assert response.status_code in (302, 303), (response.status_code, response.text[:500])
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    return {k: v[0] for k, v in query.items()}
