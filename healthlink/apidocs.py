@@ -54,7 +54,12 @@ TOPIC_DOCS: dict[str, str] = {
     ),
     topics.SECURITY_EVENTS: (
         "Sign-ins, failed sign-ins, lock-outs, roster changes, break-glass declarations "
-        "(key: licence or hospital)."
+        "(key: licence), patients' sign-ins (key: CID), operator actions and refresh-token "
+        "reuse (key: the operator or client)."
+    ),
+    topics.IDENTITY_EVENTS: (
+        "Licences (key: licence) and hospital rosters (key: hospital code) from the auth "
+        "service; data = {version, state}. Source of truth; kept forever."
     ),
     topics.DATA_REQUESTS: (
         "A consent newly covers a provider, which is asked to send (key: hospital)."

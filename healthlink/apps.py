@@ -1,4 +1,4 @@
-"""The five services by name, each built by its own composition root.
+"""The six services by name, each built by its own composition root.
 
 Every ``services/<name>/app.py`` has ``SERVICE``, ``SETTINGS`` (its settings class,
 the shared ``Settings`` extended) and ``create_app(settings, *, deps=None)``.

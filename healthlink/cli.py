@@ -27,7 +27,7 @@ cli.command("simulate")(simulate_command)
 
 @cli.command()
 def serve(service: str, port: int = typer.Option(0, help="default: the service's own")) -> None:
-    """Run one service (consent, ingest, query, audit, notify) on loopback."""
+    """Run one service (consent, ingest, query, audit, notify, auth) on loopback."""
     if service not in SERVICES:
         raise typer.BadParameter(f"one of {', '.join(SERVICES)}")
     settings = settings_for(service)

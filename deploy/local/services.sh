@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the five Health Link services on loopback as background processes.
+# Run the six Health Link services on loopback as background processes.
 # Usage: deploy/local/services.sh up|down|status
 # Logs: $HEALTHLINK_DATA_DIR/logs/<service>.log (default .data/); pids in .data/run/.
 set -euo pipefail
@@ -8,11 +8,13 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 DATA_DIR="${HEALTHLINK_DATA_DIR:-$REPO_ROOT/.data}"
 PYTHON="${HEALTHLINK_PYTHON:-$REPO_ROOT/.venv/bin/python}"
-SERVICES=(consent ingest query audit notify)
-declare -A PORTS=([consent]=8001 [ingest]=8002 [query]=8003 [audit]=8004 [notify]=8005)
+SERVICES=(consent ingest query audit notify auth)
+declare -A PORTS=([consent]=8001 [ingest]=8002 [query]=8003 [audit]=8004 [notify]=8005 [auth]=8006)
 TIMEOUT="${HEALTHLINK_START_TIMEOUT:-120}"
 
 mkdir -p "$DATA_DIR/logs" "$DATA_DIR/run"
+# The auth service keeps the development operator's key and the one-time codes here.
+export HEALTHLINK_DATA_DIR="$DATA_DIR"
 eval "$(bash "$SCRIPT_DIR/infra.sh" env)"
 
 pidfile() { echo "$DATA_DIR/run/service-$1.pid"; }

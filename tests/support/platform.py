@@ -1,4 +1,4 @@
-"""The five services as real processes (``healthlink serve``), for end-to-end tests."""
+"""The six services as real processes (``healthlink serve``), for end-to-end tests."""
 
 from __future__ import annotations
 
@@ -38,9 +38,23 @@ class Platform:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def env(self, service: str) -> dict[str, str]:
+        """The settings' environment, and where auth finds its neighbours."""
+        env = {**os.environ, **env_of(self.settings)}
+        if service.split("-")[0] == "auth":
+            for other in SERVICE_PORTS:
+                self.ports.setdefault(other, free_port())
+            env.update(
+                HEALTHLINK_AUTH_ISSUER=self.url("auth"),
+                HEALTHLINK_AUTH_AUDIENCE=self.url("query") + "/fhir",
+                HEALTHLINK_CONSENT_URL=self.url("consent"),
+                HEALTHLINK_DATA_DIR=str(self.log_dir),
+            )
+        return env
+
     def start(self, service: str) -> None:
         port = self.ports.setdefault(service, free_port())
-        env = {**os.environ, **env_of(self.settings)}
+        env = self.env(service)
         log = (self.log_dir / f"{service}.log").open("ab")
         self.procs[service] = subprocess.Popen(
             [sys.executable, "-m", "healthlink", "serve", service, "--port", str(port)],
@@ -104,7 +118,7 @@ class Platform:
         """Another instance of ``service`` (same consumer group); returns its name."""
         name = f"{service}-{replica}"
         port = self.ports.setdefault(name, free_port())
-        env = {**os.environ, **env_of(self.settings)}
+        env = self.env(service)
         log = (self.log_dir / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "healthlink", "serve", service, "--port", str(port)],
@@ -118,7 +132,7 @@ class Platform:
 
 @contextmanager
 def running_platform(settings: Settings, log_dir: Path) -> Iterator[Platform]:
-    """All five services started and ready; stopped on exit."""
+    """All six services started and ready; stopped on exit."""
     running = Platform(settings, log_dir)
     try:
         running.start_all()

@@ -79,16 +79,27 @@ async def world() -> AsyncIterator[World]:
         Client(APP, ClientKind.APP, "Demo app", FULL_SCOPE, redirect_uris=(REDIRECT,)), new=True
     )
     store.put_client(
-        Client("op-alice", ClientKind.OPERATOR, "Alice", "system/Practitioner.cruds",
-               jwks=public_jwks(operator), roles=("operator",)),
+        Client(
+            "op-alice",
+            ClientKind.OPERATOR,
+            "Alice",
+            "system/Practitioner.cruds",
+            jwks=public_jwks(operator),
+            roles=("operator",),
+        ),
         new=True,
-    )  # fmt: skip
+    )
     store.put_client(
-        Client("hosp-10670", ClientKind.HOSPITAL, "Hospital 10670",
-               "system/*.rs system/PractitionerRole.crds", jwks=public_jwks(hospital),
-               hospital=HOSPITAL),
+        Client(
+            "hosp-10670",
+            ClientKind.HOSPITAL,
+            "Hospital 10670",
+            "system/*.rs system/PractitionerRole.crds",
+            jwks=public_jwks(hospital),
+            hospital=HOSPITAL,
+        ),
         new=True,
-    )  # fmt: skip
+    )
     state = HospitalState(code=HOSPITAL, name="Hospital", role="provider")
     await deps.view.hospitals.apply(HOSPITAL, 1, state.model_dump(mode="json"))
     await load_licence(deps, "op-alice", LICENCE, "Dr. Somchai", PIN, True)
@@ -175,20 +186,28 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(world: World) -> Non
     verifier, challenge = pkce()
     code = await physician_code(world, (verifier, challenge))
     first = await world.token(
-        {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-         "client_id": APP, "code_verifier": verifier}
-    )  # fmt: skip
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": APP,
+            "code_verifier": verifier,
+        }
+    )
     old = first.json()["refresh_token"]
-    second = await world.token({"grant_type": "refresh_token", "refresh_token": old,
-                                "client_id": APP})  # fmt: skip
+    second = await world.token(
+        {"grant_type": "refresh_token", "refresh_token": old, "client_id": APP}
+    )
     assert second.status_code == 200, second.text
     new = second.json()["refresh_token"]
     assert new != old
-    reuse = await world.token({"grant_type": "refresh_token", "refresh_token": old,
-                               "client_id": APP})  # fmt: skip
+    reuse = await world.token(
+        {"grant_type": "refresh_token", "refresh_token": old, "client_id": APP}
+    )
     assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
-    after = await world.token({"grant_type": "refresh_token", "refresh_token": new,
-                               "client_id": APP})  # fmt: skip
+    after = await world.token(
+        {"grant_type": "refresh_token", "refresh_token": new, "client_id": APP}
+    )
     assert after.status_code == 400, "the newest token of the family is revoked too"
 
 
@@ -211,8 +230,9 @@ async def test_wrong_pins_lock_the_licence(world: World) -> None:
     await browser.open(authorize_url(challenge))
     statuses = []
     for _ in range(7):
-        r = await browser.post("/authorize/physician", licence=LICENCE, pin="0000",
-                               hospital=HOSPITAL)  # fmt: skip
+        r = await browser.post(
+            "/authorize/physician", licence=LICENCE, pin="0000", hospital=HOSPITAL
+        )
         statuses.append(r.status_code)
     assert statuses == [401] * 5 + [429] * 2
     r = await browser.post("/authorize/physician", licence=LICENCE, pin=PIN, hospital=HOSPITAL)
@@ -229,8 +249,9 @@ async def test_a_patient_signs_in_with_code_and_face_scan(world: World) -> None:
     assert r.status_code == 200 and 'autocomplete="one-time-code"' in r.text
     otp = world.deps.otp
     assert isinstance(otp, RecordingOtpSender)
-    r = await browser.post("/authorize/patient/session", code="000000"
-                           if otp.sent[PATIENT] != "000000" else "111111")  # fmt: skip
+    r = await browser.post(
+        "/authorize/patient/session", code="000000" if otp.sent[PATIENT] != "000000" else "111111"
+    )
     assert r.status_code == 401
     r = await browser.post("/authorize/patient/session", code=otp.sent[PATIENT])
     assert r.status_code == 200 and 'name="scan"' in r.text
@@ -238,9 +259,15 @@ async def test_a_patient_signs_in_with_code_and_face_scan(world: World) -> None:
     assert r.status_code == 401
     r = await browser.post("/authorize/patient/scan", scan=GOOD_SCAN)
     code = code_of(r)["code"]
-    token = await world.token({"grant_type": "authorization_code", "code": code,
-                               "redirect_uri": REDIRECT, "client_id": APP,
-                               "code_verifier": verifier})  # fmt: skip
+    token = await world.token(
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": APP,
+            "code_verifier": verifier,
+        }
+    )
     assert token.status_code == 200, token.text
     principal = await world.verifier().verify(token.json()["access_token"])
     assert principal.patient == PATIENT and principal.fhir_user == f"Patient/{PATIENT}"
@@ -274,10 +301,15 @@ async def test_tampered_and_wrong_audience_tokens_are_refused(world: World) -> N
     access = (await world.token(form)).json()["access_token"]
     head, body, sig = access.split(".")
     tampered = f"{head}.{body[:-2]}{'A' if body[-2] != 'A' else 'B'}{body[-1]}.{sig}"
-    other = TokenVerifier(issuer=ISSUER, audience="http://other/fhir",
-                          jwks=world.deps.ctx.keys.public_jwks())  # fmt: skip
-    for verifier, token in ((world.verifier(), tampered), (other, access),
-                            (world.verifier(), "é.x.y"), (world.verifier(), "abc")):  # fmt: skip
+    other = TokenVerifier(
+        issuer=ISSUER, audience="http://other/fhir", jwks=world.deps.ctx.keys.public_jwks()
+    )
+    for verifier, token in (
+        (world.verifier(), tampered),
+        (other, access),
+        (world.verifier(), "é.x.y"),
+        (world.verifier(), "abc"),
+    ):
         with pytest.raises(Unauthorized):
             await verifier.verify(token)
 
@@ -290,10 +322,16 @@ async def test_operators_register_clients_and_rosters_change(world: World) -> No
         headers=op,
     )
     assert r.status_code == 201, r.text
-    assert (await world.http.post("/clients", json={"kind": "smart-app", "client_id":
-            "another-app", "redirect_uris": [REDIRECT]}, headers=op)).status_code == 409  # fmt: skip
-    form = backend_form(world.hospital, "hosp-10670", f"{ISSUER}/token",
-                        "system/PractitionerRole.crds")  # fmt: skip
+    assert (
+        await world.http.post(
+            "/clients",
+            json={"kind": "smart-app", "client_id": "another-app", "redirect_uris": [REDIRECT]},
+            headers=op,
+        )
+    ).status_code == 409
+    form = backend_form(
+        world.hospital, "hosp-10670", f"{ISSUER}/token", "system/PractitionerRole.crds"
+    )
     staff = {"authorization": f"Bearer {(await world.token(form)).json()['access_token']}"}
     r = await world.http.delete(f"/hospitals/{HOSPITAL}/physicians/{LICENCE}", headers=staff)
     assert r.status_code == 200 and r.json()["physicians"] == []
@@ -317,13 +355,17 @@ async def test_bad_bytes_never_reach_a_500(world: World) -> None:
     for path in ("/token", "/revoke", "/introspect"):
         for body in bodies:
             r = await world.http.post(
-                path, content=body,
+                path,
+                content=body,
                 headers={"content-type": "application/x-www-form-urlencoded"},
-            )  # fmt: skip
+            )
             assert r.status_code == 400 and r.json()["error"] == "invalid_request", r.text
     for path in ("/authorize/physician", "/authorize/patient/code", "/authorize/cancel"):
-        r = await world.http.post(path, content=b"interaction=%ff",
-                                  headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+        r = await world.http.post(
+            path,
+            content=b"interaction=%ff",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert r.status_code == 400, r.text
     r = await world.http.get("/authorize?client_id=%ff%fe&response_type=code")
     assert 400 <= r.status_code < 500
