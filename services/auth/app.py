@@ -80,7 +80,11 @@ def build_deps(
         store=store,
         server=AuthServer(ctx),
         publisher=publisher,
-        checker=PinChecker(settings.auth_argon2_concurrency),
+        checker=PinChecker(
+            settings.auth_argon2_concurrency,
+            memory_kib=settings.auth_argon2_memory_kib,
+            time_cost=settings.auth_argon2_time_cost,
+        ),
         throttle=Throttle(settings.auth_throttle_per_address, settings.auth_throttle_global),
         otp=otp,
         scans=scans,

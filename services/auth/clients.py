@@ -45,6 +45,8 @@ def check_jwks(jwks: Any) -> dict[str, Any]:
         raise BadRequest("jwks must be a JWK set: {'keys': [...]}")
     if any(not isinstance(k, dict) or "d" in k for k in jwks["keys"]):
         raise BadRequest("register public keys only (no 'd')")
+    if any(k.get("kty") not in ("EC", "RSA") for k in jwks["keys"]):
+        raise BadRequest("register public EC or RSA keys (private_key_jwt is asymmetric)")
     try:
         KeySet.import_key_set(jwks)  # type: ignore[arg-type]
     except (JoseError, ValueError, TypeError, KeyError) as exc:

@@ -74,8 +74,6 @@ async def load_licence(
     if pin is not None:
         pin_hash = pin if is_argon2id(pin) else await deps.checker.hash(pin)
         await deps.pins.set(licence, pin_hash)
-        action = "licence.pin_reset" if version else "licence.loaded"
-        await operator_acted(deps, operator, action, licence)
 
     def apply(version: int, state: dict[str, Any]) -> tuple[dict[str, Any], LicenceChanged] | None:
         new = LicenceState(
@@ -88,12 +86,19 @@ async def load_licence(
             return None
         return stored, LicenceChanged(version=version + 1, state=new)
 
-    version, state = await change(deps, "licences", licence, apply)
-    if pin is None or current.get("active") != state.get("active"):
-        await operator_acted(
-            deps, operator, "licence.changed", licence, {"active": str(state["active"]).lower()}
-        )
-    return {**state, "version": version}
+    after, state = await change(deps, "licences", licence, apply)
+    if not version:
+        await operator_acted(deps, operator, "licence.loaded", licence)
+    else:
+        if pin is not None:
+            await operator_acted(deps, operator, "licence.pin_reset", licence)
+        if after != version:
+            detail = {
+                "active": str(state["active"]).lower(),
+                "was_active": str(current.get("active")).lower(),
+            }
+            await operator_acted(deps, operator, "licence.changed", licence, detail)
+    return {**state, "version": after}
 
 
 async def read_roster(deps: Deps, hospital: str) -> dict[str, Any]:

@@ -31,7 +31,9 @@ class AuthSettings(Settings):
     # Throttles on the sign-in doors (per client address, and for all addresses).
     auth_throttle_per_address: str = "30/minute"
     auth_throttle_global: str = "300/minute"
-    auth_argon2_concurrency: int = Field(default=2, ge=1, le=16)  # 64 MiB each
+    auth_argon2_concurrency: int = Field(default=2, ge=1, le=16)  # memory_kib each
+    auth_argon2_memory_kib: int = Field(default=65536, ge=8)
+    auth_argon2_time_cost: int = Field(default=3, ge=1)
     # Patients: a one-time code to the phone opens a device session; the face scan
     # is checked by the consent service's verification.
     auth_otp_sender: Literal["file", "webhook"] = "file"
@@ -56,6 +58,8 @@ class AuthSettings(Settings):
             raise ValueError("set HEALTHLINK_AUTH_OTP_SENDER=webhook and its URL in production")
         if self.auth_bootstrap_operator:
             raise ValueError("no generated bootstrap operator in production")
+        if self.auth_argon2_memory_kib < 19456:
+            raise ValueError("argon2id needs at least 19 MiB per PIN check in production")
         if not self.auth_issuer.startswith("https://"):
             raise ValueError("the issuer must be an https URL in production")
         return self

@@ -10,7 +10,9 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -35,6 +37,8 @@ ISSUER = "http://auth.test"
 AUDIENCE = "http://fhir.test/fhir"
 REDIRECT = "http://app.test/callback"
 GOOD_SCAN = "dev-face-scan-ok"
+# Unit tests hash PINs with small argon2id parameters (production: 64 MiB, 3 passes).
+CHEAP_ARGON2 = {"auth_argon2_memory_kib": 1024, "auth_argon2_time_cost": 1}
 
 
 def make_cid(first12: str) -> str:
@@ -48,12 +52,13 @@ def auth_settings(**overrides: Any) -> AuthSettings:
         "auth_issuer": ISSUER,
         "auth_audience": AUDIENCE,
         "auth_bootstrap_operator": None,
+        **CHEAP_ARGON2,
         **overrides,
     }
     return AuthSettings(**values)
 
 
-def memory_deps(settings: AuthSettings) -> Deps:
+def memory_deps(settings: AuthSettings, clock: Callable[[], datetime] | None = None) -> Deps:
     """The auth use cases over in-memory fakes (no I/O)."""
     from shared.projections import ConsentProjection
 
@@ -69,6 +74,7 @@ def memory_deps(settings: AuthSettings) -> Deps:
         publisher=RecordingPublisher(),
         otp=RecordingOtpSender(),
         scans=FixedScanVerifier(GOOD_SCAN),
+        clock=clock or (lambda: datetime.now(UTC)),
     )
 
 
