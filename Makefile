@@ -26,7 +26,10 @@ infra-down:
 infra-wipe:
 	bash $(INFRA) down --wipe
 
-up: install infra-up
+# Refuses first (naming the process) if a service port is held by a process it did not start.
+up: install
+	bash deploy/local/services.sh check
+	bash $(INFRA) up
 	bash deploy/local/services.sh up
 	$(WITH_ENV) $(BIN)/healthlink demo
 
@@ -34,9 +37,9 @@ down:
 	bash deploy/local/services.sh down
 	bash $(INFRA) down
 
+# Exit 1 if anything is down; every line is printed either way.
 status:
-	bash $(INFRA) status
-	bash deploy/local/services.sh status
+	@rc=0; bash $(INFRA) status || rc=1; bash deploy/local/services.sh status || rc=1; exit $$rc
 
 test: install lint infra-up
 	$(WITH_ENV) $(BIN)/pytest tests/unit tests/integration tests/e2e -q -p no:cacheprovider

@@ -21,6 +21,9 @@ ACK_POLICY = AckPolicy.NACK_ON_ERROR
 # bundle or a records.stored part is larger than that, so with the default each went
 # alone, one request in flight per partition; this lets those queued meanwhile share one.
 BATCH_BYTES = 512 * 1024  # well under the 1 MB a topic accepts by default
+# On stop, handlers in flight get this long to finish (a batch not finished is not
+# committed and comes again); within the service's shutdown budget (shared/runtime.py).
+GRACEFUL_S = 4.0
 
 
 def max_message_bytes(settings: Settings) -> int:
@@ -38,7 +41,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         ack_policy=ACK_POLICY,
         max_request_size=max_message_bytes(settings),
         max_batch_size=BATCH_BYTES,
-        graceful_timeout=10.0,
+        graceful_timeout=GRACEFUL_S,
         logger=None,
     )
 

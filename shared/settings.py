@@ -9,12 +9,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-insecure-secret-change-me"
 
+# The services in order, each on the default base port + its place in this order
+# (8001-8005); HEALTHLINK_SERVICE_PORT_BASE moves all five (Settings.port).
+DEFAULT_PORT_BASE = 8001
 SERVICE_PORTS: dict[str, int] = {
-    "consent": 8001,
-    "ingest": 8002,
-    "query": 8003,
-    "audit": 8004,
-    "notify": 8005,
+    service: DEFAULT_PORT_BASE + place
+    for place, service in enumerate(("consent", "ingest", "query", "audit", "notify"))
 }
 
 
@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     db_prefix: str = "healthlink"
     topic_prefix: str = ""
     host: str = "127.0.0.1"
+    service_port_base: int = Field(default=DEFAULT_PORT_BASE, ge=1, le=65535 - len(SERVICE_PORTS))
     token_secret: str = DEV_SECRET
     admin_token: str = DEV_SECRET
     log_level: str = "INFO"
@@ -62,4 +63,5 @@ class Settings(BaseSettings):
         return f"{self.db_prefix}_{service}"
 
     def port(self, service: str) -> int:
-        return SERVICE_PORTS[service]
+        """The service's HTTP port: the base port plus its place among the services."""
+        return self.service_port_base + SERVICE_PORTS[service] - DEFAULT_PORT_BASE
