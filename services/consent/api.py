@@ -179,7 +179,7 @@ async def delete_visit_consent(
 
 async def fhir_consents(deps: Deps, cid: str) -> list[dict[str, Any]]:
     view = await consents.read_consent(deps, cid)
-    state = ConsentState.from_doc(view)
+    state = ConsentState.model_validate(view)
     return fhir.consents(cid, int(view["version"]), state, deps.clock())
 
 

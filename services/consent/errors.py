@@ -1,7 +1,7 @@
 """Consent errors, each mapped to its HTTP status by the shared error map.
 
 NotFound    PatientNotFound, HospitalNotFound, VisitNotFound (domain.py)
-Conflict    AlreadyRegistered, HospitalRegistered, RoleDowngrade, ConcurrentChange
+Conflict    AlreadyRegistered, HospitalAlreadyRegistered, RoleDowngrade, ConcurrentChange
 Rejected    TooManyAttempts (429), VerificationFailed (401) (verification.py)
 """
 
@@ -22,7 +22,7 @@ class AlreadyRegistered(Conflict):
     code = "already-registered"
 
 
-class HospitalRegistered(Conflict):
+class HospitalAlreadyRegistered(Conflict):
     code = "hospital-registered"
 
 

@@ -82,8 +82,14 @@ class MemoryConsentRepository:
         consents = self.docs["consents"].items()
         return [k for k, d in consents if d.get("next_expiry") and d["next_expiry"] <= now]
 
-    async def all_hospitals_patients(self) -> list[str]:
-        return [k for k, d in self.docs["consents"].items() if d["state"].get("all_hospitals")]
+    async def consents_that_may_name(self, code: str) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (k, copy.deepcopy(d["state"]))
+            for k, d in self.docs["consents"].items()
+            if d["state"].get("all_hospitals")
+            or code in d["state"].get("hospitals", [])
+            or d.get("next_expiry") is not None
+        ]
 
     async def providers(self) -> list[str]:
         hospitals = self.docs["hospitals"].items()

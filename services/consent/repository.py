@@ -60,7 +60,11 @@ class ConsentRepository(Protocol):
     async def published(self, kind: str, key: str, event_id: str) -> None: ...
     async def history(self, kind: str, key: str) -> list[Document]: ...
     async def due_expiries(self, now: datetime) -> list[str]: ...
-    async def all_hospitals_patients(self) -> list[str]: ...
+    async def consents_that_may_name(self, code: str) -> list[tuple[str, dict[str, Any]]]:
+        """``(cid, state)`` of every consent that could cover ``code``: "all hospitals",
+        ``code`` listed, or a per-visit consent (a superset: the caller decides)."""
+        ...
+
     async def providers(self) -> list[str]: ...
     async def reserve_attempt(self, cid: str, day: str, limit: int) -> int | None:
         """Count one attempt unless ``limit`` are counted; the new count, or None."""
@@ -159,9 +163,14 @@ class MongoConsentRepository:
         cursor = self._db.consents.find({"next_expiry": {"$lte": now}}, {"_id": 1})
         return [doc["_id"] async for doc in cursor]
 
-    async def all_hospitals_patients(self) -> list[str]:
-        cursor = self._db.consents.find({"state.all_hospitals": True}, {"_id": 1})
-        return [doc["_id"] async for doc in cursor]
+    async def consents_that_may_name(self, code: str) -> list[tuple[str, dict[str, Any]]]:
+        either = [
+            {"state.all_hospitals": True},
+            {"state.hospitals": code},
+            {"next_expiry": {"$ne": None}},
+        ]
+        cursor = self._db.consents.find({"$or": either}, {"state": 1})
+        return [(doc["_id"], dict(doc["state"])) async for doc in cursor]
 
     async def providers(self) -> list[str]:
         cursor = self._db.hospitals.find({"state.role": "provider", "state.active": True})

@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
         runtime.on_start.append(warm_models)
     deps = Deps(
         store=store,
-        view=ConsentProjection(runtime.db.consent_view, runtime.db.hospital_view),
+        view=ConsentProjection.in_database(runtime.db),
         publisher=runtime.publisher,
         secret=settings.token_secret,
         max_bytes=settings.max_bundle_bytes,

@@ -43,7 +43,7 @@ def create_app(
     deliveries = Deliveries(db, clock) if config.webhook_url else None
     deps = Deps(
         inbox=inbox,
-        view=ConsentProjection(db.consent_view, db.hospital_view),
+        view=ConsentProjection.in_database(db),
         patients=db.patients,
         preferences=Preferences(db),
         digests=Digests(db, clock),

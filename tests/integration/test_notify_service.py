@@ -17,10 +17,20 @@ from services.notify.handlers import Deps, flush_digests
 from services.notify.settings import NotifySettings
 from shared import tokens, topics
 from shared.cid import random_cid
+from shared.coverage import ConsentState, HospitalState
 from shared.database import make_client
-from shared.events import Envelope, make_event
+from shared.events import (
+    ConsentGranted,
+    Envelope,
+    HospitalRegistered,
+    RecordAccessed,
+    RecordsReceived,
+    VerificationRefused,
+    VerificationSucceeded,
+)
 from shared.settings import Settings
 from tests.support.clock import Clock
+from tests.support.events import envelope
 from tests.support.journey import auth, eventually
 from tests.support.settings import TEST_SECRET, isolated_settings
 from tests.support.stack import real_stack
@@ -69,13 +79,15 @@ def access(cid: str, **extra: Any) -> Envelope:
         "physician_name": "นพ. ทดสอบ",
         "hospital": "11535",
         "patient": cid,
+        "purpose": "TREAT",
         "decision": "permit",
+        "reason": "consent",
         "categories": ["medication"],
         "break_glass": False,
         "time": CLOCK.now.isoformat(),
         **extra,
     }
-    return make_event("record.accessed", source="test", subject=cid, data=data)
+    return envelope(RecordAccessed.model_validate(data), cid)
 
 
 async def inbox(client: httpx.AsyncClient, cid: str, n: int) -> list[dict[str, Any]]:
@@ -109,26 +121,19 @@ async def test_consent_verification_records_and_accesses_are_told_once(
 ) -> None:
     _, client = notify
     cid = random_cid(random.Random(21))
-    hospital = make_event(
-        "hospital.registered",
-        source="test",
-        subject="10670",
-        data={"version": 1, "state": {"code": "10670", "name": "Siriraj", "role": "provider"}},
-    )
-    consent = make_event(
-        "consent.granted",
-        source="test",
-        subject=cid,
-        data={"version": 1, "state": {"all_hospitals": False, "hospitals": ["10670"]}},
-    )
-    verified = make_event("patient.verification_succeeded", source="t", subject=cid, data={})
-    refused = make_event("patient.verification_refused", source="t", subject=cid, data={})
-    records = make_event(
-        "records.received",
-        source="test",
-        subject=cid,
-        data={"patient": cid, "hospital": "10670", "counts": {"lab_value": 2}},
-    )
+    siriraj = HospitalState(code="10670", name="Siriraj", role="provider")
+    hospital = envelope(HospitalRegistered(version=1, state=siriraj), "10670")
+    granted = ConsentGranted(version=1, state=ConsentState(hospitals=("10670",)))
+    consent = envelope(granted, cid)
+    now, day = CLOCK.now, CLOCK.now.date().isoformat()
+    verified = envelope(VerificationSucceeded(cid=cid, day=day, time=now), cid)
+    message = {"th": "...", "en": "..."}
+    refused = envelope(VerificationRefused(cid=cid, day=day, time=now, message=message), cid)
+    received = RecordsReceived(
+        patient=cid, hospital="10670", upload_id="u1", counts={"lab_value": 2},
+        resources=2, written=2,
+    )  # fmt: skip
+    records = envelope(received, cid)
     denied = access(cid, decision="deny")
     read = access(cid, hospital="10670")
     await send(producer, stack_settings, topics.HOSPITAL_EVENTS, hospital)
