@@ -203,6 +203,7 @@ def test_every_service_exits_soon_after_sigterm_with_its_broker_gone(stack: Stac
             if service not in took and not alive(pid):
                 took[service] = round(time.monotonic() - started, 1)
         time.sleep(0.05)
+    print(f"seconds from SIGTERM to exit, broker gone: {took}")  # shown with -rP
     slow = [s for s in services if took.get(s, float("inf")) > EXIT_AFTER_SIGTERM_S]
     assert not slow, f"not ended within {EXIT_AFTER_SIGTERM_S}s of SIGTERM: {slow} ({took})"
 
