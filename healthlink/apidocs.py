@@ -22,10 +22,9 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import create_model
 
-from healthlink.apps import SERVICES, app_factory
+from healthlink.apps import SERVICES, build_app
 from shared import topics
 from shared.events import CATALOGUE, Envelope, Event
-from shared.settings import Settings
 
 API_DIR = Path(__file__).resolve().parents[1] / "docs" / "api"
 VERSION = "0.1.0"
@@ -69,7 +68,7 @@ TOPIC_DOCS: dict[str, str] = {
 
 
 def openapi(service: str) -> dict[str, Any]:
-    spec: dict[str, Any] = app_factory(service)(Settings()).openapi()
+    spec: dict[str, Any] = build_app(service).openapi()
     return spec
 
 
@@ -77,7 +76,7 @@ def consumed_by() -> dict[str, list[str]]:
     """Topic -> the services that consume it (from their composition roots)."""
     found: dict[str, list[str]] = {}
     for service in SERVICES:
-        for topic in app_factory(service)(Settings()).state.runtime.routes:
+        for topic in build_app(service).state.runtime.routes:
             found.setdefault(topic, []).append(service)
     return found
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from services.consent import domain
+from services.consent import domain, fhir
 from services.consent.domain import (
     ConsentState,
     PerVisitConsent,
@@ -172,6 +172,13 @@ async def read_consent(deps: Deps, cid: str) -> dict[str, Any]:
     await require_patient(deps, cid)
     version, state = await deps.repo.get("consents", cid)
     return public(cid, Stored(version, state, changed=False))
+
+
+async def read_fhir_consents(deps: Deps, cid: str) -> list[dict[str, Any]]:
+    """The patient's consents as FHIR R4 ``Consent`` resources, standing first."""
+    view = await read_consent(deps, cid)
+    state = ConsentState.model_validate(view)
+    return fhir.consents(cid, int(view["version"]), state, deps.clock())
 
 
 async def read_history(deps: Deps, cid: str) -> list[dict[str, Any]]:

@@ -11,27 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from services.consent.domain import check_adult, check_cid, check_hcode
 from services.consent.errors import (
+    REFUSED_EN,
+    REFUSED_TH,
     AlreadyRegistered,
     ConcurrentChange,
     HospitalNotFound,
     PatientNotFound,
-)
-from services.consent.repository import KINDS, ConsentRepository
-from services.consent.verification import (
-    MAX_ATTEMPTS,
-    REFUSED_EN,
-    REFUSED_TH,
-    DevVerifier,
     TooManyAttempts,
     VerificationFailed,
-    Verifier,
-    attempt_day,
 )
+from services.consent.repository import KINDS, ConsentRepository
+from services.consent.verification import MAX_ATTEMPTS, DevVerifier, Verifier, attempt_day
 from shared import events
+from shared.broker import EventPublisher
 from shared.coverage import ConsentState, HospitalState
 from shared.events import (
     ConsentChanged,
@@ -48,10 +44,6 @@ log = get_logger(__name__)
 SOURCE = "healthlink/consent"
 MAX_TRIES = 5
 RELAY_GRACE = timedelta(seconds=5)
-
-
-class EventPublisher(Protocol):
-    async def publish(self, topic: str, event: Envelope) -> None: ...
 
 
 @dataclass

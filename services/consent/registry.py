@@ -16,6 +16,7 @@ from services.consent.consents import data_request
 from services.consent.domain import ConsentMode, ConsentState, HospitalState, Role, check_hcode
 from services.consent.errors import HospitalAlreadyRegistered, HospitalNotFound, RoleDowngrade
 from services.consent.handlers import Change, Deps, change
+from shared import tokens
 from shared.events import (
     NEW_PROVIDER,
     DataRequested,
@@ -92,9 +93,17 @@ async def read_hospital(deps: Deps, code: str) -> dict[str, Any]:
     return {"version": version, **state}
 
 
-async def on_hospital_event(deps: Deps, envelope: Envelope) -> None:
-    """The consent service's subscriber to ``HOSPITAL_EVENTS``."""
-    await pull_for_new_provider(deps, envelope)
+async def list_hospitals(deps: Deps) -> list[dict[str, Any]]:
+    """Every participating hospital's state, by code."""
+    return [doc["state"] for doc in await deps.repo.list_states("hospitals")]
+
+
+def credentials(secret: str, code: str) -> dict[str, str]:
+    """The hospital's admin key and upload signing key (derived: nothing stored)."""
+    return {
+        "admin_key": tokens.derive(secret, "admin", code),
+        "upload_key": tokens.derive(secret, "upload", code),
+    }
 
 
 async def pull_for_new_provider(deps: Deps, envelope: Envelope) -> int:

@@ -33,6 +33,7 @@ from services.ingest.documents import EVENT_SOURCE, Batch, stored_events, to_doc
 from services.ingest.repository import Store, newest_per_id
 from services.ingest.validation import InThread, Validator
 from shared import tokens
+from shared.broker import RawPublisher
 from shared.consumer import Outcomes, one_by_one
 from shared.coverage import HospitalState
 from shared.deadletter import SourceMessage
@@ -72,19 +73,11 @@ class Views(Protocol):
     async def on_hospital_event(self, event: Envelope) -> bool: ...
 
 
-class EventPublisher(Protocol):
-    async def publish(self, topic: str, event: Envelope) -> None: ...
-
-    async def publish_raw(
-        self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
-    ) -> None: ...
-
-
 @dataclass
 class Deps:
     store: Store
     view: Views
-    publisher: EventPublisher
+    publisher: RawPublisher
     secret: str
     max_bytes: int
     clock: Callable[[], datetime]

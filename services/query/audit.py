@@ -11,18 +11,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Protocol
 
 from services.query import access
 from services.query.access import AccessContext
-from shared.events import Envelope, RecordAccessed, SecurityEvent
+from shared.broker import EventPublisher
+from shared.events import RecordAccessed, SecurityEvent
 from shared.logging import get_correlation_id
 
 SOURCE = "healthlink/query"
-
-
-class EventPublisher(Protocol):
-    async def publish(self, topic: str, event: Envelope) -> None: ...
 
 
 class Auditor:

@@ -53,7 +53,7 @@ class Deps:
     auditor: Auditor
     secret: str
     token_ttl_s: int
-    options: QuerySettings
+    settings: QuerySettings
     clock: Callable[[], datetime]
 
 
@@ -100,7 +100,7 @@ async def _failed(deps: Deps, licence: str, hospital: str, now: datetime) -> Non
                      failures=failure.count)
     )  # fmt: skip
     if failure.locked_now:
-        until = now + timedelta(seconds=deps.options.lockout_s)
+        until = now + timedelta(seconds=deps.settings.lockout_s)
         await deps.auditor.security(
             PhysicianLockedOut(physician=licence, hospital=hospital, time=now,
                                failures=failure.count, until=until)
@@ -215,7 +215,7 @@ async def everything(deps: Deps, token: str | None, cid: str, pairs: Pairs, link
     """``Patient/$everything``: a page of every record the physician may see."""
     ctx = new_context(deps, token, cid, "Patient/$everything")
     async with request(deps, ctx):
-        criteria = parse_everything(pairs, deps.options.default_count)
+        criteria = parse_everything(pairs, deps.settings.fhir_page_size)
         index = await open_patient(deps, ctx)
         matched = select(await visible(deps, ctx, index), criteria)
         page = matched[criteria.offset : criteria.offset + criteria.count]
@@ -231,7 +231,7 @@ async def search(deps: Deps, token: str | None, rtype: str, pairs: Pairs, link: 
     async with request(deps, ctx):
         if rtype not in SEARCH_TYPES:
             raise NotFound(f"resource type not supported: {rtype[:40]}")
-        criteria = parse_search(rtype, pairs, deps.options.default_count)
+        criteria = parse_search(rtype, pairs, deps.settings.fhir_page_size)
         if not patient:
             raise InvalidInput("the patient parameter is required")
         index = await open_patient(deps, ctx)
@@ -267,7 +267,7 @@ async def declare_break_glass(
             raise refuse(ctx)
         requester = ctx.requester
         assert requester is not None
-        until = facts.now + timedelta(seconds=deps.options.break_glass_ttl_s)
+        until = facts.now + timedelta(seconds=deps.settings.break_glass_ttl_s)
         await deps.glass.declare(requester.licence, requester.hospital, cid, reason,
                                  facts.now, until)  # fmt: skip
         ctx.break_glass = BreakGlass(reason, until)

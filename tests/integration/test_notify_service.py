@@ -12,9 +12,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from services.notify.app import create_app
+from services.notify.app import create_app, database_deps
 from services.notify.handlers import Deps, flush_digests
-from services.notify.settings import NotifySettings
 from shared import tokens, topics
 from shared.cid import random_cid
 from shared.coverage import ConsentState, HospitalState
@@ -32,7 +31,7 @@ from shared.settings import Settings
 from tests.support.clock import Clock
 from tests.support.events import envelope
 from tests.support.journey import auth, eventually
-from tests.support.settings import TEST_SECRET, isolated_settings
+from tests.support.settings import TEST_SECRET, isolated_settings, settings_for
 from tests.support.stack import real_stack
 
 pytestmark = pytest.mark.integration
@@ -49,12 +48,14 @@ def stack_settings() -> Iterator[Settings]:
 
 @pytest.fixture(scope="module")
 async def notify(stack_settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    slow = NotifySettings(schedule_tick_s=3600, digest_tick_s=3600)
-    app = create_app(stack_settings, notify_settings=slow, clock=CLOCK)
+    slow = settings_for("notify", stack_settings, schedule_tick_s=3600, digest_tick_s=3600)
+    db = make_client(slow)[slow.db_name("notify")]
+    app = create_app(slow, deps=database_deps(db, slow, clock=CLOCK))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
             yield app, client
+    await db.client.close()
 
 
 @pytest.fixture(scope="module")

@@ -286,7 +286,7 @@ async def test_tampered_token_and_other_hospital_refused(world: World) -> None:
 async def test_lockout_after_repeated_failures(world: World) -> None:
     await world.physician("20006", READER)
     wrong = {"licence": "20006", "pin": "0000", "hospital": READER}
-    for _ in range(world.deps.options.max_sign_in_failures):
+    for _ in range(world.deps.settings.max_sign_in_failures):
         assert (await world.client.post("/auth/token", json=wrong)).status_code == 401
     right = {**wrong, "pin": "4321"}
     r = await world.client.post("/auth/token", json=right)

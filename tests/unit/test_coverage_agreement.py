@@ -20,10 +20,11 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from services.consent import consents, registry
+from services.consent import consents, registry, subscribers
 from services.consent.consents import expire_due
 from services.consent.handlers import Deps, register_patient
-from services.consent.memory import MemoryConsentRepository, RecordingPublisher
+from services.consent.repository import MemoryConsentRepository
+from shared.broker import RecordingPublisher
 from shared.coverage import ConsentState, HospitalState
 from shared.errors import HealthLinkError
 from shared.events import DataRequested, Envelope, HospitalChanged, parse
@@ -93,7 +94,7 @@ async def history(ops: list[tuple[Any, ...]]) -> tuple[Deps, Clock, list[tuple[s
         fresh, seen = publisher.sent[seen:], len(publisher.sent)
         for _, event in fresh:
             if isinstance(parse(event), HospitalChanged):
-                await registry.on_hospital_event(deps, event)
+                await subscribers.on_hospital_event(deps, event)
     return deps, clock, publisher.sent
 
 
