@@ -1,0 +1,38 @@
+"""Indexes declared once per service, for MongoDB and for FerretDB on PostgreSQL.
+
+    INDEXES = [by_id("consents"), on("consents", "next_expiry", sparse=True)]
+    SHAPES = [QueryShape("consent by id", "consents", {"_id": "C1"})]
+    await ensure_indexes(db, INDEXES, pg_dsn=settings.pg_dsn)
+
+See docs/indexes.md for what FerretDB 1.24 pushes down and which index serves it.
+"""
+
+from shared.indexes.ensure import Ensured, ensure_indexes, is_ferretdb
+from shared.indexes.postgres import NotFerretDB, PgIndex, table_of
+from shared.indexes.spec import (
+    ASC,
+    DESC,
+    Index,
+    QueryShape,
+    by_id,
+    on,
+    pushed_down,
+    served_by,
+)
+
+__all__ = [
+    "ASC",
+    "DESC",
+    "Ensured",
+    "Index",
+    "NotFerretDB",
+    "PgIndex",
+    "QueryShape",
+    "by_id",
+    "ensure_indexes",
+    "is_ferretdb",
+    "on",
+    "pushed_down",
+    "served_by",
+    "table_of",
+]
