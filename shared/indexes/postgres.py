@@ -7,15 +7,17 @@ equality filter reaches PostgreSQL as ``_jsonb->'field' @> value``: a btree (wha
 FerretDB's own ``createIndexes`` builds) cannot serve ``@>``, a GIN index on the
 same expression can. So for each equality field this module creates
 
-    CREATE INDEX CONCURRENTLY IF NOT EXISTS <name> ON <schema>.<table>
+    CREATE INDEX [CONCURRENTLY] IF NOT EXISTS <name> ON <schema>.<table>
         USING gin ((_jsonb -> 'field') jsonb_path_ops) WITH (fastupdate = off)
 
 (``_jsonb #> '{a,b}'`` for a dotted field). ``jsonb_path_ops``: smaller and faster
 than the default ``jsonb_ops`` for ``@>``, the only operator used. ``fastupdate =
 off``: with it on, up to 4 MB of new entries wait in a pending list that every
 lookup reads, ~8 ms instead of ~0.5 ms while inserts flow (see docs/indexes.md).
-``CONCURRENTLY``: a build on a large live table does not block writers; a build that
-failed leaves an invalid index, which is dropped and built again.
+``CONCURRENTLY`` on a table past ``CONCURRENT_BYTES``: a build on a large live table
+does not block its writers (a build that failed leaves an invalid index, which is
+dropped and built again); a smaller table is indexed plainly, in milliseconds, as a
+concurrent build would wait for every older transaction in the whole database.
 
 FerretDB does not know these indexes (``listIndexes`` does not show them); they go
 with the table when the collection is dropped. Names end in ``_hl`` (FerretDB's own
@@ -39,6 +41,7 @@ from shared.indexes.spec import Index
 METADATA_TABLE = "_ferretdb_database_metadata"
 LOCK_KEY = 0x686C_6964_7800  # "hlidx": one advisory lock for every index build
 LOCK_POLL_S = 0.05
+CONCURRENT_BYTES = 32 * 2**20  # ~20,000 records: a plain build would block writes ~1 s
 OPCLASS = "jsonb_path_ops"
 SUFFIX = "_hl"
 
@@ -69,11 +72,11 @@ class PgIndex:
         slug = re.sub(r"[^a-z0-9]+", "_", self.field.lower()).strip("_")
         return f"{self.table[:28]}_{slug[:20]}_{digest[:8]}{SUFFIX}"
 
-    def create(self) -> sql.Composed:
+    def create(self, concurrently: bool = True) -> sql.Composed:
         return sql.SQL(
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {}.{} "
-            "USING gin ({} {}) WITH (fastupdate = off)"
+            "CREATE INDEX {}IF NOT EXISTS {} ON {}.{} USING gin ({} {}) WITH (fastupdate = off)"
         ).format(
+            sql.SQL("CONCURRENTLY " if concurrently else ""),
             sql.Identifier(self.name),
             sql.Identifier(self.schema),
             sql.Identifier(self.table),
@@ -81,9 +84,11 @@ class PgIndex:
             sql.SQL(OPCLASS),
         )
 
-    def drop(self) -> sql.Composed:
-        return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}.{}").format(
-            sql.Identifier(self.schema), sql.Identifier(self.name)
+    def drop(self, concurrently: bool = True) -> sql.Composed:
+        return sql.SQL("DROP INDEX {}IF EXISTS {}.{}").format(
+            sql.SQL("CONCURRENTLY " if concurrently else ""),
+            sql.Identifier(self.schema),
+            sql.Identifier(self.name),
         )
 
 
@@ -121,12 +126,15 @@ async def _validity(
     return None if row is None else bool(row[0])
 
 
-async def _has_rows(conn: psycopg.AsyncConnection[tuple[object, ...]], index: PgIndex) -> bool:
-    query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {}.{})").format(
-        sql.Identifier(index.schema), sql.Identifier(index.table)
-    )
-    row = await (await conn.execute(query)).fetchone()
-    return bool(row and row[0])
+async def _bytes(conn: psycopg.AsyncConnection[tuple[object, ...]], index: PgIndex) -> int:
+    """The table's size on disk (with its TOAST), and 0 when it holds no row."""
+    query = sql.SQL(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM {0}.{1}) THEN pg_table_size(%s::regclass) END"
+    ).format(sql.Identifier(index.schema), sql.Identifier(index.table))
+    qualified = sql.Identifier(index.schema, index.table).as_string(conn)
+    row = await (await conn.execute(query, (qualified,))).fetchone()
+    size = row[0] if row else None
+    return size if isinstance(size, int) else 0
 
 
 async def _lock(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
@@ -169,11 +177,13 @@ async def ensure_pg_indexes(dsn: str, db: str, specs: list[Index]) -> list[str]:
                 state = await _validity(conn, index)
                 if state:
                     continue
+                size = await _bytes(conn, index)
+                concurrently = size > CONCURRENT_BYTES
                 if state is False:
-                    await conn.execute(index.drop())
-                await conn.execute(index.create())
+                    await conn.execute(index.drop(concurrently))
+                await conn.execute(index.create(concurrently))
                 built.append(index.name)
-                if await _has_rows(conn, index):
+                if size:
                     analyze.add(index.table)
             for table in sorted(analyze):  # statistics on the new expressions, for the planner
                 await conn.execute(

@@ -9,8 +9,9 @@ test (``tests/support/query_plans.py``) proves each is served by an index.
 (``internal/backends/postgresql/query.go``, ``prepareWhereClause``): only equality
 on a top-level field against a string, number, boolean, date or ObjectId (written
 plainly or as ``$eq``), each as ``_jsonb->'field' @> value``. Dotted fields go as
-``_jsonb #> '{a,b}' @> value``, except in ``find``/``aggregate`` (and ``explain``)
-unless FerretDB runs with ``--test-enable-nested-pushdown``. Everything else —
+``_jsonb #> '{a,b}' @> value``, except in ``find`` and ``aggregate`` (so in
+``count_documents``, an aggregate, and in ``explain``) unless FerretDB runs with
+``--test-enable-nested-pushdown``. Everything else —
 ``$in``, ``$lt``/``$gt``, ``$exists``, ``$or``, ``null``, sub-documents, arrays — is
 filtered in FerretDB's memory after reading every row the pushed part matched,
 and sorting is never pushed (only ``$natural`` on capped collections).
@@ -28,12 +29,11 @@ from bson import ObjectId
 
 ASC, DESC = 1, -1
 Key = tuple[str, int]
+# "count" is pymongo's count_documents: an aggregate ($match, $group) for FerretDB.
 Operation = Literal["find", "update", "delete", "count", "distinct", "find_and_modify"]
 FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
 # Operations whose filter FerretDB pushes down without removing dotted fields.
-NESTED_ALWAYS: frozenset[str] = frozenset(
-    {"update", "delete", "count", "distinct", "find_and_modify"}
-)
+NESTED_ALWAYS: frozenset[str] = frozenset({"update", "delete", "distinct", "find_and_modify"})
 
 
 def _check_field(name: str) -> str:

@@ -85,19 +85,23 @@ def _equalities(shape: QueryShape) -> dict[str, Any]:
     return pushed_down(shape.filter, shape.op, nested=True)
 
 
+def _row(shapes: Sequence[QueryShape], i: int) -> Document:
+    """A row holding, for every field the shapes match, another value than theirs."""
+    doc: Document = {"_id": f"seed-{i}", "pad": PAD}
+    for shape in shapes:
+        for path, value in _equalities(shape).items():
+            if path != "_id":
+                _put(doc, path, _other(value, i))
+    return doc
+
+
 def seed_documents(shapes: Sequence[QueryShape], rows: int = SEED_ROWS) -> list[Document]:
     """Rows where each shape's equality values are rare, then one match per shape."""
-    docs: list[Document] = []
-    for i in range(rows):
-        doc: Document = {"_id": f"seed-{i}", "pad": PAD}
-        for shape in shapes:
-            for path, value in _equalities(shape).items():
-                if path != "_id":
-                    _put(doc, path, _other(value, i))
-        docs.append(doc)
+    docs = [_row(shapes, i) for i in range(rows)]
     ids = {d["_id"] for d in docs}
     for n, shape in enumerate(shapes):
-        doc = {"_id": f"match-{n}", "pad": PAD}
+        doc = _row(shapes, rows + n)  # other fields unique too (unique indexes)
+        doc["_id"] = f"match-{n}"
         for path, value in _equalities(shape).items():
             _put(doc, path, value)
         if doc["_id"] not in ids:
