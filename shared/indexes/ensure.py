@@ -6,7 +6,11 @@ its indexes too (FerretDB builds its table at creation).
 
 On FerretDB a PostgreSQL DSN (``HEALTHLINK_PG_DSN``, printed by ``infra.sh env``) is
 needed to build the GIN indexes its pushdown uses; without it the service still runs,
-scanning, and says so once in the log.
+scanning, and says so once in the log. With it, FerretDB's own btree indexes are
+built only where they enforce uniqueness: FerretDB never sends SQL a non-unique one
+can serve (equality goes as ``@>``, sorting is done in its memory), and each costs
+inserts (a (patient, category, date) one cut PostgreSQL's insert rate by a third;
+docs/indexes.md).
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ NAMESPACE_EXISTS = 48
 
 @dataclass
 class Ensured:
-    """What ``ensure_indexes`` found: the backend, and the PostgreSQL indexes it built now."""
+    """What ``ensure_indexes`` did: the backend, MongoDB indexes ensured (or left out on
+    FerretDB, where nothing would use them) and the PostgreSQL indexes built now."""
 
     ferretdb: bool
     mongo: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
     postgres: list[str] = field(default_factory=list)
 
 
@@ -54,6 +60,10 @@ async def create_collections(db: AsyncDatabase[Document], names: Sequence[str]) 
                 raise
 
 
+def _default_name(spec: Index) -> str:
+    return "_".join(f"{name}_{direction}" for name, direction in spec.keys)
+
+
 def _options(spec: Index) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if spec.name:
@@ -73,9 +83,13 @@ async def ensure_indexes(
     ferretdb = await is_ferretdb(db)
     ensured = Ensured(ferretdb=ferretdb)
     for spec in specs:
-        if not spec.is_id:
-            name = await db[spec.collection].create_index(list(spec.keys), **_options(spec))
-            ensured.mongo.append(f"{spec.collection}.{name}")
+        if spec.is_id:
+            continue
+        if ferretdb and pg_dsn and not spec.unique:
+            ensured.left_out.append(f"{spec.collection}.{spec.name or _default_name(spec)}")
+            continue
+        name = await db[spec.collection].create_index(list(spec.keys), **_options(spec))
+        ensured.mongo.append(f"{spec.collection}.{name}")
     if ferretdb and pg_dsn:
         ensured.postgres = await ensure_pg_indexes(pg_dsn, db.name, list(specs))
         if ensured.postgres:
