@@ -1,13 +1,13 @@
 """Indexes declared once per service, for MongoDB and for FerretDB on PostgreSQL.
 
-    INDEXES = [by_id("consents"), on("consents", "next_expiry", sparse=True)]
+    INDEXES = [by_id("consents"), on("held", "patient", name="held_patient")]
     SHAPES = [QueryShape("consent by id", "consents", {"_id": "C1"})]
-    await ensure_indexes(db, INDEXES, pg_dsn=settings.pg_dsn)
+    runtime.on_start.append(ensuring(runtime.db, INDEXES, settings.pg_dsn))
 
 See docs/indexes.md for what FerretDB 1.24 pushes down and which index serves it.
 """
 
-from shared.indexes.ensure import Ensured, ensure_indexes, is_ferretdb
+from shared.indexes.ensure import Ensured, ensure_indexes, ensuring, is_ferretdb
 from shared.indexes.postgres import NotFerretDB, PgIndex, table_of
 from shared.indexes.spec import (
     ASC,
@@ -30,6 +30,7 @@ __all__ = [
     "QueryShape",
     "by_id",
     "ensure_indexes",
+    "ensuring",
     "is_ferretdb",
     "on",
     "pushed_down",

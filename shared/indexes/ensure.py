@@ -15,7 +15,7 @@ docs/indexes.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,3 +100,14 @@ async def ensure_indexes(
             database=db.name,
         )
     return ensured
+
+
+def ensuring(
+    db: AsyncDatabase[Document], specs: Sequence[Index], pg_dsn: str = ""
+) -> Callable[[], Awaitable[None]]:
+    """``ensure_indexes`` as a start hook: ``runtime.on_start.append(ensuring(...))``."""
+
+    async def hook() -> None:
+        await ensure_indexes(db, specs, pg_dsn=pg_dsn or None)
+
+    return hook

@@ -12,7 +12,16 @@ from psycopg import sql
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.database import Document, make_client
-from shared.indexes import DESC, PgIndex, QueryShape, by_id, ensure_indexes, is_ferretdb, on
+from shared.indexes import (
+    DESC,
+    PgIndex,
+    QueryShape,
+    by_id,
+    ensure_indexes,
+    ensuring,
+    is_ferretdb,
+    on,
+)
 from shared.indexes.postgres import table_of
 from shared.settings import Settings
 from tests.support.query_plans import check_shapes
@@ -117,6 +126,8 @@ async def test_indexes_are_built_once_for_collections_not_yet_written(
     assert all("USING gin" in d and "jsonb_path_ops" in d and ok for d, ok in built.values())
     again = await ensure_indexes(db, INDEXES, pg_dsn=dsn)
     assert again.postgres == [] and again.mongo == first.mongo
+    await ensuring(db, INDEXES, dsn)()  # the start hook the services append
+    assert await _gin_indexes(dsn, db.name) == built
 
 
 async def test_instances_starting_together_build_each_index_once(

@@ -29,6 +29,7 @@ EXPIRY = (
     "REWRITE: a range is never pushed down; equality on an expiry day (expiry_day),"
     " each day since the last sweep"
 )
+MAY_NAME = "by design, on a hospital event: most consents may name it ($or is not pushed down)"
 MOST_PATIENTS = "by design: most patients (and a dotted field is not pushed down in find)"
 SWEEP = "REWRITE: $in is not pushed down; one delete_one per part"
 CHAIN_LAST = (
@@ -120,7 +121,16 @@ CONSENT_SHAPES = [
     QueryShape("hospital outbox", "hospitals", {"outbox.0": {"$exists": True}}, scans=BOUNDED),
     QueryShape("due expiries", "consents", {"next_expiry": {"$lte": NOW}}, scans=EXPIRY),
     QueryShape(
-        "all-hospitals patients", "consents", {"state.all_hospitals": True}, scans=MOST_PATIENTS
+        "consents that may name a hospital",
+        "consents",
+        {
+            "$or": [
+                {"state.all_hospitals": True},
+                {"state.hospitals": "H001"},
+                {"next_expiry": {"$ne": None}},
+            ]
+        },
+        scans=MAY_NAME,
     ),
     QueryShape(
         "providers", "hospitals", {"state.role": "provider", "state.active": True}, scans=BOUNDED
