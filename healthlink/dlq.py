@@ -17,15 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.admin import Status, read_book
-from shared.deadletter import DeadLetter
 from shared.settings import Settings
 
 dlq = typer.Typer(help="Dead letters: what was set aside, and why.", no_args_is_help=True)
-
-
-async def read_all(settings: Settings) -> list[DeadLetter]:
-    """Every dead letter currently on the topic, oldest first."""
-    return (await read_book(settings)).letters
 
 
 def _shape(preview: dict[str, object]) -> str:

@@ -1,102 +1,79 @@
-"""The patient's inbox and preferences (wallet app); the webhook's set-aside (operators)."""
+"""The patient's inbox and preferences (wallet app); the webhook's set-aside (operators).
+
+Thin: each route checks who is calling and hands over to a use case (``inbox.py``).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from services.notify.digest import Preferences
-from services.notify.repository import Inbox
-from services.notify.webhook import Deliveries
-from shared.errors import NotFound
+from services.notify import inbox
+from services.notify.domain import Preference
+from services.notify.handlers import Deps
 from shared.http import OperatorDep, PatientDep, same_patient
 
+
+def get_deps(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
+
+
+DepsDep = Annotated[Deps, Depends(get_deps)]
+Offset = Annotated[int, Query(ge=0, le=100_000)]
+Count = Annotated[int, Query(ge=1, le=200)]
+
 router = APIRouter(prefix="/patients", tags=["inbox"])
+operator = APIRouter(prefix="/webhook", tags=["webhook"], dependencies=[OperatorDep])
 
 
-def inbox_of(request: Request) -> Inbox:
-    inbox: Inbox = request.app.state.inbox
-    return inbox
+class PreferencesBody(BaseModel):
+    accesses: Preference
 
 
 @router.get("/{cid}/inbox")
 async def read_inbox(
-    cid: str,
-    request: Request,
-    me: PatientDep,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-    count: Annotated[int, Query(ge=1, le=200)] = 50,
+    cid: str, deps: DepsDep, me: PatientDep, offset: Offset = 0, count: Count = 50
 ) -> dict[str, Any]:
     """The patient's notifications, newest first, paged."""
     same_patient(cid, me)
-    docs = await inbox_of(request).page(cid, offset, count)
-    entries = [{"id": d.pop("_id"), **{k: v for k, v in d.items() if k != "patient"}} for d in docs]
-    return {"cid": cid, "offset": offset, "count": len(entries), "entries": entries}
+    return await inbox.read_inbox(deps, cid, offset, count)
 
 
 @router.post("/{cid}/inbox/{notification_id}/read")
 async def update_read(
-    cid: str, notification_id: str, request: Request, me: PatientDep
+    cid: str, notification_id: str, deps: DepsDep, me: PatientDep
 ) -> dict[str, Any]:
     """Mark a notification read."""
     same_patient(cid, me)
-    if not await inbox_of(request).mark_read(cid, notification_id):
-        raise NotFound("no such notification")
-    return {"id": notification_id, "read": True}
-
-
-class PreferencesBody(BaseModel):
-    accesses: Literal["immediate", "hourly"]
+    return await inbox.mark_read(deps, cid, notification_id)
 
 
 @router.get("/{cid}/preferences")
-async def read_preferences(cid: str, request: Request, me: PatientDep) -> dict[str, Any]:
+async def read_preferences(cid: str, deps: DepsDep, me: PatientDep) -> dict[str, Any]:
     """How the patient is told about accesses: at once, or in an hourly digest."""
     same_patient(cid, me)
-    prefs: Preferences = request.app.state.preferences
-    return {"cid": cid, "accesses": await prefs.get(cid), "break_glass": "immediate"}
+    return await inbox.read_preferences(deps, cid)
 
 
 @router.put("/{cid}/preferences")
 async def update_preferences(
-    cid: str, body: PreferencesBody, request: Request, me: PatientDep
+    cid: str, body: PreferencesBody, deps: DepsDep, me: PatientDep
 ) -> dict[str, Any]:
     """Choose immediate or hourly access notifications (break-glass is always immediate)."""
     same_patient(cid, me)
-    prefs: Preferences = request.app.state.preferences
-    await prefs.put(cid, body.accesses)
-    return {"cid": cid, "accesses": body.accesses, "break_glass": "immediate"}
-
-
-operator = APIRouter(prefix="/webhook", tags=["webhook"], dependencies=[OperatorDep])
-
-
-def deliveries_of(request: Request) -> Deliveries:
-    deliveries: Deliveries | None = request.app.state.deliveries
-    if deliveries is None:
-        raise NotFound("no webhook is configured")
-    return deliveries
+    return await inbox.choose_preferences(deps, cid, body.accesses)
 
 
 @operator.get("/set-aside")
-async def read_set_aside(
-    request: Request,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-    count: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, Any]:
+async def read_set_aside(deps: DepsDep, offset: Offset = 0, count: Count = 50) -> dict[str, Any]:
     """Notifications the webhook did not accept after the last attempt."""
-    docs = await deliveries_of(request).set_aside(offset, count)
-    entries = [
-        {"id": d["_id"], "attempts": d["attempts"], "error": d.get("last_error")} for d in docs
-    ]
-    return {"offset": offset, "count": len(entries), "entries": entries}
+    return await inbox.read_set_aside(deps, offset, count)
 
 
 @operator.post("/set-aside/{notification_id}/retry")
-async def create_retry(notification_id: str, request: Request) -> dict[str, Any]:
+async def create_retry(notification_id: str, deps: DepsDep) -> dict[str, Any]:
     """Queue a set-aside notification again."""
-    if not await deliveries_of(request).retry(notification_id):
-        raise NotFound("no such set-aside notification")
-    return {"id": notification_id, "state": "pending"}
+    return await inbox.retry_set_aside(deps, notification_id)

@@ -1,8 +1,10 @@
-"""Patients' preferences, and the hourly digest of accesses for those who chose it.
+"""The hourly digest's parked items: the ``DigestItems`` port (``repository.py``) on
+MongoDB, and its in-memory fake.
 
-An access notification for a patient who prefers ``hourly`` is parked as a digest item
+An access notification for a patient who prefers ``hourly`` is parked as an item
 (``_id`` = the notification id it would have had, so a redelivery parks it once) in the
-bucket of the hour it arrived. When an hour is over, its items become one digest:
+bucket of the UTC hour it arrived. When an hour is over, ``handlers.flush_digests``
+turns its items into one digest:
 
 1. the digest id is derived from the set of unclaimed items (a late item makes a new set);
 2. the items are claimed for that id, then the digest is notified, then marked done.
@@ -13,81 +15,49 @@ again (the inbox and the webhook queue ignore a repeat) and marks them done.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+import copy
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.database import Document
 
-Preference = Literal["immediate", "hourly"]
+
+def _item_doc(item_id: str, patient: str, bucket: str, item: Document) -> Document:
+    return {
+        "_id": item_id,
+        "patient": patient,
+        "bucket": bucket,
+        "digest": None,
+        "done": False,
+        "item": item,
+    }
 
 
-def hour_bucket(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H")
+class MongoDigestItems:
+    """``digest_items``: ``{_id, patient, bucket, digest (id or None), done, item}``."""
 
-
-def bucket_end(bucket: str) -> datetime:
-    return datetime.strptime(bucket, "%Y-%m-%dT%H").replace(tzinfo=UTC) + timedelta(hours=1)
-
-
-class Preferences:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._coll = db.preferences
-
-    async def get(self, cid: str) -> Preference:
-        doc = await self._coll.find_one({"_id": cid})
-        return "hourly" if doc and doc.get("accesses") == "hourly" else "immediate"
-
-    async def put(self, cid: str, accesses: Preference) -> None:
-        await self._coll.update_one({"_id": cid}, {"$set": {"accesses": accesses}}, upsert=True)
-
-
-class Digests:
-    def __init__(self, db: AsyncDatabase[Document], clock: Callable[[], datetime]) -> None:
         self._coll = db.digest_items
-        self._clock = clock
 
     async def ensure_indexes(self) -> None:
         await self._coll.create_index(
             [("digest", ASCENDING), ("bucket", ASCENDING)], name="digest_bucket"
         )
 
-    async def park(self, item_id: str, patient: str, item: dict[str, Any]) -> None:
-        """Keep an access for the patient's next digest (once per item id)."""
-        await self._coll.update_one(
-            {"_id": item_id},
-            {
-                "$setOnInsert": {
-                    "patient": patient,
-                    "bucket": hour_bucket(self._clock()),
-                    "digest": None,
-                    "done": False,
-                    "item": item,
-                }
-            },
-            upsert=True,
-        )
+    async def park(self, item_id: str, patient: str, bucket: str, item: Document) -> None:
+        doc = _item_doc(item_id, patient, bucket, item)
+        del doc["_id"]
+        await self._coll.update_one({"_id": item_id}, {"$setOnInsert": doc}, upsert=True)
 
-    async def claim_due(self) -> list[str]:
-        """Claim the unclaimed items of every finished hour; the digest ids to notify."""
-        now = self._clock()
-        groups: dict[tuple[str, str], list[str]] = {}
-        async for doc in self._coll.find({"digest": None}, {"patient": 1, "bucket": 1}):
-            if bucket_end(doc["bucket"]) <= now:
-                groups.setdefault((doc["patient"], doc["bucket"]), []).append(doc["_id"])
-        for (patient, bucket), ids in groups.items():
-            digest_id = (
-                f"digest-{patient}-{bucket}-"
-                + hashlib.sha256("|".join(sorted(ids)).encode()).hexdigest()[:12]
-            )
-            await self._coll.update_many(
-                {"_id": {"$in": ids}, "digest": None}, {"$set": {"digest": digest_id}}
-            )
-        return await self.unfinished()
+    async def unclaimed(self) -> list[tuple[str, str, str]]:
+        cursor = self._coll.find({"digest": None}, {"patient": 1, "bucket": 1})
+        return [(doc["_id"], doc["patient"], doc["bucket"]) async for doc in cursor]
+
+    async def claim(self, item_ids: list[str], digest_id: str) -> None:
+        await self._coll.update_many(
+            {"_id": {"$in": item_ids}, "digest": None}, {"$set": {"digest": digest_id}}
+        )
 
     async def unfinished(self) -> list[str]:
         ids = await self._coll.distinct("digest", {"done": False, "digest": {"$ne": None}})
@@ -99,3 +69,33 @@ class Digests:
 
     async def finish(self, digest_id: str) -> None:
         await self._coll.update_many({"digest": digest_id}, {"$set": {"done": True}})
+
+
+class MemoryDigestItems:
+    def __init__(self) -> None:
+        self.docs: dict[str, Document] = {}
+
+    async def park(self, item_id: str, patient: str, bucket: str, item: Document) -> None:
+        self.docs.setdefault(item_id, _item_doc(item_id, patient, bucket, copy.deepcopy(item)))
+
+    async def unclaimed(self) -> list[tuple[str, str, str]]:
+        docs = self.docs.values()
+        return [(d["_id"], d["patient"], d["bucket"]) for d in docs if d["digest"] is None]
+
+    async def claim(self, item_ids: list[str], digest_id: str) -> None:
+        for item_id in item_ids:
+            if self.docs[item_id]["digest"] is None:
+                self.docs[item_id]["digest"] = digest_id
+
+    async def unfinished(self) -> list[str]:
+        docs = self.docs.values()
+        return sorted({d["digest"] for d in docs if d["digest"] and not d["done"]})
+
+    async def items(self, digest_id: str) -> list[Document]:
+        held = [d for d in self.docs.values() if d["digest"] == digest_id]
+        return copy.deepcopy(sorted(held, key=lambda d: str(d["_id"])))
+
+    async def finish(self, digest_id: str) -> None:
+        for doc in self.docs.values():
+            if doc["digest"] == digest_id:
+                doc["done"] = True

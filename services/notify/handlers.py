@@ -4,133 +4,119 @@ Every notification has an id derived from what caused it (``access-<event id>``,
 ``consent-<cid>-v<version>``, ...). ``notify`` stores it in the patient's inbox and
 queues it for the webhook; both ignore an id they already hold, so a redelivered
 event, or a crash between the two writes, never produces a second notification.
+The announcement use case is in ``announcements.py``; what patients and operators ask
+over HTTP in ``inbox.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from pymongo.asynchronous.collection import AsyncCollection
 
 from services.notify import texts
-from services.notify.digest import Digests, Preferences, bucket_end
-from services.notify.repository import Inbox
-from services.notify.webhook import Deliveries
-from shared.consumer import Outcomes, envelopes
-from shared.coverage import HospitalState
-from shared.database import Document
-from shared.deadletter import SourceMessage
-from shared.errors import Rejected
+from services.notify.domain import (
+    Notice,
+    bucket_end,
+    digest_id,
+    hour_bucket,
+    inbox_entry,
+    name_of,
+    webhook_payload,
+)
+from services.notify.repository import (
+    AnnouncementSlots,
+    Deliveries,
+    DigestItems,
+    Directory,
+    Inbox,
+    Patients,
+    Preferences,
+)
 from shared.events import (
     ConsentChanged,
     Envelope,
-    PatientRegistered,
     RecordAccessed,
     RecordsReceived,
     VerificationEvent,
     VerificationFailed,
     VerificationRefused,
     VerificationSucceeded,
-    parse,
 )
-from shared.logging import get_logger
 from shared.projections import ConsentProjection
 
-log = get_logger(__name__)
 VERIFICATION: dict[type[VerificationEvent], texts.Outcome] = {
     VerificationSucceeded: "success",
     VerificationFailed: "failure",
     VerificationRefused: "refused",
 }
+KEPT = {"physician", "physician_name", "hospital", "categories", "break_glass", "count"}
 
 
 @dataclass
 class Deps:
+    """Notify's ports (``repository.py``), its copies of consents and hospitals, and what
+    "now" is. ``deliveries`` is None when no webhook is configured."""
+
     inbox: Inbox
-    view: ConsentProjection
-    patients: AsyncCollection[Document]
+    patients: Patients
     preferences: Preferences
-    digests: Digests
+    digests: DigestItems
     deliveries: Deliveries | None
+    slots: AnnouncementSlots
+    directory: Directory
+    view: ConsentProjection
     clock: Callable[[], datetime]
 
-    async def notify(
-        self, notification_id: str, patient: str, kind: str, text: texts.Text, data: dict[str, Any]
-    ) -> None:
-        await self.notify_many([Notice(notification_id, patient, kind, text, data)])
 
-    async def notify_many(self, notices: list[Notice]) -> None:
-        """Store and queue several notifications: one inbox write, one queue write."""
-        created = self.clock()
-        entries = [
-            (n.id, n.patient, {"kind": n.kind, "created_at": created, **asdict(n.text),
-                               "data": n.data})
-            for n in notices
-        ]  # fmt: skip
-        await self.inbox.put_many(entries)
-        if self.deliveries is not None:
-            payloads = [
-                (nid, {"id": nid, "patient": patient, **entry, "created_at": created.isoformat()})
-                for nid, patient, entry in entries
-            ]
-            await self.deliveries.enqueue_many(payloads)
-
-
-@dataclass(frozen=True)
-class Notice:
-    """One notification to store and queue."""
-
-    id: str
-    patient: str
-    kind: str
-    text: texts.Text
-    data: dict[str, Any]
+async def notify(deps: Deps, notices: list[Notice]) -> None:
+    """Store and queue notifications: one inbox write, one queue write; ids already
+    held are left as they are."""
+    created = deps.clock()
+    entries = [inbox_entry(notice, created) for notice in notices]
+    await deps.inbox.put_many(entries)
+    if deps.deliveries is not None:
+        await deps.deliveries.enqueue_many([(e[0], webhook_payload(e)) for e in entries])
 
 
 async def hospital_name(deps: Deps, code: str | None) -> str:
     return name_of(code, await deps.view.hospital(code) if code else None)
 
 
-def name_of(code: str | None, hospital: HospitalState | None) -> str:
-    """How a notification names a hospital: its name, else its code, else "-"."""
-    if hospital is not None:
-        return hospital.name
-    return code or "-"
-
-
-async def on_access_event(deps: Deps, envelope: Envelope) -> None:
+async def tell_access(deps: Deps, event_id: str, event: RecordAccessed) -> None:
     """A permitted read: at once, or parked for the hourly digest; break-glass always at once."""
-    event = RecordAccessed.of(envelope)
     if event.decision != "permit":
-        return
+        return  # nothing was shown; the audit log has it
     patient, at = event.patient, event.time
     name = await hospital_name(deps, event.hospital)
     who = event.physician_name or event.physician or "-"
-    keep = event.model_dump(
-        mode="json",
-        include={"physician", "physician_name", "hospital", "categories", "break_glass", "count"},
-    )
-    notice_id = f"access-{envelope.id}"
+    keep = event.model_dump(mode="json", include=KEPT)
+    notice_id = f"access-{event_id}"
     if event.break_glass:
         text = texts.break_glass(who, name, event.break_glass_reason or "-", at)
-        await deps.notify(notice_id, patient, "record-accessed", text, keep)
+        await notify(deps, [Notice(notice_id, patient, "record-accessed", text, keep)])
         return
     if await deps.preferences.get(patient) == "hourly":
         item = {**keep, "who": who, "where": name, "at": at.isoformat()}
-        await deps.digests.park(notice_id, patient, item)
+        await deps.digests.park(notice_id, patient, hour_bucket(deps.clock()), item)
         return
     text = texts.record_accessed(who, name, event.categories, at)
-    await deps.notify(notice_id, patient, "record-accessed", text, keep)
+    await notify(deps, [Notice(notice_id, patient, "record-accessed", text, keep)])
 
 
 async def flush_digests(deps: Deps) -> int:
-    """Turn every finished hour's parked accesses into one notification per patient."""
-    digest_ids = await deps.digests.claim_due()
-    for digest_id in digest_ids:
-        items = await deps.digests.items(digest_id)
+    """Turn every finished hour's parked accesses into one notification per patient;
+    how many digests were told."""
+    now = deps.clock()
+    due: dict[tuple[str, str], list[str]] = {}
+    for item_id, patient, bucket in await deps.digests.unclaimed():
+        if bucket_end(bucket) <= now:
+            due.setdefault((patient, bucket), []).append(item_id)
+    for (patient, bucket), ids in due.items():
+        await deps.digests.claim(ids, digest_id(patient, bucket, ids))
+    told = await deps.digests.unfinished()
+    for digest in told:
+        items = await deps.digests.items(digest)
         if items:
             views = [
                 (i["item"]["who"], i["item"]["where"], datetime.fromisoformat(i["item"]["at"]))
@@ -138,25 +124,28 @@ async def flush_digests(deps: Deps) -> int:
             ]
             text = texts.access_digest(views, bucket_end(items[0]["bucket"]))
             data = {"accesses": [i["_id"] for i in items]}
-            await deps.notify(digest_id, items[0]["patient"], "access-digest", text, data)
-        await deps.digests.finish(digest_id)
-    return len(digest_ids)
+            notice = Notice(digest, items[0]["patient"], "access-digest", text, data)
+            await notify(deps, [notice])
+        await deps.digests.finish(digest)
+    return len(told)
 
 
-async def on_consent_event(deps: Deps, envelope: Envelope) -> None:
-    """Consent changes are confirmed; verification results are told; patients are known."""
-    event, cid = parse(envelope), envelope.subject
-    if isinstance(event, VerificationEvent):
-        text = texts.verification_result(VERIFICATION[type(event)])
-        await deps.notify(f"verify-{envelope.id}", cid, "identity-verification", text, {})
-        return
-    if isinstance(event, PatientRegistered):
-        await deps.patients.update_one({"_id": cid}, {"$set": {"registered": True}}, upsert=True)
-        return
-    if not isinstance(event, ConsentChanged):
-        return
+async def tell_verification(deps: Deps, event_id: str, cid: str, event: VerificationEvent) -> None:
+    """The result of an identity verification attempt (the refusal in the FAQ's words)."""
+    text = texts.verification_result(VERIFICATION[type(event)])
+    await notify(deps, [Notice(f"verify-{event_id}", cid, "identity-verification", text, {})])
+
+
+async def note_registered(deps: Deps, cid: str) -> None:
+    """A registered patient is told about new hospitals from now on."""
+    await deps.patients.note(cid, "registered")
+
+
+async def confirm_consent(deps: Deps, envelope: Envelope) -> None:
+    """Keep the new consent, and confirm to the patient what it now shares, once per version."""
+    event, cid = ConsentChanged.of(envelope), envelope.subject
     await deps.view.on_consent_event(envelope)
-    await deps.patients.update_one({"_id": cid}, {"$set": {"consented": True}}, upsert=True)
+    await deps.patients.note(cid, "consented")
     state = event.state
     codes = list(state.hospitals)
     names = [await hospital_name(deps, c) for c in codes]
@@ -164,20 +153,14 @@ async def on_consent_event(deps: Deps, envelope: Envelope) -> None:
                                len(state.per_visit))  # fmt: skip
     summary = {"version": event.version, "change": event.NAME, "hospitals": codes}
     notice_id = f"consent-{cid}-v{event.version}"
-    await deps.notify(notice_id, cid, "consent-changed", text, summary)
+    await notify(deps, [Notice(notice_id, cid, "consent-changed", text, summary)])
 
 
-async def on_records_batch(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
-    """Hospital X has sent your records: one notice per upload, written together."""
-    outcomes, readable = envelopes(sources)
-    events: list[tuple[str, RecordsReceived]] = []
-    for index, envelope in readable:
-        try:
-            events.append((envelope.id, RecordsReceived.of(envelope)))
-        except Rejected as exc:
-            outcomes[index] = exc
+async def tell_records_received(deps: Deps, events: list[tuple[str, RecordsReceived]]) -> None:
+    """Hospital X has sent your records: one notice per upload (``(event id, event)``),
+    written together."""
     if not events:
-        return outcomes
+        return
     codes = sorted({event.hospital for _, event in events})
     views = await deps.view.hospitals_of(codes)
     notices = []
@@ -187,9 +170,9 @@ async def on_records_batch(deps: Deps, sources: list[SourceMessage]) -> Outcomes
         keep = {"hospital": event.hospital, "counts": event.counts}
         notices.append(Notice(f"records-{event_id}", event.patient, "records-received",
                               text, keep))  # fmt: skip
-    await deps.notify_many(notices)
-    return outcomes
+    await notify(deps, notices)
 
 
-async def on_hospital_event(deps: Deps, envelope: Envelope) -> None:
+async def note_hospital(deps: Deps, envelope: Envelope) -> None:
+    """Keep the hospital's new state (notifications name hospitals; announcements list them)."""
     await deps.view.on_hospital_event(envelope)

@@ -36,21 +36,6 @@ def _shift(year: int, month: int, delta: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
-def announcement_slots(start: datetime, end: datetime) -> list[datetime]:
-    """All slots with ``start < slot <= end``, in UTC, ascending."""
-    _require_aware(start, "start")
-    _require_aware(end, "end")
-    if end <= start:
-        return []
-    first, last = start.astimezone(BANGKOK), end.astimezone(BANGKOK)
-    year, month = first.year, first.month
-    slots: list[datetime] = []
-    while (year, month) <= (last.year, last.month):
-        slots.extend(s for s in _month_slots(year, month) if start < s <= end)
-        year, month = _shift(year, month, 1)
-    return slots
-
-
 def latest_due_slot(now: datetime) -> datetime:
     """The most recent slot at or before ``now``, in UTC."""
     _require_aware(now, "now")
@@ -58,15 +43,6 @@ def latest_due_slot(now: datetime) -> datetime:
     candidates = _month_slots(*_shift(local.year, local.month, -1))
     candidates += _month_slots(local.year, local.month)
     return max(s for s in candidates if s <= now)
-
-
-def next_slot(now: datetime) -> datetime:
-    """The first slot strictly after ``now``, in UTC."""
-    _require_aware(now, "now")
-    local = now.astimezone(BANGKOK)
-    candidates = _month_slots(local.year, local.month)
-    candidates += _month_slots(*_shift(local.year, local.month, 1))
-    return min(s for s in candidates if s > now)
 
 
 def slot_key(slot: datetime) -> str:

@@ -121,23 +121,6 @@ def break_glass(physician_name: str, hospital_name: str, reason: str, at: dateti
     )
 
 
-def consent_changed(summary: str) -> Text:
-    """The patient's consent settings changed; ``summary`` (shown in both texts) says how."""
-    summary = summary.strip().rstrip(".")
-    return Text(
-        title_th="การให้ความยินยอมของท่านมีการเปลี่ยนแปลง",
-        body_th=(
-            f"การตั้งค่าความยินยอมของท่านได้รับการปรับปรุงแล้ว: {summary}"
-            " หากท่านไม่ได้ทำรายการนี้ กรุณาติดต่อ Health Link ทันที"
-        ),
-        title_en="Your consent settings changed",
-        body_en=(
-            f"Your consent settings were updated: {summary}."
-            " If you did not make this change, please contact Health Link immediately."
-        ),
-    )
-
-
 def verification_result(outcome: Outcome) -> Text:
     """Outcome of an identity verification attempt ("refused": locked until tomorrow)."""
     if outcome == "success":

@@ -1,20 +1,13 @@
-"""Webhook delivery to the wallet app: signed, retried with back-off, set aside at the end.
+"""Webhook delivery to the wallet app (an adapter: httpx): signed, retried with back-off,
+set aside at the end.
 
 Shape: Standard Webhooks (https://www.standardwebhooks.com/): headers ``webhook-id`` (the
 notification id), ``webhook-timestamp`` (Unix seconds) and ``webhook-signature``
 (``v1,`` + base64 HMAC-SHA256 over ``id.timestamp.body``) with a key derived from the
 platform secret (``derive(token_secret, "webhook", "wallet")``).
 
-One delivery document per notification, ``_id`` = notification id, so a notification
-is queued once however often its event is redelivered. States::
-
-    pending --claim--> sending --2xx/409--> delivered
-                          |--5xx/408/429/network, attempts left--> pending (next_at = back-off)
-                          |--other 4xx, or no attempts left-----> set-aside
-    sending, lease expired (the sender crashed) --claim--> sending (same id, same body)
-
-The body bytes are stored with the document, so a retry after a crash sends the same
-id and the same bytes: a receiver that keeps the ids it has accepted (as Standard
+The queue and its states are in ``deliveries.py``. A retry after a crash sends the
+same id and the same bytes: a receiver that keeps the ids it has accepted (as Standard
 Webhooks asks) accepts each notification exactly once, and may answer 409 to a repeat.
 """
 
@@ -23,18 +16,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Literal
 
 import httpx
-from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
+from services.notify.repository import Deliveries
 from shared import tokens
-from shared.database import Document, insert_new
+from shared.database import Document
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -64,75 +54,14 @@ def backoff(base_s: float, attempts: int) -> timedelta:
     return timedelta(seconds=base_s * 2 ** max(0, attempts - 1))
 
 
-class Deliveries:
-    """The delivery state of every notification bound for the webhook."""
-
-    def __init__(self, db: AsyncDatabase[Document], clock: Callable[[], datetime]) -> None:
-        self._coll = db.deliveries
-        self._clock = clock
-
-    async def ensure_indexes(self) -> None:
-        await self._coll.create_index([("state", ASCENDING), ("next_at", ASCENDING)], name="due")
-
-    def _pending(self, notification_id: str, payload: dict[str, Any]) -> Document:
-        body = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str).encode()
-        return {
-            "_id": notification_id,
-            "state": "pending",
-            "body": body,
-            "attempts": 0,
-            "next_at": self._clock(),
-            "lease_until": None,
-        }
-
-    async def enqueue(self, notification_id: str, payload: dict[str, Any]) -> bool:
-        """Queue once; False when this notification was queued before."""
-        try:
-            await self._coll.insert_one(self._pending(notification_id, payload))
-        except DuplicateKeyError:
-            return False
-        return True
-
-    async def enqueue_many(self, items: list[tuple[str, dict[str, Any]]]) -> None:
-        """Queue several (id, payload) at once; ids queued before are left as they are."""
-        await insert_new(self._coll, [self._pending(nid, payload) for nid, payload in items])
-
-    async def claim(self, lease: timedelta) -> Document | None:
-        """Take one due delivery (or one whose sender crashed) for ``lease``."""
-        now = self._clock()
-        due = {
-            "$or": [
-                {"state": "pending", "next_at": {"$lte": now}},
-                {"state": "sending", "lease_until": {"$lte": now}},
-            ]
-        }
-        return await self._coll.find_one_and_update(
-            due,
-            {"$set": {"state": "sending", "lease_until": now + lease}, "$inc": {"attempts": 1}},
-            sort=[("next_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
-
-    async def finish(self, notification_id: str, state: str, **fields: Any) -> None:
-        await self._coll.update_one(
-            {"_id": notification_id, "state": "sending"},
-            {"$set": {"state": state, "lease_until": None, **fields}},
-        )
-
-    async def get(self, notification_id: str) -> Document | None:
-        return await self._coll.find_one({"_id": notification_id})
-
-    async def set_aside(self, skip: int, limit: int) -> list[Document]:
-        cursor = self._coll.find({"state": "set-aside"}, {"body": 0}).skip(skip).limit(limit)
-        return [d async for d in cursor]
-
-    async def retry(self, notification_id: str) -> bool:
-        """An operator sends a set-aside notification again (fresh attempts)."""
-        result = await self._coll.update_one(
-            {"_id": notification_id, "state": "set-aside"},
-            {"$set": {"state": "pending", "attempts": 0, "next_at": self._clock()}},
-        )
-        return result.modified_count == 1
+def outcome(
+    status: int, attempts: int, max_attempts: int
+) -> Literal["delivered", "pending", "set-aside"]:
+    """Where a delivery goes after an attempt answered ``status`` (0: no answer)."""
+    if 200 <= status < 300 or status == 409:
+        return "delivered"
+    retryable = status == 0 or status >= 500 or status in RETRYABLE
+    return "pending" if retryable and attempts < max_attempts else "set-aside"
 
 
 class Sender:
@@ -179,12 +108,12 @@ class Sender:
             status, error = r.status_code, f"HTTP {r.status_code}"
         except httpx.HTTPError as exc:
             status, error = 0, type(exc).__name__
-        if 200 <= status < 300 or status == 409:
+        attempts = int(doc["attempts"])
+        state = outcome(status, attempts, self._max_attempts)
+        if state == "delivered":
             await self.deliveries.finish(notification_id, "delivered", delivered_at=self._clock())
             return
-        attempts = int(doc["attempts"])
-        retryable = status == 0 or status >= 500 or status in RETRYABLE
-        if retryable and attempts < self._max_attempts:
+        if state == "pending":
             next_at = self._clock() + backoff(self._backoff_s, attempts)
             await self.deliveries.finish(
                 notification_id, "pending", next_at=next_at, last_error=error

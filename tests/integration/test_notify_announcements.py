@@ -13,11 +13,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notify.announcements import Announcer
-from services.notify.digest import Digests, Preferences
-from services.notify.handlers import Deps
+from services.notify.app import database_deps
 from services.notify.repository import Inbox
+from services.notify.settings import NotifySettings
 from shared.database import Document, make_client
-from shared.projections import ConsentProjection
 from shared.settings import Settings
 from tests.support.settings import isolated_settings
 from tests.support.stack import real_stack
@@ -59,17 +58,9 @@ async def joined(db: AsyncDatabase[Document], code: str, name: str, at: datetime
 
 def instance(client_db: AsyncDatabase[Document], name: str) -> tuple[Announcer, Inbox]:
     """One notify instance's announcer (its own objects, the shared database)."""
-    inbox = Inbox(client_db)
-    deps = Deps(
-        inbox=inbox,
-        view=ConsentProjection.in_database(client_db),
-        patients=client_db.patients,
-        preferences=Preferences(client_db),
-        digests=Digests(client_db, lambda: bkk(2026, 1, 1, 0)),
-        deliveries=None,
-        clock=lambda: bkk(2026, 1, 1, 0),
-    )
-    return Announcer(client_db, deps.notify, name), inbox
+    no_webhook = NotifySettings(webhook_url=None)
+    deps = database_deps(client_db, no_webhook, clock=lambda: bkk(2026, 1, 1, 0))
+    return Announcer(deps, name), deps.inbox
 
 
 async def announcements(db: AsyncDatabase[Document], cid: str) -> list[Document]:

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.notify.webhook import Deliveries, Sender, signature_valid, webhook_key
+from services.notify.deliveries import MongoDeliveries
+from services.notify.webhook import Sender, signature_valid, webhook_key
 from shared.database import Document, make_client
 from shared.settings import Settings
 from tests.support.clock import Clock
@@ -103,7 +104,11 @@ async def db(stack_settings: Settings) -> AsyncIterator[AsyncDatabase[Document]]
 def sender(
     db: AsyncDatabase[Document], http: httpx.AsyncClient, url: str, clock: Clock, attempts: int = 4
 ) -> Sender:
-    return Sender(Deliveries(db, clock), http, url, KEY, attempts, 1.0, 2.0, clock)
+    return Sender(MongoDeliveries(db, clock), http, url, KEY, attempts, 1.0, 2.0, clock)
+
+
+async def delivery(db: AsyncDatabase[Document], notification_id: str) -> Document | None:
+    return await db.deliveries.find_one({"_id": notification_id})
 
 
 async def drain(s: Sender, clock: Clock, rounds: int = 10) -> None:
@@ -120,18 +125,20 @@ async def test_signed_retried_on_500s_and_queued_once(
     receiver.fail_first = 2
     async with httpx.AsyncClient() as http:
         s = sender(db, http, receiver.url, clock)
-        assert await s.deliveries.enqueue("access-1", {"id": "access-1", "text": "ทดสอบ"})
-        assert not await s.deliveries.enqueue("access-1", {"id": "access-1", "text": "again"})
+        first = [("access-1", {"id": "access-1", "text": "ทดสอบ"})]
+        assert await s.deliveries.enqueue_many(first) == ["access-1"]
+        again = [("access-1", {"id": "access-1", "text": "again"})]
+        assert await s.deliveries.enqueue_many(again) == []
         await s.send_due()
-        doc = await s.deliveries.get("access-1")
+        doc = await delivery(db, "access-1")
         assert doc is not None and doc["state"] == "pending" and doc["attempts"] == 1
         first_wait = doc["next_at"] - clock.now
         clock.now += timedelta(seconds=1)
         await s.send_due()
-        doc = await s.deliveries.get("access-1")
+        doc = await delivery(db, "access-1")
         assert doc is not None and doc["next_at"] - clock.now == 2 * first_wait  # exponential
         await drain(s, clock)
-    doc = await s.deliveries.get("access-1")
+    doc = await delivery(db, "access-1")
     assert doc is not None and doc["state"] == "delivered" and doc["attempts"] == 3
     assert [(nid, ok) for nid, _, ok in receiver.wire] == [("access-1", True)] * 3
     assert len({body for _, body, _ in receiver.wire}) == 1
@@ -146,7 +153,7 @@ async def test_set_aside_after_the_last_attempt(
     receiver.always_fail = True
     async with httpx.AsyncClient() as http:
         s = sender(db, http, receiver.url, clock, attempts=3)
-        await s.deliveries.enqueue("consent-x-v1", {"id": "consent-x-v1"})
+        await s.deliveries.enqueue_many([("consent-x-v1", {"id": "consent-x-v1"})])
         await drain(s, clock)
         assert [d["_id"] for d in await s.deliveries.set_aside(0, 10)] == ["consent-x-v1"]
         assert len(receiver.wire) == 3
@@ -164,14 +171,13 @@ async def test_a_crash_mid_delivery_gives_no_duplicate_id_at_the_receiver(
     ids = [f"records-{i}" for i in range(3)]
     async with httpx.AsyncClient() as http:
         first = sender(db, http, receiver.url, clock)
-        for nid in ids:
-            await first.deliveries.enqueue(nid, {"id": nid})
+        await first.deliveries.enqueue_many([(nid, {"id": nid}) for nid in ids])
         crashing = asyncio.create_task(first.send_due())
         await eventually(_arrived(receiver), what="first delivery at the receiver")
         crashing.cancel()  # the process dies while the receiver is answering
         await asyncio.gather(crashing, return_exceptions=True)
         receiver.hold.set()
-        doc = await first.deliveries.get(ids[0])
+        doc = await delivery(db, ids[0])
         assert doc is not None and doc["state"] == "sending"
         restarted = sender(db, http, receiver.url, clock)
         await drain(restarted, clock, rounds=3)  # the lease runs out; same id, same bytes
@@ -179,7 +185,7 @@ async def test_a_crash_mid_delivery_gives_no_duplicate_id_at_the_receiver(
     repeats = [w for w in receiver.wire if w[0] == ids[0]]
     assert len(repeats) == 2 and repeats[0][1] == repeats[1][1] and all(w[2] for w in repeats)
     for nid in ids:
-        doc = await restarted.deliveries.get(nid)
+        doc = await delivery(db, nid)
         assert doc is not None and doc["state"] == "delivered"
 
 

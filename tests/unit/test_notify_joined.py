@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.notify.announcements import joined_between
+from services.notify.domain import joined_between
 
 pytestmark = pytest.mark.unit
 SINCE, UNTIL = datetime(2026, 1, 15, 5, tzinfo=UTC), datetime(2026, 1, 30, 5, tzinfo=UTC)

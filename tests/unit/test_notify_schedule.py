@@ -10,12 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.notify.schedule import (
-    announcement_slots,
-    latest_due_slot,
-    next_slot,
-    slot_key,
-)
+from services.notify.schedule import latest_due_slot, slot_key
 
 pytestmark = pytest.mark.unit
 
@@ -31,64 +26,56 @@ def bkk(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
 
 
 def test_15th_and_30th_at_noon_bangkok_are_0500_utc() -> None:
-    slots = announcement_slots(utc(2026, 4, 1), utc(2026, 5, 1))
+    slots = [latest_due_slot(bkk(2026, 4, 20)), latest_due_slot(bkk(2026, 5, 1))]
     assert slots == [utc(2026, 4, 15, 5), utc(2026, 4, 30, 5)]
     assert all(s.tzinfo is UTC for s in slots)
     assert [s.astimezone(BKK).hour for s in slots] == [12, 12]
 
 
 def test_february_uses_its_last_day() -> None:
-    assert announcement_slots(utc(2026, 2, 1), utc(2026, 3, 1)) == [
-        utc(2026, 2, 15, 5),
-        utc(2026, 2, 28, 5),
-    ]
+    assert latest_due_slot(bkk(2026, 2, 28, 11, 59)) == utc(2026, 2, 15, 5)
+    assert latest_due_slot(bkk(2026, 3, 1)) == utc(2026, 2, 28, 5)
 
 
 def test_february_in_a_leap_year_2028() -> None:
-    assert announcement_slots(utc(2028, 2, 1), utc(2028, 3, 1)) == [
-        utc(2028, 2, 15, 5),
-        utc(2028, 2, 29, 5),
-    ]
+    assert latest_due_slot(bkk(2028, 2, 28, 13)) == utc(2028, 2, 15, 5)
+    assert latest_due_slot(bkk(2028, 3, 1)) == utc(2028, 2, 29, 5)
 
 
 def test_month_with_31_days_uses_the_30th() -> None:
-    slots = announcement_slots(utc(2026, 1, 1), utc(2026, 2, 1))
-    assert slots == [utc(2026, 1, 15, 5), utc(2026, 1, 30, 5)]
-    assert utc(2026, 1, 31, 5) not in slots
+    assert latest_due_slot(bkk(2026, 1, 31, 13)) == utc(2026, 1, 30, 5)
 
 
-def test_bounds_are_exclusive_start_inclusive_end() -> None:
+def test_a_slot_is_due_from_its_exact_time() -> None:
     slot = utc(2026, 3, 15, 5)
-    assert announcement_slots(slot, slot + timedelta(days=1)) == []
-    assert announcement_slots(slot - timedelta(seconds=1), slot) == [slot]
-    assert announcement_slots(slot, slot) == []
-    assert announcement_slots(slot + timedelta(hours=1), slot) == []
+    assert latest_due_slot(slot) == slot
+    assert latest_due_slot(slot - timedelta(seconds=1)) == utc(2026, 2, 28, 5)
 
 
 def test_slots_across_a_year_boundary() -> None:
-    assert announcement_slots(bkk(2026, 12, 20), bkk(2027, 1, 20)) == [
-        utc(2026, 12, 30, 5),
-        utc(2027, 1, 15, 5),
-    ]
+    assert latest_due_slot(bkk(2027, 1, 10)) == utc(2026, 12, 30, 5)
+    assert latest_due_slot(bkk(2027, 1, 20)) == utc(2027, 1, 15, 5)
 
 
 def test_a_whole_year_has_24_slots() -> None:
-    slots = announcement_slots(utc(2027, 1, 1), utc(2028, 1, 1))
+    slots, slot = [], latest_due_slot(utc(2028, 1, 1))
+    while slot >= utc(2027, 1, 1):
+        slots.append(slot)
+        slot = latest_due_slot(slot - timedelta(seconds=1))
     assert len(slots) == 24
-    assert slots == sorted(slots)
+    assert [s.astimezone(BKK).day for s in slots[-4:]] == [28, 15, 30, 15]  # Feb, Jan
 
 
-def test_bangkok_local_start_late_in_the_utc_previous_day() -> None:
+def test_bangkok_local_date_late_in_the_utc_previous_day() -> None:
     # 2026-03-31 18:00 UTC is already 1 April 01:00 in Bangkok.
-    assert announcement_slots(utc(2026, 3, 31, 18), utc(2026, 4, 16)) == [utc(2026, 4, 15, 5)]
+    assert latest_due_slot(utc(2026, 3, 31, 18)) == utc(2026, 3, 30, 5)
+    assert latest_due_slot(utc(2026, 4, 16)) == utc(2026, 4, 15, 5)
 
 
 def test_just_before_and_after_noon_on_the_15th() -> None:
     before, after = bkk(2026, 5, 15, 11, 59), bkk(2026, 5, 15, 12, 1)
     assert latest_due_slot(before) == utc(2026, 4, 30, 5)
     assert latest_due_slot(after) == utc(2026, 5, 15, 5)
-    assert next_slot(before) == utc(2026, 5, 15, 5)
-    assert next_slot(after) == utc(2026, 5, 30, 5)
 
 
 def test_latest_due_slot_includes_the_exact_slot() -> None:
@@ -97,12 +84,6 @@ def test_latest_due_slot_includes_the_exact_slot() -> None:
 
 def test_latest_due_slot_at_the_start_of_a_year() -> None:
     assert latest_due_slot(bkk(2027, 1, 1, 0, 0)) == utc(2026, 12, 30, 5)
-
-
-def test_next_slot_from_just_after_a_slot() -> None:
-    assert next_slot(utc(2026, 2, 28, 5, 0, 1)) == utc(2026, 3, 15, 5)
-    assert next_slot(utc(2026, 12, 30, 5, 0, 1)) == utc(2027, 1, 15, 5)
-    assert next_slot(utc(2026, 12, 30, 5)) == utc(2027, 1, 15, 5)
 
 
 def test_other_timezones_are_accepted() -> None:
@@ -120,10 +101,7 @@ def test_slot_key() -> None:
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: announcement_slots(datetime(2026, 1, 1), utc(2026, 2, 1)),
-        lambda: announcement_slots(utc(2026, 1, 1), datetime(2026, 2, 1)),
         lambda: latest_due_slot(datetime(2026, 1, 1)),
-        lambda: next_slot(datetime(2026, 1, 1)),
         lambda: slot_key(datetime(2026, 1, 15, 12)),
     ],
 )
@@ -139,9 +117,11 @@ instants = st.datetimes(
 
 @settings(max_examples=300, deadline=None)
 @given(instants)
-def test_property_slots_bracket_now(now: datetime) -> None:
-    latest, upcoming = latest_due_slot(now), next_slot(now)
-    assert latest <= now < upcoming
-    assert announcement_slots(latest, upcoming) == [upcoming]
+def test_property_the_latest_slot_and_the_one_before(now: datetime) -> None:
+    latest = latest_due_slot(now)
+    assert latest <= now < latest + timedelta(days=17)
+    assert latest_due_slot(latest) == latest
+    before = latest_due_slot(latest - timedelta(microseconds=1))
+    assert timedelta(days=13) <= latest - before <= timedelta(days=16)
     assert slot_key(latest).endswith("T12:00+07:00")
     assert latest.astimezone(BKK).day in (15, 28, 29, 30)

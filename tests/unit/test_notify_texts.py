@@ -21,7 +21,7 @@ def all_fields(text: Text) -> list[str]:
 
 
 def test_text_is_frozen() -> None:
-    text = texts.consent_changed("x")
+    text = texts.consent_state(True, [], False, 0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         text.title_en = "changed"  # type: ignore[misc]
 
@@ -71,13 +71,6 @@ def test_break_glass() -> None:
     assert "emergency" in text.body_en
     assert "15 Feb 2026, 12:00 (Bangkok time)" in text.body_en
     assert "เวลา 12:00 น." in text.body_th
-
-
-def test_consent_changed() -> None:
-    text = texts.consent_changed("sharing with all hospitals turned on.")
-    assert "sharing with all hospitals turned on" in text.body_th
-    assert "updated: sharing with all hospitals turned on. If" in text.body_en
-    assert text.title_en == "Your consent settings changed"
 
 
 def test_verification_refused_uses_the_faq_message() -> None:
@@ -145,7 +138,7 @@ def test_every_text_has_all_four_fields() -> None:
     made = [
         texts.record_accessed("Dr A", "Hospital B", ["report"], AT),
         texts.break_glass("Dr A", "Hospital B", "reason", AT),
-        texts.consent_changed("summary"),
+        texts.consent_state(False, ["Hospital A"], True, 2),
         texts.verification_result("success"),
         texts.verification_result("failure"),
         texts.verification_result("refused"),
