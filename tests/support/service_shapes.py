@@ -259,7 +259,6 @@ NOTIFY_SHAPES = [
         op="update",
         scans=CLAIM,
     ),
-    QueryShape("delivery", "deliveries", {"_id": "n1"}),
     QueryShape("finish a delivery", "deliveries", {"_id": "n1", "state": "sending"}, op="update"),
     QueryShape("set-aside deliveries", "deliveries", {"state": "set-aside"}),
     QueryShape(
