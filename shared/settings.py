@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     kafka_bootstrap: str = "127.0.0.1:19092"
     mongo_url: str = "mongodb://127.0.0.1:27018/"
+    # FerretDB's PostgreSQL (local stack only; empty on MongoDB): where the GIN indexes
+    # its pushdown can use are built (shared/indexes, docs/indexes.md).
+    pg_dsn: str = ""
     db_prefix: str = "healthlink"
     topic_prefix: str = ""
     host: str = "127.0.0.1"

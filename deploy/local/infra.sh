@@ -421,9 +421,13 @@ start_ferretdb() {
     log "ferretdb: starting $FERRETDB_VERSION on $HOST:$MONGO_PORT (postgres backend)"
     # GOGC=400: collect garbage a quarter as often (FerretDB allocates per document;
     # with the default, GC took ~15% of its CPU during an ingest flood).
+    # plan_cache_mode=force_custom_plan: FerretDB sends the field name as a parameter
+    # (_jsonb->$1 @> $2); a cached generic plan cannot match the GIN expression indexes
+    # (shared/indexes) and PostgreSQL keeps one chosen while a table was small: a seq
+    # scan until the next ANALYZE (docs/indexes.md).
     start_detached "$FERRETDB_PID" "$FERRETDB_LOG" "$REPO_ROOT" \
       env GOGC="${HEALTHLINK_FERRETDB_GOGC:-400}" "$FERRETDB_BIN" --handler=postgresql \
-        --postgresql-url="postgres://postgres@$HOST:$PG_PORT/ferretdb" \
+        --postgresql-url="postgres://postgres@$HOST:$PG_PORT/ferretdb?plan_cache_mode=force_custom_plan" \
         --listen-addr="$HOST:$MONGO_PORT" --debug-addr="$HOST:$FERRETDB_DEBUG_PORT" \
         --state-dir="$FERRETDB_DIR" --telemetry=disable --log-level=info --log-format=text \
       || die "ferretdb did not start"
@@ -441,6 +445,8 @@ start_ferretdb() {
 cmd_env() {
   echo "export HEALTHLINK_KAFKA_BOOTSTRAP=$HOST:$KAFKA_PORT"
   echo "export HEALTHLINK_MONGO_URL=mongodb://$HOST:$MONGO_PORT/"
+  # FerretDB's PostgreSQL, for the GIN indexes its pushdown can use (shared/indexes).
+  echo "export HEALTHLINK_PG_DSN=postgresql://postgres@$HOST:$PG_PORT/ferretdb"
 }
 
 cmd_up() {
