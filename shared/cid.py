@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-CID_SYSTEM = "https://terms.sil-th.org/id/th-cid"
-HCODE_SYSTEM = "https://terms.sil-th.org/id/th-moph-hcode"
+from healthlink_adapter.contract import CID_SYSTEM as CID_SYSTEM
+from healthlink_adapter.contract import HCODE_SYSTEM as HCODE_SYSTEM
 
 _DIGITS = frozenset("0123456789")
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from healthlink_adapter.datarequests import DATA_REQUESTED, DataRequested
+
 from services.consent.domain import (
     ConsentState,
     PerVisit,
@@ -21,7 +23,6 @@ from services.consent.domain import (
     check_visit_end,
 )
 from services.consent.handlers import (
-    DATA_REQUESTED,
     Change,
     Deps,
     Stored,
@@ -39,8 +40,8 @@ Edit = Callable[[ConsentState], ConsentState]
 
 def data_request(cid: str, hospital: str, reason: str, event_id: str, now: datetime) -> Envelope:
     """Ask ``hospital`` to send ``cid``'s records (idempotent id: duplicates are the same)."""
-    data = {"patient": cid, "hospital": hospital, "reason": reason, "time": now.isoformat()}
-    return event(DATA_REQUESTED, hospital, data, event_id=event_id)
+    data = DataRequested(patient=cid, hospital=hospital, reason=reason, time=now)
+    return event(DATA_REQUESTED, hospital, data.model_dump(mode="json"), event_id=event_id)
 
 
 def public(cid: str, stored: Stored) -> dict[str, Any]:

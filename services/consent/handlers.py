@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+from healthlink_adapter.datarequests import DATA_REQUESTED
+
 from services.consent.domain import check_adult, check_cid, check_hcode
 from services.consent.errors import (
     AlreadyRegistered,
@@ -43,7 +45,6 @@ TOPIC_OF = {
     "hospitals": topics.HOSPITAL_EVENTS,
     "patients": topics.CONSENT_EVENTS,
 }
-DATA_REQUESTED = "data.requested"
 RELAY_GRACE = timedelta(seconds=5)
 
 

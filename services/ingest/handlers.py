@@ -21,6 +21,14 @@ from datetime import datetime
 from functools import partial
 from typing import Protocol
 
+from healthlink_adapter.contract import (
+    HOSPITAL_HEADER,
+    REQUEST_ID_HEADER,
+    SIGNATURE_HEADER,
+    UPLOAD_ID_HEADER,
+)
+from healthlink_adapter.signing import check_body
+
 from services.ingest.bundle import (
     BundleRejected,
     LoadedBundle,
@@ -42,10 +50,6 @@ from shared.projections import ConsentView, HospitalView
 
 log = get_logger(__name__)
 SOURCE = EVENT_SOURCE
-HOSPITAL_HEADER = "hl-hospital"
-SIGNATURE_HEADER = "hl-signature"
-UPLOAD_ID_HEADER = "hl-upload-id"
-REQUEST_ID_HEADER = "hl-request-id"
 
 
 class Views(Protocol):
@@ -100,7 +104,7 @@ def signed_by(deps: Deps, source: SourceMessage) -> str:
     if not signature:
         raise Rejected("upload has no signature", code="unsigned")
     key = tokens.derive(deps.secret, "upload", hospital)
-    if not tokens.check_body(key, source.value, signature):
+    if not check_body(key, source.value, signature):
         raise Rejected("upload signature invalid", code="bad-signature")
     return hospital
 

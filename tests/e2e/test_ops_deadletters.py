@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from healthlink_adapter import KafkaUploader
 from pymongo import AsyncMongoClient
 
-from healthlink.adapter import HospitalAdapter
 from healthlink.retry import retry
 from healthlink.synthetic import make_patient_bundle
 from shared.database import Document
@@ -64,7 +64,7 @@ async def test_uploads_without_consent_are_retried_after_consent_and_stored_once
                             sensitive_fraction=0.0)
         for _ in range(3)
     ]  # fmt: skip
-    async with HospitalAdapter(
+    async with KafkaUploader(
         ops_settings.kafka_bootstrap, source.code, source.upload_key, ops_settings.topic_prefix
     ) as adapter:
         for bundle in bundles:
@@ -120,7 +120,7 @@ async def test_an_upload_from_a_hospital_not_yet_a_provider_is_repaired_by_a_ret
     cid, token = await ops.patient(rng)
     await ops.consent(cid, token, [reader.code])
     bundle = make_patient_bundle(rng, cid=cid, hospital_code=reader.code, n_resources=9)
-    async with HospitalAdapter(
+    async with KafkaUploader(
         ops_settings.kafka_bootstrap, reader.code, reader.upload_key, ops_settings.topic_prefix
     ) as adapter:
         await adapter.send(bundle)
