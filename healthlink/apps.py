@@ -1,9 +1,13 @@
-"""The five services by name, each built by its own composition root."""
+"""The five services by name, each built by its own composition root.
+
+Every ``services/<name>/app.py`` has ``SERVICE``, ``SETTINGS`` (its settings class,
+the shared ``Settings`` extended) and ``create_app(settings, *, deps=None)``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from importlib import import_module
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -12,9 +16,25 @@ from shared.settings import SERVICE_PORTS, Settings
 SERVICES = tuple(SERVICE_PORTS)
 
 
-def app_factory(service: str) -> Callable[[Settings], FastAPI]:
+def _composition_root(service: str) -> Any:
     if service not in SERVICE_PORTS:
         raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    module = import_module(f"services.{service}.app")
-    factory: Callable[[Settings], FastAPI] = module.create_app
-    return factory
+    return import_module(f"services.{service}.app")
+
+
+def settings_class(service: str) -> type[Settings]:
+    found: type[Settings] = _composition_root(service).SETTINGS
+    return found
+
+
+def settings_for(service: str, base: Settings | None = None, **overrides: Any) -> Settings:
+    """``service``'s settings: from the environment, or ``base`` (shared values) with the
+    service's own from the environment, then ``overrides``."""
+    values = {**(base.model_dump() if base is not None else {}), **overrides}
+    return settings_class(service)(**values)
+
+
+def build_app(service: str, base: Settings | None = None, **overrides: Any) -> FastAPI:
+    """``service``'s app from its own composition root and settings."""
+    app: FastAPI = _composition_root(service).create_app(settings_for(service, base, **overrides))
+    return app

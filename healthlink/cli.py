@@ -9,7 +9,7 @@ import typer
 import uvicorn
 
 from healthlink.apidocs import docs_cli
-from healthlink.apps import SERVICES, app_factory
+from healthlink.apps import SERVICES, build_app, settings_for
 from healthlink.audit import audit as audit_cli
 from healthlink.dlq import dlq
 from healthlink.physicians import app as physicians_app
@@ -30,8 +30,8 @@ def serve(service: str, port: int = typer.Option(0, help="default: the service's
     """Run one service (consent, ingest, query, audit, notify) on loopback."""
     if service not in SERVICES:
         raise typer.BadParameter(f"one of {', '.join(SERVICES)}")
-    settings = Settings()
-    app = app_factory(service)(settings)
+    settings = settings_for(service)
+    app = build_app(service, settings)
     uvicorn.run(
         app,
         host=settings.host,

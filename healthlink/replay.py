@@ -42,7 +42,7 @@ from rich.progress import (
 )
 
 from healthlink import offsets
-from healthlink.apps import app_factory
+from healthlink.apps import build_app
 from healthlink.offsets import PartitionPlan, StartAt
 from healthlink.rebuild import RebuildSettings, drop_rebuild, swap_in
 from shared.consumer import Guard
@@ -91,7 +91,7 @@ def runtime_of(app: FastAPI) -> Runtime:
 
 def service_topics(settings: Settings, service: str) -> list[str]:
     """The topics ``service`` consumes (with the deployment's prefix)."""
-    return list(runtime_of(app_factory(service)(settings)).routes)
+    return list(runtime_of(build_app(service, settings)).routes)
 
 
 async def merged(settings: Settings, parts: list[PartitionPlan]) -> AsyncIterator[SourceMessage]:
@@ -231,7 +231,7 @@ async def replay(
     """Rebuild ``service``'s projections from its topics (see the module docstring)."""
     began = time.perf_counter()
     target = RebuildSettings.of(settings, service) if fresh_db else settings
-    runtime = runtime_of(app_factory(service)(target))
+    runtime = runtime_of(build_app(service, target))
     names = list(runtime.routes)
     if only_topics:
         wanted = {

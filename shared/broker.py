@@ -8,11 +8,13 @@ again), never FastStream's default of committing before processing.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from healthlink_adapter.contract import BATCH_BYTES, record_limit
 
-from shared.events import Envelope
+from shared.events import Envelope, Event
 from shared.logging import CORRELATION_HEADER, get_correlation_id
 from shared.settings import Settings
 from shared.topics import named
@@ -81,3 +83,43 @@ class Publisher:
     ) -> None:
         """Publish bytes as they are (uploads, dead letters, retries)."""
         await self._broker.publish(value, self.topic(topic), key=key, headers=headers)
+
+
+class EventPublisher(Protocol):
+    """The port use cases publish through (``Publisher``; ``RecordingPublisher`` in tests)."""
+
+    async def publish(self, topic: str, event: Envelope) -> None: ...
+
+
+class RawPublisher(EventPublisher, Protocol):
+    async def publish_raw(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
+    ) -> None: ...
+
+
+class RecordingPublisher:
+    """The in-memory fake: keeps what was published, ``(topic, envelope)`` pairs."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Envelope]] = []
+        self.raw: list[tuple[str, bytes, bytes | None, dict[str, str]]] = []
+
+    async def publish(self, topic: str, event: Envelope) -> None:
+        self.sent.append((topic, event))
+
+    async def publish_raw(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
+    ) -> None:
+        self.raw.append((topic, value, key, headers))
+
+    def names(self, topic: str | None = None) -> list[str]:
+        return [e.name for t, e in self.sent if topic is None or t == topic]
+
+    def of(self, kind: type[Event]) -> list[Envelope]:
+        """What was published of ``kind`` (its subtypes included)."""
+        types = {k.TYPE for k in _family(kind)}
+        return [e for _, e in self.sent if e.type in types]
+
+
+def _family(kind: type[Event]) -> list[type[Event]]:
+    return [kind, *(k for sub in kind.__subclasses__() for k in _family(sub))]

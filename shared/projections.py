@@ -1,119 +1,42 @@
-"""Local read models of consent and hospital events (contracts, not rules).
+"""Local copies of consent and hospital states, kept from their events.
 
 Consent and hospital events carry the full resulting state and a version per
-subject, so any service can keep its own copy and decide locally, with no call to
-the consent service on a hot path. Applying is idempotent and order-safe: a state
-is written only when its version is newer than the stored one, so a redelivered or
-replayed event changes nothing.
+subject, so any service keeps its own copy and decides locally with the predicates
+of ``shared.coverage``, with no call to the consent service on a hot path. Applying
+is idempotent and order-safe: a state is written only when its version is newer than
+the stored one, so a redelivered or replayed event changes nothing.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from shared.coverage import ConsentState, HospitalState
 from shared.database import Document
-from shared.errors import Rejected
-from shared.events import Envelope
+from shared.events import ConsentChanged, Envelope, HospitalChanged, parse
 
 
 @dataclass(frozen=True)
-class HospitalView:
-    code: str
-    name: str
-    role: str  # "consumer" | "provider"
-    consent_mode: str  # "standing" | "per-visit"
-    active: bool = True
-    joined_at: str | None = None  # ISO-8601 UTC
-    provider_since: str | None = None  # ISO-8601 UTC; None for a consumer
-
-    @property
-    def is_provider(self) -> bool:
-        return self.active and self.role == "provider"
-
-    @property
-    def per_visit_only(self) -> bool:
-        """Its physicians may read only under a per-visit consent for the visit."""
-        return self.consent_mode == "per-visit"
-
-    @classmethod
-    def from_state(cls, code: str, state: dict[str, Any]) -> HospitalView:
-        return cls(
-            code=code,
-            name=state.get("name", code),
-            role=state["role"],
-            consent_mode=state.get("consent_mode", "standing"),
-            active=state.get("active", True),
-            joined_at=state.get("joined_at"),
-            provider_since=state.get("provider_since"),
-        )
-
-
-@dataclass(frozen=True)
-class ConsentView:
-    """What a patient allows now: standing consent, per-visit consents, sensitive data."""
+class Consent:
+    """A patient's consent as this service last heard of it."""
 
     cid: str
     version: int
-    all_hospitals: bool
-    hospitals: frozenset[str]
-    allow_sensitive: bool
-    per_visit: tuple[dict[str, Any], ...] = ()
-
-    def covers_source(self, hospital: str) -> bool:
-        """The standing consent lets ``hospital`` send and share this patient's data."""
-        return self.all_hospitals or hospital in self.hospitals
-
-    def live_per_visit(self, now: datetime) -> list[dict[str, Any]]:
-        """Per-visit consents neither revoked nor past their end time at ``now``."""
-        return [
-            v
-            for v in self.per_visit
-            if not v.get("revoked") and datetime.fromisoformat(str(v["until"])) > now
-        ]
-
-    def per_visit_sources(self, requesting: str, now: datetime) -> frozenset[str]:
-        """Sources a live per-visit consent lets ``requesting`` read at ``now``."""
-        return frozenset(
-            code
-            for v in self.live_per_visit(now)
-            if v.get("requesting_hospital") == requesting
-            for code in v.get("sources", [])
-        )
-
-    def per_visit_allows(self, requesting: str, source: str, now: datetime) -> bool:
-        """A live per-visit consent for ``requesting`` lists ``source``."""
-        return source in self.per_visit_sources(requesting, now)
-
-    def may_send(self, source: str, now: datetime) -> bool:
-        """The ingest gate: standing consent covers ``source`` or a live per-visit lists it."""
-        return self.covers_source(source) or any(
-            source in v.get("sources", []) for v in self.live_per_visit(now)
-        )
+    state: ConsentState
 
     @classmethod
-    def from_doc(cls, doc: Document) -> ConsentView:
-        state = doc["state"]
-        return cls(
-            cid=doc["_id"],
-            version=int(doc["version"]),
-            all_hospitals=bool(state.get("all_hospitals", False)),
-            hospitals=frozenset(state.get("hospitals", [])),
-            allow_sensitive=bool(state.get("allow_sensitive", False)),
-            per_visit=tuple(state.get("per_visit", [])),
-        )
+    def from_doc(cls, doc: Document) -> Consent:
+        return cls(doc["_id"], int(doc["version"]), ConsentState.model_validate(doc["state"]))
 
 
-def versioned(event: Envelope) -> tuple[int, dict[str, Any]]:
-    """The ``(version, state)`` of a state event, or ``Rejected`` (it goes to dead letters)."""
-    version, state = event.data.get("version"), event.data.get("state")
-    if not isinstance(version, int) or version < 1 or not isinstance(state, dict):
-        raise Rejected("state event without a positive version and a state", code="malformed-event")
-    return version, state
+def hospital_of(doc: Document) -> HospitalState:
+    return HospitalState.model_validate(doc["state"])
 
 
 async def apply_versioned(
@@ -133,50 +56,98 @@ async def apply_versioned(
     return True
 
 
-class ConsentProjection:
-    """Consent and hospital events -> two collections in the consuming service's database."""
+class Versions(Protocol):
+    """Versioned states by key: ``{"_id", "version", "state"}`` documents."""
 
-    def __init__(
-        self, consents: AsyncCollection[Document], hospitals: AsyncCollection[Document]
-    ) -> None:
+    async def apply(self, key: str, version: int, state: dict[str, Any]) -> bool:
+        """Store ``state`` if ``version`` is newer than the stored one."""
+        ...
+
+    async def get(self, key: str) -> Document | None: ...
+
+    async def get_many(self, keys: list[str]) -> dict[str, Document]: ...
+
+
+class MongoVersions:
+    def __init__(self, coll: AsyncCollection[Document]) -> None:
+        self.coll = coll
+
+    async def apply(self, key: str, version: int, state: dict[str, Any]) -> bool:
+        return await apply_versioned(self.coll, key, version, state)
+
+    async def get(self, key: str) -> Document | None:
+        return await self.coll.find_one({"_id": key})
+
+    async def get_many(self, keys: list[str]) -> dict[str, Document]:
+        if len(keys) == 1:
+            doc = await self.get(keys[0])
+            return {keys[0]: doc} if doc else {}
+        return {doc["_id"]: doc async for doc in self.coll.find({"_id": {"$in": keys}})}
+
+
+class MemoryVersions:
+    """The in-memory fake, for unit tests."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, Document] = {}
+
+    async def apply(self, key: str, version: int, state: dict[str, Any]) -> bool:
+        held = self.docs.get(key)
+        if held is not None and held["version"] >= version:
+            return False
+        self.docs[key] = {"_id": key, "version": version, "state": copy.deepcopy(state)}
+        return True
+
+    async def get(self, key: str) -> Document | None:
+        return copy.deepcopy(self.docs.get(key))
+
+    async def get_many(self, keys: list[str]) -> dict[str, Document]:
+        return {key: copy.deepcopy(self.docs[key]) for key in keys if key in self.docs}
+
+
+class ConsentProjection:
+    """Consent and hospital events -> this service's copies of their states."""
+
+    def __init__(self, consents: Versions, hospitals: Versions) -> None:
         self.consents = consents
         self.hospitals = hospitals
 
-    async def on_consent_event(self, event: Envelope) -> bool:
-        """Apply a consent state change; other events on the topic (patients) are skipped."""
-        if "state" not in event.data:
+    @classmethod
+    def in_database(cls, db: AsyncDatabase[Document]) -> ConsentProjection:
+        """Kept in ``consent_view`` and ``hospital_view`` of the service's database."""
+        return cls(MongoVersions(db.consent_view), MongoVersions(db.hospital_view))
+
+    @classmethod
+    def in_memory(cls) -> ConsentProjection:
+        return cls(MemoryVersions(), MemoryVersions())
+
+    async def on_consent_event(self, envelope: Envelope) -> bool:
+        """Apply a consent change; other events on the topic (patients) are skipped."""
+        event = parse(envelope)
+        if not isinstance(event, ConsentChanged):
             return False
-        version, state = versioned(event)
-        return await apply_versioned(self.consents, event.subject, version, state)
+        state = event.state.model_dump(mode="json")
+        return await self.consents.apply(envelope.subject, event.version, state)
 
-    async def on_hospital_event(self, event: Envelope) -> bool:
-        if "state" not in event.data:
-            return False
-        version, state = versioned(event)
-        return await apply_versioned(self.hospitals, event.subject, version, state)
+    async def on_hospital_event(self, envelope: Envelope) -> bool:
+        event = HospitalChanged.of(envelope)
+        state = event.state.model_dump(mode="json")
+        return await self.hospitals.apply(envelope.subject, event.version, state)
 
-    async def consent(self, cid: str) -> ConsentView | None:
-        doc = await self.consents.find_one({"_id": cid})
-        return ConsentView.from_doc(doc) if doc else None
+    async def consent(self, cid: str) -> Consent | None:
+        doc = await self.consents.get(cid)
+        return Consent.from_doc(doc) if doc else None
 
-    async def hospital(self, code: str) -> HospitalView | None:
-        doc = await self.hospitals.find_one({"_id": code})
-        return HospitalView.from_state(code, doc["state"]) if doc else None
+    async def hospital(self, code: str) -> HospitalState | None:
+        doc = await self.hospitals.get(code)
+        return hospital_of(doc) if doc else None
 
-    async def consents_of(self, cids: list[str]) -> dict[str, ConsentView | None]:
-        """Several patients' consent views in one read (a batch's worth)."""
-        if len(cids) == 1:
-            return {cids[0]: await self.consent(cids[0])}
-        found = {doc["_id"]: doc async for doc in self.consents.find({"_id": {"$in": cids}})}
-        return {cid: ConsentView.from_doc(found[cid]) if cid in found else None for cid in cids}
+    async def consents_of(self, cids: list[str]) -> dict[str, Consent | None]:
+        """Several patients' consents in one read (a batch's worth)."""
+        found = await self.consents.get_many(cids)
+        return {cid: Consent.from_doc(found[cid]) if cid in found else None for cid in cids}
 
-    async def hospitals_of(self, codes: list[str]) -> dict[str, HospitalView | None]:
-        """Several hospitals' views in one read."""
-        if len(codes) == 1:
-            return {codes[0]: await self.hospital(codes[0])}
-        cursor = self.hospitals.find({"_id": {"$in": codes}})
-        found = {doc["_id"]: doc async for doc in cursor}
-        return {
-            code: HospitalView.from_state(code, found[code]["state"]) if code in found else None
-            for code in codes
-        }
+    async def hospitals_of(self, codes: list[str]) -> dict[str, HospitalState | None]:
+        """Several hospitals' states in one read."""
+        found = await self.hospitals.get_many(codes)
+        return {code: hospital_of(found[code]) if code in found else None for code in codes}

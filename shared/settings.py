@@ -1,4 +1,9 @@
-"""Typed settings from the environment, one ``HEALTHLINK_`` prefix for every service."""
+"""Typed settings from the environment, one ``HEALTHLINK_`` prefix for every service.
+
+``Settings`` holds what every service needs (broker, database, secrets, topics);
+each service extends it with its own fields in ``services/<name>/settings.py``
+(same prefix, names unique across services) and is built from that class.
+"""
 
 from __future__ import annotations
 
@@ -39,17 +44,8 @@ class Settings(BaseSettings):
     # Topics are created at service start with these (shared/runtime.py, docs/operations.md).
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
-    # Hot topics are consumed in batches of at most this many records per poll
-    # (uploads in ingest; records-received events in query). See shared/runtime.py.
-    upload_batch: int = Field(default=32, ge=1, le=500)
-    # Upload consumers per ingest instance (partitions split between them): one batch
-    # is validated while others are being written.
-    upload_consumers: int = Field(default=3, ge=1, le=16)
-    # Worker processes per ingest instance for FHIR model validation (the CPU-heavy
-    # step); 0 validates in a thread of the service's own process (one core at most).
-    # Two on a 2-core machine: a batch is split between them, so validation fills the
-    # cores whenever the rest of the pipeline leaves them idle (+10 % in a flood vs 1).
-    validation_processes: int = Field(default=2, ge=0, le=16)
+    # Batch consumers of events (query: records.stored; notify: records.received) take
+    # at most this many records per poll. See shared/runtime.py.
     event_batch: int = Field(default=200, ge=1, le=5000)
 
     @model_validator(mode="after")

@@ -10,20 +10,22 @@ from services.audit import handlers
 from services.audit.api import router
 from services.audit.handlers import Deps
 from services.audit.repository import AuditLog
+from services.audit.settings import AuditSettings
 from services.audit.sources import ENVELOPE_TOPICS, KINDS
 from shared import topics
 from shared.runtime import make_runtime, service_app
-from shared.settings import Settings
 
 SERVICE = "audit"
+SETTINGS = AuditSettings
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: AuditSettings, *, deps: Deps | None = None) -> FastAPI:
     runtime = make_runtime(settings, SERVICE)
-    audit_log = AuditLog(runtime.db)
-    deps = Deps(log=audit_log)
-    runtime.on_start.append(audit_log.ensure_indexes)
-    runtime.on_start.append(audit_log.reconcile)
+    if deps is None:
+        audit_log = AuditLog(runtime.db)
+        runtime.on_start.append(audit_log.ensure_indexes)
+        runtime.on_start.append(audit_log.reconcile)
+        deps = Deps(log=audit_log)
     for topic in ENVELOPE_TOPICS:
         runtime.subscribe_raw(topic, partial(handlers.on_event, deps, KINDS[topic]))
     runtime.subscribe_raw(topics.DEAD_LETTERS, partial(handlers.on_dead_letter, deps))
@@ -32,7 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
         "Health Link audit",
         "A tamper-evident record of every access, readable by the patient.",
     )
-    app.state.audit_log = audit_log
+    app.state.audit_log = deps.log
     app.state.settings = settings
     app.include_router(router)
     return app

@@ -15,7 +15,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from services.audit.sources import SET_ASIDE
 from shared.cid import CID_SYSTEM, HCODE_SYSTEM
+from shared.events import (
+    BreakGlassDeclared,
+    PatientRegistered,
+    PhysicianAdded,
+    PhysicianLockedOut,
+    PhysicianRemoved,
+    PhysicianSignedIn,
+    RecordAccessed,
+    SignInFailed,
+)
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 AUDIT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
@@ -53,17 +64,17 @@ SUCCESS, MINOR_FAILURE, SERIOUS_FAILURE = "0", "4", "8"
 
 # record type -> (AuditEvent.type, subtype, action)
 SHAPES: dict[str, tuple[dict[str, str], dict[str, str] | None, str]] = {
-    "record.accessed": (REST, OPERATION, "E"),
-    "physician.signed_in": (USER_AUTH, LOGIN, "E"),
-    "physician.sign_in_failed": (USER_AUTH, LOGIN, "E"),
-    "physician.locked_out": (USER_AUTH, LOGIN, "E"),
-    "roster.physician_added": (ROLES_CHANGED, None, "C"),
-    "roster.physician_removed": (ROLES_CHANGED, None, "D"),
-    "access.break_glass_declared": (SECURITY_ALERT, EMERGENCY_OVERRIDE, "E"),
-    "patient.registered": (REST, CREATE, "C"),
-    "message.set_aside": (IMPORT, None, "C"),
+    RecordAccessed.NAME: (REST, OPERATION, "E"),
+    PhysicianSignedIn.NAME: (USER_AUTH, LOGIN, "E"),
+    SignInFailed.NAME: (USER_AUTH, LOGIN, "E"),
+    PhysicianLockedOut.NAME: (USER_AUTH, LOGIN, "E"),
+    PhysicianAdded.NAME: (ROLES_CHANGED, None, "C"),
+    PhysicianRemoved.NAME: (ROLES_CHANGED, None, "D"),
+    BreakGlassDeclared.NAME: (SECURITY_ALERT, EMERGENCY_OVERRIDE, "E"),
+    PatientRegistered.NAME: (REST, CREATE, "C"),
+    SET_ASIDE: (IMPORT, None, "C"),
 }
-FAILED_TYPES = {"physician.sign_in_failed": MINOR_FAILURE, "physician.locked_out": SERIOUS_FAILURE}
+FAILED_TYPES = {SignInFailed.NAME: MINOR_FAILURE, PhysicianLockedOut.NAME: SERIOUS_FAILURE}
 
 
 def _cc(*codings: dict[str, str]) -> dict[str, Any]:

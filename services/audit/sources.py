@@ -37,6 +37,7 @@ ENVELOPE_TOPICS = (
     topics.SECURITY_EVENTS,
 )
 SECRET_HEADERS = frozenset({SIGNATURE_HEADER, "authorization"})
+SET_ASIDE = "message.set_aside"  # the index type of a dead letter (not an event)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def from_dead_letter(source: SourceMessage, now: datetime) -> Entry:
     }
     index = {
         "kind": "deadletter",
-        "type": "message.set_aside",
+        "type": SET_ASIDE,
         "time": parse_time(body["time"], now),
         "patient": None,
         "physician": None,

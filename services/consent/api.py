@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.consent import consents, fhir, handlers, registry
-from services.consent.domain import ConsentState
 from services.consent.handlers import Deps
 from shared import tokens
 from shared.errors import Forbidden, NotFound
@@ -177,19 +176,13 @@ async def delete_visit_consent(
     return await consents.revoke_visit(deps, cid, visit_id)
 
 
-async def fhir_consents(deps: Deps, cid: str) -> list[dict[str, Any]]:
-    view = await consents.read_consent(deps, cid)
-    state = ConsentState.from_doc(view)
-    return fhir.consents(cid, int(view["version"]), state, deps.clock())
-
-
 @fhir_router.get("/Consent")
 async def read_fhir_consents(
     deps: DepsDep, me: PatientDep, patient: Annotated[str, Query(max_length=13)]
 ) -> dict[str, Any]:
     """The patient's consents as a FHIR R4 searchset Bundle of Consent resources."""
     same_patient(patient, me)
-    return fhir.search_bundle(await fhir_consents(deps, patient))
+    return fhir.search_bundle(await consents.read_fhir_consents(deps, patient))
 
 
 @fhir_router.get("/Consent/{consent_id}")
@@ -199,7 +192,7 @@ async def read_fhir_consent(
     """One consent as a FHIR R4 Consent resource (``<cid>-standing``, ``<cid>-visit-<id>``)."""
     if consent_id[:13] != me:
         raise Forbidden("a patient may read only their own consents")
-    for resource in await fhir_consents(deps, me):
+    for resource in await consents.read_fhir_consents(deps, me):
         if resource["id"] == consent_id:
             return resource
     raise NotFound(f"no Consent/{consent_id}")
@@ -213,14 +206,13 @@ async def create_hospital(
     state = await registry.register_hospital(
         deps, body.code, body.name, body.role, body.consent_mode
     )
-    return {**state, **credentials(settings, body.code)}
+    return {**state, **registry.credentials(settings.token_secret, body.code)}
 
 
 @hospitals.get("")
 async def read_hospitals(deps: DepsDep) -> dict[str, Any]:
     """The public list of participating hospitals, with role and consent mode."""
-    docs = await deps.repo.list_states("hospitals")
-    return {"hospitals": [doc["state"] for doc in docs]}
+    return {"hospitals": await registry.list_hospitals(deps)}
 
 
 @hospitals.get("/{code}")
@@ -239,12 +231,4 @@ async def update_hospital(code: Code, body: HospitalUpdate, deps: DepsDep) -> di
 async def read_credentials(code: Code, deps: DepsDep, settings: SettingsDep) -> dict[str, Any]:
     """The hospital's admin key and upload signing key, again (operators)."""
     await registry.read_hospital(deps, code)
-    return {"code": code, **credentials(settings, code)}
-
-
-def credentials(settings: Settings, code: str) -> dict[str, str]:
-    secret = settings.token_secret
-    return {
-        "admin_key": tokens.derive(secret, "admin", code),
-        "upload_key": tokens.derive(secret, "upload", code),
-    }
+    return {"code": code, **registry.credentials(settings.token_secret, code)}

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from healthlink_adapter.datarequests import DATA_REQUESTED, DataRequested
-
+from services.consent import domain, fhir
 from services.consent.domain import (
     ConsentState,
-    PerVisit,
+    PerVisitConsent,
     check_cid,
     check_hcode,
     check_visit_end,
@@ -31,7 +30,17 @@ from services.consent.handlers import (
     require_hospitals,
     require_patient,
 )
-from shared.events import Envelope
+from shared.events import (
+    ConsentChanged,
+    ConsentGranted,
+    ConsentRevoked,
+    DataRequested,
+    Envelope,
+    PerVisitExpired,
+    PerVisitGranted,
+    PerVisitRevoked,
+    SensitiveChanged,
+)
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -40,16 +49,17 @@ Edit = Callable[[ConsentState], ConsentState]
 
 def data_request(cid: str, hospital: str, reason: str, event_id: str, now: datetime) -> Envelope:
     """Ask ``hospital`` to send ``cid``'s records (idempotent id: duplicates are the same)."""
-    data = DataRequested(patient=cid, hospital=hospital, reason=reason, time=now)
-    return event(DATA_REQUESTED, hospital, data.model_dump(mode="json"), event_id=event_id)
+    payload = DataRequested(patient=cid, hospital=hospital, reason=reason, time=now)
+    return event(payload, hospital, event_id=event_id)
 
 
 def public(cid: str, stored: Stored) -> dict[str, Any]:
-    return {"cid": cid, "version": stored.version, **ConsentState.from_doc(stored.state).to_doc()}
+    state = ConsentState.model_validate(stored.state).model_dump(mode="json")
+    return {"cid": cid, "version": stored.version, **state}
 
 
 async def update_consent(
-    deps: Deps, cid: str, name: str, edit: Edit, widens: bool = True
+    deps: Deps, cid: str, made: type[ConsentChanged], edit: Edit, widens: bool = True
 ) -> dict[str, Any]:
     """Apply ``edit``; a change that ``widens`` the consent may request data from providers.
 
@@ -64,52 +74,48 @@ async def update_consent(
     providers = await deps.repo.providers() if widens else []
 
     def apply(version: int, doc: dict[str, Any]) -> Change | None:
-        before = ConsentState.from_doc(doc)
+        before = ConsentState.model_validate(doc)
         after = edit(before)
         if after == before:
             return None
-        new = sorted(after.sources(now, providers) - before.sources(now, providers))
+        new = sorted(after.senders(now, providers) - before.senders(now, providers))
         requests = [
-            data_request(cid, code, name, f"datareq-{cid}-{code}-v{version + 1}", now)
+            data_request(cid, code, made.NAME, f"datareq-{cid}-{code}-v{version + 1}", now)
             for code in new
         ]
-        return Change(after.to_doc(), fields={"next_expiry": after.next_expiry()}, extra=requests)
+        return Change(after, fields={"next_expiry": after.next_expiry()}, extra=requests)
 
-    return public(cid, await change(deps, "consents", cid, name, apply, current))
+    return public(cid, await change(deps, "consents", cid, made, apply, current))
 
 
 async def grant_hospitals(deps: Deps, cid: str, codes: set[str]) -> dict[str, Any]:
     await require_hospitals(deps, codes)
-    return await update_consent(deps, cid, "consent.granted", lambda s: s.grant(codes))
+    return await update_consent(deps, cid, ConsentGranted, lambda s: domain.grant(s, codes))
 
 
 async def revoke_hospitals(deps: Deps, cid: str, codes: set[str]) -> dict[str, Any]:
     for code in codes:
         check_hcode(code)
     return await update_consent(
-        deps, cid, "consent.revoked", lambda s: s.revoke(codes), widens=False
+        deps, cid, ConsentRevoked, lambda s: domain.revoke(s, codes), widens=False
     )
 
 
 async def grant_all(deps: Deps, cid: str) -> dict[str, Any]:
-    return await update_consent(deps, cid, "consent.granted", lambda s: s.grant_all())
+    return await update_consent(deps, cid, ConsentGranted, domain.grant_all)
 
 
 async def revoke_standing(deps: Deps, cid: str) -> dict[str, Any]:
-    return await update_consent(
-        deps, cid, "consent.revoked", lambda s: s.revoke_standing(), widens=False
-    )
+    return await update_consent(deps, cid, ConsentRevoked, domain.revoke_standing, widens=False)
 
 
 async def revoke_all(deps: Deps, cid: str) -> dict[str, Any]:
-    return await update_consent(
-        deps, cid, "consent.revoked", lambda s: s.revoke_all(), widens=False
-    )
+    return await update_consent(deps, cid, ConsentRevoked, domain.revoke_all, widens=False)
 
 
 async def set_sensitive(deps: Deps, cid: str, allowed: bool) -> dict[str, Any]:
-    edit: Edit = lambda s: s.with_sensitive(allowed)  # noqa: E731
-    return await update_consent(deps, cid, "consent.sensitive_changed", edit)
+    edit: Edit = lambda s: domain.with_sensitive(s, allowed)  # noqa: E731
+    return await update_consent(deps, cid, SensitiveChanged, edit)
 
 
 async def grant_visit(
@@ -119,16 +125,16 @@ async def grant_visit(
     await require_patient(deps, cid)
     end = check_visit_end(until, deps.clock())
     await require_hospitals(deps, {requesting, *sources})
-    visit = PerVisit(uuid.uuid4().hex, requesting, frozenset(sources), end)
-    result = await update_consent(
-        deps, cid, "consent.per_visit_granted", lambda s: s.add_visit(visit)
+    visit = PerVisitConsent(
+        id=uuid.uuid4().hex, requesting_hospital=requesting, sources=tuple(sources), until=end
     )
-    return {**result, "visit": visit.to_doc()}
+    result = await update_consent(deps, cid, PerVisitGranted, lambda s: domain.add_visit(s, visit))
+    return {**result, "visit": visit.model_dump(mode="json")}
 
 
 async def revoke_visit(deps: Deps, cid: str, visit_id: str) -> dict[str, Any]:
-    edit: Edit = lambda s: s.revoke_visit(visit_id)  # noqa: E731
-    return await update_consent(deps, cid, "consent.per_visit_revoked", edit, widens=False)
+    edit: Edit = lambda s: domain.revoke_visit(s, visit_id)  # noqa: E731
+    return await update_consent(deps, cid, PerVisitRevoked, edit, widens=False)
 
 
 async def expire_visits(deps: Deps, cid: str) -> bool:
@@ -140,15 +146,15 @@ async def expire_visits(deps: Deps, cid: str) -> bool:
     now = deps.clock()
 
     def apply(version: int, doc: dict[str, Any]) -> Change | None:
-        state = ConsentState.from_doc(doc)
-        expired = state.expired(now)
+        state = ConsentState.model_validate(doc)
+        expired = domain.expired(state, now)
         if not expired:
             return None
-        after = state.drop_expired(now)
+        after = domain.drop_expired(state, now)
         fields = {"next_expiry": after.next_expiry()}
-        return Change(after.to_doc(), data={"expired": expired}, fields=fields)
+        return Change(after, data={"expired": expired}, fields=fields)
 
-    stored = await change(deps, "consents", cid, "consent.per_visit_expired", apply)
+    stored = await change(deps, "consents", cid, PerVisitExpired, apply)
     return stored.changed
 
 
@@ -168,6 +174,13 @@ async def read_consent(deps: Deps, cid: str) -> dict[str, Any]:
     return public(cid, Stored(version, state, changed=False))
 
 
+async def read_fhir_consents(deps: Deps, cid: str) -> list[dict[str, Any]]:
+    """The patient's consents as FHIR R4 ``Consent`` resources, standing first."""
+    view = await read_consent(deps, cid)
+    state = ConsentState.model_validate(view)
+    return fhir.consents(cid, int(view["version"]), state, deps.clock())
+
+
 async def read_history(deps: Deps, cid: str) -> list[dict[str, Any]]:
     await require_patient(deps, cid)
     return [
@@ -177,5 +190,6 @@ async def read_history(deps: Deps, cid: str) -> list[dict[str, Any]]:
 
 
 async def revoke_all_hospitals(deps: Deps, cid: str) -> dict[str, Any]:
-    edit: Edit = lambda s: s.revoke_all_hospitals()  # noqa: E731
-    return await update_consent(deps, cid, "consent.revoked", edit, widens=False)
+    return await update_consent(
+        deps, cid, ConsentRevoked, domain.revoke_all_hospitals, widens=False
+    )

@@ -1,13 +1,16 @@
 """Consent errors, each mapped to its HTTP status by the shared error map.
 
 NotFound    PatientNotFound, HospitalNotFound, VisitNotFound (domain.py)
-Conflict    AlreadyRegistered, HospitalRegistered, RoleDowngrade, ConcurrentChange
-Rejected    TooManyAttempts (429), VerificationFailed (401) (verification.py)
+Conflict    AlreadyRegistered, HospitalAlreadyRegistered, RoleDowngrade, ConcurrentChange
+Rejected    TooManyAttempts (429), VerificationFailed (401)
 """
 
 from __future__ import annotations
 
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, Rejected
+
+REFUSED_TH = "ขออภัยค่ะ ท่านระบุข้อมูลไม่ถูกต้องเกิน 5 ครั้ง กรุณาทำรายการใหม่อีกครั้งในวันถัดไป"
+REFUSED_EN = "Sorry, you entered incorrect data more than 5 times. Please try again tomorrow."
 
 
 class PatientNotFound(NotFound):
@@ -22,7 +25,7 @@ class AlreadyRegistered(Conflict):
     code = "already-registered"
 
 
-class HospitalRegistered(Conflict):
+class HospitalAlreadyRegistered(Conflict):
     code = "hospital-registered"
 
 
@@ -32,3 +35,18 @@ class RoleDowngrade(Conflict):
 
 class ConcurrentChange(Conflict):
     code = "concurrent-change"
+
+
+class TooManyAttempts(Rejected):
+    """The sixth attempt of a Bangkok day: refused with the FAQ's message."""
+
+    code = "too-many-attempts"
+    status = 429
+
+    def __init__(self) -> None:
+        super().__init__(f"{REFUSED_TH} / {REFUSED_EN}")
+
+
+class VerificationFailed(Rejected):
+    code = "verification-failed"
+    status = 401

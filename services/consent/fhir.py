@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.consent.domain import ConsentState, PerVisit
+from services.consent.domain import ConsentState, PerVisitConsent
 from shared.fhir import CID_SYSTEM, HCODE_SYSTEM
 
 SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
@@ -78,7 +78,7 @@ def standing_consent(cid: str, version: int, state: ConsentState) -> dict[str, A
 
 
 def visit_consent(
-    cid: str, version: int, state: ConsentState, visit: PerVisit, now: datetime
+    cid: str, version: int, state: ConsentState, visit: PerVisitConsent, now: datetime
 ) -> dict[str, Any]:
     provision: dict[str, Any] = {
         "type": "permit",

@@ -11,45 +11,39 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
-
-from healthlink_adapter.datarequests import DATA_REQUESTED
+from typing import Any
 
 from services.consent.domain import check_adult, check_cid, check_hcode
 from services.consent.errors import (
+    REFUSED_EN,
+    REFUSED_TH,
     AlreadyRegistered,
     ConcurrentChange,
     HospitalNotFound,
     PatientNotFound,
-)
-from services.consent.repository import ConsentRepository
-from services.consent.verification import (
-    MAX_ATTEMPTS,
-    REFUSED_EN,
-    REFUSED_TH,
-    DevVerifier,
     TooManyAttempts,
     VerificationFailed,
-    Verifier,
-    attempt_day,
 )
-from shared import topics
-from shared.events import Envelope, make_event
+from services.consent.repository import KINDS, ConsentRepository
+from services.consent.verification import MAX_ATTEMPTS, DevVerifier, Verifier, attempt_day
+from shared import events
+from shared.broker import EventPublisher
+from shared.coverage import ConsentState, HospitalState
+from shared.events import (
+    ConsentChanged,
+    Envelope,
+    Event,
+    HospitalChanged,
+    PatientRegistered,
+    VerificationEvent,
+    topic_of,
+)
 from shared.logging import get_correlation_id, get_logger
 
 log = get_logger(__name__)
 SOURCE = "healthlink/consent"
 MAX_TRIES = 5
-TOPIC_OF = {
-    "consents": topics.CONSENT_EVENTS,
-    "hospitals": topics.HOSPITAL_EVENTS,
-    "patients": topics.CONSENT_EVENTS,
-}
 RELAY_GRACE = timedelta(seconds=5)
-
-
-class EventPublisher(Protocol):
-    async def publish(self, topic: str, event: Envelope) -> None: ...
 
 
 @dataclass
@@ -60,15 +54,19 @@ class Deps:
     verifier: Verifier = field(default_factory=DevVerifier)
 
 
+State = ConsentState | HospitalState
+Changed = type[ConsentChanged] | type[HospitalChanged]
+
+
 @dataclass
 class Change:
     """A next state, with what goes along with it in the same write."""
 
-    state: dict[str, Any]
+    state: State
     data: dict[str, Any] = field(default_factory=dict)  # extra event data
     fields: dict[str, Any] = field(default_factory=dict)  # extra document fields
     extra: list[Envelope] = field(default_factory=list)  # follow-up events (data requests)
-    name: str | None = None  # the event name, when it depends on the change
+    event: Changed | None = None  # the event type, when it depends on the change
 
 
 @dataclass(frozen=True)
@@ -81,26 +79,18 @@ class Stored:
 Apply = Callable[[int, dict[str, Any]], Change | None]
 
 
-def event(name: str, subject: str, data: dict[str, Any], event_id: str | None = None) -> Envelope:
-    return make_event(
-        name,
-        source=SOURCE,
-        subject=subject,
-        data=data,
-        event_id=event_id,
-        correlation_id=get_correlation_id(),
+def event(payload: Event, subject: str, event_id: str | None = None) -> Envelope:
+    """``payload`` in an envelope from this service, with the request's correlation id."""
+    return payload.envelope(
+        source=SOURCE, subject=subject, event_id=event_id, correlation_id=get_correlation_id()
     )
-
-
-def topic_for(kind: str, envelope: Envelope) -> str:
-    return topics.DATA_REQUESTS if envelope.name == DATA_REQUESTED else TOPIC_OF[kind]
 
 
 async def change(
     deps: Deps,
     kind: str,
     key: str,
-    name: str,
+    kind_of_event: Changed,
     apply: Apply,
     current: tuple[int, dict[str, Any]] | None = None,
 ) -> Stored:
@@ -115,19 +105,19 @@ async def change(
         step = apply(version, state)
         if step is None:
             return Stored(version, state, changed=False)
-        main = event(
-            step.name or name, key, {"version": version + 1, "state": step.state, **step.data}
-        )
-        events = [main, *step.extra]
-        if await deps.repo.save(kind, key, version, step.state, events, step.fields):
+        made = step.event or kind_of_event
+        payload = made.model_validate({"version": version + 1, "state": step.state, **step.data})
+        events = [event(payload, key), *step.extra]
+        stored = step.state.model_dump(mode="json")
+        if await deps.repo.save(kind, key, version, stored, events, step.fields):
             for sent in events:
                 await publish_stored(deps, kind, key, sent)
-            return Stored(version + 1, step.state, changed=True)
+            return Stored(version + 1, stored, changed=True)
     raise ConcurrentChange("too many concurrent changes; try again")
 
 
 async def publish_stored(deps: Deps, kind: str, key: str, envelope: Envelope) -> None:
-    await deps.publisher.publish(topic_for(kind, envelope), envelope)
+    await deps.publisher.publish(topic_of(envelope), envelope)
     await deps.repo.published(kind, key, envelope.id)
 
 
@@ -138,7 +128,7 @@ async def relay(deps: Deps, grace: timedelta = RELAY_GRACE) -> int:
     """
     sent = 0
     cutoff = deps.clock() - grace
-    for kind in TOPIC_OF:
+    for kind in KINDS:
         for key, envelope in await deps.repo.pending(kind):
             if envelope.time > cutoff:
                 continue
@@ -171,8 +161,8 @@ async def register_patient(deps: Deps, cid: str, birth_date: date) -> dict[str, 
     check_cid(cid)
     now = deps.clock()
     check_adult(birth_date, now)
-    data = {"cid": cid, "birth_date": birth_date.isoformat(), "registered_at": now.isoformat()}
-    registered = event("patient.registered", cid, data, event_id=f"patient-registered-{cid}")
+    payload = PatientRegistered(cid=cid, birth_date=birth_date, registered_at=now)
+    registered = event(payload, cid, event_id=f"patient-registered-{cid}")
     fields = {"birth_date": birth_date.isoformat(), "registered_at": now}
     if not await deps.repo.add_patient(cid, fields, registered):
         raise AlreadyRegistered("this CID is already registered")
@@ -181,9 +171,9 @@ async def register_patient(deps: Deps, cid: str, birth_date: date) -> dict[str, 
 
 
 async def patient_event(
-    deps: Deps, cid: str, name: str, data: dict[str, Any], verified_at: datetime | None = None
+    deps: Deps, cid: str, payload: VerificationEvent, verified_at: datetime | None = None
 ) -> None:
-    envelope = event(name, cid, {"cid": cid, **data})
+    envelope = event(payload, cid)
     await deps.repo.patient_event(cid, envelope, verified_at)
     await publish_stored(deps, "patients", cid, envelope)
 
@@ -197,11 +187,11 @@ async def verify_identity(deps: Deps, cid: str, scan: str) -> dict[str, Any]:
     await require_patient(deps, cid)
     now = deps.clock()
     day = attempt_day(now)
-    base = {"day": day, "time": now.isoformat()}
     count = await deps.repo.reserve_attempt(cid, day, MAX_ATTEMPTS)
     if count is None:
         message = {"th": REFUSED_TH, "en": REFUSED_EN}
-        await patient_event(deps, cid, "patient.verification_refused", {**base, "message": message})
+        refused = events.VerificationRefused(cid=cid, day=day, time=now, message=message)
+        await patient_event(deps, cid, refused)
         raise TooManyAttempts()
     try:
         matched = await deps.verifier.verify(cid, scan)
@@ -210,11 +200,14 @@ async def verify_identity(deps: Deps, cid: str, scan: str) -> dict[str, Any]:
         raise
     if matched:
         await deps.repo.release_attempt(cid, day)
-        await patient_event(deps, cid, "patient.verification_succeeded", base, verified_at=now)
+        succeeded = events.VerificationSucceeded(cid=cid, day=day, time=now)
+        await patient_event(deps, cid, succeeded, verified_at=now)
         return {"cid": cid, "verified_at": now.isoformat()}
     remaining = MAX_ATTEMPTS - count
-    data = {**base, "attempt": count, "remaining": remaining}
-    await patient_event(deps, cid, "patient.verification_failed", data)
+    failed = events.VerificationFailed(
+        cid=cid, day=day, time=now, attempt=count, remaining=remaining
+    )
+    await patient_event(deps, cid, failed)
     raise VerificationFailed(
         f"identity verification failed; {remaining} attempts left today "
         f"/ การยืนยันตัวตนไม่สำเร็จ เหลืออีก {remaining} ครั้งในวันนี้"

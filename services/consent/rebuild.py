@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -27,7 +26,15 @@ from services.consent.domain import ConsentState
 from services.consent.repository import KINDS, history_entry
 from shared import topics
 from shared.database import Document, make_client
-from shared.events import Envelope
+from shared.errors import Rejected
+from shared.events import (
+    ConsentChanged,
+    Envelope,
+    HospitalChanged,
+    PatientRegistered,
+    VerificationSucceeded,
+    parse,
+)
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -35,12 +42,17 @@ log = get_logger(__name__)
 KIND_OF = {topics.CONSENT_EVENTS: "consents", topics.HOSPITAL_EVENTS: "hospitals"}
 
 
-async def apply_state(db: AsyncDatabase[Document], kind: str, event: Envelope) -> bool:
+async def apply_state(
+    db: AsyncDatabase[Document],
+    kind: str,
+    changed: ConsentChanged | HospitalChanged,
+    event: Envelope,
+) -> bool:
     """Write the event's version of the state with its history entry, once."""
-    version, state = int(event.data["version"]), dict(event.data["state"])
+    version, state = changed.version, changed.state.model_dump(mode="json")
     fields: Document = {"version": version, "state": state}
-    if kind == "consents":
-        fields["next_expiry"] = ConsentState.from_doc(state).next_expiry()
+    if isinstance(changed.state, ConsentState):
+        fields["next_expiry"] = changed.state.next_expiry()
     entry = history_entry(version, event, state)
     result = await db[kind].update_one(
         {"_id": event.subject, "version": {"$lt": version}},
@@ -55,26 +67,25 @@ async def apply_state(db: AsyncDatabase[Document], kind: str, event: Envelope) -
     return True
 
 
-async def apply_patient(db: AsyncDatabase[Document], event: Envelope) -> None:
-    data = event.data
-    if event.name == "patient.registered":
+async def apply(db: AsyncDatabase[Document], topic: str, event: Envelope) -> None:
+    try:
+        payload = parse(event)
+    except Rejected:
+        log.warning("unreadable event skipped", topic=topic, event_id=event.id)
+        return
+    if isinstance(payload, ConsentChanged | HospitalChanged):
+        await apply_state(db, KIND_OF[topic], payload, event)
+    elif isinstance(payload, PatientRegistered):
         doc = {
             "_id": event.subject,
-            "birth_date": data["birth_date"],
-            "registered_at": datetime.fromisoformat(data["registered_at"]),
+            "birth_date": payload.birth_date.isoformat(),
+            "registered_at": payload.registered_at,
         }
         with contextlib.suppress(DuplicateKeyError):  # registered by an earlier replay
             await db.patients.insert_one(doc)
-    elif event.name == "patient.verification_succeeded":
-        at = datetime.fromisoformat(data["time"])
+    elif isinstance(payload, VerificationSucceeded):
+        at = payload.time
         await db.patients.update_one({"_id": event.subject}, {"$min": {"verified_at": at}})
-
-
-async def apply(db: AsyncDatabase[Document], topic: str, event: Envelope) -> None:
-    if "state" in event.data:
-        await apply_state(db, KIND_OF[topic], event)
-    elif event.name.startswith("patient."):
-        await apply_patient(db, event)
 
 
 async def read_log(settings: Settings) -> list[tuple[str, Envelope]]:

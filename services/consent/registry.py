@@ -11,17 +11,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.consent import domain
 from services.consent.consents import data_request
-from services.consent.domain import ConsentMode, HospitalState, Role, check_hcode
-from services.consent.errors import HospitalNotFound, HospitalRegistered, RoleDowngrade
+from services.consent.domain import ConsentMode, ConsentState, HospitalState, Role, check_hcode
+from services.consent.errors import HospitalAlreadyRegistered, HospitalNotFound, RoleDowngrade
 from services.consent.handlers import Change, Deps, change
-from shared import topics
-from shared.errors import InvalidInput, Rejected
-from shared.events import Envelope
+from shared import tokens
+from shared.events import (
+    NEW_PROVIDER,
+    DataRequested,
+    Envelope,
+    HospitalBecameProvider,
+    HospitalChanged,
+    HospitalRegistered,
+    HospitalUpdated,
+)
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-PROVIDER_EVENTS = frozenset({"hospital.registered", "hospital.became_provider"})
 
 
 async def register_hospital(
@@ -29,19 +36,19 @@ async def register_hospital(
 ) -> dict[str, Any]:
     """Add a participating hospital; the same request again changes nothing."""
     check_hcode(code)
-    joined = HospitalState.join(code, name, role, consent_mode, deps.clock())
+    joined = domain.join(code, name, role, consent_mode, deps.clock())
 
     def apply(version: int, state: dict[str, Any]) -> Change | None:
         if version == 0:
-            return Change(joined.to_doc())
-        current = HospitalState.from_doc(state)
+            return Change(joined)
+        current = HospitalState.model_validate(state)
         if (current.name, current.role, current.consent_mode) == (name, role, consent_mode):
             return None
-        raise HospitalRegistered(
+        raise HospitalAlreadyRegistered(
             f"hospital {code} is already registered; change it with PATCH /hospitals/{code}"
         )
 
-    stored = await change(deps, "hospitals", code, "hospital.registered", apply)
+    stored = await change(deps, "hospitals", code, HospitalRegistered, apply)
     return {"version": stored.version, **stored.state}
 
 
@@ -59,25 +66,22 @@ async def update_hospital(
     def apply(version: int, state: dict[str, Any]) -> Change | None:
         if version == 0:
             raise HospitalNotFound(f"hospital {code} is not a participating hospital")
-        current = HospitalState.from_doc(state)
+        current = HospitalState.model_validate(state)
         if role == "consumer" and current.role == "provider":
             raise RoleDowngrade("a provider hospital cannot go back to consumer")
-        after = current.become_provider(now) if role == "provider" else current
-        after = HospitalState(
-            code=code,
-            name=name or after.name,
-            role=after.role,
-            consent_mode=consent_mode or after.consent_mode,
-            joined_at=after.joined_at,
-            provider_since=after.provider_since,
-            active=after.active,
+        after = domain.become_provider(current, now) if role == "provider" else current
+        after = after.model_copy(
+            update={
+                "name": name or after.name,
+                "consent_mode": consent_mode or after.consent_mode,
+            }
         )
         if after == current:
             return None
         promoted = after.role != current.role
-        return Change(after.to_doc(), name="hospital.became_provider" if promoted else None)
+        return Change(after, event=HospitalBecameProvider if promoted else None)
 
-    stored = await change(deps, "hospitals", code, "hospital.updated", apply)
+    stored = await change(deps, "hospitals", code, HospitalUpdated, apply)
     return {"version": stored.version, **stored.state}
 
 
@@ -89,30 +93,34 @@ async def read_hospital(deps: Deps, code: str) -> dict[str, Any]:
     return {"version": version, **state}
 
 
-async def on_hospital_event(deps: Deps, envelope: Envelope) -> None:
-    """The consent service's subscriber to ``HOSPITAL_EVENTS``."""
-    await pull_for_new_provider(deps, envelope)
+async def list_hospitals(deps: Deps) -> list[dict[str, Any]]:
+    """Every participating hospital's state, by code."""
+    return [doc["state"] for doc in await deps.repo.list_states("hospitals")]
+
+
+def credentials(secret: str, code: str) -> dict[str, str]:
+    """The hospital's admin key and upload signing key (derived: nothing stored)."""
+    return {
+        "admin_key": tokens.derive(secret, "admin", code),
+        "upload_key": tokens.derive(secret, "upload", code),
+    }
 
 
 async def pull_for_new_provider(deps: Deps, envelope: Envelope) -> int:
-    """A new provider: ask it for the data of every "all hospitals" patient."""
-    if envelope.name not in PROVIDER_EVENTS:
+    """A new provider: ask it for the data of every patient whose consent lets it send
+    (an "all hospitals" consent, one that lists it, or a live per-visit consent)."""
+    event = HospitalChanged.of(envelope)
+    if not isinstance(event, NEW_PROVIDER) or not event.state.is_provider:
         return 0
-    state, version = envelope.data.get("state"), envelope.data.get("version")
-    if not isinstance(state, dict) or not isinstance(version, int):
-        raise Rejected("hospital event without version and state", code="malformed-event")
-    if state.get("role") != "provider" or not state.get("active", True):
-        return 0
-    code = envelope.subject
-    try:
-        check_hcode(code)
-    except InvalidInput as exc:
-        raise Rejected(exc.detail, code="malformed-event") from exc
+    code, version = event.state.code, event.version
     now = deps.clock()
-    cids = await deps.repo.all_hospitals_patients()
+    candidates = await deps.repo.consents_that_may_name(code)
+    cids = [
+        cid for cid, state in candidates if ConsentState.model_validate(state).may_send(code, now)
+    ]
     for cid in cids:
-        request = data_request(cid, code, envelope.name, f"datareq-{cid}-{code}-h{version}", now)
-        await deps.publisher.publish(topics.DATA_REQUESTS, request)
+        request = data_request(cid, code, event.NAME, f"datareq-{cid}-{code}-h{version}", now)
+        await deps.publisher.publish(DataRequested.TOPIC, request)
     if cids:
-        log.info("data requested for all-hospitals patients", hospital=code, patients=len(cids))
+        log.info("data requested from a new provider", hospital=code, patients=len(cids))
     return len(cids)

@@ -16,27 +16,10 @@ from typing import Protocol
 import httpx
 
 from services.consent.domain import bangkok_today
-from shared.errors import Rejected, Transient
+from shared.errors import Transient
 
 MAX_ATTEMPTS = 5
 DEV_SCAN_OK = "dev-face-scan-ok"
-REFUSED_TH = "ขออภัยค่ะ ท่านระบุข้อมูลไม่ถูกต้องเกิน 5 ครั้ง กรุณาทำรายการใหม่อีกครั้งในวันถัดไป"
-REFUSED_EN = "Sorry, you entered incorrect data more than 5 times. Please try again tomorrow."
-
-
-class TooManyAttempts(Rejected):
-    """The sixth attempt of a Bangkok day: refused with the FAQ's message."""
-
-    code = "too-many-attempts"
-    status = 429
-
-    def __init__(self) -> None:
-        super().__init__(f"{REFUSED_TH} / {REFUSED_EN}")
-
-
-class VerificationFailed(Rejected):
-    code = "verification-failed"
-    status = 401
 
 
 def attempt_day(now: datetime) -> str:

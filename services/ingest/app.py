@@ -14,14 +14,15 @@ from services.ingest.bundle import warm_up
 from services.ingest.categories import CATEGORY_BY_TYPE, SUPPORTING_TYPES
 from services.ingest.handlers import Deps
 from services.ingest.repository import RecordStore
+from services.ingest.settings import IngestSettings
 from services.ingest.validation import InProcesses, InThread, Validator
 from shared import topics
 from shared.logging import get_logger
 from shared.projections import ConsentProjection
 from shared.runtime import make_runtime, service_app
-from shared.settings import Settings
 
 SERVICE = "ingest"
+SETTINGS = IngestSettings
 log = get_logger(__name__)
 
 
@@ -34,27 +35,30 @@ async def warm_models() -> None:
     log.info("fhir models loaded", models=loaded)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: IngestSettings, *, deps: Deps | None = None) -> FastAPI:
     runtime = make_runtime(settings, SERVICE)
-    store = RecordStore(runtime.db)
-    validator: Validator = InThread()
-    if settings.validation_processes:
-        workers = InProcesses(settings.validation_processes, settings.max_bundle_bytes, MODEL_TYPES)
-        runtime.on_start.append(workers.start)
-        runtime.on_stop.append(workers.stop)
-        validator = workers
-    else:
-        runtime.on_start.append(warm_models)
-    deps = Deps(
-        store=store,
-        view=ConsentProjection(runtime.db.consent_view, runtime.db.hospital_view),
-        publisher=runtime.publisher,
-        secret=settings.token_secret,
-        max_bytes=settings.max_bundle_bytes,
-        clock=lambda: datetime.now(UTC),
-        validator=validator,
-    )
-    runtime.on_start.insert(0, store.ensure_indexes)
+    if deps is None:
+        store = RecordStore(runtime.db)
+        runtime.on_start.append(store.ensure_indexes)
+        validator: Validator = InThread()
+        if settings.validation_processes:
+            workers = InProcesses(
+                settings.validation_processes, settings.max_bundle_bytes, MODEL_TYPES
+            )
+            runtime.on_start.append(workers.start)
+            runtime.on_stop.append(workers.stop)
+            validator = workers
+        else:
+            runtime.on_start.append(warm_models)
+        deps = Deps(
+            store=store,
+            view=ConsentProjection.in_database(runtime.db),
+            publisher=runtime.publisher,
+            secret=settings.token_secret,
+            max_bytes=settings.max_bundle_bytes,
+            clock=lambda: datetime.now(UTC),
+            validator=validator,
+        )
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(handlers.on_hospital_event, deps))
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(handlers.on_consent_event, deps))
     runtime.subscribe_batch(

@@ -12,7 +12,7 @@ import orjson
 from services.ingest.bundle import ParsedBundle
 from services.ingest.categories import classify, date_of
 from shared.database import Document
-from shared.events import Envelope, make_event
+from shared.events import Envelope, RecordsStored, StoredRecord
 
 EVENT_SOURCE = "healthlink/ingest"
 # A records.stored event carries at most about this much resource JSON; a large
@@ -79,13 +79,14 @@ def resource_id_of(doc: Document) -> str:
     return str(doc["_id"]).rsplit("/", 1)[1]
 
 
-def stored_record(doc: Document) -> dict[str, Any]:
-    """A stored document as a ``records.stored`` entry (JSON-friendly)."""
-    record = {name: doc[name] for name in STORED_FIELDS}
-    record["resource_id"] = resource_id_of(doc)
-    record["received_at"] = doc["received_at"].isoformat()
-    record["resource_json"] = doc["resource_json"]
-    return record
+def stored_record(doc: Document) -> StoredRecord:
+    """A stored document as a ``records.stored`` entry."""
+    return StoredRecord(
+        **{name: doc[name] for name in STORED_FIELDS},
+        resource_id=resource_id_of(doc),
+        received_at=doc["received_at"].isoformat(),
+        resource_json=doc["resource_json"],
+    )
 
 
 def stored_events(
@@ -102,31 +103,29 @@ def stored_events(
     keep the highest ``rank`` per resource, so an event applied twice changes nothing.
     Event ids are ``stored-<upload id>-<part>``.
     """
-    parts: list[list[dict[str, Any]]] = [[]]
+    parts: list[list[StoredRecord]] = [[]]
     size = 0
     for doc in docs:
         record = stored_record(doc)
-        weight = len(record["resource_json"]) + 256
+        weight = len(record.resource_json) + 256
         if parts[-1] and size + weight > STORED_PART_BYTES:
             parts.append([])
             size = 0
         parts[-1].append(record)
         size += weight
     return [
-        make_event(
-            "records.stored",
+        RecordsStored(
+            patient=patient,
+            hospital=hospital,
+            upload_id=upload_id,
+            part=number,
+            parts=len(parts),
+            records=records,
+        ).envelope(
             source=EVENT_SOURCE,
             subject=patient,
             event_id=f"stored-{upload_id}-{number}",
             correlation_id=correlation_id,
-            data={
-                "patient": patient,
-                "hospital": hospital,
-                "upload_id": upload_id,
-                "part": number,
-                "parts": len(parts),
-                "records": records,
-            },
         )
         for number, records in enumerate(parts)
     ]

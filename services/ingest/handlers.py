@@ -40,13 +40,22 @@ from services.ingest.bundle import (
 from services.ingest.documents import EVENT_SOURCE, Batch, stored_events, to_documents
 from services.ingest.repository import Store, newest_per_id
 from services.ingest.validation import InThread, Validator
-from shared import tokens, topics
+from shared import tokens
+from shared.broker import RawPublisher
 from shared.consumer import Outcomes, one_by_one
+from shared.coverage import HospitalState
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected
-from shared.events import Envelope, make_event
+from shared.events import (
+    ConsentChanged,
+    Envelope,
+    HospitalChanged,
+    RecordsReceived,
+    RecordsStored,
+    parse,
+)
 from shared.logging import CORRELATION_HEADER, get_correlation_id, get_logger
-from shared.projections import ConsentView, HospitalView
+from shared.projections import Consent
 
 log = get_logger(__name__)
 SOURCE = EVENT_SOURCE
@@ -55,40 +64,32 @@ SOURCE = EVENT_SOURCE
 class Views(Protocol):
     """The local consent and hospital read models (``shared.projections``)."""
 
-    async def consent(self, cid: str) -> ConsentView | None: ...
+    async def consent(self, cid: str) -> Consent | None: ...
 
-    async def hospital(self, code: str) -> HospitalView | None: ...
+    async def hospital(self, code: str) -> HospitalState | None: ...
 
-    async def consents_of(self, cids: list[str]) -> dict[str, ConsentView | None]: ...
+    async def consents_of(self, cids: list[str]) -> dict[str, Consent | None]: ...
 
-    async def hospitals_of(self, codes: list[str]) -> dict[str, HospitalView | None]: ...
+    async def hospitals_of(self, codes: list[str]) -> dict[str, HospitalState | None]: ...
 
     async def on_consent_event(self, event: Envelope) -> bool: ...
 
     async def on_hospital_event(self, event: Envelope) -> bool: ...
 
 
-class EventPublisher(Protocol):
-    async def publish(self, topic: str, event: Envelope) -> None: ...
-
-    async def publish_raw(
-        self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
-    ) -> None: ...
-
-
 @dataclass
 class Deps:
     store: Store
     view: Views
-    publisher: EventPublisher
+    publisher: RawPublisher
     secret: str
     max_bytes: int
     clock: Callable[[], datetime]
     validator: Validator = field(default_factory=InThread)
 
 
-Senders = dict[str, HospitalView | None]
-Consents = dict[str, ConsentView | None]
+Senders = dict[str, HospitalState | None]
+Consents = dict[str, Consent | None]
 
 
 def upload_id_of(source: SourceMessage) -> str:
@@ -109,14 +110,14 @@ def signed_by(deps: Deps, source: SourceMessage) -> str:
     return hospital
 
 
-def require_provider(hospital: str, view: HospitalView | None) -> None:
+def require_provider(hospital: str, view: HospitalState | None) -> None:
     if view is None or not view.is_provider:
         raise Rejected(f"hospital {hospital} is not a data provider", code="not-a-provider")
 
 
-def may_send(consent: ConsentView | None, hospital: str, now: datetime) -> bool:
-    """The ingest gate: standing consent, or a live per-visit consent listing ``hospital``."""
-    return consent is not None and consent.may_send(hospital, now)
+def may_send(consent: Consent | None, hospital: str, now: datetime) -> bool:
+    """The ingest gate (``ConsentState.may_send``): nothing without a consent."""
+    return consent is not None and consent.state.may_send(hospital, now)
 
 
 @dataclass
@@ -254,31 +255,27 @@ async def announce(deps: Deps, upload: Upload, batch: Batch, written: int) -> No
     on a redelivery)."""
     assert upload.parsed is not None
     cid = upload.parsed.patient_cid
-    data: dict[str, object] = {
-        "patient": cid,
-        "hospital": upload.hospital,
-        "upload_id": upload.upload_id,
-        "counts": dict(batch.counts),
-        "skipped": dict(batch.skipped),
-        "resources": len(batch.docs),
-        "written": written,
-    }
-    request_id = upload.source.headers.get(REQUEST_ID_HEADER)
-    if request_id:
-        data["request_id"] = request_id
+    received = RecordsReceived(
+        patient=cid,
+        hospital=upload.hospital,
+        upload_id=upload.upload_id,
+        counts=dict(batch.counts),
+        skipped=dict(batch.skipped),
+        resources=len(batch.docs),
+        written=written,
+        request_id=upload.source.headers.get(REQUEST_ID_HEADER) or None,
+    )
     correlation_id = upload.source.headers.get(CORRELATION_HEADER) or get_correlation_id()
-    event = make_event(
-        "records.received",
+    event = received.envelope(
         source=SOURCE,
         subject=cid,
         event_id=f"records-{upload.upload_id}",
         correlation_id=correlation_id,
-        data=data,
     )
     stored = stored_events(cid, upload.hospital, upload.upload_id, batch.docs, correlation_id)
     await asyncio.gather(
-        deps.publisher.publish(topics.INGEST_RECORDS, event),
-        *(deps.publisher.publish(topics.INGEST_STORED, part) for part in stored),
+        deps.publisher.publish(RecordsReceived.TOPIC, event),
+        *(deps.publisher.publish(RecordsStored.TOPIC, part) for part in stored),
     )
     log.info(
         "upload stored",
@@ -321,7 +318,7 @@ async def release_held(deps: Deps, cid: str) -> int:
 
 async def on_consent_event(deps: Deps, event: Envelope) -> None:
     """Keep the local consent view; release held uploads the new consent covers."""
-    if "state" not in event.data:
+    if not isinstance(parse(event), ConsentChanged):
         return  # patient.registered, verification results, ...: not consent state
     await deps.view.on_consent_event(event)
     await release_held(deps, event.subject)
@@ -329,8 +326,7 @@ async def on_consent_event(deps: Deps, event: Envelope) -> None:
 
 async def on_hospital_event(deps: Deps, event: Envelope) -> None:
     """Keep the local hospital view; release uploads held until this provider was known."""
-    if "state" not in event.data:
-        return
+    HospitalChanged.of(event)
     await deps.view.on_hospital_event(event)
     for cid in await deps.store.held_patients(event.subject):
         await release_held(deps, cid)

@@ -9,6 +9,7 @@ from functools import partial
 
 import httpx
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notify import handlers
 from services.notify.announcements import Announcer
@@ -19,38 +20,39 @@ from services.notify.repository import Inbox
 from services.notify.settings import NotifySettings
 from services.notify.webhook import Deliveries, Sender, webhook_key
 from shared import topics
+from shared.database import Document
 from shared.events import utcnow
 from shared.logging import get_logger
 from shared.projections import ConsentProjection
 from shared.runtime import every, make_runtime, service_app
-from shared.settings import Settings
 
 SERVICE = "notify"
+SETTINGS = NotifySettings
 log = get_logger(__name__)
 
 
-def create_app(
-    settings: Settings,
-    *,
-    notify_settings: NotifySettings | None = None,
-    clock: Callable[[], datetime] = utcnow,
-    instance: str | None = None,
-) -> FastAPI:
-    config = notify_settings or NotifySettings()
-    runtime = make_runtime(settings, SERVICE)
-    db = runtime.db
-    inbox = Inbox(db)
-    deliveries = Deliveries(db, clock) if config.webhook_url else None
-    deps = Deps(
-        inbox=inbox,
-        view=ConsentProjection(db.consent_view, db.hospital_view),
+def database_deps(
+    db: AsyncDatabase[Document], settings: NotifySettings, clock: Callable[[], datetime] = utcnow
+) -> Deps:
+    """The service's ports on its database (``clock``: what "now" is)."""
+    return Deps(
+        inbox=Inbox(db),
+        view=ConsentProjection.in_database(db),
         patients=db.patients,
         preferences=Preferences(db),
         digests=Digests(db, clock),
-        deliveries=deliveries,
+        deliveries=Deliveries(db, clock) if settings.webhook_url else None,
         clock=clock,
     )
-    announcer = Announcer(db, deps.notify, instance or f"notify-{uuid.uuid4().hex[:8]}")
+
+
+def create_app(settings: NotifySettings, *, deps: Deps | None = None) -> FastAPI:
+    config = settings
+    runtime = make_runtime(settings, SERVICE)
+    db = runtime.db
+    deps = deps or database_deps(db, settings)
+    inbox, deliveries, clock = deps.inbox, deps.deliveries, deps.clock
+    announcer = Announcer(db, deps.notify, f"notify-{uuid.uuid4().hex[:8]}")
     runtime.on_start.append(inbox.ensure_indexes)
     runtime.on_start.append(deps.digests.ensure_indexes)
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(handlers.on_hospital_event, deps))

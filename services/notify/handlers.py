@@ -20,17 +20,30 @@ from services.notify.digest import Digests, Preferences, bucket_end
 from services.notify.repository import Inbox
 from services.notify.webhook import Deliveries
 from shared.consumer import Outcomes, envelopes
+from shared.coverage import HospitalState
 from shared.database import Document
 from shared.deadletter import SourceMessage
-from shared.events import Envelope
+from shared.errors import Rejected
+from shared.events import (
+    ConsentChanged,
+    Envelope,
+    PatientRegistered,
+    RecordAccessed,
+    RecordsReceived,
+    VerificationEvent,
+    VerificationFailed,
+    VerificationRefused,
+    VerificationSucceeded,
+    parse,
+)
 from shared.logging import get_logger
-from shared.projections import ConsentProjection, HospitalView
+from shared.projections import ConsentProjection
 
 log = get_logger(__name__)
-VERIFICATION = {
-    "patient.verification_succeeded": "success",
-    "patient.verification_failed": "failure",
-    "patient.verification_refused": "refused",
+VERIFICATION: dict[type[VerificationEvent], texts.Outcome] = {
+    VerificationSucceeded: "success",
+    VerificationFailed: "failure",
+    VerificationRefused: "refused",
 }
 
 
@@ -81,43 +94,36 @@ async def hospital_name(deps: Deps, code: str | None) -> str:
     return name_of(code, await deps.view.hospital(code) if code else None)
 
 
-def name_of(code: str | None, hospital: HospitalView | None) -> str:
+def name_of(code: str | None, hospital: HospitalState | None) -> str:
     """How a notification names a hospital: its name, else its code, else "-"."""
     if hospital is not None:
         return hospital.name
     return code or "-"
 
 
-def _at(data: dict[str, Any], event: Envelope) -> datetime:
-    try:
-        at = datetime.fromisoformat(str(data["time"]))
-    except (KeyError, ValueError):
-        return event.time
-    return at if at.tzinfo is not None else event.time
-
-
-async def on_access_event(deps: Deps, event: Envelope) -> None:
+async def on_access_event(deps: Deps, envelope: Envelope) -> None:
     """A permitted read: at once, or parked for the hourly digest; break-glass always at once."""
-    data = event.data
-    patient = data.get("patient")
-    if data.get("decision") != "permit" or not isinstance(patient, str):
+    event = RecordAccessed.of(envelope)
+    if event.decision != "permit":
         return
-    name, at = await hospital_name(deps, data.get("hospital")), _at(data, event)
-    who = data.get("physician_name") or data.get("physician") or "-"
-    keep = {
-        k: data.get(k)
-        for k in ("physician", "physician_name", "hospital", "categories", "break_glass", "count")
-    }
-    if data.get("break_glass"):
-        text = texts.break_glass(who, name, data.get("break_glass_reason") or "-", at)
-        await deps.notify(f"access-{event.id}", patient, "record-accessed", text, keep)
+    patient, at = event.patient, event.time
+    name = await hospital_name(deps, event.hospital)
+    who = event.physician_name or event.physician or "-"
+    keep = event.model_dump(
+        mode="json",
+        include={"physician", "physician_name", "hospital", "categories", "break_glass", "count"},
+    )
+    notice_id = f"access-{envelope.id}"
+    if event.break_glass:
+        text = texts.break_glass(who, name, event.break_glass_reason or "-", at)
+        await deps.notify(notice_id, patient, "record-accessed", text, keep)
         return
     if await deps.preferences.get(patient) == "hourly":
         item = {**keep, "who": who, "where": name, "at": at.isoformat()}
-        await deps.digests.park(f"access-{event.id}", patient, item)
+        await deps.digests.park(notice_id, patient, item)
         return
-    text = texts.record_accessed(who, name, data.get("categories", []), at)
-    await deps.notify(f"access-{event.id}", patient, "record-accessed", text, keep)
+    text = texts.record_accessed(who, name, event.categories, at)
+    await deps.notify(notice_id, patient, "record-accessed", text, keep)
 
 
 async def flush_digests(deps: Deps) -> int:
@@ -137,58 +143,53 @@ async def flush_digests(deps: Deps) -> int:
     return len(digest_ids)
 
 
-async def on_consent_event(deps: Deps, event: Envelope) -> None:
+async def on_consent_event(deps: Deps, envelope: Envelope) -> None:
     """Consent changes are confirmed; verification results are told; patients are known."""
-    data, cid = event.data, event.subject
-    if event.name in VERIFICATION:
-        text = texts.verification_result(VERIFICATION[event.name])  # type: ignore[arg-type]
-        await deps.notify(f"verify-{event.id}", cid, "identity-verification", text, {})
+    event, cid = parse(envelope), envelope.subject
+    if isinstance(event, VerificationEvent):
+        text = texts.verification_result(VERIFICATION[type(event)])
+        await deps.notify(f"verify-{envelope.id}", cid, "identity-verification", text, {})
         return
-    if event.name == "patient.registered":
+    if isinstance(event, PatientRegistered):
         await deps.patients.update_one({"_id": cid}, {"$set": {"registered": True}}, upsert=True)
         return
-    if "state" not in data or "version" not in data:
+    if not isinstance(event, ConsentChanged):
         return
-    await deps.view.on_consent_event(event)
+    await deps.view.on_consent_event(envelope)
     await deps.patients.update_one({"_id": cid}, {"$set": {"consented": True}}, upsert=True)
-    state = data["state"]
-    codes = [str(c) for c in state.get("hospitals", [])]
+    state = event.state
+    codes = list(state.hospitals)
     names = [await hospital_name(deps, c) for c in codes]
-    text = texts.consent_state(
-        bool(state.get("all_hospitals")),
-        names,
-        bool(state.get("allow_sensitive")),
-        len(state.get("per_visit", [])),
-    )
-    summary = {"version": data["version"], "change": event.name, "hospitals": codes}
-    await deps.notify(f"consent-{cid}-v{data['version']}", cid, "consent-changed", text, summary)
+    text = texts.consent_state(state.all_hospitals, names, state.allow_sensitive,
+                               len(state.per_visit))  # fmt: skip
+    summary = {"version": event.version, "change": event.NAME, "hospitals": codes}
+    notice_id = f"consent-{cid}-v{event.version}"
+    await deps.notify(notice_id, cid, "consent-changed", text, summary)
 
 
 async def on_records_batch(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
     """Hospital X has sent your records: one notice per upload, written together."""
     outcomes, readable = envelopes(sources)
-    events = [
-        e
-        for _, e in readable
-        if e.name == "records.received" and isinstance(e.data.get("patient"), str)
-    ]
+    events: list[tuple[str, RecordsReceived]] = []
+    for index, envelope in readable:
+        try:
+            events.append((envelope.id, RecordsReceived.of(envelope)))
+        except Rejected as exc:
+            outcomes[index] = exc
     if not events:
         return outcomes
-    codes = sorted({str(e.data.get("hospital")) for e in events if e.data.get("hospital")})
-    views = await deps.view.hospitals_of(codes) if codes else {}
+    codes = sorted({event.hospital for _, event in events})
+    views = await deps.view.hospitals_of(codes)
     notices = []
-    for event in events:
-        code = event.data.get("hospital")
-        name = name_of(str(code) if code else None, views.get(str(code)) if code else None)
-        counts = event.data.get("counts", {})
-        text = texts.records_received(name, counts)
-        keep = {"hospital": code, "counts": counts}
-        notices.append(Notice(f"records-{event.id}", event.data["patient"], "records-received",
+    for event_id, event in events:
+        name = name_of(event.hospital, views.get(event.hospital))
+        text = texts.records_received(name, event.counts)
+        keep = {"hospital": event.hospital, "counts": event.counts}
+        notices.append(Notice(f"records-{event_id}", event.patient, "records-received",
                               text, keep))  # fmt: skip
     await deps.notify_many(notices)
     return outcomes
 
 
-async def on_hospital_event(deps: Deps, event: Envelope) -> None:
-    if "state" in event.data and "version" in event.data:
-        await deps.view.on_hospital_event(event)
+async def on_hospital_event(deps: Deps, envelope: Envelope) -> None:
+    await deps.view.on_hospital_event(envelope)

@@ -1,15 +1,15 @@
-"""Settings of the notify service beyond the shared ones (same ``HEALTHLINK_`` prefix)."""
+"""The notify service's settings: the shared ones, webhook delivery and the pace of its
+background loops (``HEALTHLINK_`` prefix)."""
 
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings import Settings
 
 
-class NotifySettings(BaseSettings):
+class NotifySettings(Settings):
     """Webhook delivery to the wallet app, and how often the background loops look."""
-
-    model_config = SettingsConfigDict(env_prefix="HEALTHLINK_", extra="ignore")
 
     webhook_url: str | None = None
     webhook_max_attempts: int = Field(default=6, ge=1)

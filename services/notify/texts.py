@@ -34,6 +34,8 @@ _ENGLISH_MONTHS = (
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 )  # fmt: skip
 
+Outcome = Literal["success", "failure", "refused"]  # of an identity verification
+
 
 @dataclass(frozen=True)
 class Text:
@@ -136,7 +138,7 @@ def consent_changed(summary: str) -> Text:
     )
 
 
-def verification_result(outcome: Literal["success", "failure", "refused"]) -> Text:
+def verification_result(outcome: Outcome) -> Text:
     """Outcome of an identity verification attempt ("refused": locked until tomorrow)."""
     if outcome == "success":
         return Text(

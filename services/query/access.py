@@ -27,7 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.projections import ConsentView, HospitalView
+from shared.coverage import ConsentState, HospitalState
 
 TREATMENT = "TREAT"  # HL7 v3 PurposeOfUse
 EMERGENCY = "ETREAT"
@@ -58,8 +58,8 @@ class Facts:
     now: datetime
     physician_active: bool = False
     on_roster: bool = False
-    hospital: HospitalView | None = None
-    consent: ConsentView | None = None
+    hospital: HospitalState | None = None
+    consent: ConsentState | None = None
     break_glass: BreakGlass | None = None
 
 
@@ -67,7 +67,7 @@ class Facts:
 class Policy:
     """Which sources and whether sensitive records this request may see."""
 
-    consent: ConsentView
+    consent: ConsentState
     requesting: str
     per_visit_only: bool
     allow_sensitive: bool
@@ -75,11 +75,13 @@ class Policy:
     now: datetime
 
     def source_allowed(self, source: str) -> bool:
+        """The coverage contract decides (``shared.coverage``): ``may_send`` in an
+        emergency, ``may_read`` otherwise."""
         if self.emergency:
             return self.consent.may_send(source, self.now)
-        if self.consent.per_visit_allows(self.requesting, source, self.now):
-            return True
-        return not self.per_visit_only and self.consent.covers_source(source)
+        return self.consent.may_read(
+            self.requesting, source, self.now, per_visit_only=self.per_visit_only
+        )
 
 
 @dataclass
@@ -111,10 +113,12 @@ def start(ctx: AccessContext, facts: Facts) -> Verdict:
     if consent is None:
         return _reject(ctx, "patient has not consented")
     per_visit_only = hospital.per_visit_only
-    if glass is None and not _could_allow(consent, requester.hospital, per_visit_only, facts.now):
+    if glass is None and not consent.may_read_any(
+        requester.hospital, facts.now, per_visit_only=per_visit_only
+    ):
         reason = "no live per-visit consent for this hospital" if per_visit_only else None
         return _reject(ctx, reason or "patient has not consented")
-    if glass is not None and not _any_consent(consent, facts.now):
+    if glass is not None and not consent.any_consent(facts.now):
         return _reject(ctx, "patient has not consented")
     ctx.policy = Policy(
         consent=consent,
@@ -214,18 +218,6 @@ def complete(ctx: AccessContext) -> dict[str, Any]:
         "break_glass_reason": glass.reason if glass else None,
         "endpoint": ctx.endpoint,
     }
-
-
-def _could_allow(
-    consent: ConsentView, requesting: str, per_visit_only: bool, now: datetime
-) -> bool:
-    if consent.per_visit_sources(requesting, now):
-        return True
-    return not per_visit_only and (consent.all_hospitals or bool(consent.hospitals))
-
-
-def _any_consent(consent: ConsentView, now: datetime) -> bool:
-    return consent.all_hospitals or bool(consent.hospitals) or bool(consent.live_per_visit(now))
 
 
 def _live_glass(facts: Facts) -> bool:

@@ -20,9 +20,9 @@ from shared import topics
 from shared.events import Envelope
 from shared.projections import ConsentProjection
 from shared.runtime import make_runtime, service_app
-from shared.settings import Settings
 
 SERVICE = "query"
+SETTINGS = QuerySettings
 
 
 def now() -> datetime:
@@ -38,32 +38,32 @@ async def on_hospital_event(view: ConsentProjection, event: Envelope) -> None:
     await view.on_hospital_event(event)
 
 
-def create_app(settings: Settings, options: QuerySettings | None = None) -> FastAPI:
-    options = options or QuerySettings()
+def create_app(settings: QuerySettings, *, deps: Deps | None = None) -> FastAPI:
     runtime = make_runtime(settings, SERVICE)
     db = runtime.db
-    view = ConsentProjection(db.consent_view, db.hospital_view)
-    deps = Deps(
+    deps = deps or Deps(
         registry=MongoLicenceRegistry(db),
         rosters=Rosters(db),
         failures=SignInFailures(
-            db, options.max_sign_in_failures, options.failure_window_s, options.lockout_s
+            db, settings.max_sign_in_failures, settings.sign_in_failure_window_s,
+            settings.lockout_s,
         ),
         glass=BreakGlassLog(db),
-        view=view,
-        charts=ChartStore(db, ChartCache(options.chart_cache_bytes)),
+        view=ConsentProjection.in_database(db),
+        charts=ChartStore(db, ChartCache(settings.chart_cache_bytes)),
         auditor=Auditor(runtime.publisher, now),
         secret=settings.token_secret,
         token_ttl_s=settings.token_ttl_s,
-        options=options,
+        settings=settings,
         clock=now,
-    )
+    )  # fmt: skip
+    view = deps.view
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(on_consent_event, view))
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(on_hospital_event, view))
-    inline = options.projector == "inline"
+    inline = settings.query_projector == "inline"
     project_charts(runtime, deps.charts, inline=inline)
     if not inline:  # a child process at a lower CPU priority merges (projector.py)
-        projector = Projector(settings, options)
+        projector = Projector(settings)
         runtime.background(projector.supervise)
         runtime.checks["charts-projector"] = projector.ready
         runtime.lag_reports.append(projector.lags)

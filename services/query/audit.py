@@ -1,11 +1,9 @@
 """What the query service tells the auditors: access events and security events.
 
-- ``audited``: exactly one ``record.accessed`` on ``ACCESS_EVENTS`` (key CID) per
+- ``audited``: exactly one ``RecordAccessed`` on ``ACCESS_EVENTS`` (key CID) per
   patient request, allowed or denied, whatever happens inside.
-- ``security``: ``physician.signed_in``, ``physician.sign_in_failed``,
-  ``physician.locked_out``, ``roster.physician_added``, ``roster.physician_removed``,
-  ``access.break_glass_declared`` on ``SECURITY_EVENTS`` (key licence); data always
-  has ``physician``, ``hospital``, ``time``.
+- ``security``: a ``SecurityEvent`` (sign-ins, failures, lock-outs, roster changes,
+  break-glass declarations) on ``SECURITY_EVENTS`` (key licence).
 """
 
 from __future__ import annotations
@@ -13,19 +11,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Protocol
 
 from services.query import access
 from services.query.access import AccessContext
-from shared import topics
-from shared.events import Envelope, make_event
+from shared.broker import EventPublisher
+from shared.events import RecordAccessed, SecurityEvent
 from shared.logging import get_correlation_id
 
 SOURCE = "healthlink/query"
-
-
-class EventPublisher(Protocol):
-    async def publish(self, topic: str, event: Envelope) -> None: ...
 
 
 class Auditor:
@@ -39,26 +32,19 @@ class Auditor:
         try:
             yield ctx
         finally:
-            data = access.complete(ctx)
-            data["time"] = self._clock().isoformat()
-            data["correlation_id"] = get_correlation_id()
-            event = make_event(
-                "record.accessed",
-                source=SOURCE,
-                subject=ctx.patient[:32] or "-",
-                data=data,
-                correlation_id=get_correlation_id(),
+            correlation_id = get_correlation_id()
+            accessed = RecordAccessed(
+                **access.complete(ctx), time=self._clock(), correlation_id=correlation_id
             )
-            await self._publisher.publish(topics.ACCESS_EVENTS, event)
+            event = accessed.envelope(
+                source=SOURCE, subject=ctx.patient[:32] or "-", correlation_id=correlation_id
+            )
+            await self._publisher.publish(RecordAccessed.TOPIC, event)
 
-    async def security(self, name: str, physician: str, hospital: str, **details: Any) -> None:
-        data = {"physician": physician, "hospital": hospital,
-                "time": self._clock().isoformat(), **details}  # fmt: skip
-        event = make_event(
-            name,
+    async def security(self, payload: SecurityEvent) -> None:
+        event = payload.envelope(
             source=SOURCE,
-            subject=physician[:32] or "-",
-            data=data,
+            subject=payload.physician[:32] or "-",
             correlation_id=get_correlation_id(),
         )
-        await self._publisher.publish(topics.SECURITY_EVENTS, event)
+        await self._publisher.publish(payload.TOPIC, event)

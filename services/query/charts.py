@@ -14,6 +14,7 @@ import orjson
 
 from services.query.dates import instant_or_none
 from shared.cid import HCODE_SYSTEM
+from shared.events import StoredRecord
 
 SOURCE_PREFIX = "urn:healthlink:hospital:"
 Entry = dict[str, Any]
@@ -62,23 +63,22 @@ def display_of(resource: dict[str, Any]) -> str | None:
     return None
 
 
-def entry_of(record: dict[str, Any], hospital: str) -> Entry:
+def entry_of(record: StoredRecord, hospital: str) -> Entry:
     """A ``records.stored`` record (one stored resource) from ``hospital`` as a chart entry."""
-    resource: dict[str, Any] = orjson.loads(record["resource_json"])
+    resource: dict[str, Any] = orjson.loads(record.resource_json)
     meta = resource.get("meta") or {}
     codes = [t for name in _CODE_FIELDS for t in tokens_of(resource.get(name))]
     cats = [t for name in _CATEGORY_FIELDS for t in tokens_of(resource.get(name))]
     return {
-        "id": record["resource_id"],
-        "type": record["type"],
+        "id": record.resource_id,
+        "type": record.type,
         "hospital": hospital,
-        "rank": str(record.get("rank") or ""),
-        "category": record.get("category"),
-        "sensitive": bool(record.get("sensitive")),
-        "date": record.get("date"),
-        "t": instant_or_none(record.get("date")),
-        "updated": instant_or_none(meta.get("lastUpdated"))
-        or instant_or_none(record.get("received_at")),
+        "rank": record.rank,
+        "category": record.category,
+        "sensitive": record.sensitive,
+        "date": record.date,
+        "t": instant_or_none(record.date),
+        "updated": instant_or_none(meta.get("lastUpdated")) or instant_or_none(record.received_at),
         "codes": codes,
         "cats": cats,
         "display": display_of(resource),

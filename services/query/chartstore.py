@@ -45,6 +45,7 @@ from pymongo.errors import DuplicateKeyError
 from services.query.charts import Entry, Ranks, combine, entry_of, landing, ranks_of
 from shared.database import Document
 from shared.errors import Transient
+from shared.events import StoredRecord
 
 ChartIndex = dict[str, dict[str, Any]]
 MERGE_ATTEMPTS = 5
@@ -170,7 +171,7 @@ class ChartStore:
         self._known: OrderedDict[str, tuple[str, Ranks]] = OrderedDict()
 
     async def merge(
-        self, cid: str, hospital: str, records: list[Document], listed: dict[str, Any] | None
+        self, cid: str, hospital: str, records: list[StoredRecord], listed: dict[str, Any] | None
     ) -> str:
         """Merge ``records.stored`` records into the chart of ``cid`` from ``hospital``.
 

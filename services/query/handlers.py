@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,10 +26,18 @@ from shared.cid import is_valid_cid
 from shared.consumer import Outcomes, envelopes
 from shared.deadletter import SourceMessage
 from shared.errors import Forbidden, InvalidInput, NotFound, Rejected, Unauthorized
-from shared.events import Envelope
+from shared.events import (
+    BreakGlassDeclared,
+    PhysicianAdded,
+    PhysicianLockedOut,
+    PhysicianRemoved,
+    PhysicianSignedIn,
+    RecordsStored,
+    SignInFailed,
+    StoredRecord,
+)
 from shared.projections import ConsentProjection
 
-HCODE = re.compile(r"^\d{5}$")
 Pairs = list[tuple[str, str]]
 Link = Callable[[int], str]
 
@@ -46,7 +53,7 @@ class Deps:
     auditor: Auditor
     secret: str
     token_ttl_s: int
-    options: QuerySettings
+    settings: QuerySettings
     clock: Callable[[], datetime]
 
 
@@ -58,7 +65,7 @@ async def sign_in(deps: Deps, licence: str, pin: str, hospital: str) -> dict[str
     now = deps.clock()
     if await deps.failures.locked_until(licence, now):
         await deps.auditor.security(
-            "physician.sign_in_failed", licence, hospital, reason="locked-out"
+            SignInFailed(physician=licence, hospital=hospital, time=now, reason="locked-out")
         )
         raise LockedOut("too many failed sign-ins; try again later")
     entry = await deps.registry.get(licence)
@@ -70,10 +77,10 @@ async def sign_in(deps: Deps, licence: str, pin: str, hospital: str) -> dict[str
     view = await deps.view.hospital(hospital)
     if view is None or not view.active or not await deps.rosters.is_on(hospital, licence):
         await deps.auditor.security(
-            "physician.sign_in_failed", licence, hospital, reason="not-on-roster"
+            SignInFailed(physician=licence, hospital=hospital, time=now, reason="not-on-roster")
         )
         raise Forbidden("ask your hospital's staff to add you to its roster")
-    await deps.auditor.security("physician.signed_in", licence, hospital)
+    await deps.auditor.security(PhysicianSignedIn(physician=licence, hospital=hospital, time=now))
     token = tokens.issue(
         deps.secret, tokens.PHYSICIAN, licence, deps.token_ttl_s,
         hospital=hospital, name=entry["name"],
@@ -89,14 +96,14 @@ async def sign_in(deps: Deps, licence: str, pin: str, hospital: str) -> dict[str
 async def _failed(deps: Deps, licence: str, hospital: str, now: datetime) -> None:
     failure = await deps.failures.failed(licence, now)
     await deps.auditor.security(
-        "physician.sign_in_failed", licence, hospital, reason="bad-credentials",
-        failures=failure.count,
+        SignInFailed(physician=licence, hospital=hospital, time=now, reason="bad-credentials",
+                     failures=failure.count)
     )  # fmt: skip
     if failure.locked_now:
-        until = now + timedelta(seconds=deps.options.lockout_s)
+        until = now + timedelta(seconds=deps.settings.lockout_s)
         await deps.auditor.security(
-            "physician.locked_out", licence, hospital, failures=failure.count,
-            until=until.isoformat(),
+            PhysicianLockedOut(physician=licence, hospital=hospital, time=now,
+                               failures=failure.count, until=until)
         )  # fmt: skip
 
 
@@ -105,13 +112,17 @@ async def add_to_roster(deps: Deps, hospital: str, licence: str) -> list[str]:
     if entry is None or not entry.get("active"):
         raise NotFound("licence is not in the Medical Council registry")
     if await deps.rosters.add(hospital, licence, deps.clock()):
-        await deps.auditor.security("roster.physician_added", licence, hospital)
+        await deps.auditor.security(
+            PhysicianAdded(physician=licence, hospital=hospital, time=deps.clock())
+        )
     return await deps.rosters.list(hospital)
 
 
 async def remove_from_roster(deps: Deps, hospital: str, licence: str) -> list[str]:
     if await deps.rosters.remove(hospital, licence):
-        await deps.auditor.security("roster.physician_removed", licence, hospital)
+        await deps.auditor.security(
+            PhysicianRemoved(physician=licence, hospital=hospital, time=deps.clock())
+        )
     return await deps.rosters.list(hospital)
 
 
@@ -142,7 +153,8 @@ async def facts_for(deps: Deps, requester: Requester | None, cid: str) -> Facts:
         deps.view.consent(cid),
         deps.glass.active(requester.licence, requester.hospital, cid, now),
     )
-    return Facts(now, bool(entry and entry.get("active")), on_roster, hospital, consent, glass)
+    state = consent.state if consent is not None else None
+    return Facts(now, bool(entry and entry.get("active")), on_roster, hospital, state, glass)
 
 
 def new_context(deps: Deps, token: str | None, patient: str, endpoint: str) -> AccessContext:
@@ -203,7 +215,7 @@ async def everything(deps: Deps, token: str | None, cid: str, pairs: Pairs, link
     """``Patient/$everything``: a page of every record the physician may see."""
     ctx = new_context(deps, token, cid, "Patient/$everything")
     async with request(deps, ctx):
-        criteria = parse_everything(pairs, deps.options.default_count)
+        criteria = parse_everything(pairs, deps.settings.fhir_page_size)
         index = await open_patient(deps, ctx)
         matched = select(await visible(deps, ctx, index), criteria)
         page = matched[criteria.offset : criteria.offset + criteria.count]
@@ -219,7 +231,7 @@ async def search(deps: Deps, token: str | None, rtype: str, pairs: Pairs, link: 
     async with request(deps, ctx):
         if rtype not in SEARCH_TYPES:
             raise NotFound(f"resource type not supported: {rtype[:40]}")
-        criteria = parse_search(rtype, pairs, deps.options.default_count)
+        criteria = parse_search(rtype, pairs, deps.settings.fhir_page_size)
         if not patient:
             raise InvalidInput("the patient parameter is required")
         index = await open_patient(deps, ctx)
@@ -255,14 +267,14 @@ async def declare_break_glass(
             raise refuse(ctx)
         requester = ctx.requester
         assert requester is not None
-        until = facts.now + timedelta(seconds=deps.options.break_glass_ttl_s)
+        until = facts.now + timedelta(seconds=deps.settings.break_glass_ttl_s)
         await deps.glass.declare(requester.licence, requester.hospital, cid, reason,
                                  facts.now, until)  # fmt: skip
         ctx.break_glass = BreakGlass(reason, until)
         ctx.reason = "break-glass declared"
         await deps.auditor.security(
-            "access.break_glass_declared", requester.licence, requester.hospital,
-            patient=cid, reason=reason, until=until.isoformat(),
+            BreakGlassDeclared(physician=requester.licence, hospital=requester.hospital,
+                               time=facts.now, patient=cid, reason=reason, until=until)
         )  # fmt: skip
         return {"patient": cid, "hospital": requester.hospital, "until": until.isoformat()}
 
@@ -278,43 +290,17 @@ def _patient_param(pairs: Pairs) -> str:
 # --- events -----------------------------------------------------------------------------
 
 
-def stored_in(event: Envelope) -> tuple[str, str, list[dict[str, Any]]] | None:
-    """The (patient, hospital) chart a ``records.stored`` event adds to, and its records."""
-    if event.name != "records.stored":
-        return None
-    patient, hospital = event.data.get("patient"), event.data.get("hospital")
-    records = event.data.get("records")
-    if not isinstance(patient, str) or not is_valid_cid(patient):
-        raise Rejected("records.stored without a valid patient", code="malformed-event")
-    if not isinstance(hospital, str) or not HCODE.match(hospital):
-        raise Rejected("records.stored without a valid hospital", code="malformed-event")
-    if not isinstance(records, list) or not all(_is_record(r) for r in records):
-        raise Rejected("records.stored without valid records", code="malformed-event")
-    return patient, hospital, records
-
-
-def _is_record(record: object) -> bool:
-    return (
-        isinstance(record, dict)
-        and isinstance(record.get("type"), str)
-        and isinstance(record.get("resource_id"), str)
-        and isinstance(record.get("resource_json"), str)
-    )
-
-
 async def on_stored_batch(charts: ChartStore, sources: list[SourceMessage]) -> Outcomes:
     """Merge stored records into their charts: one merge per (patient, source) per batch."""
     outcomes, events = envelopes(sources)
-    changed: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for index, event in events:
+    changed: dict[tuple[str, str], list[StoredRecord]] = {}
+    for index, envelope in events:
         try:
-            found = stored_in(event)
+            stored = RecordsStored.of(envelope)
         except Rejected as exc:
             outcomes[index] = exc
             continue
-        if found is not None:
-            patient, hospital, records = found
-            changed.setdefault((patient, hospital), []).extend(records)
+        changed.setdefault((stored.patient, stored.hospital), []).extend(stored.records)
     if changed:
         listed = await charts.indexes(sorted({patient for patient, _ in changed}))
         for (patient, hospital), records in changed.items():

@@ -37,7 +37,6 @@ from shared import topics
 from shared.logging import configure_logging, get_logger
 from shared.metrics import Lags, consumer_lags
 from shared.runtime import Runtime, every, make_runtime
-from shared.settings import Settings
 
 SERVICE = "query"
 SWEEP_EVERY_S = 10.0  # superseded chart parts are deleted this often
@@ -72,9 +71,8 @@ def project_charts(runtime: Runtime, charts: ChartStore, *, inline: bool = True)
 class Projector:
     """The service's side: starts, watches, restarts and stops the child process."""
 
-    def __init__(self, settings: Settings, options: QuerySettings) -> None:
+    def __init__(self, settings: QuerySettings) -> None:
         self._settings = settings
-        self._options = options
         self._context = multiprocessing.get_context("spawn")
         self._process: SpawnProcess | None = None
         self._ready: Event | None = None
@@ -121,7 +119,7 @@ class Projector:
         self._last = {}
         self._process = self._context.Process(
             target=main,
-            args=(self._settings, self._options, os.getpid(), self._ready, self._reports),
+            args=(self._settings, os.getpid(), self._ready, self._reports),
             name="healthlink-query-projector",
             daemon=True,
         )
@@ -157,21 +155,17 @@ async def exited(process: SpawnProcess) -> None:
         loop.remove_reader(process.sentinel)
 
 
-def main(
-    settings: Settings, options: QuerySettings, parent: int, ready: Event, reports: Queue[Lags]
-) -> None:
+def main(settings: QuerySettings, parent: int, ready: Event, reports: Queue[Lags]) -> None:
     """The child process: lower its priority, then merge until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the parent stops us
-    os.nice(options.projector_nice)
-    asyncio.run(project(settings, options, parent, ready, reports))
+    os.nice(settings.query_projector_nice)
+    asyncio.run(project(settings, parent, ready, reports))
 
 
-async def project(
-    settings: Settings, options: QuerySettings, parent: int, ready: Event, reports: Queue[Lags]
-) -> None:
+async def project(settings: QuerySettings, parent: int, ready: Event, reports: Queue[Lags]) -> None:
     configure_logging(SERVICE, settings.log_level)
     runtime = make_runtime(settings, SERVICE)
-    project_charts(runtime, ChartStore(runtime.db, ChartCache(options.chart_cache_bytes)))
+    project_charts(runtime, ChartStore(runtime.db, ChartCache(settings.chart_cache_bytes)))
 
     async def report() -> None:
         reports.put(await consumer_lags(runtime.consumers()))

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -57,11 +58,17 @@ asyncio.run(main(*sys.argv[1:]))
 
 @pytest.fixture(scope="module")
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``python -m venv`` + ``pip install clients/healthlink-adapter``, as a hospital would."""
-    venv = tmp_path_factory.mktemp("hospital") / "venv"
+    """``python -m venv`` + ``pip install clients/healthlink-adapter``, as a hospital would.
+
+    From a copy of the package: building it writes ``build/`` next to its sources.
+    """
+    where = tmp_path_factory.mktemp("hospital")
+    source = where / "healthlink-adapter"
+    shutil.copytree(ADAPTER, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    venv = where / "venv"
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(ADAPTER)]
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(source)]
     subprocess.run(pip, check=True, timeout=600, env={**os.environ, "PIP_NO_INPUT": "1"})
     print(f"fresh venv with the adapter in {time.monotonic() - started:.1f} s")
     return venv

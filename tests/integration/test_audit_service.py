@@ -15,8 +15,15 @@ from fastapi import FastAPI
 from services.audit.app import create_app
 from shared import tokens, topics
 from shared.cid import random_cid
-from shared.events import Envelope, make_event
+from shared.events import (
+    ConsentGranted,
+    Envelope,
+    HospitalRegistered,
+    PhysicianSignedIn,
+    RecordAccessed,
+)
 from shared.settings import Settings
+from tests.support.events import raw
 from tests.support.journey import OPERATOR, auth, eventually
 from tests.support.settings import TEST_SECRET, isolated_settings
 from tests.support.stack import real_stack
@@ -86,7 +93,7 @@ def access(cid: str, decision: str, **extra: Any) -> Envelope:
         "endpoint": "$everything",
         **extra,
     }
-    return make_event("record.accessed", source="test", subject=cid, data=data)
+    return raw(RecordAccessed, cid, data)
 
 
 def patient_token(cid: str) -> dict[str, str]:
@@ -134,23 +141,14 @@ async def test_every_security_topic_and_dead_letters_are_chained(
     audit: httpx.AsyncClient, producer: AIOKafkaProducer, stack_settings: Settings
 ) -> None:
     now = datetime.now(UTC).isoformat()
-    signed_in = make_event(
-        "physician.signed_in",
-        source="test",
-        subject="54321",
-        data={"physician": "54321", "hospital": "10670", "time": now},
+    signed_in = raw(
+        PhysicianSignedIn, "54321", {"physician": "54321", "hospital": "10670", "time": now}
     )
-    consent = make_event(
-        "consent.granted",
-        source="test",
-        subject="1100700000001",
-        data={"version": 1, "state": {"all_hospitals": True, "hospitals": []}},
-    )
-    hospital = make_event(
-        "hospital.registered",
-        source="test",
-        subject="10670",
-        data={"version": 1, "state": {"code": "10670", "name": "Siriraj", "role": "provider"}},
+    consent = raw(ConsentGranted, "1100700000001", {"version": 1, "state": {"all_hospitals": True}})
+    hospital = raw(
+        HospitalRegistered,
+        "10670",
+        {"version": 1, "state": {"code": "10670", "name": "Siriraj", "role": "provider"}},
     )
     await send(producer, stack_settings, topics.SECURITY_EVENTS, signed_in)
     await send(producer, stack_settings, topics.CONSENT_EVENTS, consent)

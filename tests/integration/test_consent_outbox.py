@@ -6,8 +6,9 @@ import pytest
 
 from services.consent.repository import MongoConsentRepository
 from shared.database import make_client
-from shared.events import make_event
+from shared.events import HospitalRegistered
 from shared.settings import Settings
+from tests.support.events import raw
 
 pytestmark = pytest.mark.integration
 
@@ -16,18 +17,8 @@ async def test_a_published_event_leaves_the_outbox(settings: Settings) -> None:
     client = make_client(settings)
     try:
         repo = MongoConsentRepository(client[settings.db_name("consent")])
-        first = make_event(
-            "hospital.registered",
-            source="t",
-            subject="10670",
-            data={"version": 1, "state": {"code": "10670"}},
-        )
-        second = make_event(
-            "hospital.registered",
-            source="t",
-            subject="10670",
-            data={"version": 2, "state": {"code": "10670"}},
-        )
+        first = raw(HospitalRegistered, "10670", {"version": 1, "state": {"code": "10670"}})
+        second = raw(HospitalRegistered, "10670", {"version": 2, "state": {"code": "10670"}})
         assert await repo.save("hospitals", "10670", 0, {"code": "10670"}, [first], {})
         assert await repo.save("hospitals", "10670", 1, {"code": "10670"}, [second], {})
         await repo.published("hospitals", "10670", first.id)

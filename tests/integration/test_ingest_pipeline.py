@@ -10,6 +10,7 @@ import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -24,8 +25,9 @@ from shared.broker import Publisher, make_broker
 from shared.cid import random_cid
 from shared.database import Document
 from shared.deadletter import DeadLetters
-from shared.events import make_event
+from shared.events import ConsentGranted, DataRequested, HospitalRegistered
 from shared.settings import Settings
+from tests.support.events import envelope
 from tests.support.inprocess import running
 from tests.support.journey import eventually
 from tests.support.kafka import dead_letters, publish_raw
@@ -71,9 +73,8 @@ def hospital_state(code: str, role: str = "provider") -> dict[str, Any]:
 async def publish_state(
     settings: Settings, topic: str, subject: str, state: dict[str, Any], version: int = 1
 ) -> None:
-    name = "hospital.joined" if topic == topics.HOSPITAL_EVENTS else "consent.changed"
-    event = make_event(name, source="test", subject=subject,
-                       data={"version": version, "state": state})  # fmt: skip
+    kind = HospitalRegistered if topic == topics.HOSPITAL_EVENTS else ConsentGranted
+    event = envelope(kind.model_validate({"version": version, "state": state}), subject)
     await publish_raw(settings, topic, event.model_dump_json().encode(), key=subject.encode())
 
 
@@ -211,8 +212,8 @@ async def test_simulator_answers_a_data_request(
 ) -> None:
     cid = random_cid(random.Random(43))
     await grant(settings, cid, [SOURCE])
-    request = make_event("data.requested", source="test", subject=SOURCE,
-                         data={"hospital": SOURCE, "patient": cid})  # fmt: skip
+    asked = DataRequested(patient=cid, hospital=SOURCE, reason="test", time=datetime.now(UTC))
+    request = envelope(asked, SOURCE)
     answering = asyncio.create_task(
         simulate(settings, SOURCE, upload_key(settings), n_resources=12, limit=1)
     )

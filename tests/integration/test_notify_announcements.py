@@ -62,7 +62,7 @@ def instance(client_db: AsyncDatabase[Document], name: str) -> tuple[Announcer, 
     inbox = Inbox(client_db)
     deps = Deps(
         inbox=inbox,
-        view=ConsentProjection(client_db.consent_view, client_db.hospital_view),
+        view=ConsentProjection.in_database(client_db),
         patients=client_db.patients,
         preferences=Preferences(client_db),
         digests=Digests(client_db, lambda: bkk(2026, 1, 1, 0)),

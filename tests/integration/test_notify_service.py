@@ -12,17 +12,26 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from services.notify.app import create_app
+from services.notify.app import create_app, database_deps
 from services.notify.handlers import Deps, flush_digests
-from services.notify.settings import NotifySettings
 from shared import tokens, topics
 from shared.cid import random_cid
+from shared.coverage import ConsentState, HospitalState
 from shared.database import make_client
-from shared.events import Envelope, make_event
+from shared.events import (
+    ConsentGranted,
+    Envelope,
+    HospitalRegistered,
+    RecordAccessed,
+    RecordsReceived,
+    VerificationRefused,
+    VerificationSucceeded,
+)
 from shared.settings import Settings
 from tests.support.clock import Clock
+from tests.support.events import envelope
 from tests.support.journey import auth, eventually
-from tests.support.settings import TEST_SECRET, isolated_settings
+from tests.support.settings import TEST_SECRET, isolated_settings, settings_for
 from tests.support.stack import real_stack
 
 pytestmark = pytest.mark.integration
@@ -39,12 +48,14 @@ def stack_settings() -> Iterator[Settings]:
 
 @pytest.fixture(scope="module")
 async def notify(stack_settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    slow = NotifySettings(schedule_tick_s=3600, digest_tick_s=3600)
-    app = create_app(stack_settings, notify_settings=slow, clock=CLOCK)
+    slow = settings_for("notify", stack_settings, schedule_tick_s=3600, digest_tick_s=3600)
+    db = make_client(slow)[slow.db_name("notify")]
+    app = create_app(slow, deps=database_deps(db, slow, clock=CLOCK))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
             yield app, client
+    await db.client.close()
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +80,15 @@ def access(cid: str, **extra: Any) -> Envelope:
         "physician_name": "นพ. ทดสอบ",
         "hospital": "11535",
         "patient": cid,
+        "purpose": "TREAT",
         "decision": "permit",
+        "reason": "consent",
         "categories": ["medication"],
         "break_glass": False,
         "time": CLOCK.now.isoformat(),
         **extra,
     }
-    return make_event("record.accessed", source="test", subject=cid, data=data)
+    return envelope(RecordAccessed.model_validate(data), cid)
 
 
 async def inbox(client: httpx.AsyncClient, cid: str, n: int) -> list[dict[str, Any]]:
@@ -109,26 +122,19 @@ async def test_consent_verification_records_and_accesses_are_told_once(
 ) -> None:
     _, client = notify
     cid = random_cid(random.Random(21))
-    hospital = make_event(
-        "hospital.registered",
-        source="test",
-        subject="10670",
-        data={"version": 1, "state": {"code": "10670", "name": "Siriraj", "role": "provider"}},
-    )
-    consent = make_event(
-        "consent.granted",
-        source="test",
-        subject=cid,
-        data={"version": 1, "state": {"all_hospitals": False, "hospitals": ["10670"]}},
-    )
-    verified = make_event("patient.verification_succeeded", source="t", subject=cid, data={})
-    refused = make_event("patient.verification_refused", source="t", subject=cid, data={})
-    records = make_event(
-        "records.received",
-        source="test",
-        subject=cid,
-        data={"patient": cid, "hospital": "10670", "counts": {"lab_value": 2}},
-    )
+    siriraj = HospitalState(code="10670", name="Siriraj", role="provider")
+    hospital = envelope(HospitalRegistered(version=1, state=siriraj), "10670")
+    granted = ConsentGranted(version=1, state=ConsentState(hospitals=("10670",)))
+    consent = envelope(granted, cid)
+    now, day = CLOCK.now, CLOCK.now.date().isoformat()
+    verified = envelope(VerificationSucceeded(cid=cid, day=day, time=now), cid)
+    message = {"th": "...", "en": "..."}
+    refused = envelope(VerificationRefused(cid=cid, day=day, time=now, message=message), cid)
+    received = RecordsReceived(
+        patient=cid, hospital="10670", upload_id="u1", counts={"lab_value": 2},
+        resources=2, written=2,
+    )  # fmt: skip
+    records = envelope(received, cid)
     denied = access(cid, decision="deny")
     read = access(cid, hospital="10670")
     await send(producer, stack_settings, topics.HOSPITAL_EVENTS, hospital)

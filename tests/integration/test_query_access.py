@@ -27,9 +27,10 @@ from services.query.handlers import Deps
 from shared import tokens, topics
 from shared.broker import Publisher, make_broker
 from shared.cid import random_cid
-from shared.events import make_event
+from shared.events import ConsentChanged, ConsentGranted, HospitalChanged, HospitalRegistered
 from shared.logging import CORRELATION_HEADER
 from shared.settings import Settings
+from tests.support.events import envelope
 from tests.support.inprocess import running
 from tests.support.journey import eventually
 from tests.support.settings import TEST_ADMIN
@@ -50,13 +51,11 @@ class World:
     rng: random.Random
 
     async def publish_state(
-        self, topic: str, name: str, subject: str, state: dict[str, Any]
+        self, kind: type[ConsentChanged] | type[HospitalChanged], subject: str, state: Any
     ) -> None:
         self.versions[subject] = self.versions.get(subject, 0) + 1
-        data = {"version": self.versions[subject], "state": state}
-        await self.publisher.publish(
-            topic, make_event(name, source="test", subject=subject, data=data)
-        )
+        payload = kind.model_validate({"version": self.versions[subject], "state": state})
+        await self.publisher.publish(kind.TOPIC, envelope(payload, subject))
 
     async def hospital(self, code: str, mode: str = "standing", role: str = "provider") -> None:
         state = {
@@ -66,13 +65,13 @@ class World:
             "consent_mode": mode,
             "active": True,
         }
-        await self.publish_state(topics.HOSPITAL_EVENTS, "hospital.registered", code, state)
+        await self.publish_state(HospitalRegistered, code, state)
         await eventually(lambda: self.deps.view.hospital(code), what="hospital projected")
 
     async def consent(self, cid: str, **state: Any) -> None:
         full = {"all_hospitals": False, "hospitals": [], "allow_sensitive": False, "per_visit": []}
         full.update(state)
-        await self.publish_state(topics.CONSENT_EVENTS, "consent.changed", cid, full)
+        await self.publish_state(ConsentGranted, cid, full)
         version = self.versions[cid]
 
         async def applied() -> bool:
@@ -287,7 +286,7 @@ async def test_tampered_token_and_other_hospital_refused(world: World) -> None:
 async def test_lockout_after_repeated_failures(world: World) -> None:
     await world.physician("20006", READER)
     wrong = {"licence": "20006", "pin": "0000", "hospital": READER}
-    for _ in range(world.deps.options.max_sign_in_failures):
+    for _ in range(world.deps.settings.max_sign_in_failures):
         assert (await world.client.post("/auth/token", json=wrong)).status_code == 401
     right = {**wrong, "pin": "4321"}
     r = await world.client.post("/auth/token", json=right)

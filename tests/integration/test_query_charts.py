@@ -75,7 +75,7 @@ async def test_many_merges_fold_into_parts_and_read_back_whole(db: Any) -> None:
         await merge(charts, cid, records)
     listed = (await charts.index(cid))[SOURCE]
     assert len(listed["parts"]) < PARTS_BEFORE_COMPACTION, "parts were folded"
-    expected = {(r["type"], r["resource_id"]) for records in uploads for r in records}
+    expected = {(r.type, r.resource_id) for records in uploads for r in records}
     assert listed["n"] == len(expected)
 
     cold = store(db)  # another instance: nothing cached
@@ -113,5 +113,5 @@ async def test_two_instances_merging_the_same_chart_lose_nothing(db: Any) -> Non
     await one.merge(cid, SOURCE, a, listed)
     await two.merge(cid, SOURCE, b, listed)  # stale listing: must retry on the new chart
     entries = await read(store(db), cid)
-    expected = {(r["type"], r["resource_id"]) for r in a + b}
+    expected = {(r.type, r.resource_id) for r in a + b}
     assert {(e["type"], e["id"]) for e in entries} == expected

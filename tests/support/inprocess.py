@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from healthlink.apps import app_factory
+from healthlink.apps import build_app
 from shared.settings import Settings
 
 
@@ -17,7 +17,7 @@ async def running(
     service: str, settings: Settings
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """Start ``service`` (broker, consumer, database) and give an HTTP client to it."""
-    app = app_factory(service)(settings)
+    app = build_app(service, settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(

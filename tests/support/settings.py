@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from shared.settings import Settings
 from tests.support.stack import Endpoints
@@ -55,3 +56,10 @@ async def drop_isolated(settings: Settings) -> None:
             await client.drop_database(settings.db_name(service))
     finally:
         await client.close()
+
+
+def settings_for(service: str, base: Settings, **overrides: object) -> Any:
+    """``service``'s own settings class over a test session's shared settings."""
+    from healthlink.apps import settings_for as build
+
+    return build(service, base, **overrides)

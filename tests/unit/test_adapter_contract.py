@@ -17,14 +17,17 @@ from healthlink.synthetic import make_patient_bundle
 from services.consent.consents import data_request
 from shared import topics
 from shared.broker import max_message_bytes
-from shared.events import event_type, make_event
+from shared.events import ConsentGranted, DataRequested, event_type
 from shared.settings import Settings
+from tests.support.events import raw
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "clients" / "healthlink-adapter" / "src" / "healthlink_adapter"
 KEY = "k" * 64
 CID = "1101700230708"
+ASKED = {"patient": CID, "hospital": "10670", "reason": "consent.granted",
+         "time": "2026-11-01T02:00:00+00:00"}  # fmt: skip
 
 
 def test_a_signature_covers_the_exact_body_and_anything_else_is_wrong() -> None:
@@ -55,11 +58,16 @@ def test_an_upload_carries_every_contract_header() -> None:
 def test_what_the_consent_service_publishes_is_what_a_hospital_reads() -> None:
     now = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
     event = data_request(CID, "10670", "consent.granted", "datareq-1", now)
-    assert event.type == DATA_REQUESTED_TYPE == event_type(DATA_REQUESTED)
+    assert event.type == DATA_REQUESTED_TYPE == event_type(DATA_REQUESTED) == DataRequested.TYPE
     request = parse_data_request(event.model_dump_json().encode())
     assert request is not None
     assert (request.id, request.hospital, request.patient) == ("datareq-1", "10670", CID)
     assert (request.reason, request.time) == ("consent.granted", now)
+
+
+def asking(**changes: str) -> bytes:
+    """A data request whose payload differs from a valid one by ``changes``."""
+    return raw(DataRequested, "10670", {**ASKED, **changes}).model_dump_json().encode()
 
 
 @pytest.mark.parametrize(
@@ -68,23 +76,21 @@ def test_what_the_consent_service_publishes_is_what_a_hospital_reads() -> None:
         b"",
         b"not json",
         b"{}",
-        make_event("consent.granted", source="t", subject=CID, data={}).model_dump_json().encode(),
-        make_event(DATA_REQUESTED, source="t", subject="10670",
-                   data={"hospital": "10670", "patient": "123"}).model_dump_json().encode(),
-        make_event(DATA_REQUESTED, source="t", subject="10670",
-                   data={"patient": CID}).model_dump_json().encode(),
+        raw(ConsentGranted, CID, {}).model_dump_json().encode(),
+        asking(patient="1101700230709"),
+        asking(hospital="1067"),
+        asking(time="2026-11-01T02:00"),
     ],
-    ids=["empty", "not-json", "no-envelope", "other-type", "bad-cid", "no-hospital"],
+    ids=["empty", "not-json", "no-envelope", "other-type", "bad-cid", "bad-hospital", "naive-time"],
 )  # fmt: skip
 def test_anything_but_a_valid_data_request_is_skipped(value: bytes) -> None:
     assert parse_data_request(value) is None
 
 
 def test_unknown_payload_fields_are_ignored_so_the_platform_may_add_some() -> None:
-    data = {"patient": CID, "hospital": "10670", "priority": "high"}
-    event = make_event(DATA_REQUESTED, source="t", subject="10670", data=data)
+    event = raw(DataRequested, "10670", {**ASKED, "priority": "high"})
     request = parse_data_request(event.model_dump_json().encode())
-    assert request is not None and request.patient == CID and request.reason == ""
+    assert request is not None and request.patient == CID and request.reason == "consent.granted"
 
 
 def test_kafka_connection_options() -> None:

@@ -12,7 +12,18 @@ from fhir.resources.R4B.bundle import Bundle
 from services.audit import fhir, sources
 from services.audit.chain import next_record
 from shared.deadletter import SourceMessage
-from shared.events import make_event
+from shared.events import (
+    BreakGlassDeclared,
+    ConsentGranted,
+    ConsentRevoked,
+    Event,
+    HospitalRegistered,
+    PhysicianAdded,
+    PhysicianSignedIn,
+    RecordAccessed,
+    SignInFailed,
+)
+from tests.support.events import raw
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 2, 15, 5, 0, tzinfo=UTC)
@@ -33,7 +44,7 @@ def access(**extra: Any) -> Any:
         "time": "2026-02-15T05:00:00+00:00",
         **extra,
     }
-    return make_event("record.accessed", source="t", subject=CID, data=data)
+    return raw(RecordAccessed, CID, data)
 
 
 def stored(entry: sources.Entry) -> dict[str, Any]:
@@ -50,8 +61,8 @@ def test_an_access_event_is_indexed_by_patient_physician_hospital_and_time() -> 
 
 
 def test_consent_and_hospital_events_are_indexed_by_their_subject() -> None:
-    consent = make_event("consent.granted", source="t", subject=CID, data={"version": 1})
-    hospital = make_event("hospital.registered", source="t", subject="10670", data={})
+    consent = raw(ConsentGranted, CID, {"version": 1})
+    hospital = raw(HospitalRegistered, "10670", {})
     assert sources.from_envelope("consent", 0, consent).index["patient"] == CID
     assert sources.from_envelope("hospital", 1, hospital).index["hospital"] == "10670"
 
@@ -103,26 +114,26 @@ def test_access_records_are_balp_audit_events(event: Any, outcome: str, purpose:
 
 
 @pytest.mark.parametrize(
-    ("name", "code"),
+    ("kind", "code"),
     [
-        ("physician.signed_in", "110114"),
-        ("physician.sign_in_failed", "110114"),
-        ("roster.physician_added", "110136"),
-        ("access.break_glass_declared", "110113"),
+        (PhysicianSignedIn, "110114"),
+        (SignInFailed, "110114"),
+        (PhysicianAdded, "110136"),
+        (BreakGlassDeclared, "110113"),
     ],
 )
-def test_security_events_use_dicom_event_codes(name: str, code: str) -> None:
+def test_security_events_use_dicom_event_codes(kind: type[Event], code: str) -> None:
     data = {"physician": "12345", "hospital": "11535", "time": "2026-02-15T05:00:00+00:00"}
-    event = make_event(name, source="t", subject="12345", data=data)
+    event = raw(kind, "12345", data)
     resource = fhir.audit_event(stored(sources.from_envelope("security", 0, event)))
     AuditEvent.model_validate(resource)
     assert resource["type"]["code"] == code
-    if name == "physician.sign_in_failed":
+    if kind is SignInFailed:
         assert resource["outcome"] == "4"
 
 
 def test_a_bundle_of_every_kind_is_valid_fhir() -> None:
-    consent = make_event("consent.revoked", source="t", subject=CID, data={"version": 2})
+    consent = raw(ConsentRevoked, CID, {"version": 2})
     letter = SourceMessage("t", 0, 0, None, b"x", {"hl-dlq-id": "1", "hl-dlq-reason": "no-consent"})
     records = [
         stored(sources.from_envelope("access", 0, access())),

@@ -7,16 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.consent import Consent
 
-from services.consent.api import consent, fhir_router, hospitals, patients
+from services.consent.app import create_app
 from services.consent.handlers import Deps
-from services.consent.memory import MemoryConsentRepository, RecordingPublisher
+from services.consent.repository import MemoryConsentRepository
+from services.consent.settings import ConsentSettings
+from shared.broker import RecordingPublisher
 from shared.cid import cid_check_digit
-from shared.http import install_error_handlers
-from shared.settings import Settings
 
 pytestmark = pytest.mark.unit
 CID = "110170012345" + str(cid_check_digit("110170012345"))
@@ -26,16 +25,13 @@ OPERATOR = {"authorization": "Bearer op-token"}
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.state.settings = Settings(environment="test", token_secret="s", admin_token="op-token")
-    app.state.deps = Deps(
+    settings = ConsentSettings(environment="test", token_secret="s", admin_token="op-token")
+    deps = Deps(
         repo=MemoryConsentRepository(),
         publisher=RecordingPublisher(),
         clock=lambda: datetime.now(UTC),
     )
-    for router in (patients, consent, fhir_router, hospitals):
-        app.include_router(router)
+    app = create_app(settings, deps=deps)  # the lifespan (broker, database) never starts
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         for code, role in (("10670", "provider"), ("11535", "consumer")):

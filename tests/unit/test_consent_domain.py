@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from services.consent import domain
 from services.consent.domain import (
     ConsentState,
-    PerVisit,
+    PerVisitConsent,
     VisitNotFound,
     check_adult,
     check_cid,
@@ -63,42 +64,51 @@ def test_a_visit_end_must_be_in_the_future_and_aware() -> None:
 
 
 def test_standing_consent_grant_revoke_and_all_hospitals() -> None:
-    state = ConsentState().grant({"10670", "13781"}).revoke({"13781"})
-    assert state.hospitals == {"10670"}
-    assert state.sources(NOW, ["10670", "13781"]) == {"10670"}
-    everything = state.grant_all()
-    assert everything.sources(NOW, ["10670", "13781", "99999"]) == {"10670", "13781", "99999"}
-    assert everything.revoke_all_hospitals().hospitals == {"10670"}
-    assert not everything.revoke_standing().sources(NOW, ["10670"])
+    state = domain.revoke(domain.grant(ConsentState(), {"10670", "13781"}), {"13781"})
+    assert state.hospitals == ("10670",)
+    assert state.senders(NOW, ["10670", "13781"]) == {"10670"}
+    everything = domain.grant_all(state)
+    assert everything.senders(NOW, ["10670", "13781", "99999"]) == {"10670", "13781", "99999"}
+    assert domain.revoke_all_hospitals(everything).hospitals == ("10670",)
+    assert not domain.revoke_standing(everything).senders(NOW, ["10670"])
 
 
-def visit(until: datetime, vid: str = "v1") -> PerVisit:
-    return PerVisit(vid, "11535", frozenset({"10670"}), until)
+def visit(until: datetime, vid: str = "v1") -> PerVisitConsent:
+    return PerVisitConsent(id=vid, requesting_hospital="11535", sources=("10670",), until=until)
 
 
 def test_per_visit_consent_is_live_until_its_end_then_expires() -> None:
     end = NOW + timedelta(hours=1)
-    state = ConsentState().add_visit(visit(end))
-    assert state.sources(NOW, ["10670"]) == {"10670"}
+    state = domain.add_visit(ConsentState(), visit(end))
+    assert state.senders(NOW, ["10670"]) == {"10670"}
     assert state.next_expiry() == end
-    assert state.expired(end - timedelta(microseconds=1)) == []
-    assert state.expired(end) == ["v1"]
-    assert state.sources(end, ["10670"]) == set()
-    assert state.drop_expired(end).per_visit == ()
+    assert domain.expired(state, end - timedelta(microseconds=1)) == []
+    assert domain.expired(state, end) == ["v1"]
+    assert state.senders(end, ["10670"]) == set()
+    assert domain.drop_expired(state, end).per_visit == ()
 
 
 def test_revocation_of_a_visit_and_of_everything() -> None:
-    state = ConsentState(hospitals=frozenset({"13781"})).add_visit(visit(NOW + timedelta(hours=1)))
-    revoked = state.revoke_visit("v1")
-    assert revoked.per_visit[0].revoked and not revoked.sources(NOW, ["10670"])
+    state = domain.add_visit(ConsentState(hospitals=("13781",)), visit(NOW + timedelta(hours=1)))
+    revoked = domain.revoke_visit(state, "v1")
+    assert revoked.per_visit[0].revoked and not revoked.senders(NOW, ["10670"])
     with pytest.raises(VisitNotFound):
-        state.revoke_visit("nope")
-    nothing = state.with_sensitive(True).revoke_all()
-    assert nothing.sources(NOW, ["10670", "13781"]) == set()
+        domain.revoke_visit(state, "nope")
+    nothing = domain.revoke_all(domain.with_sensitive(state, True))
+    assert nothing.senders(NOW, ["10670", "13781"]) == set()
     assert nothing.allow_sensitive
 
 
 def test_state_round_trips_through_its_document() -> None:
-    state = ConsentState(True, frozenset({"10670"}), True, (visit(NOW),))
-    assert ConsentState.from_doc(state.to_doc()) == state
-    assert state.to_doc()["per_visit"][0]["until"] == "2026-03-01T05:00:00+00:00"
+    state = ConsentState(
+        all_hospitals=True, hospitals=("10670",), allow_sensitive=True, per_visit=(visit(NOW),)
+    )
+    doc = state.model_dump(mode="json")
+    assert ConsentState.model_validate(doc) == state
+    assert doc["per_visit"][0]["until"] == "2026-03-01T05:00:00+00:00"
+
+
+def test_hospital_codes_are_kept_sorted_and_once() -> None:
+    state = domain.grant(ConsentState(), {"13781", "10670"})
+    assert domain.grant(state, {"10670"}) == state
+    assert state.hospitals == ("10670", "13781")

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from services.consent import consents, registry
+from services.consent import consents, registry, subscribers
 from services.consent.errors import AlreadyRegistered, HospitalNotFound, PatientNotFound
 from services.consent.handlers import Deps, register_patient, relay
-from services.consent.memory import MemoryConsentRepository, RecordingPublisher
+from services.consent.repository import MemoryConsentRepository
 from shared import topics
+from shared.broker import RecordingPublisher
 from shared.cid import cid_check_digit
 from shared.errors import InvalidInput
 from shared.events import Envelope
@@ -126,8 +127,8 @@ async def test_a_consumer_becoming_provider_is_covered_by_all_hospitals(
     assert state["role"] == "provider" and state["provider_since"] == clock.now.isoformat()
     event = sent(deps, topics.HOSPITAL_EVENTS)[-1]
     assert event.name == "hospital.became_provider" and event.data["version"] == 2
-    await registry.on_hospital_event(deps, event)
-    await registry.on_hospital_event(deps, event)  # redelivered: the same request id
+    await subscribers.on_hospital_event(deps, event)
+    await subscribers.on_hospital_event(deps, event)  # redelivered: the same request id
     ids = [e.id for e in sent(deps, topics.DATA_REQUESTS) if e.subject == "11535"]
     assert len(set(ids)) == 1 and (CID, "11535") in requests(deps)
 

@@ -7,19 +7,18 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
+from services.consent.errors import REFUSED_TH, TooManyAttempts, VerificationFailed
 from services.consent.handlers import Deps, register_patient, verify_identity
-from services.consent.memory import MemoryConsentRepository, RecordingPublisher
+from services.consent.repository import MemoryConsentRepository
 from services.consent.verification import (
     DEV_SCAN_OK,
-    REFUSED_TH,
     DevVerifier,
     HttpVerifier,
-    TooManyAttempts,
-    VerificationFailed,
     attempt_day,
     make_verifier,
 )
 from shared import topics
+from shared.broker import RecordingPublisher
 from shared.cid import cid_check_digit
 from shared.errors import Transient
 from tests.support.clock import Clock

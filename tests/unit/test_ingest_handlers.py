@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,45 +17,21 @@ from services.ingest.handlers import Deps, may_send
 from services.ingest.repository import InMemoryStore, KnownRanks
 from shared import tokens, topics
 from shared.cid import random_cid
+from shared.coverage import ConsentState, HospitalState
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected
-from shared.events import Envelope, make_event
-from shared.projections import ConsentView, HospitalView
+from shared.events import (
+    ConsentGranted,
+    Envelope,
+    HospitalRegistered,
+    PatientRegistered,
+)
+from shared.projections import Consent, ConsentProjection
+from tests.support.events import envelope
 
 SECRET = "unit-secret"
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
 SOURCE_CODE = "10670"
-
-
-class FakeViews:
-    def __init__(self) -> None:
-        self.consents: dict[str, ConsentView] = {}
-        self.hospitals: dict[str, HospitalView] = {}
-
-    async def consent(self, cid: str) -> ConsentView | None:
-        return self.consents.get(cid)
-
-    async def hospital(self, code: str) -> HospitalView | None:
-        return self.hospitals.get(code)
-
-    async def consents_of(self, cids: list[str]) -> dict[str, ConsentView | None]:
-        return {cid: self.consents.get(cid) for cid in cids}
-
-    async def hospitals_of(self, codes: list[str]) -> dict[str, HospitalView | None]:
-        return {code: self.hospitals.get(code) for code in codes}
-
-    async def on_consent_event(self, event: Envelope) -> bool:
-        self.consents[event.subject] = ConsentView.from_doc(
-            {"_id": event.subject, "version": event.data["version"], "state": event.data["state"]}
-        )
-        return True
-
-    async def on_hospital_event(self, event: Envelope) -> bool:
-        state = event.data["state"]
-        self.hospitals[event.subject] = HospitalView(
-            code=event.subject, name=state["name"], role=state["role"], consent_mode="standing"
-        )
-        return True
 
 
 class FakePublisher:
@@ -72,10 +48,11 @@ class FakePublisher:
 
 
 @pytest.fixture
-def deps() -> Deps:
-    views = FakeViews()
-    views.hospitals[SOURCE_CODE] = HospitalView(SOURCE_CODE, "Siriraj", "provider", "standing")
-    views.hospitals["11535"] = HospitalView("11535", "Chula", "consumer", "standing")
+async def deps() -> Deps:
+    views = ConsentProjection.in_memory()
+    for code, name, role in ((SOURCE_CODE, "Siriraj", "provider"), ("11535", "Chula", "consumer")):
+        hospital = HospitalState(code=code, name=name, role=role)  # type: ignore[arg-type]
+        await views.on_hospital_event(envelope(HospitalRegistered(version=1, state=hospital), code))
     return Deps(
         store=InMemoryStore(),
         view=views,
@@ -87,13 +64,8 @@ def deps() -> Deps:
 
 
 def consent_event(cid: str, version: int, hospitals: list[str], **extra: Any) -> Envelope:
-    state = {"all_hospitals": False, "hospitals": hospitals, "allow_sensitive": False, **extra}
-    return make_event(
-        "consent.changed",
-        source="test",
-        subject=cid,
-        data={"version": version, "state": state},
-    )
+    state = ConsentState.model_validate({"hospitals": hospitals, **extra})
+    return envelope(ConsentGranted(version=version, state=state), cid)
 
 
 def upload(
@@ -208,11 +180,9 @@ async def test_not_a_provider_refused_before_bundle_checks(deps: Deps) -> None:
     assert await rejected(deps, upload(b"{not json", "11535")) == "not-a-provider"
 
 
-def hospital_event(code: str, role: str) -> Envelope:
-    state = {"code": code, "name": "New Hospital", "role": role, "consent_mode": "standing"}
-    return make_event(
-        "hospital.registered", source="test", subject=code, data={"version": 1, "state": state}
-    )
+def hospital_event(code: str, role: str, version: int = 1) -> Envelope:
+    state = HospitalState(code=code, name="New Hospital", role=role)  # type: ignore[arg-type]
+    return envelope(HospitalRegistered(version=version, state=state), code)
 
 
 async def test_upload_from_a_hospital_not_yet_known_is_held_until_it_joins(deps: Deps) -> None:
@@ -225,7 +195,7 @@ async def test_upload_from_a_hospital_not_yet_known_is_held_until_it_joins(deps:
     assert list(store_of(deps).held) == ["early"]
     await handlers.on_hospital_event(deps, hospital_event("99999", "consumer"))
     assert store_of(deps).held and not store_of(deps).records, "a consumer never sends"
-    await handlers.on_hospital_event(deps, hospital_event("99999", "provider"))
+    await handlers.on_hospital_event(deps, hospital_event("99999", "provider", version=2))
     assert not store_of(deps).held and len(store_of(deps).records) == 20
 
 
@@ -280,7 +250,8 @@ async def test_consent_for_another_hospital_does_not_release(deps: Deps) -> None
 
 async def test_events_without_state_ignored(deps: Deps) -> None:
     cid, _ = bundle()
-    event = make_event("patient.registered", source="t", subject=cid, data={"cid": cid})
+    registered = PatientRegistered(cid=cid, birth_date=date(1990, 1, 1), registered_at=NOW)
+    event = envelope(registered, cid)
     await handlers.on_consent_event(deps, event)
     assert await deps.view.consent(cid) is None
 
@@ -308,30 +279,14 @@ async def test_synthea_like_bundle_skips_claims(deps: Deps) -> None:
     assert json.loads(enc["resource_json"])["subject"]["reference"].startswith("Patient/")
 
 
-class PerVisitOnly:
-    """A consent view with the consent team's ``may_send`` (standing OR live per-visit)."""
-
-    def __init__(self, source: str, until: datetime) -> None:
-        self.source, self.until = source, until
-
-    def covers_source(self, hospital: str) -> bool:
-        return False
-
-    def may_send(self, hospital: str, now: datetime) -> bool:
-        return hospital == self.source and now < self.until
-
-
 def test_gate_is_standing_or_live_per_visit_consent() -> None:
-    view: Any = PerVisitOnly(SOURCE_CODE, NOW + timedelta(hours=1))
-    assert may_send(view, SOURCE_CODE, NOW)
-    assert not may_send(view, SOURCE_CODE, NOW + timedelta(hours=2))
     assert not may_send(None, SOURCE_CODE, NOW)
     until = (NOW + timedelta(hours=1)).isoformat()
     visit = {"id": "v1", "requesting_hospital": "11535", "sources": [SOURCE_CODE],
              "until": until, "revoked": False}  # fmt: skip
     state = {"all_hospitals": False, "hospitals": [], "allow_sensitive": False,
              "per_visit": [visit]}  # fmt: skip
-    real = ConsentView.from_doc({"_id": "c", "version": 1, "state": state})
+    real = Consent.from_doc({"_id": "c", "version": 1, "state": state})
     assert may_send(real, SOURCE_CODE, NOW)
     assert not may_send(real, SOURCE_CODE, NOW + timedelta(hours=2))
     assert not may_send(real, "13781", NOW)

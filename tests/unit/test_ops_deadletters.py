@@ -8,7 +8,8 @@ import pytest
 
 from shared.admin import DeadLetterBook
 from shared.deadletter import DeadLetter, SourceMessage, describe, preview
-from shared.events import make_event
+from shared.events import RecordAccessed
+from tests.support.events import raw
 
 pytestmark = pytest.mark.unit
 CID = "1101700230708"
@@ -39,7 +40,7 @@ def test_a_bundle_preview_counts_resource_types_and_shows_no_content() -> None:
 
 
 def test_an_event_preview_shows_its_type_and_subject_only() -> None:
-    event = make_event("record.accessed", source="t", subject=CID, data={"physician": "x"})
+    event = raw(RecordAccessed, CID, {"physician": "x"})
     shown = preview(event.model_dump_json().encode())
     assert shown["kind"] == "event" and shown["event_type"] == "th.healthlink.record.accessed.v1"
     assert shown["subject"] == CID and "physician" not in json.dumps(shown)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from services.query import access, handlers
 from services.query.access import AccessContext, BreakGlass, Facts, Requester, Verdict
 from services.query.chartstore import ChartIndex
-from shared.projections import ConsentView, HospitalView
+from shared.coverage import ConsentState, HospitalState
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CODES = ["10670", "13781", "11535", "10669"]
@@ -34,8 +34,13 @@ per_visit = st.fixed_dictionaries(
     }
 )
 consents = st.none() | st.builds(
-    lambda all_, hospitals, sensitive, visits: ConsentView(
-        "1101700230705", 1, all_, frozenset(hospitals), sensitive, tuple(visits)
+    lambda all_, hospitals, sensitive, visits: ConsentState.model_validate(
+        {
+            "all_hospitals": all_,
+            "hospitals": hospitals,
+            "allow_sensitive": sensitive,
+            "per_visit": visits,
+        }
     ),
     st.booleans(),
     st.lists(codes, max_size=4, unique=True),
@@ -67,16 +72,12 @@ def oracle(facts: Facts, record: dict[str, Any]) -> bool:
         return False
     if consent is None:
         return False
-    live = [
-        v
-        for v in consent.per_visit
-        if not v["revoked"] and datetime.fromisoformat(v["until"]) > facts.now
-    ]
+    live = [v for v in consent.per_visit if not v.revoked and v.until > facts.now]
     standing = consent.all_hospitals or record["hospital"] in consent.hospitals
     glass = facts.break_glass is not None and facts.break_glass.until > facts.now
     if glass:
-        return standing or any(record["hospital"] in v["sources"] for v in live)
-    mine = any(v["requesting_hospital"] == ME and record["hospital"] in v["sources"] for v in live)
+        return standing or any(record["hospital"] in v.sources for v in live)
+    mine = any(v.requesting_hospital == ME and record["hospital"] in v.sources for v in live)
     source_ok = mine or (hospital.consent_mode == "standing" and standing)
     return source_ok and (not record["sensitive"] or consent.allow_sensitive)
 
@@ -114,7 +115,7 @@ def run_read(facts: Facts, entries: list[dict[str, Any]]) -> tuple[AccessContext
     entries=records,
 )
 def test_no_world_shows_a_forbidden_record(
-    consent: ConsentView | None,
+    consent: ConsentState | None,
     mode: str,
     on_roster: bool,
     active: bool,
@@ -129,7 +130,9 @@ def test_no_world_shows_a_forbidden_record(
         now=NOW,
         physician_active=active,
         on_roster=on_roster,
-        hospital=HospitalView(ME, "Chula", "consumer", mode, hospital_active),
+        hospital=HospitalState(
+            code=ME, name="Chula", role="consumer", consent_mode=mode, active=hospital_active
+        ),
         consent=consent,
         break_glass=glass,
     )
@@ -151,8 +154,8 @@ def test_unauthenticated_is_rejected_with_a_reason() -> None:
 
 
 def test_per_visit_hospital_ignores_standing_consent() -> None:
-    consent = ConsentView("1101700230705", 1, True, frozenset(), True, ())
-    hospital = HospitalView(ME, "Chula", "consumer", "per-visit")
+    consent = ConsentState(all_hospitals=True, allow_sensitive=True)
+    hospital = HospitalState(code=ME, name="Chula", role="consumer", consent_mode="per-visit")
     ctx = AccessContext(Requester("1", "Dr", ME), "1101700230705")
     facts = Facts(NOW, True, True, hospital, consent)
     assert access.start(ctx, facts) is Verdict.REJECT

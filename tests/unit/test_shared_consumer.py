@@ -6,9 +6,11 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from shared.consumer import Guard
+from shared.coverage import ConsentState
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected, Transient
-from shared.events import Envelope, make_event
+from shared.events import ConsentGranted, Envelope
+from tests.support.events import envelope
 
 pytestmark = pytest.mark.unit
 
@@ -38,16 +40,8 @@ def guarded_broker(
 
 
 def event() -> bytes:
-    return (
-        make_event(
-            "consent.granted",
-            source="test",
-            subject="1101700230708",
-            data={"version": 1, "state": {}},
-        )
-        .model_dump_json()
-        .encode()
-    )
+    granted = ConsentGranted(version=1, state=ConsentState())
+    return envelope(granted, "1101700230708").model_dump_json().encode()
 
 
 async def test_a_valid_event_reaches_the_handler() -> None:

@@ -35,6 +35,29 @@ BATCH_BYTES = 512 * 1024  # well under the 1 MB a topic accepts by default
 # partition key of its uploads; hospitals are named by their MOPH 5-digit code.
 CID_SYSTEM = "https://terms.sil-th.org/id/th-cid"
 HCODE_SYSTEM = "https://terms.sil-th.org/id/th-moph-hcode"
+_DIGITS = frozenset("0123456789")
+
+
+def cid_check_digit(first12: str) -> int:
+    """The check digit of a CID from its first 12 digits."""
+    if len(first12) != 12 or not _DIGITS.issuperset(first12):
+        raise ValueError("expected exactly 12 ASCII digits")
+    total = sum(int(d) * (13 - i) for i, d in enumerate(first12))
+    return (11 - total % 11) % 10
+
+
+def is_valid_cid(cid: str) -> bool:
+    """True for 13 ASCII digits, first digit not 0, with a correct check digit."""
+    if not isinstance(cid, str) or len(cid) != 13 or not _DIGITS.issuperset(cid):
+        return False
+    if cid[0] == "0":
+        return False
+    return cid_check_digit(cid[:12]) == int(cid[12])
+
+
+def is_hospital_code(code: str) -> bool:
+    """True for a 5-digit (ASCII) MOPH hospital code."""
+    return isinstance(code, str) and len(code) == 5 and _DIGITS.issuperset(code)
 
 
 def named(topic: str, prefix: str = "") -> str:

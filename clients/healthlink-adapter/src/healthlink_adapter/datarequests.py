@@ -25,28 +25,30 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from healthlink_adapter.contract import consumer_group, data_requests_topic
+from healthlink_adapter.fields import Cid, HCode, UtcTime
 from healthlink_adapter.kafka import KafkaConnection, as_connection
 
 log = logging.getLogger(__name__)
 
-DATA_REQUESTED = "data.requested"  # the event name (platform side: the consent service)
-DATA_REQUESTED_TYPE = "th.healthlink.data.requested.v1"  # its CloudEvents ``type``
-CID_PATTERN = r"^[1-9]\d{12}$"
-HOSPITAL_PATTERN = r"^\d{5}$"
+# The event's name and CloudEvents type; the platform's event catalogue takes both
+# and the payload model below from here (shared/events/requests.py).
+DATA_REQUESTED = "data.requested"
+DATA_REQUESTED_TYPE = "th.healthlink.data.requested.v1"
 
 
 class DataRequested(BaseModel):
-    """The payload (``data``) of a ``data.requested`` event, version 1.
+    """The payload (``data``) of a ``data.requested`` event, version 1: ``hospital``,
+    please send ``patient``'s records; ``reason``: the event that caused it.
 
     Unknown fields are ignored, so the platform may add some without breaking readers.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    patient: str = Field(pattern=CID_PATTERN, description="the patient's CID")
-    hospital: str = Field(pattern=HOSPITAL_PATTERN, description="the hospital asked")
-    reason: str = Field("", description="what caused it, e.g. consent.granted")
-    time: datetime | None = Field(None, description="when the platform asked")
+    patient: Cid = Field(description="the patient's CID")
+    hospital: HCode = Field(description="the hospital asked")
+    reason: str = Field(description="what caused it, e.g. consent.granted")
+    time: UtcTime = Field(description="when the platform asked")
 
 
 class DataRequestEvent(BaseModel):

@@ -2,7 +2,8 @@
 
 Event types are reverse-DNS, past tense and versioned, e.g.
 ``th.healthlink.consent.granted.v1``. ``subject`` is the id the event is about
-(a CID for patient events, a hospital code for hospital events).
+(a CID for patient events, a hospital code for hospital events). The payload
+types themselves are the catalogue (``shared.events``): one model per type.
 """
 
 from __future__ import annotations
@@ -44,27 +45,3 @@ class Envelope(BaseModel):
     def name(self) -> str:
         """The type without prefix and version: ``consent.granted``."""
         return self.type.removeprefix(TYPE_PREFIX).rsplit(".v", 1)[0]
-
-
-def make_event(
-    name: str,
-    *,
-    source: str,
-    subject: str,
-    data: dict[str, Any],
-    version: int = 1,
-    event_id: str | None = None,
-    correlation_id: str | None = None,
-) -> Envelope:
-    """Build an envelope for ``name`` with a fresh id unless one is given."""
-    fields: dict[str, Any] = {}
-    if event_id:
-        fields["id"] = event_id
-    return Envelope(
-        source=source,
-        type=event_type(name, version),
-        subject=subject,
-        data=data,
-        correlationid=correlation_id,
-        **fields,
-    )
