@@ -71,8 +71,8 @@ class DataRequest(BaseModel):
     id: str
     hospital: str
     patient: str
-    reason: str = ""
-    time: datetime | None = None
+    reason: str
+    time: datetime
     correlation_id: str | None = None
 
 
