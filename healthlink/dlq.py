@@ -2,9 +2,12 @@
 
     healthlink dlq list [--reason R] [--service S] [--status pending|retried|all] [--json]
     healthlink dlq show ID
-    healthlink dlq retry ID | --reason R | --all [--include-retried]
+    healthlink dlq retry ID | --reason R | --all [--include-retried] [--url URL]
 
 Payloads are never printed: a preview shows the size and FHIR resourceType counts.
+``list`` and ``show`` read the dead-letter topics directly (read-only, they work
+with every service stopped); ``retry`` changes state, so it goes through a
+service's operator API.
 """
 
 from __future__ import annotations
@@ -78,11 +81,19 @@ def dlq_retry(
     reason: str = typer.Option("", help="every pending letter with this reason"),
     all_: bool = typer.Option(False, "--all", help="every pending dead letter"),
     include_retried: bool = typer.Option(False, help="also letters retried before"),
+    url: str = typer.Option(
+        "",
+        help="the service whose operator API retries (default: local "
+        "ingest; any service's answers)",
+    ),
 ) -> None:
-    """Send dead letters back to their source topic (handlers are idempotent)."""
-    from healthlink.retry import retry
+    """Send dead letters back to their source topic, through a service's operator API."""
+    from healthlink.operator import cli_errors, operator
+    from healthlink.retry import DEFAULT_SERVICE, retry
 
     if not (letter_id or reason or all_):
         raise typer.BadParameter("name an id, --reason R or --all")
-    done = asyncio.run(retry(Settings(), letter_id, reason, all_, include_retried))
+    with cli_errors():
+        ops = operator(Settings(), DEFAULT_SERVICE, url)
+        done = retry(ops, letter_id, reason, all_, include_retried)
     typer.echo(f"retried {len(done)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from healthlink_adapter.contract import MAX_UPLOAD_BYTES
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -41,7 +42,7 @@ class Settings(BaseSettings):
     token_secret: str = DEV_SECRET
     admin_token: str = DEV_SECRET
     log_level: str = "INFO"
-    max_bundle_bytes: int = Field(default=5_000_000, gt=0)
+    max_bundle_bytes: int = Field(default=MAX_UPLOAD_BYTES, gt=0)
     token_ttl_s: int = Field(default=900, gt=0)
     transient_retry_limit: int = Field(default=5, ge=1)
     # Topics are created at service start with these (shared/runtime.py, docs/operations.md).

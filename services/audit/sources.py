@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from healthlink_adapter.contract import HOSPITAL_HEADER, SIGNATURE_HEADER
+
 from shared import topics
 from shared.deadletter import PREFIX, SourceMessage
 from shared.events import Envelope
@@ -34,7 +36,7 @@ ENVELOPE_TOPICS = (
     topics.HOSPITAL_EVENTS,
     topics.SECURITY_EVENTS,
 )
-SECRET_HEADERS = frozenset({"hl-signature", "authorization"})
+SECRET_HEADERS = frozenset({SIGNATURE_HEADER, "authorization"})
 SET_ASIDE = "message.set_aside"  # the index type of a dead letter (not an event)
 
 
@@ -126,7 +128,7 @@ def from_dead_letter(source: SourceMessage, now: datetime) -> Entry:
         "time": parse_time(body["time"]) or now,
         "patient": None,
         "physician": None,
-        "hospital": _str(headers.get("hl-hospital")),
+        "hospital": _str(headers.get(HOSPITAL_HEADER)),
         "decision": None,
         "break_glass": False,
     }
