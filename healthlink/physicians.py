@@ -15,7 +15,8 @@ from typing import Annotated
 
 import typer
 
-from services.query.physicians import MongoLicenceRegistry, hash_pin, is_argon2id
+from services.query.physicians import hash_pin, is_argon2id
+from services.query.repository import MongoLicenceRegistry
 from shared.database import make_client
 from shared.settings import Settings
 
