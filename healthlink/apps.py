@@ -29,9 +29,13 @@ def settings_class(service: str) -> type[Settings]:
 
 def settings_for(service: str, base: Settings | None = None, **overrides: Any) -> Settings:
     """``service``'s settings: from the environment, or ``base`` (shared values) with the
-    service's own from the environment, then ``overrides``."""
+    service's own from the environment, then ``overrides``. A ``base`` that already is
+    the service's settings (or a subclass of them) is used as it is."""
+    wanted = settings_class(service)
+    if isinstance(base, wanted) and not overrides:
+        return base
     values = {**(base.model_dump() if base is not None else {}), **overrides}
-    return settings_class(service)(**values)
+    return wanted(**values)
 
 
 def build_app(service: str, base: Settings | None = None, **overrides: Any) -> FastAPI:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from healthlink.apps import settings_class
 from shared.database import Document, make_client
 from shared.settings import Settings
 
@@ -31,8 +32,12 @@ class RebuildSettings(Settings):
     rebuild_of: str = ""
 
     @classmethod
-    def of(cls, settings: Settings, service: str) -> RebuildSettings:
-        return cls(**settings.model_dump(), rebuild_of=service)
+    def of(cls, settings: Settings, service: str) -> Settings:
+        """``service``'s own settings class, naming the rebuild database for it."""
+        own = settings_class(service)
+        rebuilding = type(f"Rebuild{own.__name__}", (cls, own), {})
+        made: Settings = rebuilding(**settings.model_dump(), rebuild_of=service)
+        return made
 
     def db_name(self, service: str) -> str:
         name = super().db_name(service)
