@@ -15,7 +15,7 @@ from typing import Any
 from services.query import access
 from services.query.access import AccessContext, Verdict
 from services.query.bundles import searchset, summary
-from services.query.charts import Entry, newest_first
+from services.query.charts import Entry
 from services.query.chartstore import ChartIndex
 from services.query.handlers import Deps, check_cid, facts_for, new_context, refuse, request
 from services.query.search import SEARCH_TYPES, parse_everything, parse_search, select, single
@@ -82,10 +82,15 @@ async def patient_summary(deps: Deps, token: str | None, cid: str) -> dict[str, 
     ctx = new_context(deps, token, cid, "summary")
     async with request(deps, ctx):
         index = await open_patient(deps, ctx)
-        entries = newest_first(await visible(deps, ctx, index))  # across sources too
+        entries = sorted(await visible(deps, ctx, index), key=_dated_first, reverse=True)
         for e in entries:
             access.will_see(ctx, e)
         return summary(cid, entries)
+
+
+def _dated_first(e: Entry) -> tuple[bool, float]:
+    """Newest first across sources (each chart is already), undated ones last."""
+    return e["t"] is not None, e["t"] or 0.0
 
 
 def _patient_param(pairs: Pairs) -> str:
