@@ -31,8 +31,9 @@ from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 
-from services.query import handlers
+from services.query import subscribers
 from services.query.chartstore import ChartCache, ChartStore
+from services.query.repository import Charts
 from services.query.settings import QuerySettings
 from shared import topics
 from shared.lifeline import bind_to_parent, exit_within
@@ -50,17 +51,17 @@ KILL_AFTER_S = STOP_S + 1.0  # the service SIGKILLs a projector still running by
 log = get_logger(__name__)
 
 
-async def sweep_all(charts: ChartStore) -> None:
+async def sweep_all(charts: Charts) -> None:
     """At shutdown: delete every superseded chart part (no reader of ours is left)."""
     await charts.sweep(grace_s=0.0)
 
 
-def project_charts(runtime: Runtime, charts: ChartStore, *, inline: bool = True) -> None:
+def project_charts(runtime: Runtime, charts: Charts, *, inline: bool = True) -> None:
     """Stored records merged into ``charts`` by ``runtime``, which sweeps them too; with
     ``inline=False`` the handler is only listed (for replay): the projector consumes."""
     runtime.subscribe_batch(
         topics.INGEST_STORED,
-        partial(handlers.on_stored_batch, charts),
+        partial(subscribers.on_records_stored, charts),
         max_records=runtime.settings.event_batch,
     )
     runtime.on_stop.append(partial(sweep_all, charts))
