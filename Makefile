@@ -6,16 +6,55 @@ BIN := $(VENV)/bin
 INFRA := deploy/local/infra.sh
 STAMP := $(VENV)/.installed
 WITH_ENV = eval "$$(bash $(INFRA) env)" &&
+ADAPTER := clients/healthlink-adapter
 
-.PHONY: install infra-up infra-down infra-wipe up down test test-unit test-integration test-e2e lint fmt bench demo status
+# Exact installs: uv (bootstrapped from PyPI at this version into .tools/) syncs .venv to
+# requirements.lock, every package pinned with its hashes; then the two local packages
+# (the platform and the hospital adapter) are installed editable on top, without deps.
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
+LOCK := requirements.lock
+export UV_PYTHON_DOWNLOADS := never
+# The lock is compiled from the platform with its dev extra (the adapter comes with it
+# through [tool.uv.sources]), for every platform and Python >= 3.11; the two local
+# packages are left out of it (they are installed from the tree).
+COMPILE = echo "-e .[dev]" | $(UV) pip compile - --quiet --universal --python-version 3.11 \
+	--generate-hashes --no-emit-package healthlink --no-emit-package healthlink-adapter \
+	--custom-compile-command "make lock"
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+.PHONY: install lock lock-upgrade lock-check infra-up infra-down infra-wipe up down test test-unit test-integration test-e2e lint fmt bench demo status
+
+$(UV_STAMP):
+	test -x $(TOOLS)/bin/python || $(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q uv==$(UV_VERSION)
+	touch $(UV_STAMP)
+
+$(STAMP): $(LOCK) pyproject.toml $(ADAPTER)/pyproject.toml | $(UV_STAMP)
+	test -x $(BIN)/python || $(UV) venv -q --python $(PY) $(VENV)
+	$(UV) pip sync -q --python $(BIN)/python --require-hashes $(LOCK)
+	$(UV) pip install -q --python $(BIN)/python --no-deps -e ./$(ADAPTER) -e .
+	$(UV) pip check -q --python $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolve after editing dependencies in a pyproject.toml (current pins are kept
+# where they still fit); `make lock-upgrade PACKAGE=name` moves one package to its
+# newest allowed version, `make lock-upgrade` every package.
+lock: $(UV_STAMP)
+	$(COMPILE) --output-file $(LOCK)
+
+lock-upgrade: $(UV_STAMP)
+	$(COMPILE) --output-file $(LOCK) $(if $(PACKAGE),--upgrade-package $(PACKAGE),--upgrade)
+
+# Fails when a pyproject.toml changed without `make lock` (run by `make lint`).
+lock-check: $(UV_STAMP)
+	cp $(LOCK) $(TOOLS)/check.lock
+	$(COMPILE) --output-file $(TOOLS)/check.lock
+	diff -q $(LOCK) $(TOOLS)/check.lock >/dev/null || \
+	  { echo "$(LOCK) does not match the pyproject.toml files: run make lock"; exit 1; }
 
 infra-up:
 	bash $(INFRA) up
@@ -26,7 +65,10 @@ infra-down:
 infra-wipe:
 	bash $(INFRA) down --wipe
 
-up: install infra-up
+# Refuses first (naming the process) if a service port is held by a process it did not start.
+up: install
+	bash deploy/local/services.sh check
+	bash $(INFRA) up
 	bash deploy/local/services.sh up
 	$(WITH_ENV) $(BIN)/healthlink demo
 
@@ -34,9 +76,9 @@ down:
 	bash deploy/local/services.sh down
 	bash $(INFRA) down
 
+# Exit 1 if anything is down; every line is printed either way.
 status:
-	bash $(INFRA) status
-	bash deploy/local/services.sh status
+	@rc=0; bash $(INFRA) status || rc=1; bash deploy/local/services.sh status || rc=1; exit $$rc
 
 test: install lint infra-up
 	$(WITH_ENV) $(BIN)/pytest tests/unit tests/integration tests/e2e -q -p no:cacheprovider
@@ -50,10 +92,10 @@ test-integration: install infra-up
 test-e2e: install infra-up
 	$(WITH_ENV) $(BIN)/pytest tests/e2e -q
 
-lint: install
+lint: install lock-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared services healthlink bench
+	$(BIN)/mypy shared services healthlink bench $(ADAPTER)/src
 
 fmt: install
 	$(BIN)/ruff check --fix .

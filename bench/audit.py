@@ -11,9 +11,10 @@ import asyncio
 import random
 from datetime import datetime
 
+from healthlink_adapter import KafkaUploader
+
 from bench.env import BenchEnv
 from bench.stats import summarise
-from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import make_patient_bundle
 from shared.database import Document, make_client
 from tests.support.journey import eventually
@@ -30,7 +31,7 @@ async def run(env: BenchEnv) -> dict[str, float]:
     cid, token = await actors.patient(rng)
     await actors.consent(cid, token, [source.code])
     doctor = await actors.physician(reader, "10002")
-    async with HospitalAdapter(
+    async with KafkaUploader(
         settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
     ) as adapter:
         await adapter.send(make_patient_bundle(rng, cid=cid, hospital_code=source.code))

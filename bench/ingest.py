@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
+from healthlink_adapter import KafkaUploader
 
 from bench.env import BenchEnv
 from bench.stats import percentile, summarise
-from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import make_patient_bundle
 from services.ingest.app import MODEL_TYPES
 from services.ingest.bundle import parse_bundle, warm_up
@@ -121,7 +121,7 @@ class Flood:
 
 
 async def flood(
-    env: BenchEnv, adapter: HospitalAdapter, arrivals: Arrivals, data: list[tuple[str, bytes]]
+    env: BenchEnv, adapter: KafkaUploader, arrivals: Arrivals, data: list[tuple[str, bytes]]
 ) -> Flood:
     final = dict(zip((cid for cid, _ in data), chart_sizes(data, adapter.hospital), strict=True))
     ids = [f"flood-{uuid.uuid4()}" for _ in data]
@@ -194,7 +194,7 @@ async def visible_when(
 
 async def paced(
     env: BenchEnv,
-    adapter: HospitalAdapter,
+    adapter: KafkaUploader,
     arrivals: Arrivals,
     data: list[tuple[str, bytes]],
     rate: float,
@@ -225,7 +225,7 @@ async def paced(
 
 async def physician_reads(
     env: BenchEnv,
-    adapter: HospitalAdapter,
+    adapter: KafkaUploader,
     doctor: str,
     cids: list[str],
     rng: random.Random,
@@ -271,7 +271,7 @@ async def run(env: BenchEnv) -> dict[str, float]:
     ceiling = validation_ceiling(flood_data)
     async with (
         watching(env) as arrivals,
-        HospitalAdapter(
+        KafkaUploader(
             settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
         ) as adapter,
     ):

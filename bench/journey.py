@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 import time
 
+from healthlink_adapter import KafkaUploader
+
 from bench.env import BenchEnv
 from bench.stats import percentile
-from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import make_patient_bundle
 from tests.support.journey import auth, eventually
 
@@ -21,7 +22,7 @@ async def one_journey(
     cid, token = await actors.patient(rng)
     start = time.perf_counter()
     await actors.consent(cid, token, [source_code])
-    async with HospitalAdapter(
+    async with KafkaUploader(
         settings.kafka_bootstrap, source_code, upload_key, settings.topic_prefix
     ) as adapter:
         await adapter.send(

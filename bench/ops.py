@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 import time
 
+from healthlink_adapter import KafkaUploader
 from pymongo import AsyncMongoClient
 
 from bench.env import BenchEnv
 from bench.stats import percentile
-from healthlink.adapter import HospitalAdapter
 from healthlink.replay import replay
 from healthlink.synthetic import make_patient_bundle
 from shared.database import Document
@@ -33,7 +33,7 @@ async def run(env: BenchEnv) -> dict[str, float]:
     rng = random.Random(31)
     actors, settings = env.actors, env.settings
     source = await actors.hospital("10670", "Siriraj Hospital")
-    async with HospitalAdapter(
+    async with KafkaUploader(
         settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
     ) as adapter:
         for i in range(PATIENTS):

@@ -10,9 +10,10 @@ import random
 import time
 from typing import Any
 
+from healthlink_adapter import KafkaUploader
+
 from bench.env import BenchEnv
 from bench.stats import summarise
-from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import THAI_HOSPITALS, make_patient_bundle
 from tests.support.journey import auth, eventually
 
@@ -28,7 +29,7 @@ async def send(env: BenchEnv, keys: dict[str, str], bundles: list[tuple[str, Any
     """Publish the signed uploads (sending again is idempotent)."""
     settings = env.settings
     for code in SOURCES:
-        async with HospitalAdapter(
+        async with KafkaUploader(
             settings.kafka_bootstrap, code, keys[code], settings.topic_prefix
         ) as adapter:
             for source, bundle in bundles:

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from healthlink_adapter import contract
 from pydantic import create_model
 
 from healthlink.apps import SERVICES, build_app
@@ -43,8 +44,11 @@ TOPIC_DOCS: dict[str, str] = {
     ),
     topics.INGEST_UPLOADS: (
         "Hospital adapters publish FHIR R4 Bundles here (key: CID), raw JSON bytes with "
-        "headers hl-hospital, hl-upload-id, hl-signature (sha256=HMAC of the body with the "
-        "hospital's upload key), content-type application/fhir+json. Kept forever."
+        f"headers {contract.HOSPITAL_HEADER}, {contract.UPLOAD_ID_HEADER}, "
+        f"{contract.SIGNATURE_HEADER} (sha256=HMAC of the body with the hospital's upload "
+        f"key), optionally {contract.REQUEST_ID_HEADER}, {contract.CORRELATION_HEADER}; "
+        f"content-type {contract.FHIR_JSON}. Kept forever. The contract: the "
+        "healthlink-adapter package (clients/healthlink-adapter)."
     ),
     topics.INGEST_RECORDS: "records.received after an upload is stored (key: CID).",
     topics.INGEST_STORED: "records.stored: the resources an upload stored, for read models "
@@ -62,7 +66,9 @@ TOPIC_DOCS: dict[str, str] = {
         "service; data = {version, state}. Source of truth; kept forever."
     ),
     topics.DATA_REQUESTS: (
-        "A consent newly covers a provider, which is asked to send (key: hospital)."
+        "data.requested: a consent newly covers a provider, which is asked to send "
+        "(key: hospital); data = {patient, hospital, reason, time} "
+        "(healthlink_adapter.datarequests.DataRequested)."
     ),
     topics.DEAD_LETTERS: (
         "Messages set aside: the original bytes, key and headers plus hl-dlq-* headers "

@@ -9,22 +9,19 @@ from dataclasses import asdict
 import typer
 
 from services.audit.app import SERVICE
-from services.audit.chain import Breach
-from services.audit.handlers import verify
-from services.audit.repository import AuditLog
+from services.audit.handlers import Deps, Verification, verify_log
+from services.audit.repository import MongoAuditLog
+from services.audit.settings import AuditSettings
 from shared.database import make_client
-from shared.settings import Settings
 
 audit = typer.Typer(help="The audit log: verify its hash chains.", no_args_is_help=True)
 
 
-async def verify_database(settings: Settings) -> tuple[int, list[Breach]]:
-    """How many records were checked, and the first breach of each broken chain."""
+async def verify_database(settings: AuditSettings) -> Verification:
+    """The ``verify_log`` use case over the audit service's own database."""
     client = make_client(settings)
     try:
-        log_ = AuditLog(client[settings.db_name(SERVICE)])
-        records, _ = await log_.snapshot()
-        return sum(len(r) for r in records.values()), await verify(log_)
+        return await verify_log(Deps(log=MongoAuditLog(client[settings.db_name(SERVICE)])))
     finally:
         await client.close()
 
@@ -32,19 +29,14 @@ async def verify_database(settings: Settings) -> tuple[int, list[Breach]]:
 @audit.command("verify")
 def verify_command(as_json: bool = typer.Option(False, "--json", help="machine-readable")) -> None:
     """Report the first altered, deleted, inserted or reordered record of each chain."""
-    checked, breaches = asyncio.run(verify_database(Settings()))
+    found = asyncio.run(verify_database(AuditSettings()))
     if as_json:
-        typer.echo(
-            json.dumps(
-                {"ok": not breaches, "records": checked, "breaches": [asdict(b) for b in breaches]}
-            )
-        )
+        breaches = [asdict(b) for b in found.breaches]
+        typer.echo(json.dumps({"ok": found.ok, "records": found.checked, "breaches": breaches}))
     else:
-        for b in breaches:
+        for b in found.breaches:
             typer.echo(f"BREACH {b.chain} seq {b.seq}: {b.kind} ({b.detail})")
-        typer.echo(
-            f"{checked} records checked; "
-            + ("chains intact" if not breaches else f"{len(breaches)} chain(s) broken")
-        )
-    if breaches:
+        broken = f"{len(found.breaches)} chain(s) broken"
+        typer.echo(f"{found.checked} records checked; " + ("chains intact" if found.ok else broken))
+    if not found.ok:
         raise typer.Exit(code=1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -14,7 +16,11 @@ from healthlink.audit import audit as audit_cli
 from healthlink.dlq import dlq
 from healthlink.physicians import app as physicians_app
 from healthlink.simulator import simulate_command
+from shared.lifeline import exit_within
 from shared.settings import Settings
+
+HTTP_GRACE_S = 2  # requests in flight at a stop signal get this long
+SERVE_DEADLINE_S = 8.0  # then the service's own shutdown (shared/runtime.py, 5 s at most)
 
 cli = typer.Typer(help="Health Link, open and faster.", no_args_is_help=True)
 cli.add_typer(dlq, name="dlq")
@@ -32,13 +38,25 @@ def serve(service: str, port: int = typer.Option(0, help="default: the service's
         raise typer.BadParameter(f"one of {', '.join(SERVICES)}")
     settings = settings_for(service)
     app = build_app(service, settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=port or settings.port(service),
         log_level="warning",
         access_log=False,
+        timeout_graceful_shutdown=HTTP_GRACE_S,
     )
+    Server(config).run()
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server; the process ends ``SERVE_DEADLINE_S`` after the first stop
+    signal even if its broker or database never answers (docs/operations.md)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            exit_within(SERVE_DEADLINE_S, f"stop signal {signal.Signals(sig).name}")
+        super().handle_exit(sig, frame)
 
 
 @cli.command()

@@ -2,7 +2,10 @@
 
 Two provider hospitals send records for one patient, who consented to one of them;
 a physician at a third (consumer) hospital reads. Every command printed is run by
-``tests/e2e/test_demo.py`` exactly as printed.
+``tests/e2e/test_demo.py`` exactly as printed. Everything goes through the
+services' APIs as operators, hospitals and patients would use them: hospitals
+and licences through the operator APIs, the roster with the hospital's admin key,
+records through the hospital adapter package with the hospital's upload key.
 """
 
 from __future__ import annotations
@@ -13,10 +16,9 @@ import time
 from dataclasses import dataclass
 
 import httpx
+from healthlink_adapter import KafkaUploader
 
-from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import make_patient_bundle
-from shared import tokens
 from shared.settings import SERVICE_PORTS, Settings
 
 DEMO_CID = "1101700230708"
@@ -45,6 +47,7 @@ def default_urls(settings: Settings) -> dict[str, str]:
 async def load(settings: Settings, urls: dict[str, str]) -> None:
     """Idempotent: safe to run again on a running platform."""
     operator = {"authorization": f"Bearer {settings.admin_token}"}
+    keys: dict[str, dict[str, str]] = {}
     async with httpx.AsyncClient(timeout=30) as http:
         for code, (name, role) in HOSPITALS.items():
             r = await http.post(
@@ -52,18 +55,21 @@ async def load(settings: Settings, urls: dict[str, str]) -> None:
                 headers=operator,
                 json={"code": code, "name": name, "role": role},
             )
-            if r.status_code != 409:  # 409: registered by an earlier run
-                r.raise_for_status()
+            if r.status_code == 409:  # registered by an earlier run: ask for its keys again
+                r = await http.get(
+                    f"{urls['consent']}/hospitals/{code}/credentials", headers=operator
+                )
+            r.raise_for_status()
+            keys[code] = {k: r.json()[k] for k in ("admin_key", "upload_key")}
         r = await http.post(
             f"{urls['query']}/registry/licences",
             headers=operator,
             json={"licence": LICENCE, "name": "นพ. สมชาย ใจดี", "pin": PIN},
         )
         r.raise_for_status()
-        admin = tokens.derive(settings.token_secret, "admin", READER)
         r = await http.post(
             f"{urls['query']}/hospitals/{READER}/physicians",
-            headers={"authorization": f"Bearer {admin}"},
+            headers={"authorization": f"Bearer {keys[READER]['admin_key']}"},
             json={"licence": LICENCE},
         )
         r.raise_for_status()
@@ -85,11 +91,10 @@ async def load(settings: Settings, urls: dict[str, str]) -> None:
         r.raise_for_status()
     rng = random.Random(42)
     for code in (SOURCE, OTHER):
-        key = tokens.derive(settings.token_secret, "upload", code)
-        async with HospitalAdapter(
-            settings.kafka_bootstrap, code, key, settings.topic_prefix
-        ) as adapter:
-            await adapter.send(
+        async with KafkaUploader(
+            settings.kafka_bootstrap, code, keys[code]["upload_key"], settings.topic_prefix
+        ) as uploader:
+            await uploader.send(
                 make_patient_bundle(rng, cid=DEMO_CID, hospital_code=code, n_resources=25)
             )
     await wait_visible(urls)

@@ -2,9 +2,12 @@
 
     healthlink dlq list [--reason R] [--service S] [--status pending|retried|all] [--json]
     healthlink dlq show ID
-    healthlink dlq retry ID | --reason R | --all [--include-retried]
+    healthlink dlq retry ID | --reason R | --all [--include-retried] [--url URL]
 
 Payloads are never printed: a preview shows the size and FHIR resourceType counts.
+``list`` and ``show`` read the dead-letter topics directly (read-only, they work
+with every service stopped); ``retry`` changes state, so it goes through a
+service's operator API.
 """
 
 from __future__ import annotations
@@ -17,15 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.admin import Status, read_book
-from shared.deadletter import DeadLetter
 from shared.settings import Settings
 
 dlq = typer.Typer(help="Dead letters: what was set aside, and why.", no_args_is_help=True)
-
-
-async def read_all(settings: Settings) -> list[DeadLetter]:
-    """Every dead letter currently on the topic, oldest first."""
-    return (await read_book(settings)).letters
 
 
 def _shape(preview: dict[str, object]) -> str:
@@ -84,11 +81,19 @@ def dlq_retry(
     reason: str = typer.Option("", help="every pending letter with this reason"),
     all_: bool = typer.Option(False, "--all", help="every pending dead letter"),
     include_retried: bool = typer.Option(False, help="also letters retried before"),
+    url: str = typer.Option(
+        "",
+        help="the service whose operator API retries (default: local "
+        "ingest; any service's answers)",
+    ),
 ) -> None:
-    """Send dead letters back to their source topic (handlers are idempotent)."""
-    from healthlink.retry import retry
+    """Send dead letters back to their source topic, through a service's operator API."""
+    from healthlink.operator import cli_errors, operator
+    from healthlink.retry import DEFAULT_SERVICE, retry
 
     if not (letter_id or reason or all_):
         raise typer.BadParameter("name an id, --reason R or --all")
-    done = asyncio.run(retry(Settings(), letter_id, reason, all_, include_retried))
+    with cli_errors():
+        ops = operator(Settings(), DEFAULT_SERVICE, url)
+        done = retry(ops, letter_id, reason, all_, include_retried)
     typer.echo(f"retried {len(done)}")

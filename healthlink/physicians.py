@@ -1,13 +1,14 @@
 """``healthlink physicians load <file.csv>``: load the Medical Council licence mirror.
 
-CSV columns: ``licence,name,pin`` (plain PIN, hashed here with argon2id) or
-``licence,name,pin_hash`` (an ``$argon2id$`` hash); optional ``active``
-(``true``/``false``, default true). Loading again updates; nothing else changes.
+CSV columns: ``licence,name,pin`` (plain PIN, hashed here with argon2id, so no
+PIN leaves the operator's machine) or ``licence,name,pin_hash`` (an ``$argon2id$``
+hash); optional ``active`` (``true``/``false``, default true). Every row goes to
+the query service's operator API (``POST /registry/licences``), the mirror's only
+writer. Loading again updates; nothing else changes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import re
 from pathlib import Path
@@ -15,8 +16,8 @@ from typing import Annotated
 
 import typer
 
-from services.query.physicians import MongoLicenceRegistry, hash_pin, is_argon2id
-from shared.database import make_client
+from healthlink.operator import Operator, cli_errors, operator
+from services.query.physicians import hash_pin, is_argon2id
 from shared.settings import Settings
 
 app = typer.Typer(help="The Medical Council licence mirror.", no_args_is_help=True)
@@ -42,24 +43,25 @@ def read_rows(path: Path) -> list[tuple[str, str, str, bool]]:
     return rows
 
 
-async def load_rows(settings: Settings, rows: list[tuple[str, str, str, bool]]) -> int:
-    client = make_client(settings)
-    try:
-        registry = MongoLicenceRegistry(client[settings.db_name("query")])
-        for licence, name, pin_hash, active in rows:
-            await registry.put(licence, name, pin_hash, active)
-    finally:
-        await client.close()
+def load_rows(ops: Operator, rows: list[tuple[str, str, str, bool]]) -> int:
+    """Send every row to the query service; returns how many it took."""
+    for licence, name, pin_hash, active in rows:
+        body = {"licence": licence, "name": name, "pin": pin_hash, "active": active}
+        ops.call("POST", "query", "/registry/licences", body)
     return len(rows)
 
 
 @app.command("load")
-def load(path: CsvPath) -> None:
+def load(
+    path: CsvPath,
+    url: str = typer.Option("", help="query service URL (default: local)"),
+) -> None:
     """Load licences from a CSV file into the query service's mirror."""
     try:
         rows = read_rows(path)
     except ValueError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(code=2) from exc
-    count = asyncio.run(load_rows(Settings(), rows))
+    with cli_errors():
+        count = load_rows(operator(Settings(), "query", url), rows)
     typer.echo(f"loaded {count} licences")

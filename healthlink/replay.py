@@ -89,11 +89,6 @@ def runtime_of(app: FastAPI) -> Runtime:
     return runtime
 
 
-def service_topics(settings: Settings, service: str) -> list[str]:
-    """The topics ``service`` consumes (with the deployment's prefix)."""
-    return list(runtime_of(build_app(service, settings)).routes)
-
-
 async def merged(settings: Settings, parts: list[PartitionPlan]) -> AsyncIterator[SourceMessage]:
     """The planned records of every partition, merged in timestamp order."""
     bounds = {p.tp: (p.start, p.end) for p in parts if p.count}

@@ -1,19 +1,26 @@
-"""Retrying dead letters: republish the originals to where they came from."""
+"""Retrying dead letters through a service's operator API (``POST /admin/deadletters/retry``).
+
+Every service mounts the same operators' router (``shared/admin.py``) and sees
+every service's dead letters; the service answering republishes the originals to
+their source topics and notes the retries.
+"""
 
 from __future__ import annotations
 
-from shared.admin import Status, read_book, retry_letters
-from shared.broker import Publisher, make_broker
-from shared.deadletter import DeadLetters
-from shared.settings import Settings
+from typing import Any
+
+from healthlink.operator import Operator
+
+DEFAULT_SERVICE = "ingest"  # any service answers; ingest sets most uploads aside
 
 
-async def retry(
-    settings: Settings,
+def retry(
+    ops: Operator,
     letter_id: str = "",
     reason: str = "",
     everything: bool = False,
     include_retried: bool = False,
+    service: str = DEFAULT_SERVICE,
 ) -> list[str]:
     """Retry one letter, every pending letter with ``reason``, or every pending letter.
 
@@ -23,15 +30,12 @@ async def retry(
     """
     if not (letter_id or reason or everything):
         return []
-    book = await read_book(settings)
-    status: Status = "all" if include_retried or letter_id else "pending"
-    chosen = book.select(ids=[letter_id] if letter_id else [], reason=reason, status=status)
-    if not chosen:
-        return []
-    broker = make_broker(settings, "operator")
-    await broker.connect()
-    try:
-        dead = DeadLetters(Publisher(broker, settings), "operator", settings.topic_prefix)
-        return await retry_letters(dead, chosen)
-    finally:
-        await broker.stop()
+    body: dict[str, Any] = {"include_retried": include_retried}
+    if letter_id:
+        body["ids"] = [letter_id]
+    elif reason:
+        body["reason"] = reason
+    else:
+        body["all"] = True
+    answer = ops.call("POST", service, "/admin/deadletters/retry", body)
+    return [str(i) for i in answer.get("ids", [])]

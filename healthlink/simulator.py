@@ -1,9 +1,11 @@
 """A hospital simulator: answers the data requests addressed to it with generated records.
 
-``healthlink simulate 10670`` listens on the data-request topic and, for each
-request, sends a synthetic patient bundle (``healthlink.synthetic``) for that CID,
-signed with the hospital's upload key. The bundle is seeded by (hospital, CID)
-and the upload id by the request, so a repeated request sends the same records.
+``healthlink simulate 10670`` reads the hospital's data requests and, for each,
+sends a synthetic patient bundle (``healthlink.synthetic``) for that CID, signed
+with the hospital's upload key, through the hospital adapter package
+(``healthlink_adapter``) exactly as a hospital's own system would. The bundle is
+seeded by (hospital, CID) and the upload id by the request, so a repeated
+request sends the same records.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import random
 import zlib
 
 import typer
+from healthlink_adapter import DataRequest, DataRequestReader, KafkaUploader
 
-from healthlink.adapter import DataRequest, HospitalAdapter, data_requests
+from healthlink.operator import cli_errors, operator
 from healthlink.synthetic import make_patient_bundle
-from shared import tokens
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings
 
@@ -29,29 +31,29 @@ def bundle_for(hospital: str, cid: str, n_resources: int) -> dict[str, object]:
     return make_patient_bundle(rng, cid=cid, hospital_code=hospital, n_resources=n_resources)
 
 
-async def answer(adapter: HospitalAdapter, request: DataRequest, n_resources: int) -> str:
-    bundle = bundle_for(adapter.hospital, request.patient, n_resources)
-    upload_id = f"sim-{adapter.hospital}-{request.id}"[:64]
-    return await adapter.send(bundle, upload_id, request_id=request.id)
+async def answer(uploader: KafkaUploader, request: DataRequest, n_resources: int) -> str:
+    bundle = bundle_for(uploader.hospital, request.patient, n_resources)
+    upload_id = f"sim-{uploader.hospital}-{request.id}"[:64]
+    return await uploader.send(bundle, upload_id, request_id=request.id)
 
 
 async def simulate(
     settings: Settings,
     hospital: str,
+    upload_key: str,
     *,
-    upload_key: str | None = None,
     n_resources: int = 20,
     limit: int | None = None,
 ) -> int:
     """Answer data requests for ``hospital`` (forever, or ``limit`` of them); returns count."""
-    key = upload_key or tokens.derive(settings.token_secret, "upload", hospital)
     answered = 0
-    async with HospitalAdapter(
-        settings.kafka_bootstrap, hospital, key, settings.topic_prefix
-    ) as adapter:
-        stream = data_requests(settings.kafka_bootstrap, hospital, settings.topic_prefix)
-        async for request in stream:
-            receipt = await answer(adapter, request, n_resources)
+    bootstrap, prefix = settings.kafka_bootstrap, settings.topic_prefix
+    async with (
+        KafkaUploader(bootstrap, hospital, upload_key, prefix) as uploader,
+        DataRequestReader(bootstrap, hospital, prefix) as requests,
+    ):
+        async for request in requests:
+            receipt = await answer(uploader, request, n_resources)
             answered += 1
             log.info("data request answered", hospital=hospital, request=request.id,
                      upload_id=receipt)  # fmt: skip
@@ -63,11 +65,18 @@ async def simulate(
 def simulate_command(
     hospital: str = typer.Argument(..., help="the 5-digit hospital code to play"),
     upload_key: str = typer.Option(
-        "", envvar="HEALTHLINK_UPLOAD_KEY", help="default: derived from the platform secret"
+        "",
+        envvar="HEALTHLINK_UPLOAD_KEY",
+        help="default: the hospital's key from the consent service's operator API",
     ),
     resources: int = typer.Option(20, min=1, help="resources per answered request"),
+    consent_url: str = typer.Option("", help="consent service URL (default: local)"),
 ) -> None:
     """Answer the data requests addressed to HOSPITAL with generated records."""
     settings = Settings()
     configure_logging("simulator", settings.log_level)
-    asyncio.run(simulate(settings, hospital, upload_key=upload_key or None, n_resources=resources))
+    if not upload_key:
+        with cli_errors():
+            found = operator(settings, "consent", consent_url).credentials(hospital)
+        upload_key = str(found["upload_key"])
+    asyncio.run(simulate(settings, hospital, upload_key, n_resources=resources))

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
+from healthlink_adapter.contract import BATCH_BYTES, record_limit
 
 from shared.events import Envelope, Event
 from shared.logging import CORRELATION_HEADER, get_correlation_id
@@ -19,15 +20,17 @@ from shared.settings import Settings
 from shared.topics import named
 
 ACK_POLICY = AckPolicy.NACK_ON_ERROR
-# Records buffered per partition before a send waits (aiokafka's default is 16 kB). A
-# bundle or a records.stored part is larger than that, so with the default each went
-# alone, one request in flight per partition; this lets those queued meanwhile share one.
-BATCH_BYTES = 512 * 1024  # well under the 1 MB a topic accepts by default
+# BATCH_BYTES (records buffered per partition before a send waits: 512 kB, so bundles and
+# records.stored parts queued meanwhile share one request) and the record limit come
+# with the hospital wire contract, so hospitals' producers and the platform's agree.
+# On stop, handlers in flight get this long to finish (a batch not finished is not
+# committed and comes again); within the service's shutdown budget (shared/runtime.py).
+GRACEFUL_S = 4.0
 
 
 def max_message_bytes(settings: Settings) -> int:
     """The largest record the platform sends: a whole bundle (dead letters) plus headers."""
-    return settings.max_bundle_bytes + 256 * 1024
+    return record_limit(settings.max_bundle_bytes)
 
 
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
@@ -40,7 +43,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         ack_policy=ACK_POLICY,
         max_request_size=max_message_bytes(settings),
         max_batch_size=BATCH_BYTES,
-        graceful_timeout=10.0,
+        graceful_timeout=GRACEFUL_S,
         logger=None,
     )
 

@@ -18,6 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from healthlink_adapter.contract import (
+    CONTENT_TYPE_HEADER,
+    CORRELATION_HEADER,
+    HOSPITAL_HEADER,
+    UPLOAD_ID_HEADER,
+)
+
 from shared import topics
 from shared.broker import Publisher
 
@@ -27,7 +34,13 @@ if TYPE_CHECKING:
 PREFIX = "hl-dlq-"
 RETRY_OF = PREFIX + "retry-of"
 # Headers safe to show an operator: ids and content types, never the signature.
-SAFE_HEADERS = ("hl-hospital", "hl-upload-id", "content-type", "ce-type", "x-correlation-id")
+SAFE_HEADERS = (
+    HOSPITAL_HEADER,
+    UPLOAD_ID_HEADER,
+    CONTENT_TYPE_HEADER,
+    "ce-type",
+    CORRELATION_HEADER,
+)
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.cid import CID_SYSTEM, HCODE_SYSTEM
+from healthlink_adapter.contract import CID_SYSTEM, FHIR_JSON, HCODE_SYSTEM
 
 __all__ = ["CID_SYSTEM", "FHIR_JSON", "HCODE_SYSTEM", "ISSUE_CODES", "operation_outcome"]
-
-FHIR_JSON = "application/fhir+json"
 
 # HTTP status -> FHIR issue-type code (http://hl7.org/fhir/R4/valueset-issue-type.html)
 ISSUE_CODES = {

@@ -13,8 +13,8 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
+from healthlink_adapter.contract import CORRELATION_HEADER as CORRELATION_HEADER
 
-CORRELATION_HEADER = "x-correlation-id"
 _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
 

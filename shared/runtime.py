@@ -28,6 +28,7 @@ from shared.consumer import BatchHandler, EventHandler, Guard, RawHandler, one_b
 from shared.database import Document, make_client, ping
 from shared.deadletter import DeadLetters, SourceMessage
 from shared.http import health_routes, install_correlation, install_error_handlers
+from shared.lifeline import Budget
 from shared.logging import configure_logging, get_logger
 from shared.metrics import Lags, Metrics, consumer_lags, install_http_metrics, metrics_route
 from shared.settings import Settings
@@ -56,6 +57,10 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
 LARGE_TOPICS = (topics.INGEST_UPLOADS, topics.DEAD_LETTERS)  # carry whole FHIR bundles
 TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 BATCH_WAIT_MS = 100  # an idle batch consumer polls this often; records present return at once
+# A service's shutdown, once its HTTP requests are done: see Runtime.shut_down and
+# docs/operations.md ("Stopping"). healthlink serve ends the process 8 s after SIGTERM.
+SHUTDOWN_S = 5.0
+CLOSE_DB_S = 1.0
 
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
@@ -242,13 +247,24 @@ class Runtime:
         try:
             yield
         finally:
-            for task in self.tasks:
-                task.cancel()
-            await asyncio.gather(*self.tasks, return_exceptions=True)
-            await self.broker.stop()
-            for hook in self.on_stop:
-                await hook()
-            await self.client.close()
+            await self.shut_down()
+
+    async def shut_down(self) -> None:
+        """Loops cancelled and consumers stopped side by side, then the stop hooks, then
+        the database closed: each step within what is left of ``SHUTDOWN_S``, so a
+        broker or database that is gone cannot hold the service up."""
+        budget = Budget(SHUTDOWN_S)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(
+            budget.run(asyncio.gather(*self.tasks, return_exceptions=True), "background loops"),
+            budget.run(self.broker.stop(), "broker"),
+        )
+        for hook in self.on_stop:
+            await budget.run(hook(), getattr(hook, "__qualname__", "stop hook"))
+        # Closing ends the client's server sessions (a courtesy the server does not need):
+        # with the database gone it would wait out server selection.
+        await budget.run(self.client.close(), "database", cap=CLOSE_DB_S)
 
 
 def make_runtime(settings: Settings, service: str) -> Runtime:

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import Literal
 
+from healthlink_adapter.contract import MAX_UPLOAD_BYTES
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-insecure-secret-change-me"
 
+# The services in order, each on the default base port + its place in this order
+# (8001-8006); HEALTHLINK_SERVICE_PORT_BASE moves all six (Settings.port).
+DEFAULT_PORT_BASE = 8001
 SERVICE_PORTS: dict[str, int] = {
-    "consent": 8001,
-    "ingest": 8002,
-    "query": 8003,
-    "audit": 8004,
-    "notify": 8005,
-    "auth": 8006,
+    service: DEFAULT_PORT_BASE + place
+    for place, service in enumerate(("consent", "ingest", "query", "audit", "notify", "auth"))
 }
 
 
@@ -32,13 +32,17 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     kafka_bootstrap: str = "127.0.0.1:19092"
     mongo_url: str = "mongodb://127.0.0.1:27018/"
+    # FerretDB's PostgreSQL (local stack only; empty on MongoDB): where the GIN indexes
+    # its pushdown can use are built (shared/indexes, docs/indexes.md).
+    pg_dsn: str = ""
     db_prefix: str = "healthlink"
     topic_prefix: str = ""
     host: str = "127.0.0.1"
+    service_port_base: int = Field(default=DEFAULT_PORT_BASE, ge=1, le=65535 - len(SERVICE_PORTS))
     token_secret: str = DEV_SECRET
     admin_token: str = DEV_SECRET
     log_level: str = "INFO"
-    max_bundle_bytes: int = Field(default=5_000_000, gt=0)
+    max_bundle_bytes: int = Field(default=MAX_UPLOAD_BYTES, gt=0)
     token_ttl_s: int = Field(default=900, gt=0)
     transient_retry_limit: int = Field(default=5, ge=1)
     # Topics are created at service start with these (shared/runtime.py, docs/operations.md).
@@ -59,4 +63,5 @@ class Settings(BaseSettings):
         return f"{self.db_prefix}_{service}"
 
     def port(self, service: str) -> int:
-        return SERVICE_PORTS[service]
+        """The service's HTTP port: the base port plus its place among the services."""
+        return self.service_port_base + SERVICE_PORTS[service] - DEFAULT_PORT_BASE

@@ -3,7 +3,8 @@
 Tokens: ``base64url(claims).base64url(mac)``; a tampered, expired or wrong-audience
 token raises ``Unauthorized``. Per-hospital secrets (admin credential, upload
 signing key) are derived from the platform secret, so no secret ever travels in
-an event: ``derive(secret, "upload", "10670")``.
+an event: ``derive(secret, "upload", "10670")``. How an upload is signed with that
+key is the hospital wire contract: ``healthlink_adapter.signing``.
 """
 
 from __future__ import annotations
@@ -57,15 +58,6 @@ def verify(secret: str, audience: str, token: str) -> dict[str, Any]:
 def derive(secret: str, purpose: str, ident: str) -> str:
     """A per-hospital secret: HMAC(platform secret, purpose:ident), hex."""
     return hmac.new(secret.encode(), f"{purpose}:{ident}".encode(), hashlib.sha256).hexdigest()
-
-
-def sign_body(key: str, body: bytes) -> str:
-    """The upload signature header value: ``sha256=<hex>``."""
-    return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-
-
-def check_body(key: str, body: bytes, signature: str | None) -> bool:
-    return signature is not None and hmac.compare_digest(sign_body(key, body), signature)
 
 
 PATIENT = "patient"

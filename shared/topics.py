@@ -6,9 +6,15 @@ order on one partition; hospital events are keyed by the hospital code.
 
 from __future__ import annotations
 
+# The two topics hospitals use are part of the hospital wire contract (the adapter package).
+from healthlink_adapter import contract
+from healthlink_adapter.contract import DATA_REQUESTS as DATA_REQUESTS
+from healthlink_adapter.contract import named as named
+
+INGEST_UPLOADS = contract.UPLOADS
+
 CONSENT_EVENTS = "healthlink.consent.events"
 HOSPITAL_EVENTS = "healthlink.hospital.events"
-INGEST_UPLOADS = "healthlink.ingest.uploads"
 INGEST_RECORDS = "healthlink.ingest.records"
 # What ingest stored, resource by resource (key: CID): the change stream read models
 # (the query service's charts) are built from, so no service reads ingest's database.
@@ -17,18 +23,13 @@ ACCESS_EVENTS = "healthlink.access.events"
 DEAD_LETTERS = "healthlink.deadletter"
 
 
-def named(topic: str, prefix: str = "") -> str:
-    """The topic's name under an optional prefix (tests use a unique prefix each)."""
-    return f"{prefix}{topic}"
-
-
 # Sign-ins, failed sign-ins, lock-outs, roster changes, break-glass declarations, operator
 # actions (key: licence, CID, or the operator).
 SECURITY_EVENTS = "healthlink.security.events"
-# Data requests: a consent newly covers a provider, which is asked to send (key: hospital).
-DATA_REQUESTS = "healthlink.consent.datarequests"
 # Identity states from the auth service, versioned full state (key: licence or hospital).
 IDENTITY_EVENTS = "healthlink.identity.events"
+# Data requests (DATA_REQUESTS, above): a consent newly covers a provider, which is asked
+# to send (key: hospital).
 
 ALL = (
     CONSENT_EVENTS,

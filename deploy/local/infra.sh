@@ -61,6 +61,8 @@ KAFKA_LIBS="$KAFKA_HOME/libs"
 FERRETDB_BIN="$TOOLS_DIR/ferretdb-$FERRETDB_VERSION/bin/ferretdb"
 
 # --------------------------------------------------------------------------- helpers
+# shellcheck source=deploy/local/procs.sh
+source "$SCRIPT_DIR/procs.sh"  # pid_alive, start_detached, port holders, describe_pid
 log()  { printf '[infra] %s\n' "$*" >&2; }
 die()  { printf '[infra] ERROR: %s\n' "$*" >&2; exit 1; }
 is_root() { [[ "$(id -u)" == 0 ]]; }
@@ -79,19 +81,17 @@ fail_with_log() {
 
 now() { date +%s; }
 
-tcp_open() {  # tcp_open host port
-  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+# Refuse to start name on port when another process listens there, and say which one.
+refuse_held_port() {  # refuse_held_port name port variable
+  local holders
+  holders="$(describe_holders "$2")"
+  [[ -n "$holders" ]] || return 0
+  die "$1: port $HOST:$2 is already in use (set $3 to move it):
+$holders"
 }
 
-# pid_alive pidfile marker: the pid in pidfile is running and its command line contains marker
-# (guards against pid reuse after a reboot or crash).
-pid_alive() {
-  local pidfile="$1" marker="$2" pid
-  [[ -f "$pidfile" ]] || return 1
-  pid="$(cat "$pidfile" 2>/dev/null)" || return 1
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$marker"
+tcp_open() {  # tcp_open host port
+  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
 }
 
 # Close every descriptor above 2 in the current (sub)shell, so servers started from it do
@@ -102,21 +102,6 @@ close_extra_fds() {
     n=${f##*/}
     if [[ $n -gt 2 ]]; then eval "exec $n>&-" 2>/dev/null || true; fi
   done
-}
-
-# Start a command detached from this shell (own session, stdin closed, output to a log).
-# The pid file is written by the child itself right before exec, so it is the real pid.
-start_detached() {  # start_detached pidfile logfile cmd...
-  local pidfile="$1" logfile="$2"; shift 2
-  rm -f "$pidfile"
-  # shellcheck disable=SC2016  # $$, $0 and $@ are for the child shell
-  # The child closes every inherited descriptor above 2 first: a daemon holding the caller's
-  # pipe open would keep `make up | tail` (or a CI runner reading our output) waiting forever.
-  setsid nohup bash -c 'for f in /proc/$$/fd/*; do n=${f##*/}; if [[ $n -gt 2 ]]; then eval "exec $n>&-" 2>/dev/null; fi; done; echo $$ >"$0"; exec "$@"' \
-    "$pidfile" "$@" >>"$logfile" 2>&1 </dev/null &
-  local waited=0
-  while [[ ! -s "$pidfile" ]] && (( waited < 50 )); do sleep 0.1; waited=$((waited + 1)); done
-  [[ -s "$pidfile" ]] || die "failed to start: $*"
 }
 
 # Graceful stop: SIGTERM, wait, then SIGKILL after STOP_TIMEOUT.
@@ -131,7 +116,7 @@ stop_pid() {  # stop_pid name pidfile marker
   log "$name: stopping (pid $pid, SIGTERM)"
   kill -TERM "$pid" 2>/dev/null || true
   deadline=$(( $(now) + STOP_TIMEOUT ))
-  while kill -0 "$pid" 2>/dev/null; do
+  while running "$pid"; do
     if (( $(now) >= deadline )); then
       log "$name: still running after ${STOP_TIMEOUT}s, sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
@@ -139,7 +124,7 @@ stop_pid() {  # stop_pid name pidfile marker
     fi
     sleep "$POLL_INTERVAL"
   done
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  while running "$pid"; do sleep 0.1; done
   rm -f "$pidfile"
   log "$name: stopped"
 }
@@ -276,6 +261,7 @@ start_postgres() {
   if pg_running; then
     log "postgres: already running"
   else
+    refuse_held_port postgres "$PG_PORT" HEALTHLINK_PG_PORT
     log "postgres: starting on $HOST:$PG_PORT"
     # FerretDB stores each document as one jsonb value; a clinical record is often over
     # the 2 kB TOAST threshold, and lz4 compresses it at a fraction of pglz's CPU (about
@@ -284,8 +270,10 @@ start_postgres() {
     if ldd "$PG_BIN/postgres" 2>/dev/null | grep -q liblz4; then
       pg_opts+=" -c default_toast_compression=lz4"
     fi
+    # -w: return once it accepts connections. (With -W, pg_ctl returned before the server
+    # wrote its pid file, and the check below then took a slow cold start for a crash.)
     (close_extra_fds
-     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -W -o "$pg_opts" start </dev/null >/dev/null 2>&1) \
+     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$START_TIMEOUT" -o "$pg_opts" start </dev/null >/dev/null 2>&1) \
       || fail_with_log "pg_ctl start failed" "$PG_LOG"
   fi
 
@@ -379,14 +367,13 @@ start_kafka() {
         -c "$KAFKA_DIR/server.properties" >>"$KAFKA_STDOUT_LOG" 2>&1 \
         || fail_with_log "kafka storage format failed" "$KAFKA_STDOUT_LOG"
     fi
-    if tcp_open "$HOST" "$KAFKA_PORT"; then
-      die "port $HOST:$KAFKA_PORT is already in use by another process (set HEALTHLINK_KAFKA_PORT)"
-    fi
+    refuse_held_port kafka "$KAFKA_PORT" HEALTHLINK_KAFKA_PORT
+    refuse_held_port "kafka controller" "$KAFKA_CONTROLLER_PORT" HEALTHLINK_KAFKA_PORT
     log "kafka: starting $KAFKA_VERSION on $HOST:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
-    start_detached "$KAFKA_PID" "$KAFKA_STDOUT_LOG" \
+    start_detached "$KAFKA_PID" "$KAFKA_STDOUT_LOG" "$REPO_ROOT" \
       java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
         -Dkafka.logs.dir="$LOG_DIR" -Dlog4j2.configurationFile="$KAFKA_LOG4J" \
-        -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties"
+        -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" || die "kafka did not start"
   fi
   local deadline=$(( $(now) + START_TIMEOUT ))
   until kafka_ready; do
@@ -429,17 +416,21 @@ start_ferretdb() {
   if ferretdb_running; then
     log "ferretdb: already running (pid $(cat "$FERRETDB_PID"))"
   else
-    if tcp_open "$HOST" "$MONGO_PORT"; then
-      die "port $HOST:$MONGO_PORT is already in use by another process (set HEALTHLINK_MONGO_PORT)"
-    fi
+    refuse_held_port ferretdb "$MONGO_PORT" HEALTHLINK_MONGO_PORT
+    refuse_held_port "ferretdb debug" "$FERRETDB_DEBUG_PORT" HEALTHLINK_FERRETDB_DEBUG_PORT
     log "ferretdb: starting $FERRETDB_VERSION on $HOST:$MONGO_PORT (postgres backend)"
     # GOGC=400: collect garbage a quarter as often (FerretDB allocates per document;
     # with the default, GC took ~15% of its CPU during an ingest flood).
-    start_detached "$FERRETDB_PID" "$FERRETDB_LOG" \
+    # plan_cache_mode=force_custom_plan: FerretDB sends the field name as a parameter
+    # (_jsonb->$1 @> $2); a cached generic plan cannot match the GIN expression indexes
+    # (shared/indexes) and PostgreSQL keeps one chosen while a table was small: a seq
+    # scan until the next ANALYZE (docs/indexes.md).
+    start_detached "$FERRETDB_PID" "$FERRETDB_LOG" "$REPO_ROOT" \
       env GOGC="${HEALTHLINK_FERRETDB_GOGC:-400}" "$FERRETDB_BIN" --handler=postgresql \
-        --postgresql-url="postgres://postgres@$HOST:$PG_PORT/ferretdb" \
+        --postgresql-url="postgres://postgres@$HOST:$PG_PORT/ferretdb?plan_cache_mode=force_custom_plan" \
         --listen-addr="$HOST:$MONGO_PORT" --debug-addr="$HOST:$FERRETDB_DEBUG_PORT" \
-        --state-dir="$FERRETDB_DIR" --telemetry=disable --log-level=info --log-format=text
+        --state-dir="$FERRETDB_DIR" --telemetry=disable --log-level=info --log-format=text \
+      || die "ferretdb did not start"
   fi
   local deadline=$(( $(now) + START_TIMEOUT ))
   until ferretdb_ready; do
@@ -454,6 +445,8 @@ start_ferretdb() {
 cmd_env() {
   echo "export HEALTHLINK_KAFKA_BOOTSTRAP=$HOST:$KAFKA_PORT"
   echo "export HEALTHLINK_MONGO_URL=mongodb://$HOST:$MONGO_PORT/"
+  # FerretDB's PostgreSQL, for the GIN indexes its pushdown can use (shared/indexes).
+  echo "export HEALTHLINK_PG_DSN=postgresql://postgres@$HOST:$PG_PORT/ferretdb"
 }
 
 cmd_up() {
@@ -486,17 +479,20 @@ cmd_wipe() {
   if [[ -n "$PG_OUTSIDE" ]]; then rm -rf -- "$PG_OUTSIDE"; fi
 }
 
+# One line per component: up with its pid and the checkout it runs from, or down (and,
+# if another process holds its port, which one).
 cmd_status() {
-  local rc=0
+  local rc=0 pid
   if pg_running && find_pg_bin && pg_ready; then
-    echo "postgres  up    $HOST:$PG_PORT  (data $PG_DATA)"
-  else echo "postgres  down  $HOST:$PG_PORT"; rc=1; fi
+    pid="$(head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null || true)"
+    show_up postgres "$HOST:$PG_PORT" "$pid" "${PG_OUTSIDE:+data $PG_DATA}"
+  else show_down postgres "$HOST" "$PG_PORT"; rc=1; fi
   if kafka_running && tcp_open "$HOST" "$KAFKA_PORT"; then
-    echo "kafka     up    $HOST:$KAFKA_PORT  (pid $(cat "$KAFKA_PID"), Kafka $KAFKA_VERSION)"
-  else echo "kafka     down  $HOST:$KAFKA_PORT"; rc=1; fi
+    show_up kafka "$HOST:$KAFKA_PORT" "$(cat "$KAFKA_PID")" "Kafka $KAFKA_VERSION, controller :$KAFKA_CONTROLLER_PORT"
+  else show_down kafka "$HOST" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; rc=1; fi
   if ferretdb_running && tcp_open "$HOST" "$MONGO_PORT"; then
-    echo "ferretdb  up    $HOST:$MONGO_PORT  (pid $(cat "$FERRETDB_PID"), FerretDB $FERRETDB_VERSION)"
-  else echo "ferretdb  down  $HOST:$MONGO_PORT"; rc=1; fi
+    show_up ferretdb "$HOST:$MONGO_PORT" "$(cat "$FERRETDB_PID")" "FerretDB $FERRETDB_VERSION"
+  else show_down ferretdb "$HOST" "$MONGO_PORT" "$FERRETDB_DEBUG_PORT"; rc=1; fi
   return $rc
 }
 

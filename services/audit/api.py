@@ -1,20 +1,22 @@
-"""The audit HTTP API: the patient's access log, auditors' search and FHIR export, verify."""
+"""The audit HTTP API: the patient's access log, auditors' search and FHIR export, verify.
+
+Thin: each route checks who is calling and hands over to a use case. Errors are the
+``shared.errors`` hierarchy (``errors.py``), mapped once to a status and OperationOutcome.
+"""
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from services.audit import fhir, handlers
-from services.audit.repository import AuditLog
-from services.audit.sources import parse_time
+from services.audit import handlers
+from services.audit.errors import NotAnAuditor, OtherHospital
+from services.audit.handlers import Deps, Search
 from shared import tokens
-from shared.errors import Forbidden, InvalidInput, Unauthorized
 from shared.fhir import FHIR_JSON
 from shared.http import OperatorDep, PatientDep, bearer, same_patient
 
@@ -28,12 +30,12 @@ Cid = Annotated[str | None, Query(pattern=r"^\d{13}$")]
 Kind = Literal["access", "consent", "hospital", "security", "deadletter"]
 
 
-def get_log(request: Request) -> AuditLog:
-    log_: AuditLog = request.app.state.audit_log
-    return log_
+def get_deps(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
 
 
-LogDep = Annotated[AuditLog, Depends(get_log)]
+DepsDep = Annotated[Deps, Depends(get_deps)]
 
 
 def auditor_scope(request: Request, hospital: Code = None) -> str | None:
@@ -43,26 +45,16 @@ def auditor_scope(request: Request, hospital: Code = None) -> str | None:
     if hmac.compare_digest(token, settings.admin_token):
         return None
     if hospital is None:
-        raise Unauthorized("operator token, or a hospital admin key with ?hospital=, required")
+        raise NotAnAuditor()
     if not hmac.compare_digest(token, tokens.derive(settings.token_secret, "admin", hospital)):
-        raise Forbidden("this key is not the admin key of that hospital")
+        raise OtherHospital()
     return hospital
 
 
 ScopeDep = Annotated[str | None, Depends(auditor_scope)]
 
 
-def _time(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    parsed = parse_time(value, datetime.min)
-    if parsed == datetime.min:
-        raise InvalidInput(f"{name} must be an ISO-8601 time")
-    return parsed
-
-
-async def found(
-    log_: LogDep,
+def search(
     scope: ScopeDep,
     physician: Licence = None,
     patient: Cid = None,
@@ -73,41 +65,41 @@ async def found(
     until: str | None = None,
     offset: Offset = 0,
     count: Count = 50,
-) -> list[dict[str, Any]]:
-    """The audit records matching the query parameters, within the caller's scope."""
-    criteria = {"physician": physician, "patient": patient, "hospital": scope or hospital,
-                "decision": decision, "kind": kind}  # fmt: skip
-    return await log_.search(criteria, _time(since, "since"), _time(until, "until"), offset, count)
+) -> Search:
+    """The search the query parameters ask for, within the caller's scope."""
+    return Search(physician, patient, scope or hospital, decision, kind, since, until,
+                  offset, count)  # fmt: skip
 
 
-FoundDep = Annotated[list[dict[str, Any]], Depends(found)]
+SearchDep = Annotated[Search, Depends(search)]
 
 
 @router.get("/patients/{cid}/accesses")
 async def read_accesses(
-    cid: str, log_: LogDep, me: PatientDep, offset: Offset = 0, count: Count = 50
+    cid: str, deps: DepsDep, me: PatientDep, offset: Offset = 0, count: Count = 50
 ) -> dict[str, Any]:
     """Who looked at my record (allowed and denied): newest first, paged."""
     same_patient(cid, me)
-    entries = await handlers.who_looked(log_, cid, offset, count)
+    entries = await handlers.read_accesses(deps, cid, offset, count)
     return {"cid": cid, "offset": offset, "count": len(entries), "entries": entries}
 
 
 @router.get("/audit/records")
-async def read_records(docs: FoundDep) -> dict[str, Any]:
+async def read_records(deps: DepsDep, query: SearchDep) -> dict[str, Any]:
     """Search the audit log (operator, or a hospital admin for its own hospital)."""
-    entries = [handlers.search_entry(d) for d in docs]
+    entries = await handlers.search_records(deps, query)
     return {"count": len(entries), "entries": entries}
 
 
 @router.get("/fhir/AuditEvent")
-async def read_audit_events(docs: FoundDep) -> JSONResponse:
+async def read_audit_events(deps: DepsDep, query: SearchDep) -> JSONResponse:
     """The same search as FHIR R4 AuditEvents (IHE BALP shape) in a searchset Bundle."""
-    return JSONResponse(fhir.bundle(docs), media_type=FHIR_JSON)
+    bundle = await handlers.export_audit_events(deps, query)
+    return JSONResponse(bundle, media_type=FHIR_JSON)
 
 
 @router.get("/audit/verify", dependencies=[OperatorDep])
-async def read_verification(log_: LogDep) -> dict[str, Any]:
+async def read_verification(deps: DepsDep) -> dict[str, Any]:
     """Recompute every chain against its tip; report the first breach of each."""
-    breaches = await handlers.verify(log_)
-    return {"ok": not breaches, "breaches": [asdict(b) for b in breaches]}
+    found = await handlers.verify_log(deps)
+    return {"ok": found.ok, "breaches": [asdict(b) for b in found.breaches]}

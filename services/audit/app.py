@@ -6,10 +6,10 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.audit import handlers
+from services.audit import subscribers
 from services.audit.api import router
 from services.audit.handlers import Deps
-from services.audit.repository import AuditLog
+from services.audit.repository import MongoAuditLog
 from services.audit.settings import AuditSettings
 from services.audit.sources import ENVELOPE_TOPICS, KINDS
 from shared import topics
@@ -22,19 +22,19 @@ SETTINGS = AuditSettings
 def create_app(settings: AuditSettings, *, deps: Deps | None = None) -> FastAPI:
     runtime = make_runtime(settings, SERVICE)
     if deps is None:
-        audit_log = AuditLog(runtime.db)
+        audit_log = MongoAuditLog(runtime.db)
         runtime.on_start.append(audit_log.ensure_indexes)
         runtime.on_start.append(audit_log.reconcile)
         deps = Deps(log=audit_log)
     for topic in ENVELOPE_TOPICS:
-        runtime.subscribe_raw(topic, partial(handlers.on_event, deps, KINDS[topic]))
-    runtime.subscribe_raw(topics.DEAD_LETTERS, partial(handlers.on_dead_letter, deps))
+        runtime.subscribe_raw(topic, partial(subscribers.on_event, deps, KINDS[topic]))
+    runtime.subscribe_raw(topics.DEAD_LETTERS, partial(subscribers.on_dead_letter, deps))
     app = service_app(
         runtime,
         "Health Link audit",
         "A tamper-evident record of every access, readable by the patient.",
     )
-    app.state.audit_log = deps.log
+    app.state.deps = deps
     app.state.settings = settings
     app.include_router(router)
     return app

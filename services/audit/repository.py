@@ -1,10 +1,14 @@
-"""The audit log: hash-chained records plus each chain's tip, kept apart.
+"""The audit log's storage: hash-chained records plus each chain's tip, kept apart.
+
+``AuditLog`` is the port the use cases need; ``MongoAuditLog`` keeps it in MongoDB and
+``MemoryAuditLog``, at the end, is the in-memory fake for unit tests. Building records
+and verifying chains are pure rules (``chain.py``, ``verification.py``), not storage.
 
 ``records``: one document per audited message, ``_id = chain:seq`` (a unique insert, so
 two writers can never fork a chain), unique index on ``event_id`` (a redelivered
 message is stored once). ``tips``: one document per chain, ``{_id: chain, seq, hash}``,
 advanced with compare-and-set from the previous tip, so truncating or editing the
-tail of a chain is detectable (``verify_all(..., tips=...)``).
+tail of a chain is detectable.
 
 Crash safety without transactions: a record is inserted first, the tip moved second.
 A crash in between leaves exactly one record past the tip that links to it; the next
@@ -13,42 +17,59 @@ append (or ``reconcile`` on start) recognises it and moves the tip forward.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.audit.chain import GENESIS, ChainTip, next_record, record_hash, tip_of
+from services.audit.chain import ChainTip, follows, next_record, tip_of
+from services.audit.errors import ChainContended
 from services.audit.sources import Entry
+from services.audit.verification import settled_tips
 from shared.database import Document
-from shared.errors import Transient
 from shared.events import utcnow
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 MAX_TRIES = 8
 FILTERS = ("kind", "patient", "physician", "hospital", "decision", "type")
+Chains = dict[str, list[Document]]
+
+
+class AuditLog(Protocol):
+    async def append(self, entry: Entry) -> bool:
+        """Append to the entry's chain once; False when its event id is already stored."""
+        ...
+
+    async def snapshot(self) -> tuple[Chains, dict[str, ChainTip]]:
+        """Every chain (records by seq) and the tip to check it against."""
+        ...
+
+    async def search(
+        self,
+        criteria: Mapping[str, Any],
+        since: datetime | None,
+        until: datetime | None,
+        skip: int,
+        limit: int,
+    ) -> list[Document]:
+        """Records matching ``criteria`` (exact fields) and a time range, newest first."""
+        ...
 
 
 def record_key(chain: str, seq: int) -> str:
     return f"{chain}:{seq:012d}"
 
 
-def _links(record: Mapping[str, Any], tip: ChainTip | None) -> bool:
-    """``record`` is the well-formed successor of ``tip`` (the crash-window case)."""
-    seq, prev = (0, GENESIS) if tip is None else (tip.seq + 1, tip.hash)
-    if record.get("seq") != seq or record.get("prev_hash") != prev:
-        return False
-    digest = record_hash(
-        record["chain"], seq, record["event_id"], record["body"], record["prev_hash"]
-    )
-    return bool(digest == record.get("hash"))
+def _wanted(criteria: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in criteria.items() if k in FILTERS and v}
 
 
-class AuditLog:
+class MongoAuditLog:
     def __init__(self, db: AsyncDatabase[Document], clock: Callable[[], datetime] = utcnow) -> None:
         self._records = db.records
         self._tips = db.tips
@@ -66,7 +87,6 @@ class AuditLog:
     # --- writing ------------------------------------------------------------------------------
 
     async def append(self, entry: Entry) -> bool:
-        """Append once; False when this message is already in the log."""
         for _ in range(MAX_TRIES):
             last = await self._last_of(entry.chain)
             record = next_record(entry.chain, last, entry.event_id, entry.body)
@@ -84,7 +104,7 @@ class AuditLog:
             self._last[entry.chain] = new
             await self._advance(entry.chain, last, new)
             return True
-        raise Transient(f"could not append to chain {entry.chain}")
+        raise ChainContended(entry.chain)
 
     async def seen(self, event_id: str) -> bool:
         return await self._records.find_one({"event_id": event_id}, {"_id": 1}) is not None
@@ -96,7 +116,7 @@ class AuditLog:
         doc = await self._records.find_one({"chain": chain}, sort=[("seq", DESCENDING)])
         last = tip_of(doc) if doc else None
         stored = await self.tip(chain)
-        if doc is not None and stored != last and _links(doc, stored):
+        if doc is not None and stored != last and follows(doc, stored):
             log.warning("chain tip behind its last record; reconciling", chain=chain)
             await self._advance(chain, stored, last)
         self._last[chain] = last
@@ -136,36 +156,15 @@ class AuditLog:
             async for d in self._tips.find({})
         }
 
-    async def snapshot(self) -> tuple[dict[str, list[Document]], dict[str, ChainTip]]:
-        """Every chain and the tip to check it against, consistent while writers run.
-
-        Tips are read before and after the records. A chain is checked against the tip
-        that matches its last record read; if the writer moved the tip over records
-        written during the read, the tail check is skipped for this pass (links and
-        hashes are still checked). Otherwise the later tip is used.
-        """
+    async def snapshot(self) -> tuple[Chains, dict[str, ChainTip]]:
+        """Consistent while writers run: tips are read before and after the records."""
         before = await self.tips()
         records = await self.chains()
         after = await self.tips()
-        chosen: dict[str, ChainTip] = {}
-        for chain in set(before) | set(after):
-            found = records.get(chain, [])
-            last = int(found[-1]["seq"]) if found else -1
-            old, new = before.get(chain), after.get(chain)
-            if new is not None and new.seq == last:
-                chosen[chain] = new
-            elif old is not None and old.seq == last:
-                chosen[chain] = old
-            elif old is not None and new is not None and old.seq < last < new.seq:
-                continue
-            else:
-                tip = new or old
-                assert tip is not None
-                chosen[chain] = tip
-        return records, chosen
+        return records, settled_tips(records, before, after)
 
-    async def chains(self) -> dict[str, list[Document]]:
-        found: dict[str, list[Document]] = {}
+    async def chains(self) -> Chains:
+        found: Chains = {}
         cursor = self._records.find({}, {"stored_at": 0}).sort(
             [("chain", ASCENDING), ("seq", ASCENDING)]
         )
@@ -181,8 +180,7 @@ class AuditLog:
         skip: int,
         limit: int,
     ) -> list[Document]:
-        """Records matching ``criteria`` (exact fields) and a time range, newest first."""
-        query: dict[str, Any] = {k: v for k, v in criteria.items() if k in FILTERS and v}
+        query: dict[str, Any] = _wanted(criteria)
         window: dict[str, datetime] = {}
         if since is not None:
             window["$gte"] = since
@@ -198,8 +196,51 @@ class AuditLog:
         )
         return [doc async for doc in cursor]
 
-    async def for_patient(self, cid: str, skip: int, limit: int) -> list[Document]:
-        return await self.search({"kind": "access", "patient": cid}, None, None, skip, limit)
 
-    async def by_event(self, event_id: str) -> Document | None:
-        return await self._records.find_one({"event_id": event_id})
+class MemoryAuditLog:
+    """The ``AuditLog`` port over a dict: the same chains, tips, once-only rule and order.
+
+    ``records`` (by ``_id``) and ``tips`` are public so tests can tamper with them.
+    """
+
+    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+        self.records: dict[str, Document] = {}
+        self.tips: dict[str, ChainTip] = {}
+        self._clock = clock
+
+    async def append(self, entry: Entry) -> bool:
+        if any(r.get("event_id") == entry.event_id for r in self.records.values()):
+            return False
+        record = next_record(entry.chain, self.tips.get(entry.chain), entry.event_id, entry.body)
+        record.update(copy.deepcopy(entry.index))
+        record["_id"] = record_key(entry.chain, record["seq"])
+        record["stored_at"] = self._clock()
+        self.records[record["_id"]] = copy.deepcopy(record)
+        self.tips[entry.chain] = tip_of(record)
+        return True
+
+    async def snapshot(self) -> tuple[Chains, dict[str, ChainTip]]:
+        found: Chains = {}
+        for doc in sorted(self.records.values(), key=lambda d: (d["chain"], d["seq"])):
+            kept = {k: v for k, v in copy.deepcopy(doc).items() if k != "stored_at"}
+            found.setdefault(doc["chain"], []).append(kept)
+        return found, dict(self.tips)
+
+    async def search(
+        self,
+        criteria: Mapping[str, Any],
+        since: datetime | None,
+        until: datetime | None,
+        skip: int,
+        limit: int,
+    ) -> list[Document]:
+        wanted = _wanted(criteria)
+        found = [
+            {k: v for k, v in copy.deepcopy(doc).items() if k != "prev_hash"}
+            for doc in self.records.values()
+            if all(doc.get(k) == v for k, v in wanted.items())
+            and (since is None or doc["time"] >= since)
+            and (until is None or doc["time"] < until)
+        ]
+        found.sort(key=lambda d: (d["time"], d["_id"]), reverse=True)
+        return found[skip : skip + limit]

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from healthlink_adapter.contract import HOSPITAL_HEADER, SIGNATURE_HEADER
+
 from shared import topics
 from shared.deadletter import PREFIX, SourceMessage
 from shared.events import Envelope
@@ -34,7 +36,7 @@ ENVELOPE_TOPICS = (
     topics.HOSPITAL_EVENTS,
     topics.SECURITY_EVENTS,
 )
-SECRET_HEADERS = frozenset({"hl-signature", "authorization"})
+SECRET_HEADERS = frozenset({SIGNATURE_HEADER, "authorization"})
 SET_ASIDE = "message.set_aside"  # the index type of a dead letter (not an event)
 
 
@@ -52,20 +54,23 @@ def chain_key(kind: str, partition: int) -> str:
     return f"{kind}.p{partition}"
 
 
-def parse_time(value: object, default: datetime) -> datetime:
-    """An ISO-8601 time as an aware UTC datetime; ``default`` when absent or unreadable."""
+def parse_time(value: object) -> datetime | None:
+    """An ISO-8601 time as an aware UTC datetime (no zone: UTC); None when unreadable."""
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            return default
+            return None
     else:
-        return default
+        return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 lies beyond year 9999 in UTC
+        return None
 
 
 def _str(value: object) -> str | None:
@@ -84,7 +89,7 @@ def from_envelope(kind: str, partition: int, event: Envelope) -> Entry:
     index = {
         "kind": kind,
         "type": event.name,
-        "time": parse_time(data.get("time"), event.time),
+        "time": parse_time(data.get("time")) or event.time,
         "patient": patient,
         "physician": _str(data.get("physician")),
         "hospital": hospital,
@@ -120,10 +125,10 @@ def from_dead_letter(source: SourceMessage, now: datetime) -> Entry:
     index = {
         "kind": "deadletter",
         "type": SET_ASIDE,
-        "time": parse_time(body["time"], now),
+        "time": parse_time(body["time"]) or now,
         "patient": None,
         "physician": None,
-        "hospital": _str(headers.get("hl-hospital")),
+        "hospital": _str(headers.get(HOSPITAL_HEADER)),
         "decision": None,
         "break_glass": False,
     }

@@ -15,19 +15,22 @@ from typing import Any
 from aiokafka.errors import MessageSizeTooLargeError
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
-
-from services.ingest.bundle import BundleRejected, parse_bundle, valid_id
-from services.ingest.handlers import (
+from healthlink_adapter.contract import (
+    CONTENT_TYPE_HEADER,
+    CORRELATION_HEADER,
+    FHIR_JSON,
     HOSPITAL_HEADER,
     REQUEST_ID_HEADER,
     SIGNATURE_HEADER,
     UPLOAD_ID_HEADER,
-    Deps,
 )
+from healthlink_adapter.signing import check_body
+
+from services.ingest.bundle import BundleRejected, parse_bundle, valid_id
+from services.ingest.handlers import Deps
 from shared import tokens, topics
 from shared.errors import Forbidden, InvalidInput, Unauthorized
-from shared.fhir import FHIR_JSON
-from shared.logging import CORRELATION_HEADER, get_correlation_id
+from shared.logging import get_correlation_id
 
 router = APIRouter(tags=["uploads"])
 
@@ -84,9 +87,9 @@ async def create_upload(request: Request) -> JSONResponse:
     hospital = request.headers.get(HOSPITAL_HEADER, "")
     signature = request.headers.get(SIGNATURE_HEADER)
     if not hospital or not signature:
-        raise Unauthorized("hl-hospital and hl-signature headers are required")
+        raise Unauthorized(f"{HOSPITAL_HEADER} and {SIGNATURE_HEADER} headers are required")
     body = await read_limited(request, deps.max_bytes)
-    if not tokens.check_body(tokens.derive(deps.secret, "upload", hospital), body, signature):
+    if not check_body(tokens.derive(deps.secret, "upload", hospital), body, signature):
         raise Unauthorized("hl-signature does not match the body")
     view = await deps.view.hospital(hospital)
     if view is None or not view.is_provider:
@@ -97,7 +100,7 @@ async def create_upload(request: Request) -> JSONResponse:
         HOSPITAL_HEADER: hospital,
         SIGNATURE_HEADER: signature,
         UPLOAD_ID_HEADER: receipt,
-        "content-type": FHIR_JSON,
+        CONTENT_TYPE_HEADER: FHIR_JSON,
         CORRELATION_HEADER: get_correlation_id() or receipt,
     }
     if request_id := request.headers.get(REQUEST_ID_HEADER):

@@ -23,6 +23,7 @@ import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from fhir_core.types import FhirBase
+from healthlink_adapter.contract import MAX_UPLOAD_BYTES
 from pydantic import BaseModel, ValidationError
 
 from shared.cid import CID_SYSTEM, is_valid_cid
@@ -188,7 +189,7 @@ def _give_id(index: int, entry: dict[str, Any], resource: dict[str, Any]) -> str
 
 
 def load_bundle(
-    raw: bytes, *, max_bytes: int = 5_000_000, resolve_references: bool = True
+    raw: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, resolve_references: bool = True
 ) -> LoadedBundle:
     """JSON and Bundle structure, ids and urn:uuid references; no model validation yet.
 
@@ -251,7 +252,7 @@ def finish(loaded: LoadedBundle) -> ParsedBundle:
     )
 
 
-def parse_bundle(raw: bytes, *, max_bytes: int = 5_000_000) -> ParsedBundle:
+def parse_bundle(raw: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> ParsedBundle:
     """Parse, validate and normalise a Bundle, or raise ``BundleRejected``."""
     loaded = load_bundle(raw, max_bytes=max_bytes)
     validate_resources(loaded)

@@ -21,6 +21,14 @@ from datetime import datetime
 from functools import partial
 from typing import Protocol
 
+from healthlink_adapter.contract import (
+    HOSPITAL_HEADER,
+    REQUEST_ID_HEADER,
+    SIGNATURE_HEADER,
+    UPLOAD_ID_HEADER,
+)
+from healthlink_adapter.signing import check_body
+
 from services.ingest.bundle import (
     BundleRejected,
     LoadedBundle,
@@ -51,10 +59,6 @@ from shared.projections import Consent
 
 log = get_logger(__name__)
 SOURCE = EVENT_SOURCE
-HOSPITAL_HEADER = "hl-hospital"
-SIGNATURE_HEADER = "hl-signature"
-UPLOAD_ID_HEADER = "hl-upload-id"
-REQUEST_ID_HEADER = "hl-request-id"
 
 
 class Views(Protocol):
@@ -101,7 +105,7 @@ def signed_by(deps: Deps, source: SourceMessage) -> str:
     if not signature:
         raise Rejected("upload has no signature", code="unsigned")
     key = tokens.derive(deps.secret, "upload", hospital)
-    if not tokens.check_body(key, source.value, signature):
+    if not check_body(key, source.value, signature):
         raise Rejected("upload signature invalid", code="bad-signature")
     return hospital
 

@@ -8,13 +8,15 @@ there once): validation runs beside the event loop's own work (Kafka, JSON,
 documents, database), on another core. A worker gets bytes and answers each
 body's refusal as ``(reason, detail)``, so nothing but bytes and strings crosses
 the process boundary. A worker that dies breaks the pool: it is replaced and the
-batch is retried (``Transient``).
+batch is retried (``Transient``). A worker ends when the service does, however the
+service ends (``shared/lifeline.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +32,7 @@ from services.ingest.bundle import (
 )
 from shared.consumer import Outcomes
 from shared.errors import Transient
+from shared.lifeline import bind_to_parent
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -57,6 +60,12 @@ def validate_loaded(bundles: Iterable[LoadedBundle]) -> Outcomes:
 class InThread:
     async def validate(self, bodies: list[bytes], loaded: list[LoadedBundle]) -> Outcomes:
         return await asyncio.to_thread(validate_loaded, loaded)
+
+
+def start_worker(service: int, model_types: list[str]) -> None:
+    """A new worker's first steps: tie itself to the service's process, load the models."""
+    bind_to_parent(service)
+    warm_up(model_types)
 
 
 def check_bodies(bodies: list[bytes], max_bytes: int) -> list[Refusal]:
@@ -95,8 +104,8 @@ class InProcesses:
         return ProcessPoolExecutor(
             self._processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=warm_up,
-            initargs=(self._types,),
+            initializer=start_worker,
+            initargs=(os.getpid(), self._types),
         )
 
     async def start(self) -> None:

@@ -1,8 +1,9 @@
 """The access decision, as hooks in the manner of HAPI FHIR's consent interceptor.
 
 ``start`` decides whether the request may proceed at all and fixes the policy;
-``can_see`` decides per record (and counts what it hides); ``will_see`` notes what
-is returned; ``complete`` yields the access event's data. Deny by default: every
+``source_allowed`` decides per source before its records are read, ``see_all`` per
+record (and counts what it hides); ``will_see`` notes what is returned;
+``complete`` yields the access event's data. Deny by default: every
 path that does not prove access ends in ``REJECT`` with a reason. Decided locally
 from projections fed by events; no call to the consent service.
 
@@ -158,22 +159,8 @@ def source_allowed(ctx: AccessContext, source: str) -> bool:
     )
 
 
-def can_see(ctx: AccessContext, record: dict[str, Any]) -> bool:
-    """Whether this record may be shown; counts what is hidden."""
-    policy = ctx.policy
-    visible = (
-        ctx.verdict is Verdict.PROCEED
-        and policy is not None
-        and policy.source_allowed(record["hospital"])
-        and (not record.get("sensitive") or policy.allow_sensitive)
-    )
-    if not visible:
-        ctx.hidden += 1
-    return visible
-
-
 def see_all(ctx: AccessContext, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``can_see`` over many records, deciding each source once."""
+    """The records this request may see, deciding each source once; counts what is hidden."""
     policy = ctx.policy
     if ctx.verdict is not Verdict.PROCEED or policy is None:
         ctx.hidden += len(records)

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from services.query import handlers
+from services.query import breakglass, physicians, reads
 from services.query.bundles import capability_statement
-from services.query.handlers import Deps, Link
-from services.query.physicians import hash_pin, is_argon2id
+from services.query.handlers import Deps
+from services.query.reads import Link
 from shared import tokens
 from shared.errors import InvalidInput, Unauthorized
 from shared.fhir import FHIR_JSON
@@ -92,15 +92,14 @@ HospitalAdmin = [Depends(require_hospital_admin)]
 @admin.post("/registry/licences", status_code=status.HTTP_201_CREATED, dependencies=[OperatorDep])
 async def create_licence(body: LicenceLoad, deps: DepsDep) -> dict[str, str]:
     """Load a licence into the local Medical Council mirror (operators)."""
-    pin_hash = body.pin if is_argon2id(body.pin) else hash_pin(body.pin)
-    await deps.registry.put(body.licence, body.name, pin_hash, body.active)
+    await physicians.register_licence(deps, body.licence, body.name, body.pin, body.active)
     return {"licence": body.licence}
 
 
 @admin.get("/hospitals/{code}/physicians", dependencies=HospitalAdmin)
 async def read_roster(code: HospitalCode, deps: DepsDep) -> dict[str, Any]:
     """The hospital's roster (hospital staff)."""
-    return {"hospital": code, "physicians": await deps.rosters.list(code)}
+    return {"hospital": code, "physicians": await physicians.read_roster(deps, code)}
 
 
 @admin.post(
@@ -112,7 +111,7 @@ async def create_roster_entry(
     code: HospitalCode, body: RosterEntry, deps: DepsDep
 ) -> dict[str, Any]:
     """Add a registered physician to the hospital's roster (hospital staff)."""
-    roster = await handlers.add_to_roster(deps, code, body.licence)
+    roster = await physicians.add_to_roster(deps, code, body.licence)
     return {"hospital": code, "physicians": roster}
 
 
@@ -121,20 +120,20 @@ async def delete_roster_entry(
     code: HospitalCode, licence: Licence, deps: DepsDep
 ) -> dict[str, Any]:
     """Remove a physician; takes effect on their next request."""
-    roster = await handlers.remove_from_roster(deps, code, licence)
+    roster = await physicians.remove_from_roster(deps, code, licence)
     return {"hospital": code, "physicians": roster}
 
 
 @admin.post("/auth/token")
 async def create_token(body: SignIn, deps: DepsDep) -> dict[str, Any]:
     """Sign in with licence number, PIN and the hospital to act for."""
-    return await handlers.sign_in(deps, body.licence, body.pin, body.hospital)
+    return await physicians.sign_in(deps, body.licence, body.pin, body.hospital)
 
 
 @patients.get("/{cid}/summary")
 async def read_summary(cid: str, request: Request, deps: DepsDep) -> JSONResponse:
     """Per data category and per source hospital, latest first, with counts."""
-    found = await handlers.patient_summary(deps, optional_bearer(request), cid)
+    found = await reads.patient_summary(deps, optional_bearer(request), cid)
     return JSONResponse(found)
 
 
@@ -150,7 +149,7 @@ async def create_break_glass(cid: str, request: Request, deps: DepsDep) -> dict[
         except ValidationError as exc:
             raise InvalidInput('body must be {"reason": 10 to 1000 characters}') from exc
 
-    return await handlers.declare_break_glass(deps, token, cid, reason)
+    return await breakglass.declare_break_glass(deps, token, cid, reason)
 
 
 @fhir.get("/metadata", response_model=None)
@@ -164,7 +163,7 @@ async def read_metadata() -> JSONResponse:
 async def read_everything(cid: str, request: Request, deps: DepsDep) -> Response:
     """Every record the physician may see for the patient, newest first, paged."""
     token = optional_bearer(request)
-    body = await handlers.everything(deps, token, cid, pairs_of(request), link_of(request))
+    body = await reads.everything(deps, token, cid, pairs_of(request), link_of(request))
     return fhir_response(body)
 
 
@@ -172,5 +171,5 @@ async def read_everything(cid: str, request: Request, deps: DepsDep) -> Response
 async def read_search(rtype: str, request: Request, deps: DepsDep) -> Response:
     """Search one resource type for one patient (``patient`` is required)."""
     token = optional_bearer(request)
-    body = await handlers.search(deps, token, rtype, pairs_of(request), link_of(request))
+    body = await reads.search(deps, token, rtype, pairs_of(request), link_of(request))
     return fhir_response(body)

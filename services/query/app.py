@@ -7,19 +7,22 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from services.query import subscribers
 from services.query.api import admin, fhir, patients
 from services.query.audit import Auditor
-from services.query.breakglass import BreakGlassLog
 from services.query.chartstore import ChartCache, ChartStore
 from services.query.handlers import Deps
-from services.query.lockout import SignInFailures
-from services.query.physicians import MongoLicenceRegistry, Rosters
 from services.query.projector import Projector, project_charts
+from services.query.repository import (
+    MongoBreakGlassLog,
+    MongoLicenceRegistry,
+    MongoRosters,
+    MongoSignInFailures,
+)
 from services.query.settings import QuerySettings
 from shared import topics
-from shared.events import Envelope
 from shared.projections import ConsentProjection
-from shared.runtime import make_runtime, service_app
+from shared.runtime import Runtime, make_runtime, service_app
 
 SERVICE = "query"
 SETTINGS = QuerySettings
@@ -29,26 +32,17 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def on_consent_event(view: ConsentProjection, event: Envelope) -> None:
-    """Consent state changes (the projection skips other events on the topic)."""
-    await view.on_consent_event(event)
-
-
-async def on_hospital_event(view: ConsentProjection, event: Envelope) -> None:
-    await view.on_hospital_event(event)
-
-
-def create_app(settings: QuerySettings, *, deps: Deps | None = None) -> FastAPI:
-    runtime = make_runtime(settings, SERVICE)
+def mongo_deps(settings: QuerySettings, runtime: Runtime) -> Deps:
+    """The use cases on the service's database (nothing connects until it is used)."""
     db = runtime.db
-    deps = deps or Deps(
+    return Deps(
         registry=MongoLicenceRegistry(db),
-        rosters=Rosters(db),
-        failures=SignInFailures(
+        rosters=MongoRosters(db),
+        failures=MongoSignInFailures(
             db, settings.max_sign_in_failures, settings.sign_in_failure_window_s,
             settings.lockout_s,
         ),
-        glass=BreakGlassLog(db),
+        glass=MongoBreakGlassLog(db),
         view=ConsentProjection.in_database(db),
         charts=ChartStore(db, ChartCache(settings.chart_cache_bytes)),
         auditor=Auditor(runtime.publisher, now),
@@ -57,13 +51,20 @@ def create_app(settings: QuerySettings, *, deps: Deps | None = None) -> FastAPI:
         settings=settings,
         clock=now,
     )  # fmt: skip
-    view = deps.view
-    runtime.subscribe_events(topics.CONSENT_EVENTS, partial(on_consent_event, view))
-    runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(on_hospital_event, view))
-    inline = settings.query_projector == "inline"
+
+
+def create_app(settings: QuerySettings, *, deps: Deps | None = None) -> FastAPI:
+    """The query service; with ``deps``, its use cases (and chart merges) run on them."""
+    runtime = make_runtime(settings, SERVICE)
+    # The projector process builds its own MongoDB chart store: with ``deps`` given,
+    # stored records are merged inline into ``deps.charts`` instead.
+    inline = settings.query_projector == "inline" or deps is not None
+    deps = deps or mongo_deps(settings, runtime)
+    runtime.subscribe_events(topics.CONSENT_EVENTS, partial(subscribers.on_consent_event, deps))
+    runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(subscribers.on_hospital_event, deps))
     project_charts(runtime, deps.charts, inline=inline)
-    if not inline:  # a child process at a lower CPU priority merges (projector.py)
-        projector = Projector(settings)
+    projector = None if inline else Projector(settings)
+    if projector is not None:  # a child process at a lower CPU priority merges
         runtime.background(projector.supervise)
         runtime.checks["charts-projector"] = projector.ready
         runtime.lag_reports.append(projector.lags)
@@ -71,7 +72,7 @@ def create_app(settings: QuerySettings, *, deps: Deps | None = None) -> FastAPI:
         runtime, "Health Link query", "Physicians read consented records; every read is audited."
     )
     app.state.deps = deps
-    app.state.projector = None if inline else projector
+    app.state.projector = projector
     app.state.settings = settings
     app.include_router(admin)
     app.include_router(patients)

@@ -13,6 +13,7 @@ from typing import Any
 
 from services.query.charts import Entry
 from services.query.search import EVERYTHING_PARAMS, SEARCH_TYPES, Criteria
+from shared.fhir import FHIR_JSON
 
 SUMMARY_ITEMS = 5
 
@@ -125,7 +126,7 @@ def capability_statement(date: str) -> dict[str, Any]:
         "kind": "instance",
         "software": {"name": "Health Link query service", "version": "0.1.0"},
         "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json"],
+        "format": [FHIR_JSON],
         "rest": [
             {
                 "mode": "server",

@@ -1,21 +1,32 @@
-"""Physicians: a local mirror of the Medical Council's licences, and hospital rosters.
+"""Physician use cases: the licence mirror, sign-in with lockout, hospital rosters.
 
-PINs are stored only as argon2id hashes (memory-hard). The mirror sits behind
-``LicenceRegistry`` so a real registry can replace it; a roster entry is the
-hospital staff's permission for one licence to use the system for that hospital.
+PINs are stored only as argon2id hashes (memory-hard), checked off the event loop;
+an unknown licence costs one verification too, so it takes as long as a wrong PIN.
+A roster entry is the hospital staff's permission for one licence to use the
+system for that hospital. Every sign-in, failure, lock-out and roster change is a
+security event (``audit.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.database import Document
+from services.query.errors import LockedOut
+from services.query.handlers import Deps
+from shared import tokens
+from shared.errors import Forbidden, NotFound, Unauthorized
+from shared.events import (
+    PhysicianAdded,
+    PhysicianLockedOut,
+    PhysicianRemoved,
+    PhysicianSignedIn,
+    SignInFailed,
+)
 
 _hasher = PasswordHasher(type=Type.ID)
 # Verified when a licence is unknown, so a wrong licence costs as long as a wrong PIN.
@@ -42,56 +53,79 @@ def is_argon2id(text: str) -> bool:
     return text.startswith("$argon2id$")
 
 
-class LicenceRegistry(Protocol):
-    """The Medical Council registry (or a mirror of it)."""
+async def register_licence(deps: Deps, licence: str, name: str, pin: str, active: bool) -> None:
+    """Load one licence into the mirror; ``pin`` is a PIN or already its argon2id hash."""
+    pin_hash = pin if is_argon2id(pin) else await asyncio.to_thread(hash_pin, pin)
+    await deps.registry.put(licence, name, pin_hash, active)
 
-    async def put(self, licence: str, name: str, pin_hash: str, active: bool = True) -> None: ...
-    async def get(self, licence: str) -> Document | None: ...
 
-
-class MongoLicenceRegistry:
-    """The local mirror: ``licences`` with ``name``, ``pin_hash`` (argon2id), ``active``."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._coll = db.licences
-
-    async def put(self, licence: str, name: str, pin_hash: str, active: bool = True) -> None:
-        await self._coll.update_one(
-            {"_id": licence},
-            {"$set": {"name": name, "pin_hash": pin_hash, "active": active}},
-            upsert=True,
+async def sign_in(deps: Deps, licence: str, pin: str, hospital: str) -> dict[str, Any]:
+    """A short-lived physician token for ``hospital``, or 401 / 403 / 429."""
+    now = deps.clock()
+    if await deps.failures.locked_until(licence, now):
+        await deps.auditor.security(
+            SignInFailed(physician=licence, hospital=hospital, time=now, reason="locked-out")
         )
-
-    async def get(self, licence: str) -> Document | None:
-        return await self._coll.find_one({"_id": licence})
-
-
-class Rosters:
-    """Which physicians each hospital's staff allowed to use the system."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._coll = db.rosters
-
-    async def add(self, hospital: str, licence: str, at: datetime) -> bool:
-        """True when the licence was not on the roster before."""
-        result = await self._coll.update_one(
-            {"_id": f"{hospital}:{licence}"},
-            {"$set": {"hospital": hospital, "licence": licence, "active": True, "since": at}},
-            upsert=True,
+        raise LockedOut("too many failed sign-ins; try again later")
+    entry = await deps.registry.get(licence)
+    pin_ok = await check_pin(entry.get("pin_hash") if entry else None, pin)
+    if entry is None or not pin_ok or not entry.get("active"):
+        await _failed(deps, licence, hospital, now)
+        raise Unauthorized("licence number or PIN is wrong")
+    await deps.failures.succeeded(licence)
+    view = await deps.view.hospital(hospital)
+    if view is None or not view.active or not await deps.rosters.is_on(hospital, licence):
+        await deps.auditor.security(
+            SignInFailed(physician=licence, hospital=hospital, time=now, reason="not-on-roster")
         )
-        return result.upserted_id is not None or result.modified_count == 1
+        raise Forbidden("ask your hospital's staff to add you to its roster")
+    await deps.auditor.security(PhysicianSignedIn(physician=licence, hospital=hospital, time=now))
+    token = tokens.issue(
+        deps.secret, tokens.PHYSICIAN, licence, deps.token_ttl_s,
+        hospital=hospital, name=entry["name"],
+    )  # fmt: skip
+    return {
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": deps.token_ttl_s,
+        "hospital": hospital,
+    }
 
-    async def remove(self, hospital: str, licence: str) -> bool:
-        """True when the licence was on the roster."""
-        result = await self._coll.update_one(
-            {"_id": f"{hospital}:{licence}", "active": True}, {"$set": {"active": False}}
+
+async def _failed(deps: Deps, licence: str, hospital: str, now: datetime) -> None:
+    failure = await deps.failures.failed(licence, now)
+    await deps.auditor.security(
+        SignInFailed(physician=licence, hospital=hospital, time=now, reason="bad-credentials",
+                     failures=failure.count)
+    )  # fmt: skip
+    if failure.locked_now:
+        until = now + timedelta(seconds=deps.settings.lockout_s)
+        await deps.auditor.security(
+            PhysicianLockedOut(physician=licence, hospital=hospital, time=now,
+                               failures=failure.count, until=until)
+        )  # fmt: skip
+
+
+async def read_roster(deps: Deps, hospital: str) -> list[str]:
+    return await deps.rosters.list(hospital)
+
+
+async def add_to_roster(deps: Deps, hospital: str, licence: str) -> list[str]:
+    """Add a licence active in the registry; a first addition is a security event."""
+    entry = await deps.registry.get(licence)
+    if entry is None or not entry.get("active"):
+        raise NotFound("licence is not in the Medical Council registry")
+    if await deps.rosters.add(hospital, licence, deps.clock()):
+        await deps.auditor.security(
+            PhysicianAdded(physician=licence, hospital=hospital, time=deps.clock())
         )
-        return result.modified_count == 1
+    return await deps.rosters.list(hospital)
 
-    async def is_on(self, hospital: str, licence: str) -> bool:
-        doc = await self._coll.find_one({"_id": f"{hospital}:{licence}"}, {"active": 1})
-        return bool(doc and doc.get("active"))
 
-    async def list(self, hospital: str) -> list[str]:
-        cursor = self._coll.find({"hospital": hospital, "active": True}, {"licence": 1})
-        return sorted([d["licence"] async for d in cursor])
+async def remove_from_roster(deps: Deps, hospital: str, licence: str) -> list[str]:
+    """Remove a licence; it takes effect on the physician's next request."""
+    if await deps.rosters.remove(hospital, licence):
+        await deps.auditor.security(
+            PhysicianRemoved(physician=licence, hospital=hospital, time=deps.clock())
+        )
+    return await deps.rosters.list(hospital)

@@ -9,10 +9,11 @@ they are not, nothing waits. Nothing is skipped either way: the projector's
 consumer is in the query service's group and commits a batch only after merging it.
 
 The service starts the projector when it starts, restarts it if it dies, and stops
-it (SIGTERM: it finishes its batch and leaves the group) when it stops. Operators
-run one command, ``healthlink serve query``. The projector reports its consumer lag
-to the service's ``/metrics``, and ``/readyz`` waits for it. A projector whose
-parent is gone stops by itself. ``HEALTHLINK_QUERY_PROJECTOR=inline`` merges in the
+it (SIGTERM: it finishes its batch and leaves the group, within ``STOP_S``) when it
+stops. Operators run one command, ``healthlink serve query``. The projector reports
+its consumer lag to the service's ``/metrics``, and ``/readyz`` waits for it. A
+projector whose service is gone stops too, however the service ended
+(``shared/lifeline.py``). ``HEALTHLINK_QUERY_PROJECTOR=inline`` merges in the
 service's own process instead (and ``healthlink replay query`` always does).
 """
 
@@ -30,10 +31,12 @@ from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 
-from services.query import handlers
+from services.query import subscribers
 from services.query.chartstore import ChartCache, ChartStore
+from services.query.repository import Charts
 from services.query.settings import QuerySettings
 from shared import topics
+from shared.lifeline import bind_to_parent, exit_within
 from shared.logging import configure_logging, get_logger
 from shared.metrics import Lags, consumer_lags
 from shared.runtime import Runtime, every, make_runtime
@@ -41,24 +44,24 @@ from shared.runtime import Runtime, every, make_runtime
 SERVICE = "query"
 SWEEP_EVERY_S = 10.0  # superseded chart parts are deleted this often
 REPORT_EVERY_S = 1.0  # the projector sends its consumer lag to the service this often
-PARENT_CHECK_S = 1.0
 RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # after 1, 2, ... failures in a row
 STEADY_S = 60.0  # a projector that ran this long before it died starts the count again
-STOP_TIMEOUT_S = 30.0
+STOP_S = 4.0  # after SIGTERM the projector ends by itself within this (then os._exit)
+KILL_AFTER_S = STOP_S + 1.0  # the service SIGKILLs a projector still running by then
 log = get_logger(__name__)
 
 
-async def sweep_all(charts: ChartStore) -> None:
+async def sweep_all(charts: Charts) -> None:
     """At shutdown: delete every superseded chart part (no reader of ours is left)."""
     await charts.sweep(grace_s=0.0)
 
 
-def project_charts(runtime: Runtime, charts: ChartStore, *, inline: bool = True) -> None:
+def project_charts(runtime: Runtime, charts: Charts, *, inline: bool = True) -> None:
     """Stored records merged into ``charts`` by ``runtime``, which sweeps them too; with
     ``inline=False`` the handler is only listed (for replay): the projector consumes."""
     runtime.subscribe_batch(
         topics.INGEST_STORED,
-        partial(handlers.on_stored_batch, charts),
+        partial(subscribers.on_records_stored, charts),
         max_records=runtime.settings.event_batch,
     )
     runtime.on_stop.append(partial(sweep_all, charts))
@@ -90,11 +93,25 @@ class Projector:
 
     def lags(self) -> Lags:
         """The latest consumer lag the projector reported (nothing while it is down)."""
+        self._take_reports()
+        return self._last if self.ready() else {}
+
+    def _take_reports(self) -> None:
         if self._reports is not None:
             with contextlib.suppress(queue.Empty, OSError, EOFError, ValueError):
                 while True:
                     self._last = self._reports.get_nowait()
-        return self._last if self.ready() else {}
+
+    async def _watch(self, process: SpawnProcess) -> None:
+        """Until ``process`` ends, take its lag reports as they come: unread, they would
+        fill the pipe, and the projector could not exit (its queue's thread waits)."""
+        ended = asyncio.ensure_future(exited(process))
+        try:
+            while not ended.done():
+                await asyncio.wait({ended}, timeout=REPORT_EVERY_S)
+                self._take_reports()
+        finally:
+            ended.cancel()
 
     async def supervise(self) -> None:
         """Run the projector until cancelled; restart it, with a growing delay, if it dies."""
@@ -103,7 +120,7 @@ class Projector:
             while True:
                 started = time.monotonic()
                 process = self._start()
-                await exited(process)
+                await self._watch(process)
                 if time.monotonic() - started > STEADY_S:
                     failures = 0
                 delay = RESTART_DELAYS_S[min(failures, len(RESTART_DELAYS_S) - 1)]
@@ -132,11 +149,11 @@ class Projector:
         if process is None or not process.is_alive():
             return
         process.terminate()  # SIGTERM: the projector ends its batch and leaves the group
-        process.join(STOP_TIMEOUT_S)
+        process.join(KILL_AFTER_S)
         if process.is_alive():
             log.error("chart projector did not stop; killing it", pid=process.pid)
             process.kill()
-            process.join(STOP_TIMEOUT_S)
+            process.join(1.0)
 
 
 async def exited(process: SpawnProcess) -> None:
@@ -156,14 +173,17 @@ async def exited(process: SpawnProcess) -> None:
 
 
 def main(settings: QuerySettings, parent: int, ready: Event, reports: Queue[Lags]) -> None:
-    """The child process: lower its priority, then merge until told to stop."""
+    """The child process: lower its priority, then merge until told to stop (SIGTERM,
+    from the service or, if the service dies, from the kernel)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the parent stops us
+    bind_to_parent(parent, signum=signal.SIGTERM, grace_s=STOP_S)
     os.nice(settings.query_projector_nice)
     asyncio.run(project(settings, parent, ready, reports))
 
 
 async def project(settings: QuerySettings, parent: int, ready: Event, reports: Queue[Lags]) -> None:
     configure_logging(SERVICE, settings.log_level)
+    reports.cancel_join_thread()  # at exit, a report not yet sent is dropped, not waited on
     runtime = make_runtime(settings, SERVICE)
     project_charts(runtime, ChartStore(runtime.db, ChartCache(settings.chart_cache_bytes)))
 
@@ -173,11 +193,15 @@ async def project(settings: QuerySettings, parent: int, ready: Event, reports: Q
     runtime.background(every(REPORT_EVERY_S, report, "projector lag report"))
     runtime.register_consumer()
     stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+
+    def stopping() -> None:
+        if not stop.is_set():
+            stop.set()
+            exit_within(STOP_S, "chart projector stopping")
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping)
     async with runtime.running():
         ready.set()
         log.info("chart projector consuming", nice=os.nice(0))
-        while not stop.is_set() and os.getppid() == parent:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), PARENT_CHECK_S)
+        await stop.wait()
     log.info("chart projector stopped", parent_alive=os.getppid() == parent)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from healthlink_adapter import KafkaUploader
 
-from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import make_patient_bundle
 from shared.settings import Settings
 from tests.support.journey import OPERATOR, Actors, auth, eventually
@@ -44,7 +44,7 @@ async def setup(actors: Actors, settings: Settings, seed: int) -> tuple[str, str
     cid, token = await actors.patient(rng)
     await actors.consent(cid, token, [source.code])
     doctor = await actors.physician(reader, f"{seed}0001")
-    async with HospitalAdapter(
+    async with KafkaUploader(
         settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
     ) as adapter:
         await adapter.send(

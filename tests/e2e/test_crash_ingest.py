@@ -6,8 +6,8 @@ import asyncio
 import random
 
 import pytest
+from healthlink_adapter import KafkaUploader
 
-from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import make_patient_bundle
 from shared.database import make_client
 from shared.settings import Settings
@@ -39,7 +39,7 @@ async def test_ingest_killed_mid_stream_loses_and_duplicates_nothing(
     client = make_client(settings)
     records = client[settings.db_name("ingest")].records
     try:
-        async with HospitalAdapter(
+        async with KafkaUploader(
             settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
         ) as adapter:
             receipts = [await adapter.send(b) for b in bundles[: UPLOADS // 2]]

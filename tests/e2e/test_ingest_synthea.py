@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from healthlink_adapter import KafkaUploader
 
-from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import synthea_like_bundle
 from shared.settings import Settings
 from tests.support.journey import Actors
@@ -23,7 +23,7 @@ async def test_synthea_like_bundle_readable_by_a_physician(
     cid, token = await actors.patient(rng)
     await actors.consent(cid, token, [source.code])
     doctor = await actors.physician(reader, "54321")
-    async with HospitalAdapter(
+    async with KafkaUploader(
         settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
     ) as adapter:
         await adapter.send(synthea_like_bundle(rng, cid))

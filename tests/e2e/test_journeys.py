@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from healthlink_adapter import KafkaUploader
 
-from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import make_patient_bundle
 from shared.settings import Settings
 from tests.support.journey import Actors, auth, eventually
@@ -26,7 +26,7 @@ async def test_consent_upload_read_audit_inbox_then_revoke(
     doctor = await actors.physician(reader, "12345")
 
     for hospital in (source, other):
-        async with HospitalAdapter(
+        async with KafkaUploader(
             settings.kafka_bootstrap, hospital.code, hospital.upload_key, settings.topic_prefix
         ) as adapter:
             await adapter.send(

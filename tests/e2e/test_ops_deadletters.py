@@ -1,20 +1,26 @@
-"""Repair: uploads set aside are retried from the tooling and stored exactly once."""
+"""Repair: uploads set aside are retried from the tooling and stored exactly once.
+
+The tooling (``healthlink dlq retry``) goes through a service's operator API.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from healthlink_adapter import KafkaUploader
 from pymongo import AsyncMongoClient
 
-from healthlink.adapter import HospitalAdapter
+from healthlink.operator import Operator
 from healthlink.retry import retry
 from healthlink.synthetic import make_patient_bundle
 from shared.database import Document
 from shared.settings import Settings
+from tests.support.cli import healthlink
 from tests.support.journey import OPERATOR, Actors, eventually
 from tests.support.platform import Platform
 
@@ -64,7 +70,7 @@ async def test_uploads_without_consent_are_retried_after_consent_and_stored_once
                             sensitive_fraction=0.0)
         for _ in range(3)
     ]  # fmt: skip
-    async with HospitalAdapter(
+    async with KafkaUploader(
         ops_settings.kafka_bootstrap, source.code, source.upload_key, ops_settings.topic_prefix
     ) as adapter:
         for bundle in bundles:
@@ -104,9 +110,11 @@ async def test_uploads_without_consent_are_retried_after_consent_and_stored_once
 
     # Retrying again changes nothing: pending is empty, and a forced retry is idempotent.
     assert (await letters(ops, reason="no-consent", status="pending"))["total"] == 0
-    assert await retry(ops_settings, reason="no-consent") == []
-    forced = await retry(ops_settings, letter_id=entry["id"])
-    assert forced == [entry["id"]]
+    url = ["--url", ops.platform.url("consent")]  # any service's operator API retries
+    again = await healthlink(ops_settings, "dlq", "retry", "--reason", "no-consent", *url)
+    assert again.exit_code == 0 and again.stdout.strip() == "retried 0", again.stderr
+    forced = await healthlink(ops_settings, "dlq", "retry", entry["id"], *url)
+    assert forced.exit_code == 0 and forced.stdout.strip() == "retried 1", forced.stderr
     after = await stored(ops_settings, cid)
     assert sorted(d["_id"] for d in after) == sorted(d["_id"] for d in docs)
     assert (await letters(ops, status="retried"))["total"] >= 3
@@ -120,7 +128,7 @@ async def test_an_upload_from_a_hospital_not_yet_a_provider_is_repaired_by_a_ret
     cid, token = await ops.patient(rng)
     await ops.consent(cid, token, [reader.code])
     bundle = make_patient_bundle(rng, cid=cid, hospital_code=reader.code, n_resources=9)
-    async with HospitalAdapter(
+    async with KafkaUploader(
         ops_settings.kafka_bootstrap, reader.code, reader.upload_key, ops_settings.topic_prefix
     ) as adapter:
         await adapter.send(bundle)
@@ -136,9 +144,11 @@ async def test_an_upload_from_a_hospital_not_yet_a_provider_is_repaired_by_a_ret
     )  # fmt: skip
     assert r.status_code == 200, r.text
 
+    operator = Operator(ops_settings, {"ingest": ops.platform.url("ingest")})
+
     async def provider_known_to_ingest() -> bool:
         # retried too early the upload is set aside again; retry until ingest knows
-        await retry(ops_settings, letter_id=letter["id"])
+        await asyncio.to_thread(retry, operator, letter["id"])
         return len(await stored(ops_settings, cid)) > 0
 
     await eventually(provider_known_to_ingest, timeout_s=60, what="retried upload stored")

@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from healthlink_adapter import KafkaUploader
 
-from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import make_patient_bundle
 from shared import topics
 from shared.settings import SERVICE_PORTS, Settings
@@ -86,7 +86,7 @@ async def test_every_service_exposes_its_metrics(ops: Actors, ops_settings: Sett
     source = await ops.hospital("10670", "Siriraj Hospital")
     cid, token = await ops.patient(rng)
     await ops.consent(cid, token, [source.code])
-    async with HospitalAdapter(
+    async with KafkaUploader(
         ops_settings.kafka_bootstrap, source.code, source.upload_key, ops_settings.topic_prefix
     ) as adapter:
         await adapter.send(make_patient_bundle(rng, cid=cid, hospital_code=source.code))

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from healthlink_adapter import KafkaUploader
 from pymongo import AsyncMongoClient
 
-from healthlink.adapter import HospitalAdapter
 from healthlink.offsets import ServiceRunning
 from healthlink.rebuild import BACKUP_SUFFIX
 from healthlink.replay import replay
@@ -72,7 +72,7 @@ async def busy_platform(ops: Actors, settings: Settings) -> tuple[list[str], str
     for cid, token in patients:
         await ops.consent(cid, token, [source.code])
     for hospital in (source, other):
-        async with HospitalAdapter(
+        async with KafkaUploader(
             settings.kafka_bootstrap, hospital.code, hospital.upload_key, settings.topic_prefix
         ) as adapter:
             for cid, _ in patients:

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from healthlink_adapter import KafkaUploader
 from pymongo import AsyncMongoClient
 
-from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import make_patient_bundle
 from shared import topics
 from shared.database import Document
@@ -74,7 +74,7 @@ async def test_two_instances_split_the_partitions_and_process_everything_once(
     reader = await ops.hospital("11535", "Chulalongkorn Hospital", role="consumer")
     doctor = await ops.physician(reader, "13579")
     expected: dict[str, set[str]] = {}
-    async with HospitalAdapter(
+    async with KafkaUploader(
         ops_settings.kafka_bootstrap, source.code, source.upload_key, ops_settings.topic_prefix
     ) as adapter:
         for _ in range(PATIENTS):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from healthlink_adapter import KafkaUploader
 
-from healthlink.adapter import HospitalAdapter
 from healthlink.synthetic import make_patient_bundle
 from shared.settings import Settings
 from tests.support.journey import Actors, auth
@@ -25,7 +25,7 @@ async def test_searches_and_summary_show_only_consented_sources_until_removed(
     await actors.consent(cid, patient_token, [source.code])
     doctor = await actors.physician(reader, "40001")
     for hospital in (source, other):
-        async with HospitalAdapter(
+        async with KafkaUploader(
             settings.kafka_bootstrap, hospital.code, hospital.upload_key, settings.topic_prefix
         ) as adapter:
             bundle = make_patient_bundle(

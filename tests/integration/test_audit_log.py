@@ -11,9 +11,10 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.audit.chain import next_record, tip_of
-from services.audit.handlers import verify
-from services.audit.repository import AuditLog, record_key
+from services.audit.handlers import Deps, verify_log
+from services.audit.repository import MongoAuditLog, record_key
 from services.audit.sources import Entry
+from services.audit.verification import Breach
 from shared.database import Document, make_client
 from shared.settings import Settings
 from tests.support.settings import isolated_settings
@@ -38,8 +39,8 @@ async def client(stack_settings: Settings) -> AsyncIterator[AsyncMongoClient[Doc
 
 
 @pytest.fixture
-async def log_(client: AsyncMongoClient[Document]) -> AuditLog:
-    found = AuditLog(client[f"audit_log_{uuid.uuid4().hex[:10]}"])
+async def log_(client: AsyncMongoClient[Document]) -> MongoAuditLog:
+    found = MongoAuditLog(client[f"audit_log_{uuid.uuid4().hex[:10]}"])
     await found.ensure_indexes()
     return found
 
@@ -59,15 +60,19 @@ def entry(n: int, chain: str = CHAIN) -> Entry:
     return Entry(chain, f"ev-{chain}-{n}", body, index)
 
 
-async def filled(log_: AuditLog, n: int) -> None:
+async def verify(log_: MongoAuditLog) -> list[Breach]:
+    return (await verify_log(Deps(log=log_))).breaches
+
+
+async def filled(log_: MongoAuditLog, n: int) -> None:
     for i in range(n):
         assert await log_.append(entry(i))
 
 
-async def test_a_redelivered_event_is_stored_once(log_: AuditLog) -> None:
+async def test_a_redelivered_event_is_stored_once(log_: MongoAuditLog) -> None:
     await filled(log_, 3)
     assert not await log_.append(entry(1))
-    fresh = AuditLog(log_._records.database)  # another writer, cold cache
+    fresh = MongoAuditLog(log_._records.database)  # another writer, cold cache
     assert not await fresh.append(entry(2))
     records, tips = await log_.snapshot()
     assert [r["seq"] for r in records[CHAIN]] == [0, 1, 2]
@@ -75,38 +80,38 @@ async def test_a_redelivered_event_is_stored_once(log_: AuditLog) -> None:
     assert await verify(log_) == []
 
 
-async def first_breach(log_: AuditLog) -> tuple[str, int]:
+async def first_breach(log_: MongoAuditLog) -> tuple[str, int]:
     breaches = await verify(log_)
     assert len(breaches) == 1, breaches
     return breaches[0].kind, breaches[0].seq
 
 
-async def test_an_altered_record_is_found(log_: AuditLog) -> None:
+async def test_an_altered_record_is_found(log_: MongoAuditLog) -> None:
     await filled(log_, 6)
     await log_._records.update_one({"_id": record_key(CHAIN, 3)}, {"$set": {"body.data.n": 99}})
     assert await first_breach(log_) == ("altered", 3)
 
 
-async def test_a_deleted_record_is_found(log_: AuditLog) -> None:
+async def test_a_deleted_record_is_found(log_: MongoAuditLog) -> None:
     await filled(log_, 6)
     await log_._records.delete_one({"_id": record_key(CHAIN, 2)})
     assert await first_breach(log_) == ("deleted", 2)
 
 
-async def test_a_truncated_tail_is_found_by_the_tip(log_: AuditLog) -> None:
+async def test_a_truncated_tail_is_found_by_the_tip(log_: MongoAuditLog) -> None:
     await filled(log_, 6)
     await log_._records.delete_one({"_id": record_key(CHAIN, 5)})
     assert await first_breach(log_) == ("deleted", 5)
 
 
-async def test_reordered_records_are_found(log_: AuditLog) -> None:
+async def test_reordered_records_are_found(log_: MongoAuditLog) -> None:
     await filled(log_, 6)
     await log_._records.update_one({"_id": record_key(CHAIN, 1)}, {"$set": {"seq": 4}})
     await log_._records.update_one({"_id": record_key(CHAIN, 4)}, {"$set": {"seq": 1}})
     assert await first_breach(log_) == ("reordered", 1)
 
 
-async def test_an_inserted_record_is_found(log_: AuditLog) -> None:
+async def test_an_inserted_record_is_found(log_: MongoAuditLog) -> None:
     await filled(log_, 4)
     last = await log_._records.find_one({"_id": record_key(CHAIN, 3)})
     assert last is not None
@@ -115,7 +120,7 @@ async def test_an_inserted_record_is_found(log_: AuditLog) -> None:
     assert await first_breach(log_) == ("inserted", 4)
 
 
-async def test_a_crash_between_record_and_tip_is_reconciled(log_: AuditLog) -> None:
+async def test_a_crash_between_record_and_tip_is_reconciled(log_: MongoAuditLog) -> None:
     await filled(log_, 3)
     # The crash: record 3 was inserted, its tip never moved.
     tip = await log_.tip(CHAIN)
@@ -123,7 +128,7 @@ async def test_a_crash_between_record_and_tip_is_reconciled(log_: AuditLog) -> N
     assert await log_.append(entry(3))
     await log_._tips.update_one({"_id": CHAIN}, {"$set": {"seq": tip.seq, "hash": tip.hash}})
     assert [(b.kind, b.seq) for b in await verify(log_)] == [("inserted", 3)]
-    restarted = AuditLog(log_._records.database)
+    restarted = MongoAuditLog(log_._records.database)
     await restarted.reconcile()
     assert (await restarted.tip(CHAIN)).seq == 3  # type: ignore[union-attr]
     assert await restarted.append(entry(4))
@@ -131,9 +136,9 @@ async def test_a_crash_between_record_and_tip_is_reconciled(log_: AuditLog) -> N
     assert await verify(restarted) == []
 
 
-async def test_two_writers_never_fork_a_chain(log_: AuditLog) -> None:
+async def test_two_writers_never_fork_a_chain(log_: MongoAuditLog) -> None:
     await filled(log_, 2)
-    other = AuditLog(log_._records.database)
+    other = MongoAuditLog(log_._records.database)
     assert await other.append(entry(2))
     assert await log_.append(entry(3))  # stale cache: takes seq 3 after a retry
     records, _ = await log_.snapshot()
@@ -141,7 +146,7 @@ async def test_two_writers_never_fork_a_chain(log_: AuditLog) -> None:
     assert await verify(log_) == []
 
 
-async def test_chains_are_independent(log_: AuditLog) -> None:
+async def test_chains_are_independent(log_: MongoAuditLog) -> None:
     for i in range(3):
         await log_.append(entry(i, "access.p0"))
         await log_.append(entry(i, "consent.p1"))

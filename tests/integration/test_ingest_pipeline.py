@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from healthlink_adapter import HttpUploader, KafkaUploader, UploadRefused
 from pymongo import AsyncMongoClient
 
-from healthlink.adapter import HospitalAdapter
 from healthlink.simulator import simulate
 from healthlink.synthetic import make_patient_bundle
 from shared import tokens, topics
@@ -114,9 +114,9 @@ async def test_stored_once_refusals_set_aside_and_replayable(
     unconsented = make_patient_bundle(rng, cid=late_cid, n_resources=10)
     forged_key = upload_key(settings, "13781")
     async with (
-        HospitalAdapter(settings.kafka_bootstrap, SOURCE, upload_key(settings),
+        KafkaUploader(settings.kafka_bootstrap, SOURCE, upload_key(settings),
                         settings.topic_prefix) as adapter,
-        HospitalAdapter(settings.kafka_bootstrap, SOURCE, forged_key,
+        KafkaUploader(settings.kafka_bootstrap, SOURCE, forged_key,
                         settings.topic_prefix) as forger,
     ):  # fmt: skip
         await adapter.send(newer, "up-newer")
@@ -172,32 +172,39 @@ async def test_stored_once_refusals_set_aside_and_replayable(
 async def test_gateway_accepts_and_refuses_with_operation_outcomes(
     ingest: httpx.AsyncClient, settings: Settings
 ) -> None:
+    """Through the adapter package's HTTP uploader, as a hospital without Kafka sends."""
     rng = random.Random(42)
     cid = random_cid(rng)
     await grant(settings, cid, [SOURCE])
-    body = json.dumps(make_patient_bundle(rng, cid=cid, n_resources=9)).encode()
+    bundle = make_patient_bundle(rng, cid=cid, n_resources=9)
 
-    def signed(payload: bytes, code: str = SOURCE, key: str | None = None) -> dict[str, str]:
-        signature = tokens.sign_body(key or upload_key(settings, code), payload)
-        return {"hl-hospital": code, "hl-signature": signature,
-                "content-type": "application/fhir+json"}  # fmt: skip
+    def uploader(code: str = SOURCE, key: str | None = None) -> HttpUploader:
+        return HttpUploader("", code, key or upload_key(settings, code), client=ingest)
 
-    r = await ingest.post("/fhir", content=body, headers=signed(body))
-    assert r.status_code == 202, r.text
-    receipt = r.json()["id"]
+    receipt = await uploader().send(bundle, "up-http-1")
+    assert receipt == "up-http-1"
     assert await stored(settings, {"upload_id": receipt}, 9) == 9
+    assert await uploader().send(bundle, "up-http-1") == receipt  # a retried POST: same upload
 
-    forged = await ingest.post("/fhir", content=body, headers=signed(body, key="x" * 64))
-    reader = await ingest.post("/fhir", content=body, headers=signed(body, READER))
-    bad = json.loads(body)
+    bad = json.loads(json.dumps(bundle))
     bad["entry"][1]["resource"]["status"] = 7
-    raw_bad = json.dumps(bad).encode()
-    invalid = await ingest.post("/fhir", content=raw_bad, headers=signed(raw_bad))
-    big = json.dumps(make_patient_bundle(rng, cid=cid, n_resources=100)).encode()
-    oversized = await ingest.post("/fhir", content=big, headers=signed(big))
-    for response, status in ((forged, 401), (reader, 403), (invalid, 400), (oversized, 413)):
-        assert response.status_code == status, response.text
-        assert response.json()["resourceType"] == "OperationOutcome"
+    big = make_patient_bundle(rng, cid=cid, n_resources=100)
+    refusals = (
+        (uploader(key="x" * 64), bundle, 401),  # forged
+        (uploader(READER), bundle, 403),  # not a provider
+        (uploader(), bad, 400),
+        (uploader(), big, 413),
+    )
+    for sender, sent, status in refusals:
+        with pytest.raises(UploadRefused) as refused:
+            await sender.send(sent)
+        assert refused.value.status == status, refused.value.diagnostics
+    unsigned = await ingest.post("/fhir", content=b"{}", headers={"hl-hospital": SOURCE})
+    assert unsigned.status_code == 401
+    assert unsigned.json()["resourceType"] == "OperationOutcome"
+    not_ascii = {b"hl-hospital": SOURCE.encode(), b"hl-signature": "sha256=é".encode()}
+    garbled = await ingest.post("/fhir", content=b"{}", headers=not_ascii)
+    assert garbled.status_code == 401, garbled.text
 
 
 async def test_simulator_answers_a_data_request(
@@ -207,7 +214,9 @@ async def test_simulator_answers_a_data_request(
     await grant(settings, cid, [SOURCE])
     asked = DataRequested(patient=cid, hospital=SOURCE, reason="test", time=datetime.now(UTC))
     request = envelope(asked, SOURCE)
-    answering = asyncio.create_task(simulate(settings, SOURCE, n_resources=12, limit=1))
+    answering = asyncio.create_task(
+        simulate(settings, SOURCE, upload_key(settings), n_resources=12, limit=1)
+    )
     await publish_raw(settings, topics.DATA_REQUESTS, request.model_dump_json().encode(),
                       key=SOURCE.encode())  # fmt: skip
     assert await asyncio.wait_for(answering, timeout=60) == 1

@@ -18,6 +18,7 @@ def isolated_settings(endpoints: Endpoints, **overrides: object) -> Settings:
         "environment": "test",
         "kafka_bootstrap": endpoints.kafka_bootstrap,
         "mongo_url": endpoints.mongo_url,
+        "pg_dsn": endpoints.pg_dsn,
         "topic_prefix": f"t{run}.",
         "db_prefix": f"t{run}",
         "token_secret": TEST_SECRET,

@@ -1,6 +1,7 @@
 """Where the tests find the real Kafka and MongoDB-protocol database.
 
-1. ``HEALTHLINK_KAFKA_BOOTSTRAP`` and ``HEALTHLINK_MONGO_URL`` set: use them.
+1. ``HEALTHLINK_KAFKA_BOOTSTRAP`` and ``HEALTHLINK_MONGO_URL`` set: use them (and
+   ``HEALTHLINK_PG_DSN``, FerretDB's PostgreSQL, when set).
 2. Else, a Docker engine reachable: testcontainers (Kafka and MongoDB images).
 3. Else: ``deploy/local/infra.sh up`` (real Kafka + FerretDB on PostgreSQL).
 
@@ -24,6 +25,7 @@ INFRA = ROOT / "deploy" / "local" / "infra.sh"
 class Endpoints:
     kafka_bootstrap: str
     mongo_url: str
+    pg_dsn: str = ""  # FerretDB's PostgreSQL (local stack); empty on MongoDB
 
 
 def _docker_available() -> bool:
@@ -57,7 +59,9 @@ def _local_stack() -> Endpoints:
         for line in out.splitlines()
         if line.startswith("export ")
     )
-    return Endpoints(env["HEALTHLINK_KAFKA_BOOTSTRAP"], env["HEALTHLINK_MONGO_URL"])
+    return Endpoints(
+        env["HEALTHLINK_KAFKA_BOOTSTRAP"], env["HEALTHLINK_MONGO_URL"], env["HEALTHLINK_PG_DSN"]
+    )
 
 
 @contextmanager
@@ -65,7 +69,7 @@ def real_stack() -> Iterator[Endpoints]:
     kafka = os.environ.get("HEALTHLINK_KAFKA_BOOTSTRAP")
     mongo = os.environ.get("HEALTHLINK_MONGO_URL")
     if kafka and mongo:
-        yield Endpoints(kafka, mongo)
+        yield Endpoints(kafka, mongo, os.environ.get("HEALTHLINK_PG_DSN", ""))
     elif _docker_available():
         with _containers() as endpoints:
             yield endpoints

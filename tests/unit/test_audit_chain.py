@@ -10,17 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.audit.chain import (
-    GENESIS,
-    Breach,
-    ChainTip,
-    canonical,
-    next_record,
-    record_hash,
-    tip_of,
-    verify_all,
-    verify_chain,
-)
+from services.audit.chain import GENESIS, ChainTip, canonical, next_record, record_hash, tip_of
+from services.audit.verification import Breach, settled_tips, verify_all, verify_chain
 
 pytestmark = pytest.mark.unit
 
@@ -339,6 +330,19 @@ def test_verify_all_reports_each_broken_chain() -> None:
         ("p2", "deleted", 0),
     ]
     assert verify_all({"p0": good}) == []
+
+
+def test_a_live_writer_moving_the_tip_during_the_read_is_no_breach() -> None:
+    recs, _ = build(6)
+    at = [tip_of(r) for r in recs]
+    read = {CHAIN: recs[:4]}  # records 0-3 read; the writer went on to 5 meanwhile
+    assert settled_tips(read, {CHAIN: at[3]}, {CHAIN: at[5]}) == {CHAIN: at[3]}
+    assert settled_tips(read, {CHAIN: at[2]}, {CHAIN: at[3]}) == {CHAIN: at[3]}
+    assert settled_tips(read, {CHAIN: at[2]}, {CHAIN: at[5]}) == {}  # tail unchecked this pass
+    assert verify_all(read, tips=settled_tips(read, {CHAIN: at[2]}, {CHAIN: at[5]})) == []
+    truncated = {CHAIN: recs[:2]}  # fewer records than either tip: checked, and found
+    tips = settled_tips(truncated, {CHAIN: at[3]}, {CHAIN: at[3]})
+    assert [(b.kind, b.seq) for b in verify_all(truncated, tips=tips)] == [("deleted", 2)]
 
 
 TAMPERS = sorted(EXPECTED, key=lambda t: t.__name__)

@@ -88,9 +88,11 @@ def test_a_dead_letter_keeps_a_digest_never_the_payload_or_its_signature() -> No
 
 
 def test_times_without_zone_or_unreadable_fall_back() -> None:
-    assert sources.parse_time("2026-02-15T05:00:00", NOW) == NOW
-    assert sources.parse_time("yesterday", NOW) == NOW
-    assert sources.parse_time(None, NOW) == NOW
+    assert sources.parse_time("2026-02-15T05:00:00") == NOW
+    assert sources.parse_time("2026-02-15T12:00:00+07:00") == NOW
+    assert sources.parse_time("yesterday") is None
+    assert sources.parse_time(None) is None
+    assert sources.parse_time("9999-12-31T23:59:59-23:59") is None  # beyond year 9999 in UTC
 
 
 @pytest.mark.parametrize(

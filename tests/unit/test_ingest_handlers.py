@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from healthlink_adapter.signing import sign_body
 
 from healthlink.synthetic import make_patient_bundle, synthea_like_bundle
 from services.ingest import handlers
@@ -79,7 +80,7 @@ def upload(
     signing_key = tokens.derive(SECRET, "upload", key or hospital)
     headers = {
         "hl-hospital": hospital,
-        "hl-signature": tokens.sign_body(signing_key, body),
+        "hl-signature": sign_body(signing_key, body),
         "hl-upload-id": upload_id,
         **(extra or {}),
     }

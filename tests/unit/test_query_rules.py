@@ -1,7 +1,7 @@
 """The access rules as a property: no generated world ever shows a record the rules forbid.
 
-The read path under test is the real one (``handlers.visible``: the source
-pre-filter, then ``can_see`` per record) over an in-memory chart store; the
+The read path under test is the real one (``reads.visible``: the source
+pre-filter, then ``see_all`` per record) over an in-memory chart store; the
 oracle is the issue's rules written out plainly and independently.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.query import access, handlers
+from services.query import access, reads
 from services.query.access import AccessContext, BreakGlass, Facts, Requester, Verdict
 from services.query.chartstore import ChartIndex
 from shared.coverage import ConsentState, HospitalState
@@ -100,7 +100,7 @@ def run_read(facts: Facts, entries: list[dict[str, Any]]) -> tuple[AccessContext
 
         charts = charts_
 
-    shown = asyncio.run(handlers.visible(Deps, ctx, index))  # type: ignore[arg-type]
+    shown = asyncio.run(reads.visible(Deps, ctx, index))  # type: ignore[arg-type]
     return ctx, shown
 
 

@@ -1,0 +1,27 @@
+"""Health Link's hospital adapter: send signed FHIR Bundles, receive data requests.
+
+    from healthlink_adapter import DataRequestReader, HttpUploader, KafkaUploader
+
+The wire contract (topics, headers, limits) is in ``healthlink_adapter.contract``;
+signatures in ``healthlink_adapter.signing``. See the package README.
+"""
+
+from healthlink_adapter.datarequests import DataRequest, DataRequestReader, parse_data_request
+from healthlink_adapter.http import HttpUploader, UploadRefused
+from healthlink_adapter.kafka import KafkaConnection, KafkaUploader
+from healthlink_adapter.signing import HmacSha256, Signer
+from healthlink_adapter.uploads import patient_cid
+
+__all__ = [
+    "DataRequest",
+    "DataRequestReader",
+    "HmacSha256",
+    "HttpUploader",
+    "KafkaConnection",
+    "KafkaUploader",
+    "Signer",
+    "UploadRefused",
+    "parse_data_request",
+    "patient_cid",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,119 @@
+"""The query HTTP API over in-memory fakes (``create_app(settings, deps=fakes)``, the
+lifespan never entered, so nothing connects): statuses, OperationOutcomes, FHIR shapes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from services.query.app import create_app
+from shared import tokens
+from shared.events import RecordAccessed
+from shared.fhir import FHIR_JSON
+from tests.support.query_fakes import (
+    CID,
+    LICENCE,
+    PIN,
+    READER,
+    SOURCE_A,
+    World,
+    observation,
+    stored,
+)
+
+pytestmark = pytest.mark.unit
+OPERATOR = {"authorization": "Bearer op-token"}
+
+
+@pytest.fixture
+async def world() -> World:
+    world = World()
+    for code in (SOURCE_A, READER):
+        await world.hospital(code)
+    await world.consent(hospitals=[SOURCE_A])
+    await world.store(stored(SOURCE_A, observation("a1", day=1), observation("a2", day=2)))
+    return world
+
+
+@pytest.fixture
+async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(world.settings, deps=world.deps)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        yield http
+
+
+def staff(code: str, world: World) -> dict[str, str]:
+    return {"authorization": f"Bearer {tokens.derive(world.settings.token_secret, 'admin', code)}"}
+
+
+async def signed_in(client: httpx.AsyncClient, world: World) -> dict[str, str]:
+    r = await client.post(
+        "/registry/licences",
+        headers=OPERATOR,
+        json={"licence": LICENCE, "name": "Dr Somchai", "pin": PIN},
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"/hospitals/{READER}/physicians", headers=staff(READER, world), json={"licence": LICENCE}
+    )
+    assert r.status_code == 201 and r.json()["physicians"] == [LICENCE], r.text
+    r = await client.post("/auth/token", json={"licence": LICENCE, "pin": PIN, "hospital": READER})
+    assert r.status_code == 200, r.text
+    return {"authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def test_a_signed_in_physician_reads_fhir(client: httpx.AsyncClient, world: World) -> None:
+    me = await signed_in(client, world)
+    r = await client.get(f"/fhir/Patient/{CID}/$everything", headers=me)
+    assert r.status_code == 200 and r.headers["content-type"].startswith(FHIR_JSON)
+    bundle = r.json()
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "searchset"
+    assert [e["resource"]["id"] for e in bundle["entry"]] == ["a2", "a1"]
+    r = await client.get("/fhir/Observation", params={"patient": CID, "_count": 1}, headers=me)
+    assert r.status_code == 200 and len(r.json()["entry"]) == 1
+    r = await client.get(f"/patients/{CID}/summary", headers=me)
+    assert r.status_code == 200 and r.json()["total"] == 2
+    assert [e.data["decision"] for e in world.published.of(RecordAccessed)] == ["permit"] * 3
+
+
+async def test_bad_requests_get_a_clear_4xx(client: httpx.AsyncClient, world: World) -> None:
+    me = await signed_in(client, world)
+    cases = [
+        ("post", "/registry/licences", {"licence": "1", "name": "x", "pin": "1234"}, None, 400),
+        ("post", "/registry/licences", {"licence": "123", "name": "x", "pin": "1234"}, {}, 401),
+        ("get", f"/hospitals/{READER}/physicians", None, staff(SOURCE_A, world), 401),
+        ("post", f"/hospitals/{READER}/physicians", {"licence": "999"}, staff(READER, world), 404),
+        ("post", "/auth/token", {"licence": LICENCE, "pin": "0", "hospital": READER}, {}, 401),
+        ("get", f"/fhir/Patient/{CID}/$everything", None, {}, 401),
+        ("get", "/fhir/Patient/1234567890123/$everything", None, me, 400),
+        ("get", f"/fhir/Patient/{CID}/$everything?_count=5000", None, me, 400),
+        ("get", "/fhir/Observation", None, me, 400),
+        ("get", f"/fhir/Spaceship?patient={CID}", None, me, 404),
+        ("post", f"/patients/{CID}/break-glass", {"reason": "short"}, me, 400),
+    ]
+    for method, url, body, headers, status in cases:
+        headers = OPERATOR if headers is None else headers
+        r = await client.request(method, url, json=body, headers=headers)
+        assert r.status_code == status, (url, r.text)
+        assert r.json()["resourceType"] == "OperationOutcome", r.text
+
+
+async def test_break_glass_and_roster_removal(client: httpx.AsyncClient, world: World) -> None:
+    me = await signed_in(client, world)
+    body = {"reason": "unconscious on arrival, no relatives"}
+    r = await client.post(f"/patients/{CID}/break-glass", json=body, headers=me)
+    assert r.status_code == 201 and r.json()["hospital"] == READER, r.text
+    r = await client.delete(
+        f"/hospitals/{READER}/physicians/{LICENCE}", headers=staff(READER, world)
+    )
+    assert r.status_code == 200 and r.json()["physicians"] == []
+    r = await client.get(f"/fhir/Patient/{CID}/$everything", headers=me)
+    assert r.status_code == 403 and "roster" in r.json()["issue"][0]["diagnostics"]
+
+
+async def test_metadata_is_a_capability_statement(client: httpx.AsyncClient) -> None:
+    r = await client.get("/fhir/metadata")
+    assert r.status_code == 200 and r.json()["resourceType"] == "CapabilityStatement"
