@@ -14,7 +14,7 @@ from services.auth import subscribers
 from services.auth.api import discovery, oauth, operators, rosters
 from services.auth.clients import bootstrap_operator
 from services.auth.grants import Ctx
-from services.auth.handlers import Deps, relay
+from services.auth.handlers import Deps, purge, relay
 from services.auth.interactions import Interactions, MongoInteractions
 from services.auth.keys import SigningKeys
 from services.auth.oauth import AuthServer
@@ -147,6 +147,7 @@ def create_app(settings: AuthSettings, *, deps: Deps | None = None) -> FastAPI:
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(subscribers.on_hospital_event, deps))
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(subscribers.on_consent_event, deps))
     runtime.background(every(settings.auth_relay_interval_s, partial(relay, deps), "outbox relay"))
+    runtime.background(every(settings.auth_purge_interval_s, partial(purge, deps), "purge"))
     app = service_app(
         runtime,
         "Health Link auth",

@@ -119,16 +119,22 @@ async def publish_stored(deps: Deps, kind: str, doc_id: str, envelope: Envelope)
 
 
 async def relay(deps: Deps, grace: timedelta = RELAY_GRACE) -> int:
-    """Publish identity events a crash left unpublished; purge what has expired."""
-    now = deps.now()
+    """Publish identity events a crash left unpublished; returns how many."""
+    cutoff = deps.now() - grace
     sent = 0
     for kind in KINDS:
-        for doc_id, envelope in await deps.states.unpublished(kind, now - grace):
+        for doc_id, envelope in await deps.states.unpublished(kind, cutoff):
             await publish_stored(deps, kind, doc_id, envelope)
             sent += 1
-    await deps.attempts.purge(now)
-    await deps.interactions.purge(now)
-    await asyncio.to_thread(deps.store.purge, now)
     if sent:
         log.info("outbox relayed", events=sent)
     return sent
+
+
+async def purge(deps: Deps) -> bool:
+    """Delete expired attempt slots, interactions, codes, refresh tokens and markers."""
+    now = deps.now()
+    await deps.attempts.purge(now)
+    await deps.interactions.purge(now)
+    await asyncio.to_thread(deps.store.purge, now)
+    return False

@@ -45,6 +45,7 @@ class AuthSettings(Settings):
     data_dir: str = ".data"
     auth_bootstrap_operator: str | None = "dev-operator"
     auth_relay_interval_s: float = Field(default=2.0, gt=0)
+    auth_purge_interval_s: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_development_parts_in_production(self) -> AuthSettings:
