@@ -1,0 +1,97 @@
+"""The auth service as a real process with the others: a patient registered at consent
+signs in through the wallet flow (code from the development sender's file, face scan
+checked by consent's verification) and gets a token bound to their CID; the
+development operator's key, written at start, gets a backend token."""
+
+from __future__ import annotations
+
+import json
+import random
+from urllib.parse import urlencode
+
+import pytest
+from joserfc.jwk import ECKey
+
+from shared.auth import TokenVerifier
+from shared.cid import random_cid
+from tests.support.auth import REDIRECT, Browser, backend_form, code_of, pkce
+from tests.support.journey import Actors, eventually
+
+pytestmark = pytest.mark.e2e
+DEV_SCAN = "dev-face-scan-ok"
+
+
+async def operator_token(ops: Actors) -> str:
+    key_file = ops.platform.log_dir / "auth" / "dev-operator.jwk"
+    key = ECKey.import_key(json.loads(key_file.read_text()))
+    token_url = ops.url("auth", "/token")
+    form = backend_form(key, "dev-operator", token_url, "system/Practitioner.cruds")
+    r = await ops.http.post(token_url, data=form)
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
+async def test_a_patient_signs_in_from_the_wallet(actors: Actors) -> None:
+    ops = actors
+    op = {"authorization": f"Bearer {await operator_token(ops)}"}
+    r = await ops.http.post(
+        ops.url("auth", "/clients"),
+        headers=op,
+        json={"kind": "smart-app", "client_id": "wallet-e2e", "redirect_uris": [REDIRECT]},
+    )
+    assert r.status_code in (201, 409), r.text
+    cid = random_cid(random.Random())
+    r = await ops.http.post(
+        ops.url("consent", "/patients"), json={"cid": cid, "birth_date": "1980-05-17"}
+    )
+    assert r.status_code == 201, r.text
+    verifier, challenge = pkce()
+    audience = ops.url("query", "/fhir")
+    query = {
+        "response_type": "code",
+        "client_id": "wallet-e2e",
+        "redirect_uri": REDIRECT,
+        "scope": "openid fhirUser launch/patient patient/*.rs",
+        "state": "w1",
+        "aud": audience,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "ui_locales": "en",
+    }
+    browser = Browser(ops.http)
+    r = await browser.open(ops.url("auth", "/authorize?") + urlencode(query))
+    assert r.status_code == 200, r.text
+
+    async def code_sent() -> bool:
+        r = await browser.post(ops.url("auth", "/authorize/patient/code"), cid=cid)
+        return r.status_code == 200  # 404 until auth heard of the registration
+
+    await eventually(code_sent, what="the registration reached auth")
+    code = (ops.platform.log_dir / "otp" / f"{cid}.txt").read_text().strip()
+    r = await browser.post(ops.url("auth", "/authorize/patient/session"), code=code)
+    assert r.status_code == 200 and 'name="scan"' in r.text, r.text
+    r = await browser.post(ops.url("auth", "/authorize/patient/scan"), scan="not me")
+    assert r.status_code == 401, "consent's verification refused the scan"
+    r = await browser.post(ops.url("auth", "/authorize/patient/scan"), scan=DEV_SCAN)
+    back = code_of(r)
+    token = await ops.http.post(
+        ops.url("auth", "/token"),
+        data={
+            "grant_type": "authorization_code",
+            "code": back["code"],
+            "redirect_uri": REDIRECT,
+            "client_id": "wallet-e2e",
+            "code_verifier": verifier,
+        },
+    )
+    assert token.status_code == 200, token.text
+    assert token.json()["patient"] == cid
+    check = TokenVerifier(
+        issuer=ops.url("auth", ""),
+        audience=audience,
+        jwks_url=ops.url("auth", "/.well-known/jwks.json"),
+    )
+    principal = await check.verify(token.json()["access_token"])
+    assert principal.patient == cid and principal.fhir_user == f"Patient/{cid}"
+    assert principal.may("Observation", "r", ("patient",))
+    assert not principal.may("Observation", "r", ("user", "system"))
