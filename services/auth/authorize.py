@@ -63,13 +63,21 @@ async def start(deps: Deps, pairs: Pairs) -> Interaction:
     return interaction
 
 
-async def resume(deps: Deps, interaction_id: str, csrf: str) -> Interaction:
-    """The pending interaction a form names, if its CSRF token matches."""
+def cookie_name(interaction_id: str) -> str:
+    """The browser's copy of the CSRF token, one per pending sign-in (several tabs)."""
+    return f"hl_signin_{interaction_id[:12]}"
+
+
+async def resume(deps: Deps, interaction_id: str, csrf: str, cookie: str | None) -> Interaction:
+    """The pending interaction a form names, if the form's CSRF token and the browser's
+    cookie (set with the page, ``SameSite=Lax``: a cross-site post does not carry it)
+    both match it."""
     found = await deps.interactions.get(interaction_id) if interaction_id else None
     if found is None or found.expired(deps.now()):
         raise InteractionNotFound("this sign-in has expired; start again from the app")
-    if not csrf or not hmac.compare_digest(csrf, found.csrf):
-        raise CsrfMismatch("the form is not from this sign-in; start again from the app")
+    for given in (csrf, cookie or ""):
+        if not given or not hmac.compare_digest(given.encode(), found.csrf.encode()):
+            raise CsrfMismatch("the form is not from this sign-in; start again from the app")
     return found
 
 

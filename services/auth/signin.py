@@ -83,8 +83,10 @@ async def form_step(request: Request, deps: Deps, step: Step) -> Response:
     except FormError as exc:
         return error_page(language(None, accept), str(exc), 400)
     lang = language(first(pairs, "lang"), accept)
+    interaction_id = first(pairs, "interaction")
+    cookie = request.cookies.get(steps.cookie_name(interaction_id))
     try:
-        interaction = await steps.resume(deps, first(pairs, "interaction"), first(pairs, "csrf"))
+        interaction = await steps.resume(deps, interaction_id, first(pairs, "csrf"), cookie)
     except HealthLinkError as exc:
         return error_page(lang, exc.detail, exc.status)
     try:
@@ -116,7 +118,17 @@ async def read_authorize(request: Request, deps: DepsDep) -> Response:
         return error_page(lang, describe(exc), 400)
     except HealthLinkError as exc:
         return error_page(lang, exc.detail, exc.status)
-    return await page(deps, interaction, lang)
+    response = await page(deps, interaction, lang)
+    response.set_cookie(
+        steps.cookie_name(interaction.id),
+        interaction.csrf,
+        max_age=deps.settings.auth_interaction_ttl_s,
+        path="/authorize",
+        secure=deps.settings.auth_issuer.startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
 
 
 @router.post("/physician")

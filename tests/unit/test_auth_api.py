@@ -224,6 +224,20 @@ async def test_pkce_is_required_and_s256_only(world: World) -> None:
     assert r.status_code == 400 and "evil" not in r.headers.get("location", "")
 
 
+async def test_a_form_from_elsewhere_is_refused(world: World) -> None:
+    _, challenge = pkce()
+    browser = Browser(world.http)
+    await browser.open(authorize_url(challenge))
+    world.http.cookies.clear()  # a cross-site post carries no SameSite=Lax cookie
+    r = await browser.post("/authorize/physician", licence=LICENCE, pin=PIN, hospital=HOSPITAL)
+    assert r.status_code == 403 and "not from this sign-in" in r.text
+    await browser.open(authorize_url(challenge))
+    r = await browser.post(
+        "/authorize/physician", csrf="guessed", licence=LICENCE, pin=PIN, hospital=HOSPITAL
+    )
+    assert r.status_code == 403
+
+
 async def test_wrong_pins_lock_the_licence(world: World) -> None:
     _, challenge = pkce()
     browser = Browser(world.http)
