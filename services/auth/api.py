@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from services.auth import clients, physicians
 from services.auth.domain import PLAIN_SCOPES
@@ -21,6 +21,15 @@ from services.auth.web import oauth_call
 from shared.auth import Principal, TokenVerifier
 from shared.errors import Forbidden
 
+
+def _printable(text: str) -> str:
+    """No control characters: the database (FerretDB on PostgreSQL) cannot store NUL."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError("control characters are not allowed")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_printable)]
 LICENCE = r"^\d{3,8}$"
 HOSPITAL = r"^\d{5}$"
 Licence = Annotated[str, Path(pattern=LICENCE)]
@@ -31,9 +40,9 @@ ClientId = Annotated[str, Path(max_length=64)]
 class ClientCreate(BaseModel):
     kind: Literal["smart-app", "hospital-system", "operator-tool"]
     client_id: str | None = Field(default=None, max_length=64)
-    name: str | None = Field(default=None, max_length=200)
-    scope: str | None = Field(default=None, max_length=2000)
-    redirect_uris: list[Annotated[str, Field(max_length=500)]] = Field(default=[], max_length=20)
+    name: Text | None = Field(default=None, max_length=200)
+    scope: Text | None = Field(default=None, max_length=2000)
+    redirect_uris: list[Annotated[Text, Field(max_length=500)]] = Field(default=[], max_length=20)
     jwks: dict[str, Any] | None = None
     hospital: str | None = Field(default=None, max_length=5)
     roles: list[Literal["operator", "auditor", "introspect"]] = Field(default=[], max_length=3)
@@ -46,16 +55,16 @@ class ClientUpdate(BaseModel):
 
 class LicenceLoad(BaseModel):
     licence: str = Field(pattern=LICENCE, description="Medical Council licence number")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    pin: str | None = Field(
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    pin: Text | None = Field(
         default=None, min_length=4, max_length=200, description="PIN, or its argon2id hash"
     )
     active: bool | None = None
 
 
 class LicenceUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    pin: str | None = Field(default=None, min_length=4, max_length=200)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    pin: Text | None = Field(default=None, min_length=4, max_length=200)
     active: bool | None = None
 
 

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pymongo.errors import PyMongoError
 
 from services.auth import subscribers
 from services.auth.api import discovery, oauth, operators, rosters
@@ -37,6 +39,7 @@ from services.auth.verifier import ConsentScanVerifier, ScanVerifier
 from shared import topics
 from shared.auth import TokenVerifier
 from shared.broker import EventPublisher
+from shared.http import outcome_response
 from shared.logging import get_logger
 from shared.projections import ConsentProjection
 from shared.runtime import Runtime, every, make_runtime, service_app
@@ -162,4 +165,10 @@ def create_app(settings: AuthSettings, *, deps: Deps | None = None) -> FastAPI:
     )
     for router in (discovery, oauth, signin, operators, rosters):
         app.include_router(router)
+
+    @app.exception_handler(PyMongoError)
+    async def _database_down(_: Request, exc: PyMongoError) -> JSONResponse:
+        log.error("database error", error=type(exc).__name__)
+        return outcome_response(503, "the database is unavailable; try again shortly")
+
     return app

@@ -34,6 +34,22 @@ from services.auth.handlers import Deps, in_thread
 from services.auth.oauth import FormRequest, Pairs
 
 AUTHORIZE = "/authorize"
+# What an authorization request may carry that the rest of the flow needs (others are
+# ignored: they are never stored).
+KEPT = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "aud",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "launch",
+    "ui_locales",
+    "prompt",
+)
 
 
 def request_of(deps: Deps, pairs: Pairs) -> FormRequest:
@@ -49,7 +65,7 @@ async def start(deps: Deps, pairs: Pairs) -> Interaction:
     client, redirect_uri, scope = await in_thread(
         deps, deps.server.check_authorization, request_of(deps, pairs)
     )
-    params = dict(pairs[::-1])  # the first value of a repeated parameter wins
+    params = {k: v for k, v in pairs[::-1] if k in KEPT}  # the first of a repeated one wins
     params["redirect_uri"] = redirect_uri
     interaction = Interaction(
         id=new_secret(),

@@ -39,10 +39,23 @@ DEFAULT_SCOPES = {
 ROLES_ADDED = ("introspect",)
 
 
+def _plain(value: Any) -> bool:
+    """Strings without control characters all the way down (storable, printable)."""
+    if isinstance(value, str):
+        return len(value) <= 4096 and not any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return isinstance(value, int | float | bool) or value is None
+
+
 def check_jwks(jwks: Any) -> dict[str, Any]:
     """A public JWK set (no private parts), usable by joserfc."""
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
         raise BadRequest("jwks must be a JWK set: {'keys': [...]}")
+    if len(jwks["keys"]) > 10 or not _plain(jwks):
+        raise BadRequest("jwks: at most 10 keys, and no control characters")
     if any(not isinstance(k, dict) or "d" in k for k in jwks["keys"]):
         raise BadRequest("register public keys only (no 'd')")
     if any(k.get("kty") not in ("EC", "RSA") for k in jwks["keys"]):

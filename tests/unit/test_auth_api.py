@@ -383,3 +383,26 @@ async def test_bad_bytes_never_reach_a_500(world: World) -> None:
         assert r.status_code == 400, r.text
     r = await world.http.get("/authorize?client_id=%ff%fe&response_type=code")
     assert 400 <= r.status_code < 500
+    _, challenge = pkce()
+    r = await world.http.get(authorize_url(challenge) + "&%24where=1&a.b=%E0%B8%81")
+    assert r.status_code == 200, "unknown parameters are ignored, never stored"
+    op = {"authorization": f"Bearer {await world.operator_token()}"}
+    for body in (
+        {"licence": "77777", "name": "Dr.\x00", "pin": "1234"},
+        {"licence": "77777", "name": "Dr. B", "pin": "12\x0034"},
+    ):
+        r = await world.http.post("/licences", json=body, headers=op)
+        assert r.status_code == 400, r.text
+    bad_jwks = {"keys": [{"kty": "EC", "kid": "\x00", "crv": "P-256", "x": "a", "y": "b"}]}
+    r = await world.http.post(
+        "/clients",
+        headers=op,
+        json={"kind": "operator-tool", "roles": ["operator"], "jwks": bad_jwks},
+    )
+    assert r.status_code == 400, r.text
+    weird = [
+        (b"content-type", b"application/x-www-form-urlencoded; charset=\xff"),
+        (b"cookie", b"hl_signin_x=\xff\xfe"),
+    ]
+    r = await world.http.post("/token", content=b"grant_type=client_credentials", headers=weird)
+    assert r.status_code in (400, 401) and "error" in r.json(), r.text
