@@ -1,5 +1,5 @@
-"""authlib's OAuth 2 server core on this platform: the server, the token generator
-(RFC 9068 JWT access tokens), revocation (RFC 7009) and introspection (RFC 7662).
+"""authlib's OAuth 2 server core on this platform: the server and the token generator
+(RFC 9068 JWT access tokens); revocation and introspection are in ``endpoints.py``.
 
 authlib ships Flask and Django integrations, not Starlette's: ``FormRequest`` is the
 request it reads (built by the web edge after the form was read asynchronously), and
@@ -10,25 +10,23 @@ the synchronous ``OAuthStore`` (docs/auth.md, "Why authlib's core").
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
-from typing import Any, ClassVar
+from typing import Any
 
 from authlib.oauth2 import AuthorizationServer, OAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Payload
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from joserfc import jwt
-from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from services.auth.domain import OFFLINE, Client, ClientKind, Subject, digest, new_secret
+from services.auth.assertions import PrivateKeyJwt
+from services.auth.domain import OFFLINE, Client, Subject, digest, new_secret
+from services.auth.endpoints import Introspection, Revocation
 from services.auth.grants import (
     CodeGrant,
     Ctx,
     IdToken,
-    PrivateKeyJwt,
     RefreshGrant,
     S256Only,
     StoredRefresh,
@@ -142,94 +140,6 @@ class AccessTokens(JWTBearerTokenGenerator):  # type: ignore[misc]
             token["patient"] = user.patient
             token["need_patient_banner"] = user.kind == "physician"
         return token
-
-
-class Held:
-    """A token the server issued, found by revocation or introspection."""
-
-    def __init__(self, kind: str, claims: dict[str, Any], ctx: Ctx) -> None:
-        self.kind = kind  # "access_token" or "refresh_token"
-        self.claims = claims
-        self.ctx = ctx
-
-    def check_client(self, client: Client) -> bool:
-        return bool(self.claims.get("client_id") == client.client_id)
-
-    def is_expired(self) -> bool:
-        return int(self.claims.get("exp", 0)) <= time.time()
-
-    def is_revoked(self) -> bool:
-        return self.ctx.store.revoked(self.revocation_key)
-
-    @property
-    def revocation_key(self) -> str:
-        if self.kind == "refresh_token":
-            return f"family:{self.claims['family']}"
-        return f"jti:{self.claims['jti']}"
-
-
-def find_token(ctx: Ctx, token: str, hint: str | None) -> Held | None:
-    """A refresh token by its hash, or an access token this server signed."""
-    if hint != "access_token":
-        doc = ctx.store.refresh(digest(token))
-        if doc is not None:
-            found = StoredRefresh(digest(token), doc)
-            claims = {
-                "client_id": doc["client_id"],
-                "scope": doc["scope"],
-                "sub": found.subject.fhir_user,
-                "exp": int(doc["expires_at"].timestamp()),
-                "family": doc["family"],
-            }
-            return Held("refresh_token", claims, ctx)
-    try:
-        decoded = jwt.decode(token, KeySet(list(ctx.keys.keys)), algorithms=[ALG])
-    except (JoseError, ValueError, TypeError, UnicodeError):
-        return None
-    claims = dict(decoded.claims)
-    if claims.get("iss") != ctx.settings.auth_issuer or "jti" not in claims:
-        return None
-    return Held("access_token", claims, ctx)
-
-
-class Revocation(RevocationEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["none", "private_key_jwt"]
-
-    def __init__(self, server: Any, ctx: Ctx) -> None:
-        super().__init__(server)
-        self.ctx = ctx
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Held | None:
-        return find_token(self.ctx, token_string, token_type_hint)
-
-    def revoke_token(self, token: Held, request: Any) -> None:
-        until = self.ctx.expires(self.ctx.settings.auth_refresh_ttl_s)
-        self.ctx.store.revoke(token.revocation_key, until)
-
-
-class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
-    """For operators, auditors, resource servers (role ``introspect``) and a client
-    asking about its own token; the caller authenticates with ``private_key_jwt``."""
-
-    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["private_key_jwt"]
-
-    def __init__(self, server: Any, ctx: Ctx) -> None:
-        super().__init__(server)
-        self.ctx = ctx
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Held | None:
-        return find_token(self.ctx, token_string, token_type_hint)
-
-    def check_permission(self, token: Held, client: Client, request: Any) -> bool:
-        trusted = client.kind is ClientKind.OPERATOR or "introspect" in client.roles
-        return trusted or token.check_client(client)
-
-    def introspect_token(self, token: Held) -> dict[str, Any]:
-        shown = ("scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti")
-        extra = ("fhirUser", "patient", "hospital", "roles", "name")
-        body = {k: token.claims[k] for k in (*shown, *extra) if k in token.claims}
-        body["token_type"] = "Bearer" if token.kind == "access_token" else "refresh_token"
-        return body
 
 
 class AuthServer(AuthorizationServer):  # type: ignore[misc]
