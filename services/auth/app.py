@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -131,11 +132,13 @@ def database_deps(settings: AuthSettings, runtime: Runtime) -> Deps:
     runtime.on_start.append(ensure_indexes)
     runtime.on_stop.append(close_sync_client)
     operator = settings.auth_bootstrap_operator
-    if operator and settings.environment != "production":
+    if operator:
+        given = settings.auth_bootstrap_operator_jwks
+        jwks = json.loads(given) if given else None
 
         async def bootstrap() -> None:
-            path = await bootstrap_operator(deps, operator, settings.data_dir)
-            log.info("development operator ready", client_id=operator, key=str(path))
+            path = await bootstrap_operator(deps, operator, settings.data_dir, jwks)
+            log.info("bootstrap operator ready", client_id=operator, key=str(path or "given"))
 
         runtime.on_start.append(bootstrap)
     return deps

@@ -159,16 +159,23 @@ def operator_key_path(data_dir: str, name: str) -> Path:
     return Path(data_dir) / "auth" / f"{name}.jwk"
 
 
-async def bootstrap_operator(deps: Deps, name: str, data_dir: str) -> Path:
-    """The development operator: a P-256 key under ``data_dir`` (mode 0600, never
-    committed) and an operator-tool client with its public half."""
-    path = operator_key_path(data_dir, name)
-    key = await asyncio.to_thread(_load_or_make_key, path)
-    public = {"keys": [key.as_dict(private=False) | {"kid": key.kid, "use": "sig"}]}
+async def bootstrap_operator(
+    deps: Deps, name: str, data_dir: str, jwks: dict[str, Any] | None = None
+) -> Path | None:
+    """The first operator: an operator-tool client with the given public JWK set
+    (production), or else a P-256 key made under ``data_dir`` (mode 0600, never
+    committed; development) and the client with its public half."""
+    path = None
+    if jwks is not None:
+        public = check_jwks(jwks)
+    else:
+        path = operator_key_path(data_dir, name)
+        key = await asyncio.to_thread(_load_or_make_key, path)
+        public = {"keys": [key.as_dict(private=False) | {"kid": key.kid, "use": "sig"}]}
     client = Client(
         client_id=name,
         kind=ClientKind.OPERATOR,
-        name=f"{name} (development)",
+        name=f"{name} (bootstrap)",
         scope=DEFAULT_SCOPES[ClientKind.OPERATOR],
         jwks=public,
         roles=("operator", "auditor"),

@@ -41,9 +41,11 @@ class AuthSettings(Settings):
     auth_otp_ttl_s: int = Field(default=300, gt=0, le=3600)
     auth_otp_max_attempts: int = Field(default=5, ge=1, le=10)
     consent_url: str = "http://127.0.0.1:8001"
-    # Development: the operator that `make up` uses, its private key under data_dir.
+    # The first operator, made at start if absent: with its public JWK set given
+    # (production: from a Secret), or in development with a key generated under data_dir.
     data_dir: str = ".data"
     auth_bootstrap_operator: str | None = "dev-operator"
+    auth_bootstrap_operator_jwks: str | None = None
     auth_relay_interval_s: float = Field(default=2.0, gt=0)
     auth_purge_interval_s: float = Field(default=60.0, gt=0)
 
@@ -57,8 +59,8 @@ class AuthSettings(Settings):
             raise ValueError("set HEALTHLINK_AUTH_SIGNING_KEYS (a private JWK set) in production")
         if self.auth_otp_sender == "file" or not self.auth_otp_webhook_url:
             raise ValueError("set HEALTHLINK_AUTH_OTP_SENDER=webhook and its URL in production")
-        if self.auth_bootstrap_operator:
-            raise ValueError("no generated bootstrap operator in production")
+        if self.auth_bootstrap_operator and not self.auth_bootstrap_operator_jwks:
+            raise ValueError("a bootstrap operator in production needs its public JWK set")
         if self.auth_argon2_memory_kib < 19456:
             raise ValueError("argon2id needs at least 19 MiB per PIN check in production")
         if not self.auth_issuer.startswith("https://"):

@@ -4,6 +4,7 @@ registration, the development operator, and the subscribers."""
 
 from __future__ import annotations
 
+import json
 import stat
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from services.auth.errors import (
     Throttled,
 )
 from services.auth.handlers import Deps, relay
+from services.auth.keys import SigningKeys
 from services.auth.otp import FileOtpSender, RecordingOtpSender
 from services.auth.settings import AuthSettings
 from shared.broker import RecordingPublisher
@@ -255,12 +257,18 @@ async def test_the_development_operator_key_stays_on_this_machine(
     deps: Deps, tmp_path: Path
 ) -> None:
     path = await clients.bootstrap_operator(deps, "dev-operator", str(tmp_path))
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path is not None and stat.S_IMODE(path.stat().st_mode) == 0o600
     first = await clients.read_client(deps, "dev-operator")
     again = await clients.bootstrap_operator(deps, "dev-operator", str(tmp_path))
     assert again == path and (await clients.read_client(deps, "dev-operator")) == first
     assert first.roles == ("operator", "auditor") and first.jwks is not None
     assert all("d" not in key for key in first.jwks["keys"]), "only the public half is stored"
+
+
+async def test_a_production_operator_comes_with_its_public_keys(deps: Deps) -> None:
+    jwks = public_jwks(new_key())
+    assert await clients.bootstrap_operator(deps, "alice", "/nonexistent", jwks) is None
+    assert (await clients.read_client(deps, "alice")).jwks == jwks
 
 
 async def test_the_file_sender_writes_a_private_file(tmp_path: Path) -> None:
@@ -302,3 +310,23 @@ def test_production_refuses_development_parts(changes: dict[str, object]) -> Non
         AuthSettings(
             environment="production", token_secret="x" * 40, admin_token="y" * 40, **changes
         )
+
+
+def test_production_signs_with_the_first_given_key_and_publishes_all() -> None:
+    new, old = new_key(), new_key()
+    private = {"keys": [k.as_dict(private=True) | {"kid": k.kid} for k in (new, old)]}
+    settings = AuthSettings(
+        environment="production",
+        token_secret="x" * 40,
+        admin_token="y" * 40,
+        auth_signing_keys=json.dumps(private),
+        auth_otp_sender="webhook",
+        auth_otp_webhook_url="https://otp.example/send",
+        auth_issuer="https://auth.example",
+        auth_bootstrap_operator="alice",
+        auth_bootstrap_operator_jwks=json.dumps(public_jwks(old)),
+    )
+    keys = SigningKeys.from_settings(settings)
+    assert keys.signer.kid == new.kid
+    assert [k["kid"] for k in keys.public_jwks()["keys"]] == [new.kid, old.kid]
+    assert all("d" not in k for k in keys.public_jwks()["keys"])
