@@ -42,9 +42,12 @@ def operations(spec: dict[str, object]) -> list[tuple[str, str]]:
 
 
 def assert_clear_error(status: int, body: bytes, what: str) -> None:
+    """An OperationOutcome, a detail, or (the auth service's OAuth endpoints) an RFC 6749
+    error with its description."""
     assert status < 500, f"{what} -> {status}: {body[:300]!r}"
     if status >= 400 and body.startswith(b"{"):
-        assert b"OperationOutcome" in body or b"detail" in body, f"{what}: unclear error"
+        clear = (b"OperationOutcome", b"detail", b'"error_description"')
+        assert any(word in body for word in clear), f"{what}: unclear error"
 
 
 @pytest.mark.parametrize("service", list(SERVICE_PORTS))
