@@ -92,6 +92,13 @@ async def test_a_killed_projector_is_restarted_and_charts_keep_up(settings: Sett
 
             await eventually(reported, timeout_s=30, what="the projector's partitions in /metrics")
             second = projector.pid
-        assert second is not None and not alive(second), "the projector outlived its service"
+        # The service's stop sends SIGTERM; the projector ends its batch and exits (a
+        # bounded shutdown may return before it has): gone within a few seconds.
+        assert second is not None
+
+        async def gone() -> bool:
+            return not alive(second)
+
+        await eventually(gone, timeout_s=15, what="the projector gone with its service")
     finally:
         await broker.stop()
