@@ -18,6 +18,7 @@ from services.auth.api import discovery, oauth, operators, rosters
 from services.auth.clients import bootstrap_operator
 from services.auth.grants import Ctx
 from services.auth.handlers import Deps, purge, relay
+from services.auth.indexes import INDEXES
 from services.auth.interactions import Interactions, MongoInteractions
 from services.auth.keys import SigningKeys
 from services.auth.oauth import AuthServer
@@ -41,6 +42,7 @@ from shared import topics
 from shared.auth import TokenVerifier
 from shared.broker import EventPublisher
 from shared.http import outcome_response
+from shared.indexes import ensuring
 from shared.logging import get_logger
 from shared.projections import ConsentProjection
 from shared.runtime import Runtime, every, make_runtime, service_app
@@ -120,16 +122,10 @@ def database_deps(settings: AuthSettings, runtime: Runtime) -> Deps:
         scans=ConsentScanVerifier(settings.consent_url),
     )
 
-    async def ensure_indexes() -> None:
-        await states.ensure_indexes()
-        await attempts.ensure_indexes()
-        await interactions.ensure_indexes()
-        await asyncio.to_thread(store.ensure_indexes)
-
     async def close_sync_client() -> None:
         await asyncio.to_thread(sync_client.close)
 
-    runtime.on_start.append(ensure_indexes)
+    runtime.on_start.append(ensuring(runtime.db, INDEXES, settings.pg_dsn))
     runtime.on_stop.append(close_sync_client)
     operator = settings.auth_bootstrap_operator
     if operator:

@@ -70,9 +70,6 @@ class MongoInteractions:
         result = await self._coll.delete_many({"expires_at": {"$lt": before}})
         return int(result.deleted_count)
 
-    async def ensure_indexes(self) -> None:
-        await self._coll.create_index("expires_at")
-
 
 class MemoryInteractions:
     def __init__(self) -> None:

@@ -141,10 +141,6 @@ class MongoOAuthStore:
         for name in ("codes", "refresh_tokens", "used", "revoked"):
             self._db[name].delete_many({"expires_at": {"$lt": before}})
 
-    def ensure_indexes(self) -> None:
-        for name in ("codes", "refresh_tokens", "used", "revoked"):
-            self._db[name].create_index("expires_at")
-
 
 class MemoryOAuthStore:
     """The in-memory fake; thread-safe like the database (authlib runs in threads)."""

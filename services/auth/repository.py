@@ -14,7 +14,8 @@ which is atomic on FerretDB as on MongoDB:
 
 Ports: ``StateLog`` (licences, rosters), ``Pins``, ``Patients`` here; ``Attempts`` in
 ``slots.py``; ``Interactions`` in ``interactions.py``; ``OAuthStore`` in
-``oauthstore.py``. Each has its ``Memory…`` fake beside it.
+``oauthstore.py``. Each has its ``Memory…`` fake beside it; the indexes are declared
+in ``indexes.py``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ class StateLog(Protocol):
 
     async def unpublished(self, kind: str, before: datetime) -> list[tuple[str, Envelope]]: ...
     async def published(self, kind: str, doc_id: str) -> None: ...
-    async def keys(self, kind: str) -> list[str]: ...
 
 
 class Pins(Protocol):
@@ -107,14 +107,6 @@ class MongoStateLog:
 
     async def published(self, kind: str, doc_id: str) -> None:
         await self._coll(kind).update_one({"_id": doc_id}, {"$set": {"published": True}})
-
-    async def keys(self, kind: str) -> list[str]:
-        return sorted(await self._coll(kind).distinct("key"))
-
-    async def ensure_indexes(self) -> None:
-        for kind in KINDS:
-            await self._coll(kind).create_index([("key", 1), ("version", -1)])
-            await self._coll(kind).create_index("published")
 
 
 class MongoPins:
@@ -178,9 +170,6 @@ class MemoryStateLog:
 
     async def published(self, kind: str, doc_id: str) -> None:
         self.docs[kind][doc_id]["published"] = True
-
-    async def keys(self, kind: str) -> list[str]:
-        return sorted({d["key"] for d in self.docs[kind].values()})
 
 
 class MemoryPins:

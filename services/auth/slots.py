@@ -72,10 +72,6 @@ class MongoAttempts:
         result = await self._coll.delete_many({"ends": {"$lt": before}})
         return int(result.deleted_count)
 
-    async def ensure_indexes(self) -> None:
-        await self._coll.create_index([("scope", 1), ("who", 1), ("window", 1)])
-        await self._coll.create_index("ends")
-
 
 class MemoryAttempts:
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""Every query the five services issue today, and the indexes recommended for them.
+"""Every query the six services issue today, and the indexes recommended for them.
 
 To be moved next to each service's repository when the lead wires ``shared.indexes``
 in (``services/<name>/indexes.py``: ``INDEXES`` for ``ensure_indexes``, ``SHAPES``
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from services.auth.indexes import INDEXES as AUTH_INDEXES
+from services.auth.indexes import SHAPES as AUTH_SHAPES
 from shared.indexes import DESC, Index, QueryShape, by_id, on
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -296,4 +298,5 @@ SERVICES: dict[str, tuple[list[Index], list[QueryShape]]] = {
     "query": (QUERY_INDEXES, QUERY_SHAPES),
     "audit": (AUDIT_INDEXES, AUDIT_SHAPES),
     "notify": (NOTIFY_INDEXES, NOTIFY_SHAPES),
+    "auth": (AUTH_INDEXES, AUTH_SHAPES),
 }
