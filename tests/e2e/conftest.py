@@ -47,7 +47,7 @@ async def ops_settings(endpoints: Endpoints) -> AsyncIterator[Settings]:
 def ops_platform(
     ops_settings: Settings, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Platform]:
-    """All five services for one module; a module may override it to start fewer or more."""
+    """All six services for one module; a module may override it to start fewer or more."""
     log_dir = tmp_path_factory.mktemp(f"{request.module.__name__}-logs")
     with running_platform(ops_settings, log_dir) as running:
         yield running
