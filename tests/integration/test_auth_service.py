@@ -26,7 +26,14 @@ from shared import topics
 from shared.auth import TokenVerifier
 from shared.coverage import HospitalState
 from shared.errors import Unauthorized
-from shared.events import HospitalRegistered, PatientRegistered
+from shared.events import (
+    HospitalRegistered,
+    LicenceChanged,
+    OperatorActed,
+    PatientRegistered,
+    PhysicianAdded,
+    RosterChanged,
+)
 from shared.settings import Settings
 from tests.support.auth import (
     AUDIENCE,
@@ -42,7 +49,7 @@ from tests.support.auth import (
 )
 from tests.support.events import envelope
 from tests.support.journey import eventually
-from tests.support.kafka import publish_raw
+from tests.support.kafka import publish_raw, read_events
 from tests.support.settings import settings_for
 
 pytestmark = pytest.mark.integration
@@ -332,3 +339,31 @@ async def test_shared_auth_refuses_tampered_expired_and_foreign_tokens(auth: Aut
         with pytest.raises(Unauthorized):
             await verifier.verify(bad)
     assert (await auth.verifier().verify(token)).has_role("operator")
+
+
+async def test_identity_and_security_events_reach_the_broker(auth: Auth) -> None:
+    identity = await read_events(auth.settings, topics.IDENTITY_EVENTS, at_least=2)
+    by_type = {event["type"]: (key, event) for key, event in identity}
+    key, licence = by_type[LicenceChanged.TYPE]
+    assert key == LICENCE and licence["data"]["state"] == {
+        "licence": LICENCE,
+        "name": "Dr. A",
+        "active": True,
+    }
+    assert "pin" not in json.dumps(licence["data"]).lower()
+    key, roster = by_type[RosterChanged.TYPE]
+    assert key == HOSPITAL and roster["data"] == {
+        "version": 1,
+        "state": {"hospital": HOSPITAL, "licences": [LICENCE]},
+    }
+    security = await read_events(auth.settings, topics.SECURITY_EVENTS, at_least=3)
+    types = [(event["type"], event["data"]) for _, event in security]
+    assert (PhysicianAdded.TYPE, {"physician": LICENCE, "hospital": HOSPITAL}) in [
+        (t, {k: d[k] for k in ("physician", "hospital")})
+        for t, d in types
+        if t == PhysicianAdded.TYPE
+    ]
+    acted = [d for t, d in types if t == OperatorActed.TYPE]
+    assert {("dev-operator", "licence.loaded"), ("dev-operator", "client.registered")} <= {
+        (d["operator"], d["action"]) for d in acted
+    }

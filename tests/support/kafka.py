@@ -57,3 +57,29 @@ async def dead_letters(
     finally:
         await consumer.stop()
     return found
+
+
+async def read_events(
+    settings: Settings, topic: str, at_least: int, timeout_s: float = 30.0
+) -> list[tuple[str, dict[str, object]]]:
+    """``(key, envelope)`` of a topic's events from the beginning, until ``at_least``."""
+    import json
+
+    consumer = AIOKafkaConsumer(
+        topics.named(topic, settings.topic_prefix),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    found: list[tuple[str, dict[str, object]]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(found) < at_least and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                found += [((r.key or b"").decode(), json.loads(r.value or b"{}")) for r in records]
+    finally:
+        await consumer.stop()
+    return found
