@@ -8,18 +8,18 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.ingest import handlers
+from services.ingest import subscribers
 from services.ingest.api import router
 from services.ingest.bundle import warm_up
 from services.ingest.categories import CATEGORY_BY_TYPE, SUPPORTING_TYPES
 from services.ingest.handlers import Deps
-from services.ingest.repository import RecordStore
+from services.ingest.repository import MongoHeldUploads, MongoRecords
 from services.ingest.settings import IngestSettings
 from services.ingest.validation import InProcesses, InThread, Validator
 from shared import topics
 from shared.logging import get_logger
 from shared.projections import ConsentProjection
-from shared.runtime import make_runtime, service_app
+from shared.runtime import Runtime, make_runtime, service_app
 
 SERVICE = "ingest"
 SETTINGS = IngestSettings
@@ -35,35 +35,42 @@ async def warm_models() -> None:
     log.info("fhir models loaded", models=loaded)
 
 
+def validator_of(runtime: Runtime, settings: IngestSettings) -> Validator:
+    """Validation in worker processes (started and stopped with the service), or, with
+    ``validation_processes = 0``, in a thread (models loaded at start)."""
+    if not settings.validation_processes:
+        runtime.on_start.append(warm_models)
+        return InThread()
+    workers = InProcesses(settings.validation_processes, settings.max_bundle_bytes, MODEL_TYPES)
+    runtime.on_start.append(workers.start)
+    runtime.on_stop.append(workers.stop)
+    return workers
+
+
+def database_deps(runtime: Runtime, settings: IngestSettings) -> Deps:
+    """The service's ports on its database, indexes ensured at start; connects nothing."""
+    records, held = MongoRecords(runtime.db), MongoHeldUploads(runtime.db)
+    runtime.on_start.extend([records.ensure_indexes, held.ensure_indexes])
+    return Deps(
+        records=records,
+        held=held,
+        view=ConsentProjection.in_database(runtime.db),
+        publisher=runtime.publisher,
+        secret=settings.token_secret,
+        max_bytes=settings.max_bundle_bytes,
+        clock=lambda: datetime.now(UTC),
+        validator=validator_of(runtime, settings),
+    )
+
+
 def create_app(settings: IngestSettings, *, deps: Deps | None = None) -> FastAPI:
     runtime = make_runtime(settings, SERVICE)
-    if deps is None:
-        store = RecordStore(runtime.db)
-        runtime.on_start.append(store.ensure_indexes)
-        validator: Validator = InThread()
-        if settings.validation_processes:
-            workers = InProcesses(
-                settings.validation_processes, settings.max_bundle_bytes, MODEL_TYPES
-            )
-            runtime.on_start.append(workers.start)
-            runtime.on_stop.append(workers.stop)
-            validator = workers
-        else:
-            runtime.on_start.append(warm_models)
-        deps = Deps(
-            store=store,
-            view=ConsentProjection.in_database(runtime.db),
-            publisher=runtime.publisher,
-            secret=settings.token_secret,
-            max_bytes=settings.max_bundle_bytes,
-            clock=lambda: datetime.now(UTC),
-            validator=validator,
-        )
-    runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(handlers.on_hospital_event, deps))
-    runtime.subscribe_events(topics.CONSENT_EVENTS, partial(handlers.on_consent_event, deps))
+    deps = deps or database_deps(runtime, settings)
+    runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(subscribers.on_hospital_event, deps))
+    runtime.subscribe_events(topics.CONSENT_EVENTS, partial(subscribers.on_consent_event, deps))
     runtime.subscribe_batch(
         topics.INGEST_UPLOADS,
-        partial(handlers.on_uploads, deps),
+        partial(subscribers.on_uploads, deps),
         max_records=settings.upload_batch,
         consumers=settings.upload_consumers,
     )

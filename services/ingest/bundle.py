@@ -17,7 +17,7 @@ import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from fhir.resources.R4B import get_fhir_model_class
@@ -26,30 +26,13 @@ from fhir_core.types import FhirBase
 from healthlink_adapter.contract import MAX_UPLOAD_BYTES
 from pydantic import BaseModel, ValidationError
 
+from services.ingest.errors import BundleRejected
 from shared.cid import CID_SYSTEM, is_valid_cid
-from shared.errors import InvalidInput
-
-RejectReason = Literal[
-    "malformed-json", "not-a-bundle", "invalid-resource", "no-cid", "oversized", "empty-bundle"
-]
 
 BUNDLE_TYPES = frozenset({"transaction", "batch", "collection", "searchset", "document", "message"})
 _ABSTRACT_TYPES = frozenset({"Resource", "DomainResource"})
 _URN_UUID = "urn:uuid:"
 _MAX_MSG = 160
-
-
-class BundleRejected(InvalidInput):
-    """The bundle can never be ingested; ``detail`` holds paths and types, never values."""
-
-    def __init__(self, reason: RejectReason, detail: str) -> None:
-        super().__init__(detail, code=reason)
-        self.reason: RejectReason = reason
-        if reason == "oversized":
-            self.status = 413
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.detail}"
 
 
 @dataclass(frozen=True)

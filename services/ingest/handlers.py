@@ -1,147 +1,65 @@
-"""Ingest use cases: verify, validate, consent-gate, store, announce.
+"""Ingest use cases: consent-gate, store, announce, release what was held.
 
 Uploads come in batches (every record one poll returned; one when the topic is
-quiet). Each goes: signature (cheap, refuses forgeries before any parsing) ->
-Bundle structure -> model validation in a worker process (``validation``),
-*while* the senders' hospital views and the patients' consent views are read
-(once per batch) -> provider check -> CID rules -> consent gate; then one bulk write for the whole
-batch and one ``records.received`` event per upload, published together.
-Every refusal is a ``Rejected`` outcome (a ``BundleRejected`` carries its
-reason), so the Guard sets that upload aside on the dead-letter topic, byte for
-byte, and the rest of the batch goes on.
+quiet). ``subscribers.on_uploads`` reads each: signature (cheap, refuses forgeries
+before any parsing), then the Bundle structure. ``ingest`` takes the readable ones:
+model validation in a worker process (``validation``), *while* the senders'
+hospital views and the patients' consent views are read (once per batch) ->
+provider check -> CID rules -> consent gate; then one bulk write for the whole
+batch and the ``records.received`` / ``records.stored`` events of every upload,
+published together. Every refusal is a ``Rejected`` outcome (``errors.py``: its
+code is the reason), so the Guard sets that upload aside on the dead-letter topic,
+byte for byte, and the rest of the batch goes on.
+
+The HTTP gateway's use case is in ``gateway.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
-from typing import Protocol
 
-from healthlink_adapter.contract import (
-    HOSPITAL_HEADER,
-    REQUEST_ID_HEADER,
-    SIGNATURE_HEADER,
-    UPLOAD_ID_HEADER,
-)
-from healthlink_adapter.signing import check_body
+from healthlink_adapter.contract import REQUEST_ID_HEADER
 
-from services.ingest.bundle import (
-    BundleRejected,
-    LoadedBundle,
-    ParsedBundle,
-    finish,
-    load_bundle,
-    parse_bundle,
-)
+from services.ingest.bundle import parse_bundle
 from services.ingest.documents import EVENT_SOURCE, Batch, stored_events, to_documents
-from services.ingest.repository import Store, newest_per_id
-from services.ingest.validation import InThread, Validator
-from shared import tokens
-from shared.broker import RawPublisher
-from shared.consumer import Outcomes, one_by_one
-from shared.coverage import HospitalState
-from shared.deadletter import SourceMessage
-from shared.errors import Rejected
-from shared.events import (
-    ConsentChanged,
-    Envelope,
-    HospitalChanged,
-    RecordsReceived,
-    RecordsStored,
-    parse,
+from services.ingest.domain import (
+    Consents,
+    Senders,
+    Upload,
+    may_send,
+    newest_per_id,
+    require_provider,
+    vet,
 )
+from services.ingest.errors import NoConsent
+from services.ingest.repository import HeldUploads, Records, Views
+from services.ingest.validation import InThread, Validator
+from shared.broker import RawPublisher
+from shared.consumer import Outcomes
+from shared.deadletter import SourceMessage
+from shared.events import Envelope, RecordsReceived, RecordsStored
 from shared.logging import CORRELATION_HEADER, get_correlation_id, get_logger
-from shared.projections import Consent
 
 log = get_logger(__name__)
 SOURCE = EVENT_SOURCE
 
 
-class Views(Protocol):
-    """The local consent and hospital read models (``shared.projections``)."""
-
-    async def consent(self, cid: str) -> Consent | None: ...
-
-    async def hospital(self, code: str) -> HospitalState | None: ...
-
-    async def consents_of(self, cids: list[str]) -> dict[str, Consent | None]: ...
-
-    async def hospitals_of(self, codes: list[str]) -> dict[str, HospitalState | None]: ...
-
-    async def on_consent_event(self, event: Envelope) -> bool: ...
-
-    async def on_hospital_event(self, event: Envelope) -> bool: ...
-
-
 @dataclass
 class Deps:
-    store: Store
+    """Ingest's ports (``repository.py``), where events go, the platform secret (upload
+    keys), the size limit, what "now" is, and where bundles are validated."""
+
+    records: Records
+    held: HeldUploads
     view: Views
     publisher: RawPublisher
     secret: str
     max_bytes: int
     clock: Callable[[], datetime]
     validator: Validator = field(default_factory=InThread)
-
-
-Senders = dict[str, HospitalState | None]
-Consents = dict[str, Consent | None]
-
-
-def upload_id_of(source: SourceMessage) -> str:
-    return source.headers.get(UPLOAD_ID_HEADER) or hashlib.sha256(source.value).hexdigest()[:32]
-
-
-def signed_by(deps: Deps, source: SourceMessage) -> str:
-    """The hospital whose upload key signed this body, or ``Rejected``."""
-    hospital = source.headers.get(HOSPITAL_HEADER)
-    if not hospital:
-        raise Rejected("upload has no hospital header", code="unsigned")
-    signature = source.headers.get(SIGNATURE_HEADER)
-    if not signature:
-        raise Rejected("upload has no signature", code="unsigned")
-    key = tokens.derive(deps.secret, "upload", hospital)
-    if not check_body(key, source.value, signature):
-        raise Rejected("upload signature invalid", code="bad-signature")
-    return hospital
-
-
-def require_provider(hospital: str, view: HospitalState | None) -> None:
-    if view is None or not view.is_provider:
-        raise Rejected(f"hospital {hospital} is not a data provider", code="not-a-provider")
-
-
-def may_send(consent: Consent | None, hospital: str, now: datetime) -> bool:
-    """The ingest gate (``ConsentState.may_send``): nothing without a consent."""
-    return consent is not None and consent.state.may_send(hospital, now)
-
-
-@dataclass
-class Upload:
-    """One upload on its way through a batch."""
-
-    index: int
-    source: SourceMessage
-    hospital: str
-    upload_id: str
-    loaded: LoadedBundle | None = None
-    problem: BaseException | None = None  # reported after the provider check
-    parsed: ParsedBundle | None = None
-    held: bool = False
-
-
-def arrive(deps: Deps, index: int, source: SourceMessage) -> Upload:
-    """Signature first (refuses forgeries before any parsing), then the cheap load."""
-    upload = Upload(index, source, signed_by(deps, source), upload_id_of(source))
-    try:
-        upload.loaded = load_bundle(source.value, max_bytes=deps.max_bytes)
-    except BundleRejected as exc:
-        upload.problem = exc
-    return upload
 
 
 async def look_up(deps: Deps, uploads: list[Upload]) -> tuple[Senders, Consents]:
@@ -170,45 +88,31 @@ async def _no_consents() -> Consents:
     return {}
 
 
-def vet(upload: Upload, senders: Senders) -> ParsedBundle:
-    """Provider check (when the sender is known), then the bundle's problems, then CID rules."""
-    view = senders[upload.hospital]
-    if view is not None:  # unknown yet: its hospital event may still be on its way (held)
-        require_provider(upload.hospital, view)
-    if upload.problem is not None:
-        raise upload.problem
-    assert upload.loaded is not None
-    return finish(upload.loaded)
-
-
 async def hold(deps: Deps, upload: Upload, cid: str) -> None:
     """Keep an upload its consent (or its sender) does not cover yet; raise if still not."""
     source = upload.source
-    await deps.store.hold(upload.upload_id, cid, upload.hospital, source.value, source.headers)
+    await deps.held.hold(upload.upload_id, cid, upload.hospital, source.value, source.headers)
     # Re-read after holding: an event that raced in either sees the hold or is seen here.
     require_provider(upload.hospital, await deps.view.hospital(upload.hospital))
     if not may_send(await deps.view.consent(cid), upload.hospital, deps.clock()):
-        raise Rejected("no consent covers this hospital for this patient", code="no-consent")
+        raise NoConsent()
     upload.held = True  # covered after all: stored now, released below
 
 
-async def on_uploads(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
-    """Consume a batch of uploads: each stored once, or set aside with its reason.
+async def ingest(deps: Deps, uploads: list[Upload]) -> Outcomes:
+    """Store a batch of signed uploads, each once, or refuse it with its reason; one
+    outcome per upload, in order.
 
     One round of look-ups, one validation pass, one bulk write and the
     ``records.received`` events published together, whatever the batch size.
     """
-    outcomes: Outcomes = [None] * len(sources)
-    uploads: list[Upload] = []
-    for index, source in enumerate(sources):
-        try:
-            uploads.append(arrive(deps, index, source))
-        except Rejected as exc:
-            outcomes[index] = exc
-    senders, consents = await look_up(deps, uploads) if uploads else ({}, {})
+    outcomes: Outcomes = [None] * len(uploads)
+    if not uploads:
+        return outcomes
+    senders, consents = await look_up(deps, uploads)
     now = deps.clock()
     storing: list[Upload] = []
-    for upload in uploads:
+    for place, upload in enumerate(uploads):
         try:
             upload.parsed = vet(upload, senders)
             cid = upload.parsed.patient_cid
@@ -217,17 +121,12 @@ async def on_uploads(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
                 await hold(deps, upload, cid)
             storing.append(upload)
         except Exception as exc:  # Rejected: set aside; anything else: retried alone
-            outcomes[upload.index] = exc
+            outcomes[place] = exc
     await store_uploads(deps, storing)
     for upload in storing:
         if upload.held:
-            await deps.store.release(upload.upload_id)
+            await deps.held.release(upload.upload_id)
     return outcomes
-
-
-async def on_upload(deps: Deps, source: SourceMessage) -> None:
-    """Consume one upload (a batch of one)."""
-    await one_by_one(partial(on_uploads, deps))(source)
 
 
 async def store_uploads(deps: Deps, uploads: list[Upload]) -> None:
@@ -240,7 +139,7 @@ async def store_uploads(deps: Deps, uploads: list[Upload]) -> None:
         assert upload.parsed is not None
         batches.append(to_documents(upload.parsed, upload.hospital, upload.upload_id, now))
     chosen = newest_per_id([doc for batch in batches for doc in batch.docs])
-    written = await deps.store.upsert_many(chosen)
+    written = await deps.records.upsert_many(chosen)
     landed = {id(doc) for doc in chosen if doc["_id"] in written}
     await asyncio.gather(
         *(
@@ -288,7 +187,7 @@ async def announce(deps: Deps, upload: Upload, batch: Batch, written: int) -> No
 
 async def release_held(deps: Deps, cid: str) -> int:
     """Store the held uploads of ``cid`` that its consent now covers; returns how many."""
-    held = await deps.store.held_for(cid)
+    held = await deps.held.held_for(cid)
     if not held:
         return 0
     consent = await deps.view.consent(cid)
@@ -311,22 +210,19 @@ async def release_held(deps: Deps, cid: str) -> int:
         parsed = await asyncio.to_thread(parse_bundle, source.value, max_bytes=deps.max_bytes)
         upload = Upload(-1, source, hospital, doc["_id"], parsed=parsed)
         await store_uploads(deps, [upload])
-        await deps.store.release(doc["_id"])
+        await deps.held.release(doc["_id"])
         released += 1
     return released
 
 
-async def on_consent_event(deps: Deps, event: Envelope) -> None:
-    """Keep the local consent view; release held uploads the new consent covers."""
-    if not isinstance(parse(event), ConsentChanged):
-        return  # patient.registered, verification results, ...: not consent state
-    await deps.view.on_consent_event(event)
-    await release_held(deps, event.subject)
+async def note_consent(deps: Deps, envelope: Envelope) -> None:
+    """Keep the patient's new consent; release the held uploads it covers."""
+    await deps.view.on_consent_event(envelope)
+    await release_held(deps, envelope.subject)
 
 
-async def on_hospital_event(deps: Deps, event: Envelope) -> None:
-    """Keep the local hospital view; release uploads held until this provider was known."""
-    HospitalChanged.of(event)
-    await deps.view.on_hospital_event(event)
-    for cid in await deps.store.held_patients(event.subject):
+async def note_hospital(deps: Deps, envelope: Envelope) -> None:
+    """Keep the hospital's new state; release uploads held until this provider was known."""
+    await deps.view.on_hospital_event(envelope)
+    for cid in await deps.held.held_patients(envelope.subject):
         await release_held(deps, cid)

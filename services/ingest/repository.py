@@ -1,9 +1,20 @@
-"""The record store: one document per FHIR resource, written idempotently.
+"""Ingest's storage: one ``Protocol`` per port the use cases need, the MongoDB
+(FerretDB) implementation and an in-memory fake (for unit tests) of each.
 
-``_id`` is ``{hospital}/{resourceType}/{id}``, so the same resource sent twice is
-one document. ``rank`` orders versions (``meta.lastUpdated`` then
-``meta.versionId``): a write lands only when its rank is higher, so an older
-version never overwrites a newer one and a redelivery changes nothing.
+=============  ==================  ============================================
+port           collection          implementations
+=============  ==================  ============================================
+Records        ``records``         ``MongoRecords``, ``MemoryRecords``
+HeldUploads    ``held``            ``MongoHeldUploads``, ``MemoryHeldUploads``
+Views          ``consent_view``,   ``shared.projections.ConsentProjection``
+               ``hospital_view``   (``in_database`` / ``in_memory``)
+=============  ==================  ============================================
+
+``records``: one document per FHIR resource, written idempotently. ``_id`` is
+``{hospital}/{resourceType}/{id}``, so the same resource sent twice is one document.
+``rank`` orders versions (``meta.lastUpdated`` then ``meta.versionId``): a write lands
+only when its rank is higher, so an older version never overwrites a newer one and a
+redelivery changes nothing.
 
 Writes go insert-first: new resources (the common case) cost one ``insert_many``;
 only the ids that already exist are retried as conditional updates. (On FerretDB
@@ -18,7 +29,8 @@ every bundle of a hospital cost nothing after the first. The memory starts empty
 with each process (a replay runs with the service stopped); restart ingest after
 restoring its database from a backup.
 
-Uploads without consent are held here until the patient consents.
+``held``: uploads without consent (or from a sender not known yet), kept until
+the patient consents (``_id`` = upload id, the original bytes and headers).
 """
 
 from __future__ import annotations
@@ -30,40 +42,62 @@ from typing import Protocol
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.coverage import HospitalState
 from shared.database import Document, insert_new
+from shared.events import Envelope
+from shared.projections import Consent
 
 KNOWN_RANKS = 200_000  # ids remembered per instance (~40 MB at most)
 
 
-class Store(Protocol):
-    """What the ingest use cases need from storage."""
+class Records(Protocol):
+    """The stored resources, newest version per id."""
 
-    async def upsert_many(self, docs: list[Document]) -> set[str]: ...
+    async def upsert_many(self, docs: list[Document]) -> set[str]:
+        """Write each doc unless a same-or-newer version is stored; the ids that landed.
+
+        ``docs`` holds each id once (``domain.newest_per_id``).
+        """
+        ...
+
+
+class HeldUploads(Protocol):
+    """Uploads waiting for a consent (or for their sender to be known)."""
 
     async def hold(
         self, key: str, patient: str, hospital: str, value: bytes, headers: dict[str, str]
-    ) -> None: ...
+    ) -> None:
+        """Keep an upload under its upload id (once: holding it again changes nothing)."""
+        ...
 
     async def held_for(self, patient: str) -> list[Document]: ...
 
-    async def held_patients(self, hospital: str) -> list[str]: ...
+    async def held_patients(self, hospital: str) -> list[str]:
+        """The patients with uploads held from ``hospital``, sorted."""
+        ...
 
     async def release(self, key: str) -> None: ...
+
+
+class Views(Protocol):
+    """The local consent and hospital read models (``shared.projections``)."""
+
+    async def consent(self, cid: str) -> Consent | None: ...
+
+    async def hospital(self, code: str) -> HospitalState | None: ...
+
+    async def consents_of(self, cids: list[str]) -> dict[str, Consent | None]: ...
+
+    async def hospitals_of(self, codes: list[str]) -> dict[str, HospitalState | None]: ...
+
+    async def on_consent_event(self, event: Envelope) -> bool: ...
+
+    async def on_hospital_event(self, event: Envelope) -> bool: ...
 
 
 def _newer(doc: Document) -> tuple[Document, Document]:
     """Filter and update that replace the stored version only with a newer one."""
     return {"_id": doc["_id"], "rank": {"$lt": doc["rank"]}}, {"$set": doc}
-
-
-def newest_per_id(docs: list[Document]) -> list[Document]:
-    """Each id once, its highest rank kept (the first of equals): one batch, one write each."""
-    newest: dict[str, Document] = {}
-    for doc in docs:
-        seen = newest.get(doc["_id"])
-        if seen is None or seen["rank"] < doc["rank"]:
-            newest[doc["_id"]] = doc
-    return list(newest.values())
 
 
 class KnownRanks:
@@ -88,12 +122,11 @@ class KnownRanks:
             self._ranks.popitem(last=False)
 
 
-class RecordStore:
-    """The MongoDB (FerretDB) implementation."""
+class MongoRecords:
+    """``records`` on MongoDB (FerretDB)."""
 
     def __init__(self, db: AsyncDatabase[Document], known: KnownRanks | None = None) -> None:
         self._records = db.records
-        self._held = db.held
         self._known = known or KnownRanks()
 
     async def ensure_indexes(self) -> None:
@@ -101,14 +134,8 @@ class RecordStore:
             [("patient", ASCENDING), ("category", ASCENDING), ("date", DESCENDING)],
             name="patient_category_date",
         )
-        await self._held.create_index([("patient", ASCENDING)], name="held_patient")
-        await self._held.create_index([("hospital", ASCENDING)], name="held_hospital")
 
     async def upsert_many(self, docs: list[Document]) -> set[str]:
-        """Write each doc unless a same-or-newer version is stored; the ids that landed.
-
-        ``docs`` holds each id once (``newest_per_id``).
-        """
         fresh = [d for d in docs if not self._known.stale(d)]
         if not fresh:
             return set()
@@ -129,6 +156,17 @@ class RecordStore:
     async def count(self, query: Document) -> int:
         return await self._records.count_documents(query)
 
+
+class MongoHeldUploads:
+    """``held`` on MongoDB (FerretDB)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._held = db.held
+
+    async def ensure_indexes(self) -> None:
+        await self._held.create_index([("patient", ASCENDING)], name="held_patient")
+        await self._held.create_index([("hospital", ASCENDING)], name="held_hospital")
+
     async def hold(
         self, key: str, patient: str, hospital: str, value: bytes, headers: dict[str, str]
     ) -> None:
@@ -146,28 +184,34 @@ class RecordStore:
         await self._held.delete_one({"_id": key})
 
 
-class InMemoryStore:
-    """A fake with the same rules, for unit tests."""
+class MemoryRecords:
+    """The fake ``records``, same rules; ``writes`` counts the documents that landed."""
 
     def __init__(self) -> None:
-        self.records: dict[str, Document] = {}
-        self.held: dict[str, Document] = {}
+        self.docs: dict[str, Document] = {}
         self.writes = 0
 
     async def upsert_many(self, docs: list[Document]) -> set[str]:
         written = set()
         for doc in docs:
-            stored = self.records.get(doc["_id"])
+            stored = self.docs.get(doc["_id"])
             if stored is None or stored["rank"] < doc["rank"]:
-                self.records[doc["_id"]] = dict(doc)
+                self.docs[doc["_id"]] = dict(doc)
                 written.add(doc["_id"])
         self.writes += len(written)
         return written
 
+
+class MemoryHeldUploads:
+    """The fake ``held``."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, Document] = {}
+
     async def hold(
         self, key: str, patient: str, hospital: str, value: bytes, headers: dict[str, str]
     ) -> None:
-        self.held[key] = {
+        self.docs[key] = {
             "_id": key,
             "patient": patient,
             "hospital": hospital,
@@ -176,10 +220,10 @@ class InMemoryStore:
         }
 
     async def held_for(self, patient: str) -> list[Document]:
-        return [dict(d) for d in self.held.values() if d["patient"] == patient]
+        return [dict(d) for d in self.docs.values() if d["patient"] == patient]
 
     async def held_patients(self, hospital: str) -> list[str]:
-        return sorted({d["patient"] for d in self.held.values() if d["hospital"] == hospital})
+        return sorted({d["patient"] for d in self.docs.values() if d["hospital"] == hospital})
 
     async def release(self, key: str) -> None:
-        self.held.pop(key, None)
+        self.docs.pop(key, None)

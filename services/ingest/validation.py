@@ -22,14 +22,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
-from services.ingest.bundle import (
-    BundleRejected,
-    LoadedBundle,
-    RejectReason,
-    load_bundle,
-    validate_resources,
-    warm_up,
-)
+from services.ingest.bundle import LoadedBundle, load_bundle, validate_resources, warm_up
+from services.ingest.errors import BundleRejected, RejectReason
 from shared.consumer import Outcomes
 from shared.errors import Transient
 from shared.lifeline import bind_to_parent

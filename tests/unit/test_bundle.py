@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from services.ingest.bundle import BundleRejected, ParsedBundle, parse_bundle
+from services.ingest.bundle import ParsedBundle, parse_bundle
+from services.ingest.errors import BundleRejected
 from shared.cid import CID_SYSTEM
 
 CID = "1101700230708"

@@ -11,11 +11,14 @@ import pytest
 from healthlink_adapter.signing import sign_body
 
 from healthlink.synthetic import make_patient_bundle, synthea_like_bundle
-from services.ingest import handlers
+from services.ingest import subscribers
+from services.ingest.bundle import parse_bundle
 from services.ingest.documents import stored_events, to_documents
-from services.ingest.handlers import Deps, may_send
-from services.ingest.repository import InMemoryStore, KnownRanks
+from services.ingest.domain import may_send
+from services.ingest.handlers import Deps
+from services.ingest.repository import KnownRanks, MemoryHeldUploads, MemoryRecords
 from shared import tokens, topics
+from shared.broker import RecordingPublisher
 from shared.cid import random_cid
 from shared.coverage import ConsentState, HospitalState
 from shared.deadletter import SourceMessage
@@ -26,41 +29,18 @@ from shared.events import (
     HospitalRegistered,
     PatientRegistered,
 )
-from shared.projections import Consent, ConsentProjection
+from shared.projections import Consent
 from tests.support.events import envelope
+from tests.support.ingest import PROVIDER, SECRET, memory_deps
 
-SECRET = "unit-secret"
+pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
-SOURCE_CODE = "10670"
-
-
-class FakePublisher:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, Envelope]] = []
-
-    async def publish(self, topic: str, event: Envelope) -> None:
-        self.events.append((topic, event))
-
-    async def publish_raw(
-        self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
-    ) -> None:
-        raise AssertionError("ingest handlers never publish raw bytes")
+SOURCE_CODE = PROVIDER
 
 
 @pytest.fixture
 async def deps() -> Deps:
-    views = ConsentProjection.in_memory()
-    for code, name, role in ((SOURCE_CODE, "Siriraj", "provider"), ("11535", "Chula", "consumer")):
-        hospital = HospitalState(code=code, name=name, role=role)  # type: ignore[arg-type]
-        await views.on_hospital_event(envelope(HospitalRegistered(version=1, state=hospital), code))
-    return Deps(
-        store=InMemoryStore(),
-        view=views,
-        publisher=FakePublisher(),
-        secret=SECRET,
-        max_bytes=200_000,
-        clock=lambda: NOW,
-    )
+    return await memory_deps(lambda: NOW)
 
 
 def consent_event(cid: str, version: int, hospitals: list[str], **extra: Any) -> Envelope:
@@ -88,7 +68,7 @@ def upload(
 
 
 async def consented(deps: Deps, cid: str, codes: list[str] | None = None) -> None:
-    await handlers.on_consent_event(deps, consent_event(cid, 1, codes or [SOURCE_CODE]))
+    await subscribers.on_consent_event(deps, consent_event(cid, 1, codes or [SOURCE_CODE]))
 
 
 def bundle(seed: int = 1, **kwargs: Any) -> tuple[str, dict[str, Any]]:
@@ -97,20 +77,36 @@ def bundle(seed: int = 1, **kwargs: Any) -> tuple[str, dict[str, Any]]:
     return cid, make_patient_bundle(rng, cid=cid, hospital_code=SOURCE_CODE, **kwargs)
 
 
-def store_of(deps: Deps) -> InMemoryStore:
-    assert isinstance(deps.store, InMemoryStore)
-    return deps.store
+def records_of(deps: Deps) -> dict[str, dict[str, Any]]:
+    """The stored records by id."""
+    assert isinstance(deps.records, MemoryRecords)
+    return deps.records.docs
+
+
+def writes(deps: Deps) -> int:
+    assert isinstance(deps.records, MemoryRecords)
+    return deps.records.writes
+
+
+def held_of(deps: Deps) -> dict[str, dict[str, Any]]:
+    """The held uploads by upload id."""
+    assert isinstance(deps.held, MemoryHeldUploads)
+    return deps.held.docs
+
+
+def published(deps: Deps, topic: str) -> list[Envelope]:
+    assert isinstance(deps.publisher, RecordingPublisher)
+    return [e for t, e in deps.publisher.sent if t == topic]
 
 
 def received(deps: Deps) -> list[Envelope]:
-    assert isinstance(deps.publisher, FakePublisher)
-    return [e for t, e in deps.publisher.events if t == topics.INGEST_RECORDS]
+    return published(deps, topics.INGEST_RECORDS)
 
 
 async def rejected(deps: Deps, source: SourceMessage) -> str:
     with pytest.raises(Rejected) as info:
-        await handlers.on_upload(deps, source)
-    assert not store_of(deps).records, "nothing from a refused upload is stored"
+        await subscribers.on_upload(deps, source)
+    assert not records_of(deps), "nothing from a refused upload is stored"
     return info.value.code
 
 
@@ -118,11 +114,10 @@ async def test_valid_bundle_stored_once_even_when_delivered_twice(deps: Deps) ->
     cid, doc = bundle(n_resources=20, sensitive_fraction=0.0)
     await consented(deps, cid)
     source = upload(doc)
-    await handlers.on_upload(deps, source)
-    await handlers.on_upload(deps, source)
-    store = store_of(deps)
-    assert len(store.records) == 20 and store.writes == 20
-    assert {d["patient"] for d in store.records.values()} == {cid}
+    await subscribers.on_upload(deps, source)
+    await subscribers.on_upload(deps, source)
+    assert len(records_of(deps)) == 20 and writes(deps) == 20
+    assert {d["patient"] for d in records_of(deps).values()} == {cid}
     events = received(deps)
     assert len(events) == 2 and events[0].id == events[1].id == "records-u-1"
     assert events[0].data["written"] == 20 and events[1].data["written"] == 0
@@ -133,10 +128,10 @@ async def test_older_version_never_overwrites_newer(deps: Deps) -> None:
     cid, newer = bundle(seed=3, version=2, updated="2026-11-02T09:00:00+07:00")
     _, older = bundle(seed=3, version=1, updated="2026-11-01T09:00:00+07:00")
     await consented(deps, cid)
-    await handlers.on_upload(deps, upload(newer, upload_id="new"))
-    await handlers.on_upload(deps, upload(older, upload_id="old"))
+    await subscribers.on_upload(deps, upload(newer, upload_id="new"))
+    await subscribers.on_upload(deps, upload(older, upload_id="old"))
     versions = {
-        json.loads(d["resource_json"])["meta"]["versionId"] for d in store_of(deps).records.values()
+        json.loads(d["resource_json"])["meta"]["versionId"] for d in records_of(deps).values()
     }
     assert versions == {"2"}
     assert received(deps)[1].data["written"] == 0
@@ -146,9 +141,9 @@ async def test_newer_version_replaces_older(deps: Deps) -> None:
     cid, older = bundle(seed=4, version=1)
     _, newer = bundle(seed=4, version=2, updated="2026-11-03T09:00:00+07:00")
     await consented(deps, cid)
-    await handlers.on_upload(deps, upload(older, upload_id="a"))
-    await handlers.on_upload(deps, upload(newer, upload_id="b"))
-    records = store_of(deps).records.values()
+    await subscribers.on_upload(deps, upload(older, upload_id="a"))
+    await subscribers.on_upload(deps, upload(newer, upload_id="b"))
+    records = records_of(deps).values()
     assert {json.loads(d["resource_json"])["meta"]["versionId"] for d in records} == {"2"}
     assert {d["upload_id"] for d in records} == {"b"}
 
@@ -192,11 +187,11 @@ async def test_upload_from_a_hospital_not_yet_known_is_held_until_it_joins(deps:
     doc = make_patient_bundle(rng, cid=cid, hospital_code="99999")
     await consented(deps, cid, ["99999"])
     assert await rejected(deps, upload(doc, "99999", upload_id="early")) == "not-a-provider"
-    assert list(store_of(deps).held) == ["early"]
-    await handlers.on_hospital_event(deps, hospital_event("99999", "consumer"))
-    assert store_of(deps).held and not store_of(deps).records, "a consumer never sends"
-    await handlers.on_hospital_event(deps, hospital_event("99999", "provider", version=2))
-    assert not store_of(deps).held and len(store_of(deps).records) == 20
+    assert list(held_of(deps)) == ["early"]
+    await subscribers.on_hospital_event(deps, hospital_event("99999", "consumer"))
+    assert held_of(deps) and not records_of(deps), "a consumer never sends"
+    await subscribers.on_hospital_event(deps, hospital_event("99999", "provider", version=2))
+    assert not held_of(deps) and len(records_of(deps)) == 20
 
 
 @pytest.mark.parametrize(
@@ -230,14 +225,13 @@ async def test_no_consent_held_then_released_when_consent_arrives(deps: Deps) ->
     cid, doc = bundle(seed=8)
     source = upload(doc, upload_id="held-1")
     assert await rejected(deps, source) == "no-consent"
-    store = store_of(deps)
-    assert list(store.held) == ["held-1"]
+    assert list(held_of(deps)) == ["held-1"]
     await consented(deps, cid)
-    assert not store.held
-    assert len(store.records) == 20
+    assert not held_of(deps)
+    assert len(records_of(deps)) == 20
     # The operator's retry of the dead letter afterwards changes nothing.
-    await handlers.on_upload(deps, source)
-    assert len(store.records) == 20 and store.writes == 20
+    await subscribers.on_upload(deps, source)
+    assert len(records_of(deps)) == 20 and writes(deps) == 20
     assert [e.id for e in received(deps)] == ["records-held-1"] * 2
 
 
@@ -245,23 +239,23 @@ async def test_consent_for_another_hospital_does_not_release(deps: Deps) -> None
     cid, doc = bundle(seed=9)
     assert await rejected(deps, upload(doc)) == "no-consent"
     await consented(deps, cid, ["13781"])
-    assert store_of(deps).held and not store_of(deps).records
+    assert held_of(deps) and not records_of(deps)
 
 
 async def test_events_without_state_ignored(deps: Deps) -> None:
     cid, _ = bundle()
     registered = PatientRegistered(cid=cid, birth_date=date(1990, 1, 1), registered_at=NOW)
     event = envelope(registered, cid)
-    await handlers.on_consent_event(deps, event)
+    await subscribers.on_consent_event(deps, event)
     assert await deps.view.consent(cid) is None
 
 
 async def test_counts_sensitive_and_echoes_request_id(deps: Deps) -> None:
     cid, doc = bundle(seed=5, n_resources=30, sensitive_fraction=0.5)
     await consented(deps, cid)
-    await handlers.on_upload(deps, upload(doc, extra={"hl-request-id": "req-7"}))
+    await subscribers.on_upload(deps, upload(doc, extra={"hl-request-id": "req-7"}))
     data = received(deps)[0].data
-    sensitive = sum(d["sensitive"] for d in store_of(deps).records.values())
+    sensitive = sum(d["sensitive"] for d in records_of(deps).values())
     assert sensitive > 0 and data["counts"]["sensitive"] == sensitive
     assert data["request_id"] == "req-7"
 
@@ -270,12 +264,12 @@ async def test_synthea_like_bundle_skips_claims(deps: Deps) -> None:
     rng = random.Random(12)
     cid = random_cid(rng)
     await consented(deps, cid)
-    await handlers.on_upload(deps, upload(synthea_like_bundle(rng, cid)))
+    await subscribers.on_upload(deps, upload(synthea_like_bundle(rng, cid)))
     data = received(deps)[0].data
     assert data["skipped"] == {"Claim": 1, "ExplanationOfBenefit": 1}
-    types = {d["type"] for d in store_of(deps).records.values()}
+    types = {d["type"] for d in records_of(deps).values()}
     assert {"Patient", "Organization", "Practitioner", "MedicationRequest"} <= types
-    enc = next(d for d in store_of(deps).records.values() if d["type"] == "Condition")
+    enc = next(d for d in records_of(deps).values() if d["type"] == "Condition")
     assert json.loads(enc["resource_json"])["subject"]["reference"].startswith("Patient/")
 
 
@@ -296,8 +290,7 @@ def test_gate_is_standing_or_live_per_visit_consent() -> None:
 
 
 def stored(deps: Deps) -> list[Envelope]:
-    assert isinstance(deps.publisher, FakePublisher)
-    return [e for t, e in deps.publisher.events if t == topics.INGEST_STORED]
+    return published(deps, topics.INGEST_STORED)
 
 
 async def test_a_batch_stores_the_good_uploads_and_refuses_the_rest_each_alone(
@@ -315,27 +308,27 @@ async def test_a_batch_stores_the_good_uploads_and_refuses_the_rest_each_alone(
         upload(b"{not json", upload_id="junk"),
         upload(doc_b, upload_id="b"),
     ]
-    outcomes = await handlers.on_uploads(deps, batch)
+    outcomes = await subscribers.on_uploads(deps, batch)
     codes = [getattr(o, "code", None) for o in outcomes]
     assert codes == [None, "bad-signature", "no-consent", "malformed-json", None]
-    records = store_of(deps).records.values()
+    records = records_of(deps).values()
     assert {d["patient"] for d in records} == {cid_a, cid_b}
     assert len(records) == 10 + 12
     assert [e.data["upload_id"] for e in received(deps)] == ["a", "b"]
     assert [e.data["written"] for e in received(deps)] == [10, 12]
-    assert await deps.store.held_for(cid_c), "the unconsented upload is held for later"
+    assert await deps.held.held_for(cid_c), "the unconsented upload is held for later"
 
 
 async def test_one_resource_twice_in_a_batch_is_written_once_the_newest(deps: Deps) -> None:
     cid, older = bundle(seed=5, n_resources=8, version=1)
     _, newer = bundle(seed=5, n_resources=8, version=2, updated="2026-11-03T09:00:00+07:00")
     await consented(deps, cid)
-    outcomes = await handlers.on_uploads(
+    outcomes = await subscribers.on_uploads(
         deps, [upload(newer, upload_id="new"), upload(older, upload_id="old")]
     )
     assert outcomes == [None, None]
-    records = store_of(deps).records.values()
-    assert len(records) == 8 and store_of(deps).writes == 8
+    records = records_of(deps).values()
+    assert len(records) == 8 and writes(deps) == 8
     assert {json.loads(d["resource_json"])["meta"]["versionId"] for d in records} == {"2"}
     assert [e.data["written"] for e in received(deps)] == [8, 0]
 
@@ -344,13 +337,13 @@ async def test_every_stored_upload_is_announced_resource_by_resource(deps: Deps)
     cid, doc = bundle(seed=6, n_resources=15)
     await consented(deps, cid)
     source = upload(doc, upload_id="u-9")
-    await handlers.on_upload(deps, source)
-    await handlers.on_upload(deps, source)  # redelivered: announced again, same ids
+    await subscribers.on_upload(deps, source)
+    await subscribers.on_upload(deps, source)  # redelivered: announced again, same ids
     events = stored(deps)
     assert [e.id for e in events] == ["stored-u-9-0", "stored-u-9-0"]
     records = events[0].data["records"]
     assert {r["resource_id"] for r in records} == {
-        d["_id"].rsplit("/", 1)[1] for d in store_of(deps).records.values()
+        d["_id"].rsplit("/", 1)[1] for d in records_of(deps).values()
     }
     assert all(r["rank"] and r["resource_json"] for r in records)
 
@@ -359,7 +352,7 @@ def test_large_uploads_are_announced_in_parts() -> None:
     rng = random.Random(8)
     cid = random_cid(rng)
     doc = make_patient_bundle(rng, cid=cid, hospital_code=SOURCE_CODE, n_resources=1200)
-    parsed = handlers.parse_bundle(json.dumps(doc).encode(), max_bytes=10_000_000)
+    parsed = parse_bundle(json.dumps(doc).encode(), max_bytes=10_000_000)
     docs = to_documents(parsed, SOURCE_CODE, "big", NOW).docs
     parts = stored_events(cid, SOURCE_CODE, "big", docs)
     assert len(parts) > 1

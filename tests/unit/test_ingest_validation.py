@@ -8,8 +8,9 @@ import random
 import pytest
 
 from healthlink.synthetic import make_patient_bundle
-from services.ingest.bundle import BundleRejected, load_bundle
+from services.ingest.bundle import load_bundle
 from services.ingest.categories import CATEGORY_BY_TYPE
+from services.ingest.errors import BundleRejected
 from services.ingest.validation import InProcesses, InThread
 from shared.cid import random_cid
 

@@ -1,0 +1,73 @@
+"""The HTTP gateway's use case: check what is cheap, then queue the upload.
+
+For hospitals that do not run Kafka (``api.py``, ``POST /fhir``). What it can check
+before anything is queued — signature, provider status, a valid Bundle with a CID,
+the ids in its headers — is refused at once with a clear 4xx; the consumer checks
+everything again (the topic is the contract, and Kafka uploads never pass here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from healthlink_adapter.contract import (
+    CONTENT_TYPE_HEADER,
+    CORRELATION_HEADER,
+    FHIR_JSON,
+    HOSPITAL_HEADER,
+    REQUEST_ID_HEADER,
+    SIGNATURE_HEADER,
+    UPLOAD_ID_HEADER,
+)
+
+from services.ingest.bundle import parse_bundle
+from services.ingest.domain import receipt_of, request_id_of, require_provider, signs
+from services.ingest.errors import BadSignature, Unsigned
+from services.ingest.handlers import Deps
+from shared import topics
+from shared.logging import get_correlation_id
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who says they send an upload: the ``hl-hospital`` and ``hl-signature`` headers."""
+
+    hospital: str
+    signature: str
+
+
+def sender_of(hospital: str | None, signature: str | None) -> Sender:
+    """Both headers, or ``Unsigned`` (checked before the body is read)."""
+    if not hospital or not signature:
+        raise Unsigned(f"{HOSPITAL_HEADER} and {SIGNATURE_HEADER} headers are required")
+    return Sender(hospital, signature)
+
+
+async def accept_upload(
+    deps: Deps, sender: Sender, body: bytes, *, upload_id: str | None, request_id: str | None
+) -> str:
+    """Check a signed upload and queue it on the upload topic; its receipt (upload id).
+
+    Refusals, in this order: ``BadSignature``, ``NotAProvider``, ``BundleRejected``,
+    ``BadHeader`` (the upload or request id).
+    """
+    if not signs(deps.secret, sender.hospital, body, sender.signature):
+        raise BadSignature(f"{SIGNATURE_HEADER} does not match the body")
+    require_provider(sender.hospital, await deps.view.hospital(sender.hospital))
+    parsed = await asyncio.to_thread(parse_bundle, body, max_bytes=deps.max_bytes)
+    receipt = receipt_of(upload_id)
+    request = request_id_of(request_id)
+    headers = {
+        HOSPITAL_HEADER: sender.hospital,
+        SIGNATURE_HEADER: sender.signature,
+        UPLOAD_ID_HEADER: receipt,
+        CONTENT_TYPE_HEADER: FHIR_JSON,
+        CORRELATION_HEADER: get_correlation_id() or receipt,
+    }
+    if request is not None:
+        headers[REQUEST_ID_HEADER] = request
+    await deps.publisher.publish_raw(
+        topics.INGEST_UPLOADS, body, key=parsed.patient_cid.encode(), headers=headers
+    )
+    return receipt

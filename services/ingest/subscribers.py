@@ -1,0 +1,51 @@
+"""Ingest's Kafka subscribers: each reads its records and hands them to a use case.
+
+An upload that cannot be read (unsigned, forged) or an event that cannot be read
+raises ``Rejected``; the consumer sets it aside on the dead-letter topic with that
+reason (``shared.consumer``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from services.ingest import handlers
+from services.ingest.domain import Upload, arrive
+from services.ingest.handlers import Deps
+from shared.consumer import Outcomes, one_by_one
+from shared.deadletter import SourceMessage
+from shared.errors import Rejected
+from shared.events import ConsentChanged, Envelope, HospitalChanged, parse
+
+
+async def on_uploads(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
+    """``INGEST_UPLOADS``, a batch: who signed each upload and its bundle's structure,
+    then the signed ones stored once or refused, each alone."""
+    outcomes: Outcomes = [None] * len(sources)
+    uploads: list[Upload] = []
+    for index, source in enumerate(sources):
+        try:
+            uploads.append(arrive(deps.secret, deps.max_bytes, index, source))
+        except Rejected as exc:
+            outcomes[index] = exc
+    for upload, outcome in zip(uploads, await handlers.ingest(deps, uploads), strict=True):
+        outcomes[upload.index] = outcome
+    return outcomes
+
+
+async def on_upload(deps: Deps, source: SourceMessage) -> None:
+    """One upload (a batch of one): a replayed dead letter, say."""
+    await one_by_one(partial(on_uploads, deps))(source)
+
+
+async def on_consent_event(deps: Deps, envelope: Envelope) -> None:
+    """``CONSENT_EVENTS``: consent changes kept (held uploads released); patients'
+    registrations and verification results are not consent state."""
+    if isinstance(parse(envelope), ConsentChanged):
+        await handlers.note_consent(deps, envelope)
+
+
+async def on_hospital_event(deps: Deps, envelope: Envelope) -> None:
+    """``HOSPITAL_EVENTS``: the hospital's new state kept (held uploads released)."""
+    HospitalChanged.of(envelope)
+    await handlers.note_hospital(deps, envelope)

@@ -1,0 +1,56 @@
+"""The ingest service's ports as in-memory fakes, and signed uploads to send it."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from healthlink_adapter.signing import sign_body
+
+from healthlink.synthetic import make_patient_bundle
+from services.ingest.handlers import Deps
+from services.ingest.repository import MemoryHeldUploads, MemoryRecords
+from shared import tokens
+from shared.broker import RecordingPublisher
+from shared.cid import random_cid
+from shared.coverage import HospitalState
+from shared.events import HospitalRegistered
+from shared.projections import ConsentProjection
+from tests.support.events import envelope
+
+SECRET = "unit-secret"
+PROVIDER = "10670"
+CONSUMER = "11535"
+
+
+async def memory_deps(clock: Callable[[], datetime], max_bytes: int = 200_000) -> Deps:
+    """Every port in memory; a provider (10670) and a consumer (11535) hospital known."""
+    views = ConsentProjection.in_memory()
+    for code, role in ((PROVIDER, "provider"), (CONSUMER, "consumer")):
+        state = HospitalState(code=code, name=code, role=role)  # type: ignore[arg-type]
+        await views.on_hospital_event(envelope(HospitalRegistered(version=1, state=state), code))
+    return Deps(
+        records=MemoryRecords(),
+        held=MemoryHeldUploads(),
+        view=views,
+        publisher=RecordingPublisher(),
+        secret=SECRET,
+        max_bytes=max_bytes,
+        clock=clock,
+    )
+
+
+def patient_bundle(seed: int = 1, **kwargs: Any) -> tuple[str, bytes]:
+    """A synthetic patient's CID and bundle body from the provider hospital."""
+    rng = random.Random(seed)
+    cid = random_cid(rng)
+    doc = make_patient_bundle(rng, cid=cid, hospital_code=PROVIDER, **kwargs)
+    return cid, json.dumps(doc).encode()
+
+
+def signature(body: bytes, hospital: str = PROVIDER) -> str:
+    """``hl-signature`` of ``body`` under ``hospital``'s upload key."""
+    return sign_body(tokens.derive(SECRET, "upload", hospital), body)
