@@ -171,6 +171,26 @@ async def test_unsigned_refused(deps: Deps) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("hl-signature", "sha256=ก"),  # UTF-8 text, not ASCII
+        ("hl-signature", "sha256=\ufffd\x00"),  # what is left of bytes that were not text
+        ("hl-hospital", "1067ก"),
+    ],
+)
+async def test_a_header_that_is_not_ascii_is_a_bad_signature(
+    deps: Deps, header: str, value: str
+) -> None:
+    cid, doc = bundle()
+    await consented(deps, cid)
+    source = upload(doc)
+    headers = {**source.headers, header: value}
+    assert await rejected(deps, SourceMessage("u", 0, 0, None, source.value, headers)) == (
+        "bad-signature"
+    )
+
+
 async def test_not_a_provider_refused_before_bundle_checks(deps: Deps) -> None:
     assert await rejected(deps, upload(b"{not json", "11535")) == "not-a-provider"
 
