@@ -13,10 +13,12 @@ from services.ingest.api import router
 from services.ingest.bundle import warm_up
 from services.ingest.categories import CATEGORY_BY_TYPE, SUPPORTING_TYPES
 from services.ingest.handlers import Deps
+from services.ingest.indexes import INDEXES
 from services.ingest.repository import MongoHeldUploads, MongoRecords
 from services.ingest.settings import IngestSettings
 from services.ingest.validation import InProcesses, InThread, Validator
 from shared import topics
+from shared.indexes import ensuring
 from shared.logging import get_logger
 from shared.projections import ConsentProjection
 from shared.runtime import Runtime, make_runtime, service_app
@@ -48,12 +50,12 @@ def validator_of(runtime: Runtime, settings: IngestSettings) -> Validator:
 
 
 def database_deps(runtime: Runtime, settings: IngestSettings) -> Deps:
-    """The service's ports on its database, indexes ensured at start; connects nothing."""
-    records, held = MongoRecords(runtime.db), MongoHeldUploads(runtime.db)
-    runtime.on_start.extend([records.ensure_indexes, held.ensure_indexes])
+    """The service's ports on its database, its indexes (``indexes.py``) ensured at start;
+    connects nothing."""
+    runtime.on_start.append(ensuring(runtime.db, INDEXES, settings.pg_dsn))
     return Deps(
-        records=records,
-        held=held,
+        records=MongoRecords(runtime.db),
+        held=MongoHeldUploads(runtime.db),
         view=ConsentProjection.in_database(runtime.db),
         publisher=runtime.publisher,
         secret=settings.token_secret,

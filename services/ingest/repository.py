@@ -31,6 +31,8 @@ restoring its database from a backup.
 
 ``held``: uploads without consent (or from a sender not known yet), kept until
 the patient consents (``_id`` = upload id, the original bytes and headers).
+
+The indexes, and the query shapes they serve, are declared in ``indexes.py``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ import asyncio
 from collections import OrderedDict
 from typing import Protocol
 
-from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.coverage import HospitalState
@@ -129,12 +130,6 @@ class MongoRecords:
         self._records = db.records
         self._known = known or KnownRanks()
 
-    async def ensure_indexes(self) -> None:
-        await self._records.create_index(
-            [("patient", ASCENDING), ("category", ASCENDING), ("date", DESCENDING)],
-            name="patient_category_date",
-        )
-
     async def upsert_many(self, docs: list[Document]) -> set[str]:
         fresh = [d for d in docs if not self._known.stale(d)]
         if not fresh:
@@ -162,10 +157,6 @@ class MongoHeldUploads:
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._held = db.held
-
-    async def ensure_indexes(self) -> None:
-        await self._held.create_index([("patient", ASCENDING)], name="held_patient")
-        await self._held.create_index([("hospital", ASCENDING)], name="held_hospital")
 
     async def hold(
         self, key: str, patient: str, hospital: str, value: bytes, headers: dict[str, str]

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 
 from services.auth.indexes import INDEXES as AUTH_INDEXES
 from services.auth.indexes import SHAPES as AUTH_SHAPES
+from services.ingest.indexes import INDEXES as INGEST_INDEXES
+from services.ingest.indexes import SHAPES as INGEST_SHAPES
 from shared.indexes import DESC, Index, QueryShape, by_id, on
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -44,7 +46,7 @@ CLAIM = "REWRITE: claim by {patient, bucket, digest: ''} instead of $in"
 DUE = "REWRITE: $or is not pushed down; claim pending-and-due, then sending-and-expired"
 
 # Both projections of consent and hospital events (shared/projections.py), in the
-# databases of ingest, query and notify.
+# databases of query and notify (ingest declares its own in services/ingest/indexes.py).
 PROJECTION_INDEXES = [by_id("consent_view"), by_id("hospital_view")]
 PROJECTION_SHAPES = [
     QueryShape("consent view by id", "consent_view", {"_id": CID}),
@@ -64,29 +66,6 @@ PROJECTION_SHAPES = [
         {"_id": {"$in": ["H001", "H002"]}},
         scans=BOUNDED,
     ),
-]
-
-INGEST_INDEXES = [
-    by_id("records"),
-    on("records", "patient", "category", ("date", DESC), name="patient_category_date"),
-    by_id("held"),
-    on("held", "patient", name="held_patient"),
-    on("held", "hospital", name="held_hospital"),
-    *PROJECTION_INDEXES,
-]
-INGEST_SHAPES = [
-    QueryShape(
-        "store a newer version",
-        "records",
-        {"_id": "H001/Observation/o1", "rank": {"$lt": "2026|1"}},
-        op="update",
-    ),
-    QueryShape("count records of a patient", "records", {"patient": CID}, op="count"),
-    QueryShape("hold an upload", "held", {"_id": "up-1"}, op="update"),
-    QueryShape("held for a patient", "held", {"patient": CID}),
-    QueryShape("held from a hospital", "held", {"hospital": "H001"}),
-    QueryShape("release a held upload", "held", {"_id": "up-1"}, op="delete"),
-    *PROJECTION_SHAPES,
 ]
 
 CONSENT_INDEXES = [
