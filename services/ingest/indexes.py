@@ -16,27 +16,10 @@ from shared.indexes import DESC, QueryShape, by_id, on
 CID = "1234567890121"
 IN_IDS = "REWRITE: $in is not pushed down; one find_one per id (asyncio.gather)"
 BOUNDED = "a few rows per hospital: does not grow with patients or records"
-INDEXES = [
-    by_id("records"),
-    on("records", "patient", "category", ("date", DESC), name="patient_category_date"),
-    by_id("held"),
-    on("held", "patient", name="held_patient"),
-    on("held", "hospital", name="held_hospital"),
-    by_id("consent_view"),
-    by_id("hospital_view"),
-]
-SHAPES = [
-    QueryShape(
-        "store a newer version",
-        "records",
-        {"_id": "H001/Observation/o1", "rank": {"$lt": "2026|1"}},
-        op="update",
-    ),
-    QueryShape("count records of a patient", "records", {"patient": CID}, op="count"),
-    QueryShape("hold an upload", "held", {"_id": "up-1"}, op="update"),
-    QueryShape("held for a patient", "held", {"patient": CID}),
-    QueryShape("held from a hospital", "held", {"hospital": "H001"}),
-    QueryShape("release a held upload", "held", {"_id": "up-1"}, op="delete"),
+# The consent and hospital projections ingest keeps (``shared/projections.py``), read
+# and written by ``_id``; query and notify keep the same ones.
+PROJECTION_INDEXES = [by_id("consent_view"), by_id("hospital_view")]
+PROJECTION_SHAPES = [
     QueryShape("consent view by id", "consent_view", {"_id": CID}),
     QueryShape(
         "apply consent version",
@@ -54,4 +37,26 @@ SHAPES = [
         {"_id": {"$in": ["H001", "H002"]}},
         scans=BOUNDED,
     ),
+]
+INDEXES = [
+    by_id("records"),
+    on("records", "patient", "category", ("date", DESC), name="patient_category_date"),
+    by_id("held"),
+    on("held", "patient", name="held_patient"),
+    on("held", "hospital", name="held_hospital"),
+    *PROJECTION_INDEXES,
+]
+SHAPES = [
+    QueryShape(
+        "store a newer version",
+        "records",
+        {"_id": "H001/Observation/o1", "rank": {"$lt": "2026|1"}},
+        op="update",
+    ),
+    QueryShape("count records of a patient", "records", {"patient": CID}, op="count"),
+    QueryShape("hold an upload", "held", {"_id": "up-1"}, op="update"),
+    QueryShape("held for a patient", "held", {"patient": CID}),
+    QueryShape("held from a hospital", "held", {"hospital": "H001"}),
+    QueryShape("release a held upload", "held", {"_id": "up-1"}, op="delete"),
+    *PROJECTION_SHAPES,
 ]
