@@ -200,17 +200,19 @@ class MongoConsentRepository:
         fails it is still there, so the next sweep starts from the earliest day a due
         consent was found on (or today)."""
         sweep = await self._db.sweeps.find_one({"_id": EXPIRY_SWEEP})
+        start = sweep["through"] if sweep else None
         due: list[tuple[str, str]] = []
-        for day in sweep_days(sweep["through"] if sweep else None, now):
+        for day in sweep_days(start, now):
             cursor = self._db.consents.find({"expiry_day": day}, {"next_expiry": 1})
             async for doc in cursor:
                 at = doc.get("next_expiry")
                 if at is not None and _naive(at) <= _naive(now):
                     due.append((day, doc["_id"]))
         through = min([day for day, _ in due], default=expiry_day(now))
-        await self._db.sweeps.update_one(
-            {"_id": EXPIRY_SWEEP}, {"$set": {"through": through}}, upsert=True
-        )
+        if through != start:  # moves once a day, or after a failed expiry
+            await self._db.sweeps.update_one(
+                {"_id": EXPIRY_SWEEP}, {"$set": {"through": through}}, upsert=True
+            )
         return [cid for _, cid in due]
 
     async def consents_that_may_name(self, code: str) -> list[tuple[str, dict[str, Any]]]:
