@@ -9,6 +9,7 @@ the stored one, so a redelivered or replayed event changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -79,10 +80,12 @@ class MongoVersions:
         return await self.coll.find_one({"_id": key})
 
     async def get_many(self, keys: list[str]) -> dict[str, Document]:
-        if len(keys) == 1:
-            doc = await self.get(keys[0])
-            return {keys[0]: doc} if doc else {}
-        return {doc["_id"]: doc async for doc in self.coll.find({"_id": {"$in": keys}})}
+        """One ``find_one`` by ``_id`` per key, gathered: FerretDB 1.24 does not push
+        ``{"_id": {"$in": keys}}`` down, so that one query would read the whole
+        collection (docs/indexes.md); by ``_id`` each is served by an index."""
+        unique = list(dict.fromkeys(keys))
+        docs = await asyncio.gather(*(self.get(key) for key in unique))
+        return {key: doc for key, doc in zip(unique, docs, strict=True) if doc is not None}
 
 
 class MemoryVersions:

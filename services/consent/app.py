@@ -11,10 +11,13 @@ from services.consent import subscribers
 from services.consent.api import consent, fhir_router, hospitals, patients
 from services.consent.consents import expire_due
 from services.consent.handlers import Deps, relay
+from services.consent.indexes import INDEXES
+from services.consent.migrations import migrate
 from services.consent.repository import MongoConsentRepository
 from services.consent.settings import ConsentSettings
 from services.consent.verification import make_verifier
 from shared import topics
+from shared.indexes import ensuring
 from shared.logging import get_logger
 from shared.runtime import every, make_runtime, service_app
 
@@ -27,7 +30,8 @@ def create_app(settings: ConsentSettings, *, deps: Deps | None = None) -> FastAP
     runtime = make_runtime(settings, SERVICE)
     if deps is None:
         repo = MongoConsentRepository(runtime.db)
-        runtime.on_start.append(repo.ensure_indexes)
+        runtime.on_start.append(ensuring(runtime.db, INDEXES, settings.pg_dsn))
+        runtime.on_start.append(partial(migrate, runtime.db))
         deps = Deps(
             repo=repo,
             publisher=runtime.publisher,

@@ -160,3 +160,19 @@ def become_provider(hospital: HospitalState, now: datetime) -> HospitalState:
     if hospital.role == "provider":
         return hospital
     return hospital.model_copy(update={"role": "provider", "provider_since": now.astimezone(UTC)})
+
+
+def expiry_day(at: datetime | None) -> str | None:
+    """The UTC day a per-visit consent ends on (``"2026-01-31"``): what the expiry sweep
+    matches by equality (a range on ``next_expiry`` would read the whole collection)."""
+    if at is None:
+        return None
+    return (at.astimezone(UTC) if at.tzinfo else at).date().isoformat()
+
+
+def sweep_days(through: str | None, now: datetime) -> list[str]:
+    """The days the expiry sweep reads: from ``through`` (the earliest day that may
+    still hold a due consent; None: none before today) up to today, oldest first."""
+    today = datetime.fromisoformat(expiry_day(now) or "").date()
+    first = min(date.fromisoformat(through), today) if through else today
+    return [(first + timedelta(days=n)).isoformat() for n in range((today - first).days + 1)]

@@ -23,7 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.consent.domain import ConsentState
-from services.consent.repository import KINDS, history_entry
+from services.consent.repository import KINDS, PENDING, history_entry, with_expiry_day
 from shared import topics
 from shared.database import Document, make_client
 from shared.errors import Rejected
@@ -39,6 +39,7 @@ from shared.logging import get_logger
 from shared.settings import Settings
 
 log = get_logger(__name__)
+NULLABLE = ("next_expiry", "expiry_day")
 KIND_OF = {topics.CONSENT_EVENTS: "consents", topics.HOSPITAL_EVENTS: "hospitals"}
 
 
@@ -52,7 +53,7 @@ async def apply_state(
     version, state = changed.version, changed.state.model_dump(mode="json")
     fields: Document = {"version": version, "state": state}
     if isinstance(changed.state, ConsentState):
-        fields["next_expiry"] = changed.state.next_expiry()
+        fields = with_expiry_day({**fields, "next_expiry": changed.state.next_expiry()})
     entry = history_entry(version, event, state)
     result = await db[kind].update_one(
         {"_id": event.subject, "version": {"$lt": version}},
@@ -146,13 +147,13 @@ async def snapshot(db: AsyncDatabase[Document]) -> dict[str, list[Document]]:
     """The consent service's state, for comparisons (the outboxes are transport, not state)."""
     found: dict[str, list[Document]] = {}
     for kind in KINDS:
-        cursor = db[kind].find({}, {"outbox": 0}).sort("_id", 1)
+        cursor = db[kind].find({}, {"outbox": 0, PENDING: 0}).sort("_id", 1)
         found[kind] = [_normalised(doc) async for doc in cursor]
     return found
 
 
 def _normalised(doc: Document) -> Document:
-    return {k: v for k, v in doc.items() if v is not None or k != "next_expiry"}
+    return {k: v for k, v in doc.items() if v is not None or k not in NULLABLE}
 
 
 async def main(into: str) -> None:

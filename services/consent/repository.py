@@ -7,24 +7,39 @@ acknowledged it (``relay`` re-sends anything a crash left behind).
 
 Collections: ``consents`` (key CID), ``hospitals`` (key code), ``patients`` (key
 CID; its outbox holds the patient events), ``attempts`` (key ``CID:day``, the
-verification counter). ``MemoryConsentRepository``, at the end, is the in-memory
-fake for unit tests.
+verification counter), ``sweeps`` (where the expiry sweep starts). Every query is
+served by an index on FerretDB 1.24 too (``indexes.py``, docs/indexes.md): the relay
+finds outboxes by a flag (``outbox_pending: true`` while the outbox holds events,
+unset with its last one), and the expiry sweep reads consents by the day their next
+per-visit consent ends (``expiry_day``), day by day from where the last sweep left
+off. ``migrate`` brings documents written before those fields in, once per database.
+``MemoryConsentRepository``, at the end, is the in-memory fake for unit tests.
 """
 
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.consent.domain import expiry_day, sweep_days
 from shared.database import Document
 from shared.events import Envelope
 
 KINDS = ("consents", "hospitals", "patients")
+PENDING = "outbox_pending"
+EXPIRY_SWEEP = "expiry"
+
+
+def with_expiry_day(fields: Document) -> Document:
+    """``fields`` and, when they set ``next_expiry``, the ``expiry_day`` it falls on."""
+    if "next_expiry" not in fields:
+        return fields
+    return {**fields, "expiry_day": expiry_day(fields["next_expiry"])}
 
 
 def history_entry(version: int, event: Envelope, state: dict[str, Any]) -> Document:
@@ -82,7 +97,7 @@ class MongoConsentRepository:
         self._db = db
 
     async def add_patient(self, cid: str, fields: Document, event: Envelope) -> bool:
-        doc = {"_id": cid, **fields, "outbox": [event.model_dump(mode="json")]}
+        doc = {"_id": cid, **fields, "outbox": [event.model_dump(mode="json")], PENDING: True}
         try:
             await self._db.patients.insert_one(doc)
         except DuplicateKeyError:
@@ -93,7 +108,10 @@ class MongoConsentRepository:
         return await self._db.patients.find_one({"_id": cid}, {"outbox": 0})
 
     async def patient_event(self, cid: str, event: Envelope, verified_at: datetime | None) -> None:
-        update: Document = {"$push": {"outbox": event.model_dump(mode="json")}}
+        update: Document = {
+            "$push": {"outbox": event.model_dump(mode="json")},
+            "$set": {PENDING: True},
+        }
         if verified_at is not None:
             update["$min"] = {"verified_at": verified_at}
         await self._db.patients.update_one({"_id": cid}, update)
@@ -117,6 +135,7 @@ class MongoConsentRepository:
     ) -> bool:
         entry = history_entry(expected + 1, events[0], state)
         outbox = [event.model_dump(mode="json") for event in events]
+        fields = with_expiry_day(fields)
         if expected == 0:
             doc = {
                 "_id": key,
@@ -125,6 +144,7 @@ class MongoConsentRepository:
                 **fields,
                 "history": [entry],
                 "outbox": outbox,
+                PENDING: True,
             }
             try:
                 await self._db[kind].insert_one(doc)
@@ -134,7 +154,7 @@ class MongoConsentRepository:
         result = await self._db[kind].update_one(
             {"_id": key, "version": expected},
             {
-                "$set": {"version": expected + 1, "state": state, **fields},
+                "$set": {"version": expected + 1, "state": state, **fields, PENDING: True},
                 "$push": {"history": entry, "outbox": {"$each": outbox}},
             },
         )
@@ -142,28 +162,58 @@ class MongoConsentRepository:
 
     async def pending(self, kind: str) -> list[tuple[str, Envelope]]:
         found: list[tuple[str, Envelope]] = []
-        async for doc in self._db[kind].find({"outbox.0": {"$exists": True}}, {"outbox": 1}):
-            found += [(doc["_id"], Envelope.model_validate(e)) for e in doc["outbox"]]
+        async for doc in self._db[kind].find({PENDING: True}, {"outbox": 1}):
+            if not doc.get("outbox"):  # flagged, empty: its last event went, the unset did not
+                await self._db[kind].update_one(
+                    {"_id": doc["_id"], "outbox": []}, {"$unset": {PENDING: ""}}
+                )
+            found += [(doc["_id"], Envelope.model_validate(e)) for e in doc.get("outbox", [])]
         return found
 
     async def published(self, kind: str, key: str, event_id: str) -> None:
         """Drop the sent event from the outbox.
 
         FerretDB 1.x's ``$pull`` matches array elements by whole value only (a condition
-        such as ``{"id": ...}`` matches nothing), so pull the stored entry itself.
+        such as ``{"id": ...}`` matches nothing), so pull the stored entry itself. The
+        last event leaves with the flag, in one write, unless another was pushed since.
         """
         doc = await self._db[kind].find_one({"_id": key}, {"outbox": 1})
-        for entry in (doc or {}).get("outbox", []):
-            if entry.get("id") == event_id:
-                await self._db[kind].update_one({"_id": key}, {"$pull": {"outbox": entry}})
+        outbox = (doc or {}).get("outbox", [])
+        for entry in [e for e in outbox if e.get("id") == event_id]:
+            if outbox == [entry]:
+                last = await self._db[kind].update_one(
+                    {"_id": key, "outbox": [entry]},
+                    {"$pull": {"outbox": entry}, "$unset": {PENDING: ""}},
+                )
+                if last.matched_count:
+                    continue
+            await self._db[kind].update_one({"_id": key}, {"$pull": {"outbox": entry}})
 
     async def history(self, kind: str, key: str) -> list[Document]:
         doc = await self._db[kind].find_one({"_id": key}, {"history": 1})
         return list(doc["history"]) if doc else []
 
     async def due_expiries(self, now: datetime) -> list[str]:
-        cursor = self._db.consents.find({"next_expiry": {"$lte": now}}, {"_id": 1})
-        return [doc["_id"] async for doc in cursor]
+        """Consents due, read by ``expiry_day`` from the sweep's first day to today.
+
+        A consent on a day before today is due (its end has passed); if expiring it
+        fails it is still there, so the next sweep starts from the earliest day a due
+        consent was found on (or today)."""
+        sweep = await self._db.sweeps.find_one({"_id": EXPIRY_SWEEP})
+        start = sweep["through"] if sweep else None
+        due: list[tuple[str, str]] = []
+        for day in sweep_days(start, now):
+            cursor = self._db.consents.find({"expiry_day": day}, {"next_expiry": 1})
+            async for doc in cursor:
+                at = doc.get("next_expiry")
+                if at is not None and _naive(at) <= _naive(now):
+                    due.append((day, doc["_id"]))
+        through = min([day for day, _ in due], default=expiry_day(now))
+        if through != start:  # moves once a day, or after a failed expiry
+            await self._db.sweeps.update_one(
+                {"_id": EXPIRY_SWEEP}, {"$set": {"through": through}}, upsert=True
+            )
+        return [cid for _, cid in due]
 
     async def consents_that_may_name(self, code: str) -> list[tuple[str, dict[str, Any]]]:
         either = [
@@ -195,10 +245,10 @@ class MongoConsentRepository:
             {"_id": f"{cid}:{day}", "count": {"$gt": 0}}, {"$inc": {"count": -1}}
         )
 
-    async def ensure_indexes(self) -> None:
-        await self._db.consents.create_index("next_expiry", sparse=True)
-        await self._db.consents.create_index("state.all_hospitals")
-        await self._db.attempts.create_index("day")
+
+def _naive(at: datetime) -> datetime:
+    """UTC without a zone: the database hands dates back naive."""
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
 
 
 class MemoryConsentRepository:

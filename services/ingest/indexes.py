@@ -12,32 +12,11 @@ the retry of an id that already existed.
 from __future__ import annotations
 
 from shared.indexes import DESC, QueryShape, by_id, on
+from shared.projections_indexes import INDEXES as PROJECTION_INDEXES
+from shared.projections_indexes import SHAPES as PROJECTION_SHAPES
 
 CID = "1234567890121"
-IN_IDS = "REWRITE: $in is not pushed down; one find_one per id (asyncio.gather)"
 BOUNDED = "a few rows per hospital: does not grow with patients or records"
-# The consent and hospital projections ingest keeps (``shared/projections.py``), read
-# and written by ``_id``; query and notify keep the same ones.
-PROJECTION_INDEXES = [by_id("consent_view"), by_id("hospital_view")]
-PROJECTION_SHAPES = [
-    QueryShape("consent view by id", "consent_view", {"_id": CID}),
-    QueryShape(
-        "apply consent version",
-        "consent_view",
-        {"_id": CID, "version": {"$lt": 3}},
-        op="update",
-    ),
-    QueryShape(
-        "consent views of a batch", "consent_view", {"_id": {"$in": [CID, "2"]}}, scans=IN_IDS
-    ),
-    QueryShape("hospital view by id", "hospital_view", {"_id": "H001"}),
-    QueryShape(
-        "hospital views of a batch",
-        "hospital_view",
-        {"_id": {"$in": ["H001", "H002"]}},
-        scans=BOUNDED,
-    ),
-]
 INDEXES = [
     by_id("records"),
     on("records", "patient", "category", ("date", DESC), name="patient_category_date"),

@@ -17,6 +17,8 @@ from services.notify.api import operator, router
 from services.notify.deliveries import MongoDeliveries
 from services.notify.digest import MongoDigestItems
 from services.notify.handlers import Deps, flush_digests
+from services.notify.indexes import INDEXES
+from services.notify.migrations import migrate
 from services.notify.repository import MongoDirectory, MongoInbox, MongoPatients, MongoPreferences
 from services.notify.settings import NotifySettings
 from services.notify.slots import MongoAnnouncementSlots
@@ -24,6 +26,7 @@ from services.notify.webhook import Sender, webhook_key
 from shared import topics
 from shared.database import Document
 from shared.events import utcnow
+from shared.indexes import ensuring
 from shared.projections import ConsentProjection
 from shared.runtime import Hook, Runtime, every, make_runtime, service_app
 
@@ -48,11 +51,13 @@ def database_deps(
     )
 
 
-def index_hooks(deps: Deps) -> list[Hook]:
-    """Index builders of the MongoDB stores among ``deps`` (fakes need none)."""
-    stores = (deps.inbox, deps.digests, deps.deliveries)
-    indexed = (MongoInbox, MongoDigestItems, MongoDeliveries)
-    return [store.ensure_indexes for store in stores if isinstance(store, indexed)]
+def index_hooks(deps: Deps, pg_dsn: str) -> list[Hook]:
+    """On the database ``deps`` use (fakes need nothing): the declared indexes
+    (``indexes.py``), then the migrations of documents written before them."""
+    if not isinstance(deps.inbox, MongoInbox):
+        return []
+    db = deps.inbox.database
+    return [ensuring(db, INDEXES, pg_dsn), partial(migrate, db)]
 
 
 def send_webhooks(runtime: Runtime, settings: NotifySettings, deps: Deps) -> None:
@@ -77,7 +82,7 @@ def send_webhooks(runtime: Runtime, settings: NotifySettings, deps: Deps) -> Non
 def create_app(settings: NotifySettings, *, deps: Deps | None = None) -> FastAPI:
     runtime = make_runtime(settings, SERVICE)
     deps = deps or database_deps(runtime.db, settings)
-    runtime.on_start.extend(index_hooks(deps))
+    runtime.on_start.extend(index_hooks(deps, settings.pg_dsn))
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(subscribers.on_hospital_event, deps))
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(subscribers.on_consent_event, deps))
     runtime.subscribe_events(topics.ACCESS_EVENTS, partial(subscribers.on_access_event, deps))

@@ -47,28 +47,28 @@ class MongoDeliveries:
         self._coll = db.deliveries
         self._clock = clock
 
-    async def ensure_indexes(self) -> None:
-        await self._coll.create_index([("state", ASCENDING), ("next_at", ASCENDING)], name="due")
-
     async def enqueue_many(self, items: list[tuple[str, dict[str, Any]]]) -> list[str]:
         now = self._clock()
         held = await insert_new(self._coll, [pending(nid, payload, now) for nid, payload in items])
         return [nid for index, (nid, _) in enumerate(items) if index not in held]
 
     async def claim(self, lease: timedelta) -> Document | None:
+        """A delivery whose sender crashed (lease over) first, else the earliest due.
+
+        Two claims rather than one ``$or``: FerretDB 1.24 pushes an ``$or`` down not at
+        all, and ``{"state": ...}`` is served by an index (``indexes.py``)."""
         now = self._clock()
-        due = {
-            "$or": [
-                {"state": "pending", "next_at": {"$lte": now}},
-                {"state": "sending", "lease_until": {"$lte": now}},
-            ]
-        }
-        return await self._coll.find_one_and_update(
-            due,
-            {"$set": {"state": "sending", "lease_until": now + lease}, "$inc": {"attempts": 1}},
-            sort=[("next_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
+        take = {"$set": {"state": "sending", "lease_until": now + lease}, "$inc": {"attempts": 1}}
+        for due in (
+            {"state": "sending", "lease_until": {"$lte": now}},
+            {"state": "pending", "next_at": {"$lte": now}},
+        ):
+            claimed = await self._coll.find_one_and_update(
+                due, take, sort=[("next_at", ASCENDING)], return_document=ReturnDocument.AFTER
+            )
+            if claimed is not None:
+                return claimed
+        return None
 
     async def finish(self, notification_id: str, state: str, **fields: Any) -> None:
         await self._coll.update_one(
@@ -111,7 +111,7 @@ class MemoryDeliveries:
     async def claim(self, lease: timedelta) -> Document | None:
         now = self._clock()
         due = [d for d in self.docs.values() if self._due(d, now)]
-        due.sort(key=lambda d: d["next_at"])
+        due.sort(key=lambda d: (d["state"] != "sending", d["next_at"]))
         if not due:
             return None
         due[0].update(state="sending", lease_until=now + lease, attempts=due[0]["attempts"] + 1)

@@ -11,6 +11,11 @@ turns its items into one digest:
 
 A crash after 2 leaves claimed, unfinished items: the next flush notifies the same id
 again (the inbox and the webhook queue ignore a repeat) and marks them done.
+
+An unclaimed item's ``digest`` is ``""`` (``UNCLAIMED``), not ``None``, and items are
+claimed one by one by ``_id``: FerretDB 1.24 pushes neither ``null`` nor ``$in`` down,
+so those queries read the whole collection; these are served by indexes
+(``indexes.py``). Items parked as ``None`` before are migrated at start (``migrations.py``).
 """
 
 from __future__ import annotations
@@ -22,28 +27,25 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.database import Document
 
+UNCLAIMED = ""
+
 
 def _item_doc(item_id: str, patient: str, bucket: str, item: Document) -> Document:
     return {
         "_id": item_id,
         "patient": patient,
         "bucket": bucket,
-        "digest": None,
+        "digest": UNCLAIMED,
         "done": False,
         "item": item,
     }
 
 
 class MongoDigestItems:
-    """``digest_items``: ``{_id, patient, bucket, digest (id or None), done, item}``."""
+    """``digest_items``: ``{_id, patient, bucket, digest (id or ""), done, item}``."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._coll = db.digest_items
-
-    async def ensure_indexes(self) -> None:
-        await self._coll.create_index(
-            [("digest", ASCENDING), ("bucket", ASCENDING)], name="digest_bucket"
-        )
 
     async def park(self, item_id: str, patient: str, bucket: str, item: Document) -> None:
         doc = _item_doc(item_id, patient, bucket, item)
@@ -51,16 +53,17 @@ class MongoDigestItems:
         await self._coll.update_one({"_id": item_id}, {"$setOnInsert": doc}, upsert=True)
 
     async def unclaimed(self) -> list[tuple[str, str, str]]:
-        cursor = self._coll.find({"digest": None}, {"patient": 1, "bucket": 1})
+        cursor = self._coll.find({"digest": UNCLAIMED}, {"patient": 1, "bucket": 1})
         return [(doc["_id"], doc["patient"], doc["bucket"]) async for doc in cursor]
 
     async def claim(self, item_ids: list[str], digest_id: str) -> None:
-        await self._coll.update_many(
-            {"_id": {"$in": item_ids}, "digest": None}, {"$set": {"digest": digest_id}}
-        )
+        for item_id in item_ids:
+            await self._coll.update_one(
+                {"_id": item_id, "digest": UNCLAIMED}, {"$set": {"digest": digest_id}}
+            )
 
     async def unfinished(self) -> list[str]:
-        ids = await self._coll.distinct("digest", {"done": False, "digest": {"$ne": None}})
+        ids = await self._coll.distinct("digest", {"done": False, "digest": {"$ne": UNCLAIMED}})
         return sorted(str(i) for i in ids)
 
     async def items(self, digest_id: str) -> list[Document]:
@@ -80,11 +83,11 @@ class MemoryDigestItems:
 
     async def unclaimed(self) -> list[tuple[str, str, str]]:
         docs = self.docs.values()
-        return [(d["_id"], d["patient"], d["bucket"]) for d in docs if d["digest"] is None]
+        return [(d["_id"], d["patient"], d["bucket"]) for d in docs if d["digest"] == UNCLAIMED]
 
     async def claim(self, item_ids: list[str], digest_id: str) -> None:
         for item_id in item_ids:
-            if self.docs[item_id]["digest"] is None:
+            if self.docs[item_id]["digest"] == UNCLAIMED:
                 self.docs[item_id]["digest"] = digest_id
 
     async def unfinished(self) -> list[str]:

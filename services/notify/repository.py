@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notify.domain import Announcement, Entry, Preference
@@ -155,10 +155,9 @@ class MongoInbox:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._coll = db.inbox
 
-    async def ensure_indexes(self) -> None:
-        await self._coll.create_index(
-            [("patient", ASCENDING), ("created_at", DESCENDING)], name="patient_created"
-        )
+    @property
+    def database(self) -> AsyncDatabase[Document]:
+        return self._coll.database
 
     async def put_many(self, entries: list[Entry]) -> None:
         await insert_new(self._coll, [_inbox_doc(entry) for entry in entries])

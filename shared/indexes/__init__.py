@@ -8,6 +8,7 @@ See docs/indexes.md for what FerretDB 1.24 pushes down and which index serves it
 """
 
 from shared.indexes.ensure import Ensured, ensure_indexes, ensuring, is_ferretdb
+from shared.indexes.migrate import MIGRATIONS, once
 from shared.indexes.postgres import NotFerretDB, PgIndex, table_of
 from shared.indexes.spec import (
     ASC,
@@ -23,6 +24,7 @@ from shared.indexes.spec import (
 __all__ = [
     "ASC",
     "DESC",
+    "MIGRATIONS",
     "Ensured",
     "Index",
     "NotFerretDB",
@@ -33,6 +35,7 @@ __all__ = [
     "ensuring",
     "is_ferretdb",
     "on",
+    "once",
     "pushed_down",
     "served_by",
     "table_of",

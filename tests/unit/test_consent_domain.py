@@ -112,3 +112,21 @@ def test_hospital_codes_are_kept_sorted_and_once() -> None:
     state = domain.grant(ConsentState(), {"13781", "10670"})
     assert domain.grant(state, {"10670"}) == state
     assert state.hospitals == ("10670", "13781")
+
+
+def test_the_expiry_day_is_the_utc_day_a_visit_ends_on() -> None:
+    bangkok_morning = datetime.fromisoformat("2026-03-02T06:30:00+07:00")  # 1 March in UTC
+    assert domain.expiry_day(bangkok_morning) == "2026-03-01"
+    assert domain.expiry_day(datetime(2026, 3, 2, 0, 0)) == "2026-03-02"  # naive: UTC
+    assert domain.expiry_day(None) is None
+
+
+def test_the_sweep_reads_each_day_from_where_it_left_off_to_today() -> None:
+    assert domain.sweep_days(None, NOW) == ["2026-03-01"]
+    assert domain.sweep_days("2026-02-27", NOW) == [
+        "2026-02-27",
+        "2026-02-28",
+        "2026-03-01",
+    ]
+    assert domain.sweep_days("2026-03-01", NOW) == ["2026-03-01"]
+    assert domain.sweep_days("2026-03-05", NOW) == ["2026-03-01"]  # a clock set back

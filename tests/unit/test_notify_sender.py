@@ -66,3 +66,21 @@ async def test_other_4xx_sets_aside_at_once_and_the_last_attempt_too() -> None:
     failing = await run(Receiver(500, 502, 503), attempts=3, rounds=5)
     assert failing.docs["n1"]["state"] == "set-aside" and failing.docs["n1"]["attempts"] == 3
     assert await failing.retry("n1") and failing.docs["n1"]["attempts"] == 0
+
+
+async def test_a_delivery_whose_sender_crashed_is_claimed_before_the_due_ones() -> None:
+    clock = Clock(datetime(2026, 3, 1, 5, tzinfo=UTC))
+    queue = MemoryDeliveries(clock)
+    await queue.enqueue_many([("n1", {"id": "n1"})])
+    crashed = await queue.claim(timedelta(seconds=30))  # its sender dies holding it
+    assert crashed is not None and crashed["_id"] == "n1"
+    await queue.enqueue_many([("n2", {"id": "n2"}), ("n3", {"id": "n3"})])
+    assert await queue.claim(timedelta(seconds=30)) is not None  # n2: n1's lease holds
+    clock.now += timedelta(minutes=1)
+    again = await queue.claim(timedelta(seconds=30))
+    assert again is not None and (again["_id"], again["attempts"]) == ("n1", 2)
+    after = await queue.claim(timedelta(seconds=30))
+    assert after is not None and after["_id"] == "n2"  # its lease ran out too, then n3
+    last = await queue.claim(timedelta(seconds=30))
+    assert last is not None and last["_id"] == "n3"
+    assert await queue.claim(timedelta(seconds=30)) is None
