@@ -4,11 +4,20 @@ Producers wait for all in-sync replicas (``acks="all"``) with idempotence on.
 Consumers commit an offset only after the handler returned (``AckPolicy``
 ``NACK_ON_ERROR``: on an exception the consumer seeks back and the message comes
 again), never FastStream's default of committing before processing.
+
+Header values are read leniently (``readable_headers``): Kafka headers are bytes and
+anyone who can write a topic chooses them, while FastStream's parser decodes them as
+strict UTF-8. A value that is not UTF-8 would fail before any handler ran, the
+message would come again forever and its partition would stop. Undecodable bytes
+become backslash escapes (``\\xff``) instead, so the message reaches its handler, which
+refuses it for its reason (a signature that cannot match: ``bad-signature``) and sets
+it aside with its value intact.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
@@ -26,6 +35,26 @@ ACK_POLICY = AckPolicy.NACK_ON_ERROR
 # On stop, handlers in flight get this long to finish (a batch not finished is not
 # committed and comes again); within the service's shutdown budget (shared/runtime.py).
 GRACEFUL_S = 4.0
+
+
+def readable_header(value: bytes | str | None) -> bytes:
+    """A header value that decodes as UTF-8: undecodable bytes as ``\\xNN`` escapes."""
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace")
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return value.decode("utf-8", "backslashreplace").encode()
+    return value
+
+
+async def readable_headers(msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream parser: the record(s) with every header value readable, then parsed."""
+    for record in msg if isinstance(msg, tuple) else (msg,):
+        record.headers = [(key, readable_header(value)) for key, value in record.headers]
+    return await original(msg)
 
 
 def max_message_bytes(settings: Settings) -> int:
@@ -55,6 +84,7 @@ def subscriber_options(settings: Settings, service: str) -> dict[str, object]:
         "auto_offset_reset": "earliest",
         "ack_policy": ACK_POLICY,
         "max_poll_interval_ms": 300_000,
+        "parser": readable_headers,
     }
 
 

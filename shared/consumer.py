@@ -27,6 +27,7 @@ from faststream.kafka import KafkaMessage
 from pydantic import ValidationError
 from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
 
+from shared.broker import readable_header
 from shared.deadletter import DeadLetters, SourceMessage
 from shared.errors import Rejected, Transient
 from shared.events import Envelope
@@ -61,7 +62,7 @@ def source_of(msg: KafkaMessage) -> SourceMessage:
 
 def source_of_record(record: Any) -> SourceMessage:
     """An aiokafka ``ConsumerRecord`` as a ``SourceMessage``."""
-    headers = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in record.headers}
+    headers = {k: readable_header(v).decode() for k, v in record.headers}
     return SourceMessage(
         topic=record.topic,
         partition=record.partition,

@@ -128,11 +128,18 @@ async def test_stored_once_refusals_set_aside_and_replayable(
         await adapter.send(invalid, "up-invalid")
         await adapter.send(huge, "up-huge")
         await adapter.send(unconsented, "up-late")
+    # A signature header that is not even UTF-8: set aside, its partition goes on.
+    await publish_raw(
+        settings, topics.INGEST_UPLOADS, json.dumps(newer).encode(), key=cid.encode(),
+        headers={"hl-hospital": SOURCE, "hl-upload-id": "up-bytes",
+                 "hl-signature": b"\xff\xfe\x80"},
+    )  # fmt: skip
     await stored(settings, {"patient": cid}, 15)
-    letters = await dead_letters(settings, at_least=6)
+    letters = await dead_letters(settings, at_least=7)
     reasons = {letter.source.headers["hl-upload-id"]: letter.reason for letter in letters}
     assert reasons == {
         "up-forged": "bad-signature",
+        "up-bytes": "bad-signature",
         "up-json": "malformed-json",
         "up-no-cid": "no-cid",
         "up-invalid": "invalid-resource",
@@ -159,7 +166,7 @@ async def test_stored_once_refusals_set_aside_and_replayable(
             await dead.retry(letter)
     finally:
         await broker.stop()
-    again = await dead_letters(settings, at_least=11)
+    again = await dead_letters(settings, at_least=13)
     replayed = [letter for letter in again if letter.id not in {x.id for x in letters}]
     assert sorted(letter.reason for letter in replayed) == sorted(
         r for r in reasons.values() if r != "no-consent"

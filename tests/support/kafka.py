@@ -16,7 +16,7 @@ async def publish_raw(
     topic: str,
     value: bytes,
     key: bytes | None = None,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str | bytes] | None = None,
 ) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
@@ -27,7 +27,9 @@ async def publish_raw(
             topics.named(topic, settings.topic_prefix),
             value,
             key=key,
-            headers=[(k, v.encode()) for k, v in (headers or {}).items()],
+            headers=[
+                (k, v if isinstance(v, bytes) else v.encode()) for k, v in (headers or {}).items()
+            ],
         )
     finally:
         await producer.stop()

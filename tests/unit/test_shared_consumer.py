@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
+from aiokafka.structs import ConsumerRecord
+from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
+from faststream.kafka.parser import AioKafkaParser
 
-from shared.consumer import Guard
+from shared.broker import readable_header, readable_headers
+from shared.consumer import Guard, source_of_record
 from shared.coverage import ConsentState
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected, Transient
@@ -94,3 +97,26 @@ async def test_a_poison_message_is_set_aside_after_the_retry_limit() -> None:
             await guard.run(source, buggy)
     await guard.run(source, buggy)  # third attempt: set aside, not raised
     assert [reason for _, reason, _ in dead.letters] == ["handler-failed"]
+
+
+def test_header_values_that_are_not_utf8_become_escapes() -> None:
+    assert readable_header(b"sha256=abc") == b"sha256=abc"
+    assert readable_header(b"\xff\xfe\x80") == b"\\xff\\xfe\\x80"
+    assert readable_header(None) == b""
+    assert readable_header("é") == "é".encode()
+
+
+async def test_a_record_with_undecodable_headers_still_parses() -> None:
+    record = ConsumerRecord(
+        topic="t.uploads", partition=0, offset=7, timestamp=0, timestamp_type=0,
+        key=b"k", value=b"{}", checksum=None, serialized_key_size=1,
+        serialized_value_size=2, headers=[("hl-signature", b"\xff\xfe\x80"), ("n", None)],
+    )  # fmt: skip
+    strict = AioKafkaParser(KafkaMessage, None)
+    with pytest.raises(UnicodeDecodeError):
+        await strict.parse_message(record)
+    parsed = await readable_headers(record, strict.parse_message)
+    assert parsed.headers == {"hl-signature": "\\xff\\xfe\\x80", "n": ""}
+    source = source_of_record(record)
+    assert source.headers["hl-signature"] == "\\xff\\xfe\\x80"
+    assert source.value == b"{}", "the value is kept as it came"
