@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     admin_token: str = DEV_SECRET
     log_level: str = "INFO"
     max_bundle_bytes: int = Field(default=MAX_UPLOAD_BYTES, gt=0)
+    # Every request body of every service (ingest's POST /fhir: max_bundle_bytes),
+    # refused with 413 before it is read (shared/limits.py).
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     token_ttl_s: int = Field(default=900, gt=0)
     transient_retry_limit: int = Field(default=5, ge=1)
     # Topics are created at service start with these (shared/runtime.py, docs/operations.md).
