@@ -3,8 +3,8 @@
 ``BodyLimit`` is a pure ASGI middleware: a request whose ``Content-Length`` passes the
 limit is answered 413 before the app runs; a body sent without a length (chunked) is
 read by the middleware first, counting chunks, and answered 413 as soon as the count
-passes the limit (otherwise the app gets the body it would have streamed, whole). A
-body longer than its declared length is cut off at the limit too (413).
+passes the limit (otherwise the app gets the body it would have streamed, whole, so
+no exception ever crosses the app). A body longer than it declared is counted the same way.
 ``HEALTHLINK_MAX_BODY_BYTES`` (default 1 MiB) is the limit; a service may give single
 paths a larger one (ingest's ``POST /fhir`` keeps ``HEALTHLINK_MAX_BUNDLE_BYTES``).
 The answer is a FHIR ``OperationOutcome`` on ``/fhir`` paths and a JSON error elsewhere.
@@ -14,21 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.fhir import FHIR_JSON, operation_outcome
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-
-
-class BodyTooLarge(HTTPException):
-    """Raised into the app by the counting ``receive`` if a body passes its declared
-    length and the limit (the error map answers it 413, like any HTTP error)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"body exceeds {limit} bytes")
 
 
 def too_large(path: str, limit: int, status: int = 413) -> JSONResponse:
@@ -66,26 +57,13 @@ class BodyLimit:
             await too_large(path, limit)(scope, receive, send)
             return
 
-        if declared is None:
-            buffered = await _read_up_to(receive, limit)
-            if buffered is None:
-                await too_large(path, limit)(scope, receive, send)
-                return
-            await self.app(scope, _replay(buffered, receive), send)
+        # Read here, counting chunks (chunked bodies, and bodies longer than declared):
+        # the app runs only with a body within the limit, replayed whole.
+        buffered = await _read_up_to(receive, limit)
+        if buffered is None:
+            await too_large(path, limit)(scope, receive, send)
             return
-
-        seen = 0
-
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        await self.app(scope, counting_receive, send)
+        await self.app(scope, _replay(buffered, receive), send)
 
 
 async def _read_up_to(receive: Receive, limit: int) -> Message | None:

@@ -164,6 +164,7 @@ async def test_bad_headers_and_parameters_never_answer_500(
                         headers.append((b"authorization", auth))
                     target = f"{url}?{param}={query}"
                     tries.append((method, target, headers, f"{method} {target} ({auth[:12]!r})"))
+        walk_started = time.monotonic()
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def limited(
@@ -173,7 +174,8 @@ async def test_bad_headers_and_parameters_never_answer_500(
                 await call(method, url, headers, what)
 
         await asyncio.gather(*(limited(*t) for t in tries))
+        walk = time.monotonic() - walk_started
     assert not failures, f"{len(failures)} of {sent} answered 5xx:\n" + "\n".join(failures[:40])
     elapsed = time.monotonic() - started
-    print(f"{service}: {sent} requests in {elapsed:.1f} s")
-    assert elapsed < 60, f"{service}: {sent} requests took {elapsed:.0f} s"
+    print(f"{service}: {sent} requests in {walk:.1f} s ({elapsed:.1f} s with start and stop)")
+    assert walk < 60, f"{service}: {sent} requests took {walk:.0f} s"
