@@ -22,6 +22,6 @@ class NotifySettings(Settings):
     @model_validator(mode="after")
     def _refuse_plain_http_webhook_in_production(self) -> NotifySettings:
         """Notifications name patients: in production they leave only over https."""
-        if self.environment == "production" and self.webhook_url is not None:
+        if self.environment == "production" and self.webhook_url:  # empty: inbox only
             require_https("HEALTHLINK_WEBHOOK_URL", self.webhook_url)
         return self

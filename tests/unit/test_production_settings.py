@@ -52,6 +52,7 @@ def test_explicit_long_distinct_secrets_are_accepted() -> None:
     assert production(ConsentSettings, verifier_url="https://verify.example").verifier_url
     assert production(NotifySettings, webhook_url="https://wallet.example/hook").webhook_url
     assert production(NotifySettings).webhook_url is None  # no webhook: inbox only
+    assert production(NotifySettings, webhook_url="").webhook_url == ""
 
 
 @pytest.mark.parametrize(
@@ -132,7 +133,7 @@ def test_consent_refuses_the_development_verifier_and_plain_http(url: str | None
         production(ConsentSettings, verifier_url=url)
 
 
-@pytest.mark.parametrize("url", ["http://wallet.example/hook", "", "ftp://x"])
+@pytest.mark.parametrize("url", ["http://wallet.example/hook", "ftp://x", "https://"])
 def test_notify_refuses_a_webhook_that_is_not_https(url: str) -> None:
     with pytest.raises(ValidationError):
         production(NotifySettings, webhook_url=url)
