@@ -1,4 +1,5 @@
-"""Bad bytes in every header a service reads and every query parameter: a 4xx, never a 500.
+"""Bad bytes in every header a service reads and every query parameter: a 4xx, never a 500;
+and every body over the limit refused before it is read.
 
 Each service runs in-process once (its real lifespan on the real broker and database,
 through ``httpx.ASGITransport``); every operation of its OpenAPI document is called
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -107,6 +109,15 @@ def credentials(settings: Settings) -> list[bytes]:
             f"Bearer {physician}".encode()]  # fmt: skip
 
 
+async def chunked(total: int, size: int = 256 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, total, size):
+        yield b"x" * min(size, total - start)
+
+
+def auths_header(auths: list[bytes]) -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", auths[1]), (b"content-type", b"application/json")]
+
+
 @pytest.mark.parametrize("service", list(SERVICE_PORTS))
 async def test_bad_headers_and_parameters_never_answer_500(
     service: str, settings: Settings
@@ -175,6 +186,21 @@ async def test_bad_headers_and_parameters_never_answer_500(
 
         await asyncio.gather(*(limited(*t) for t in tries))
         walk = time.monotonic() - walk_started
+        # Body limits: every operation that takes a body refuses one over the limit
+        # before reading it (413; an OperationOutcome on /fhir), with or without a length.
+        limit = settings.max_body_bytes
+        for method, path, _ in ops:
+            if method not in {"POST", "PUT", "PATCH"}:
+                continue
+            url = concrete(path)
+            own = settings.max_bundle_bytes if (service, path) == ("ingest", "/fhir") else limit
+            for body in (b"x" * (own + 1), chunked(own + 1)):
+                r = await client.request(method, url, content=body, headers=auths_header(auths))
+                sent += 1
+                if r.status_code != 413:
+                    failures.append(f"{method} {url} with {own + 1} bytes -> {r.status_code}")
+                elif path.startswith("/fhir") and b"OperationOutcome" not in r.content:
+                    failures.append(f"{method} {url}: 413 is not an OperationOutcome")
     assert not failures, f"{len(failures)} of {sent} answered 5xx:\n" + "\n".join(failures[:40])
     elapsed = time.monotonic() - started
     print(f"{service}: {sent} requests in {walk:.1f} s ({elapsed:.1f} s with start and stop)")
