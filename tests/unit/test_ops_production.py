@@ -61,7 +61,7 @@ def test_compose_settings_with_strong_secrets_pass_production_validation() -> No
 
     for name in SERVICE_PORTS:
         env = {k: expand(v) for k, v in compose()["services"][name]["environment"].items()}
-        values = {k.removeprefix("HEALTHLINK_").lower(): v for k, v in env.items()}
+        values: dict[str, Any] = {k.removeprefix("HEALTHLINK_").lower(): v for k, v in env.items()}
         settings = settings_class(name)(**values)
         assert settings.environment == "production"
 
