@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from healthlink.apps import build_app
 from shared import tokens
 from shared.settings import SERVICE_PORTS, Settings
-from tests.support.inprocess import running
 from tests.support.settings import TEST_ADMIN, TEST_SECRET
 
 pytestmark = pytest.mark.integration
@@ -30,6 +30,12 @@ CID = "1101700230705"  # a valid CID (checksum) so requests pass path validation
 HOSPITAL = "10670"
 PATH_VALUES = {"cid": CID, "code": HOSPITAL, "rtype": "Observation"}
 
+# No worker processes: the walk needs neither FHIR validation workers (ingest) nor the
+# chart projector's child process (query), and starting them is most of the time.
+LIGHT: dict[str, dict[str, object]] = {
+    "ingest": {"validation_processes": 0},
+    "query": {"query_projector": "inline"},
+}
 CONCURRENCY = 8  # requests in flight: most of a request's time is a database round trip
 
 # Every header some service reads (grep request.headers / Header(...) in services/).
@@ -125,8 +131,9 @@ async def test_bad_headers_and_parameters_never_answer_500(
     started = time.monotonic()
     failures: list[str] = []
     sent = 0
+    app = build_app(service, settings, **LIGHT.get(service, {}))
     async with (
-        running(service, settings) as (app, _),
+        app.router.lifespan_context(app),
         httpx.AsyncClient(
             # A 500 is answered (the error map) and counted here, not raised into the test.
             transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
