@@ -101,6 +101,24 @@ async def test_bad_requests_get_a_clear_4xx(client: httpx.AsyncClient, world: Wo
         assert r.json()["resourceType"] == "OperationOutcome", r.text
 
 
+async def test_unauthenticated_reads_leave_the_access_log_alone(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Issue 12: 10 reads without a valid token added 10 entries to the patient's "who
+    viewed my record"; now they are refused and publish no access event."""
+    bad = [{}, {"authorization": "Bearer forged"}, {"authorization": "Bearer é✓".encode()}]
+    for _ in range(4):
+        for headers in bad:
+            r = await client.get(f"/fhir/Patient/{CID}/$everything", headers=headers)
+            assert r.status_code == 401, r.text
+            r = await client.get(f"/patients/{CID}/summary", headers=headers)
+            assert r.status_code == 401, r.text
+    assert world.published.of(RecordAccessed) == []
+    me = await signed_in(client, world)
+    await client.get(f"/fhir/Patient/{CID}/$everything", headers=me)
+    assert len(world.published.of(RecordAccessed)) == 1  # a real access is still audited
+
+
 async def test_break_glass_and_roster_removal(client: httpx.AsyncClient, world: World) -> None:
     me = await signed_in(client, world)
     body = {"reason": "unconscious on arrival, no relatives"}
