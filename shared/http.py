@@ -7,6 +7,7 @@ request validation errors are 400s; nothing becomes a 500 on bad input.
 from __future__ import annotations
 
 import hmac
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import tokens
+from shared.auth import bearer_token
 from shared.errors import Forbidden, HealthLinkError, Unauthorized
 from shared.fhir import FHIR_JSON, operation_outcome
 from shared.logging import CORRELATION_HEADER, get_logger, set_correlation_id
@@ -57,14 +59,27 @@ def install_error_handlers(app: FastAPI) -> None:
         return outcome_response(500, "internal error")
 
 
+_CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def correlation_of(given: str | None) -> str:
+    """The caller's correlation id when it is a plain token (letters, digits, ``._:-``,
+    at most 128), else a new one: a bad id is replaced, never echoed into headers or
+    logs."""
+    if given and _CORRELATION.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
 def install_correlation(app: FastAPI) -> None:
-    """Take the caller's correlation id or make one; echo it in the response."""
+    """Take the caller's correlation id (``correlation_of``) or make one; echo it in the
+    response."""
 
     @app.middleware("http")
     async def _correlate(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        cid = request.headers.get(CORRELATION_HEADER) or uuid.uuid4().hex
+        cid = correlation_of(request.headers.get(CORRELATION_HEADER))
         set_correlation_id(cid)
         response = await call_next(request)
         response.headers[CORRELATION_HEADER] = cid
@@ -72,12 +87,9 @@ def install_correlation(app: FastAPI) -> None:
 
 
 def bearer(request: Request) -> str:
-    """The bearer token of a request, or ``Unauthorized``."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("missing bearer token")
-    return token.strip()
+    """The bearer token of a request, or ``Unauthorized`` (missing, not ASCII, too long:
+    ``shared.auth.bearer_token``)."""
+    return bearer_token(request.headers.get("authorization"))
 
 
 def health_routes(app: FastAPI, ready: Callable[[], Awaitable[dict[str, Any]]]) -> None:

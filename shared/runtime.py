@@ -10,7 +10,7 @@ operators' ``/admin`` router. Nothing connects at import time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +29,7 @@ from shared.database import Document, make_client, ping
 from shared.deadletter import DeadLetters, SourceMessage
 from shared.http import health_routes, install_correlation, install_error_handlers
 from shared.lifeline import Budget
+from shared.limits import BodyLimit
 from shared.logging import configure_logging, get_logger
 from shared.metrics import Lags, Metrics, consumer_lags, install_http_metrics, metrics_route
 from shared.settings import Settings
@@ -286,8 +287,16 @@ def make_runtime(settings: Settings, service: str) -> Runtime:
     )
 
 
-def service_app(runtime: Runtime, title: str, description: str) -> FastAPI:
-    """The FastAPI app of a service, with its broker in the lifespan."""
+def service_app(
+    runtime: Runtime,
+    title: str,
+    description: str,
+    *,
+    larger_bodies: Mapping[str, int] | None = None,
+) -> FastAPI:
+    """The FastAPI app of a service, with its broker in the lifespan. Request bodies are
+    limited to ``max_body_bytes`` before anything reads them (``shared.limits``);
+    ``larger_bodies``: exact paths with a limit of their own."""
     configure_logging(runtime.service, runtime.settings.log_level)
 
     @asynccontextmanager
@@ -302,6 +311,9 @@ def service_app(runtime: Runtime, title: str, description: str) -> FastAPI:
     install_error_handlers(app)
     install_correlation(app)
     install_http_metrics(app, runtime.metrics)
+    app.add_middleware(
+        BodyLimit, limit=runtime.settings.max_body_bytes, larger=larger_bodies
+    )  # outermost: before any other middleware or handler touches the body
     health_routes(app, runtime.readiness)
     metrics_route(app, runtime.metrics, runtime.lags)
     app.include_router(admin_router)

@@ -14,6 +14,11 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-insecure-secret-change-me"
+# Values that are in this repository and so are no secret: refused in production.
+KNOWN_SECRETS = frozenset(
+    {DEV_SECRET, "test-secret-not-for-production", "test-operator-token", "change-me", ""}
+)
+MIN_SECRET_BYTES = 32
 
 # The services in order, each on the default base port + its place in this order
 # (8001-8006); HEALTHLINK_SERVICE_PORT_BASE moves all six (Settings.port).
@@ -43,6 +48,9 @@ class Settings(BaseSettings):
     admin_token: str = DEV_SECRET
     log_level: str = "INFO"
     max_bundle_bytes: int = Field(default=MAX_UPLOAD_BYTES, gt=0)
+    # Every request body of every service (ingest's POST /fhir: max_bundle_bytes),
+    # refused with 413 before it is read (shared/limits.py).
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     token_ttl_s: int = Field(default=900, gt=0)
     transient_retry_limit: int = Field(default=5, ge=1)
     # Topics are created at service start with these (shared/runtime.py, docs/operations.md).
@@ -53,9 +61,16 @@ class Settings(BaseSettings):
     event_batch: int = Field(default=200, ge=1, le=5000)
 
     @model_validator(mode="after")
-    def _refuse_dev_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and DEV_SECRET in (self.token_secret, self.admin_token):
-            raise ValueError("set HEALTHLINK_TOKEN_SECRET and HEALTHLINK_ADMIN_TOKEN in production")
+    def _refuse_weak_secrets_in_production(self) -> Settings:
+        """Production fails closed: every secret set explicitly, at least 32 bytes, none
+        of the repository's own values, and no secret used for two purposes."""
+        if self.environment == "production":
+            require_secrets(
+                {
+                    "HEALTHLINK_TOKEN_SECRET": self.token_secret,
+                    "HEALTHLINK_ADMIN_TOKEN": self.admin_token,
+                }
+            )
         return self
 
     def db_name(self, service: str) -> str:
@@ -65,3 +80,23 @@ class Settings(BaseSettings):
     def port(self, service: str) -> int:
         """The service's HTTP port: the base port plus its place among the services."""
         return self.service_port_base + SERVICE_PORTS[service] - DEFAULT_PORT_BASE
+
+
+def require_secrets(secrets: dict[str, str]) -> None:
+    """``ValueError`` naming the first variable that is empty, short, a value from this
+    repository, or the same as another secret (one secret, one purpose)."""
+    seen: dict[str, str] = {}
+    for name, value in secrets.items():
+        if not value or value.strip() in KNOWN_SECRETS or "dev-only" in value:
+            raise ValueError(f"set {name} to a secret of your own in production")
+        if len(value.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"{name} must be at least {MIN_SECRET_BYTES} bytes in production")
+        if value in seen:
+            raise ValueError(f"{name} and {seen[value]} must differ: one secret per purpose")
+        seen[value] = name
+
+
+def require_https(name: str, url: str | None) -> None:
+    """``ValueError`` unless ``url`` is an https URL with a host (production)."""
+    if not url or not url.startswith("https://") or len(url) <= len("https://"):
+        raise ValueError(f"{name} must be an https URL in production")

@@ -4,11 +4,12 @@ operator (``HEALTHLINK_`` prefix; names unique across services)."""
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from shared.settings import Settings
+from shared.settings import DEV_SECRET, Settings, require_https
 
 
 class AuthSettings(Settings):
@@ -57,6 +58,7 @@ class AuthSettings(Settings):
             return self
         if not self.auth_signing_keys:
             raise ValueError("set HEALTHLINK_AUTH_SIGNING_KEYS (a private JWK set) in production")
+        _require_private_keys(self.auth_signing_keys, self.token_secret)
         if self.auth_otp_sender == "file" or not self.auth_otp_webhook_url:
             raise ValueError("set HEALTHLINK_AUTH_OTP_SENDER=webhook and its URL in production")
         if self.auth_bootstrap_operator and not self.auth_bootstrap_operator_jwks:
@@ -65,4 +67,27 @@ class AuthSettings(Settings):
             raise ValueError("argon2id needs at least 19 MiB per PIN check in production")
         if not self.auth_issuer.startswith("https://"):
             raise ValueError("the issuer must be an https URL in production")
+        require_https("HEALTHLINK_AUTH_AUDIENCE", self.auth_audience)
+        require_https("HEALTHLINK_AUTH_OTP_WEBHOOK_URL", self.auth_otp_webhook_url)
         return self
+
+
+def _require_private_keys(text: str, token_secret: str) -> None:
+    """A JSON JWK set of private EC keys, none of them the development key (derived from
+    the token secret or the development secret)."""
+    from services.auth.keys import derived_key  # the keys module reads these settings
+
+    try:
+        found = json.loads(text)
+        keys = found["keys"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError("HEALTHLINK_AUTH_SIGNING_KEYS must be a JWK set (JSON)") from exc
+    if not isinstance(keys, list) or not keys:
+        raise ValueError("HEALTHLINK_AUTH_SIGNING_KEYS holds no key")
+    if not all(isinstance(k, dict) and k.get("d") for k in keys):
+        raise ValueError("HEALTHLINK_AUTH_SIGNING_KEYS must hold private keys")
+    development = {
+        derived_key(secret).as_dict(private=False)["x"] for secret in (token_secret, DEV_SECRET)
+    }
+    if any(k.get("x") in development for k in keys):
+        raise ValueError("HEALTHLINK_AUTH_SIGNING_KEYS holds a development key")

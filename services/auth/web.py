@@ -39,6 +39,19 @@ PAGE_HEADERS = {
 }
 
 
+# OAuth's own parameters are ASCII by definition (RFC 6749 Appendix A: VSCHAR, NQCHAR,
+# URI-reference); authlib raises ValueError when it would echo a non-ASCII one in an
+# error, so they are refused here as a bad request.
+ASCII_PARAMS = frozenset(
+    {
+        "response_type", "grant_type", "client_id", "redirect_uri", "scope", "state", "aud",
+        "nonce", "code", "code_challenge", "code_challenge_method", "code_verifier",
+        "refresh_token", "launch", "ui_locales", "prompt", "token", "token_type_hint",
+        "client_assertion", "client_assertion_type", "client_secret",
+    }
+)  # fmt: skip
+
+
 class FormError(Exception):
     """The body is not a form this server reads."""
 
@@ -50,6 +63,8 @@ def clean_pairs(pairs: Pairs) -> Pairs:
                 raise FormError("control characters in the form")
             if len(text) > 16_384:
                 raise FormError("a form field is too long")
+        if key in ASCII_PARAMS and not value.isascii():
+            raise FormError(f"{key} must be ASCII")
     return pairs
 
 

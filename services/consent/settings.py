@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from shared.settings import Settings
+from shared.settings import Settings, require_https
 
 
 class ConsentSettings(Settings):
@@ -19,6 +19,8 @@ class ConsentSettings(Settings):
     @model_validator(mode="after")
     def _refuse_dev_verifier_in_production(self) -> ConsentSettings:
         """The development verifier accepts a fixed scan: never in production."""
-        if self.environment == "production" and not self.verifier_url:
-            raise ValueError("set HEALTHLINK_VERIFIER_URL in production")
+        if self.environment == "production":
+            if not self.verifier_url:
+                raise ValueError("set HEALTHLINK_VERIFIER_URL in production")
+            require_https("HEALTHLINK_VERIFIER_URL", self.verifier_url)
         return self

@@ -80,6 +80,7 @@ def create_app(settings: IngestSettings, *, deps: Deps | None = None) -> FastAPI
         runtime,
         "Health Link ingest",
         "Hospitals' FHIR R4 bundles in: validated, consent-gated, stored once.",
+        larger_bodies={"/fhir": settings.max_bundle_bytes},  # uploads keep their own limit
     )
     app.state.deps = deps
     app.state.settings = settings

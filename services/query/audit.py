@@ -1,7 +1,10 @@
 """What the query service tells the auditors: access events and security events.
 
 - ``audited``: exactly one ``RecordAccessed`` on ``ACCESS_EVENTS`` (key CID) per
-  patient request, allowed or denied, whatever happens inside.
+  authenticated patient request, allowed or denied, whatever happens inside. A request
+  without a valid token is not an access by anyone: it is refused (401) and logged as
+  a security warning, and does not land in the patient's access log (so nobody can
+  bury a real access under junk: issue 12).
 - ``security``: a ``SecurityEvent`` (sign-ins, failures, lock-outs, roster changes,
   break-glass declarations) on ``SECURITY_EVENTS`` (key licence).
 """
@@ -16,9 +19,10 @@ from services.query import access
 from services.query.access import AccessContext
 from shared.broker import EventPublisher
 from shared.events import RecordAccessed, SecurityEvent
-from shared.logging import get_correlation_id
+from shared.logging import get_correlation_id, get_logger
 
 SOURCE = "healthlink/query"
+log = get_logger(__name__)
 
 
 class Auditor:
@@ -32,14 +36,21 @@ class Auditor:
         try:
             yield ctx
         finally:
-            correlation_id = get_correlation_id()
-            accessed = RecordAccessed(
-                **access.complete(ctx), time=self._clock(), correlation_id=correlation_id
-            )
-            event = accessed.envelope(
-                source=SOURCE, subject=ctx.patient[:32] or "-", correlation_id=correlation_id
-            )
-            await self._publisher.publish(RecordAccessed.TOPIC, event)
+            if ctx.requester is None:
+                log.warning("unauthenticated patient request refused", endpoint=ctx.endpoint,
+                            reason=ctx.reason)  # fmt: skip
+            else:
+                await self._access_event(ctx)
+
+    async def _access_event(self, ctx: AccessContext) -> None:
+        correlation_id = get_correlation_id()
+        accessed = RecordAccessed(
+            **access.complete(ctx), time=self._clock(), correlation_id=correlation_id
+        )
+        event = accessed.envelope(
+            source=SOURCE, subject=ctx.patient[:32] or "-", correlation_id=correlation_id
+        )
+        await self._publisher.publish(RecordAccessed.TOPIC, event)
 
     async def security(self, payload: SecurityEvent) -> None:
         event = payload.envelope(

@@ -10,6 +10,7 @@ security event (``audit.py``).
 from __future__ import annotations
 
 import asyncio
+import weakref
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,9 +45,42 @@ def pin_matches(pin_hash: str | None, pin: str) -> bool:
         return False
 
 
+# At most this many argon2id checks at once per process (each costs its memory cost,
+# 64 MiB by default): a flood of sign-ins queues here instead of exhausting memory.
+PIN_CHECKS = 2
+_checks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+# One sign-in per licence at a time per process: the lockout is read, the PIN checked
+# and the failure counted as one step, so parallel guesses cannot all pass the read
+# before any is counted (issue 12: 97 of 100 were checked). Locks live while in use.
+_licences: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _pin_checks() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    gate = _checks.get(loop)
+    if gate is None:
+        gate = _checks[loop] = asyncio.BoundedSemaphore(PIN_CHECKS)
+    return gate
+
+
+def _licence_lock(licence: str) -> asyncio.Lock:
+    key = (id(asyncio.get_running_loop()), licence)
+    lock = _licences.get(key)
+    if lock is None:
+        lock = asyncio.Lock()
+        _licences[key] = lock
+    return lock
+
+
 async def check_pin(pin_hash: str | None, pin: str) -> bool:
-    """``pin_matches`` off the event loop (argon2id is deliberately slow)."""
-    return await asyncio.to_thread(pin_matches, pin_hash, pin)
+    """``pin_matches`` off the event loop (argon2id is deliberately slow), at most
+    ``PIN_CHECKS`` at once."""
+    async with _pin_checks():
+        return await asyncio.to_thread(pin_matches, pin_hash, pin)
 
 
 def is_argon2id(text: str) -> bool:
@@ -60,7 +94,14 @@ async def register_licence(deps: Deps, licence: str, name: str, pin: str, active
 
 
 async def sign_in(deps: Deps, licence: str, pin: str, hospital: str) -> dict[str, Any]:
-    """A short-lived physician token for ``hospital``, or 401 / 403 / 429."""
+    """A short-lived physician token for ``hospital``, or 401 / 403 / 429. Sign-ins for
+    one licence are taken one at a time (``_licence_lock``), so the lockout counts each
+    failure before the next PIN is checked."""
+    async with _licence_lock(licence):
+        return await _sign_in(deps, licence, pin, hospital)
+
+
+async def _sign_in(deps: Deps, licence: str, pin: str, hospital: str) -> dict[str, Any]:
     now = deps.clock()
     if await deps.failures.locked_until(licence, now):
         await deps.auditor.security(

@@ -65,11 +65,13 @@ async def test_the_patients_log_matches_the_reads(actors: Actors, settings: Sett
     async def complete() -> list[dict[str, Any]] | None:
         log = await access_log(actors, cid, token, 1)
         seen = Counter(e["decision"] for e in log)
-        return log if seen["deny"] >= 2 and seen["permit"] >= 5 else None  # + records()
+        return log if seen["permit"] >= 5 else None  # + records()
 
     log = await eventually(complete, timeout_s=120, what="every read in the patient's log")
     decisions = Counter(e["decision"] for e in log)
-    assert decisions["deny"] == statuses.count(401) == 2
+    # The two reads without a valid token were refused and are no one's access: they are
+    # not in the patient's log (issue 12: nobody can bury a real access under junk).
+    assert decisions["deny"] == 0 and statuses.count(401) == 2
     assert decisions["permit"] >= statuses.count(200) == 4
     newest = log[0]
     assert newest["physician"] == "410001" and newest["physician_name"] == "นพ. ทดสอบ"

@@ -314,7 +314,7 @@ async def test_every_request_publishes_exactly_one_access_event(world: World) ->
         (f"/fhir/Patient/{cid}/$everything", "not.a-token", 401),
         (f"/fhir/Patient/{world.cid()}/$everything", doctor, 403),  # no consent
     ]
-    ids = []
+    ids, anonymous = [], []
     for url, token, status in requests:
         correlation = uuid.uuid4().hex
         headers = {CORRELATION_HEADER: correlation, **(bearer(token) if token else {})}
@@ -322,11 +322,13 @@ async def test_every_request_publishes_exactly_one_access_event(world: World) ->
         assert r.status_code == status, (url, r.text)
         if status >= 400:
             assert r.json()["resourceType"] == "OperationOutcome"
-        ids.append(correlation)
+        # A request without a valid token is no one's access: refused, not in the log.
+        (anonymous if status == 401 else ids).append(correlation)
     events = await read_topic(world.settings, topics.ACCESS_EVENTS, at_least=len(ids))
     by_id = [e["data"]["correlation_id"] for e in events]
     assert all(by_id.count(c) == 1 for c in ids), by_id
+    assert not any(c in by_id for c in anonymous), "unauthenticated reads were logged"
     decisions = [
         next(e["data"]["decision"] for e in events if e["data"]["correlation_id"] == c) for c in ids
     ]
-    assert decisions == ["permit"] * 3 + ["deny"] * 7
+    assert decisions == ["permit"] * 3 + ["deny"] * 5

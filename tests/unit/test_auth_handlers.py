@@ -323,6 +323,7 @@ def test_production_signs_with_the_first_given_key_and_publishes_all() -> None:
         auth_otp_sender="webhook",
         auth_otp_webhook_url="https://otp.example/send",
         auth_issuer="https://auth.example",
+        auth_audience="https://fhir.example/fhir",
         auth_bootstrap_operator="alice",
         auth_bootstrap_operator_jwks=json.dumps(public_jwks(old)),
     )

@@ -3,11 +3,14 @@ lifespan never entered, so nothing connects): statuses, OperationOutcomes, FHIR 
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from services.query import physicians
 from services.query.app import create_app
 from shared import tokens
 from shared.events import RecordAccessed
@@ -99,6 +102,49 @@ async def test_bad_requests_get_a_clear_4xx(client: httpx.AsyncClient, world: Wo
         r = await client.request(method, url, json=body, headers=headers)
         assert r.status_code == status, (url, r.text)
         assert r.json()["resourceType"] == "OperationOutcome", r.text
+
+
+async def test_unauthenticated_reads_leave_the_access_log_alone(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Issue 12: 10 reads without a valid token added 10 entries to the patient's "who
+    viewed my record"; now they are refused and publish no access event."""
+    bad = [{}, {"authorization": "Bearer forged"}, {"authorization": "Bearer é✓".encode()}]
+    for _ in range(4):
+        for headers in bad:
+            r = await client.get(f"/fhir/Patient/{CID}/$everything", headers=headers)
+            assert r.status_code == 401, r.text
+            r = await client.get(f"/patients/{CID}/summary", headers=headers)
+            assert r.status_code == 401, r.text
+    assert world.published.of(RecordAccessed) == []
+    me = await signed_in(client, world)
+    await client.get(f"/fhir/Patient/{CID}/$everything", headers=me)
+    assert len(world.published.of(RecordAccessed)) == 1  # a real access is still audited
+
+
+async def test_parallel_wrong_pins_get_at_most_the_allowed_checks(
+    client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: 100 parallel sign-ins with wrong PINs: at most the allowed number of
+    PINs are checked, the rest are locked out (429), none is a 500, and the right PIN
+    afterwards gets no token."""
+    await signed_in(client, world)
+    checked = []
+    real = physicians.pin_matches
+
+    def counting(pin_hash: str | None, pin: str) -> bool:
+        checked.append(pin)
+        return real(pin_hash, pin)
+
+    monkeypatch.setattr(physicians, "pin_matches", counting)
+    wrong = [{"licence": LICENCE, "pin": f"{9000 + i}", "hospital": READER} for i in range(100)]
+    answers = await asyncio.gather(*(client.post("/auth/token", json=w) for w in wrong))
+    statuses = Counter(r.status_code for r in answers)
+    allowed = world.settings.max_sign_in_failures
+    assert len(checked) <= allowed, f"{len(checked)} PINs checked"
+    assert statuses[401] == len(checked) and statuses[429] == 100 - len(checked), statuses
+    right = {"licence": LICENCE, "pin": PIN, "hospital": READER}
+    assert (await client.post("/auth/token", json=right)).status_code == 429
 
 
 async def test_break_glass_and_roster_removal(client: httpx.AsyncClient, world: World) -> None:
