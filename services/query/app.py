@@ -8,7 +8,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from services.query import subscribers
-from services.query.api import admin, fhir, patients
+from services.query.api import admin, discovery, fhir, patients
 from services.query.audit import Auditor
 from services.query.chartstore import ChartCache, ChartStore
 from services.query.handlers import Deps
@@ -81,4 +81,5 @@ def create_app(settings: QuerySettings, *, deps: Deps | None = None) -> FastAPI:
     app.include_router(admin)
     app.include_router(patients)
     app.include_router(fhir)
+    app.include_router(discovery)
     return app

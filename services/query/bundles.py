@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.query.charts import Entry
+from services.query.fhirparams import TYPE_INCLUDES, TYPE_PARAMS
 from services.query.search import (
     EVERYTHING_PARAMS,
     READ_TYPES,
     SEARCH_TYPES,
-    TYPE_INCLUDES,
-    TYPE_PARAMS,
     Criteria,
 )
 from shared.cid import CID_SYSTEM
@@ -298,4 +297,39 @@ def smart_configuration(issuer: str) -> dict[str, Any]:
         "scopes_supported": SMART_SCOPES,
         "code_challenge_methods_supported": ["S256"],
         "capabilities": SMART_CAPABILITIES,
+    }
+
+
+def patient_entry(cid: str, sources: list[Entry]) -> Entry:
+    """The patient as Health Link knows them: ``Patient/<cid>`` with the CID identifier,
+    name, gender and birth date from the newest visible source Patient resource, and a
+    ``seealso`` link to each source's Patient resource."""
+    resource: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": cid,
+        "identifier": [{"system": CID_SYSTEM, "value": cid}],
+    }
+    if sources:
+        newest = max(sources, key=lambda e: e.get("updated") or 0.0)
+        found = json.loads(newest["json"])
+        for name in ("active", "name", "telecom", "gender", "birthDate", "deceasedBoolean",
+                     "deceasedDateTime", "address"):  # fmt: skip
+            if name in found:
+                resource[name] = found[name]
+        resource["link"] = [
+            {"other": {"reference": f"Patient/{e['id']}"}, "type": "seealso"}
+            for e in sources
+            if e["id"] != cid
+        ] or None
+        if resource["link"] is None:
+            del resource["link"]
+    return {
+        "type": "Patient",
+        "id": cid,
+        "hospital": "",
+        "category": None,
+        "sensitive": False,
+        "t": None,
+        "updated": None,
+        "json": json.dumps(resource, ensure_ascii=False, separators=(",", ":")),
     }

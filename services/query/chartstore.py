@@ -219,7 +219,8 @@ class ChartStore:
                 continue  # another merge moved the index on: merge into its chart
             self._remember(chart_id(cid, hospital), digest, ranks)
             self._retire(cid, hospital, folded)
-            await self._locate(cid, hospital, [e for e in fresh if (e["type"], e["id"]) not in held])
+            new = [e for e in fresh if (e["type"], e["id"]) not in held]
+            await self._locate(cid, hospital, new)
             return digest
         raise ChartUnavailable(f"chart {hospital} of a patient: no stable version to merge into")
 

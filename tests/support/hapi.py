@@ -84,7 +84,8 @@ def validator() -> HapiValidator:
     if java is None or javac is None:
         pytest.skip("HAPI FHIR validator: java/javac not installed")
     source = PROJECT / "src/main/java/Validate.java"
-    fresh = _built() and (CACHE / "classes/Validate.class").stat().st_mtime >= source.stat().st_mtime
+    built = CACHE / "classes/Validate.class"
+    fresh = _built() and built.stat().st_mtime >= source.stat().st_mtime
     if not fresh:
         if mvn is None:
             pytest.skip("HAPI FHIR validator: mvn not installed (needed once to build it)")
