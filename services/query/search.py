@@ -29,6 +29,7 @@ from services.query.dates import instant_or_none, instant_range
 from services.query.fhirparams import TYPE_INCLUDES, TYPE_PARAMS, Param, Path, references
 from shared.cid import CID_SYSTEM
 from shared.errors import InvalidInput
+from shared.fhir import FHIR_JSON
 
 SEARCH_TYPES = (
     "AllergyIntolerance", "Condition", "MedicationDispense", "MedicationRequest",
@@ -200,7 +201,7 @@ def _common_flags(criteria: Criteria, pairs: list[tuple[str, str]], strict: bool
 
 
 def is_json_format(value: str) -> bool:
-    return value.split(";")[0].strip() in ("json", "application/json", "application/fhir+json")
+    return value.split(";")[0].strip() in ("json", "application/json", FHIR_JSON)
 
 
 def _include(rtype: str, value: str, strict: bool) -> tuple[str, ...] | None:
