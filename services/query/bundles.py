@@ -242,8 +242,6 @@ def capability_statement(date: str, public_url: str, issuer: str) -> dict[str, A
                             "extension": [
                                 {"url": "authorize", "valueUri": f"{issuer}/authorize"},
                                 {"url": "token", "valueUri": f"{issuer}/token"},
-                                {"url": "revoke", "valueUri": f"{issuer}/revoke"},
-                                {"url": "introspect", "valueUri": f"{issuer}/introspect"},
                             ],
                         }
                     ],
