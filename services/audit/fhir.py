@@ -12,6 +12,7 @@ One builder, ``audit_event(record)``, for every kind of record.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -191,10 +192,15 @@ def audit_event(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def bundle(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """A searchset Bundle of AuditEvents."""
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(records),
-        "entry": [{"resource": audit_event(r)} for r in records],
-    }
+    """A searchset Bundle of AuditEvents. They are not served by id, so each entry's
+    ``fullUrl`` is a ``urn:uuid:`` derived from its id (the same on every export)."""
+    found: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": len(records)}
+    entries = [_entry(audit_event(r)) for r in records]
+    if entries:  # an empty array is invalid FHIR: no entries, no key
+        found["entry"] = entries
+    return found
+
+
+def _entry(event: dict[str, Any]) -> dict[str, Any]:
+    full_url = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'healthlink:audit:' + event['id'])}"
+    return {"fullUrl": full_url, "resource": event, "search": {"mode": "match"}}

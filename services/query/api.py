@@ -15,9 +15,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from services.query import breakglass, physicians, reads
-from services.query.bundles import capability_statement
+from services.query.bundles import capability_statement, smart_configuration
+from services.query.errors import NotAcceptable
 from services.query.handlers import Deps
 from services.query.reads import Link
+from services.query.search import is_json_format
 from shared import tokens
 from shared.errors import InvalidInput, Unauthorized
 from shared.fhir import FHIR_JSON
@@ -76,7 +78,41 @@ def pairs_of(request: Request) -> list[tuple[str, str]]:
 
 
 def link_of(request: Request) -> Link:
-    return lambda offset: str(request.url.include_query_params(_offset=offset))
+    """Absolute page links on the public URL (``HEALTHLINK_QUERY_PUBLIC_URL``)."""
+    public: str = request.app.state.settings.public_url
+
+    def link(offset: int) -> str:
+        url = request.url.include_query_params(_offset=offset)
+        return f"{public}{url.path}?{url.query}"
+
+    return link
+
+
+def strict_of(request: Request) -> bool:
+    """``Prefer: handling=strict``: unknown search parameters are refused (400)."""
+    prefer = request.headers.get("prefer", "").replace(" ", "").lower()
+    return "handling=strict" in prefer.split(",") or "handling=strict" in prefer.split(";")
+
+
+def require_json(request: Request) -> None:
+    """Only FHIR JSON is served: ``_format`` or ``Accept`` asking for XML alone -> 406."""
+    fmt = request.query_params.get("_format")
+    if fmt is not None and not is_json_format(fmt):
+        raise NotAcceptable(f"_format {fmt[:40]!r}: only JSON (application/fhir+json) is served")
+    accept = request.headers.get("accept", "")
+    if accept and not _accepts_json(accept):
+        raise NotAcceptable("only JSON (application/fhir+json) is served")
+
+
+def _accepts_json(accept: str) -> bool:
+    for item in accept.split(","):
+        kind, *params = item.strip().split(";")
+        kind = kind.strip().lower()
+        if any(p.strip().replace(" ", "") in ("q=0", "q=0.0") for p in params):
+            continue
+        if kind in ("*/*", "application/*", "") or "json" in kind:
+            return True
+    return False
 
 
 def fhir_response(body: bytes) -> Response:
@@ -84,7 +120,8 @@ def fhir_response(body: bytes) -> Response:
 
 
 admin = APIRouter(tags=["physicians"])
-fhir = APIRouter(prefix="/fhir", tags=["fhir"])
+fhir = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(require_json)])
+discovery = APIRouter(tags=["discovery"])
 patients = APIRouter(prefix="/patients", tags=["patients"])
 HospitalAdmin = [Depends(require_hospital_admin)]
 
@@ -153,23 +190,43 @@ async def create_break_glass(cid: str, request: Request, deps: DepsDep) -> dict[
 
 
 @fhir.get("/metadata", response_model=None)
-async def read_metadata() -> JSONResponse:
+async def read_metadata(request: Request) -> JSONResponse:
     """The CapabilityStatement: what this server supports."""
-    statement = capability_statement(datetime.now(UTC).date().isoformat())
+    settings = request.app.state.settings
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    statement = capability_statement(now, settings.public_url, settings.issuer)
     return JSONResponse(statement, media_type=FHIR_JSON)
+
+
+@discovery.get("/.well-known/smart-configuration")
+@fhir.get("/.well-known/smart-configuration")
+async def read_smart_configuration(request: Request) -> JSONResponse:
+    """SMART App Launch discovery: the auth service's endpoints (at the FHIR base too)."""
+    return JSONResponse(smart_configuration(request.app.state.settings.issuer))
 
 
 @fhir.get("/Patient/{cid}/$everything", response_model=None)
 async def read_everything(cid: str, request: Request, deps: DepsDep) -> Response:
     """Every record the physician may see for the patient, newest first, paged."""
     token = optional_bearer(request)
-    body = await reads.everything(deps, token, cid, pairs_of(request), link_of(request))
+    body = await reads.everything(
+        deps, token, cid, pairs_of(request), link_of(request), strict_of(request)
+    )
     return fhir_response(body)
 
 
 @fhir.get("/{rtype}", response_model=None)
 async def read_search(rtype: str, request: Request, deps: DepsDep) -> Response:
-    """Search one resource type for one patient (``patient`` is required)."""
+    """Search one resource type for one patient (``patient`` or ``subject``)."""
     token = optional_bearer(request)
-    body = await reads.search(deps, token, rtype, pairs_of(request), link_of(request))
+    body = await reads.search(
+        deps, token, rtype, pairs_of(request), link_of(request), strict_of(request)
+    )
+    return fhir_response(body)
+
+
+@fhir.get("/{rtype}/{rid}", response_model=None)
+async def read_resource(rtype: str, rid: str, request: Request, deps: DepsDep) -> Response:
+    """Read one resource by id, under the same access decision and audit as a search."""
+    body = await reads.read(deps, optional_bearer(request), rtype, rid)
     return fhir_response(body)

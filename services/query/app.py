@@ -8,10 +8,11 @@ from functools import partial
 from fastapi import FastAPI
 
 from services.query import subscribers
-from services.query.api import admin, fhir, patients
+from services.query.api import admin, discovery, fhir, patients
 from services.query.audit import Auditor
 from services.query.chartstore import ChartCache, ChartStore
 from services.query.handlers import Deps
+from services.query.indexes import INDEXES
 from services.query.projector import Projector, project_charts
 from services.query.repository import (
     MongoBreakGlassLog,
@@ -21,6 +22,7 @@ from services.query.repository import (
 )
 from services.query.settings import QuerySettings
 from shared import topics
+from shared.indexes import ensuring
 from shared.projections import ConsentProjection
 from shared.runtime import Runtime, make_runtime, service_app
 
@@ -59,6 +61,8 @@ def create_app(settings: QuerySettings, *, deps: Deps | None = None) -> FastAPI:
     # The projector process builds its own MongoDB chart store: with ``deps`` given,
     # stored records are merged inline into ``deps.charts`` instead.
     inline = settings.query_projector == "inline" or deps is not None
+    if deps is None:
+        runtime.on_start.append(ensuring(runtime.db, INDEXES, settings.pg_dsn))
     deps = deps or mongo_deps(settings, runtime)
     runtime.subscribe_events(topics.CONSENT_EVENTS, partial(subscribers.on_consent_event, deps))
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(subscribers.on_hospital_event, deps))
@@ -77,4 +81,5 @@ def create_app(settings: QuerySettings, *, deps: Deps | None = None) -> FastAPI:
     app.include_router(admin)
     app.include_router(patients)
     app.include_router(fhir)
+    app.include_router(discovery)
     return app

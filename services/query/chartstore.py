@@ -25,6 +25,11 @@ collection, and rewriting a whole chart per upload costs its size.
 - ``chart_index``: ``_id cid``, ``charts: {hospital: {"digest", "n", "parts",
   "sizes"}}``: the current parts of each chart (and entries in each), the chart's
   size, and a digest naming the parts.
+- ``resource_locations``: ``_id "{hospital}/{type}/{id}"``, ``ref "{type}/{id}"``,
+  ``patient``, ``hospital``: where a resource read by id lives. Inserted (never
+  updated) when a merge brings a resource its chart did not hold; a resource's
+  patient and source never change. Charts merged before it existed need a replay
+  (``healthlink replay query --from-beginning --fresh-db``) to be read by id.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from typing import Any
 import orjson
 from bson import Binary
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.query.charts import Entry, Ranks, combine, entry_of, landing, ranks_of
 from shared.database import Document
@@ -55,7 +60,14 @@ MERGE_ATTEMPTS = 5
 PARTS_BEFORE_COMPACTION = 8
 RANKED_CHARTS = 5_000  # charts whose resource ranks a merge remembers (for the next merge)
 PART = "part"  # cache "digest" of a part: parts never change
-SUPERSEDED_GRACE_S = 30.0  # readers holding an older index get this long to read its chart
+SUPERSEDED_GRACE_S = 30.0
+DUPLICATE_KEY = 11000  # readers holding an older index get this long to read its chart
+
+
+def location_of(cid: str, hospital: str, rtype: str, rid: str) -> dict[str, str]:
+    """A ``resource_locations`` document."""
+    return {"_id": f"{hospital}/{rtype}/{rid}", "ref": f"{rtype}/{rid}", "patient": cid,
+            "hospital": hospital}  # fmt: skip
 
 
 def chart_id(cid: str, hospital: str) -> str:
@@ -165,6 +177,7 @@ class ChartStore:
     ) -> None:
         self._charts = db.charts
         self._index = db.chart_index
+        self._locations = db.resource_locations
         self._cache = cache
         self._clock = clock
         self._superseded: deque[tuple[float, str]] = deque()
@@ -206,8 +219,27 @@ class ChartStore:
                 continue  # another merge moved the index on: merge into its chart
             self._remember(chart_id(cid, hospital), digest, ranks)
             self._retire(cid, hospital, folded)
+            new = [e for e in fresh if (e["type"], e["id"]) not in held]
+            await self._locate(cid, hospital, new)
             return digest
         raise ChartUnavailable(f"chart {hospital} of a patient: no stable version to merge into")
+
+    async def _locate(self, cid: str, hospital: str, new: list[Entry]) -> None:
+        """Record where resources new to a chart live (insert only; already known: kept)."""
+        if not new:
+            return
+        docs = [location_of(cid, hospital, e["type"], e["id"]) for e in new]
+        try:
+            await self._locations.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+
+    async def locate(self, ref: str) -> list[tuple[str, str]]:
+        """Where ``{type}/{id}`` lives: (patient, source hospital) pairs."""
+        cursor = self._locations.find({"ref": ref}, {"patient": 1, "hospital": 1})
+        return [(str(d["patient"]), str(d["hospital"])) async for d in cursor]
 
     def _retire(self, cid: str, hospital: str, parts: list[str]) -> None:
         now = self._clock()

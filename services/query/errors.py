@@ -10,3 +10,10 @@ class LockedOut(Rejected):
 
     code = "throttled"
     status = 429
+
+
+class NotAcceptable(Rejected):
+    """A FHIR format this server does not serve (XML, say): 406."""
+
+    code = "not-supported"
+    status = 406

@@ -9,19 +9,32 @@ once per request (``access.start``), then per source before any chart is read
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Any
 
 from services.query import access
 from services.query.access import AccessContext, Verdict
-from services.query.bundles import searchset, summary
+from services.query.bundles import patient_entry, searchset, summary
 from services.query.charts import Entry
 from services.query.chartstore import ChartIndex
+from services.query.fhirparams import included
 from services.query.handlers import Deps, check_cid, facts_for, new_context, refuse, request
-from services.query.search import SEARCH_TYPES, parse_everything, parse_search, select, single
+from services.query.search import (
+    READ_TYPES,
+    SEARCH_TYPES,
+    Criteria,
+    parse_everything,
+    parse_patient_search,
+    parse_search,
+    patient_of,
+    select,
+)
+from shared.cid import is_valid_cid
 from shared.errors import InvalidInput, NotFound
 
 Pairs = list[tuple[str, str]]
+_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")  # FHIR R4 id
 Link = Callable[[int], str]
 
 
@@ -46,35 +59,117 @@ async def visible(deps: Deps, ctx: AccessContext, index: ChartIndex) -> list[Ent
     return access.see_all(ctx, entries)
 
 
-async def everything(deps: Deps, token: str | None, cid: str, pairs: Pairs, link: Link) -> bytes:
+async def everything(
+    deps: Deps, token: str | None, cid: str, pairs: Pairs, link: Link, strict: bool = False
+) -> bytes:
     """``Patient/$everything``: a page of every record the physician may see."""
     ctx = new_context(deps, token, cid, "Patient/$everything")
     async with request(deps, ctx):
-        criteria = parse_everything(pairs, deps.settings.fhir_page_size)
+        criteria = parse_everything(pairs, deps.settings.fhir_page_size, strict)
         index = await open_patient(deps, ctx)
         matched = select(await visible(deps, ctx, index), criteria)
         page = matched[criteria.offset : criteria.offset + criteria.count]
         for e in page:
             access.will_see(ctx, e)
-        return searchset(page, len(matched), criteria, link)
+        return searchset(page, len(matched), criteria, link, deps.settings.fhir_base)
 
 
-async def search(deps: Deps, token: str | None, rtype: str, pairs: Pairs, link: Link) -> bytes:
-    """A type search for one patient (``patient`` is required)."""
-    patient = _patient_param(pairs)
+async def search(
+    deps: Deps, token: str | None, rtype: str, pairs: Pairs, link: Link, strict: bool = False
+) -> bytes:
+    """A type search for one patient (``patient`` or ``subject``; or ``_id`` alone)."""
+    if rtype == "Patient":
+        return await patient_search(deps, token, pairs, link, strict)
+    patient = patient_of(pairs)
     ctx = new_context(deps, token, patient, rtype)
     async with request(deps, ctx):
         if rtype not in SEARCH_TYPES:
             raise NotFound(f"resource type not supported: {rtype[:40]}")
-        criteria = parse_search(rtype, pairs, deps.settings.fhir_page_size)
+        criteria = parse_search(rtype, pairs, deps.settings.fhir_page_size, strict)
+        if not patient and criteria.ids and ctx.requester is not None:
+            ctx.patient = patient = await _owner(deps, rtype, criteria.ids)
         if not patient:
-            raise InvalidInput("the patient parameter is required")
+            raise InvalidInput("the patient (or subject) parameter is required")
         index = await open_patient(deps, ctx)
-        matched = select(await visible(deps, ctx, index), criteria)
-        page = matched[criteria.offset : criteria.offset + criteria.count]
-        for e in page:
+        seen = await visible(deps, ctx, index)
+        matched = select(seen, criteria)
+        page = [] if criteria.summary_count else matched[criteria.offset :][: criteria.count]
+        pool = {(e["type"], e["id"]): e for e in seen}
+        extra = included(page, pool, criteria.includes)
+        for e in [*page, *extra]:
             access.will_see(ctx, e)
-        return searchset(page, len(matched), criteria, link)
+        return searchset(page, len(matched), criteria, link, deps.settings.fhir_base, extra)
+
+
+async def _owner(deps: Deps, rtype: str, ids: frozenset[str]) -> str:
+    """The one patient the given resource ids belong to ("" if none, or several)."""
+    owners = {p for rid in sorted(ids)[:50] for p, _ in await deps.charts.locate(f"{rtype}/{rid}")}
+    return owners.pop() if len(owners) == 1 else ""
+
+
+async def read(deps: Deps, token: str | None, rtype: str, rid: str) -> bytes:
+    """``GET /fhir/{type}/{id}``: one resource, decided and audited like a search.
+
+    Where it lives comes from ``resource_locations``; ``Patient/{cid}`` is the patient
+    as Health Link knows them (CID identifier, demographics from the newest visible
+    Patient resource, links to each source's Patient resources)."""
+    known = rtype in READ_TYPES and _ID.match(rid) is not None
+    places = await deps.charts.locate(f"{rtype}/{rid}") if known else []
+    patient = places[0][0] if places else (rid if rtype == "Patient" else "")
+    ctx = new_context(deps, token, patient, f"{rtype}/read")
+    async with request(deps, ctx):
+        if ctx.requester is None:
+            raise refuse(ctx)
+        if not known:
+            raise NotFound(f"resource type not supported: {rtype[:40]}")
+        if not patient:
+            raise NotFound(f"{rtype}/{rid[:64]} is not known")
+        if rtype == "Patient" and not places:
+            found = await _patient_resource(deps, ctx)
+            if found is None:
+                raise NotFound("no record of this patient is visible")
+            return str(found["json"]).encode()
+        index = await open_patient(deps, ctx)
+        sources = {h for p, h in places if p == patient}
+        seen = await visible(deps, ctx, {h: v for h, v in index.items() if h in sources})
+        for e in seen:
+            if e["type"] == rtype and e["id"] == rid:
+                access.will_see(ctx, e)
+                return str(e["json"]).encode()
+        raise NotFound(f"{rtype}/{rid[:64]} is not known or not visible")
+
+
+async def patient_search(
+    deps: Deps, token: str | None, pairs: Pairs, link: Link, strict: bool
+) -> bytes:
+    """``GET /fhir/Patient?identifier=<CID system>|<cid>`` (or ``_id=<cid>``)."""
+    try:
+        criteria, cid = parse_patient_search(pairs, deps.settings.fhir_page_size, strict)
+        error: InvalidInput | None = None
+    except InvalidInput as exc:
+        criteria, cid, error = Criteria(), "", exc
+    ctx = new_context(deps, token, cid, "Patient")
+    async with request(deps, ctx):
+        if error is not None:
+            raise error
+        if ctx.requester is None:
+            raise refuse(ctx)
+        found = await _patient_resource(deps, ctx) if is_valid_cid(cid) else None
+        matched = [found] if found is not None else []
+        page = [] if criteria.summary_count else matched[criteria.offset :][: criteria.count]
+        return searchset(page, len(matched), criteria, link, deps.settings.fhir_base)
+
+
+async def _patient_resource(deps: Deps, ctx: AccessContext) -> Entry | None:
+    """The patient as a Patient resource with the CID as id, if any record is visible."""
+    index = await open_patient(deps, ctx)
+    seen = await visible(deps, ctx, index)
+    if not seen:
+        return None
+    sources = [e for e in seen if e["type"] == "Patient"]
+    for e in sources:
+        access.will_see(ctx, e)
+    return patient_entry(ctx.patient, sources)
 
 
 async def patient_summary(deps: Deps, token: str | None, cid: str) -> dict[str, Any]:
@@ -91,11 +186,3 @@ async def patient_summary(deps: Deps, token: str | None, cid: str) -> dict[str, 
 def _dated_first(e: Entry) -> tuple[bool, float]:
     """Newest first across sources (each chart is already), undated ones last."""
     return e["t"] is not None, e["t"] or 0.0
-
-
-def _patient_param(pairs: Pairs) -> str:
-    try:
-        value = single(pairs, "patient") or ""
-    except InvalidInput:
-        return ""
-    return value.removeprefix("Patient/")

@@ -8,7 +8,8 @@
   ``lockout_s``; a success clears the count. In the database, so instances share it.
 - ``BreakGlassLog`` (``break_glass``): one declared emergency per (licence,
   hospital, patient); declaring again renews it.
-- ``Charts``: the read model of stored records; implemented in ``chartstore.py``.
+- ``Charts``: the read model of stored records, and where each resource lives
+  (``locate``, for reads by id); implemented in ``chartstore.py``.
 
 The consent projection is ``shared.projections.ConsentProjection``. The ``Memory*``
 fakes, after the MongoDB classes, keep the same rules over dicts for unit tests.
@@ -81,6 +82,7 @@ class Charts(Protocol):
     async def indexes(self, cids: list[str]) -> dict[str, ChartIndex]: ...
     async def entries(self, cid: str, index: ChartIndex, sources: list[str]) -> list[Entry]: ...
     async def sweep(self, grace_s: float = SUPERSEDED_GRACE_S) -> int: ...
+    async def locate(self, ref: str) -> list[tuple[str, str]]: ...
 
 
 class MongoLicenceRegistry:
@@ -298,3 +300,9 @@ class MemoryCharts:
 
     async def sweep(self, grace_s: float = SUPERSEDED_GRACE_S) -> int:
         return 0  # nothing is superseded: a merge replaces the list
+
+    async def locate(self, ref: str) -> list[tuple[str, str]]:
+        rtype, _, rid = ref.partition("/")
+        return [(cid, source) for cid, charts in sorted(self.charts.items())
+                for source, chart in sorted(charts.items())
+                if any(e["type"] == rtype and e["id"] == rid for e in chart)]  # fmt: skip

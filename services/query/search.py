@@ -1,20 +1,35 @@
-"""Search parameters: parsed strictly (unknown or malformed -> ``InvalidInput``), applied purely.
+"""Search parameters, per FHIR R4: parsed (lenient by default), applied purely.
 
-Supported, per FHIR R4:
+Unknown parameters are ignored by default and named in ``Criteria.ignored`` (the
+Bundle lists them in an OperationOutcome); with ``strict`` (``Prefer:
+handling=strict``) they are refused with ``InvalidInput``. Malformed values of
+supported parameters are always refused.
 
-- type searches (``GET /fhir/{type}``): ``patient``, ``date`` (``eq lt le gt ge``
-  prefixes, repeatable), ``category``, ``code`` (tokens ``code``, ``system|code``,
-  ``system|``; comma = or), ``_sort`` (``date`` / ``-date``), ``_count``, ``_offset``;
-- ``$everything``: ``_type``, ``_since``, ``start``, ``end``, ``_count``, ``_offset``.
+Supported on every type search (``GET /fhir/{type}``): ``patient`` / ``subject``
+(``Patient/<cid>`` or ``<cid>``), ``date`` (``eq lt le gt ge`` prefixes,
+repeatable; the date ingest indexed for the type), ``category``, ``code`` (tokens
+``code``, ``system|code``, ``system|``; comma = or), ``_id``, ``_lastUpdated``,
+``_sort`` (``date`` / ``-date``), ``_count``, ``_offset``, ``_summary`` (``count``,
+``false``), ``_total``, ``_include`` (``TYPE_INCLUDES``), ``_format``, ``_pretty``;
+plus each type's own parameters (``TYPE_PARAMS``: Condition's ``onset-date``,
+Immunization's ``vaccine-code``, ``status`` ...).
+
+``$everything``: ``_type``, ``_since``, ``start``, ``end``, ``_count``, ``_offset``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from services.query.charts import Entry
-from services.query.dates import instant_range
+import orjson
+
+from services.query.charts import Entry, tokens_of
+from services.query.dates import instant_or_none, instant_range
+from services.query.fhirparams import TYPE_INCLUDES, TYPE_PARAMS, Param, Path, references
+from shared.cid import CID_SYSTEM
 from shared.errors import InvalidInput
+from shared.fhir import FHIR_JSON
 
 SEARCH_TYPES = (
     "AllergyIntolerance", "Condition", "MedicationDispense", "MedicationRequest",
@@ -24,10 +39,23 @@ EVERYTHING_TYPES = frozenset(
     {*SEARCH_TYPES, "MedicationStatement", "ImagingStudy", "Patient", "Organization",
      "Practitioner"}
 )  # fmt: skip
-SEARCH_PARAMS = frozenset({"patient", "date", "category", "code", "_sort", "_count", "_offset"})
-EVERYTHING_PARAMS = frozenset({"_type", "_since", "start", "end", "_count", "_offset"})
+# Types read by id (every type a chart may hold).
+READ_TYPES = tuple(sorted(EVERYTHING_TYPES))
+
+COMMON_PARAMS = frozenset(
+    {"patient", "subject", "date", "category", "code", "_id", "_lastUpdated", "_sort",
+     "_count", "_offset", "_summary", "_total", "_include", "_format", "_pretty"}
+)  # fmt: skip
+# Kept for callers that list them: every type search accepts these.
+SEARCH_PARAMS = COMMON_PARAMS
+EVERYTHING_PARAMS = frozenset({"_type", "_since", "start", "end", "_count", "_offset", "_format",
+                               "_pretty"})  # fmt: skip
+PATIENT_PARAMS = frozenset({"_id", "identifier", "_count", "_offset", "_format", "_pretty",
+                            "_summary", "_total"})  # fmt: skip
 MAX_COUNT = 1000
 _PREFIXES = ("eq", "lt", "le", "gt", "ge")
+_SUMMARIES = ("count", "false")
+_TOTALS = ("none", "estimate", "accurate")
 
 
 @dataclass
@@ -37,15 +65,31 @@ class Criteria:
     since: float | None = None
     categories: list[str] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
+    ids: frozenset[str] | None = None
+    updated: list[tuple[str, float, float]] = field(default_factory=list)
+    # a type's own parameters: (param, bounds or tokens)
+    own: list[tuple[Param, list[Any]]] = field(default_factory=list)
+    includes: list[tuple[str, ...]] = field(default_factory=list)  # reference fields
     descending: bool = True
     count: int = 100
     offset: int = 0
+    summary_count: bool = False
+    total: bool = True
+    ignored: list[str] = field(default_factory=list)
 
 
-def check_known(pairs: list[tuple[str, str]], allowed: frozenset[str]) -> None:
+def check_known(
+    pairs: list[tuple[str, str]], allowed: frozenset[str] | set[str], strict: bool = True
+) -> list[str]:
+    """Parameters not in ``allowed``: refused when ``strict``, else returned (ignored)."""
+    unknown = []
     for name, _ in pairs:
         if name not in allowed:
-            raise InvalidInput(f"unknown search parameter {name[:40]!r}")
+            if strict:
+                raise InvalidInput(f"unknown search parameter {name[:40]!r}")
+            if name[:40] not in unknown:
+                unknown.append(name[:40])
+    return unknown
 
 
 def single(pairs: list[tuple[str, str]], name: str) -> str | None:
@@ -65,25 +109,116 @@ def parse_count(pairs: list[tuple[str, str]], default: int) -> tuple[int, int]:
     return count, offset
 
 
-def parse_search(rtype: str, pairs: list[tuple[str, str]], default_count: int) -> Criteria:
+def patient_of(pairs: list[tuple[str, str]]) -> str:
+    """The patient a search names (``patient`` or ``subject``), or ""."""
+    for name in ("patient", "subject", "subject:Patient", "patient:Patient"):
+        values = [v for k, v in pairs if k == name]
+        if len(values) == 1:
+            return values[0].removeprefix("Patient/").rsplit("/Patient/", 1)[-1]
+    return ""
+
+
+def parse_search(
+    rtype: str, pairs: list[tuple[str, str]], default_count: int, strict: bool = False
+) -> Criteria:
     """Criteria of a type search (the patient parameter is read by the caller)."""
-    check_known(pairs, SEARCH_PARAMS)
+    own = TYPE_PARAMS.get(rtype, {})
+    ignored = check_known(pairs, COMMON_PARAMS | set(own), strict)
     count, offset = parse_count(pairs, default_count)
-    criteria = Criteria(types=frozenset({rtype}), count=count, offset=offset)
-    criteria.dates = [_date_bound(v) for k, v in pairs if k == "date"]
+    criteria = Criteria(types=frozenset({rtype}), count=count, offset=offset, ignored=ignored)
+    criteria.dates = [_date_bound(v, "date") for k, v in pairs if k == "date"]
+    criteria.updated = [_date_bound(v, "_lastUpdated") for k, v in pairs if k == "_lastUpdated"]
     criteria.categories = _tokens(single(pairs, "category"))
     criteria.codes = _tokens(single(pairs, "code"))
+    ids = single(pairs, "_id")
+    if ids is not None:
+        criteria.ids = frozenset(_tokens(ids))
+    for name, param in own.items():
+        for k, v in pairs:
+            if k != name:
+                continue
+            if param.kind == "date":
+                criteria.own.append((param, [_date_bound(v, name)]))
+            else:
+                criteria.own.append((param, _tokens(v)))
     sort = single(pairs, "_sort")
     if sort not in (None, "date", "-date"):
         raise InvalidInput("_sort supports date and -date")
     criteria.descending = sort != "date"
+    _common_flags(criteria, pairs, strict)
+    for k, v in pairs:
+        if k == "_include":
+            fields = _include(rtype, v, strict)
+            if fields is None:
+                criteria.ignored.append(f"_include={v[:60]}")
+            else:
+                criteria.includes.append(fields)
     return criteria
 
 
-def parse_everything(pairs: list[tuple[str, str]], default_count: int) -> Criteria:
-    check_known(pairs, EVERYTHING_PARAMS)
+def parse_patient_search(
+    pairs: list[tuple[str, str]], default_count: int, strict: bool = False
+) -> tuple[Criteria, str]:
+    """Criteria of a ``Patient`` search and the CID it names (``identifier`` or ``_id``)."""
+    ignored = check_known(pairs, PATIENT_PARAMS, strict)
     count, offset = parse_count(pairs, default_count)
-    criteria = Criteria(count=count, offset=offset)
+    criteria = Criteria(types=frozenset({"Patient"}), count=count, offset=offset, ignored=ignored)
+    _common_flags(criteria, pairs, strict)
+    identifier, pid = single(pairs, "identifier"), single(pairs, "_id")
+    cid = ""
+    if identifier is not None:
+        system, bar, value = identifier.rpartition("|")
+        if bar and system and system != CID_SYSTEM:
+            raise InvalidInput(f"identifier: only the CID system {CID_SYSTEM} is searchable")
+        cid = value
+    if pid is not None:
+        if cid and pid != cid:
+            cid = "-"  # two different patients: nothing matches
+        criteria.ids = frozenset({pid})
+        cid = cid or pid
+    if not cid:
+        raise InvalidInput("Patient search needs identifier=<CID system>|<cid> or _id")
+    return criteria, cid
+
+
+def _common_flags(criteria: Criteria, pairs: list[tuple[str, str]], strict: bool) -> None:
+    summary = single(pairs, "_summary")
+    if summary is not None:
+        if summary in _SUMMARIES:
+            criteria.summary_count = summary == "count"
+        elif strict:
+            raise InvalidInput(f"_summary supports {', '.join(_SUMMARIES)}")
+        else:
+            criteria.ignored.append(f"_summary={summary[:20]}")
+    total = single(pairs, "_total")
+    if total is not None:
+        if total not in _TOTALS:
+            raise InvalidInput(f"_total supports {', '.join(_TOTALS)}")
+        criteria.total = total != "none"
+    fmt = single(pairs, "_format")
+    if fmt is not None and not is_json_format(fmt):
+        raise InvalidInput("_format: only JSON is served")
+
+
+def is_json_format(value: str) -> bool:
+    return value.split(";")[0].strip() in ("json", "application/json", FHIR_JSON)
+
+
+def _include(rtype: str, value: str, strict: bool) -> tuple[str, ...] | None:
+    source, _, rest = value.partition(":")
+    param = rest.split(":")[0]
+    fields = TYPE_INCLUDES.get(rtype, {}).get(param) if source == rtype else None
+    if fields is None and strict:
+        raise InvalidInput(f"_include not supported: {value[:60]!r}")
+    return fields
+
+
+def parse_everything(
+    pairs: list[tuple[str, str]], default_count: int, strict: bool = False
+) -> Criteria:
+    ignored = check_known(pairs, EVERYTHING_PARAMS, strict)
+    count, offset = parse_count(pairs, default_count)
+    criteria = Criteria(count=count, offset=offset, ignored=ignored)
     kinds = single(pairs, "_type")
     if kinds is not None:
         wanted = frozenset(k.strip() for k in kinds.split(",") if k.strip())
@@ -99,19 +234,64 @@ def parse_everything(pairs: list[tuple[str, str]], default_count: int) -> Criter
         criteria.dates.append(("ge", *_range(start, "start")))
     if end is not None:
         criteria.dates.append(("le", *_range(end, "end")))
+    fmt = single(pairs, "_format")
+    if fmt is not None and not is_json_format(fmt):
+        raise InvalidInput("_format: only JSON is served")
     return criteria
 
 
 def matches(entry: Entry, criteria: Criteria) -> bool:
     if criteria.types is not None and entry["type"] not in criteria.types:
         return False
+    if criteria.ids is not None and entry["id"] not in criteria.ids:
+        return False
     if criteria.since is not None and (entry["updated"] or 0.0) < criteria.since:
         return False
     if criteria.dates and not all(_date_ok(entry["t"], b) for b in criteria.dates):
         return False
+    if criteria.updated and not all(_date_ok(entry["updated"], b) for b in criteria.updated):
+        return False
     if criteria.categories and not _any_token(entry["cats"], criteria.categories):
         return False
-    return not criteria.codes or _any_token(entry["codes"], criteria.codes)
+    if criteria.codes and not _any_token(entry["codes"], criteria.codes):
+        return False
+    return not criteria.own or _own_ok(entry, criteria.own)
+
+
+def _own_ok(entry: Entry, own: list[tuple[Param, list[Any]]]) -> bool:
+    resource: dict[str, Any] = orjson.loads(entry["json"])
+    for param, wanted in own:
+        values = [v for path in param.paths if (v := _at(resource, path)) is not None]
+        if param.kind == "date":
+            times = [instant_or_none(v) for v in values]
+            if not any(_date_ok(t, wanted[0]) for t in times):
+                return False
+        elif param.kind == "token":
+            held = [t for v in values for t in _value_tokens(v)]
+            if not _any_token(held, wanted):
+                return False
+        else:
+            refs = {r for v in values for r in references(v)}
+            if not any(w in refs or any(r.endswith("/" + w) for r in refs) for w in wanted):
+                return False
+    return True
+
+
+def _at(resource: dict[str, Any], path: Path) -> Any:
+    node: Any = resource
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _value_tokens(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict) and "code" in value and "system" in value:  # a Coding
+        return [f"{value['system']}|{value['code']}"]
+    return tokens_of(value)
 
 
 def select(entries: list[Entry], criteria: Criteria) -> list[Entry]:
@@ -137,9 +317,9 @@ def _range(value: str, name: str) -> tuple[float, float]:
         raise InvalidInput(f"{name}: not a FHIR date or dateTime") from exc
 
 
-def _date_bound(value: str) -> tuple[str, float, float]:
+def _date_bound(value: str, name: str = "date") -> tuple[str, float, float]:
     prefix = value[:2] if value[:2] in _PREFIXES else "eq"
-    low, high = _range(value[2:] if value[:2] in _PREFIXES else value, "date")
+    low, high = _range(value[2:] if value[:2] in _PREFIXES else value, name)
     return prefix, low, high
 
 

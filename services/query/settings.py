@@ -23,3 +23,23 @@ class QuerySettings(Settings):
     # CPU priority (services/query/projector.py); "inline": in the service's own process.
     query_projector: Literal["process", "inline"] = "process"
     query_projector_nice: int = Field(default=10, ge=0, le=19)
+    # Where clients reach this service (the FHIR base is this + "/fhir"): every fullUrl
+    # and Bundle link is absolute on it. Empty: http://127.0.0.1:<query port>.
+    query_public_url: str = ""
+    # The SMART authorization server (the auth service) announced in the
+    # CapabilityStatement and /.well-known/smart-configuration. Empty:
+    # http://127.0.0.1:<auth port> (the auth service's own default issuer follows
+    # HEALTHLINK_AUTH_ISSUER, which this reads too).
+    auth_issuer: str = ""
+
+    @property
+    def public_url(self) -> str:
+        return (self.query_public_url or f"http://127.0.0.1:{self.port('query')}").rstrip("/")
+
+    @property
+    def fhir_base(self) -> str:
+        return f"{self.public_url}/fhir"
+
+    @property
+    def issuer(self) -> str:
+        return (self.auth_issuer or f"http://127.0.0.1:{self.port('auth')}").rstrip("/")

@@ -307,7 +307,7 @@ async def test_every_request_publishes_exactly_one_access_event(world: World) ->
         (f"/fhir/Observation?patient={cid}&date=ge2000-01-01&_sort=-date", doctor, 200),
         (f"/patients/{cid}/summary", doctor, 200),
         ("/fhir/Patient/1234567890123/$everything", doctor, 400),  # malformed CID
-        (f"/fhir/Condition?patient={cid}&colour=red", doctor, 400),  # unknown parameter
+        (f"/fhir/Condition?patient={cid}&colour=red", doctor, 400),  # unknown, strict (below)
         (f"/fhir/Condition?patient={cid}&date=yesterday", doctor, 400),  # bad date
         (f"/fhir/Patient/{cid}/$everything?_count=5000", doctor, 400),  # _count out of range
         (f"/fhir/Patient/{cid}/$everything", "", 401),
@@ -318,6 +318,7 @@ async def test_every_request_publishes_exactly_one_access_event(world: World) ->
     for url, token, status in requests:
         correlation = uuid.uuid4().hex
         headers = {CORRELATION_HEADER: correlation, **(bearer(token) if token else {})}
+        headers["prefer"] = "handling=strict"  # unknown parameters refused, not ignored
         r = await world.client.get(url, headers=headers)
         assert r.status_code == status, (url, r.text)
         if status >= 400:

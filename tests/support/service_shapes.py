@@ -3,7 +3,7 @@
 To be moved next to each service's repository when the lead wires ``shared.indexes``
 in (``services/<name>/indexes.py``: ``INDEXES`` for ``ensure_indexes``, ``SHAPES``
 for the ``EXPLAIN`` test), then this module imports them instead, as it does for
-auth, consent, notify and the projections (``shared/projections_indexes.py``). Read from
+auth, consent, notify, query and the projections (``shared/projections_indexes.py``). Read from
 ``services/*/repository.py``, ``chartstore.py``, ``shared/projections.py`` and the
 notify/audit repositories (``shared/deadletter.py`` reads Kafka, not the database).
 
@@ -24,9 +24,9 @@ from services.ingest.indexes import INDEXES as INGEST_INDEXES
 from services.ingest.indexes import SHAPES as INGEST_SHAPES
 from services.notify.indexes import INDEXES as NOTIFY_INDEXES
 from services.notify.indexes import SHAPES as NOTIFY_SHAPES
+from services.query.indexes import INDEXES as QUERY_INDEXES
+from services.query.indexes import SHAPES as QUERY_SHAPES
 from shared.indexes import DESC, Index, QueryShape, by_id, on
-from shared.projections_indexes import INDEXES as PROJECTION_INDEXES
-from shared.projections_indexes import SHAPES as PROJECTION_SHAPES
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 CID = "1234567890121"
@@ -40,53 +40,6 @@ TIME_WINDOW = "REWRITE: a range is never pushed down; equality on a day field, n
 
 # Both projections of consent and hospital events (shared/projections.py), in the
 # databases of ingest, query and notify: declared in shared/projections_indexes.py.
-
-QUERY_INDEXES = [
-    by_id("charts"),
-    by_id("chart_index"),
-    by_id("licences"),
-    by_id("rosters"),
-    on("rosters", "hospital"),
-    by_id("sign_in_failures"),
-    by_id("break_glass"),
-    *PROJECTION_INDEXES,
-]
-QUERY_SHAPES = [
-    QueryShape("chart part by id", "charts", {"_id": f"{CID}|H001|p1"}),
-    QueryShape(
-        "sweep superseded parts",
-        "charts",
-        {"_id": {"$in": [f"{CID}|H001|p1", f"{CID}|H001|p2"]}},
-        op="delete",
-        scans=SWEEP,
-    ),
-    QueryShape("chart index by id", "chart_index", {"_id": CID}),
-    QueryShape(
-        "chart indexes of a batch", "chart_index", {"_id": {"$in": [CID, "2"]}}, scans=IN_IDS
-    ),
-    QueryShape(
-        "first chart of a source",
-        "chart_index",
-        {"_id": CID, "charts.H001": {"$exists": False}},
-        op="update",
-    ),
-    QueryShape(
-        "move a chart", "chart_index", {"_id": CID, "charts.H001.digest": "d1"}, op="update"
-    ),
-    QueryShape("licence by id", "licences", {"_id": "MD1"}),
-    QueryShape("roster entry", "rosters", {"_id": "H001:MD1", "active": True}, op="update"),
-    QueryShape("roster of a hospital", "rosters", {"hospital": "H001", "active": True}),
-    QueryShape("sign-in failures", "sign_in_failures", {"_id": "MD1"}, op="find_and_modify"),
-    QueryShape("forget failures", "sign_in_failures", {"_id": "MD1", "first": NOW}, op="delete"),
-    QueryShape(
-        "lock a licence",
-        "sign_in_failures",
-        {"_id": "MD1", "locked_until": {"$exists": False}},
-        op="update",
-    ),
-    QueryShape("break glass", "break_glass", {"_id": f"MD1|H001|{CID}"}),
-    *PROJECTION_SHAPES,
-]
 
 AUDIT_INDEXES = [
     by_id("records"),

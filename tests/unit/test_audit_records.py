@@ -145,3 +145,12 @@ def test_a_bundle_of_every_kind_is_valid_fhir() -> None:
     bundle = fhir.bundle(records)
     Bundle.model_validate(bundle)
     assert [e["resource"]["outcome"] for e in bundle["entry"]] == ["0", "0", "8"]
+
+
+def test_bundle_entries_have_stable_urn_uuid_full_urls() -> None:
+    records = [stored(sources.from_envelope("access", 0, access()))]
+    first, again = fhir.bundle(records), fhir.bundle(records)
+    url = first["entry"][0]["fullUrl"]
+    assert url.startswith("urn:uuid:") and url == again["entry"][0]["fullUrl"]
+    assert first["entry"][0]["search"] == {"mode": "match"}
+    assert "entry" not in fhir.bundle([])  # an empty array is invalid FHIR

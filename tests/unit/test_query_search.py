@@ -1,4 +1,5 @@
-"""Search parameters: strict parsing (bad input -> InvalidInput) and matching."""
+"""Search parameters: lenient by default (unknown ones ignored and named), strict on
+request; malformed values always refused; matching."""
 
 from __future__ import annotations
 
@@ -23,13 +24,30 @@ from shared.errors import InvalidInput
 )
 def test_bad_search_parameters_are_refused(pairs: list[tuple[str, str]]) -> None:
     with pytest.raises(InvalidInput):
-        parse_search("Condition", [("patient", "1101700230705"), *pairs], 100)
+        parse_search("Condition", [("patient", "1101700230705"), *pairs], 100, strict=True)
 
 
 @pytest.mark.parametrize("pairs", [[("_type", "Nope")], [("_since", "2024-13-01")], [("x", "1")]])
 def test_bad_everything_parameters_are_refused(pairs: list[tuple[str, str]]) -> None:
     with pytest.raises(InvalidInput):
-        parse_everything(pairs, 100)
+        parse_everything(pairs, 100, strict=True)
+
+
+def test_unknown_parameters_are_ignored_and_named_unless_strict() -> None:
+    pairs = [
+        ("patient", "1101700230705"),
+        ("colour", "red"),
+        ("code:text", "x"),
+        ("_format", "json"),
+    ]
+    assert parse_search("Condition", pairs, 100).ignored == ["colour", "code:text"]
+    assert parse_everything([("x", "1"), ("_format", "json")], 100).ignored == ["x"]
+    crit = parse_search("Observation", [("_include", "Observation:performer")], 100)
+    assert crit.ignored == ["_include=Observation:performer"]
+    with pytest.raises(InvalidInput):
+        parse_search("Observation", [("_include", "Observation:performer")], 100, strict=True)
+    with pytest.raises(InvalidInput):  # a malformed value of a known one: always refused
+        parse_search("Condition", [("onset-date", "soon")], 100)
 
 
 def entry(t: str, code: str = "http://loinc.org|4548-4", kind: str = "Observation") -> dict:

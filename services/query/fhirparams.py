@@ -1,0 +1,135 @@
+"""The FHIR R4 search parameters and includes each type search supports (pure).
+
+``TYPE_PARAMS``: a type's own parameters beyond the common ones (``search.py``),
+each a date, token or reference over paths of the resource (read from the stored
+JSON only when the parameter is given). ``TYPE_INCLUDES``: ``_include=Type:param``
+targets, the references a physician follows; ``included`` resolves them among the
+records the same request may see (so consent decides them like the rest).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from services.query.charts import Entry
+
+Path = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A type's own search parameter: ``kind`` date | token | reference, over ``paths``."""
+
+    kind: str
+    paths: tuple[Path, ...]
+    doc: str = ""
+
+
+def _date(*paths: Path) -> Param:
+    return Param("date", paths)
+
+
+def _token(*names: str) -> Param:
+    return Param("token", tuple((n,) for n in names))
+
+
+def _ref(*names: str) -> Param:
+    return Param("reference", tuple((n,) for n in names))
+
+
+TYPE_PARAMS: dict[str, dict[str, Param]] = {
+    "AllergyIntolerance": {
+        "onset": _date(("onsetDateTime",), ("onsetPeriod", "start")),
+        "clinical-status": _token("clinicalStatus"),
+        "verification-status": _token("verificationStatus"),
+        "criticality": _token("criticality"),
+    },
+    "Condition": {
+        "onset-date": _date(("onsetDateTime",), ("onsetPeriod", "start")),
+        "recorded-date": _date(("recordedDate",)),
+        "abatement-date": _date(("abatementDateTime",), ("abatementPeriod", "start")),
+        "clinical-status": _token("clinicalStatus"),
+        "verification-status": _token("verificationStatus"),
+        "encounter": _ref("encounter"),
+    },
+    "DiagnosticReport": {
+        "status": _token("status"),
+        "issued": _date(("issued",)),
+        "encounter": _ref("encounter"),
+        "result": _ref("result"),
+    },
+    "Encounter": {
+        "status": _token("status"),
+        "class": _token("class"),
+        "type": _token("type"),
+    },
+    "Immunization": {
+        "vaccine-code": _token("vaccineCode"),
+        "status": _token("status"),
+    },
+    "MedicationDispense": {
+        "status": _token("status"),
+        "whenhandedover": _date(("whenHandedOver",)),
+    },
+    "MedicationRequest": {
+        "status": _token("status"),
+        "intent": _token("intent"),
+        "authoredon": _date(("authoredOn",)),
+        "encounter": _ref("encounter"),
+    },
+    "Observation": {
+        "status": _token("status"),
+        "encounter": _ref("encounter"),
+    },
+    "Procedure": {
+        "status": _token("status"),
+        "encounter": _ref("encounter"),
+    },
+}
+# _include targets a physician follows: "Type:param" -> the reference fields.
+TYPE_INCLUDES: dict[str, dict[str, tuple[str, ...]]] = {
+    "AllergyIntolerance": {"patient": ("patient",)},
+    "Condition": {"subject": ("subject",), "patient": ("subject",), "encounter": ("encounter",)},
+    "DiagnosticReport": {"subject": ("subject",), "patient": ("subject",),
+                         "encounter": ("encounter",), "result": ("result",)},
+    "Encounter": {"subject": ("subject",), "patient": ("subject",)},
+    "Immunization": {"patient": ("patient",)},
+    "MedicationDispense": {"subject": ("subject",), "patient": ("subject",),
+                           "medication": ("medicationReference",)},
+    "MedicationRequest": {"subject": ("subject",), "patient": ("subject",),
+                          "encounter": ("encounter",), "medication": ("medicationReference",)},
+    "Observation": {"subject": ("subject",), "patient": ("subject",),
+                    "encounter": ("encounter",)},
+    "Procedure": {"subject": ("subject",), "patient": ("subject",), "encounter": ("encounter",)},
+}  # fmt: skip
+
+
+def references(value: Any) -> list[str]:
+    """The ``reference`` strings in a Reference or a list of them."""
+    items = value if isinstance(value, list) else [value]
+    return [str(i["reference"]) for i in items if isinstance(i, dict) and "reference" in i]
+
+
+def included(page: list[Entry], pool: dict[tuple[str, str], Entry],
+             includes: list[tuple[str, ...]]) -> list[Entry]:  # fmt: skip
+    """The entries of ``pool`` the ``page``'s references name (each once, none of the page)."""
+    if not includes:
+        return []
+    seen = {(e["type"], e["id"]) for e in page}
+    found: list[Entry] = []
+    for e in page:
+        resource: dict[str, Any] = orjson.loads(e["json"])
+        for fields in includes:
+            for name in fields:
+                for ref in references(resource.get(name)):
+                    parts = ref.split("/")
+                    if len(parts) < 2:
+                        continue
+                    key = (parts[-2], parts[-1])
+                    if key in pool and key not in seen:
+                        seen.add(key)
+                        found.append(pool[key])
+    return found

@@ -1,0 +1,71 @@
+"""The query service's indexes and the query shapes they serve (``shared.indexes``).
+
+Every query of ``repository.py`` and ``chartstore.py`` (charts, the chart index,
+where resources live for reads by id) and of the consent and hospital projections;
+the composition root ensures the indexes at start (on FerretDB with
+``HEALTHLINK_PG_DSN``, as PostgreSQL indexes its pushdown uses), and the ``EXPLAIN``
+test (``tests/integration/test_query_shapes.py``) proves each shape is served.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from shared.indexes import QueryShape, by_id, on
+from shared.projections_indexes import INDEXES as PROJECTION_INDEXES
+from shared.projections_indexes import SHAPES as PROJECTION_SHAPES
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+CID = "1234567890121"
+IN_IDS = "REWRITE: $in is not pushed down; one find_one per id (asyncio.gather)"
+SWEEP = "REWRITE: $in is not pushed down; one delete_one per part"
+
+INDEXES = [
+    by_id("charts"),
+    by_id("chart_index"),
+    by_id("resource_locations"),
+    on("resource_locations", "ref"),
+    by_id("licences"),
+    by_id("rosters"),
+    on("rosters", "hospital"),
+    by_id("sign_in_failures"),
+    by_id("break_glass"),
+    *PROJECTION_INDEXES,
+]
+SHAPES = [
+    QueryShape("chart part by id", "charts", {"_id": f"{CID}|H001|p1"}),
+    QueryShape(
+        "sweep superseded parts",
+        "charts",
+        {"_id": {"$in": [f"{CID}|H001|p1", f"{CID}|H001|p2"]}},
+        op="delete",
+        scans=SWEEP,
+    ),
+    QueryShape("chart index by id", "chart_index", {"_id": CID}),
+    QueryShape(
+        "chart indexes of a batch", "chart_index", {"_id": {"$in": [CID, "2"]}}, scans=IN_IDS
+    ),
+    QueryShape(
+        "first chart of a source",
+        "chart_index",
+        {"_id": CID, "charts.H001": {"$exists": False}},
+        op="update",
+    ),
+    QueryShape(
+        "move a chart", "chart_index", {"_id": CID, "charts.H001.digest": "d1"}, op="update"
+    ),
+    QueryShape("where a resource lives", "resource_locations", {"ref": "Observation/o1"}),
+    QueryShape("licence by id", "licences", {"_id": "MD1"}),
+    QueryShape("roster entry", "rosters", {"_id": "H001:MD1", "active": True}, op="update"),
+    QueryShape("roster of a hospital", "rosters", {"hospital": "H001", "active": True}),
+    QueryShape("sign-in failures", "sign_in_failures", {"_id": "MD1"}, op="find_and_modify"),
+    QueryShape("forget failures", "sign_in_failures", {"_id": "MD1", "first": NOW}, op="delete"),
+    QueryShape(
+        "lock a licence",
+        "sign_in_failures",
+        {"_id": "MD1", "locked_until": {"$exists": False}},
+        op="update",
+    ),
+    QueryShape("break glass", "break_glass", {"_id": f"MD1|H001|{CID}"}),
+    *PROJECTION_SHAPES,
+]

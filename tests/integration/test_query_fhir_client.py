@@ -1,0 +1,130 @@
+"""Off-the-shelf FHIR clients against the query service on the real Kafka and database.
+
+The service runs in-process behind a real HTTP server (uvicorn on a free port, so
+fhirpy and the ``next`` links it follows reach it like any client would), with
+``HEALTHLINK_QUERY_PUBLIC_URL`` set to that server. State arrives as in
+production: hospital and consent events, and ``records.stored`` events built with
+ingest's own functions. Every FHIR body the interactions got is checked with HAPI
+FHIR 8.8's R4 instance validator (skipped, with the reason, without Java/Maven).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+
+from healthlink.apps import build_app
+from services.query.handlers import Deps
+from shared.broker import Publisher, make_broker
+from shared.settings import Settings
+from tests.integration.test_query_access import READER, SOURCE_A, SOURCE_B, World, bearer
+from tests.support.fhir_client import Interaction, interactions
+from tests.support.hapi import validator
+from tests.support.journey import eventually
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[tuple[World, str]]:
+    """The query service on a real HTTP port; its public URL."""
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    app = build_app("query", settings, query_public_url=public, query_projector="inline")
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve())
+    broker = make_broker(settings, "query-fhir-test")
+    await broker.start()
+    try:
+
+        async def started() -> bool:
+            return server.started
+
+        await eventually(started, what="query service listening")
+        async with httpx.AsyncClient(base_url=public, timeout=30) as client:
+            deps: Deps = app.state.deps
+            world = World(settings, client, deps, Publisher(broker, settings), {},
+                          random.Random(uuid.uuid4().int))  # fmt: skip
+            for code in (SOURCE_A, SOURCE_B, READER):
+                await world.hospital(code)
+            yield world, public
+    finally:
+        await broker.stop()
+        server.should_exit = True
+        await serving
+
+
+def report(found: list[Interaction]) -> str:
+    lines = [f"{'PASS' if it.ok else 'FAIL'} {it.name} {it.statuses} {it.error} "
+             f"{it.validator_errors[:2]}" for it in found]  # fmt: skip
+    passed = sum(it.ok for it in found)
+    errors = sum(len(it.validator_errors) for it in found)
+    return "\n".join([*lines, f"{passed} of {len(found)} interactions passed; "
+                      f"{errors} validator errors"])  # fmt: skip
+
+
+async def test_off_the_shelf_clients_use_the_api_unchanged(live: tuple[World, str]) -> None:
+    world, public = live
+    doctor = await world.physician("20101", READER)
+    cid = world.cid()
+    await world.consent(cid, hospitals=[SOURCE_A])
+    await world.records(cid, SOURCE_A, 40)
+    await world.records(cid, SOURCE_B, 8)  # not consented: never shown, not even by id
+
+    found = await interactions(f"{public}/fhir", doctor, cid, public)
+    hapi = validator()
+    documents = {f"{n}-{k}": body for n, it in enumerate(found)
+                 for k, body in enumerate(it.bodies)}  # fmt: skip
+    errors = hapi.validate(documents)
+    for n, it in enumerate(found):
+        for k in range(len(it.bodies)):
+            it.validator_errors += errors[f"{n}-{k}"]
+    print(report(found))
+    assert all(it.ok for it in found), report(found)
+
+    # every entry's fullUrl is absolute on the public URL, and B's records never appear
+    for it in found:
+        for body in it.bodies:
+            for entry in body.get("entry", []) if body.get("resourceType") == "Bundle" else []:
+                url = entry["fullUrl"]
+                assert url.startswith(f"{public}/fhir/") or url.startswith("urn:uuid:"), url
+                source = entry["resource"].get("meta", {}).get("source", "")
+                assert not source.endswith(SOURCE_B)
+
+
+async def test_read_by_id_is_decided_and_audited_like_search(live: tuple[World, str]) -> None:
+    world, _ = live
+    doctor = await world.physician("20102", READER)
+    cid = world.cid()
+    await world.consent(cid, hospitals=[SOURCE_A])
+    await world.records(cid, SOURCE_A, 10)
+    await world.records(cid, SOURCE_B, 10)
+    r = await world.client.get("/fhir/Patient/" + cid + "/$everything", params={"_count": 1000},
+                               headers=bearer(doctor))  # fmt: skip
+    shown = {(e["resource"]["resourceType"], e["resource"]["id"]) for e in r.json()["entry"]}
+    rtype, rid = sorted(shown)[0]
+    r = await world.client.get(f"/fhir/{rtype}/{rid}", headers=bearer(doctor))
+    assert r.status_code == 200 and r.json()["id"] == rid
+    r = await world.client.get(f"/fhir/{rtype}/{rid}")
+    assert r.status_code == 401
+    await world.consent(cid, hospitals=[])  # revoked: the next read by id is refused
+    r = await world.client.get(f"/fhir/{rtype}/{rid}", headers=bearer(doctor))
+    assert r.status_code == 403 and r.json()["resourceType"] == "OperationOutcome"
+    r = await world.client.get(f"/fhir/{rtype}/{rid}", headers={**bearer(doctor),
+                               "accept": "application/fhir+xml"})  # fmt: skip
+    assert r.status_code == 406
