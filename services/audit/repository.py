@@ -89,10 +89,9 @@ class MongoAuditLog:
     async def append(self, entry: Entry) -> bool:
         for _ in range(MAX_TRIES):
             last = await self._last_of(entry.chain)
-            record = next_record(entry.chain, last, entry.event_id, entry.body)
-            record.update(entry.index)
+            extra = {**entry.index, "stored_at": self._clock()}
+            record = next_record(entry.chain, last, entry.event_id, entry.body, extra)
             record["_id"] = record_key(entry.chain, record["seq"])
-            record["stored_at"] = self._clock()
             try:
                 await self._records.insert_one(record)
             except DuplicateKeyError:
@@ -165,7 +164,7 @@ class MongoAuditLog:
 
     async def chains(self) -> Chains:
         found: Chains = {}
-        cursor = self._records.find({}, {"stored_at": 0}).sort(
+        cursor = self._records.find({}).sort(
             [("chain", ASCENDING), ("seq", ASCENDING)]
         )
         async for doc in cursor:
@@ -211,10 +210,10 @@ class MemoryAuditLog:
     async def append(self, entry: Entry) -> bool:
         if any(r.get("event_id") == entry.event_id for r in self.records.values()):
             return False
-        record = next_record(entry.chain, self.tips.get(entry.chain), entry.event_id, entry.body)
-        record.update(copy.deepcopy(entry.index))
+        extra = {**copy.deepcopy(entry.index), "stored_at": self._clock()}
+        tip = self.tips.get(entry.chain)
+        record = next_record(entry.chain, tip, entry.event_id, entry.body, extra)
         record["_id"] = record_key(entry.chain, record["seq"])
-        record["stored_at"] = self._clock()
         self.records[record["_id"]] = copy.deepcopy(record)
         self.tips[entry.chain] = tip_of(record)
         return True
@@ -222,8 +221,7 @@ class MemoryAuditLog:
     async def snapshot(self) -> tuple[Chains, dict[str, ChainTip]]:
         found: Chains = {}
         for doc in sorted(self.records.values(), key=lambda d: (d["chain"], d["seq"])):
-            kept = {k: v for k, v in copy.deepcopy(doc).items() if k != "stored_at"}
-            found.setdefault(doc["chain"], []).append(kept)
+            found.setdefault(doc["chain"], []).append(copy.deepcopy(doc))
         return found, dict(self.tips)
 
     async def search(
