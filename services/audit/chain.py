@@ -48,21 +48,21 @@ def to_millis(moment: datetime) -> datetime:
     return aware.replace(microsecond=aware.microsecond // 1000 * 1000)
 
 
-def _plain(obj: object) -> object:
+def plain(obj: object) -> object:
     """JSON-able form of a stored value: datetimes as ``{"$date": ...}`` at ms precision."""
     if isinstance(obj, datetime):
         return {"$date": to_millis(obj).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
     if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
+        return [plain(v) for v in obj]
     return obj
 
 
 def canonical(obj: object) -> bytes:
     """Canonical JSON bytes: sorted keys, compact separators, UTF-8, no NaN."""
     text = json.dumps(
-        _plain(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        plain(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
     return text.encode("utf-8")
 
