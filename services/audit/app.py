@@ -16,12 +16,17 @@ from services.audit.settings import AuditSettings
 from services.audit.sources import ENVELOPE_TOPICS, KINDS
 from shared import topics
 from shared.runtime import every, make_runtime, service_app
+from shared.settings import Settings
 
 SERVICE = "audit"
 SETTINGS = AuditSettings
 
 
-def create_app(settings: AuditSettings, *, deps: Deps | None = None) -> FastAPI:
+def create_app(settings: Settings, *, deps: Deps | None = None) -> FastAPI:
+    """The audit service; given plain ``Settings`` (tests), its own fields take their
+    defaults from the environment."""
+    if not isinstance(settings, AuditSettings):
+        settings = AuditSettings(**settings.model_dump())
     runtime = make_runtime(settings, SERVICE)
     if deps is None:
         audit_log = MongoAuditLog(runtime.db)

@@ -41,6 +41,7 @@ class Signer:
     loaded: bool = False
     frontiers: dict[str, Frontier] = field(default_factory=dict)
     halted: set[str] = field(default_factory=set)
+    latest: dict[str, SignedHead] = field(default_factory=dict)  # what it signed last
 
 
 @dataclass
@@ -160,6 +161,7 @@ async def sign_heads(deps: Deps) -> int:
                     AUDIT_HEADS, event.envelope(source="audit", subject=chain)
                 )
             deps.signer.frontiers[chain] = frontier = trial
+            deps.signer.latest[chain] = head
             signed += 1
     return signed
 
@@ -184,6 +186,7 @@ async def _resume_signer(deps: Deps, key: OKPKey) -> None:
                       chain=chain, tree_size=head.size)  # fmt: skip
             deps.signer.halted.add(chain)
         deps.signer.frontiers[chain] = frontier
+        deps.signer.latest[chain] = head
     deps.signer.loaded = True
 
 
@@ -192,7 +195,7 @@ async def access_proof(deps: Deps, cid: str, limit: int = 5000) -> dict[str, Any
     if deps.key is None:
         raise RuntimeError("no audit key")
     heads, _ = verified_heads(await deps.log.heads(), deps.key)
-    latest = latest_heads(heads)
+    latest = latest_heads([*heads, *deps.signer.latest.values()])  # stored ones may be gone
     records = await deps.log.records_of({"kind": "access", "patient": cid}, limit)
     trees: dict[str, Tree] = {}
     for chain in {str(r["chain"]) for r in records} & set(latest):
