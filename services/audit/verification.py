@@ -107,8 +107,6 @@ def _parse(raw: object) -> _Rec | None:
     if not all(isinstance(f, str) for f in fields) or not isinstance(body, Mapping):
         return None
     chain, event_id, prev_hash, digest = (str(f) for f in fields)
-    if "_id" in raw and raw["_id"] != f"{chain}:{seq:012d}":
-        return None
     try:
         canonical(hashed_fields(raw))
     except (TypeError, ValueError):
@@ -272,6 +270,14 @@ def verify_chain(
     found = _Verifier(chain, parsed, expected_tip).run()
     if malformed is not None and (found is None or malformed.seq <= found.seq):
         return malformed
+    # ``_id`` is not hashed (it is ``chain:seq``, the unique key): one that differs is an
+    # edit, reported when nothing earlier explains it (a reorder moves seqs, not ids).
+    for position, raw in enumerate(records):
+        if isinstance(raw, Mapping) and "_id" in raw:
+            seq = raw.get("seq")
+            if isinstance(seq, int) and raw["_id"] != f"{raw.get('chain')}:{seq:012d}":
+                if found is None or seq < found.seq:
+                    return Breach(chain, seq, "altered", "id does not match chain and seq")
     return found
 
 
