@@ -121,7 +121,12 @@ def load_signing_key(
     temp = path.with_suffix(f".{os.getpid()}.tmp")
     temp.write_text(json.dumps(made.as_dict(private=True)))
     os.chmod(temp, 0o600)
-    temp.replace(path)
+    try:
+        os.link(temp, path)  # only the first of several instances starting at once wins
+    except FileExistsError:
+        return import_key(json.loads(path.read_text()))
+    finally:
+        temp.unlink()
     return made
 
 
