@@ -256,7 +256,8 @@ def verify_chain(
     """First tampering in one chain (records sorted by seq), or None when intact."""
     parsed: list[_Rec] = []
     malformed: Breach | None = None
-    for position, raw in enumerate(records):
+    given = list(records)
+    for position, raw in enumerate(given):
         rec = _parse(raw)
         if rec is not None:
             parsed.append(rec)
@@ -272,12 +273,13 @@ def verify_chain(
         return malformed
     # ``_id`` is not hashed (it is ``chain:seq``, the unique key): one that differs is an
     # edit, reported when nothing earlier explains it (a reorder moves seqs, not ids).
-    for position, raw in enumerate(records):
-        if isinstance(raw, Mapping) and "_id" in raw:
-            seq = raw.get("seq")
-            if isinstance(seq, int) and raw["_id"] != f"{raw.get('chain')}:{seq:012d}":
-                if found is None or seq < found.seq:
-                    return Breach(chain, seq, "altered", "id does not match chain and seq")
+    for raw in given:
+        seq = raw.get("seq") if isinstance(raw, Mapping) else None
+        if not isinstance(raw, Mapping) or "_id" not in raw or not isinstance(seq, int):
+            continue
+        moved = raw["_id"] != f"{raw.get('chain')}:{seq:012d}"
+        if moved and (found is None or seq < found.seq):
+            return Breach(chain, seq, "altered", "id does not match chain and seq")
     return found
 
 
