@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
