@@ -4,8 +4,8 @@ One chain per chain key (``access.p3`` for partition 3 of the access topic, whic
 single writer). Each stored record is a dict with ``chain``, ``seq`` (0, 1, 2, ...),
 ``event_id``, ``body``, ``prev_hash`` (the previous record's ``hash``, or ``GENESIS`` for
 seq 0), ``v`` (the record format, ``VERSION``), the index fields (``kind``, ``patient``,
-``time``, ...), ``stored_at`` and ``hash``. The hash covers **every stored field** but
-itself and ``_id`` (which must equal ``chain:seq``, checked by verification)::
+``time``, ...) and ``hash``. The hash covers **every stored field** but itself and
+``_id`` (which must equal ``chain:seq``, checked by verification)::
 
     hash = sha256(canonical(record without hash and _id)).hexdigest()
 
@@ -92,7 +92,7 @@ def next_record(
 ) -> dict[str, Any]:
     """Build the record that follows ``tip`` (``None`` for an empty chain).
 
-    ``extra`` (index fields, ``stored_at``) is stored with the record and hashed with it;
+    ``extra`` (the index fields) is stored with the record and hashed with it;
     its times are cut to milliseconds first, so the stored value is the hashed one.
     """
     seq = 0 if tip is None else tip.seq + 1

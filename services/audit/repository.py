@@ -96,6 +96,7 @@ class MongoAuditLog:
         self._records = db.records
         self._tips = db.tips
         self._heads = db.heads
+        self._arrivals = db.arrivals
         self._clock = clock
         self._last: dict[str, ChainTip | None] = {}
 
@@ -112,8 +113,8 @@ class MongoAuditLog:
     async def append(self, entry: Entry) -> bool:
         for _ in range(MAX_TRIES):
             last = await self._last_of(entry.chain)
-            extra = {**entry.index, "stored_at": self._clock()}
-            record = next_record(entry.chain, last, entry.event_id, entry.body, extra)
+            arrived = self._clock()
+            record = next_record(entry.chain, last, entry.event_id, entry.body, entry.index)
             record["_id"] = record_key(entry.chain, record["seq"])
             try:
                 await self._records.insert_one(record)
@@ -125,8 +126,15 @@ class MongoAuditLog:
             new = tip_of(record)
             self._last[entry.chain] = new
             await self._advance(entry.chain, last, new)
+            await self._arrived(record["_id"], arrived)
             return True
         raise ChainContended(entry.chain)
+
+    async def _arrived(self, key: str, when: datetime) -> None:
+        """When the record was stored (the lag benchmark), kept beside it, not in it: a
+        record holds only what its hash covers and a replay rebuilds the same hashes."""
+        with contextlib.suppress(DuplicateKeyError):
+            await self._arrivals.insert_one({"_id": key, "stored_at": when})
 
     async def seen(self, event_id: str) -> bool:
         return await self._records.find_one({"event_id": event_id}, {"_id": 1}) is not None
@@ -250,15 +258,17 @@ class MemoryAuditLog:
         self.records: dict[str, Document] = {}
         self.chain_tips: dict[str, ChainTip] = {}
         self.stored_heads: dict[str, Document] = {}
+        self.arrivals: dict[str, datetime] = {}
         self._clock = clock
 
     async def append(self, entry: Entry) -> bool:
         if any(r.get("event_id") == entry.event_id for r in self.records.values()):
             return False
-        extra = {**copy.deepcopy(entry.index), "stored_at": self._clock()}
         tip = self.chain_tips.get(entry.chain)
-        record = next_record(entry.chain, tip, entry.event_id, entry.body, extra)
+        index = copy.deepcopy(entry.index)
+        record = next_record(entry.chain, tip, entry.event_id, entry.body, index)
         record["_id"] = record_key(entry.chain, record["seq"])
+        self.arrivals[record["_id"]] = self._clock()
         self.records[record["_id"]] = copy.deepcopy(record)
         self.chain_tips[entry.chain] = tip_of(record)
         return True
