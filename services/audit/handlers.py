@@ -142,12 +142,16 @@ async def sign_heads(deps: Deps) -> int:
         if chain in deps.signer.halted:
             continue
         frontier = deps.signer.frontiers.setdefault(chain, Frontier())
-        while frontier.size < tip.seq + 1:
+        if frontier.size >= tip.seq + 1:
+            continue
+        pending = await deps.log.hashes(chain, frontier.size, tip.seq + 1)  # one read
+        if len(pending) < tip.seq + 1 - frontier.size:
+            log.error(
+                "chain has a gap below its tip", chain=chain, seq=frontier.size + len(pending)
+            )
+        for part in range(0, len(pending), MAX_LEAVES):
+            hashes = pending[part : part + MAX_LEAVES]
             start = frontier.size
-            hashes = await deps.log.hashes(chain, start, min(tip.seq + 1, start + MAX_LEAVES))
-            if not hashes:
-                log.error("chain has a gap below its tip; not signed", chain=chain, seq=start)
-                break
             trial = _copied(frontier)
             for digest in hashes:
                 trial.append(leaf_hash(bytes.fromhex(digest)))
