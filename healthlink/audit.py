@@ -85,7 +85,7 @@ async def verify_database(
 def verify_command(
     as_json: JsonOption = False,
     key_file: Annotated[
-        Path | None, typer.Option("--key", help="the heads' public JWK (file)")
+        Path | None, typer.Option("--key", help="the heads' public JWK (file)", exists=True)
     ] = None,
     topic: Annotated[
         bool, typer.Option("--topic/--no-topic", help="also read the heads topic")
@@ -132,9 +132,14 @@ def public_key_command() -> None:
 @audit.command("check-proof")
 def check_proof_command(
     proof_file: Annotated[
-        Path, typer.Argument(help="a GET /patients/{cid}/accesses/proof answer, saved")
+        Path,
+        typer.Argument(
+            help="a GET /patients/{cid}/accesses/proof answer, saved", exists=True, dir_okay=False
+        ),
     ],
-    key_file: Annotated[Path, typer.Option("--key", help="the heads' public JWK (file)")],
+    key_file: Annotated[
+        Path, typer.Option("--key", help="the heads' public JWK (file)", exists=True)
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Check a patient's access-log proof offline: signed heads, record hashes, inclusion."""
