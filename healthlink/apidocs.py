@@ -74,6 +74,11 @@ TOPIC_DOCS: dict[str, str] = {
         "Messages set aside: the original bytes, key and headers plus hl-dlq-* headers "
         "(id, reason, detail, service, topic, partition, offset, time)."
     ),
+    topics.AUDIT_HEADS: (
+        "audit.head.signed: the audit service's signed tree head of one chain (key: chain); "
+        "a compact JWS (EdDSA) over {chain, tree_size, root_hash, timestamp}, plus the record "
+        "hashes added since the chain's previous head. Kept forever."
+    ),
     topics.DEAD_LETTER_RETRIES: "Operators' retries of dead letters (key: letter id; compacted).",
 }
 

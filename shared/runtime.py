@@ -52,6 +52,7 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     topics.SECURITY_EVENTS: FOREVER,
     topics.IDENTITY_EVENTS: FOREVER,
     topics.DEAD_LETTERS: FOREVER,
+    topics.AUDIT_HEADS: FOREVER,
     topics.DATA_REQUESTS: {"retention.ms": str(30 * 24 * 3600 * 1000), "cleanup.policy": "delete"},
     topics.DEAD_LETTER_RETRIES: {"retention.ms": "-1", "cleanup.policy": "compact"},
 }

@@ -28,6 +28,8 @@ DEAD_LETTERS = "healthlink.deadletter"
 SECURITY_EVENTS = "healthlink.security.events"
 # Identity states from the auth service, versioned full state (key: licence or hospital).
 IDENTITY_EVENTS = "healthlink.identity.events"
+# Signed heads of the audit log's hash chains (key: chain): only the audit service writes.
+AUDIT_HEADS = "healthlink.audit.heads"
 # Data requests (DATA_REQUESTS, above): a consent newly covers a provider, which is asked
 # to send (key: hospital).
 
@@ -42,6 +44,7 @@ ALL = (
     SECURITY_EVENTS,
     DATA_REQUESTS,
     IDENTITY_EVENTS,
+    AUDIT_HEADS,
 )
 
 # Operators' retries of dead letters (key: dead-letter id; compacted: latest retry per letter).

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.audit import handlers
-from services.audit.errors import NotAnAuditor, OtherHospital
+from services.audit.errors import NoHeadKey, NotAnAuditor, OtherHospital
 from services.audit.handlers import Deps, Search
+from services.audit.heads import public_jwk
 from shared import tokens
 from shared.fhir import FHIR_JSON
 from shared.http import OperatorDep, PatientDep, bearer, same_patient
@@ -84,6 +85,25 @@ async def read_accesses(
     return {"cid": cid, "offset": offset, "count": len(entries), "entries": entries}
 
 
+@router.get("/patients/{cid}/accesses/proof")
+async def read_access_proof(cid: str, deps: DepsDep, me: PatientDep) -> dict[str, Any]:
+    """The patient's access log with RFC 9162 inclusion proofs to signed chain heads,
+    checkable offline (``healthlink audit check-proof``). Entries after their chain's
+    latest head are listed under ``pending``."""
+    same_patient(cid, me)
+    if deps.key is None:
+        raise NoHeadKey()
+    return await handlers.access_proof(deps, cid)
+
+
+@router.get("/audit/public-key")
+async def read_public_key(deps: DepsDep) -> dict[str, Any]:
+    """The Ed25519 public JWK that verifies the signed chain heads."""
+    if deps.key is None:
+        raise NoHeadKey()
+    return public_jwk(deps.key)
+
+
 @router.get("/audit/records")
 async def read_records(deps: DepsDep, query: SearchDep) -> dict[str, Any]:
     """Search the audit log (operator, or a hospital admin for its own hospital)."""
@@ -102,4 +122,10 @@ async def read_audit_events(deps: DepsDep, query: SearchDep) -> JSONResponse:
 async def read_verification(deps: DepsDep) -> dict[str, Any]:
     """Recompute every chain against its tip; report the first breach of each."""
     found = await handlers.verify_log(deps)
-    return {"ok": found.ok, "breaches": [asdict(b) for b in found.breaches]}
+    return {
+        "ok": found.ok,
+        "records": found.checked,
+        "heads": found.heads,
+        "unsigned": found.unsigned,
+        "breaches": [asdict(b) for b in found.breaches],
+    }

@@ -3,12 +3,13 @@
 InvalidInput    BadTime (400): a search bound that is not an ISO-8601 time
 Unauthorized    NotAnAuditor (401): neither the operator token nor a hospital's admin key
 Forbidden       OtherHospital (403): a hospital's admin key asking for another hospital
+NotFound        NoHeadKey (404): this instance has no head-signing key (tests' fakes only)
 Transient       ChainContended: a chain's next seq kept being taken (retried by Kafka)
 """
 
 from __future__ import annotations
 
-from shared.errors import Forbidden, InvalidInput, Transient, Unauthorized
+from shared.errors import Forbidden, InvalidInput, NotFound, Transient, Unauthorized
 
 
 class BadTime(InvalidInput):
@@ -38,3 +39,10 @@ class ChainContended(Transient):
     def __init__(self, chain: str) -> None:
         super().__init__(f"could not append to chain {chain}")
         self.chain = chain
+
+
+class NoHeadKey(NotFound):
+    code = "no-head-key"
+
+    def __init__(self) -> None:
+        super().__init__("this audit instance signs no heads")

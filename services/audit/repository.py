@@ -17,6 +17,7 @@ append (or ``reconcile`` on start) recognises it and moves the tip forward.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -60,6 +61,27 @@ class AuditLog(Protocol):
         """Records matching ``criteria`` (exact fields) and a time range, newest first."""
         ...
 
+    async def tips(self) -> dict[str, ChainTip]:
+        """Every chain's stored tip."""
+        ...
+
+    async def hashes(self, chain: str, start: int, end: int) -> list[str]:
+        """The stored hashes of seq ``start`` to ``end - 1`` (one per seq, in order;
+        shorter when some are missing)."""
+        ...
+
+    async def records_of(self, criteria: Mapping[str, Any], limit: int) -> list[Document]:
+        """Whole stored records matching ``criteria``, oldest first (per chain and seq)."""
+        ...
+
+    async def add_head(self, head: Document) -> None:
+        """Keep a signed head (``_id`` chain:tree_size); a second copy is ignored."""
+        ...
+
+    async def heads(self) -> list[Document]:
+        """Every stored signed head."""
+        ...
+
 
 def record_key(chain: str, seq: int) -> str:
     return f"{chain}:{seq:012d}"
@@ -73,6 +95,8 @@ class MongoAuditLog:
     def __init__(self, db: AsyncDatabase[Document], clock: Callable[[], datetime] = utcnow) -> None:
         self._records = db.records
         self._tips = db.tips
+        self._heads = db.heads
+        self._arrivals = db.arrivals
         self._clock = clock
         self._last: dict[str, ChainTip | None] = {}
 
@@ -89,10 +113,9 @@ class MongoAuditLog:
     async def append(self, entry: Entry) -> bool:
         for _ in range(MAX_TRIES):
             last = await self._last_of(entry.chain)
-            record = next_record(entry.chain, last, entry.event_id, entry.body)
-            record.update(entry.index)
+            arrived = self._clock()
+            record = next_record(entry.chain, last, entry.event_id, entry.body, entry.index)
             record["_id"] = record_key(entry.chain, record["seq"])
-            record["stored_at"] = self._clock()
             try:
                 await self._records.insert_one(record)
             except DuplicateKeyError:
@@ -103,8 +126,15 @@ class MongoAuditLog:
             new = tip_of(record)
             self._last[entry.chain] = new
             await self._advance(entry.chain, last, new)
+            await self._arrived(record["_id"], arrived)
             return True
         raise ChainContended(entry.chain)
+
+    async def _arrived(self, key: str, when: datetime) -> None:
+        """When the record was stored (the lag benchmark), kept beside it, not in it: a
+        record holds only what its hash covers and a replay rebuilds the same hashes."""
+        with contextlib.suppress(DuplicateKeyError):
+            await self._arrivals.insert_one({"_id": key, "stored_at": when})
 
     async def seen(self, event_id: str) -> bool:
         return await self._records.find_one({"event_id": event_id}, {"_id": 1}) is not None
@@ -165,12 +195,32 @@ class MongoAuditLog:
 
     async def chains(self) -> Chains:
         found: Chains = {}
-        cursor = self._records.find({}, {"stored_at": 0}).sort(
-            [("chain", ASCENDING), ("seq", ASCENDING)]
-        )
+        cursor = self._records.find({}).sort([("chain", ASCENDING), ("seq", ASCENDING)])
         async for doc in cursor:
             found.setdefault(doc["chain"], []).append(doc)
         return found
+
+    async def hashes(self, chain: str, start: int, end: int) -> list[str]:
+        cursor = self._records.find(
+            {"chain": chain, "seq": {"$gte": start, "$lt": end}}, {"seq": 1, "hash": 1}
+        ).sort([("seq", ASCENDING)])
+        return _contiguous([doc async for doc in cursor], start)
+
+    async def records_of(self, criteria: Mapping[str, Any], limit: int) -> list[Document]:
+        cursor = (
+            self._records.find(dict(criteria))
+            .sort([("chain", ASCENDING), ("seq", ASCENDING)])
+            .limit(limit)
+        )
+        return [doc async for doc in cursor]
+
+    async def add_head(self, head: Document) -> None:
+        doc = {"_id": f"{head['chain']}:{int(head['tree_size']):012d}", **head}
+        with contextlib.suppress(DuplicateKeyError):
+            await self._heads.insert_one(doc)
+
+    async def heads(self) -> list[Document]:
+        return [doc async for doc in self._heads.find({})]
 
     async def search(
         self,
@@ -200,31 +250,34 @@ class MongoAuditLog:
 class MemoryAuditLog:
     """The ``AuditLog`` port over a dict: the same chains, tips, once-only rule and order.
 
-    ``records`` (by ``_id``) and ``tips`` are public so tests can tamper with them.
+    ``records`` (by ``_id``), ``chain_tips`` and ``stored_heads`` are public so tests can
+    tamper with them.
     """
 
     def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
         self.records: dict[str, Document] = {}
-        self.tips: dict[str, ChainTip] = {}
+        self.chain_tips: dict[str, ChainTip] = {}
+        self.stored_heads: dict[str, Document] = {}
+        self.arrivals: dict[str, datetime] = {}
         self._clock = clock
 
     async def append(self, entry: Entry) -> bool:
         if any(r.get("event_id") == entry.event_id for r in self.records.values()):
             return False
-        record = next_record(entry.chain, self.tips.get(entry.chain), entry.event_id, entry.body)
-        record.update(copy.deepcopy(entry.index))
+        tip = self.chain_tips.get(entry.chain)
+        index = copy.deepcopy(entry.index)
+        record = next_record(entry.chain, tip, entry.event_id, entry.body, index)
         record["_id"] = record_key(entry.chain, record["seq"])
-        record["stored_at"] = self._clock()
+        self.arrivals[record["_id"]] = self._clock()
         self.records[record["_id"]] = copy.deepcopy(record)
-        self.tips[entry.chain] = tip_of(record)
+        self.chain_tips[entry.chain] = tip_of(record)
         return True
 
     async def snapshot(self) -> tuple[Chains, dict[str, ChainTip]]:
         found: Chains = {}
         for doc in sorted(self.records.values(), key=lambda d: (d["chain"], d["seq"])):
-            kept = {k: v for k, v in copy.deepcopy(doc).items() if k != "stored_at"}
-            found.setdefault(doc["chain"], []).append(kept)
-        return found, dict(self.tips)
+            found.setdefault(doc["chain"], []).append(copy.deepcopy(doc))
+        return found, dict(self.chain_tips)
 
     async def search(
         self,
@@ -244,3 +297,39 @@ class MemoryAuditLog:
         ]
         found.sort(key=lambda d: (d["time"], d["_id"]), reverse=True)
         return found[skip : skip + limit]
+
+    async def hashes(self, chain: str, start: int, end: int) -> list[str]:
+        docs = sorted(
+            (d for d in self.records.values() if d["chain"] == chain and start <= d["seq"] < end),
+            key=lambda d: d["seq"],
+        )
+        return _contiguous(docs, start)
+
+    async def records_of(self, criteria: Mapping[str, Any], limit: int) -> list[Document]:
+        found = [
+            copy.deepcopy(d)
+            for d in self.records.values()
+            if all(d.get(k) == v for k, v in criteria.items())
+        ]
+        found.sort(key=lambda d: (d["chain"], d["seq"]))
+        return found[:limit]
+
+    async def add_head(self, head: Document) -> None:
+        key = f"{head['chain']}:{int(head['tree_size']):012d}"
+        self.stored_heads.setdefault(key, {"_id": key, **copy.deepcopy(head)})
+
+    async def heads(self) -> list[Document]:
+        return [copy.deepcopy(h) for h in self.stored_heads.values()]
+
+    async def tips(self) -> dict[str, ChainTip]:
+        return dict(self.chain_tips)
+
+
+def _contiguous(docs: list[Document], start: int) -> list[str]:
+    """The hashes of ``docs`` (sorted by seq) while their seqs run on from ``start``."""
+    found: list[str] = []
+    for doc in docs:
+        if doc["seq"] != start + len(found):
+            break
+        found.append(str(doc["hash"]))
+    return found

@@ -57,9 +57,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from services.audit.chain import GENESIS, ChainTip, canonical, record_hash
+from services.audit.chain import (
+    GENESIS,
+    VERSION,
+    ChainTip,
+    canonical,
+    hashed_fields,
+    legacy_hash,
+    record_hash,
+)
 
-BreachKind = Literal["altered", "deleted", "inserted", "reordered"]
+BreachKind = Literal["altered", "deleted", "inserted", "reordered", "legacy"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,11 @@ class _Rec:
     body: Mapping[str, Any]
     prev_hash: str
     hash: str
+    fields: Mapping[str, Any]
+
+    def hash_at(self, chain: str, seq: int) -> str:
+        """The hash this record would have with ``chain`` and ``seq``."""
+        return record_hash({**self.fields, "chain": chain, "seq": seq})
 
 
 def _parse(raw: object) -> _Rec | None:
@@ -95,10 +108,10 @@ def _parse(raw: object) -> _Rec | None:
         return None
     chain, event_id, prev_hash, digest = (str(f) for f in fields)
     try:
-        canonical(body)
+        canonical(hashed_fields(raw))
     except (TypeError, ValueError):
         return None
-    return _Rec(chain, seq, event_id, body, prev_hash, digest)
+    return _Rec(chain, seq, event_id, body, prev_hash, digest, hashed_fields(raw))
 
 
 class _Verifier:
@@ -116,7 +129,7 @@ class _Verifier:
         self._homes: dict[int, int | None] = {}
 
     def fits(self, r: _Rec, seq: int) -> bool:
-        return record_hash(self.chain, seq, r.event_id, r.body, r.prev_hash) == r.hash
+        return r.hash_at(self.chain, seq) == r.hash
 
     def home(self, r: _Rec) -> int | None:
         """The seq the record's stored hash is valid for, if any candidate fits."""
@@ -157,9 +170,15 @@ class _Verifier:
     def _check(self, e: int, prev: _Rec | None, group: list[_Rec], i: int) -> Breach | None:
         r = group[0]
         for g in group:
+            if g.fields.get("v") != VERSION:
+                if legacy_hash(g.fields) == g.hash:
+                    detail = "written by an older version: its hash does not cover every field"
+                    return self.breach(g.seq, "legacy", detail)
+                return self.breach(g.seq, "altered", "record format changed")
+        for g in group:
             if g.chain == self.chain:
                 continue
-            own = record_hash(g.chain, g.seq, g.event_id, g.body, g.prev_hash) == g.hash
+            own = g.hash_at(g.chain, g.seq) == g.hash
             if own:
                 return self.breach(g.seq, "inserted", "record copied from another chain")
             return self.breach(g.seq, "altered", "chain field changed")
@@ -237,7 +256,8 @@ def verify_chain(
     """First tampering in one chain (records sorted by seq), or None when intact."""
     parsed: list[_Rec] = []
     malformed: Breach | None = None
-    for position, raw in enumerate(records):
+    given = list(records)
+    for position, raw in enumerate(given):
         rec = _parse(raw)
         if rec is not None:
             parsed.append(rec)
@@ -251,6 +271,15 @@ def verify_chain(
     found = _Verifier(chain, parsed, expected_tip).run()
     if malformed is not None and (found is None or malformed.seq <= found.seq):
         return malformed
+    # ``_id`` is not hashed (it is ``chain:seq``, the unique key): one that differs is an
+    # edit, reported when nothing earlier explains it (a reorder moves seqs, not ids).
+    for raw in given:
+        seq = raw.get("seq") if isinstance(raw, Mapping) else None
+        if not isinstance(raw, Mapping) or "_id" not in raw or not isinstance(seq, int):
+            continue
+        moved = raw["_id"] != f"{raw.get('chain')}:{seq:012d}"
+        if moved and (found is None or seq < found.seq):
+            return Breach(chain, seq, "altered", "id does not match chain and seq")
     return found
 
 

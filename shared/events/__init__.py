@@ -10,11 +10,13 @@ and version, used by every producer and consumer (``base.py`` tells how).
     access.py     one access event per patient request       ACCESS_EVENTS
     security.py   sign-ins, rosters, break-glass, operators  SECURITY_EVENTS
     identity.py   licences and rosters (versioned state)     IDENTITY_EVENTS
+    audit.py      signed heads of the audit chains           AUDIT_HEADS
 
 No event name is written anywhere else (``tests/unit/test_event_catalogue.py``).
 """
 
 from shared.events.access import RecordAccessed
+from shared.events.audit import AuditHeadSigned
 from shared.events.base import CATALOGUE, Event, parse, topic_of
 from shared.events.consent import (
     ConsentChanged,
@@ -60,6 +62,7 @@ __all__ = [
     "CATALOGUE",
     "NEW_PROVIDER",
     "TYPE_PREFIX",
+    "AuditHeadSigned",
     "BreakGlassDeclared",
     "ConsentChanged",
     "ConsentGranted",

@@ -104,7 +104,7 @@ async def test_verify_is_for_the_operator_and_names_the_breach(
 ) -> None:
     assert (await client.get("/audit/verify")).status_code == 401
     r = await client.get("/audit/verify", headers=OPERATOR)
-    assert r.json() == {"ok": True, "breaches": []}
+    assert r.json() == {"ok": True, "records": 3, "heads": {}, "unsigned": 3, "breaches": []}
     log_.records["access.p0:000000000001"]["body"]["data"]["decision"] = "permit"
     r = await client.get("/audit/verify", headers=OPERATOR)
     assert r.json()["ok"] is False

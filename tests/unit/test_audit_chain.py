@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.audit.chain import GENESIS, ChainTip, canonical, next_record, record_hash, tip_of
+from services.audit.chain import (
+    GENESIS,
+    VERSION,
+    ChainTip,
+    canonical,
+    legacy_hash,
+    next_record,
+    record_hash,
+    tip_of,
+)
 from services.audit.verification import Breach, settled_tips, verify_all, verify_chain
 
 pytestmark = pytest.mark.unit
@@ -30,9 +40,7 @@ def build(n: int, chain: str = CHAIN) -> tuple[list[Rec], ChainTip | None]:
 
 
 def rehash(rec: Rec) -> None:
-    rec["hash"] = record_hash(
-        rec["chain"], rec["seq"], rec["event_id"], rec["body"], rec["prev_hash"]
-    )
+    rec["hash"] = record_hash(rec)
 
 
 def by_seq(recs: list[Rec]) -> list[Rec]:
@@ -43,14 +51,10 @@ def forged(recs: list[Rec], k: int) -> Rec:
     """A well-formed record for seq k that links to the record at seq k-1."""
     prev = GENESIS if k == 0 else recs[k - 1]["hash"]
     body = {"action": "read", "forged": True}
-    return {
-        "chain": CHAIN,
-        "seq": k,
-        "event_id": "forged",
-        "body": body,
-        "prev_hash": prev,
-        "hash": record_hash(CHAIN, k, "forged", body, prev),
-    }
+    rec = {"chain": CHAIN, "seq": k, "event_id": "forged", "body": body, "prev_hash": prev,
+           "v": VERSION}  # fmt: skip
+    rec["hash"] = record_hash(rec)
+    return rec
 
 
 # --- tampering operations: (records, k, j) -> tampered records, sorted by seq ---------------
@@ -156,17 +160,37 @@ def test_next_record_links_to_tip() -> None:
     second = next_record(CHAIN, tip_of(first), "e1", {"x": 2})
     assert (first["seq"], first["prev_hash"]) == (0, GENESIS)
     assert (second["seq"], second["prev_hash"]) == (1, first["hash"])
-    assert second["hash"] == record_hash(CHAIN, 1, "e1", {"x": 2}, first["hash"])
+    assert second["hash"] == record_hash(second)
     assert len(second["hash"]) == 64
 
 
 def test_hash_covers_every_field() -> None:
-    base = record_hash(CHAIN, 1, "e", {"x": 1}, GENESIS)
-    assert base != record_hash("p4", 1, "e", {"x": 1}, GENESIS)
-    assert base != record_hash(CHAIN, 2, "e", {"x": 1}, GENESIS)
-    assert base != record_hash(CHAIN, 1, "f", {"x": 1}, GENESIS)
-    assert base != record_hash(CHAIN, 1, "e", {"x": 2}, GENESIS)
-    assert base != record_hash(CHAIN, 1, "e", {"x": 1}, "1" * 64)
+    when = datetime(2026, 1, 2, 3, 4, 5, 678_901, tzinfo=UTC)
+    extra = {"patient": "1234567890123", "kind": "access", "time": when, "stored_at": when}
+    rec = next_record(CHAIN, None, "e", {"x": 1}, extra)
+    assert rec["time"] == when.replace(microsecond=678_000)  # stored as BSON keeps it
+    assert record_hash(rec) == rec["hash"]
+    assert record_hash({**rec, "_id": "anything"}) == rec["hash"]  # _id: checked, not hashed
+    for name, value in [("chain", "p4"), ("seq", 2), ("event_id", "f"), ("body", {"x": 2}),
+                        ("prev_hash", "1" * 64), ("patient", "1234567890124"), ("kind", "x"),
+                        ("time", when.replace(second=6)), ("stored_at", None), ("v", 1),
+                        ("extra", 1)]:  # fmt: skip
+        assert record_hash({**rec, name: value}) != rec["hash"], name
+    without = {k: v for k, v in rec.items() if k != "patient"}
+    assert record_hash(without) != rec["hash"]
+
+
+def test_an_edited_index_field_is_altered_and_an_old_record_is_named_legacy() -> None:
+    recs, tip = build(5)
+    recs[2]["patient"] = "1234567890123"
+    found = verify_chain(CHAIN, recs, tip)
+    assert found is not None and (found.seq, found.kind) == (2, "altered")
+    old, tip = build(3)
+    for rec in old:
+        del rec["v"]
+        rec["hash"] = legacy_hash(rec)
+    found = verify_chain(CHAIN, old)
+    assert found is not None and (found.seq, found.kind) == (0, "legacy")
 
 
 def test_intact_chain_verifies() -> None:
