@@ -25,8 +25,12 @@ class BenchEnv:
 
 
 @asynccontextmanager
-async def bench_env(endpoints: Endpoints) -> AsyncIterator[BenchEnv]:
-    settings = isolated_settings(endpoints)
+async def bench_env(
+    endpoints: Endpoints, settings: Settings | None = None, *, keep: bool = False
+) -> AsyncIterator[BenchEnv]:
+    """Services started on ``settings`` (fresh isolated ones by default); ``keep``: leave
+    their topics and databases behind on exit (``bench.scale`` grows one store over runs)."""
+    settings = settings or isolated_settings(endpoints)
     platform = Platform(settings, Path(tempfile.mkdtemp(prefix="healthlink-bench-")))
     platform.start_all()
     try:
@@ -34,4 +38,5 @@ async def bench_env(endpoints: Endpoints) -> AsyncIterator[BenchEnv]:
             yield BenchEnv(settings, platform, Actors(http, platform))
     finally:
         platform.stop_all()
-        await drop_isolated(settings)  # a benchmark leaves no topics or databases behind
+        if not keep:
+            await drop_isolated(settings)  # a benchmark leaves no topics or databases behind
