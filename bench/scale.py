@@ -70,6 +70,7 @@ REVOKES = 20
 AUDIT_READS = 100
 BY_KEY_SAMPLES = 200
 SERVICES_ORDER = ("consent", "ingest", "query", "audit", "notify", "auth")
+READY_S = 600.0  # services' start on a busy shared machine
 Row = dict[str, Any]
 
 
@@ -439,7 +440,7 @@ async def grow(
     work: Path,
 ) -> None:
     """Rounds until the target is reached (or ``max_rounds`` of them, when not 0)."""
-    async with bench_env(endpoints, settings, keep=True) as env:
+    async with bench_env(endpoints, settings, keep=True, ready_s=READY_S) as env:
         hospitals = {
             code: await env.actors.hospital(code, f"Hospital {code}")
             for code in provider_codes(target.hospitals)
