@@ -38,6 +38,7 @@ import json
 import math
 import os
 import random
+import signal
 import tempfile
 import time
 import uuid
@@ -471,5 +472,10 @@ async def grow(
             done += 1
 
 
+def stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # SIGTERM: stop the services on the way out
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, stop)
     asyncio.run(main())
