@@ -211,7 +211,8 @@ def infra_pids(pg: psycopg.Connection[Any]) -> dict[str, int]:
 
 
 def dir_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    """Bytes allocated on disk (Kafka preallocates its sparse 10 MB index files)."""
+    return sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file())
 
 
 def kafka_bytes(topic_prefix: str, log_dir: Path | None = None) -> int:
