@@ -52,13 +52,13 @@ from typing import Any
 import psycopg
 from healthlink_adapter import KafkaUploader
 
-from bench import audit, consent, ingest, query
+from bench import audit, consent, ingest, ops, query
 from bench.env import BenchEnv, bench_env
 from bench.stats import summarise
 from healthlink.synthetic import THAI_HOSPITALS, make_patient_bundle
 from shared.database import make_client
 from shared.settings import Settings
-from tests.support.journey import Hospital
+from tests.support.journey import OPERATOR, Hospital
 from tests.support.settings import isolated_settings
 from tests.support.stack import ROOT, Endpoints, _local_stack
 
@@ -402,12 +402,16 @@ async def one_round(
     await actors.records(doctor, cids[0])
     out.update(await audit.audit_lag(env, doctor, cids[0], AUDIT_READS))
     out.update(await by_key(env, sample_keys(rng, path, plan.uploads, BY_KEY_SAMPLES + 5)))
+    listing = await ops.timed_get(
+        env, actors.url("ingest", "/admin/deadletters"), OPERATOR, READ_SAMPLES
+    )
+    out.update(summarise("deadletters_list", listing))
     await asyncio.to_thread(path.unlink)
     return out
 
 
-def target_from(argv: Sequence[str] | None, environ: Mapping[str, str]) -> tuple[Target, int]:
-    """The target and the most rounds this run may do (0: no limit)."""
+def target_from(argv: Sequence[str] | None, environ: Mapping[str, str]) -> tuple[Target, int, bool]:
+    """The target, the most rounds this run may do (0: no limit), replay after the last."""
 
     def env_int(name: str, default: int) -> int:
         return int(environ.get(f"HEALTHLINK_SCALE_{name}", default))
@@ -419,18 +423,21 @@ def target_from(argv: Sequence[str] | None, environ: Mapping[str, str]) -> tuple
     parser.add_argument("--rounds", type=int, default=env_int("ROUNDS", default.rounds))
     parser.add_argument("--hospitals", type=int, default=env_int("HOSPITALS", default.hospitals))
     parser.add_argument("--max-rounds", type=int, default=env_int("MAX_ROUNDS", 0))
+    parser.add_argument(
+        "--replay", action="store_true", default=environ.get("HEALTHLINK_SCALE_REPLAY") == "1"
+    )
     args = parser.parse_args(argv)
     target = Target(args.resources, args.patients, max(1, args.rounds), args.hospitals)
-    return target, args.max_rounds
+    return target, args.max_rounds, args.replay
 
 
 async def main(argv: Sequence[str] | None = None) -> None:
-    target, max_rounds = target_from(argv, os.environ)
+    target, max_rounds, replay = target_from(argv, os.environ)
     store = os.environ.get("HEALTHLINK_SCALE_STORE", "hlscale")
     endpoints = _local_stack()
     settings = isolated_settings(endpoints, topic_prefix=f"{store}.", db_prefix=store)
     with tempfile.TemporaryDirectory(prefix="healthlink-scale-") as tmp:
-        await grow(endpoints, settings, store, target, max_rounds, Path(tmp))
+        await grow(endpoints, settings, store, target, max_rounds, replay, Path(tmp))
 
 
 async def grow(
@@ -439,6 +446,7 @@ async def grow(
     store: str,
     target: Target,
     max_rounds: int,
+    replay: bool,
     work: Path,
 ) -> None:
     """Rounds until the target is reached (or ``max_rounds`` of them, when not 0)."""
@@ -459,6 +467,8 @@ async def grow(
             began = time.perf_counter()
             figures = await one_round(env, plan, hospitals, reader, work)
             after_r, after_p = await counts(env)
+            if replay and plan_round(target, after_r, after_p) is None:
+                figures.update(await ops.replay_ingest(env, READY_S))  # the last round
             row: Row = {
                 "store": store,
                 "round": plan.number,

@@ -45,8 +45,8 @@ def test_nothing_to_plan_once_the_target_is_reached() -> None:
 
 
 def test_default_target_is_the_issues() -> None:
-    target, max_rounds = target_from([], {})
-    assert (target.resources, target.patients, max_rounds) == (5_000_000, 50_000, 0)
+    target, max_rounds, replay = target_from([], {})
+    assert (target.resources, target.patients, max_rounds, replay) == (5_000_000, 50_000, 0, False)
     assert plan_round(target, 0, 0) == RoundPlan(1, 5_000, 10_000)
 
 
@@ -55,6 +55,7 @@ def test_target_from_environment_then_arguments() -> None:
     target, _ = target_from(["--patients", "300", "--max-rounds", "1"], env)
     assert target == Target(30_000, 300, 3, 20)
     assert target_from(["--max-rounds", "1"], env)[1] == 1
+    assert target_from([], {"HEALTHLINK_SCALE_REPLAY": "1"})[2] is True
 
 
 def test_many_hospitals_real_ones_first() -> None:
