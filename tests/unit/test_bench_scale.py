@@ -52,7 +52,7 @@ def test_default_target_is_the_issues() -> None:
 
 def test_target_from_environment_then_arguments() -> None:
     env = {"HEALTHLINK_SCALE_RESOURCES": "30000", "HEALTHLINK_SCALE_ROUNDS": "3"}
-    target, _ = target_from(["--patients", "300", "--max-rounds", "1"], env)
+    target, _, _ = target_from(["--patients", "300", "--max-rounds", "1"], env)
     assert target == Target(30_000, 300, 3, 20)
     assert target_from(["--max-rounds", "1"], env)[1] == 1
     assert target_from([], {"HEALTHLINK_SCALE_REPLAY": "1"})[2] is True
