@@ -24,7 +24,7 @@ COMPILE = echo "-e .[dev]" | $(UV) pip compile - --quiet --universal --python-ve
 	--generate-hashes --no-emit-package healthlink --no-emit-package healthlink-adapter \
 	--custom-compile-command "make lock"
 
-.PHONY: install lock lock-upgrade lock-check infra-up infra-down infra-wipe up down test test-unit test-integration test-e2e lint fmt bench demo status
+.PHONY: install lock lock-upgrade lock-check infra-up infra-down infra-wipe up down test test-unit test-integration test-e2e lint fmt bench bench-scale demo status
 
 $(UV_STAMP):
 	test -x $(TOOLS)/bin/python || $(PY) -m venv $(TOOLS)
@@ -103,3 +103,9 @@ fmt: install
 
 bench: install infra-up
 	$(WITH_ENV) $(BIN)/python -m bench
+
+# Grows one store in rounds toward 5 M resources and 50 k patients (hours; not in CI).
+# Small: HEALTHLINK_SCALE_RESOURCES=36000 HEALTHLINK_SCALE_PATIENTS=90
+# HEALTHLINK_SCALE_ROUNDS=3 make bench-scale. See docs/benchmarks-scale.md.
+bench-scale: install infra-up
+	$(WITH_ENV) $(BIN)/python -m bench.scale

@@ -45,7 +45,19 @@ async def run(env: BenchEnv) -> dict[str, float]:
     source = await env.actors.hospital("10670", "Siriraj Hospital")
     reader = await env.actors.hospital("11535", "Chulalongkorn Hospital", role="consumer")
     doctor = await env.actors.physician(reader, "20001")
-    for _ in range(WARM_UP):
-        await one_round(env, rng, doctor, source.code)
-    samples = [await one_round(env, rng, doctor, source.code) for _ in range(ROUNDS)]
+    return await revoke_to_enforced(env, rng, doctor, source.code)
+
+
+async def revoke_to_enforced(
+    env: BenchEnv,
+    rng: random.Random,
+    doctor: str,
+    source: str,
+    rounds: int = ROUNDS,
+    warm_up: int = WARM_UP,
+) -> dict[str, float]:
+    """``rounds`` measured revocations (after ``warm_up`` unmeasured), p50 and p99."""
+    for _ in range(warm_up):
+        await one_round(env, rng, doctor, source)
+    samples = [await one_round(env, rng, doctor, source) for _ in range(rounds)]
     return summarise("revoke_to_enforced", samples)

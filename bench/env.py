@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.settings import Settings
+from shared.settings import SERVICE_PORTS, Settings
 from tests.support.journey import Actors
 from tests.support.platform import Platform
 from tests.support.settings import drop_isolated, isolated_settings
@@ -25,13 +25,26 @@ class BenchEnv:
 
 
 @asynccontextmanager
-async def bench_env(endpoints: Endpoints) -> AsyncIterator[BenchEnv]:
-    settings = isolated_settings(endpoints)
+async def bench_env(
+    endpoints: Endpoints,
+    settings: Settings | None = None,
+    *,
+    keep: bool = False,
+    ready_s: float = 120.0,
+) -> AsyncIterator[BenchEnv]:
+    """Services started on ``settings`` (fresh isolated ones by default) and stopped on
+    exit, even when one never gets ready within ``ready_s``; ``keep``: leave their topics
+    and databases behind (``bench.scale`` grows one store over runs)."""
+    settings = settings or isolated_settings(endpoints)
     platform = Platform(settings, Path(tempfile.mkdtemp(prefix="healthlink-bench-")))
-    platform.start_all()
     try:
+        for service in SERVICE_PORTS:
+            platform.start(service)
+        for service in SERVICE_PORTS:
+            platform.wait_ready(service, ready_s)
         async with httpx.AsyncClient(timeout=30) as http:
             yield BenchEnv(settings, platform, Actors(http, platform))
     finally:
         platform.stop_all()
-        await drop_isolated(settings)  # a benchmark leaves no topics or databases behind
+        if not keep:
+            await drop_isolated(settings)  # a benchmark leaves no topics or databases behind

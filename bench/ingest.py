@@ -150,11 +150,16 @@ def chart_sizes(data: list[tuple[str, bytes]], hospital: str) -> list[int]:
     seen: dict[str, set[str]] = {}
     sizes = []
     for cid, body in data:
-        docs = to_documents(parse_bundle(body), hospital, "probe", datetime.now(UTC)).docs
         ids = seen.setdefault(cid, set())
-        ids.update(doc["_id"] for doc in docs)
+        ids.update(record_ids(body, hospital))
         sizes.append(len(ids))
     return sizes
+
+
+def record_ids(body: bytes, hospital: str) -> list[str]:
+    """The ``_id`` of each record ingest stores for this upload from ``hospital``."""
+    docs = to_documents(parse_bundle(body), hospital, "probe", datetime.now(UTC)).docs
+    return [str(doc["_id"]) for doc in docs]
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from healthlink_adapter import KafkaUploader
@@ -37,14 +38,21 @@ async def send(env: BenchEnv, keys: dict[str, str], bundles: list[tuple[str, Any
                     await adapter.send(bundle)
 
 
-async def run(env: BenchEnv) -> dict[str, float]:
+@dataclass
+class Chart:
+    """A patient with 1,000 clinical records from 5 hospitals, whole in the physician's read."""
+
+    cid: str
+    summary_url: str
+    everything_url: str
+    search_url: str  # a typical search: one category of one type, newest first
+
+
+async def large_chart(env: BenchEnv, rng: random.Random, doctor: str) -> Chart:
     actors = env.actors
-    rng = random.Random(5)
     keys = {}
     for code in SOURCES:
         keys[code] = (await actors.hospital(code, f"Hospital {code}")).upload_key
-    reader = await actors.hospital("11535", "Chulalongkorn Hospital", role="consumer")
-    doctor = await actors.physician(reader, "30001")
     cid, token = await actors.patient(rng)
     await actors.consent(cid, token, SOURCES)
     bundles = [
@@ -57,12 +65,16 @@ async def run(env: BenchEnv) -> dict[str, float]:
         for code in SOURCES
         for _ in range(BUNDLES_PER_SOURCE)
     ]
-    summary_url = actors.url("query", f"/patients/{cid}/summary")
-    everything_url = actors.url("query", f"/fhir/Patient/{cid}/$everything?_count=1000")
+    chart = Chart(
+        cid,
+        actors.url("query", f"/patients/{cid}/summary"),
+        actors.url("query", f"/fhir/Patient/{cid}/$everything?_count=1000"),
+        actors.url("query", f"/fhir/Observation?patient={cid}&category=laboratory&_sort=-date"),
+    )
     expected = len(SOURCES) * BUNDLES_PER_SOURCE * CLINICAL_PER_BUNDLE
 
     async def all_visible() -> bool:
-        r = await actors.http.get(summary_url, headers=auth(doctor))
+        r = await actors.http.get(chart.summary_url, headers=auth(doctor))
         return r.status_code == 200 and r.json()["total"] >= expected
 
     for attempt in range(4):  # an upload racing the hospital's registration is set aside
@@ -71,24 +83,39 @@ async def run(env: BenchEnv) -> dict[str, float]:
             await eventually(all_visible, timeout_s=40, what="1,000 records visible")
             break
         except AssertionError:
-            r = await actors.http.get(summary_url, headers=auth(doctor))
+            r = await actors.http.get(chart.summary_url, headers=auth(doctor))
             print(f"[bench.query] {r.status_code} {r.text[:120]}; sending again", flush=True)
             if attempt == 3:
                 raise
+    return chart
+
+
+async def latencies(
+    env: BenchEnv, doctor: str, urls: dict[str, str], samples: int = SAMPLES
+) -> dict[str, float]:
+    """Per named URL: ``WARMUP`` unmeasured requests, then ``samples`` timed; p50 and p99."""
 
     async def timed(url: str) -> float:
         start = time.perf_counter()
-        r = await actors.http.get(url, headers=auth(doctor))
+        r = await env.actors.http.get(url, headers=auth(doctor))
         _ = r.content
         assert r.status_code == 200, r.text[:200]
         return (time.perf_counter() - start) * 1000
 
     results: dict[str, float] = {}
-    for name, url in (("summary", summary_url), ("everything", everything_url)):
+    for name, url in urls.items():
         for _ in range(WARMUP):
             await timed(url)
-        samples = [await timed(url) for _ in range(SAMPLES)]
-        results.update(summarise(name, samples))
-    r = await actors.http.get(everything_url, headers=auth(doctor))
+        results.update(summarise(name, [await timed(url) for _ in range(samples)]))
+    return results
+
+
+async def run(env: BenchEnv) -> dict[str, float]:
+    reader = await env.actors.hospital("11535", "Chulalongkorn Hospital", role="consumer")
+    doctor = await env.actors.physician(reader, "30001")
+    chart = await large_chart(env, random.Random(5), doctor)
+    urls = {"summary": chart.summary_url, "everything": chart.everything_url}
+    results = await latencies(env, doctor, urls)
+    r = await env.actors.http.get(chart.everything_url, headers=auth(doctor))
     results["everything_entries"] = float(len(r.json()["entry"]))
     return results
