@@ -25,8 +25,7 @@ from services.portal.errors import (
     SignInRefused,
 )
 from shared.errors import InvalidInput
-
-FHIR_JSON = "application/fhir+json"
+from shared.fhir import FHIR_JSON
 
 
 class Sessions(Protocol):
