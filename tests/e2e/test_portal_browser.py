@@ -5,10 +5,12 @@ Thai, see a refusal for a patient without consent, sign out. Explicit waits only
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from healthlink_adapter import KafkaUploader
@@ -79,7 +81,7 @@ def fill(driver: WebDriver, field: str, value: str) -> None:
 
 
 async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_a_refusal(
-    actors: Actors, settings: Settings, browser: WebDriver
+    actors: Actors, settings: Settings, browser: WebDriver, tmp_path: Path
 ) -> None:
     rng = random.Random(1507)
     source = await actors.hospital("10676", "Rajavithi Hospital")
@@ -99,13 +101,18 @@ async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_
     await actors.records(doctor, consented, at_least=12)  # the charts are merged: go
 
     url = actors.platform.url("portal")
-    elapsed = await asyncio.to_thread(browse, browser, url, reader.code, consented, refused)
+    shots = Path(os.environ.get("HEALTHLINK_PORTAL_SCREENSHOTS") or tmp_path)
+    elapsed = await asyncio.to_thread(browse, browser, url, reader.code, consented, refused, shots)
     print(f"\nportal browser journey: {elapsed:.1f}s")  # reported with -s
     assert elapsed < BUDGET_S, f"the browser journey took {elapsed:.1f}s"
 
 
-def browse(driver: WebDriver, url: str, hospital: str, consented: str, refused: str) -> float:
-    """The journey in the browser; returns its duration in seconds."""
+def browse(
+    driver: WebDriver, url: str, hospital: str, consented: str, refused: str, shots: Path
+) -> float:
+    """The journey in the browser; returns its duration in seconds. Screenshots of each
+    screen go to ``shots`` (``HEALTHLINK_PORTAL_SCREENSHOTS``, else the test's tmp dir)."""
+    shots.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     wait: WebDriverWait[WebDriver] = WebDriverWait(driver, 15)
     driver.get(url)
@@ -119,6 +126,7 @@ def browse(driver: WebDriver, url: str, hospital: str, consented: str, refused: 
     fill(driver, "pin", "0000")
     driver.find_element(By.ID, "signin-submit").click()
     text_in(wait, "#signin-error", "licence number or PIN is wrong")
+    driver.save_screenshot(str(shots / "signin-wrong-pin-en.png"))
 
     fill(driver, "pin", PIN)
     driver.find_element(By.ID, "signin-submit").click()
@@ -143,6 +151,7 @@ def browse(driver: WebDriver, url: str, hospital: str, consented: str, refused: 
     assert any(h.startswith("Visits (") for h in headings), headings
     cells = driver.find_elements(By.CSS_SELECTOR, "#groups td:last-child")
     assert cells and all(c.text == "10676" for c in cells)
+    driver.save_screenshot(str(shots / "record-en.png"))
 
     # Thai: every label from the Thai catalogue, dates in the Buddhist era
     driver.find_element(By.ID, "lang-th").click()
@@ -153,6 +162,7 @@ def browse(driver: WebDriver, url: str, hospital: str, consented: str, refused: 
     text_in(wait, "#sign-out", "ออกจากระบบ")
     dates = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#groups td:first-child")]
     assert any(" 25" in d for d in dates), dates  # พ.ศ. 25xx
+    driver.save_screenshot(str(shots / "record-th.png"))
 
     # a patient without consent: the refusal and what the patient can do, in Thai
     fill(driver, "cid", refused)
@@ -160,6 +170,7 @@ def browse(driver: WebDriver, url: str, hospital: str, consented: str, refused: 
     text_in(wait, "#refusal", "ผู้ป่วยยังไม่ได้ให้ความยินยอม")
     assert driver.find_element(By.ID, "refusal").get_attribute("data-reason") == "no-consent"
     assert not driver.find_elements(By.CSS_SELECTOR, "#groups .group")
+    driver.save_screenshot(str(shots / "refusal-th.png"))
 
     # the language is remembered across a reload; sign-out ends the session
     driver.refresh()
