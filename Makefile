@@ -82,10 +82,12 @@ status:
 
 # The real browser of the portal's browser test (tests/e2e/test_portal_browser.py):
 # Debian's Chromium and its WebDriver, installed when missing (browser builds cannot be
-# downloaded by the test tools here; selenium is pointed at these).
-BROWSER_PACKAGES := chromium chromium-driver
+# downloaded by the test tools here; selenium is pointed at these), and a Thai font so
+# the screenshots show Thai (Garuda, 250 kB).
+BROWSER_PACKAGES := chromium chromium-driver fonts-tlwg-garuda-otf
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  && fc-list 2>/dev/null | grep -qi garuda || { \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }

@@ -34,14 +34,18 @@ function validCid(cid) {
   return (11 - (total % 11)) % 10 === Number(cid[12]);
 }
 
-// --- dates: Thai shows the Buddhist era (th-TH's calendar), English day month year
+// --- dates: Thai shows the Buddhist era (th-TH's calendar), English day month year;
+// times in Thailand's time zone whatever the browser's, a bare date as written
 function formatDate(value) {
   if (!value) return '';
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) return value;
   const locale = state.lang === 'th' ? 'th-TH' : 'en-GB';
   const withTime = value.length > 10;
-  return new Intl.DateTimeFormat(locale, withTime ? { dateStyle: 'medium', timeStyle: 'short' } : { dateStyle: 'medium' }).format(date);
+  const options = withTime
+    ? { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Bangkok' }
+    : { dateStyle: 'medium', timeZone: 'UTC' };
+  return new Intl.DateTimeFormat(locale, options).format(date);
 }
 
 // --- errors are kept as codes so a language switch re-translates them
