@@ -42,7 +42,7 @@ def platform(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
         for service in NEEDED:
             running.start(service)
         for service in NEEDED:
-            running.wait_ready(service, timeout_s=300)
+            running.wait_ready(service)
         yield running
     finally:
         running.stop_all()

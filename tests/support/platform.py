@@ -68,7 +68,7 @@ class Platform:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, service: str, timeout_s: float = 120.0) -> None:
+    def wait_ready(self, service: str, timeout_s: float = 300.0) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             proc = self.procs[service]
