@@ -92,7 +92,8 @@ def consumed_by() -> dict[str, list[str]]:
     """Topic -> the services that consume it (from their composition roots)."""
     found: dict[str, list[str]] = {}
     for service in SERVICES:
-        for topic in build_app(service).state.runtime.routes:
+        runtime = getattr(build_app(service).state, "runtime", None)  # the portal has none
+        for topic in runtime.routes if runtime is not None else ():
             found.setdefault(topic, []).append(service)
     return found
 

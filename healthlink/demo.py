@@ -184,6 +184,14 @@ def render(urls: dict[str, str]) -> str:
     lines += [
         "",
         f"Demo patient CID {DEMO_CID}; physician licence {LICENCE} at {READER}.",
+    ]
+    if "portal" in urls:
+        lines += [
+            f"Physician viewer (web, Thai/English): {urls['portal']}/",
+            f"  sign in: licence {LICENCE}, hospital {READER}, PIN {PIN};"
+            f" then look up CID {DEMO_CID}",
+        ]
+    lines += [
         "Try these (copy each block into a shell):",
         "",
     ]

@@ -21,11 +21,13 @@ KNOWN_SECRETS = frozenset(
 MIN_SECRET_BYTES = 32
 
 # The services in order, each on the default base port + its place in this order
-# (8001-8006); HEALTHLINK_SERVICE_PORT_BASE moves all six (Settings.port).
+# (8001-8007); HEALTHLINK_SERVICE_PORT_BASE moves them all (Settings.port).
 DEFAULT_PORT_BASE = 8001
 SERVICE_PORTS: dict[str, int] = {
     service: DEFAULT_PORT_BASE + place
-    for place, service in enumerate(("consent", "ingest", "query", "audit", "notify", "auth"))
+    for place, service in enumerate(
+        ("consent", "ingest", "query", "audit", "notify", "auth", "portal")
+    )
 }
 
 

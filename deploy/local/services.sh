@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the six Health Link services on loopback as background processes of this checkout.
+# Run the Health Link services (six, and the portal: the physicians' web viewer) on loopback as background processes of this checkout.
 # Usage: deploy/local/services.sh check|up|down|status
 #   check   exit 1, naming the process, if a port of a service not running yet is held
 #           by a process this checkout did not start (make up runs it before anything)
@@ -10,7 +10,7 @@
 #           SIGKILL after HEALTHLINK_SERVICE_STOP_TIMEOUT; then anything left of its
 #           process group
 #   status  each service: up (pid, checkout it runs from) or down (and who holds its port)
-# Ports: shared/settings.py, 8001-8006; HEALTHLINK_SERVICE_PORT_BASE moves all six.
+# Ports: shared/settings.py, 8001-8007 (portal 8007); HEALTHLINK_SERVICE_PORT_BASE moves them all.
 # Logs: $HEALTHLINK_DATA_DIR/logs/<service>.log (default .data/); pids in .data/run/.
 set -euo pipefail
 

@@ -50,9 +50,13 @@ class Platform:
                 HEALTHLINK_CONSENT_URL=self.url("consent"),
                 HEALTHLINK_DATA_DIR=str(self.log_dir),
             )
+        if service.split("-")[0] == "portal":  # the web viewer reads through query
+            env["HEALTHLINK_PORTAL_QUERY_URL"] = self.url("query")
         return env
 
     def start(self, service: str) -> None:
+        for other in SERVICE_PORTS:  # a service may name its neighbours before they start
+            self.ports.setdefault(other, free_port())
         port = self.ports.setdefault(service, free_port())
         env = self.env(service)
         log = (self.log_dir / f"{service}.log").open("ab")
@@ -64,7 +68,7 @@ class Platform:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, service: str, timeout_s: float = 120.0) -> None:
+    def wait_ready(self, service: str, timeout_s: float = 300.0) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             proc = self.procs[service]

@@ -1,0 +1,111 @@
+"""Composition root of the portal: the physicians' web viewer (docs/portal.md).
+
+No broker and no database: the portal is a backend-for-frontend in front of the query
+service's API; sessions live in the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from services.portal.api import router
+from services.portal.domain import refusal_code
+from services.portal.errors import Refused
+from services.portal.handlers import Deps
+from services.portal.repository import HttpQuery, MemorySessions
+from services.portal.settings import PortalSettings
+from shared.errors import HealthLinkError
+from shared.http import health_routes, install_correlation, install_error_handlers
+from shared.logging import configure_logging
+
+SERVICE = "portal"
+SETTINGS = PortalSettings
+WEB = Path(__file__).parent / "web"
+# No inline script or style, nothing from elsewhere, no framing, no plugins.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+
+def install_portal_errors(app: FastAPI) -> None:
+    """The page's API answers ``{"error": code, "detail"}``; the page translates the code
+    (a refusal also carries ``reason``, the query service's reason as a code)."""
+
+    @app.exception_handler(HealthLinkError)
+    async def _domain(_: Request, exc: HealthLinkError) -> JSONResponse:
+        body: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
+        if isinstance(exc, Refused):
+            body["reason"] = refusal_code(exc.detail)
+        return JSONResponse(body, status_code=exc.status)
+
+
+def install_security_headers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        if request.url.path.startswith("/api/"):
+            response.headers["cache-control"] = "no-store"
+        return response
+
+
+def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI:
+    configure_logging(SERVICE, settings.log_level)
+    query: HttpQuery | None = None
+    if deps is None:
+        query = HttpQuery(settings.query_url(), settings.portal_query_timeout_s)
+        deps = Deps(
+            sessions=MemorySessions(), query=query, session_ttl_s=settings.portal_session_ttl_s
+        )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if query is not None:
+                await query.aclose()
+
+    app = FastAPI(
+        title="Health Link portal",
+        description="The physicians' web viewer: sign-in, patient look-up, the record.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.deps = deps
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_portal_errors(app)
+    install_correlation(app)
+    install_security_headers(app)
+
+    async def readiness() -> dict[str, Any]:
+        return {"query": await query.ready() if query is not None else True}
+
+    health_routes(app, readiness)
+    app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(WEB / "index.html", media_type="text/html; charset=utf-8")
+
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    app.mount("/i18n", StaticFiles(directory=WEB / "i18n"), name="i18n")
+    return app

@@ -1,0 +1,66 @@
+"""The portal's errors: each carries a code the page translates (web/i18n/*.json)."""
+
+from __future__ import annotations
+
+from shared.errors import Forbidden, HealthLinkError, InvalidInput, Transient, Unauthorized
+
+
+class SignInRefused(Unauthorized):
+    """Wrong licence number or PIN (code ``wrong-credentials``)."""
+
+    code = "wrong-credentials"
+
+
+class Refused(Forbidden):
+    """The query service refused the read (code ``refused``; the detail is its reason)."""
+
+    code = "refused"
+
+
+class NotOnRoster(Forbidden):
+    """The physician is not on that hospital's roster (code ``not-on-roster``)."""
+
+    code = "not-on-roster"
+
+
+class LockedOut(HealthLinkError):
+    """Too many failed sign-ins (code ``locked``)."""
+
+    code = "locked"
+    status = 429
+
+
+class NotSignedIn(Unauthorized):
+    """No session, or it ended (code ``signed-out``)."""
+
+    code = "signed-out"
+
+
+class BadCid(InvalidInput):
+    """Not 13 digits with a right check digit (code ``invalid-cid``)."""
+
+    code = "invalid-cid"
+
+
+class CsrfRefused(Forbidden):
+    """A POST without the page's CSRF token, or from another origin (code ``csrf``)."""
+
+    code = "csrf"
+
+
+class QueryUnavailable(Transient):
+    """The query service does not answer (code ``unavailable``)."""
+
+    code = "unavailable"
+
+
+__all__ = [
+    "BadCid",
+    "CsrfRefused",
+    "LockedOut",
+    "NotOnRoster",
+    "NotSignedIn",
+    "QueryUnavailable",
+    "Refused",
+    "SignInRefused",
+]

@@ -1,0 +1,130 @@
+"""The portal's ports: its sessions, and the query service it reads through.
+
+``MemorySessions`` keeps the sessions in the process (one portal instance; a restart
+signs everyone out — docs/portal.md). ``HttpQuery`` is the query service's HTTP API;
+tests use ``tests/support/portal_fakes.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+
+from services.portal.domain import Session
+from services.portal.errors import (
+    LockedOut,
+    NotOnRoster,
+    NotSignedIn,
+    QueryUnavailable,
+    Refused,
+    SignInRefused,
+)
+from shared.errors import InvalidInput
+from shared.fhir import FHIR_JSON
+
+
+class Sessions(Protocol):
+    async def open(self, session: Session) -> str: ...
+
+    async def find(self, session_id: str) -> Session | None: ...
+
+    async def close(self, session_id: str) -> None: ...
+
+
+class QueryApi(Protocol):
+    async def sign_in(self, licence: str, pin: str, hospital: str) -> tuple[str, int]: ...
+
+    async def everything(self, token: str, cid: str) -> dict[str, Any]: ...
+
+
+def _key(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class MemorySessions:
+    """Sessions by the SHA-256 of their id (the cookie's value is never stored)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._by_key: dict[str, Session] = {}
+        self._clock = clock
+
+    async def open(self, session: Session) -> str:
+        now = self._clock()
+        for key in [k for k, s in self._by_key.items() if s.expires_at <= now]:
+            del self._by_key[key]
+        session_id = secrets.token_urlsafe(32)
+        self._by_key[_key(session_id)] = session
+        return session_id
+
+    async def find(self, session_id: str) -> Session | None:
+        session = self._by_key.get(_key(session_id))
+        if session is None or session.expires_at <= self._clock():
+            self._by_key.pop(_key(session_id), None)
+            return None
+        return session
+
+    async def close(self, session_id: str) -> None:
+        self._by_key.pop(_key(session_id), None)
+
+
+def _diagnostics(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        return str(body["issue"][0]["diagnostics"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return response.text[:200]
+
+
+class HttpQuery:
+    """The query service: ``POST /auth/token`` and ``GET /fhir/Patient/{cid}/$everything``."""
+
+    def __init__(self, base_url: str, timeout_s: float) -> None:
+        self._base = base_url
+        self._http = httpx.AsyncClient(timeout=timeout_s)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, self._base + path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise QueryUnavailable(
+                f"the query service does not answer: {type(exc).__name__}"
+            ) from exc
+
+    async def ready(self) -> bool:
+        try:
+            return (await self._http.get(self._base + "/healthz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def sign_in(self, licence: str, pin: str, hospital: str) -> tuple[str, int]:
+        r = await self._call(
+            "POST", "/auth/token", json={"licence": licence, "pin": pin, "hospital": hospital}
+        )
+        if r.status_code == 200:
+            body = r.json()
+            return str(body["access_token"]), int(body["expires_in"])
+        detail = _diagnostics(r)
+        errors = {401: SignInRefused, 403: NotOnRoster, 429: LockedOut, 400: InvalidInput}
+        raise errors.get(r.status_code, QueryUnavailable)(detail)
+
+    async def everything(self, token: str, cid: str) -> dict[str, Any]:
+        r = await self._call(
+            "GET",
+            f"/fhir/Patient/{cid}/$everything",
+            params={"_count": "1000"},
+            headers={"authorization": f"Bearer {token}", "accept": FHIR_JSON},
+        )
+        if r.status_code == 200:
+            body: dict[str, Any] = r.json()
+            return body
+        detail = _diagnostics(r)
+        errors = {401: NotSignedIn, 403: Refused, 400: InvalidInput}
+        raise errors.get(r.status_code, QueryUnavailable)(detail)

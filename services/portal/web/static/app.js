@@ -1,0 +1,217 @@
+// The physician's viewer: sign-in, patient look-up, the record; Thai and English.
+// Every string comes from /i18n/<lang>.json. The access token never reaches this page:
+// the portal keeps it server-side and this page holds only an HttpOnly session cookie.
+'use strict';
+
+const state = { csrf: '', lang: 'th', cat: {}, session: null, record: null, refusal: null, errors: {} };
+const $ = (id) => document.getElementById(id);
+
+function t(key, vars) {
+  let text = Object.prototype.hasOwnProperty.call(state.cat, key) ? state.cat[key] : key;
+  for (const [name, value] of Object.entries(vars || {})) text = text.split('{' + name + '}').join(String(value));
+  return text;
+}
+
+async function api(method, path, body) {
+  const headers = { accept: 'application/json' };
+  if (method !== 'GET') { headers['content-type'] = 'application/json'; headers['x-csrf-token'] = state.csrf; }
+  let response;
+  try {
+    response = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) {
+    return { ok: false, status: 0, body: { error: 'unavailable' } };
+  }
+  let data = {};
+  try { data = await response.json(); } catch (err) { data = {}; }
+  return { ok: response.ok, status: response.status, body: data };
+}
+
+// --- CID: 13 digits, the last one a checksum of the first 12 (shared/cid.py)
+function validCid(cid) {
+  if (!/^\d{13}$/.test(cid)) return false;
+  let total = 0;
+  for (let i = 0; i < 12; i += 1) total += Number(cid[i]) * (13 - i);
+  return (11 - (total % 11)) % 10 === Number(cid[12]);
+}
+
+// --- dates: Thai shows the Buddhist era (th-TH's calendar), English day month year;
+// times in Thailand's time zone whatever the browser's, a bare date as written
+function formatDate(value) {
+  if (!value) return '';
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return value;
+  const locale = state.lang === 'th' ? 'th-TH' : 'en-GB';
+  const withTime = value.length > 10;
+  const options = withTime
+    ? { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Bangkok' }
+    : { dateStyle: 'medium', timeZone: 'UTC' };
+  return new Intl.DateTimeFormat(locale, options).format(date);
+}
+
+// --- errors are kept as codes so a language switch re-translates them
+function showError(id, code, detail) {
+  state.errors[id] = code ? { code, detail } : null;
+  renderError(id);
+}
+
+function renderError(id) {
+  const box = $(id);
+  const error = state.errors[id];
+  box.hidden = !error;
+  box.textContent = error ? t('error.' + error.code) : '';
+  if (error && t('error.' + error.code) === 'error.' + error.code) box.textContent = error.detail || t('error.other');
+}
+
+function errorCode(result) {
+  return (result.body && result.body.error) || (result.status === 0 ? 'unavailable' : 'other');
+}
+
+// --- screens
+function render() {
+  document.documentElement.lang = state.lang;
+  document.title = t('app.title');
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const button of document.querySelectorAll('[data-lang]')) button.setAttribute('aria-pressed', String(button.dataset.lang === state.lang));
+  const signedIn = Boolean(state.session && state.session.signed_in);
+  $('signin').hidden = signedIn;
+  $('lookup').hidden = !signedIn;
+  $('who').hidden = !signedIn;
+  $('who-text').textContent = signedIn ? t('who', { licence: state.session.licence, hospital: state.session.hospital }) : '';
+  $('record').hidden = !signedIn || !(state.record || state.refusal);
+  for (const id of Object.keys(state.errors)) renderError(id);
+  renderRecord();
+  $('main').setAttribute('aria-busy', 'false');
+}
+
+function cell(row, text, tag) {
+  const el = document.createElement(tag || 'td');
+  el.textContent = text;
+  row.appendChild(el);
+}
+
+function renderRecord() {
+  const groups = $('groups');
+  groups.replaceChildren();
+  const refusal = $('refusal');
+  refusal.hidden = !state.refusal;
+  if (state.refusal) {
+    const reason = 'refusal.' + state.refusal.reason;
+    refusal.dataset.reason = state.refusal.reason;
+    refusal.textContent = t('refusal.title') + ' ' + (t(reason) === reason ? state.refusal.detail : t(reason));
+    $('record-title').textContent = t('record.title', { cid: state.refusal.cid });
+    $('record-summary').textContent = '';
+    return;
+  }
+  if (!state.record) return;
+  const record = state.record;
+  $('record-title').textContent = t('record.title', { cid: record.cid });
+  $('record-summary').textContent = record.total ? t('record.total', { n: record.total }) : t('record.empty');
+  for (const group of record.groups) {
+    const section = document.createElement('section');
+    section.className = 'group' + (group.type === 'AllergyIntolerance' ? ' allergies' : '');
+    section.dataset.type = group.type;
+    const heading = document.createElement('h3');
+    const typeKey = 'type.' + group.type;
+    heading.textContent = (t(typeKey) === typeKey ? group.type : t(typeKey)) + ' (' + group.entries.length + ')';
+    section.appendChild(heading);
+    const table = document.createElement('table');
+    const head = document.createElement('tr');
+    for (const key of ['col.date', 'col.what', 'col.value', 'col.status', 'col.hospital']) cell(head, t(key), 'th');
+    table.appendChild(head);
+    for (const entry of group.entries) {
+      const row = document.createElement('tr');
+      cell(row, formatDate(entry.date));
+      cell(row, entry.what);
+      cell(row, entry.value);
+      cell(row, entry.status);
+      cell(row, entry.hospital);
+      table.appendChild(row);
+    }
+    section.appendChild(table);
+    groups.appendChild(section);
+  }
+}
+
+async function loadCatalogue(lang) {
+  const response = await fetch('/i18n/' + lang + '.json', { credentials: 'same-origin' });
+  state.cat = await response.json();
+  state.lang = lang;
+}
+
+// --- actions
+async function signIn(event) {
+  event.preventDefault();
+  const licence = $('licence').value.trim();
+  const hospital = $('hospital').value.trim();
+  const pin = $('pin').value;
+  if (!/^\d{3,8}$/.test(licence) || !/^\d{5}$/.test(hospital) || !pin) { showError('signin-error', 'signin-format'); return; }
+  $('signin-submit').disabled = true;
+  const result = await api('POST', '/api/session', { licence, pin, hospital });
+  $('signin-submit').disabled = false;
+  $('pin').value = '';
+  if (!result.ok) { showError('signin-error', errorCode(result), result.body.detail); return; }
+  state.session = result.body;
+  state.csrf = result.body.csrf;
+  showError('signin-error', null);
+  render();
+  $('cid').focus();
+}
+
+async function lookUp(event) {
+  event.preventDefault();
+  const cid = $('cid').value.replace(/[\s-]/g, '');
+  state.record = null;
+  state.refusal = null;
+  if (!validCid(cid)) { showError('lookup-error', 'invalid-cid'); render(); return; }
+  showError('lookup-error', null);
+  $('lookup-submit').disabled = true;
+  const result = await api('GET', '/api/patients/' + encodeURIComponent(cid) + '/record');
+  $('lookup-submit').disabled = false;
+  if (result.ok) {
+    state.record = result.body;
+  } else if (result.body.error === 'refused') {
+    state.refusal = { cid, reason: result.body.reason, detail: result.body.detail };
+  } else if (result.status === 401) {
+    await refreshSession();
+    showError('signin-error', 'signed-out');
+  } else {
+    showError('lookup-error', errorCode(result), result.body.detail);
+  }
+  render();
+}
+
+async function signOut() {
+  const result = await api('POST', '/api/session/end', {});
+  if (result.ok) { state.session = result.body; state.csrf = result.body.csrf; }
+  else await refreshSession();
+  state.record = null;
+  state.refusal = null;
+  state.errors = {};
+  render();
+  $('licence').focus();
+}
+
+async function chooseLanguage(lang) {
+  await loadCatalogue(lang);
+  await api('POST', '/api/language', { lang });
+  render();
+}
+
+async function refreshSession() {
+  const result = await api('GET', '/api/session');
+  state.session = result.ok ? result.body : { signed_in: false };
+  state.csrf = result.ok ? result.body.csrf : '';
+  return state.session;
+}
+
+async function start() {
+  const session = await refreshSession();
+  await loadCatalogue(session.lang || 'th');
+  $('signin-form').addEventListener('submit', signIn);
+  $('lookup-form').addEventListener('submit', lookUp);
+  $('sign-out').addEventListener('click', signOut);
+  for (const button of document.querySelectorAll('[data-lang]')) button.addEventListener('click', () => chooseLanguage(button.dataset.lang));
+  render();
+}
+
+document.addEventListener('DOMContentLoaded', start);

@@ -1,0 +1,181 @@
+"""The physician's viewer in a real browser (Debian's chromium, ``make browser``) on the
+running platform: sign in, look up a consented patient and see the record, switch to
+Thai, see a refusal for a patient without consent, sign out. Explicit waits only."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from healthlink_adapter import KafkaUploader
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from healthlink.synthetic import make_patient_bundle
+from shared.settings import Settings
+from tests.support.journey import Actors
+from tests.support.platform import Platform
+
+pytestmark = pytest.mark.e2e
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+LICENCE, PIN = "40771", "8642"
+BUDGET_S = 60
+# The services this journey needs (the portal reads through query; consent and ingest
+# make the patient, the consent and the records): fewer processes on a shared machine.
+NEEDED = ("consent", "ingest", "query", "portal")
+
+
+@pytest.fixture(scope="module")
+def platform(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    running = Platform(settings, tmp_path_factory.mktemp("portal-logs"))
+    try:
+        for service in NEEDED:
+            running.start(service)
+        for service in NEEDED:
+            running.wait_ready(service)
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.fail("chromium and chromium-driver are missing: run `make browser`")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(arg)
+    options.add_argument("--window-size=1200,900")
+    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def visible(wait: WebDriverWait[WebDriver], css: str) -> str:
+    element = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+    return str(element.text)
+
+
+def text_in(wait: WebDriverWait[WebDriver], css: str, text: str) -> None:
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+
+
+def fill(driver: WebDriver, field: str, value: str) -> None:
+    element = driver.find_element(By.ID, field)
+    element.clear()
+    element.send_keys(value)
+
+
+async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_a_refusal(
+    actors: Actors, settings: Settings, browser: WebDriver, tmp_path: Path
+) -> None:
+    rng = random.Random(1507)
+    source = await actors.hospital("10676", "Rajavithi Hospital")
+    reader = await actors.hospital("11539", "Chulabhorn Hospital", role="consumer")
+    consented, token = await actors.patient(rng)
+    await actors.consent(consented, token, [source.code])
+    refused, _ = await actors.patient(rng)
+    doctor = await actors.physician(reader, LICENCE, PIN)
+    async with KafkaUploader(
+        settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
+    ) as adapter:
+        for cid in (consented, refused):
+            bundle = make_patient_bundle(
+                rng, cid=cid, hospital_code=source.code, n_resources=12, sensitive_fraction=0.0
+            )
+            await adapter.send(bundle)
+    await actors.records(doctor, consented, at_least=12)  # the charts are merged: go
+
+    url = actors.platform.url("portal")
+    shots = Path(os.environ.get("HEALTHLINK_PORTAL_SCREENSHOTS") or tmp_path)
+    elapsed = await asyncio.to_thread(browse, browser, url, reader.code, consented, refused, shots)
+    print(f"\nportal browser journey: {elapsed:.1f}s")  # reported with -s
+    assert elapsed < BUDGET_S, f"the browser journey took {elapsed:.1f}s"
+
+
+def browse(
+    driver: WebDriver, url: str, hospital: str, consented: str, refused: str, shots: Path
+) -> float:
+    """The journey in the browser; returns its duration in seconds. Screenshots of each
+    screen go to ``shots`` (``HEALTHLINK_PORTAL_SCREENSHOTS``, else the test's tmp dir)."""
+    shots.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    wait: WebDriverWait[WebDriver] = WebDriverWait(driver, 15)
+    driver.get(url)
+    # English from the browser's Accept-Language
+    text_in(wait, "#signin-title", "Physician sign-in")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+
+    # a wrong PIN is told as such, and nothing is signed in
+    fill(driver, "licence", LICENCE)
+    fill(driver, "hospital", hospital)
+    fill(driver, "pin", "0000")
+    driver.find_element(By.ID, "signin-submit").click()
+    text_in(wait, "#signin-error", "licence number or PIN is wrong")
+    driver.save_screenshot(str(shots / "signin-wrong-pin-en.png"))
+
+    fill(driver, "pin", PIN)
+    driver.find_element(By.ID, "signin-submit").click()
+    text_in(wait, "#who-text", f"Licence {LICENCE}")
+    assert not driver.find_element(By.ID, "signin").is_displayed()
+    assert "hl_session" not in str(driver.execute_script("return document.cookie"))
+
+    # a CID with a wrong check digit is refused on the page
+    fill(driver, "cid", consented[:12] + str((int(consented[12]) + 1) % 10))
+    driver.find_element(By.ID, "lookup-submit").click()
+    text_in(wait, "#lookup-error", "not a valid national ID number")
+
+    # the consented patient's record, grouped by type, each item with its source hospital
+    fill(driver, "cid", consented)
+    driver.find_element(By.ID, "lookup-submit").click()
+    text_in(wait, "#record-title", consented)
+    visible(wait, "#groups .group")
+    groups = driver.find_elements(By.CSS_SELECTOR, "#groups .group")
+    types = [g.get_attribute("data-type") for g in groups]
+    assert "Encounter" in types and "Patient" not in types, types
+    headings = [g.find_element(By.TAG_NAME, "h3").text for g in groups]
+    assert any(h.startswith("Visits (") for h in headings), headings
+    cells = driver.find_elements(By.CSS_SELECTOR, "#groups td:last-child")
+    assert cells and all(c.text == "10676" for c in cells)
+    driver.save_screenshot(str(shots / "record-en.png"))
+
+    # Thai: every label from the Thai catalogue, dates in the Buddhist era
+    driver.find_element(By.ID, "lang-th").click()
+    text_in(wait, "#lookup-title", "ค้นหาผู้ป่วย")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "th"
+    headings = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "#groups .group h3")]
+    assert any(h.startswith("ข้อมูลการเข้ารับบริการ (") for h in headings), headings
+    text_in(wait, "#sign-out", "ออกจากระบบ")
+    dates = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#groups td:first-child")]
+    assert any(" 25" in d for d in dates), dates  # พ.ศ. 25xx
+    driver.save_screenshot(str(shots / "record-th.png"))
+
+    # a patient without consent: the refusal and what the patient can do, in Thai
+    fill(driver, "cid", refused)
+    driver.find_element(By.ID, "lookup-submit").click()
+    text_in(wait, "#refusal", "ผู้ป่วยยังไม่ได้ให้ความยินยอม")
+    assert driver.find_element(By.ID, "refusal").get_attribute("data-reason") == "no-consent"
+    assert not driver.find_elements(By.CSS_SELECTOR, "#groups .group")
+    driver.save_screenshot(str(shots / "refusal-th.png"))
+
+    # the language is remembered across a reload; sign-out ends the session
+    driver.refresh()
+    text_in(wait, "#lookup-title", "ค้นหาผู้ป่วย")
+    driver.find_element(By.ID, "sign-out").click()
+    text_in(wait, "#signin-title", "แพทย์เข้าสู่ระบบ")
+    assert not driver.find_element(By.ID, "lookup").is_displayed()
+    return time.monotonic() - started

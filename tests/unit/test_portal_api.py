@@ -1,0 +1,302 @@
+"""The portal through its composition root, on a fake query service (docs/portal.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.portal.app import CSP, create_app
+from services.portal.domain import describe, group_record, language_of
+from services.portal.handlers import Deps
+from services.portal.repository import MemorySessions
+from services.portal.settings import PortalSettings
+from tests.support.portal_fakes import CONSENTED, HOSPITAL, LICENCE, NOT_CONSENTED, PIN, FakeQuery
+
+pytestmark = pytest.mark.unit
+WEB = Path(__file__).resolve().parents[2] / "services" / "portal" / "web"
+BASE = "http://portal.test"
+SIGN_IN = {"licence": LICENCE, "pin": PIN, "hospital": HOSPITAL}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def query() -> FakeQuery:
+    return FakeQuery()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def client(query: FakeQuery, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    deps = Deps(sessions=MemorySessions(clock), query=query, session_ttl_s=600, clock=clock)
+    app = create_app(PortalSettings(environment="test"), deps=deps)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+        yield c
+
+
+async def page_csrf(client: httpx.AsyncClient) -> str:
+    r = await client.get("/api/session")
+    assert r.status_code == 200
+    csrf: str = r.json()["csrf"]
+    return csrf
+
+
+async def signed_in(client: httpx.AsyncClient) -> str:
+    r = await client.post(
+        "/api/session", json=SIGN_IN, headers={"x-csrf-token": await page_csrf(client)}
+    )
+    assert r.status_code == 200, r.text
+    csrf: str = r.json()["csrf"]
+    return csrf
+
+
+async def test_the_page_and_its_files_are_served_under_a_strict_csp(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-security-policy"] == CSP
+    assert "'unsafe-inline'" not in CSP and "script-src 'self'" in CSP
+    assert "<script>" not in r.text and not re.search(r"\son[a-z]+=", r.text)  # no inline code
+    assert r.headers["x-frame-options"] == "DENY"
+    for path in ("/static/app.js", "/static/app.css", "/i18n/th.json", "/i18n/en.json"):
+        assert (await client.get(path)).status_code == 200, path
+
+
+def test_both_catalogues_have_the_same_keys_and_every_key_the_page_uses() -> None:
+    th = json.loads((WEB / "i18n" / "th.json").read_text())
+    en = json.loads((WEB / "i18n" / "en.json").read_text())
+    assert set(th) == set(en)
+    html = (WEB / "index.html").read_text()
+    used = {part.split('"')[1] for part in html.split("data-i18n=")[1:]}
+    assert used <= set(th)
+    assert th["type.AllergyIntolerance"] == "ข้อมูลการแพ้ยา"  # the FAQ's words
+    assert all(th[k] != en[k] for k in th if k.startswith("type."))
+
+
+async def test_sign_in_keeps_the_token_on_the_server_behind_a_strict_cookie(
+    client: httpx.AsyncClient, query: FakeQuery
+) -> None:
+    csrf = await page_csrf(client)
+    r = await client.post("/api/session", json=SIGN_IN, headers={"x-csrf-token": csrf})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["signed_in"] and body["licence"] == LICENCE and body["hospital"] == HOSPITAL
+    assert "query-token" not in r.text
+    cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("hl_session="))
+    lowered = cookie.lower()
+    assert "httponly" in lowered and "samesite=strict" in lowered and "path=/" in lowered
+    assert "secure" not in lowered  # plain http locally; https or the setting adds it
+    r = await client.get("/api/session")
+    assert r.json()["signed_in"] and "query-token" not in r.text
+    assert r.headers["cache-control"] == "no-store"
+
+
+async def test_cookies_are_secure_over_https(query: FakeQuery) -> None:
+    deps = Deps(sessions=MemorySessions(), query=query)
+    app = create_app(PortalSettings(environment="test"), deps=deps)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as c:
+        r = await c.get("/api/session")
+    assert "secure" in r.headers["set-cookie"].lower()
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "code"),
+    [
+        ({**SIGN_IN, "pin": "0000"}, 401, "wrong-credentials"),
+        ({**SIGN_IN, "hospital": "10670"}, 403, "not-on-roster"),
+        ({**SIGN_IN, "licence": "x"}, 400, None),
+    ],
+)
+async def test_sign_in_refusals_carry_a_code_the_page_translates(
+    client: httpx.AsyncClient, form: dict[str, str], status: int, code: str | None
+) -> None:
+    r = await client.post(
+        "/api/session", json=form, headers={"x-csrf-token": await page_csrf(client)}
+    )
+    assert r.status_code == status
+    if code:
+        assert r.json()["error"] == code
+    assert "hl_session" not in r.headers.get("set-cookie", "")
+
+
+async def test_a_locked_licence_is_told_so(client: httpx.AsyncClient) -> None:
+    csrf = await page_csrf(client)
+    for _ in range(5):
+        r = await client.post(
+            "/api/session", json={**SIGN_IN, "pin": "9"}, headers={"x-csrf-token": csrf}
+        )
+        assert r.json()["error"] == "wrong-credentials"
+    r = await client.post("/api/session", json=SIGN_IN, headers={"x-csrf-token": csrf})
+    assert r.status_code == 429 and r.json()["error"] == "locked"
+
+
+async def test_the_query_service_down_is_a_503_not_a_500(
+    client: httpx.AsyncClient, query: FakeQuery
+) -> None:
+    query.down = True
+    r = await client.post(
+        "/api/session", json=SIGN_IN, headers={"x-csrf-token": await page_csrf(client)}
+    )
+    assert r.status_code == 503 and r.json()["error"] == "unavailable"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"x-csrf-token": "forged"}, {"origin": "https://evil.example"}],
+    ids=["no-token", "wrong-token", "other-origin"],
+)
+async def test_posts_without_the_page_s_csrf_token_or_from_elsewhere_are_refused(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    csrf = await page_csrf(client)
+    if "origin" in headers:
+        headers = {**headers, "x-csrf-token": csrf}
+    r = await client.post("/api/session", json=SIGN_IN, headers=headers)
+    assert r.status_code == 403 and r.json()["error"] == "csrf"
+    token = await signed_in(client)
+    r = await client.post("/api/session/end", headers={k: v for k, v in headers.items()})
+    assert r.status_code == 403
+    assert (await client.get("/api/session")).json()["signed_in"]
+    r = await client.post("/api/session/end", headers={"x-csrf-token": token, "origin": BASE})
+    assert r.status_code == 200
+
+
+async def test_the_record_is_grouped_by_type_allergies_first_latest_first(
+    client: httpx.AsyncClient, query: FakeQuery
+) -> None:
+    await signed_in(client)
+    r = await client.get(f"/api/patients/{CONSENTED}/record")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["cid"] == CONSENTED and body["total"] == 5
+    types = [g["type"] for g in body["groups"]]
+    assert types == ["AllergyIntolerance", "Condition", "Observation", "Encounter"]
+    observations = body["groups"][2]["entries"]
+    assert [e["value"] for e in observations] == ["6.8 %", "7.2 %"]
+    assert all(e["hospital"] == "10670" for g in body["groups"] for e in g["entries"])
+    assert body["groups"][0]["entries"][0]["what"] == "Penicillin"
+    assert query.reads == [("query-token-0", CONSENTED)]
+
+
+async def test_a_refused_read_shows_the_query_service_s_reason(client: httpx.AsyncClient) -> None:
+    await signed_in(client)
+    r = await client.get(f"/api/patients/{NOT_CONSENTED}/record")
+    assert r.status_code == 403
+    assert r.json() == {
+        "error": "refused",
+        "detail": "patient has not consented",
+        "reason": "no-consent",
+    }
+
+
+async def test_a_cid_with_a_wrong_check_digit_never_reaches_the_query_service(
+    client: httpx.AsyncClient, query: FakeQuery
+) -> None:
+    await signed_in(client)
+    r = await client.get("/api/patients/1101700230709/record")
+    assert r.status_code == 400 and r.json()["error"] == "invalid-cid"
+    assert query.reads == []
+
+
+async def test_reads_need_a_session_and_sign_out_ends_it(
+    client: httpx.AsyncClient, query: FakeQuery
+) -> None:
+    r = await client.get(f"/api/patients/{CONSENTED}/record")
+    assert r.status_code == 401 and r.json()["error"] == "signed-out"
+    csrf = await signed_in(client)
+    r = await client.post("/api/session/end", headers={"x-csrf-token": csrf})
+    assert r.status_code == 200 and not r.json()["signed_in"]
+    r = await client.get(f"/api/patients/{CONSENTED}/record")
+    assert r.status_code == 401
+    assert query.reads == []
+
+
+async def test_a_session_ends_with_its_lifetime(client: httpx.AsyncClient, clock: Clock) -> None:
+    await signed_in(client)
+    clock.now += 601
+    r = await client.get(f"/api/patients/{CONSENTED}/record")
+    assert r.status_code == 401
+
+
+async def test_an_expired_query_token_signs_the_physician_out(
+    client: httpx.AsyncClient, query: FakeQuery
+) -> None:
+    await signed_in(client)
+    query.tokens.clear()
+    assert (await client.get(f"/api/patients/{CONSENTED}/record")).status_code == 401
+    assert not (await client.get("/api/session")).json()["signed_in"]
+
+
+async def test_the_language_is_chosen_then_remembered(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/session", headers={"accept-language": "en-US,en;q=0.9,th;q=0.5"})
+    assert r.json()["lang"] == "en"
+    csrf = r.json()["csrf"]
+    r = await client.post("/api/language", json={"lang": "th"}, headers={"x-csrf-token": csrf})
+    assert r.status_code == 200
+    r = await client.get("/api/session", headers={"accept-language": "en"})
+    assert r.json()["lang"] == "th"
+    r = await client.post("/api/language", json={"lang": "fr"}, headers={"x-csrf-token": csrf})
+    assert r.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("cookie", "header", "lang"),
+    [
+        (None, None, "th"),
+        (None, "fr-FR, en;q=0.4", "en"),
+        (None, "en;q=0.3, th;q=0.8", "th"),
+        (None, "en;q=0", "th"),
+        ("en", "th", "en"),
+        ("xx", "en-GB", "en"),
+    ],
+)
+def test_language_negotiation(cookie: str | None, header: str | None, lang: str) -> None:
+    assert language_of(cookie, header) == lang
+
+
+def test_descriptions_of_each_kind() -> None:
+    med = describe(
+        {
+            "resourceType": "MedicationDispense",
+            "medicationCodeableConcept": {"text": "Lisinopril 10 mg tab"},
+            "whenHandedOver": "2025-01-01",
+            "meta": {"source": "urn:healthlink:hospital:13781"},
+        }
+    )
+    assert (med["what"], med["date"], med["hospital"]) == (
+        "Lisinopril 10 mg tab",
+        "2025-01-01",
+        "13781",
+    )
+    proc = describe(
+        {
+            "resourceType": "Procedure",
+            "code": {"text": "ผ่าตัดไส้ติ่ง"},
+            "performedPeriod": {"start": "2023-02-19"},
+        }
+    )
+    assert (proc["what"], proc["date"]) == ("ผ่าตัดไส้ติ่ง", "2023-02-19")
+    assert group_record(
+        {"entry": [{"resource": "not a resource"}], "link": [{"relation": "next"}]}
+    ) == {
+        "total": 0,
+        "more": True,
+        "groups": [],
+    }
