@@ -7,6 +7,7 @@ hospital's admin key and upload signing key.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -53,3 +54,39 @@ def list_hospitals(url: str = UrlOption) -> None:
     """The public list: code, role, consent mode, name."""
     for h in call("GET", url, "/hospitals")["hospitals"]:
         typer.echo(f"{h['code']}  {h['role']:<8} {h['consent_mode']:<9} {h['name']}")
+
+
+@app.command("kafka-login")
+def kafka_login(code: str = typer.Argument(help="5-digit MOPH hospital code")) -> None:
+    """Make (or rotate) the hospital's Kafka login and its ACLs; prints it once.
+
+    Kafka keeps only the salted hash: a lost password is replaced by running this again
+    (the old one stops working at once). Runs as the platform's Kafka admin."""
+    from healthlink_adapter.contract import consumer_group
+
+    from shared.acl import hospital_principal
+    from shared.kafka_admin import grant_hospital
+    from shared.topics import data_requests_topic
+
+    settings = Settings()
+    password = asyncio.run(grant_hospital(settings, code, settings.topic_prefix))
+    login = {
+        "bootstrap": settings.kafka_hospital_bootstrap or settings.kafka_bootstrap,
+        "security_protocol": "SASL_SSL" if settings.kafka_hospital_bootstrap else "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "username": hospital_principal(code),
+        "password": password,
+        "ca_file": settings.kafka_ca_file or None,
+        "data_requests_topic": data_requests_topic(code, settings.topic_prefix),
+        "consumer_group": consumer_group(code, settings.topic_prefix),
+    }
+    typer.echo(json.dumps(login, indent=2))
+
+
+@app.command("kafka-revoke")
+def kafka_revoke(code: str = typer.Argument(help="5-digit MOPH hospital code")) -> None:
+    """Delete the hospital's Kafka credential and every ACL of its principal."""
+    from shared.kafka_admin import revoke_hospital
+
+    had, removed = asyncio.run(revoke_hospital(Settings(), code))
+    typer.echo(json.dumps({"credential_deleted": had, "acls_deleted": removed}))
