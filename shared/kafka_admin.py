@@ -17,6 +17,7 @@ the ACL table of ``shared/acl.py`` and the platform's topics.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -43,9 +44,10 @@ from aiokafka.protocol.types import (
     Schema,
     TaggedFields,
 )
+from healthlink_adapter.kafka import KafkaConnection
 
 from shared import acl
-from shared.kafka_client import ADMIN, client_options
+from shared.kafka_client import ADMIN, client_options, connection, password_of
 from shared.settings import Settings
 
 SCRAM_SHA_512 = 2  # AlterUserScramCredentials mechanism code
@@ -296,12 +298,6 @@ async def apply_platform(settings: Settings, prefix: str = "") -> dict[str, int]
     return {"principals": len(acl.PRINCIPALS), "acls": count, "topics_created": len(created)}
 
 
-async def remove_prefix(settings: Settings, prefix: str) -> int:
-    """Delete the ACL table's bindings under a (test) prefix."""
-    async with admin_client(settings) as admin:
-        return await delete_acls(admin, acl.platform_acls(prefix))
-
-
 async def grant_hospital(settings: Settings, code: str, prefix: str = "") -> str:
     """A hospital's Kafka principal: a new password (returned once; Kafka keeps only the
     salted hash), its ACLs and its data-request topic."""
@@ -324,3 +320,66 @@ async def revoke_hospital(settings: Settings, code: str) -> tuple[bool, int]:
         had = await delete_scram(admin, principal)
         removed = await delete_principal_acls(admin, acl.user(principal))
     return had, removed
+
+
+_LOGINS: dict[tuple[str, str, str], KafkaConnection] = {}
+
+
+async def hospital_connection(settings: Settings, code: str) -> KafkaConnection:
+    """How the platform's own tools (demo, simulator, tests, benchmarks) connect as
+    hospital ``code``: a login made for it (once per process; the hospital listener with
+    the CA when ``HEALTHLINK_KAFKA_HOSPITAL_BOOTSTRAP`` is set), its data-request topic
+    created. On a broker without authentication: a plain connection."""
+    from shared.runtime import create_topics, hospital_topic_spec
+
+    key = (settings.kafka_bootstrap, settings.topic_prefix, code)
+    if key in _LOGINS:
+        return _LOGINS[key]
+    if password_of(settings, ADMIN) is None:
+        await create_topics(settings, [hospital_topic_spec(settings, code)], ADMIN)
+        found = KafkaConnection(settings.kafka_bootstrap)
+    else:
+        password = await grant_hospital(settings, code, settings.topic_prefix)
+        principal = acl.hospital_principal(code)
+        if settings.kafka_hospital_bootstrap:
+            found = KafkaConnection(
+                settings.kafka_hospital_bootstrap,
+                security_protocol="SASL_SSL",
+                sasl_mechanism="SCRAM-SHA-512",
+                username=principal,
+                password=password,
+                ca_file=settings.kafka_ca_file or None,
+            )
+        else:
+            found = connection(settings, principal, password=password)
+        await _until_accepted(found)
+    _LOGINS[key] = found
+    return found
+
+
+async def _until_accepted(conn: KafkaConnection, timeout_s: float = 10.0) -> None:
+    """Wait until the broker accepts a new credential (it reaches the broker's cache
+    through the metadata log, a moment after the controller accepted it)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        client = AIOKafkaAdminClient(**conn.client_options(), request_timeout_ms=5000)
+        try:
+            await client.start()
+            return
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+        finally:
+            await client.close()
+
+
+async def drop_prefix(settings: Settings, prefix: str) -> int:
+    """Delete the ACLs made for a (test) prefix: the table's, and those of the hospitals
+    this process logged in under it. Returns how many."""
+    bindings = acl.platform_acls(prefix)
+    for _bootstrap, scoped, code in [k for k in _LOGINS if k[1] == prefix]:
+        bindings += acl.hospital_acls(code, scoped)
+        _LOGINS.pop((_bootstrap, scoped, code), None)
+    async with admin_client(settings) as admin:
+        return await delete_acls(admin, bindings)
