@@ -91,7 +91,7 @@ HOSPITAL_REQUESTS_PREFIX = contract.DATA_REQUESTS + "."
 SERVICES: dict[str, Grants] = {
     "consent": Grants(
         "consent",
-        writes=(topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS, topics.DATA_REQUESTS, *DEAD),
+        writes=(topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS, *DEAD),
         reads=(topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS, *DEAD),
         groups=("consent",),
         writes_prefixed=(HOSPITAL_REQUESTS_PREFIX,),
