@@ -44,8 +44,13 @@ def provider(
     code: str = typer.Argument(help="5-digit MOPH hospital code"),
     url: str = UrlOption,
 ) -> None:
-    """Make a consumer hospital a data provider (it joined as a data user first)."""
+    """Make a consumer hospital a data provider (it joined as a data user first); with
+    the platform's Kafka admin credential at hand, also make its Kafka login (printed
+    once, as ``kafka-login`` does)."""
     answer = call("PATCH", url, f"/hospitals/{code}", {"role": "provider"})
+    settings = Settings()
+    if settings.kafka_credentials:
+        answer = {**answer, "kafka": kafka_login_of(settings, code)}
     typer.echo(json.dumps(answer, indent=2, ensure_ascii=False))
 
 
@@ -62,17 +67,22 @@ def kafka_login(code: str = typer.Argument(help="5-digit MOPH hospital code")) -
 
     Kafka keeps only the salted hash: a lost password is replaced by running this again
     (the old one stops working at once). Runs as the platform's Kafka admin."""
+    typer.echo(json.dumps(kafka_login_of(Settings(), code), indent=2))
+
+
+def kafka_login_of(settings: Settings, code: str) -> dict[str, Any]:
+    """A new Kafka login for hospital ``code`` (its credential, ACLs and topic)."""
     from healthlink_adapter.contract import consumer_group
 
     from shared.acl import hospital_principal
     from shared.kafka_admin import grant_hospital
     from shared.topics import data_requests_topic
 
-    settings = Settings()
     password = asyncio.run(grant_hospital(settings, code, settings.topic_prefix))
-    login = {
-        "bootstrap": settings.kafka_hospital_bootstrap or settings.kafka_bootstrap,
-        "security_protocol": "SASL_SSL" if settings.kafka_hospital_bootstrap else "SASL_PLAINTEXT",
+    hospital_listener = settings.kafka_hospital_bootstrap
+    return {
+        "bootstrap": hospital_listener or settings.kafka_bootstrap,
+        "security_protocol": "SASL_SSL" if hospital_listener else "SASL_PLAINTEXT",
         "sasl_mechanism": "SCRAM-SHA-512",
         "username": hospital_principal(code),
         "password": password,
@@ -80,7 +90,6 @@ def kafka_login(code: str = typer.Argument(help="5-digit MOPH hospital code")) -
         "data_requests_topic": data_requests_topic(code, settings.topic_prefix),
         "consumer_group": consumer_group(code, settings.topic_prefix),
     }
-    typer.echo(json.dumps(login, indent=2))
 
 
 @app.command("kafka-revoke")
