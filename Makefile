@@ -56,7 +56,8 @@ lock-check: $(UV_STAMP)
 	diff -q $(LOCK) $(TOOLS)/check.lock >/dev/null || \
 	  { echo "$(LOCK) does not match the pyproject.toml files: run make lock"; exit 1; }
 
-infra-up:
+# infra.sh up applies the Kafka ACLs and credentials from shared/acl.py with the venv.
+infra-up: install
 	bash $(INFRA) up
 
 infra-down:

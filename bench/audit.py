@@ -17,6 +17,7 @@ from bench.env import BenchEnv
 from bench.stats import summarise
 from healthlink.synthetic import make_patient_bundle
 from shared.database import Document, make_client
+from shared.kafka_admin import hospital_connection
 from tests.support.journey import eventually
 
 READS = 200
@@ -32,7 +33,10 @@ async def run(env: BenchEnv) -> dict[str, float]:
     await actors.consent(cid, token, [source.code])
     doctor = await actors.physician(reader, "10002")
     async with KafkaUploader(
-        settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
+        await hospital_connection(settings, source.code),
+        source.code,
+        source.upload_key,
+        settings.topic_prefix,
     ) as adapter:
         await adapter.send(make_patient_bundle(rng, cid=cid, hospital_code=source.code))
     await actors.records(doctor, cid)

@@ -41,6 +41,8 @@ from services.ingest.bundle import parse_bundle, warm_up
 from services.ingest.documents import to_documents
 from shared import topics
 from shared.database import make_client
+from shared.kafka_admin import hospital_connection
+from shared.kafka_client import ADMIN, client_options
 from tests.support.journey import eventually
 
 PATIENTS = 8
@@ -72,7 +74,7 @@ async def watching(env: BenchEnv) -> AsyncIterator[Arrivals]:
     settings = env.settings
     consumer = AIOKafkaConsumer(
         topics.named(topics.INGEST_RECORDS, settings.topic_prefix),
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings, ADMIN),
         group_id=None,
         auto_offset_reset="latest",
         fetch_max_wait_ms=20,
@@ -277,7 +279,10 @@ async def run(env: BenchEnv) -> dict[str, float]:
     async with (
         watching(env) as arrivals,
         KafkaUploader(
-            settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
+            await hospital_connection(settings, source.code),
+            source.code,
+            source.upload_key,
+            settings.topic_prefix,
         ) as adapter,
     ):
         await physician_reads(env, adapter, doctor, readers[:1], rng, 1)  # warm-up

@@ -10,6 +10,7 @@ from healthlink_adapter import KafkaUploader
 from bench.env import BenchEnv
 from bench.stats import percentile
 from healthlink.synthetic import make_patient_bundle
+from shared.kafka_admin import hospital_connection
 from tests.support.journey import auth, eventually
 
 ROUNDS = 10
@@ -23,7 +24,10 @@ async def one_journey(
     start = time.perf_counter()
     await actors.consent(cid, token, [source_code])
     async with KafkaUploader(
-        settings.kafka_bootstrap, source_code, upload_key, settings.topic_prefix
+        await hospital_connection(settings, source_code),
+        source_code,
+        upload_key,
+        settings.topic_prefix,
     ) as adapter:
         await adapter.send(
             make_patient_bundle(rng, cid=cid, hospital_code=source_code, n_resources=20)

@@ -13,6 +13,7 @@ from bench.stats import percentile
 from healthlink.replay import replay
 from healthlink.synthetic import make_patient_bundle
 from shared.database import Document
+from shared.kafka_admin import hospital_connection
 from tests.support.journey import OPERATOR, eventually
 
 PATIENTS = 40
@@ -34,7 +35,10 @@ async def run(env: BenchEnv) -> dict[str, float]:
     actors, settings = env.actors, env.settings
     source = await actors.hospital("10670", "Siriraj Hospital")
     async with KafkaUploader(
-        settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
+        await hospital_connection(settings, source.code),
+        source.code,
+        source.upload_key,
+        settings.topic_prefix,
     ) as adapter:
         for i in range(PATIENTS):
             cid, token = await actors.patient(rng)

@@ -16,6 +16,7 @@ from healthlink_adapter import KafkaUploader
 from bench.env import BenchEnv
 from bench.stats import summarise
 from healthlink.synthetic import THAI_HOSPITALS, make_patient_bundle
+from shared.kafka_admin import hospital_connection
 from tests.support.journey import auth, eventually
 
 SOURCES = [code for code, _, _ in THAI_HOSPITALS if code != "11535"][:5]
@@ -31,7 +32,7 @@ async def send(env: BenchEnv, keys: dict[str, str], bundles: list[tuple[str, Any
     settings = env.settings
     for code in SOURCES:
         async with KafkaUploader(
-            settings.kafka_bootstrap, code, keys[code], settings.topic_prefix
+            await hospital_connection(settings, code), code, keys[code], settings.topic_prefix
         ) as adapter:
             for source, bundle in bundles:
                 if source == code:

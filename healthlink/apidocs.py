@@ -68,7 +68,8 @@ TOPIC_DOCS: dict[str, str] = {
     topics.DATA_REQUESTS: (
         "data.requested: a consent newly covers a provider, which is asked to send "
         "(key: hospital); data = {patient, hospital, reason, time} "
-        "(healthlink_adapter.datarequests.DataRequested)."
+        "(healthlink_adapter.datarequests.DataRequested). One topic per hospital: "
+        "this name + '.<hospital code>', readable only by that hospital's principal."
     ),
     topics.DEAD_LETTERS: (
         "Messages set aside: the original bytes, key and headers plus hl-dlq-* headers "

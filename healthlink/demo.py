@@ -19,6 +19,7 @@ import httpx
 from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import make_patient_bundle
+from shared.kafka_admin import hospital_connection
 from shared.settings import SERVICE_PORTS, Settings
 
 DEMO_CID = "1101700230708"
@@ -92,7 +93,10 @@ async def load(settings: Settings, urls: dict[str, str]) -> None:
     rng = random.Random(42)
     for code in (SOURCE, OTHER):
         async with KafkaUploader(
-            settings.kafka_bootstrap, code, keys[code]["upload_key"], settings.topic_prefix
+            await hospital_connection(settings, code),
+            code,
+            keys[code]["upload_key"],
+            settings.topic_prefix,
         ) as uploader:
             await uploader.send(
                 make_patient_bundle(rng, cid=DEMO_CID, hospital_code=code, n_resources=25)

@@ -7,6 +7,7 @@ hospital's admin key and upload signing key.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -43,8 +44,13 @@ def provider(
     code: str = typer.Argument(help="5-digit MOPH hospital code"),
     url: str = UrlOption,
 ) -> None:
-    """Make a consumer hospital a data provider (it joined as a data user first)."""
+    """Make a consumer hospital a data provider (it joined as a data user first); with
+    the platform's Kafka admin credential at hand, also make its Kafka login (printed
+    once, as ``kafka-login`` does)."""
     answer = call("PATCH", url, f"/hospitals/{code}", {"role": "provider"})
+    settings = Settings()
+    if settings.kafka_credentials:
+        answer = {**answer, "kafka": kafka_login_of(settings, code)}
     typer.echo(json.dumps(answer, indent=2, ensure_ascii=False))
 
 
@@ -53,3 +59,43 @@ def list_hospitals(url: str = UrlOption) -> None:
     """The public list: code, role, consent mode, name."""
     for h in call("GET", url, "/hospitals")["hospitals"]:
         typer.echo(f"{h['code']}  {h['role']:<8} {h['consent_mode']:<9} {h['name']}")
+
+
+@app.command("kafka-login")
+def kafka_login(code: str = typer.Argument(help="5-digit MOPH hospital code")) -> None:
+    """Make (or rotate) the hospital's Kafka login and its ACLs; prints it once.
+
+    Kafka keeps only the salted hash: a lost password is replaced by running this again
+    (the old one stops working at once). Runs as the platform's Kafka admin."""
+    typer.echo(json.dumps(kafka_login_of(Settings(), code), indent=2))
+
+
+def kafka_login_of(settings: Settings, code: str) -> dict[str, Any]:
+    """A new Kafka login for hospital ``code`` (its credential, ACLs and topic)."""
+    from healthlink_adapter.contract import consumer_group
+
+    from shared.acl import hospital_principal
+    from shared.kafka_admin import grant_hospital
+    from shared.topics import data_requests_topic
+
+    password = asyncio.run(grant_hospital(settings, code, settings.topic_prefix))
+    hospital_listener = settings.kafka_hospital_bootstrap
+    return {
+        "bootstrap": hospital_listener or settings.kafka_bootstrap,
+        "security_protocol": "SASL_SSL" if hospital_listener else "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "username": hospital_principal(code),
+        "password": password,
+        "ca_file": settings.kafka_ca_file or None,
+        "data_requests_topic": data_requests_topic(code, settings.topic_prefix),
+        "consumer_group": consumer_group(code, settings.topic_prefix),
+    }
+
+
+@app.command("kafka-revoke")
+def kafka_revoke(code: str = typer.Argument(help="5-digit MOPH hospital code")) -> None:
+    """Delete the hospital's Kafka credential and every ACL of its principal."""
+    from shared.kafka_admin import revoke_hospital
+
+    had, removed = asyncio.run(revoke_hospital(Settings(), code))
+    typer.echo(json.dumps({"credential_deleted": had, "acls_deleted": removed}))

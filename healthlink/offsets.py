@@ -15,6 +15,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from shared.admin import partitions_of
 from shared.errors import Conflict
+from shared.kafka_client import client_options
 from shared.settings import Settings
 
 IDLE_STATES = ("Empty", "Dead")
@@ -51,9 +52,9 @@ class PartitionPlan:
         return TopicPartition(self.topic, self.partition)
 
 
-async def group_state(settings: Settings, group: str) -> tuple[str, int]:
+async def group_state(settings: Settings, group: str, principal: str) -> tuple[str, int]:
     """The group's state and its number of active members."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings, principal))
     await admin.start()
     try:
         [response] = await admin.describe_consumer_groups([group])
@@ -63,8 +64,8 @@ async def group_state(settings: Settings, group: str) -> tuple[str, int]:
         await admin.close()
 
 
-async def ensure_idle(settings: Settings, group: str) -> None:
-    state, members = await group_state(settings, group)
+async def ensure_idle(settings: Settings, group: str, principal: str) -> None:
+    state, members = await group_state(settings, group, principal)
     if members or state not in IDLE_STATES:
         raise ServiceRunning(
             f"consumer group {group} is {state} with {members} member(s): stop the service "
@@ -73,17 +74,16 @@ async def ensure_idle(settings: Settings, group: str) -> None:
 
 
 async def plan(
-    settings: Settings, group: str, topic_names: list[str], start: StartAt
+    settings: Settings, group: str, topic_names: list[str], start: StartAt, principal: str
 ) -> list[PartitionPlan]:
     """For every partition of ``topic_names``: committed offset, replay start and end."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
-    )
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    options = client_options(settings, principal)
+    consumer = AIOKafkaConsumer(**options, enable_auto_commit=False, group_id=None)
+    admin = AIOKafkaAdminClient(**options)
     await consumer.start()
     await admin.start()
     try:
-        tps = await partitions_of(settings, topic_names)
+        tps = await partitions_of(settings, topic_names, principal)
         if not tps:
             return []
         begins = await consumer.beginning_offsets(tps)
@@ -106,12 +106,14 @@ async def plan(
         await consumer.stop()
 
 
-async def commit(settings: Settings, group: str, offsets: dict[TopicPartition, int]) -> None:
+async def commit(
+    settings: Settings, group: str, offsets: dict[TopicPartition, int], principal: str
+) -> None:
     """Set the group's committed offsets (the group must be idle)."""
     if not offsets:
         return
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=group
+        **client_options(settings, principal), enable_auto_commit=False, group_id=group
     )
     await consumer.start()
     try:

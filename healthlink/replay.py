@@ -47,6 +47,7 @@ from healthlink.offsets import PartitionPlan, StartAt
 from healthlink.rebuild import RebuildSettings, drop_rebuild, swap_in
 from shared.consumer import Guard
 from shared.deadletter import DeadLetters, SourceMessage
+from shared.kafka_client import client_options
 from shared.runtime import Runtime
 from shared.settings import Settings
 
@@ -89,13 +90,15 @@ def runtime_of(app: FastAPI) -> Runtime:
     return runtime
 
 
-async def merged(settings: Settings, parts: list[PartitionPlan]) -> AsyncIterator[SourceMessage]:
+async def merged(
+    settings: Settings, parts: list[PartitionPlan], principal: str
+) -> AsyncIterator[SourceMessage]:
     """The planned records of every partition, merged in timestamp order."""
     bounds = {p.tp: (p.start, p.end) for p in parts if p.count}
     if not bounds:
         return
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
+        **client_options(settings, principal), enable_auto_commit=False, group_id=None
     )
     await consumer.start()
     try:
@@ -200,7 +203,7 @@ async def run_handlers(
     try:
         with Progress(*columns, console=Console(stderr=True), disable=not show) as bar:
             task = bar.add_task(runtime.service, total=total)
-            async for sources in in_batches(runtime, merged(settings, parts)):
+            async for sources in in_batches(runtime, merged(settings, parts, runtime.service)):
                 await handle(guard, runtime, sources)
                 handled += len(sources)
                 bar.advance(task, len(sources))
@@ -237,15 +240,18 @@ async def replay(
             raise ValueError(f"{service} does not consume {sorted(unknown)}; it reads {names}")
         names = [n for n in names if n in wanted]
     report = ReplayReport(service, runtime.group_id, [])
-    await offsets.ensure_idle(settings, runtime.group_id)
-    report.partitions = await offsets.plan(settings, runtime.group_id, names, start)
+    # A replay is the stopped service rebuilding itself: it reads as the service's own
+    # principal, in the service's own group (shared/acl.py).
+    await offsets.ensure_idle(settings, runtime.group_id, service)
+    report.partitions = await offsets.plan(settings, runtime.group_id, names, start, service)
     if dry_run:
         report.mode = "dry-run"
         await runtime.client.close()
         return report
     if reset_only:
         report.mode = "reset-only"
-        await offsets.commit(settings, runtime.group_id, {p.tp: p.start for p in report.partitions})
+        starts = {p.tp: p.start for p in report.partitions}
+        await offsets.commit(settings, runtime.group_id, starts, service)
         await runtime.client.close()
         return report
     if fresh_db:
@@ -255,7 +261,9 @@ async def replay(
     )
     if fresh_db:
         await swap_in(settings, service)
-    await offsets.commit(settings, runtime.group_id, {p.tp: p.end for p in report.partitions})
+    await offsets.commit(
+        settings, runtime.group_id, {p.tp: p.end for p in report.partitions}, service
+    )
     report.seconds = round(time.perf_counter() - began, 3)
     return report
 

@@ -19,6 +19,7 @@ from healthlink_adapter import DataRequest, DataRequestReader, KafkaUploader
 
 from healthlink.operator import cli_errors, operator
 from healthlink.synthetic import make_patient_bundle
+from shared.kafka_admin import hospital_connection
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings
 
@@ -47,7 +48,7 @@ async def simulate(
 ) -> int:
     """Answer data requests for ``hospital`` (forever, or ``limit`` of them); returns count."""
     answered = 0
-    bootstrap, prefix = settings.kafka_bootstrap, settings.topic_prefix
+    bootstrap, prefix = await hospital_connection(settings, hospital), settings.topic_prefix
     async with (
         KafkaUploader(bootstrap, hospital, upload_key, prefix) as uploader,
         DataRequestReader(bootstrap, hospital, prefix) as requests,

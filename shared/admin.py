@@ -25,14 +25,17 @@ from shared import topics
 from shared.deadletter import RETRY_OF, DeadLetter, DeadLetters, describe
 from shared.errors import InvalidInput, NotFound
 from shared.http import require_operator
+from shared.kafka_client import OPERATOR, client_options
 from shared.settings import Settings
 
 Status = Literal["pending", "retried", "all"]
 
 
-async def partitions_of(settings: Settings, names: list[str]) -> list[TopicPartition]:
+async def partitions_of(
+    settings: Settings, names: list[str], principal: str = OPERATOR
+) -> list[TopicPartition]:
     """The partitions of the existing topics among ``names`` (full names, as on the broker)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings, principal))
     await admin.start()
     try:
         described = await admin.describe_topics(names)
@@ -46,14 +49,17 @@ async def partitions_of(settings: Settings, names: list[str]) -> list[TopicParti
     ]
 
 
-async def read_topic(settings: Settings, topic: str, timeout_s: float = 5.0) -> list[Any]:
-    """Every record now on ``topic`` (prefixed here), oldest first, without a group."""
+async def read_topic(
+    settings: Settings, topic: str, timeout_s: float = 5.0, principal: str = OPERATOR
+) -> list[Any]:
+    """Every record now on ``topic`` (prefixed here), oldest first, without a group, read
+    as ``principal`` (the command line's ``operator``, or the service serving the API)."""
     name = topics.named(topic, settings.topic_prefix)
-    tps = await partitions_of(settings, [name])
+    tps = await partitions_of(settings, [name], principal)
     if not tps:
         return []
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
+        **client_options(settings, principal), enable_auto_commit=False, group_id=None
     )
     await consumer.start()
     found: list[ConsumerRecord[bytes, bytes]] = []
@@ -114,16 +120,16 @@ class DeadLetterBook:
         return describe(letter, self.retried.get(letter.id))
 
 
-async def read_book(settings: Settings) -> DeadLetterBook:
+async def read_book(settings: Settings, principal: str = OPERATOR) -> DeadLetterBook:
     book = DeadLetterBook()
     seen: set[str] = set()
-    for r in await read_topic(settings, topics.DEAD_LETTERS):
+    for r in await read_topic(settings, topics.DEAD_LETTERS, principal=principal):
         letter = DeadLetter.from_record(r.key, r.value or b"", _headers(r))
         if letter.id in seen:
             continue  # the same record set aside again after a redelivery
         seen.add(letter.id)
         book.letters.append(letter)
-    for r in await read_topic(settings, topics.DEAD_LETTER_RETRIES):
+    for r in await read_topic(settings, topics.DEAD_LETTER_RETRIES, principal=principal):
         headers = _headers(r)
         if headers.get(RETRY_OF):
             book.retried[headers[RETRY_OF]] = headers.get("hl-dlq-time", "")
@@ -156,6 +162,11 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+async def _book(request: Request) -> DeadLetterBook:
+    """The dead letters, read as the service serving the request (its own principal)."""
+    return await read_book(_settings(request), str(request.app.state.runtime.service))
+
+
 @router.get("/deadletters")
 async def read_dead_letters(
     request: Request,
@@ -166,7 +177,7 @@ async def read_dead_letters(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Everything set aside by any service, newest last, with counts by reason."""
-    book = await read_book(_settings(request))
+    book = await _book(request)
     chosen = book.select(reason=reason, service=service, topic=topic, status=status)
     by_reason: dict[str, int] = {}
     for letter in chosen:
@@ -181,7 +192,7 @@ async def read_dead_letters(
 @router.get("/deadletters/{letter_id}")
 async def read_dead_letter(request: Request, letter_id: str) -> dict[str, Any]:
     """One dead letter: reason, detail, source, safe headers and a payload preview."""
-    book = await read_book(_settings(request))
+    book = await _book(request)
     found = book.select(ids=[letter_id])
     if not found:
         raise NotFound(f"no dead letter {letter_id}")
@@ -193,7 +204,7 @@ async def create_retry(request: Request, body: RetryRequest) -> dict[str, Any]:
     """Send dead letters back to their source topic (handlers are idempotent)."""
     if not (body.ids or body.reason or body.all):
         raise InvalidInput("name ids, a reason, or all")
-    book = await read_book(_settings(request))
+    book = await _book(request)
     status: Status = "all" if body.include_retried or body.ids else "pending"
     chosen = book.select(ids=body.ids, reason=body.reason, status=status)
     if body.ids and not chosen:

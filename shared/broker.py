@@ -24,6 +24,7 @@ from faststream.middlewares import AckPolicy
 from healthlink_adapter.contract import BATCH_BYTES, record_limit
 
 from shared.events import Envelope, Event
+from shared.kafka_client import faststream_options
 from shared.logging import CORRELATION_HEADER, get_correlation_id
 from shared.settings import Settings
 from shared.topics import named
@@ -62,10 +63,12 @@ def max_message_bytes(settings: Settings) -> int:
     return record_limit(settings.max_bundle_bytes)
 
 
-def make_broker(settings: Settings, service: str) -> KafkaBroker:
-    """A broker for ``service``; it connects only when started."""
+def make_broker(settings: Settings, service: str, *, principal: str = "") -> KafkaBroker:
+    """A broker for ``service``, connecting as its Kafka principal (``principal``, by
+    default the service's own: shared/acl.py); it connects only when started."""
     return KafkaBroker(
         settings.kafka_bootstrap,
+        **faststream_options(settings, principal or service),
         client_id=f"healthlink-{service}",
         acks="all",
         enable_idempotence=True,

@@ -21,19 +21,20 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import topics
+from shared import acl, topics
 from shared.admin import router as admin_router
 from shared.broker import Publisher, make_broker, max_message_bytes, subscriber_options
 from shared.consumer import BatchHandler, EventHandler, Guard, RawHandler, one_by_one
 from shared.database import Document, make_client, ping
 from shared.deadletter import DeadLetters, SourceMessage
 from shared.http import health_routes, install_correlation, install_error_handlers
+from shared.kafka_client import ADMIN, client_options, password_of
 from shared.lifeline import Budget
 from shared.limits import BodyLimit
 from shared.logging import configure_logging, get_logger
 from shared.metrics import Lags, Metrics, consumer_lags, install_http_metrics, metrics_route
 from shared.settings import Settings
-from shared.topics import named
+from shared.topics import data_requests_topic, named
 
 Hook = Callable[[], Awaitable[None]]
 Loop = Callable[[], Coroutine[Any, Any, None]]
@@ -86,14 +87,45 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
     return specs
 
 
-async def ensure_topics(settings: Settings) -> list[str]:
-    """Create the platform's topics that do not exist yet; returns the ones created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+def hospital_topic_spec(settings: Settings, code: str) -> NewTopic:
+    """A hospital's own data-request topic (``DATA_REQUESTS.<code>``)."""
+    return NewTopic(
+        data_requests_topic(code, settings.topic_prefix),
+        num_partitions=1,  # one reader, the hospital; its requests stay in order
+        replication_factor=settings.topic_replication,
+        topic_configs={
+            **TOPIC_CONFIGS[topics.DATA_REQUESTS],
+            "min.insync.replicas": str(min(2, max(1, settings.topic_replication - 1))),
+        },
+    )
+
+
+async def ensure_topics(settings: Settings, service: str | None = None) -> list[str]:
+    """Create the platform's topics that do not exist yet; returns the ones created.
+
+    ``service`` connects as that service's principal and, on a broker with ACLs (the
+    service has a credential), creates only the topics it writes (shared/acl.py); the
+    others are its writers' (and ``healthlink kafka apply-acls`` creates them all)."""
+    specs = topic_specs(settings)
+    principal = ADMIN
+    if service is not None:
+        principal = service
+        if password_of(settings, service) is not None:
+            owned = {named(t, settings.topic_prefix) for t in acl.SERVICES[service].writes}
+            specs = [spec for spec in specs if spec.name in owned]
+    return await create_topics(settings, specs, principal)
+
+
+async def create_topics(settings: Settings, specs: list[NewTopic], principal: str) -> list[str]:
+    """Create these topics as ``principal``, accepting "already exists"."""
+    if not specs:
+        return []
+    admin = AIOKafkaAdminClient(**client_options(settings, principal))
     await admin.start()
     try:
         # Ask to create them all and accept "already exists": listing every topic of a
         # large cluster is slower (and times out on a broker with many thousands).
-        response = await admin.create_topics(topic_specs(settings))
+        response = await admin.create_topics(specs)
         created = []
         for result in response.topic_errors:
             name, code = result[0], result[1]
@@ -239,7 +271,7 @@ class Runtime:
     async def running(self) -> AsyncIterator[None]:
         """Topics ensured, start hooks run, consumers and background loops started;
         on exit all of it stopped in reverse and the database closed."""
-        created = await ensure_topics(self.settings)
+        created = await ensure_topics(self.settings, self.service)
         if created:
             log.info("topics created", topics=created)
         for hook in self.on_start:

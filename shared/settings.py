@@ -38,6 +38,17 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     kafka_bootstrap: str = "127.0.0.1:19092"
+    # Kafka's own authentication (shared/kafka_client.py, docs/kafka-security.md): a JSON
+    # file {principal: password} (the local stack's .data/kafka/credentials.json), or one
+    # principal's username and password (a container runs one service). Neither: PLAINTEXT.
+    kafka_credentials: str = ""
+    kafka_username: str = ""
+    kafka_password: str = Field(default="", repr=False)
+    kafka_security_protocol: Literal["", "PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = ""
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_ca_file: str = ""  # the CA of a SASL_SSL listener
+    # The listener hospitals connect to (SASL_SSL), as printed to a hospital with its login.
+    kafka_hospital_bootstrap: str = ""
     mongo_url: str = "mongodb://127.0.0.1:27018/"
     # FerretDB's PostgreSQL (local stack only; empty on MongoDB): where the GIN indexes
     # its pushdown can use are built (shared/indexes, docs/indexes.md).

@@ -9,6 +9,7 @@ from __future__ import annotations
 # The two topics hospitals use are part of the hospital wire contract (the adapter package).
 from healthlink_adapter import contract
 from healthlink_adapter.contract import DATA_REQUESTS as DATA_REQUESTS
+from healthlink_adapter.contract import data_requests_topic as data_requests_topic
 from healthlink_adapter.contract import named as named
 
 INGEST_UPLOADS = contract.UPLOADS

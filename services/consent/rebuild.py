@@ -35,6 +35,7 @@ from shared.events import (
     VerificationSucceeded,
     parse,
 )
+from shared.kafka_client import client_options
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -94,7 +95,7 @@ async def read_log(settings: Settings) -> list[tuple[str, Envelope]]:
     named = {topics.named(t, settings.topic_prefix): t for t in KIND_OF}
     consumer = AIOKafkaConsumer(
         *named,
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings, "consent"),  # the consent service rebuilding itself
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

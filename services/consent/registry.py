@@ -19,12 +19,12 @@ from services.consent.handlers import Change, Deps, change
 from shared import tokens
 from shared.events import (
     NEW_PROVIDER,
-    DataRequested,
     Envelope,
     HospitalBecameProvider,
     HospitalChanged,
     HospitalRegistered,
     HospitalUpdated,
+    topic_of,
 )
 from shared.logging import get_logger
 
@@ -120,7 +120,7 @@ async def pull_for_new_provider(deps: Deps, envelope: Envelope) -> int:
     ]
     for cid in cids:
         request = data_request(cid, code, event.NAME, f"datareq-{cid}-{code}-h{version}", now)
-        await deps.publisher.publish(DataRequested.TOPIC, request)
+        await deps.publisher.publish(topic_of(request), request)  # the hospital's own topic
     if cids:
         log.info("data requested from a new provider", hospital=code, patients=len(cids))
     return len(cids)

@@ -34,6 +34,9 @@ class Event(BaseModel):
     VERSION: ClassVar[int] = 1
     TOPIC: ClassVar[str] = ""
     TYPE: ClassVar[str] = ""  # the CloudEvents type: th.healthlink.<name>.v<version>
+    # One topic per subject, ``TOPIC.<subject>`` (data requests: one per hospital, so
+    # Kafka's ACLs let each hospital read only its own).
+    PER_SUBJECT_TOPIC: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -89,4 +92,6 @@ def topic_of(envelope: Envelope) -> str:
     kind = CATALOGUE.get(envelope.type)
     if kind is None:
         raise Rejected(f"unknown event type {envelope.type[:80]}", code="unknown-event")
+    if kind.PER_SUBJECT_TOPIC:
+        return f"{kind.TOPIC}.{envelope.subject}"
     return kind.TOPIC

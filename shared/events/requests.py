@@ -1,4 +1,5 @@
-"""Data requests, on ``DATA_REQUESTS`` (key: hospital code): the consent service asks a
+"""Data requests, on ``DATA_REQUESTS.<hospital code>`` (one topic per hospital, key: the
+code; ``topic_of`` names it): the consent service asks a
 provider to send a patient's records (the FAQ's "pull", in seconds instead of days).
 Delivery is at-least-once with a stable event id; a hospital sends again, and ingest
 stores idempotently.
@@ -20,3 +21,4 @@ class DataRequested(wire.DataRequested, Event):
 
     NAME = wire.DATA_REQUESTED
     TOPIC = DATA_REQUESTS
+    PER_SUBJECT_TOPIC = True

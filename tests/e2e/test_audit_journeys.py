@@ -12,6 +12,7 @@ import pytest
 from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import make_patient_bundle
+from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
 from tests.support.journey import OPERATOR, Actors, auth, eventually
 
@@ -45,7 +46,10 @@ async def setup(actors: Actors, settings: Settings, seed: int) -> tuple[str, str
     await actors.consent(cid, token, [source.code])
     doctor = await actors.physician(reader, f"{seed}0001")
     async with KafkaUploader(
-        settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
+        await hospital_connection(settings, source.code),
+        source.code,
+        source.upload_key,
+        settings.topic_prefix,
     ) as adapter:
         await adapter.send(
             make_patient_bundle(rng, cid=cid, hospital_code=source.code, n_resources=6)

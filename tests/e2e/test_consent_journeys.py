@@ -9,8 +9,9 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from shared import topics
+from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
+from shared.topics import data_requests_topic
 from tests.support.journey import OPERATOR, Actors, auth, eventually
 
 pytestmark = pytest.mark.e2e
@@ -41,13 +42,15 @@ async def test_a_revocation_takes_effect_on_physician_reads(actors: Actors) -> N
 
 
 async def data_requests(settings: Settings, wanted: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Read the data-request topic from the beginning until ``wanted`` is seen (or 30 s)."""
+    """Read the hospitals' data-request topics (one each) from the beginning until
+    ``wanted`` is seen (or 30 s)."""
     consumer = AIOKafkaConsumer(
-        topics.named(topics.DATA_REQUESTS, settings.topic_prefix),
-        bootstrap_servers=settings.kafka_bootstrap,
+        *sorted({data_requests_topic(code, settings.topic_prefix) for _, code in wanted}),
+        **client_options(settings, ADMIN),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
+        metadata_max_age_ms=1000,  # a hospital's topic is made by its first request
     )
     await consumer.start()
     seen: set[tuple[str, str]] = set()

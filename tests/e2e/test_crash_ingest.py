@@ -10,6 +10,7 @@ from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import make_patient_bundle
 from shared.database import make_client
+from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
 from tests.support.journey import Actors, eventually
 from tests.support.platform import Platform
@@ -40,7 +41,10 @@ async def test_ingest_killed_mid_stream_loses_and_duplicates_nothing(
     records = client[settings.db_name("ingest")].records
     try:
         async with KafkaUploader(
-            settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
+            await hospital_connection(settings, source.code),
+            source.code,
+            source.upload_key,
+            settings.topic_prefix,
         ) as adapter:
             receipts = [await adapter.send(b) for b in bundles[: UPLOADS // 2]]
 

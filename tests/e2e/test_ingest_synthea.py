@@ -8,6 +8,7 @@ import pytest
 from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import synthea_like_bundle
+from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
 from tests.support.journey import Actors
 
@@ -24,7 +25,10 @@ async def test_synthea_like_bundle_readable_by_a_physician(
     await actors.consent(cid, token, [source.code])
     doctor = await actors.physician(reader, "54321")
     async with KafkaUploader(
-        settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
+        await hospital_connection(settings, source.code),
+        source.code,
+        source.upload_key,
+        settings.topic_prefix,
     ) as adapter:
         await adapter.send(synthea_like_bundle(rng, cid))
 

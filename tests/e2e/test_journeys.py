@@ -8,6 +8,7 @@ import pytest
 from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import make_patient_bundle
+from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
 from tests.support.journey import Actors, auth, eventually
 
@@ -27,7 +28,10 @@ async def test_consent_upload_read_audit_inbox_then_revoke(
 
     for hospital in (source, other):
         async with KafkaUploader(
-            settings.kafka_bootstrap, hospital.code, hospital.upload_key, settings.topic_prefix
+            await hospital_connection(settings, hospital.code),
+            hospital.code,
+            hospital.upload_key,
+            settings.topic_prefix,
         ) as adapter:
             await adapter.send(
                 make_patient_bundle(

@@ -19,6 +19,7 @@ from healthlink.operator import Operator
 from healthlink.retry import retry
 from healthlink.synthetic import make_patient_bundle
 from shared.database import Document
+from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
 from tests.support.cli import healthlink
 from tests.support.journey import OPERATOR, Actors, eventually
@@ -71,7 +72,10 @@ async def test_uploads_without_consent_are_retried_after_consent_and_stored_once
         for _ in range(3)
     ]  # fmt: skip
     async with KafkaUploader(
-        ops_settings.kafka_bootstrap, source.code, source.upload_key, ops_settings.topic_prefix
+        await hospital_connection(ops_settings, source.code),
+        source.code,
+        source.upload_key,
+        ops_settings.topic_prefix,
     ) as adapter:
         for bundle in bundles:
             await adapter.send(bundle)
@@ -129,7 +133,10 @@ async def test_an_upload_from_a_hospital_not_yet_a_provider_is_repaired_by_a_ret
     await ops.consent(cid, token, [reader.code])
     bundle = make_patient_bundle(rng, cid=cid, hospital_code=reader.code, n_resources=9)
     async with KafkaUploader(
-        ops_settings.kafka_bootstrap, reader.code, reader.upload_key, ops_settings.topic_prefix
+        await hospital_connection(ops_settings, reader.code),
+        reader.code,
+        reader.upload_key,
+        ops_settings.topic_prefix,
     ) as adapter:
         await adapter.send(bundle)
 

@@ -15,6 +15,7 @@ from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import make_patient_bundle
 from shared import topics
+from shared.kafka_admin import hospital_connection
 from shared.settings import SERVICE_PORTS, Settings
 from tests.support.journey import Actors, eventually
 from tests.support.kafka import publish_raw
@@ -87,7 +88,10 @@ async def test_every_service_exposes_its_metrics(ops: Actors, ops_settings: Sett
     cid, token = await ops.patient(rng)
     await ops.consent(cid, token, [source.code])
     async with KafkaUploader(
-        ops_settings.kafka_bootstrap, source.code, source.upload_key, ops_settings.topic_prefix
+        await hospital_connection(ops_settings, source.code),
+        source.code,
+        source.upload_key,
+        ops_settings.topic_prefix,
     ) as adapter:
         await adapter.send(make_patient_bundle(rng, cid=cid, hospital_code=source.code))
     await publish_raw(ops_settings, topics.ACCESS_EVENTS, b"\x00not an event", key=b"x")

@@ -18,6 +18,7 @@ from services.query.charts import combine
 from services.query.chartstore import parts_of, unpack, version_id
 from shared.database import Document
 from shared.indexes.migrate import MIGRATIONS
+from shared.kafka_admin import hospital_connection
 from shared.settings import SERVICE_PORTS, Settings
 from tests.support.journey import OPERATOR, Actors, auth, eventually
 from tests.support.platform import Platform
@@ -82,7 +83,10 @@ async def busy_platform(ops: Actors, settings: Settings) -> tuple[list[str], str
         await ops.consent(cid, token, [source.code])
     for hospital in (source, other):
         async with KafkaUploader(
-            settings.kafka_bootstrap, hospital.code, hospital.upload_key, settings.topic_prefix
+            await hospital_connection(settings, hospital.code),
+            hospital.code,
+            hospital.upload_key,
+            settings.topic_prefix,
         ) as adapter:
             for cid, _ in patients:
                 await adapter.send(make_patient_bundle(

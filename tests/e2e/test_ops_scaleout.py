@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 from healthlink.synthetic import make_patient_bundle
 from shared import topics
 from shared.database import Document
+from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
 from tests.support.journey import OPERATOR, Actors, eventually
 from tests.support.platform import Platform
@@ -75,7 +76,10 @@ async def test_two_instances_split_the_partitions_and_process_everything_once(
     doctor = await ops.physician(reader, "13579")
     expected: dict[str, set[str]] = {}
     async with KafkaUploader(
-        ops_settings.kafka_bootstrap, source.code, source.upload_key, ops_settings.topic_prefix
+        await hospital_connection(ops_settings, source.code),
+        source.code,
+        source.upload_key,
+        ops_settings.topic_prefix,
     ) as adapter:
         for _ in range(PATIENTS):
             cid, token = await ops.patient(rng)

@@ -8,6 +8,7 @@ import pytest
 from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import make_patient_bundle
+from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
 from tests.support.journey import Actors, auth
 
@@ -26,7 +27,10 @@ async def test_searches_and_summary_show_only_consented_sources_until_removed(
     doctor = await actors.physician(reader, "40001")
     for hospital in (source, other):
         async with KafkaUploader(
-            settings.kafka_bootstrap, hospital.code, hospital.upload_key, settings.topic_prefix
+            await hospital_connection(settings, hospital.code),
+            hospital.code,
+            hospital.upload_key,
+            settings.topic_prefix,
         ) as adapter:
             bundle = make_patient_bundle(
                 rng, cid=cid, hospital_code=hospital.code, n_resources=20, sensitive_fraction=0.0

@@ -10,10 +10,11 @@ import pytest
 from healthlink_adapter import DataRequest, DataRequestReader
 
 from services.consent.consents import data_request
-from shared import topics
 from shared.cid import random_cid
+from shared.kafka_admin import hospital_connection
 from shared.runtime import ensure_topics
 from shared.settings import Settings
+from shared.topics import data_requests_topic
 from tests.support.kafka import publish_raw
 
 pytestmark = pytest.mark.integration
@@ -23,7 +24,7 @@ CIDS = (random_cid(random.Random(1)), random_cid(random.Random(2)))
 
 async def request(settings: Settings, cid: str, hospital: str, request_id: str) -> None:
     event = data_request(cid, hospital, "consent.granted", request_id, datetime.now(UTC))
-    await publish_raw(settings, topics.DATA_REQUESTS, event.model_dump_json().encode(),
+    await publish_raw(settings, data_requests_topic(hospital), event.model_dump_json().encode(),
                       key=hospital.encode())  # fmt: skip
 
 
@@ -35,12 +36,13 @@ async def test_only_its_own_requests_and_a_request_comes_again_until_handled(
     settings: Settings,
 ) -> None:
     await ensure_topics(settings)
+    bootstrap, prefix = await hospital_connection(settings, HOSPITAL), settings.topic_prefix
+    await hospital_connection(settings, OTHER)  # its topic exists; this reader never sees it
     await request(settings, CIDS[0], OTHER, "r-other")
     await request(settings, CIDS[0], HOSPITAL, "r-1")
     await request(settings, CIDS[1], HOSPITAL, "r-2")
-    await publish_raw(settings, topics.DATA_REQUESTS, b"not a data request", key=b"10670")
+    await publish_raw(settings, data_requests_topic(HOSPITAL), b"not a data request", key=b"10670")
     await request(settings, CIDS[1], HOSPITAL, "r-3")
-    bootstrap, prefix = settings.kafka_bootstrap, settings.topic_prefix
 
     async with DataRequestReader(bootstrap, HOSPITAL, prefix) as reader:
         first = await next_of(reader)

@@ -7,6 +7,7 @@ reads a data request addressed to it and answers with a signed upload.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import random
@@ -26,6 +27,9 @@ from healthlink_adapter.signing import check_body
 from healthlink.synthetic import make_patient_bundle
 from services.consent.consents import data_request
 from shared import tokens, topics
+from shared.events import topic_of
+from shared.kafka_admin import hospital_connection
+from shared.kafka_client import ADMIN, client_options
 from shared.runtime import ensure_topics
 from shared.settings import Settings
 from tests.support.kafka import publish_raw
@@ -41,8 +45,10 @@ CID = "1101700230708"
 HOSPITAL_PROGRAM = """
 import asyncio, json, sys
 from healthlink_adapter import DataRequestReader, KafkaUploader
+from healthlink_adapter.kafka import KafkaConnection
 
-async def main(bootstrap, prefix, hospital, key, bundle_file):
+async def main(login, prefix, hospital, key, bundle_file):
+    bootstrap = KafkaConnection(**json.loads(login))  # the login the platform gave it
     bundle = json.loads(open(bundle_file, encoding="utf-8").read())
     async with (
         DataRequestReader(bootstrap, hospital, prefix) as requests,
@@ -101,10 +107,12 @@ async def test_a_hospital_answers_its_data_request_from_the_fresh_install(
     now = datetime.now(UTC)
     other = data_request(CID, "13781", "consent.granted", "req-other", now)
     mine = data_request(CID, HOSPITAL, "consent.granted", "req-mine", now)
-    for event in (other, mine):  # another hospital's request first: skipped by the reader
-        await publish_raw(settings, topics.DATA_REQUESTS, event.model_dump_json().encode(),
+    login = json.dumps(dataclasses.asdict(await hospital_connection(settings, HOSPITAL)))
+    await hospital_connection(settings, "13781")
+    for event in (other, mine):  # another hospital's request, on its own topic: never seen
+        await publish_raw(settings, topic_of(event), event.model_dump_json().encode(),
                           key=event.subject.encode())  # fmt: skip
-    args = [settings.kafka_bootstrap, settings.topic_prefix, HOSPITAL, key, str(bundle_file)]
+    args = [login, settings.topic_prefix, HOSPITAL, key, str(bundle_file)]
     program = [str(fresh_venv / "bin" / "python"), "-c", HOSPITAL_PROGRAM, *args]
     done = await asyncio.to_thread(
         subprocess.run, program, capture_output=True, text=True, timeout=120
@@ -125,7 +133,7 @@ async def test_a_hospital_answers_its_data_request_from_the_fresh_install(
 async def first_upload(settings: Settings) -> Any:
     consumer = AIOKafkaConsumer(
         topics.named(topics.INGEST_UPLOADS, settings.topic_prefix),
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings, ADMIN),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,

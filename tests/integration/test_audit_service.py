@@ -22,6 +22,7 @@ from shared.events import (
     PhysicianSignedIn,
     RecordAccessed,
 )
+from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
 from tests.support.events import raw
 from tests.support.journey import OPERATOR, auth, eventually
@@ -49,7 +50,7 @@ async def audit(stack_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="module")
 async def producer(stack_settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
     found = AIOKafkaProducer(
-        bootstrap_servers=stack_settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        **client_options(stack_settings, ADMIN), acks="all", enable_idempotence=True
     )
     await found.start()
     yield found

@@ -25,7 +25,9 @@ from shared.broker import Publisher, make_broker
 from shared.cid import random_cid
 from shared.database import Document
 from shared.deadletter import DeadLetters
-from shared.events import ConsentGranted, DataRequested, HospitalRegistered
+from shared.events import ConsentGranted, DataRequested, HospitalRegistered, topic_of
+from shared.kafka_admin import hospital_connection
+from shared.kafka_client import ADMIN
 from shared.settings import Settings
 from tests.support.events import envelope
 from tests.support.inprocess import running
@@ -114,9 +116,9 @@ async def test_stored_once_refusals_set_aside_and_replayable(
     unconsented = make_patient_bundle(rng, cid=late_cid, n_resources=10)
     forged_key = upload_key(settings, "13781")
     async with (
-        KafkaUploader(settings.kafka_bootstrap, SOURCE, upload_key(settings),
+        KafkaUploader(await hospital_connection(settings, SOURCE), SOURCE, upload_key(settings),
                         settings.topic_prefix) as adapter,
-        KafkaUploader(settings.kafka_bootstrap, SOURCE, forged_key,
+        KafkaUploader(await hospital_connection(settings, SOURCE), SOURCE, forged_key,
                         settings.topic_prefix) as forger,
     ):  # fmt: skip
         await adapter.send(newer, "up-newer")
@@ -158,7 +160,7 @@ async def test_stored_once_refusals_set_aside_and_replayable(
     # Consent arrives: the held upload is released; the operator's replay adds nothing.
     await grant(settings, late_cid, [SOURCE])
     assert await stored(settings, {"patient": late_cid}, 10) == 10
-    broker = make_broker(settings, "operator")
+    broker = make_broker(settings, "operator", principal=ADMIN)
     await broker.connect()
     try:
         dead = DeadLetters(Publisher(broker, settings), "operator", settings.topic_prefix)
@@ -224,7 +226,7 @@ async def test_simulator_answers_a_data_request(
     answering = asyncio.create_task(
         simulate(settings, SOURCE, upload_key(settings), n_resources=12, limit=1)
     )
-    await publish_raw(settings, topics.DATA_REQUESTS, request.model_dump_json().encode(),
+    await publish_raw(settings, topic_of(request), request.model_dump_json().encode(),
                       key=SOURCE.encode())  # fmt: skip
     assert await asyncio.wait_for(answering, timeout=60) == 1
     assert await stored(settings, {"patient": cid, "hospital": SOURCE}, 12) == 12

@@ -27,6 +27,7 @@ from shared.events import (
     VerificationRefused,
     VerificationSucceeded,
 )
+from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
 from tests.support.clock import Clock
 from tests.support.events import envelope
@@ -60,7 +61,7 @@ async def notify(stack_settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx
 
 @pytest.fixture(scope="module")
 async def producer(stack_settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
-    found = AIOKafkaProducer(bootstrap_servers=stack_settings.kafka_bootstrap, acks="all")
+    found = AIOKafkaProducer(**client_options(stack_settings, ADMIN), acks="all")
     await found.start()
     yield found
     await found.stop()

@@ -28,6 +28,7 @@ from shared import tokens, topics
 from shared.broker import Publisher, make_broker
 from shared.cid import random_cid
 from shared.events import ConsentChanged, ConsentGranted, HospitalChanged, HospitalRegistered
+from shared.kafka_client import ADMIN, client_options
 from shared.logging import CORRELATION_HEADER
 from shared.settings import Settings
 from tests.support.events import envelope
@@ -123,7 +124,7 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 async def world(settings: Settings) -> AsyncIterator[World]:
-    broker = make_broker(settings, "query-test")
+    broker = make_broker(settings, "query-test", principal=ADMIN)
     await broker.start()
     try:
         async with running("query", settings) as (app, client):
@@ -147,7 +148,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
 async def read_topic(settings: Settings, topic: str, at_least: int) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(
         topics.named(topic, settings.topic_prefix),
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings, ADMIN),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,

@@ -20,6 +20,7 @@ from services.query.projector import Projector
 from shared import topics
 from shared.broker import Publisher, make_broker
 from shared.cid import random_cid
+from shared.kafka_client import ADMIN
 from shared.settings import Settings
 from tests.support.inprocess import running
 from tests.support.journey import eventually
@@ -48,7 +49,7 @@ async def publish_records(publisher: Publisher, cid: str, n: int) -> int:
 
 
 async def test_a_killed_projector_is_restarted_and_charts_keep_up(settings: Settings) -> None:
-    broker = make_broker(settings, "projector-test")
+    broker = make_broker(settings, "projector-test", principal=ADMIN)
     await broker.start()
     try:
         async with running("query", settings) as (app, client):

@@ -1,4 +1,8 @@
-"""Raw Kafka access for tests: publish anything, read a topic from the beginning."""
+"""Raw Kafka access for tests: publish anything, read a topic from the beginning.
+
+These play other parties (a forger, another service, an observer), so they connect as
+the platform's admin principal; tests of the ACLs themselves connect as the principal
+under test (tests/integration/test_kafka_security.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared import topics
 from shared.deadletter import DeadLetter
+from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
 
 
@@ -19,7 +24,7 @@ async def publish_raw(
     headers: dict[str, str | bytes] | None = None,
 ) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        **client_options(settings, ADMIN), acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
@@ -41,7 +46,7 @@ async def dead_letters(
     """Read the dead-letter topic until ``at_least`` letters arrived (or time out)."""
     consumer = AIOKafkaConsumer(
         topics.named(topics.DEAD_LETTERS, settings.topic_prefix),
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings, ADMIN),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
@@ -69,7 +74,7 @@ async def read_events(
 
     consumer = AIOKafkaConsumer(
         topics.named(topic, settings.topic_prefix),
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings, ADMIN),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,

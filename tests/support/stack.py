@@ -26,6 +26,18 @@ class Endpoints:
     kafka_bootstrap: str
     mongo_url: str
     pg_dsn: str = ""  # FerretDB's PostgreSQL (local stack); empty on MongoDB
+    # Kafka's SASL (local stack): the credentials file, the hospital listener and its CA;
+    # empty: a broker without authentication (testcontainers).
+    kafka_credentials: str = ""
+    kafka_hospital_bootstrap: str = ""
+    kafka_ca_file: str = ""
+
+
+KAFKA_SECURITY = (
+    "HEALTHLINK_KAFKA_CREDENTIALS",
+    "HEALTHLINK_KAFKA_HOSPITAL_BOOTSTRAP",
+    "HEALTHLINK_KAFKA_CA_FILE",
+)
 
 
 def _docker_available() -> bool:
@@ -60,7 +72,10 @@ def _local_stack() -> Endpoints:
         if line.startswith("export ")
     )
     return Endpoints(
-        env["HEALTHLINK_KAFKA_BOOTSTRAP"], env["HEALTHLINK_MONGO_URL"], env["HEALTHLINK_PG_DSN"]
+        env["HEALTHLINK_KAFKA_BOOTSTRAP"],
+        env["HEALTHLINK_MONGO_URL"],
+        env["HEALTHLINK_PG_DSN"],
+        *(env.get(name, "") for name in KAFKA_SECURITY),
     )
 
 
@@ -69,7 +84,12 @@ def real_stack() -> Iterator[Endpoints]:
     kafka = os.environ.get("HEALTHLINK_KAFKA_BOOTSTRAP")
     mongo = os.environ.get("HEALTHLINK_MONGO_URL")
     if kafka and mongo:
-        yield Endpoints(kafka, mongo, os.environ.get("HEALTHLINK_PG_DSN", ""))
+        yield Endpoints(
+            kafka,
+            mongo,
+            os.environ.get("HEALTHLINK_PG_DSN", ""),
+            *(os.environ.get(name, "") for name in KAFKA_SECURITY),
+        )
     elif _docker_available():
         with _containers() as endpoints:
             yield endpoints

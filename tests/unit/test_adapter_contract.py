@@ -114,7 +114,7 @@ def test_the_platform_takes_its_wire_constants_from_the_package() -> None:
     settings = Settings()
     assert settings.max_bundle_bytes == contract.MAX_UPLOAD_BYTES
     assert max_message_bytes(settings) == contract.record_limit(contract.MAX_UPLOAD_BYTES)
-    assert contract.data_requests_topic("10670", "t.") == "t." + contract.DATA_REQUESTS
+    assert contract.data_requests_topic("10670", "t.") == f"t.{contract.DATA_REQUESTS}.10670"
     assert contract.consumer_group("10670", "t.") == "t.hospital-10670"
 
 

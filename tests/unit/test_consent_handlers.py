@@ -40,8 +40,16 @@ def sent(deps: Deps, topic: str) -> list[Envelope]:
     return [e for t, e in deps.publisher.sent if t == topic]
 
 
+def data_requests(deps: Deps) -> list[Envelope]:
+    """Data requests, each on its hospital's own topic."""
+    assert isinstance(deps.publisher, RecordingPublisher)
+    found = [(t, e) for t, e in deps.publisher.sent if t.startswith(topics.DATA_REQUESTS + ".")]
+    assert all(t == f"{topics.DATA_REQUESTS}.{e.subject}" for t, e in found)
+    return [e for _, e in found]
+
+
 def requests(deps: Deps) -> set[tuple[str, str]]:
-    return {(e.data["patient"], e.subject) for e in sent(deps, topics.DATA_REQUESTS)}
+    return {(e.data["patient"], e.subject) for e in data_requests(deps)}
 
 
 async def setup(deps: Deps, *cids: str) -> None:
@@ -129,7 +137,7 @@ async def test_a_consumer_becoming_provider_is_covered_by_all_hospitals(
     assert event.name == "hospital.became_provider" and event.data["version"] == 2
     await subscribers.on_hospital_event(deps, event)
     await subscribers.on_hospital_event(deps, event)  # redelivered: the same request id
-    ids = [e.id for e in sent(deps, topics.DATA_REQUESTS) if e.subject == "11535"]
+    ids = [e.id for e in data_requests(deps) if e.subject == "11535"]
     assert len(set(ids)) == 1 and (CID, "11535") in requests(deps)
 
 

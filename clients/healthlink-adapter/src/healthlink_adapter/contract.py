@@ -71,13 +71,12 @@ def record_limit(max_body_bytes: int) -> int:
 
 
 def data_requests_topic(hospital: str, prefix: str = "") -> str:
-    """Where ``hospital``'s data requests are published.
-
-    Today one topic for every hospital (keyed by hospital code, so the reader
-    filters); per-hospital topics with Kafka ACLs will change only this function.
-    """
-    del hospital  # one shared topic for now
-    return named(DATA_REQUESTS, prefix)
+    """Where ``hospital``'s data requests are published: a topic of its own,
+    ``healthlink.consent.datarequests.<code>``, which Kafka's ACLs let only that
+    hospital (and the platform) read. No other hospital's requests reach a reader."""
+    if not is_hospital_code(hospital):
+        raise ValueError(f"not a 5-digit hospital code: {hospital!r}")
+    return named(f"{DATA_REQUESTS}.{hospital}", prefix)
 
 
 def consumer_group(hospital: str, prefix: str = "") -> str:

@@ -98,8 +98,10 @@ def parse_data_request(value: bytes) -> DataRequest | None:
 class DataRequestReader:
     """The data requests addressed to one hospital, in its own consumer group.
 
-    A restarted reader goes on where the last one stopped (group ``hospital-<code>``).
-    Requests for other hospitals and malformed records are skipped.
+    It reads the hospital's own topic (``healthlink.consent.datarequests.<code>``, which
+    Kafka's ACLs let only this hospital read). A restarted reader goes on where the last
+    one stopped (group ``hospital-<code>``). Malformed records (and, defensively, any
+    request addressed to another hospital) are skipped.
     """
 
     def __init__(

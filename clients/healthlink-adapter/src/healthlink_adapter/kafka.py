@@ -36,9 +36,10 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 class KafkaConnection:
     """How to reach the platform's broker: bootstrap servers and, when set, credentials.
 
-    A bare string wherever a connection is taken means PLAINTEXT to those servers
-    (a local platform). Hospitals will connect with SASL_SSL and their own
-    SCRAM-SHA-512 principal; ``ca_file`` is the platform's CA certificate.
+    A bare string wherever a connection is taken means PLAINTEXT to those servers (a
+    broker without authentication). Hospitals connect with SASL_SSL and their own
+    SCRAM-SHA-512 principal ``hospital-<code>``; ``ca_file`` is the platform's CA
+    certificate.
     """
 
     bootstrap: str
