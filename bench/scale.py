@@ -57,6 +57,7 @@ from bench.env import BenchEnv, bench_env
 from bench.stats import summarise
 from healthlink.synthetic import THAI_HOSPITALS, make_patient_bundle
 from shared.database import make_client
+from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
 from tests.support.journey import OPERATOR, Hospital
 from tests.support.settings import isolated_settings
@@ -292,7 +293,12 @@ async def publish(
         arrivals = await stack.enter_async_context(ingest.watching(env))
         uploaders = {
             code: await stack.enter_async_context(
-                KafkaUploader(settings.kafka_bootstrap, code, h.upload_key, settings.topic_prefix)
+                KafkaUploader(
+                    await hospital_connection(settings, code),
+                    code,
+                    h.upload_key,
+                    settings.topic_prefix,
+                )
             )
             for code, h in hospitals.items()
         }

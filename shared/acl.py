@@ -111,7 +111,7 @@ SERVICES: dict[str, Grants] = {
     ),
     "audit": Grants(
         "audit",
-        writes=DEAD,
+        writes=(topics.AUDIT_HEADS, *DEAD),  # only audit signs and publishes its heads
         reads=(
             topics.ACCESS_EVENTS,
             topics.SECURITY_EVENTS,

@@ -37,6 +37,7 @@ from services.audit.sources import Entry
 from shared import tokens, topics
 from shared.database import Document, make_client
 from shared.events import AuditHeadSigned, RecordAccessed
+from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
 from tests.support.audit_tamper import TAMPERS, Rec
 from tests.support.cli import healthlink
@@ -162,7 +163,7 @@ async def test_heads_published_verified_by_the_cli_and_proofs_checked_offline(
     tmp_path: Path,
 ) -> None:
     settings = audit_settings
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**client_options(settings, ADMIN), acks="all")
     await producer.start()
     try:
         for i in range(N):
