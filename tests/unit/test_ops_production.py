@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, OKPKey
 
 from healthlink.apps import settings_class
 from shared.settings import SERVICE_PORTS
@@ -50,6 +50,8 @@ def test_compose_settings_with_strong_secrets_pass_production_validation() -> No
     }
     key = ECKey.generate_key("P-256", auto_kid=True)
     given["HEALTHLINK_AUTH_SIGNING_KEYS"] = json.dumps({"keys": [key.as_dict(private=True)]})
+    head_key = OKPKey.generate_key("Ed25519", auto_kid=True)
+    given["HEALTHLINK_AUDIT_SIGNING_KEY"] = json.dumps(head_key.as_dict(private=True))
 
     def expand(value: object) -> str:
         text = str(value)
