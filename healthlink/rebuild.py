@@ -59,7 +59,8 @@ async def _copy_indexes(source: Any, target: Any) -> None:
 
 
 async def swap_in(settings: Settings, service: str) -> list[str]:
-    """Replace the live collections with the rebuilt ones; returns their names."""
+    """Replace the live collections the replay rebuilt (non-empty) with the rebuilt ones;
+    returns their names."""
     client = make_client(settings)
     live_name = settings.db_name(service)
     live, rebuilt = client[live_name], client[live_name + REBUILD_SUFFIX]
@@ -67,6 +68,10 @@ async def swap_in(settings: Settings, service: str) -> list[str]:
     try:
         existing = set(await live.list_collection_names())
         for name in sorted(await rebuilt.list_collection_names()):
+            if await rebuilt[name].find_one({}, {"_id": 1}) is None:
+                # Created by the service's start (its declared indexes), not by the
+                # replay: state the service keeps itself (licences, rosters) stays live.
+                continue
             if name in existing:
                 backup = name + BACKUP_SUFFIX
                 await live.drop_collection(backup)

@@ -23,7 +23,9 @@ from services.portal.repository import HttpQuery, MemorySessions
 from services.portal.settings import PortalSettings
 from shared.errors import HealthLinkError
 from shared.http import health_routes, install_correlation, install_error_handlers
+from shared.limits import BodyLimit
 from shared.logging import configure_logging
+from shared.metrics import Lags, Metrics, install_http_metrics, metrics_route
 
 SERVICE = "portal"
 SETTINGS = PortalSettings
@@ -95,6 +97,17 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
     install_portal_errors(app)
     install_correlation(app)
     install_security_headers(app)
+    # Like every service: bodies over the limit refused before anything reads them
+    # (outermost, so before the CSRF and origin checks), and /metrics (HTTP only: the
+    # portal consumes no topic).
+    metrics = Metrics("portal", settings.topic_prefix)
+    install_http_metrics(app, metrics)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    async def no_lags() -> Lags:
+        return {}
+
+    metrics_route(app, metrics, no_lags)
 
     async def readiness() -> dict[str, Any]:
         return {"query": await query.ready() if query is not None else True}

@@ -114,7 +114,8 @@ async def test_uploads_without_consent_are_retried_after_consent_and_stored_once
 
     # Retrying again changes nothing: pending is empty, and a forced retry is idempotent.
     assert (await letters(ops, reason="no-consent", status="pending"))["total"] == 0
-    url = ["--url", ops.platform.url("consent")]  # any service's operator API retries
+    # The service that owns the topic retries: Kafka's ACLs let only ingest write uploads.
+    url = ["--url", ops.platform.url("ingest")]
     again = await healthlink(ops_settings, "dlq", "retry", "--reason", "no-consent", *url)
     assert again.exit_code == 0 and again.stdout.strip() == "retried 0", again.stderr
     forced = await healthlink(ops_settings, "dlq", "retry", entry["id"], *url)

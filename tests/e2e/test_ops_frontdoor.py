@@ -94,15 +94,16 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    base = free_ports(len(SERVICE_PORTS) + 5)
+    base = free_ports(len(SERVICE_PORTS) + 6)
     ports = {service: base + i for i, service in enumerate(SERVICE_PORTS)}
     n = len(SERVICE_PORTS)
     ports |= {
         "kafka": base + n,
         "kafka-controller": base + n + 1,
-        "ferretdb": base + n + 2,
-        "ferretdb-debug": base + n + 3,
-        "postgres": base + n + 4,
+        "kafka-hospitals": base + n + 2,  # infra.sh: the SASL_SSL listener on Kafka's + 2
+        "ferretdb": base + n + 3,
+        "ferretdb-debug": base + n + 4,
+        "postgres": base + n + 5,
     }
     data = tmp_path_factory.mktemp("frontdoor") / "data"
     ours = ("HEALTHLINK_", "MAKE", "MFLAGS")  # the suite's stack, an outer make's flags

@@ -116,6 +116,8 @@ async def test_every_service_exposes_its_metrics(ops: Actors, ops_settings: Sett
         text = r.text
         http = samples(text, "healthlink_http_request_duration_seconds_count")
         assert any(lb["route"] == "/readyz" and lb["status"] == "200" for lb, _ in http), service
+        if service == "portal":  # the web viewer consumes no topic: HTTP metrics only
+            continue
         assigned = samples(text, "healthlink_consumer_assigned")
         assert assigned, f"{service} consumes nothing?"
         assert all(lb["topic"].startswith("healthlink.") for lb, _ in assigned)

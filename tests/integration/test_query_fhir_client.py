@@ -23,6 +23,7 @@ import uvicorn
 from healthlink.apps import build_app
 from services.query.handlers import Deps
 from shared.broker import Publisher, make_broker
+from shared.kafka_client import ADMIN
 from shared.settings import Settings
 from tests.integration.test_query_access import READER, SOURCE_A, SOURCE_B, World, bearer
 from tests.support.fhir_client import Interaction, interactions
@@ -48,7 +49,7 @@ async def live(settings: Settings) -> AsyncIterator[tuple[World, str]]:
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     serving = asyncio.create_task(server.serve())
-    broker = make_broker(settings, "query-fhir-test")
+    broker = make_broker(settings, "query-fhir-test", principal=ADMIN)  # plays consent, ingest
     await broker.start()
     try:
 
