@@ -22,6 +22,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from healthlink.synthetic import make_patient_bundle
+from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
 from tests.support.journey import Actors
 from tests.support.platform import Platform
@@ -91,7 +92,10 @@ async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_
     refused, _ = await actors.patient(rng)
     doctor = await actors.physician(reader, LICENCE, PIN)
     async with KafkaUploader(
-        settings.kafka_bootstrap, source.code, source.upload_key, settings.topic_prefix
+        await hospital_connection(settings, source.code),
+        source.code,
+        source.upload_key,
+        settings.topic_prefix,
     ) as adapter:
         for cid in (consented, refused):
             bundle = make_patient_bundle(
