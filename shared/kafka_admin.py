@@ -1,24 +1,14 @@
-"""Kafka's ACL and SCRAM-credential administration, over aiokafka's protocol classes.
-
-aiokafka (the platform's one Kafka client) has no high-level API for CreateAcls,
-DeleteAcls or AlterUserScramCredentials, and adding kafka-python or confluent-kafka
-only for these three calls would bring a second client library (confluent-kafka: a
-native librdkafka wheel) into the lock. So they are implemented here over aiokafka's
-wire-protocol classes (``aiokafka.protocol``): CreateAcls/DeleteAcls v1 (which aiokafka
-defines) batched into one request each, and AlterUserScramCredentials v0 (API key 51,
-KIP-554, a flexible version), whose structs are declared below. The client computes
-the salted password (PBKDF2-HMAC-SHA-512, RFC 5802/7677) so the password itself never
-travels to the broker.
+"""The platform's Kafka administration: credentials, the ACL table, hospital logins.
 
 ``apply_platform`` is what ``healthlink kafka apply-acls`` (and ``infra.sh up``) runs:
 every service principal's credential (a random password, kept in the credentials file),
-the ACL table of ``shared/acl.py`` and the platform's topics.
+the ACL table of ``shared/acl.py`` and the platform's topics. The wire requests these
+use are in ``shared/kafka_protocol.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import secrets
@@ -28,130 +18,24 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.protocol.admin import (
-    CreateAclsRequest_v1,
-    DeleteAclsRequest_v1,
-    DescribeAclsRequest_v1,
-)
-from aiokafka.protocol.api import Request, RequestStruct, Response
-from aiokafka.protocol.types import (
-    CompactArray,
-    CompactBytes,
-    CompactString,
-    Int8,
-    Int16,
-    Int32,
-    Schema,
-    TaggedFields,
-)
 from healthlink_adapter.kafka import KafkaConnection
 
 from shared import acl
 from shared.kafka_client import ADMIN, client_options, connection, password_of
+from shared.kafka_protocol import (
+    KafkaAdminError,
+    create_acls,
+    delete_acls,
+    delete_principal_acls,
+    delete_scram,
+    describe_acls,
+    upsert_scram,
+)
 from shared.settings import Settings
 
-SCRAM_SHA_512 = 2  # AlterUserScramCredentials mechanism code
-SCRAM_ITERATIONS = 8192  # Kafka's minimum for SHA-512 is 4096
-RESOURCE_NOT_FOUND = 91  # deleting a credential that does not exist
+__all__ = ["KafkaAdminError", "admin_client", "describe_acls", "hospital_connection"]
 
 
-class KafkaAdminError(RuntimeError):
-    """The broker refused an administrative request."""
-
-
-# --------------------------------------------------------------------------- protocol
-class AlterUserScramCredentialsResponse_v0(Response):  # type: ignore[misc]
-    API_KEY = 51
-    API_VERSION = 0
-    SCHEMA = Schema(
-        ("throttle_time_ms", Int32),
-        (
-            "results",
-            CompactArray(
-                ("user", CompactString("utf-8")),
-                ("error_code", Int16),
-                ("error_message", CompactString("utf-8")),
-                ("tags", TaggedFields),
-            ),
-        ),
-        ("tags", TaggedFields),
-    )
-
-
-class AlterUserScramCredentialsRequest_v0(RequestStruct):  # type: ignore[misc]
-    FLEXIBLE_VERSION = True
-    API_KEY = 51
-    API_VERSION = 0
-    RESPONSE_TYPE = AlterUserScramCredentialsResponse_v0
-    SCHEMA = Schema(
-        (
-            "deletions",
-            CompactArray(
-                ("name", CompactString("utf-8")), ("mechanism", Int8), ("tags", TaggedFields)
-            ),
-        ),
-        (
-            "upsertions",
-            CompactArray(
-                ("name", CompactString("utf-8")),
-                ("mechanism", Int8),
-                ("iterations", Int32),
-                ("salt", CompactBytes),
-                ("salted_password", CompactBytes),
-                ("tags", TaggedFields),
-            ),
-        ),
-        ("tags", TaggedFields),
-    )
-
-
-class AlterUserScramCredentials(Request[AlterUserScramCredentialsRequest_v0]):  # type: ignore[misc]
-    API_KEY = 51
-
-    def __init__(self, deletions: list[Any], upsertions: list[Any]) -> None:
-        self._deletions = deletions
-        self._upsertions = upsertions
-
-    def build(
-        self, request_struct_class: type[AlterUserScramCredentialsRequest_v0]
-    ) -> AlterUserScramCredentialsRequest_v0:
-        return request_struct_class(self._deletions, self._upsertions, {})
-
-
-class CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc]
-    """Many creations in one request (aiokafka's ``CreateAclsRequest`` sends one)."""
-
-    API_KEY = 30
-
-    def __init__(self, creations: list[tuple[Any, ...]]) -> None:
-        self._creations = creations
-
-    def build(self, request_struct_class: type[CreateAclsRequest_v1]) -> CreateAclsRequest_v1:
-        return request_struct_class(self._creations)
-
-
-class DeleteAcls(Request[DeleteAclsRequest_v1]):  # type: ignore[misc]
-    API_KEY = 31
-
-    def __init__(self, filters: list[tuple[Any, ...]]) -> None:
-        self._filters = filters
-
-    def build(self, request_struct_class: type[DeleteAclsRequest_v1]) -> DeleteAclsRequest_v1:
-        return request_struct_class(self._filters)
-
-
-class DescribeAcls(Request[DescribeAclsRequest_v1]):  # type: ignore[misc]
-    API_KEY = 29
-
-    def __init__(self, principal: str) -> None:
-        self._principal = principal
-
-    def build(self, request_struct_class: type[DescribeAclsRequest_v1]) -> DescribeAclsRequest_v1:
-        # any resource type, any name, any pattern, this principal, any host/op/permission
-        return request_struct_class(1, None, acl.Pattern.ANY, self._principal, None, 1, 1)
-
-
-# --------------------------------------------------------------------------- operations
 @asynccontextmanager
 async def admin_client(settings: Settings, principal: str = ADMIN) -> AsyncIterator[Any]:
     """An aiokafka admin client connected as ``principal`` (default: the admin)."""
@@ -161,104 +45,6 @@ async def admin_client(settings: Settings, principal: str = ADMIN) -> AsyncItera
         yield admin
     finally:
         await admin.close()
-
-
-async def _send(admin: Any, request: Request[Any]) -> Any:
-    return await admin._send_request(request)
-
-
-def _row(binding: acl.Acl) -> tuple[Any, ...]:
-    return (
-        int(binding.resource),
-        binding.name,
-        int(binding.pattern),
-        binding.principal,
-        acl.ANY_HOST,
-        int(binding.operation),
-        acl.ALLOW,
-    )
-
-
-async def create_acls(admin: Any, bindings: Iterable[acl.Acl], chunk: int = 500) -> int:
-    """Create ACL bindings (creating one that exists is harmless); returns how many."""
-    rows = [_row(b) for b in dict.fromkeys(bindings)]
-    for start in range(0, len(rows), chunk):
-        response = await _send(admin, CreateAcls(rows[start : start + chunk]))
-        for code, message in response.creation_responses:
-            if code:
-                raise KafkaAdminError(f"CreateAcls: error {code}: {message}")
-    return len(rows)
-
-
-async def delete_acls(admin: Any, bindings: Iterable[acl.Acl]) -> int:
-    """Delete exactly these ACL bindings; returns how many matched."""
-    rows = [_row(b) for b in dict.fromkeys(bindings)]
-    if not rows:
-        return 0
-    response = await _send(admin, DeleteAcls(rows))
-    deleted = 0
-    for code, message, matching in response.filter_responses:
-        if code:
-            raise KafkaAdminError(f"DeleteAcls: error {code}: {message}")
-        deleted += len(matching)
-    return deleted
-
-
-async def delete_principal_acls(admin: Any, principal: str) -> int:
-    """Delete every ACL binding of ``principal`` (``User:…``); returns how many."""
-    response = await _send(
-        admin, DeleteAcls([(1, None, int(acl.Pattern.ANY), principal, None, 1, 1)])
-    )
-    return sum(len(matching) for _, _, matching in response.filter_responses)
-
-
-async def describe_acls(admin: Any, principal: str) -> list[tuple[Any, ...]]:
-    """(resource type, name, pattern, operation) of ``principal``'s ACL bindings."""
-    response = await _send(admin, DescribeAcls(principal))
-    if response.error_code:
-        raise KafkaAdminError(
-            f"DescribeAcls: error {response.error_code}: {response.error_message}"
-        )
-    found = []
-    for resource_type, name, pattern, entries in response.resources:
-        for _principal, _host, operation, _permission in entries:
-            found.append((resource_type, name, pattern, operation))
-    return found
-
-
-def salted_password(password: str, salt: bytes, iterations: int = SCRAM_ITERATIONS) -> bytes:
-    """SCRAM's SaltedPassword: Hi(password, salt, i) = PBKDF2-HMAC-SHA-512."""
-    return hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
-
-
-async def upsert_scram(admin: Any, user: str, password: str) -> None:
-    """Create or replace ``user``'s SCRAM-SHA-512 credential."""
-    salt = os.urandom(32)
-    upsert: tuple[Any, ...] = (
-        user,
-        SCRAM_SHA_512,
-        SCRAM_ITERATIONS,
-        salt,
-        salted_password(password, salt),
-        {},
-    )
-    await _check_scram(await _send(admin, AlterUserScramCredentials([], [upsert])))
-
-
-async def delete_scram(admin: Any, user: str) -> bool:
-    """Delete ``user``'s SCRAM-SHA-512 credential; False if it had none."""
-    response = await _send(admin, AlterUserScramCredentials([(user, SCRAM_SHA_512, {})], []))
-    for _user, code, _message, _tags in response.results:
-        if code == RESOURCE_NOT_FOUND:
-            return False
-    await _check_scram(response)
-    return True
-
-
-async def _check_scram(response: Any) -> None:
-    for user, code, message, _tags in response.results:
-        if code:
-            raise KafkaAdminError(f"AlterUserScramCredentials {user}: error {code}: {message}")
 
 
 def new_password() -> str:
