@@ -194,6 +194,8 @@ def render(urls: dict[str, str]) -> str:
             f"Physician viewer (web, Thai/English): {urls['portal']}/",
             f"  sign in: licence {LICENCE}, hospital {READER}, PIN {PIN};"
             f" then look up CID {DEMO_CID}",
+            f"Patient portal (web, phone-first, Thai/English): {urls['portal']}/patient/",
+            f"  verify CID {DEMO_CID} with the development scan (dev-face-scan-ok)",
         ]
     lines += [
         "Try these (copy each block into a shell):",

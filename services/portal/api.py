@@ -49,12 +49,14 @@ def _secure(request: Request) -> bool:
     return bool(request.app.state.settings.portal_cookie_secure) or request.url.scheme == "https"
 
 
-def _cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+def set_cookie(
+    request: Request, response: Response, name: str, value: str, max_age: int, path: str = "/"
+) -> None:
     response.set_cookie(
         name,
         value,
         max_age=max_age,
-        path="/",
+        path=path,
         httponly=True,
         samesite="strict",
         secure=_secure(request),
@@ -66,17 +68,22 @@ async def _session(deps: Deps, request: Request) -> Session | None:
     return await deps.sessions.find(session_id) if session_id else None
 
 
-async def check_csrf(request: Request, deps: DepsDep) -> None:
-    """A POST is this page's: same origin (when the browser says), and the CSRF token of
-    the session (signed in) or of the anonymous page (the ``hl_csrf`` cookie)."""
+def check_page_token(request: Request, session_csrf: str | None) -> None:
+    """Same origin (when the browser says), and the CSRF token of the session (signed
+    in) or of the anonymous page (the ``hl_csrf`` cookie) in ``x-csrf-token``."""
     origin = request.headers.get("origin")
     if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
         raise CsrfRefused("this request did not come from the portal's page")
-    session = await _session(deps, request)
-    expected = session.csrf if session else request.cookies.get(CSRF_COOKIE, "")
+    expected = session_csrf or request.cookies.get(CSRF_COOKIE, "")
     given = request.headers.get(CSRF_HEADER, "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise CsrfRefused("the page's CSRF token is missing or wrong: reload the page")
+
+
+async def check_csrf(request: Request, deps: DepsDep) -> None:
+    """A POST is this page's (``check_page_token``, with the physician's session)."""
+    session = await _session(deps, request)
+    check_page_token(request, session.csrf if session else None)
 
 
 CsrfDep = Depends(check_csrf)
@@ -101,7 +108,7 @@ async def read_session(request: Request, response: Response, deps: DepsDep) -> d
     if session:
         return _view(session, lang, session.csrf)
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-    _cookie(request, response, CSRF_COOKIE, csrf, 86_400)
+    set_cookie(request, response, CSRF_COOKIE, csrf, 86_400)
     return _view(None, lang, csrf)
 
 
@@ -111,7 +118,7 @@ async def create_session(
 ) -> dict[str, Any]:
     """Sign in with licence, PIN and hospital (the query service decides)."""
     session_id, session = await handlers.sign_in(deps, body.licence, body.pin, body.hospital)
-    _cookie(request, response, SESSION_COOKIE, session_id, deps.session_ttl_s)
+    set_cookie(request, response, SESSION_COOKIE, session_id, deps.session_ttl_s)
     lang = language_of(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
     return _view(session, lang, session.csrf)
 
@@ -122,7 +129,7 @@ async def end_session(request: Request, response: Response, deps: DepsDep) -> di
     await handlers.sign_out(deps, request.cookies.get(SESSION_COOKIE))
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     csrf = secrets.token_urlsafe(32)
-    _cookie(request, response, CSRF_COOKIE, csrf, 86_400)
+    set_cookie(request, response, CSRF_COOKIE, csrf, 86_400)
     lang = language_of(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
     return _view(None, lang, csrf)
 
@@ -130,7 +137,7 @@ async def end_session(request: Request, response: Response, deps: DepsDep) -> di
 @router.post("/language", dependencies=[CsrfDep])
 async def choose_language(body: Language, request: Request, response: Response) -> dict[str, str]:
     """Remember the page's language (Thai or English) for a year."""
-    _cookie(request, response, LANG_COOKIE, body.lang, 365 * 86_400)
+    set_cookie(request, response, LANG_COOKIE, body.lang, 365 * 86_400)
     return {"lang": body.lang}
 
 

@@ -1,7 +1,9 @@
-"""Composition root of the portal: the physicians' web viewer (docs/portal.md).
+"""Composition root of the portal: the physicians' web viewer and the patient portal
+(docs/portal.md).
 
 No broker and no database: the portal is a backend-for-frontend in front of the query
-service's API; sessions live in the process.
+service's API (physicians) and the consent, audit and notify services' patient APIs
+(patients); sessions live in the process.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from services.portal.api import router
 from services.portal.domain import refusal_code
 from services.portal.errors import Refused
 from services.portal.handlers import Deps
+from services.portal.patient_api import pages as patient_pages
+from services.portal.patient_api import router as patient_router
+from services.portal.patient_backends import HttpPatientApi
+from services.portal.patients import PatientDeps
 from services.portal.repository import HttpQuery, MemorySessions
 from services.portal.settings import PortalSettings
 from shared.errors import HealthLinkError
@@ -53,6 +59,7 @@ def install_portal_errors(app: FastAPI) -> None:
         body: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
         if isinstance(exc, Refused):
             body["reason"] = refusal_code(exc.detail)
+        body.update(getattr(exc, "extra", {}))
         return JSONResponse(body, status_code=exc.status)
 
 
@@ -68,14 +75,36 @@ def install_security_headers(app: FastAPI) -> None:
         return response
 
 
-def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI:
+def http_patient_deps(settings: PortalSettings) -> tuple[PatientDeps, HttpPatientApi]:
+    """The patient portal on the consent, audit and notify services' HTTP APIs."""
+    api = HttpPatientApi(
+        settings.service_url("consent"),
+        settings.service_url("audit"),
+        settings.service_url("notify"),
+        settings.portal_query_timeout_s,
+    )
+    deps = PatientDeps(
+        sessions=MemorySessions(),
+        api=api,
+        session_ttl_s=settings.portal_session_ttl_s,
+        dev_verifier=settings.dev_verifier,
+    )
+    return deps, api
+
+
+def create_app(
+    settings: PortalSettings, *, deps: Deps | None = None, patient_deps: PatientDeps | None = None
+) -> FastAPI:
     configure_logging(SERVICE, settings.log_level)
     query: HttpQuery | None = None
+    patient_api: HttpPatientApi | None = None
     if deps is None:
         query = HttpQuery(settings.query_url(), settings.portal_query_timeout_s)
         deps = Deps(
             sessions=MemorySessions(), query=query, session_ttl_s=settings.portal_session_ttl_s
         )
+    if patient_deps is None:
+        patient_deps, patient_api = http_patient_deps(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -84,15 +113,20 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
         finally:
             if query is not None:
                 await query.aclose()
+            if patient_api is not None:
+                await patient_api.aclose()
 
     app = FastAPI(
         title="Health Link portal",
-        description="The physicians' web viewer: sign-in, patient look-up, the record.",
+        description="The physicians' web viewer (sign-in, patient look-up, the record) and "
+        "the patient portal (register, verify, consent, who viewed my record, inbox).",
         version="0.1.0",
         lifespan=lifespan,
     )
     app.state.deps = deps
+    app.state.patient_deps = patient_deps
     app.state.settings = settings
+    app.state.web = WEB
     install_error_handlers(app)
     install_portal_errors(app)
     install_correlation(app)
@@ -114,6 +148,8 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
 
     health_routes(app, readiness)
     app.include_router(router)
+    app.include_router(patient_router)
+    app.include_router(patient_pages)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -16,7 +16,7 @@ from shared.cid import is_valid_cid
 
 @dataclass
 class Deps:
-    sessions: Sessions
+    sessions: Sessions[Session]
     query: QueryApi
     session_ttl_s: int = 900
     clock: Callable[[], float] = field(default=time.time)

@@ -1,8 +1,9 @@
 """The portal's ports: its sessions, and the query service it reads through.
 
 ``MemorySessions`` keeps the sessions in the process (one portal instance; a restart
-signs everyone out — docs/portal.md). ``HttpQuery`` is the query service's HTTP API;
-tests use ``tests/support/portal_fakes.py``.
+signs everyone out — docs/portal.md): the physicians' and, in a store of their own, the
+patients' (``patient_backends.py`` holds the patient portal's other ports).
+``HttpQuery`` is the query service's HTTP API; tests use ``tests/support/portal_fakes.py``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
-from services.portal.domain import Session
 from services.portal.errors import (
     LockedOut,
     NotOnRoster,
@@ -28,10 +28,18 @@ from shared.errors import InvalidInput
 from shared.fhir import FHIR_JSON
 
 
-class Sessions(Protocol):
-    async def open(self, session: Session) -> str: ...
+class Expiring(Protocol):
+    @property
+    def expires_at(self) -> float: ...
 
-    async def find(self, session_id: str) -> Session | None: ...
+
+S = TypeVar("S", bound=Expiring)
+
+
+class Sessions(Protocol[S]):
+    async def open(self, session: S) -> str: ...
+
+    async def find(self, session_id: str) -> S | None: ...
 
     async def close(self, session_id: str) -> None: ...
 
@@ -46,14 +54,14 @@ def _key(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-class MemorySessions:
+class MemorySessions(Generic[S]):
     """Sessions by the SHA-256 of their id (the cookie's value is never stored)."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._by_key: dict[str, Session] = {}
+        self._by_key: dict[str, S] = {}
         self._clock = clock
 
-    async def open(self, session: Session) -> str:
+    async def open(self, session: S) -> str:
         now = self._clock()
         for key in [k for k, s in self._by_key.items() if s.expires_at <= now]:
             del self._by_key[key]
@@ -61,7 +69,7 @@ class MemorySessions:
         self._by_key[_key(session_id)] = session
         return session_id
 
-    async def find(self, session_id: str) -> Session | None:
+    async def find(self, session_id: str) -> S | None:
         session = self._by_key.get(_key(session_id))
         if session is None or session.expires_at <= self._clock():
             self._by_key.pop(_key(session_id), None)

@@ -10,12 +10,27 @@ from shared.settings import Settings
 class PortalSettings(Settings):
     # Where the query service's API is; empty: the local one (this stack's query port).
     portal_query_url: str = ""
+    # The patient portal's back ends (empty: this stack's port of each).
+    portal_consent_url: str = ""
+    portal_audit_url: str = ""
+    portal_notify_url: str = ""
     # A signed-in session ends this long after sign-in (never after the physician's
-    # query token, which the portal keeps and cannot renew).
+    # or patient's token, which the portal keeps and cannot renew).
     portal_session_ttl_s: int = Field(default=900, gt=0, le=86_400)
     # The cookies carry `Secure` when the request came over https, and always with this.
     portal_cookie_secure: bool = False
     portal_query_timeout_s: float = Field(default=15.0, gt=0)
 
     def query_url(self) -> str:
-        return (self.portal_query_url or f"http://127.0.0.1:{self.port('query')}").rstrip("/")
+        return self.service_url("query")
+
+    def service_url(self, service: str) -> str:
+        """A back end's base URL: its setting, else this stack's port of it."""
+        given: str = getattr(self, f"portal_{service}_url")
+        return (given or f"http://127.0.0.1:{self.port(service)}").rstrip("/")
+
+    @property
+    def dev_verifier(self) -> bool:
+        """Outside production the consent service may use its development verifier
+        (the page then offers its scan); production always has a real one."""
+        return self.environment != "production"

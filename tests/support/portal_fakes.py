@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from services.portal.errors import (
@@ -13,6 +14,8 @@ from services.portal.errors import (
     Refused,
     SignInRefused,
 )
+from services.portal.errors import Unavailable
+from services.portal.patient_backends import outcome_error
 
 HOSPITAL = "11535"
 LICENCE, PIN = "10001", "2468"
@@ -96,3 +99,152 @@ class FakeQuery:
             "total": len(RECORD),
             "entry": [{"resource": r} for r in RECORD],
         }
+
+
+# --- the patient portal's back ends (the ``PatientApi`` port): consent, audit, notify
+
+
+DEV_SCAN = "dev-face-scan-ok"
+HOSPITALS = [
+    {"code": "10670", "name": "Siriraj Hospital", "role": "provider", "consent_mode": "standing"},
+    {"code": "11535", "name": "Nopparat Hospital", "role": "consumer", "consent_mode": "per-visit"},
+    {"code": "13781", "name": "Ramathibodi Hospital", "role": "provider", "consent_mode": "standing"},
+]
+
+
+def _refusal(status: int, detail: str, verifying: bool = False) -> Exception:
+    """What ``HttpPatientApi`` raises for the service's OperationOutcome."""
+    return outcome_error(status, detail, verifying=verifying)
+
+
+@dataclass
+class FakePatientApi:
+    """Patients registered 18+ (born before 2008), the development verifier with its 5
+    failures a day, the consent of each patient, an access log and an inbox to fill."""
+
+    born: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    consents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    access_log: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    notes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    down: bool = False
+
+    def _up(self, what: str, cid: str) -> None:
+        self.calls.append((what, cid))
+        if self.down:
+            raise Unavailable("the consent service does not answer")
+
+    def _patient(self, token: str, cid: str) -> dict[str, Any]:
+        if self.tokens.get(token) != cid:
+            raise _refusal(401, "token expired")
+        return self.consents.setdefault(
+            cid,
+            {"all_hospitals": False, "hospitals": [], "allow_sensitive": False, "per_visit": []},
+        )
+
+    def _state(self, cid: str, changed: bool = True) -> dict[str, Any]:
+        state = self.consents[cid]
+        if changed:
+            state["version"] = state.get("version", 0) + 1
+        return {"cid": cid, **state}
+
+    async def register(self, cid: str, birth_date: str) -> None:
+        self._up("register", cid)
+        if birth_date > "2008-01-01":
+            raise _refusal(400, "patients must be 18 or older to join")
+        if cid in self.born:
+            raise _refusal(409, "this CID is already registered")
+        self.born[cid] = birth_date
+
+    async def verify(self, cid: str, scan: str) -> tuple[str, int]:
+        self._up("verify", cid)
+        if cid not in self.born:
+            raise _refusal(404, "no patient registered with this CID")
+        if self.failures.get(cid, 0) >= 5:
+            raise _refusal(429, "ขออภัยค่ะ ท่านระบุข้อมูลไม่ถูกต้องเกิน 5 ครั้ง … / Sorry, …")
+        if scan != DEV_SCAN:
+            self.failures[cid] = self.failures.get(cid, 0) + 1
+            left = 5 - self.failures[cid]
+            detail = f"identity verification failed; {left} attempts left today / …"
+            raise _refusal(401, detail, verifying=True)
+        token = f"patient-token-{len(self.tokens)}"
+        self.tokens[token] = cid
+        return token, 900
+
+    async def hospitals(self) -> list[dict[str, Any]]:
+        self._up("hospitals", "")
+        return [dict(h) for h in HOSPITALS]
+
+    async def consent(self, token: str, cid: str) -> dict[str, Any]:
+        self._patient(token, cid)
+        return self._state(cid, changed=False)
+
+    async def grant_hospital(self, token: str, cid: str, code: str) -> dict[str, Any]:
+        state = self._patient(token, cid)
+        if code not in {h["code"] for h in HOSPITALS}:
+            raise _refusal(404, f"hospital {code} is not a participating hospital")
+        state["hospitals"] = sorted({*state["hospitals"], code})
+        return self._state(cid)
+
+    async def revoke_hospital(self, token: str, cid: str, code: str) -> dict[str, Any]:
+        state = self._patient(token, cid)
+        state["hospitals"] = [c for c in state["hospitals"] if c != code]
+        return self._state(cid)
+
+    async def all_hospitals(self, token: str, cid: str, on: bool) -> dict[str, Any]:
+        self._patient(token, cid)["all_hospitals"] = on
+        return self._state(cid)
+
+    async def sensitive(self, token: str, cid: str, allowed: bool) -> dict[str, Any]:
+        self._patient(token, cid)["allow_sensitive"] = allowed
+        return self._state(cid)
+
+    async def add_visit(
+        self, token: str, cid: str, requesting: str, sources: list[str], until: datetime
+    ) -> dict[str, Any]:
+        state = self._patient(token, cid)
+        if until.utcoffset() is None:
+            raise _refusal(400, "until must carry a time zone (ISO-8601 with offset)")
+        visit = {
+            "id": f"visit{len(state['per_visit'])}",
+            "requesting_hospital": requesting,
+            "sources": sources,
+            "until": until.astimezone(UTC).isoformat(),
+            "revoked": False,
+        }
+        state["per_visit"] = [*state["per_visit"], visit]
+        return self._state(cid)
+
+    async def revoke_visit(self, token: str, cid: str, visit_id: str) -> dict[str, Any]:
+        state = self._patient(token, cid)
+        if visit_id not in {v["id"] for v in state["per_visit"]}:
+            raise _refusal(404, "no such per-visit consent (it may have expired)")
+        for visit in state["per_visit"]:
+            if visit["id"] == visit_id:
+                visit["revoked"] = True
+        return self._state(cid)
+
+    async def revoke_everything(self, token: str, cid: str) -> dict[str, Any]:
+        state = self._patient(token, cid)
+        state.update(all_hospitals=False, hospitals=[], per_visit=[])
+        return self._state(cid)
+
+    async def accesses(
+        self, token: str, cid: str, offset: int, count: int
+    ) -> list[dict[str, Any]]:
+        self._patient(token, cid)
+        return self.access_log.get(cid, [])[offset : offset + count]
+
+    async def inbox(self, token: str, cid: str, offset: int, count: int) -> list[dict[str, Any]]:
+        self._patient(token, cid)
+        return self.notes.get(cid, [])[offset : offset + count]
+
+    async def mark_read(self, token: str, cid: str, notification_id: str) -> None:
+        self._patient(token, cid)
+        for note in self.notes.get(cid, []):
+            if note["id"] == notification_id:
+                note["read"] = True
+                return
+        raise _refusal(404, "no such notification")

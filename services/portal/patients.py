@@ -1,0 +1,207 @@
+"""The patient portal's use cases: register, verify identity (the sign-in), consent, who
+viewed my record, the inbox, sign out (no web framework here; docs/portal.md).
+
+The patient token the consent service gives on a verification stays in the portal's
+session; every call to consent, audit and notify carries it. When a back end says the
+token is no longer good (401), the session ends and the page asks to verify again.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from services.portal.errors import BadCid, NotSignedIn
+from services.portal.patient_backends import PatientApi
+from services.portal.patient_views import (
+    PatientSession,
+    access_view,
+    consent_view,
+    hospital_rows,
+    in_bangkok,
+    inbox_view,
+    names_of,
+)
+from services.portal.repository import Sessions
+from shared.cid import is_valid_cid
+
+T = TypeVar("T")
+PAGE = 20  # accesses and notifications per page
+
+
+@dataclass
+class PatientDeps:
+    sessions: Sessions[PatientSession]
+    api: PatientApi
+    session_ttl_s: int = 900
+    clock: Callable[[], float] = field(default=time.time)
+    dev_verifier: bool = False
+
+
+def _check_cid(cid: str) -> None:
+    if not is_valid_cid(cid):
+        raise BadCid("a CID is 13 digits with a valid check digit")
+
+
+async def register(deps: PatientDeps, cid: str, birth_date: date) -> dict[str, Any]:
+    """Join Health Link (the consent service checks: 18 or older, once per CID)."""
+    _check_cid(cid)
+    await deps.api.register(cid, birth_date.isoformat())
+    return {"cid": cid, "registered": True}
+
+
+async def verify(deps: PatientDeps, cid: str, scan: str) -> tuple[str, PatientSession]:
+    """Identity verification is the sign-in: the token it gives stays in the session."""
+    _check_cid(cid)
+    token, expires_in = await deps.api.verify(cid, scan)
+    session = PatientSession(
+        token=token,
+        cid=cid,
+        csrf=secrets.token_urlsafe(32),
+        expires_at=deps.clock() + min(deps.session_ttl_s, expires_in),
+    )
+    return await deps.sessions.open(session), session
+
+
+async def session_of(deps: PatientDeps, session_id: str | None) -> PatientSession:
+    session = await deps.sessions.find(session_id) if session_id else None
+    if session is None:
+        raise NotSignedIn("verify your identity first")
+    return session
+
+
+async def _as_patient(
+    deps: PatientDeps, session_id: str | None, call: Callable[[PatientSession], Awaitable[T]]
+) -> T:
+    """Run ``call`` with the patient's session; a token the back end refuses ends it."""
+    session = await session_of(deps, session_id)
+    try:
+        return await call(session)
+    except NotSignedIn:
+        if session_id:
+            await deps.sessions.close(session_id)
+        raise
+
+
+def _now(deps: PatientDeps) -> datetime:
+    return datetime.fromtimestamp(deps.clock(), UTC)
+
+
+async def hospitals(deps: PatientDeps) -> dict[str, Any]:
+    """The participating hospitals with role and consent mode (public)."""
+    return {"hospitals": hospital_rows(await deps.api.hospitals())}
+
+
+async def _view(deps: PatientDeps, consent: dict[str, Any]) -> dict[str, Any]:
+    return consent_view(consent, await deps.api.hospitals(), _now(deps))
+
+
+async def consent(deps: PatientDeps, session_id: str | None) -> dict[str, Any]:
+    async def read(s: PatientSession) -> dict[str, Any]:
+        return await _view(deps, await deps.api.consent(s.token, s.cid))
+
+    return await _as_patient(deps, session_id, read)
+
+
+async def change_consent(
+    deps: PatientDeps,
+    session_id: str | None,
+    change: Callable[[PatientApi, PatientSession], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """One change of the consent; the screen gets the new state back."""
+
+    async def apply(s: PatientSession) -> dict[str, Any]:
+        return await _view(deps, await change(deps.api, s))
+
+    return await _as_patient(deps, session_id, apply)
+
+
+async def grant_hospital(deps: PatientDeps, session_id: str | None, code: str) -> dict[str, Any]:
+    return await change_consent(
+        deps, session_id, lambda api, s: api.grant_hospital(s.token, s.cid, code)
+    )
+
+
+async def revoke_hospital(deps: PatientDeps, session_id: str | None, code: str) -> dict[str, Any]:
+    return await change_consent(
+        deps, session_id, lambda api, s: api.revoke_hospital(s.token, s.cid, code)
+    )
+
+
+async def all_hospitals(deps: PatientDeps, session_id: str | None, on: bool) -> dict[str, Any]:
+    return await change_consent(
+        deps, session_id, lambda api, s: api.all_hospitals(s.token, s.cid, on)
+    )
+
+
+async def sensitive(deps: PatientDeps, session_id: str | None, allowed: bool) -> dict[str, Any]:
+    return await change_consent(
+        deps, session_id, lambda api, s: api.sensitive(s.token, s.cid, allowed)
+    )
+
+
+async def add_visit(
+    deps: PatientDeps,
+    session_id: str | None,
+    requesting: str,
+    sources: list[str],
+    until: datetime,
+) -> dict[str, Any]:
+    """A per-visit consent; an end time without an offset is Thai time."""
+    end = in_bangkok(until)
+    return await change_consent(
+        deps,
+        session_id,
+        lambda api, s: api.add_visit(s.token, s.cid, requesting, sorted(set(sources)), end),
+    )
+
+
+async def revoke_visit(deps: PatientDeps, session_id: str | None, visit_id: str) -> dict[str, Any]:
+    return await change_consent(
+        deps, session_id, lambda api, s: api.revoke_visit(s.token, s.cid, visit_id)
+    )
+
+
+async def revoke_everything(deps: PatientDeps, session_id: str | None) -> dict[str, Any]:
+    return await change_consent(
+        deps, session_id, lambda api, s: api.revoke_everything(s.token, s.cid)
+    )
+
+
+async def accesses(deps: PatientDeps, session_id: str | None, offset: int) -> dict[str, Any]:
+    """Who viewed my record, newest first, a page at a time, with hospital names."""
+
+    async def read(s: PatientSession) -> dict[str, Any]:
+        entries = await deps.api.accesses(s.token, s.cid, offset, PAGE + 1)
+        names = names_of(await deps.api.hospitals())
+        shown = [access_view(e, names) for e in entries[:PAGE]]
+        return {"offset": offset, "entries": shown, "more": len(entries) > PAGE}
+
+    return await _as_patient(deps, session_id, read)
+
+
+async def inbox(deps: PatientDeps, session_id: str | None, offset: int) -> dict[str, Any]:
+    """The patient's notifications, newest first, a page at a time."""
+
+    async def read(s: PatientSession) -> dict[str, Any]:
+        entries = await deps.api.inbox(s.token, s.cid, offset, PAGE + 1)
+        shown = [inbox_view(e) for e in entries[:PAGE]]
+        return {"offset": offset, "entries": shown, "more": len(entries) > PAGE}
+
+    return await _as_patient(deps, session_id, read)
+
+
+async def mark_read(deps: PatientDeps, session_id: str | None, notification_id: str) -> None:
+    async def mark(s: PatientSession) -> None:
+        await deps.api.mark_read(s.token, s.cid, notification_id)
+
+    await _as_patient(deps, session_id, mark)
+
+
+async def sign_out(deps: PatientDeps, session_id: str | None) -> None:
+    if session_id:
+        await deps.sessions.close(session_id)

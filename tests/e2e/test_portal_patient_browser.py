@@ -1,0 +1,225 @@
+"""The patient portal in a real browser (Debian's chromium, ``make browser``) at a phone's
+width, on the running consent, query, audit, notify and portal services: the daily limit
+of identity verification shows the FAQ's words; a patient registers, verifies with the
+development verifier and allows one hospital; a physician of that hospital reads; the
+patient sees that read in "who viewed my record" (Buddhist-era date) and a notification
+in the inbox, then withdraws the consent and the physician is refused. Explicit waits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from shared.cid import random_cid
+from shared.settings import Settings
+from tests.support.journey import Actors, eventually
+from tests.support.platform import Platform
+
+pytestmark = pytest.mark.e2e
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+LICENCE, PIN = "40772", "8643"
+HOSPITAL, HOSPITAL_NAME = "10682", "Vajira Hospital"
+BUDGET_S = 90
+FAQ_TH = "ขออภัยค่ะ ท่านระบุข้อมูลไม่ถูกต้องเกิน 5 ครั้ง กรุณาทำรายการใหม่อีกครั้งในวันถัดไป"
+# The patient portal's back ends and the query service the physician reads through.
+NEEDED = ("consent", "query", "audit", "notify", "portal")
+
+
+@pytest.fixture(scope="module")
+def platform(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    running = Platform(settings, tmp_path_factory.mktemp("patient-portal-logs"))
+    try:
+        for service in NEEDED:
+            running.start(service)
+        for service in NEEDED:
+            running.wait_ready(service)
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture
+def phone() -> Iterator[WebDriver]:
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.fail("chromium and chromium-driver are missing: run `make browser`")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(arg)
+    options.add_argument("--window-size=390,844")  # a phone's screen
+    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def text_in(wait: WebDriverWait[WebDriver], css: str, text: str) -> None:
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+
+
+def fill(driver: WebDriver, field: str, value: str) -> None:
+    element = driver.find_element(By.ID, field)
+    element.clear()
+    element.send_keys(value)
+
+
+def click(driver: WebDriver, css: str) -> None:
+    driver.find_element(By.CSS_SELECTOR, css).click()
+
+
+def fits_the_phone(driver: WebDriver) -> None:
+    width = driver.execute_script("return [document.documentElement.scrollWidth, innerWidth]")
+    assert width[0] <= width[1], f"the page is wider than the phone: {width}"
+
+
+def shown_after_reloads(driver: WebDriver, tab: str, css: str, timeout_s: float = 30) -> str:
+    """Open ``tab`` again until ``css`` is on the screen (the log and the inbox are
+    written from Kafka events, a moment after the read); its text."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        click(driver, f"#tab-{tab}")
+        time.sleep(0.4)
+        try:
+            element = driver.find_element(By.CSS_SELECTOR, css)
+            if element.is_displayed():
+                return str(element.text)
+        except (NoSuchElementException, StaleElementReferenceException):
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{css} did not appear on {tab}")
+
+
+async def test_a_patient_registers_allows_a_hospital_sees_its_read_and_withdraws(
+    actors: Actors, settings: Settings, phone: WebDriver, tmp_path: Path
+) -> None:
+    rng = random.Random(1502)
+    hospital = await actors.hospital(HOSPITAL, HOSPITAL_NAME)
+    await actors.hospital("11541", "Lerdsin Hospital", role="consumer")
+    doctor = await actors.physician(hospital, LICENCE, PIN)
+    patient, limited = random_cid(rng), random_cid(rng)
+    url = actors.platform.url("portal") + "/patient/"
+    shots = Path(os.environ.get("HEALTHLINK_PORTAL_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+
+    started = time.monotonic()
+    await asyncio.to_thread(verify_and_allow, phone, url, patient, limited, shots)
+
+    # a physician of that hospital reads the patient's record (once the query service
+    # holds the consent: it learns it from the consent event)
+    async def read() -> int | None:
+        status = (await actors.everything(doctor, patient)).status_code
+        return status if status == 200 else None
+
+    await eventually(read, what="the physician's read allowed")
+    await asyncio.to_thread(see_the_read_and_withdraw, phone, patient, shots)
+
+    async def refused() -> bool:
+        return (await actors.everything(doctor, patient)).status_code == 403
+
+    await eventually(refused, what="the physician refused after the withdrawal")
+    elapsed = time.monotonic() - started
+    print(f"\npatient portal browser journey: {elapsed:.1f}s")  # reported with -s
+    assert elapsed < BUDGET_S, f"the browser journey took {elapsed:.1f}s"
+
+
+def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, shots: Path) -> None:
+    wait: WebDriverWait[WebDriver] = WebDriverWait(driver, 15)
+    driver.get(url)
+    text_in(wait, "#verify-title", "Verify your identity")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    fits_the_phone(driver)
+
+    # the daily limit: five failed scans, then the FAQ's words (in both languages)
+    fill(driver, "register-cid", limited)
+    driver.execute_script("arguments[0].value = '1975-02-01'", driver.find_element(By.ID, "register-birth"))
+    click(driver, "#register-submit")
+    text_in(wait, "#register-done", "You are registered")
+    for left in (4, 3, 2, 1, 0):
+        fill(driver, "verify-scan", "not my face")
+        click(driver, "#verify-submit")
+        text_in(wait, "#verify-error", f"You may try {left} more times today")
+    fill(driver, "verify-scan", "dev-face-scan-ok")
+    click(driver, "#verify-submit")
+    text_in(wait, "#verify-error", "more than 5 times. Please try again tomorrow")
+    assert driver.find_element(By.ID, "verify-error").get_attribute("data-code") == (
+        "too-many-attempts"
+    )
+    click(driver, "#lang-th")
+    text_in(wait, "#verify-error", FAQ_TH)
+    text_in(wait, "#verify-title", "ยืนยันตัวตน")
+    driver.save_screenshot(str(shots / "patient-limit-th.png"))
+
+    # register, verify with the development verifier: the consent screen, in Thai
+    fill(driver, "register-cid", patient)
+    driver.execute_script("arguments[0].value = '1980-05-17'", driver.find_element(By.ID, "register-birth"))
+    click(driver, "#register-submit")
+    text_in(wait, "#register-done", "ลงทะเบียนเรียบร้อยแล้ว")
+    assert driver.find_element(By.ID, "verify-cid").get_attribute("value") == patient
+    click(driver, "#dev-scan")
+    click(driver, "#verify-submit")
+    text_in(wait, "#who-text", patient)
+    text_in(wait, "#consent-title", "การให้ความยินยอม")
+    assert "hl_patient" not in str(driver.execute_script("return document.cookie"))
+    card = f'#hospital-list li[data-code="{HOSPITAL}"]'
+    text_in(wait, card + " .facts", "ส่งข้อมูลและใช้งานข้อมูล")  # a provider, standing
+    text_in(wait, '#hospital-list li[data-code="11541"] .facts', "ผู้ใช้งานข้อมูลเท่านั้น")
+
+    # allow that one hospital
+    click(driver, card + " button.grant")
+    text_in(wait, card + " .status", "ให้ความยินยอมแล้ว")
+    assert not driver.find_element(By.ID, "all-hospitals").is_selected()
+    fits_the_phone(driver)
+    driver.save_screenshot(str(shots / "patient-consent-th.png"))
+
+
+def see_the_read_and_withdraw(driver: WebDriver, patient: str, shots: Path) -> None:
+    wait: WebDriverWait[WebDriver] = WebDriverWait(driver, 15)
+    # who viewed my record: the physician, the hospital by name, a Buddhist-era date
+    text = shown_after_reloads(driver, "accesses", '#access-list li[data-decision="permit"]')
+    assert LICENCE in text and f"{HOSPITAL_NAME} ({HOSPITAL})" in text, text
+    assert "การรักษา" in text, text  # purpose: treatment
+    when = driver.find_element(By.CSS_SELECTOR, "#access-list li .when").text
+    assert " 25" in when, when  # พ.ศ. 25xx
+    assert driver.current_url.endswith("/patient/accesses")
+    fits_the_phone(driver)
+    driver.save_screenshot(str(shots / "patient-accesses-th.png"))
+
+    # the inbox: the notification of that read, marked read
+    note = '#inbox-list li[data-kind="record-accessed"]'
+    shown_after_reloads(driver, "inbox", note)
+    text_in(wait, "#tab-inbox", "ใหม่")
+    click(driver, note + " button.mark-read")
+    wait.until(
+        lambda d: "unread" not in str(d.find_element(By.CSS_SELECTOR, note).get_attribute("class"))
+    )
+    fits_the_phone(driver)
+    driver.save_screenshot(str(shots / "patient-inbox-th.png"))
+
+    # withdraw that hospital; a reload keeps the session and the screen
+    click(driver, "#tab-consent")
+    card = f'#hospital-list li[data-code="{HOSPITAL}"]'
+    text_in(wait, card + " .status", "ให้ความยินยอมแล้ว")
+    click(driver, card + " button.revoke")
+    text_in(wait, card + " .status", "ยังไม่ได้ให้ความยินยอม")
+    driver.refresh()
+    text_in(wait, card + " .status", "ยังไม่ได้ให้ความยินยอม")
+    text_in(wait, "#who-text", patient)
+    click(driver, "#sign-out")
+    text_in(wait, "#verify-title", "ยืนยันตัวตน")
+    assert not driver.find_element(By.ID, "consent").is_displayed()
