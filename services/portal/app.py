@@ -92,9 +92,7 @@ def http_patient_deps(settings: PortalSettings) -> tuple[PatientDeps, HttpPatien
     return deps, api
 
 
-def create_app(
-    settings: PortalSettings, *, deps: Deps | None = None, patient_deps: PatientDeps | None = None
-) -> FastAPI:
+def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI:
     configure_logging(SERVICE, settings.log_level)
     query: HttpQuery | None = None
     patient_api: HttpPatientApi | None = None
@@ -103,6 +101,7 @@ def create_app(
         deps = Deps(
             sessions=MemorySessions(), query=query, session_ttl_s=settings.portal_session_ttl_s
         )
+    patient_deps = deps.patients
     if patient_deps is None:
         patient_deps, patient_api = http_patient_deps(settings)
 

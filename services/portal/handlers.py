@@ -10,6 +10,7 @@ from typing import Any
 
 from services.portal.domain import Session, group_record
 from services.portal.errors import BadCid, NotSignedIn
+from services.portal.patients import PatientDeps
 from services.portal.repository import QueryApi, Sessions
 from shared.cid import is_valid_cid
 
@@ -20,6 +21,8 @@ class Deps:
     query: QueryApi
     session_ttl_s: int = 900
     clock: Callable[[], float] = field(default=time.time)
+    # the patient portal's own sessions and back ends (patients.py); None: the HTTP ones
+    patients: PatientDeps | None = None
 
 
 async def sign_in(deps: Deps, licence: str, pin: str, hospital: str) -> tuple[str, Session]:

@@ -34,7 +34,7 @@ pages = APIRouter(include_in_schema=False)
 Cid = Annotated[str, Field(pattern=r"^\d{13}$", description="13-digit Thai national ID")]
 Hcode = Annotated[str, Field(pattern=r"^\d{5}$", description="5-digit hospital code")]
 CodePath = Annotated[str, Path(pattern=r"^\d{5}$")]
-IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:+-]{1,200}$")]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
 
 

@@ -108,9 +108,16 @@ def outcome_error(status: int, detail: str, *, verifying: bool = False) -> Healt
 class HttpPatientApi:
     """``consent``, ``audit`` and ``notify`` are the services' base URLs."""
 
-    def __init__(self, consent: str, audit: str, notify: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        consent: str,
+        audit: str,
+        notify: str,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._urls = {"consent": consent, "audit": audit, "notify": notify}
-        self._http = httpx.AsyncClient(timeout=timeout_s)
+        self._http = httpx.AsyncClient(timeout=timeout_s, transport=transport)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -153,7 +153,7 @@ def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, sh
     for left in (4, 3, 2, 1, 0):
         fill(driver, "verify-scan", "not my face")
         click(driver, "#verify-submit")
-        text_in(wait, "#verify-error", f"You may try {left} more times today")
+        text_in(wait, "#verify-error", f"Attempts left today: {left}.")
     fill(driver, "verify-scan", "dev-face-scan-ok")
     click(driver, "#verify-submit")
     text_in(wait, "#verify-error", "more than 5 times. Please try again tomorrow")

@@ -12,11 +12,14 @@ import httpx
 import pytest
 
 from services.portal.app import CSP, create_app
+from services.portal.errors import TooManyAttempts, Unavailable, VerificationFailed
 from services.portal.handlers import Deps
+from services.portal.patient_backends import HttpPatientApi, outcome_error
 from services.portal.patient_views import PatientSession
 from services.portal.patients import PAGE, PatientDeps
 from services.portal.repository import MemorySessions
 from services.portal.settings import PortalSettings
+from shared.errors import NotFound
 from tests.support.portal_fakes import CONSENTED, DEV_SCAN, FakePatientApi, FakeQuery
 
 pytestmark = pytest.mark.unit
@@ -46,12 +49,12 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def client(backends: FakePatientApi, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    deps = Deps(sessions=MemorySessions(clock), query=FakeQuery(), clock=clock)
     sessions: MemorySessions[PatientSession] = MemorySessions(clock)
-    patient_deps = PatientDeps(
+    patients = PatientDeps(
         sessions=sessions, api=backends, session_ttl_s=600, clock=clock, dev_verifier=True
     )
-    app = create_app(PortalSettings(environment="test"), deps=deps, patient_deps=patient_deps)
+    deps = Deps(sessions=MemorySessions(clock), query=FakeQuery(), clock=clock, patients=patients)
+    app = create_app(PortalSettings(environment="test"), deps=deps)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
         yield c
 
@@ -420,3 +423,72 @@ async def test_the_public_hospital_list_shows_role_and_consent_mode(
         ("11535", "consumer", "per-visit"),
         ("13781", "provider", "standing"),
     }
+
+
+def outcome(status: int, diagnostics: str) -> httpx.Response:
+    issue = {"severity": "error", "code": "processing", "diagnostics": diagnostics}
+    return httpx.Response(status, json={"resourceType": "OperationOutcome", "issue": [issue]})
+
+
+async def test_the_http_back_ends_get_the_patient_s_token_and_their_refusals_become_codes() -> (
+    None
+):
+    seen: list[tuple[str, str, str | None]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, str(request.url), request.headers.get("authorization")))
+        path = request.url.path
+        if path.endswith("/verify"):
+            return outcome(401, "identity verification failed; 2 attempts left today / …")
+        if path.endswith("/consent/hospitals"):
+            return outcome(404, "hospital 99999 is not a participating hospital")
+        if path == "/patients":
+            return outcome(429, "ขออภัยค่ะ …")
+        if path.endswith("/inbox"):
+            return outcome(502, "bad gateway")
+        if path.endswith("/accesses"):
+            return httpx.Response(200, json={"entries": [{"id": "a1"}]})
+        raise httpx.ConnectError("refused")
+
+    api = HttpPatientApi(
+        "http://consent", "http://audit", "http://notify", 5, httpx.MockTransport(answer)
+    )
+    with pytest.raises(VerificationFailed) as failed:
+        await api.verify(CID, "x")
+    assert failed.value.extra == {"remaining": 2}
+    with pytest.raises(NotFound) as missing:
+        await api.grant_hospital("tok", CID, "99999")
+    assert missing.value.code == "hospital-not-found"
+    with pytest.raises(TooManyAttempts):
+        await api.register(CID, "1980-01-01")
+    with pytest.raises(Unavailable):
+        await api.inbox("tok", CID, 0, 21)
+    with pytest.raises(Unavailable):
+        await api.hospitals()
+    assert await api.accesses("tok", CID, 20, 21) == [{"id": "a1"}]
+    await api.aclose()
+    assert ("GET", f"http://audit/patients/{CID}/accesses?offset=20&count=21", "Bearer tok") in seen
+    assert ("POST", f"http://consent/patients/{CID}/consent/hospitals", "Bearer tok") in seen
+    assert ("POST", f"http://consent/patients/{CID}/verify", None) in seen
+
+
+@pytest.mark.parametrize(
+    ("status", "detail", "code"),
+    [
+        (400, "patients must be 18 or older to join", "under-age"),
+        (400, "birth date is in the future", "invalid-birth-date"),
+        (400, "until is in the past", "until-in-past"),
+        (400, "a per-visit consent lasts at most 90 days", "until-too-far"),
+        (404, "no patient registered with this CID", "not-registered"),
+        (404, "no such per-visit consent (it may have expired)", "visit-not-found"),
+        (409, "this CID is already registered", "already-registered"),
+        (409, "too many concurrent changes; try again", "conflict"),
+        (401, "token expired", "signed-out"),
+        (400, "something new", "invalid"),
+        (500, "internal error", "unavailable"),
+    ],
+)
+def test_the_back_ends_refusals_map_to_the_page_s_codes(
+    status: int, detail: str, code: str
+) -> None:
+    assert outcome_error(status, detail).code == code

@@ -84,7 +84,9 @@ async function verify(event) {
   state.csrf = result.body.csrf;
   clearErrors();
   $('register-done').hidden = true;
-  await go(screenOf(location.pathname), false);
+  const screen = screenOf(location.pathname);
+  history.replaceState({ screen }, '', '/patient/' + screen);
+  await go(screen, false);
 }
 
 async function register(event) {
