@@ -143,6 +143,9 @@ def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, sh
     driver.get(url)
     text_in(wait, "#verify-title", "Verify your identity")
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    # the public list of participating hospitals, each with its role and consent mode
+    listed = f'#directory-list li[data-code="{HOSPITAL}"] .facts'
+    text_in(wait, listed, "Sends and reads data · Standing consent")
     fits_the_phone(driver)
 
     # the daily limit: five failed scans, then the FAQ's words (in both languages)

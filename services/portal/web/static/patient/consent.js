@@ -4,6 +4,24 @@ import { $, api, button, el, formatDate, formError, handled, hooks, showError, s
 
 let saved = null;
 
+export async function loadDirectory() {
+  const result = await api('GET', '/hospitals');
+  state.directory = result.ok ? result.body.hospitals : null;
+}
+
+export function renderDirectory() {
+  const rows = state.directory || [];
+  $('directory-list').replaceChildren(...rows.map((row) => {
+    const item = el('li', 'card hospital');
+    item.dataset.code = row.code;
+    item.appendChild(el('strong', 'name', row.name));
+    item.appendChild(el('span', 'code', ' ' + row.code));
+    item.appendChild(el('p', 'facts', tOr('role.' + row.role, row.role) + ' · ' + tOr('mode.' + row.consent_mode, row.consent_mode)));
+    return item;
+  }));
+  return rows.length > 0;
+}
+
 export async function loadConsent() {
   const result = await api('GET', '/consent');
   if (await handled(result, 'consent-error')) state.consent = result.body;
@@ -96,7 +114,11 @@ function renderVisitForm(hospitals) {
 
 export function renderConsent() {
   const consent = state.consent;
-  if (!consent) return;
+  if (!consent) {  // signed out: nothing of the last patient stays on the page
+    $('hospital-list').replaceChildren();
+    $('visit-list').replaceChildren();
+    return;
+  }
   $('all-hospitals').checked = consent.all_hospitals;
   $('sensitive').checked = consent.allow_sensitive;
   const list = $('hospital-list');

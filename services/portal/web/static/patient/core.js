@@ -4,7 +4,7 @@
 
 export const state = {
   csrf: '', lang: 'th', cat: {}, session: null, screen: 'consent',
-  consent: null, accesses: null, inbox: null, errors: {}, verifyVars: {},
+  consent: null, directory: null, accesses: null, inbox: null, errors: {},
 };
 
 export const $ = (id) => document.getElementById(id);

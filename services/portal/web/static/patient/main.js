@@ -2,7 +2,7 @@
 // consent, who viewed my record and the inbox; Thai and English. Every string comes
 // from /i18n/patient.<lang>.json.
 import { $, api, cleanCid, clearErrors, formError, hooks, loadCatalogue, renderError, showError, state, t, validCid } from './core.js';
-import { bindConsent, loadConsent, renderConsent } from './consent.js';
+import { bindConsent, loadConsent, loadDirectory, renderConsent, renderDirectory } from './consent.js';
 import { bindActivity, loadAccesses, loadInbox, renderActivity, unread } from './activity.js';
 
 const SCREENS = ['consent', 'accesses', 'inbox'];
@@ -21,6 +21,7 @@ function render() {
   const signedIn = Boolean(state.session && state.session.signed_in);
   $('verify').hidden = signedIn;
   $('register').hidden = signedIn;
+  $('directory').hidden = !renderDirectory() || signedIn;
   $('who').hidden = !signedIn;
   $('tabs').hidden = !signedIn;
   $('who-text').textContent = signedIn ? t('who', { cid: state.session.cid }) : '';
@@ -51,12 +52,13 @@ async function signedOut() {
   await refreshSession();
   state.consent = null; state.accesses = null; state.inbox = null;
   clearErrors();
+  await loadDirectory();
   showError('session-error', { status: 401, body: { error: 'signed-out' } });
   render();
 }
 
 async function loadScreen() {
-  if (!(state.session && state.session.signed_in)) return;
+  if (!(state.session && state.session.signed_in)) { await loadDirectory(); return; }
   if (state.screen === 'consent') await loadConsent();
   if (state.screen === 'accesses') await loadAccesses(false);
   await loadInbox(false);  // its unread count is on the tab
@@ -111,6 +113,7 @@ async function signOut() {
   if (result.ok) { state.session = result.body; state.csrf = result.body.csrf; } else await refreshSession();
   state.consent = null; state.accesses = null; state.inbox = null;
   clearErrors();
+  await loadDirectory();
   render();
   $('verify-cid').focus();
 }
