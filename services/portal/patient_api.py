@@ -134,9 +134,7 @@ async def create_verification(
 ) -> dict[str, Any]:
     """Verify identity (at most 5 failures a day): the sign-in of the patient portal."""
     session_id, session = await patients.verify(deps, body.cid, body.scan)
-    set_cookie(
-        request, response, PATIENT_COOKIE, session_id, deps.session_ttl_s, path=COOKIE_PATH
-    )
+    set_cookie(request, response, PATIENT_COOKIE, session_id, deps.session_ttl_s, path=COOKIE_PATH)
     return _view(deps, session, _lang(request), session.csrf)
 
 

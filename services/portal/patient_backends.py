@@ -52,7 +52,9 @@ class PatientApi(Protocol):
         self, token: str, cid: str, offset: int, count: int
     ) -> list[dict[str, Any]]: ...
 
-    async def inbox(self, token: str, cid: str, offset: int, count: int) -> list[dict[str, Any]]: ...
+    async def inbox(
+        self, token: str, cid: str, offset: int, count: int
+    ) -> list[dict[str, Any]]: ...
 
     async def mark_read(self, token: str, cid: str, notification_id: str) -> None: ...
 
@@ -148,7 +150,9 @@ class HttpPatientApi:
         raise outcome_error(r.status_code, diagnostics(r), verifying=verifying)
 
     async def register(self, cid: str, birth_date: str) -> None:
-        await self._call("POST", "consent", "/patients", json={"cid": cid, "birth_date": birth_date})
+        await self._call(
+            "POST", "consent", "/patients", json={"cid": cid, "birth_date": birth_date}
+        )
 
     async def verify(self, cid: str, scan: str) -> tuple[str, int]:
         body = await self._call(
@@ -195,9 +199,7 @@ class HttpPatientApi:
     async def revoke_everything(self, token: str, cid: str) -> dict[str, Any]:
         return await self._consent("DELETE", token, cid)
 
-    async def accesses(
-        self, token: str, cid: str, offset: int, count: int
-    ) -> list[dict[str, Any]]:
+    async def accesses(self, token: str, cid: str, offset: int, count: int) -> list[dict[str, Any]]:
         params = {"offset": offset, "count": count}
         body = await self._call("GET", "audit", f"/patients/{cid}/accesses", token, params=params)
         return list(body["entries"])

@@ -115,7 +115,6 @@ async def test_a_patient_registers_allows_a_hospital_sees_its_read_and_withdraws
     patient, limited = random_cid(rng), random_cid(rng)
     url = actors.platform.url("portal") + "/patient/"
     shots = Path(os.environ.get("HEALTHLINK_PORTAL_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
 
     started = time.monotonic()
     await asyncio.to_thread(verify_and_allow, phone, url, patient, limited, shots)
@@ -139,6 +138,7 @@ async def test_a_patient_registers_allows_a_hospital_sees_its_read_and_withdraws
 
 
 def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, shots: Path) -> None:
+    shots.mkdir(parents=True, exist_ok=True)
     wait: WebDriverWait[WebDriver] = WebDriverWait(driver, 15)
     driver.get(url)
     text_in(wait, "#verify-title", "Verify your identity")
@@ -150,7 +150,9 @@ def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, sh
 
     # the daily limit: five failed scans, then the FAQ's words (in both languages)
     fill(driver, "register-cid", limited)
-    driver.execute_script("arguments[0].value = '1975-02-01'", driver.find_element(By.ID, "register-birth"))
+    driver.execute_script(
+        "arguments[0].value = '1975-02-01'", driver.find_element(By.ID, "register-birth")
+    )
     click(driver, "#register-submit")
     text_in(wait, "#register-done", "You are registered")
     for left in (4, 3, 2, 1, 0):
@@ -170,7 +172,9 @@ def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, sh
 
     # register, verify with the development verifier: the consent screen, in Thai
     fill(driver, "register-cid", patient)
-    driver.execute_script("arguments[0].value = '1980-05-17'", driver.find_element(By.ID, "register-birth"))
+    driver.execute_script(
+        "arguments[0].value = '1980-05-17'", driver.find_element(By.ID, "register-birth")
+    )
     click(driver, "#register-submit")
     text_in(wait, "#register-done", "ลงทะเบียนเรียบร้อยแล้ว")
     assert driver.find_element(By.ID, "verify-cid").get_attribute("value") == patient

@@ -13,8 +13,8 @@ from services.portal.errors import (
     QueryUnavailable,
     Refused,
     SignInRefused,
+    Unavailable,
 )
-from services.portal.errors import Unavailable
 from services.portal.patient_backends import outcome_error
 
 HOSPITAL = "11535"
@@ -108,7 +108,12 @@ DEV_SCAN = "dev-face-scan-ok"
 HOSPITALS = [
     {"code": "10670", "name": "Siriraj Hospital", "role": "provider", "consent_mode": "standing"},
     {"code": "11535", "name": "Nopparat Hospital", "role": "consumer", "consent_mode": "per-visit"},
-    {"code": "13781", "name": "Ramathibodi Hospital", "role": "provider", "consent_mode": "standing"},
+    {
+        "code": "13781",
+        "name": "Ramathibodi Hospital",
+        "role": "provider",
+        "consent_mode": "standing",
+    },
 ]
 
 
@@ -231,9 +236,7 @@ class FakePatientApi:
         state.update(all_hospitals=False, hospitals=[], per_visit=[])
         return self._state(cid)
 
-    async def accesses(
-        self, token: str, cid: str, offset: int, count: int
-    ) -> list[dict[str, Any]]:
+    async def accesses(self, token: str, cid: str, offset: int, count: int) -> list[dict[str, Any]]:
         self._patient(token, cid)
         return self.access_log.get(cid, [])[offset : offset + count]
 

@@ -86,7 +86,13 @@ async def verified(client: httpx.AsyncClient, cid: str = CID) -> str:
 async def test_the_patient_pages_are_served_under_the_strict_csp(
     client: httpx.AsyncClient,
 ) -> None:
-    for path in ("/patient", "/patient/", "/patient/consent", "/patient/accesses", "/patient/inbox"):
+    for path in (
+        "/patient",
+        "/patient/",
+        "/patient/consent",
+        "/patient/accesses",
+        "/patient/inbox",
+    ):
         r = await client.get(path)
         assert r.status_code == 200, path
         assert r.headers["content-security-policy"] == CSP
@@ -280,7 +286,11 @@ async def test_a_per_visit_consent_ends_in_thai_time_and_can_be_ended_now(
     client: httpx.AsyncClient, backends: FakePatientApi
 ) -> None:
     headers = {"x-csrf-token": await verified(client)}
-    visit = {"requesting_hospital": "11535", "sources": ["10670", "13781"], "until": "2026-06-01T10:00"}
+    visit = {
+        "requesting_hospital": "11535",
+        "sources": ["10670", "13781"],
+        "until": "2026-06-01T10:00",
+    }
     r = await client.post("/api/patient/consent/visits", json=visit, headers=headers)
     assert r.status_code == 201, r.text
     [shown] = r.json()["visits"]
@@ -430,9 +440,7 @@ def outcome(status: int, diagnostics: str) -> httpx.Response:
     return httpx.Response(status, json={"resourceType": "OperationOutcome", "issue": [issue]})
 
 
-async def test_the_http_back_ends_get_the_patient_s_token_and_their_refusals_become_codes() -> (
-    None
-):
+async def test_the_http_back_ends_get_the_patient_s_token_and_their_refusals_become_codes() -> None:
     seen: list[tuple[str, str, str | None]] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
