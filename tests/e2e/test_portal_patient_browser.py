@@ -61,6 +61,8 @@ def phone() -> Iterator[WebDriver]:
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(arg)
     options.add_argument("--window-size=390,844")  # a phone's screen
+    phone_screen = {"width": 390, "height": 844, "pixelRatio": 2, "touch": True}
+    options.add_experimental_option("mobileEmulation", {"deviceMetrics": phone_screen})
     options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     try:
@@ -143,6 +145,9 @@ def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, sh
     driver.get(url)
     text_in(wait, "#verify-title", "Verify your identity")
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    assert driver.execute_script("return innerWidth") == 390
+    assert not driver.find_element(By.ID, "tabs").is_displayed()
+    assert not driver.find_element(By.ID, "sign-out").is_displayed()
     # the public list of participating hospitals, each with its role and consent mode
     listed = f'#directory-list li[data-code="{HOSPITAL}"] .facts'
     text_in(wait, listed, "Sends and reads data · Standing consent")
@@ -230,3 +235,5 @@ def see_the_read_and_withdraw(driver: WebDriver, patient: str, shots: Path) -> N
     click(driver, "#sign-out")
     text_in(wait, "#verify-title", "ยืนยันตัวตน")
     assert not driver.find_element(By.ID, "consent").is_displayed()
+    assert not driver.find_element(By.ID, "tabs").is_displayed()
+    assert not driver.find_element(By.ID, "hospital-list").find_elements(By.TAG_NAME, "li")
