@@ -3,7 +3,8 @@ width, on the running consent, query, audit, notify and portal services: the dai
 of identity verification shows the FAQ's words; a patient registers, verifies with the
 development verifier and allows one hospital; a physician of that hospital reads; the
 patient sees that read in "who viewed my record" (Buddhist-era date) and a notification
-in the inbox, then withdraws the consent and the physician is refused. Explicit waits."""
+in the inbox, gives and ends a per-visit consent, shows sensitive data, then withdraws
+the hospital and the physician is refused. Explicit waits."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from shared.cid import random_cid
 from shared.settings import Settings
@@ -71,6 +72,12 @@ def phone() -> Iterator[WebDriver]:
         driver.quit()
 
 
+def waiting(driver: WebDriver) -> WebDriverWait[WebDriver]:
+    """Explicit waits of up to 15 s; the page redraws its lists, so an element found a
+    moment ago may be gone: look again."""
+    return WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])
+
+
 def text_in(wait: WebDriverWait[WebDriver], css: str, text: str) -> None:
     wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
 
@@ -81,8 +88,20 @@ def fill(driver: WebDriver, field: str, value: str) -> None:
     element.send_keys(value)
 
 
+def settled(driver: WebDriver) -> None:
+    """Wait until the page has drawn what its last action loaded (``aria-busy`` false)."""
+    waiting(driver).until(
+        lambda d: d.find_element(By.ID, "main").get_attribute("aria-busy") == "false"
+    )
+
+
 def click(driver: WebDriver, css: str) -> None:
-    driver.find_element(By.CSS_SELECTOR, css).click()
+    """A real click, on the element brought to the middle of the screen (the sticky tabs
+    would take a click at its top), once the page has settled."""
+    settled(driver)
+    element = driver.find_element(By.CSS_SELECTOR, css)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
 
 
 def fits_the_phone(driver: WebDriver) -> None:
@@ -96,7 +115,7 @@ def shown_after_reloads(driver: WebDriver, tab: str, css: str, timeout_s: float 
     deadline = time.monotonic() + timeout_s
     while True:
         click(driver, f"#tab-{tab}")
-        time.sleep(0.4)
+        settled(driver)
         try:
             element = driver.find_element(By.CSS_SELECTOR, css)
             if element.is_displayed():
@@ -105,6 +124,7 @@ def shown_after_reloads(driver: WebDriver, tab: str, css: str, timeout_s: float 
             pass
         if time.monotonic() > deadline:
             raise AssertionError(f"{css} did not appear on {tab}")
+        time.sleep(0.3)
 
 
 async def test_a_patient_registers_allows_a_hospital_sees_its_read_and_withdraws(
@@ -141,7 +161,7 @@ async def test_a_patient_registers_allows_a_hospital_sees_its_read_and_withdraws
 
 def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, shots: Path) -> None:
     shots.mkdir(parents=True, exist_ok=True)
-    wait: WebDriverWait[WebDriver] = WebDriverWait(driver, 15)
+    wait = waiting(driver)
     driver.get(url)
     text_in(wait, "#verify-title", "Verify your identity")
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
@@ -201,7 +221,7 @@ def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, sh
 
 
 def see_the_read_and_withdraw(driver: WebDriver, patient: str, shots: Path) -> None:
-    wait: WebDriverWait[WebDriver] = WebDriverWait(driver, 15)
+    wait = waiting(driver)
     # who viewed my record: the physician, the hospital by name, a Buddhist-era date
     text = shown_after_reloads(driver, "accesses", '#access-list li[data-decision="permit"]')
     assert LICENCE in text and f"{HOSPITAL_NAME} ({HOSPITAL})" in text, text
@@ -223,14 +243,31 @@ def see_the_read_and_withdraw(driver: WebDriver, patient: str, shots: Path) -> N
     fits_the_phone(driver)
     driver.save_screenshot(str(shots / "patient-inbox-th.png"))
 
-    # withdraw that hospital; a reload keeps the session and the screen
+    # a per-visit consent: the consumer hospital may read what this one sent, until
+    # tomorrow (the form's default, Thai time); then ended at once
     click(driver, "#tab-consent")
     card = f'#hospital-list li[data-code="{HOSPITAL}"]'
     text_in(wait, card + " .status", "ให้ความยินยอมแล้ว")
+    Select(driver.find_element(By.ID, "visit-requesting")).select_by_value("11541")
+    click(driver, f'#visit-sources input[value="{HOSPITAL}"]')
+    click(driver, "#visit-submit")
+    text_in(wait, "#visit-list li.live", "Lerdsin Hospital ดูข้อมูลจาก Vajira Hospital ได้ถึง")
+    settled(driver)
+    assert " 25" in driver.find_element(By.CSS_SELECTOR, "#visit-list li.live").text
+    click(driver, "#visit-list li.live button.revoke")
+    text_in(wait, "#visit-list li .status", "ถอนแล้ว")
+    # sensitive data on
+    click(driver, "#sensitive")
+    wait.until(lambda d: d.find_element(By.ID, "consent-saved").is_displayed())
+    assert driver.find_element(By.ID, "sensitive").is_selected()
+
+    # withdraw that hospital; a reload keeps the session, the screen and the choices
     click(driver, card + " button.revoke")
     text_in(wait, card + " .status", "ยังไม่ได้ให้ความยินยอม")
     driver.refresh()
     text_in(wait, card + " .status", "ยังไม่ได้ให้ความยินยอม")
+    assert driver.find_element(By.ID, "sensitive").is_selected()
+    assert not driver.find_elements(By.CSS_SELECTOR, "#visit-list li.live")
     text_in(wait, "#who-text", patient)
     click(driver, "#sign-out")
     text_in(wait, "#verify-title", "ยืนยันตัวตน")

@@ -46,6 +46,7 @@ function accessItem(entry) {
 }
 
 async function markRead(entry) {
+  $('main').setAttribute('aria-busy', 'true');  // until render()
   const result = await api('POST', '/inbox/' + encodeURIComponent(entry.id) + '/read', {});
   if (await handled(result, 'inbox-error')) entry.read = true;
   hooks.render();

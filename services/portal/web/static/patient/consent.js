@@ -28,6 +28,7 @@ export async function loadConsent() {
 }
 
 async function change(method, path, body, errorId) {
+  $('main').setAttribute('aria-busy', 'true');  // until render()
   for (const control of document.querySelectorAll('#consent button, #consent input, #consent select')) control.disabled = true;
   const result = await api(method, path, body);
   for (const control of document.querySelectorAll('#consent button, #consent input, #consent select')) control.disabled = false;

@@ -65,6 +65,7 @@ async function loadScreen() {
 }
 
 async function go(screen, push) {
+  $('main').setAttribute('aria-busy', 'true');  // until render(): the screen is loading
   state.screen = screen;
   if (push) history.pushState({ screen }, '', '/patient/' + screen);
   await loadScreen();
