@@ -254,6 +254,8 @@ def see_the_read_and_withdraw(driver: WebDriver, patient: str, shots: Path) -> N
     text_in(wait, "#visit-list li.live", "Lerdsin Hospital ดูข้อมูลจาก Vajira Hospital ได้ถึง")
     settled(driver)
     assert " 25" in driver.find_element(By.CSS_SELECTOR, "#visit-list li.live").text
+    fits_the_phone(driver)
+    driver.save_screenshot(str(shots / "patient-visit-th.png"))
     click(driver, "#visit-list li.live button.revoke")
     text_in(wait, "#visit-list li .status", "ถอนแล้ว")
     # sensitive data on
