@@ -11,6 +11,7 @@ from services.query import subscribers
 from services.query.api import admin, discovery, fhir, patients
 from services.query.audit import Auditor
 from services.query.chartstore import ChartCache, ChartStore
+from services.query.freshness import KafkaFreshness
 from services.query.handlers import Deps
 from services.query.indexes import INDEXES
 from services.query.projector import Projector, project_charts
@@ -37,6 +38,8 @@ def now() -> datetime:
 def mongo_deps(settings: QuerySettings, runtime: Runtime) -> Deps:
     """The use cases on the service's database (nothing connects until it is used)."""
     db = runtime.db
+    freshness = KafkaFreshness(settings, SERVICE, runtime.group_id, settings.query_read_wait_s)
+    runtime.on_stop.append(freshness.close)
     return Deps(
         registry=MongoLicenceRegistry(db),
         rosters=MongoRosters(db),
@@ -52,6 +55,7 @@ def mongo_deps(settings: QuerySettings, runtime: Runtime) -> Deps:
         token_ttl_s=settings.token_ttl_s,
         settings=settings,
         clock=now,
+        freshness=freshness,
     )  # fmt: skip
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.query.access import AccessContext, Facts, Requester, Verdict
 from services.query.audit import Auditor
+from services.query.freshness import Freshness, Settled
 from services.query.repository import (
     BreakGlassLog,
     Charts,
@@ -48,6 +49,8 @@ class Deps:
     token_ttl_s: int
     settings: QuerySettings
     clock: Callable[[], datetime]
+    # Read your writes: a read waits for the charts to merge what was stored before it.
+    freshness: Freshness = field(default_factory=Settled)
 
 
 def requester_of(deps: Deps, token: str | None) -> tuple[Requester | None, str]:

@@ -44,11 +44,17 @@ async def open_patient(deps: Deps, ctx: AccessContext) -> ChartIndex:
     if ctx.requester is None:
         raise refuse(ctx)
     facts, index = await asyncio.gather(
-        facts_for(deps, ctx.requester, ctx.patient), deps.charts.index(ctx.patient)
+        facts_for(deps, ctx.requester, ctx.patient), settled_index(deps, ctx.patient)
     )
     if access.start(ctx, facts) is Verdict.REJECT:
         raise refuse(ctx)
     return index
+
+
+async def settled_index(deps: Deps, cid: str) -> ChartIndex:
+    """The chart index once it holds every record stored before this read began."""
+    await deps.freshness.settle(cid)
+    return await deps.charts.index(cid)
 
 
 async def visible(deps: Deps, ctx: AccessContext, index: ChartIndex) -> list[Entry]:

@@ -12,6 +12,7 @@ import pytest
 
 from services.query import physicians
 from services.query.app import create_app
+from services.query.errors import ChartsBehind
 from shared import tokens
 from shared.events import RecordAccessed
 from shared.fhir import FHIR_JSON
@@ -80,6 +81,28 @@ async def test_a_signed_in_physician_reads_fhir(client: httpx.AsyncClient, world
     r = await client.get(f"/patients/{CID}/summary", headers=me)
     assert r.status_code == 200 and r.json()["total"] == 2
     assert [e.data["decision"] for e in world.published.of(RecordAccessed)] == ["permit"] * 3
+
+
+class Behind:
+    """Charts that have not merged what was stored before the read (projector far behind)."""
+
+    async def settle(self, cid: str) -> None:
+        raise ChartsBehind("charts are 3 stored batches behind; try again shortly")
+
+
+async def test_a_read_the_charts_cannot_serve_whole_yet_answers_503(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    me = await signed_in(client, world)
+    world.deps.freshness = Behind()
+    for url in (f"/fhir/Patient/{CID}/$everything", f"/patients/{CID}/summary"):
+        r = await client.get(url, headers=me)
+        assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+        assert r.json()["issue"][0]["code"] == "transient"
+        assert "behind" in r.json()["issue"][0]["diagnostics"]
+    # never fewer records than were stored: the refusal is audited as one
+    decisions = [e.data["decision"] for e in world.published.of(RecordAccessed)]
+    assert decisions == ["deny", "deny"]
 
 
 async def test_bad_requests_get_a_clear_4xx(client: httpx.AsyncClient, world: World) -> None:
