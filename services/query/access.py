@@ -18,7 +18,11 @@ The rules, in one place:
 - sensitive records only if the patient allowed them;
 - break-glass (a declared emergency, time-limited) widens this to every source the
   patient currently lets send data (standing, or any live per-visit consent) and to
-  sensitive records. Revoked or never-given consent stays closed even then.
+  sensitive records. Revoked or never-given consent stays closed even then;
+- a SMART access token reads only the resource types its scopes allow: ``user/``
+  scopes for any patient, ``patient/`` scopes only for the patient the app was
+  launched with (``user/*.rs`` or ``patient/*.rs``: every type); a read or search of
+  another type is refused.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.auth import Scope
 from shared.coverage import ConsentState, HospitalState
 
 TREATMENT = "TREAT"  # HL7 v3 PurposeOfUse
@@ -44,6 +49,16 @@ class Requester:
     licence: str
     name: str
     hospital: str
+    # A SMART access token's resource scopes that apply to this request: ``user/…``,
+    # and ``patient/…`` when the request is about the patient the app was launched
+    # with. None for the platform's own physician token, which reads every type.
+    scopes: tuple[Scope, ...] | None = None
+
+    def reads(self, rtype: str, action: str = "r") -> bool:
+        """Whether the token allows ``action`` (r: read, s: search) on ``rtype``."""
+        if self.scopes is None:
+            return True
+        return any(s.grants(rtype, action, ("user", "patient")) for s in self.scopes)
 
 
 @dataclass(frozen=True)
@@ -166,12 +181,18 @@ def see_all(ctx: AccessContext, records: list[dict[str, Any]]) -> list[dict[str,
         ctx.hidden += len(records)
         return []
     sources: dict[str, bool] = {}
+    requester = ctx.requester
+    typed = requester is not None and requester.scopes is not None
     shown = []
     for record in records:
         source = record["hospital"]
         if source not in sources:
             sources[source] = policy.source_allowed(source)
-        if sources[source] and (policy.allow_sensitive or not record.get("sensitive")):
+        if (
+            sources[source]
+            and (policy.allow_sensitive or not record.get("sensitive"))
+            and (not typed or (requester is not None and requester.reads(record["type"])))
+        ):
             shown.append(record)
     ctx.hidden += len(records) - len(shown)
     return shown

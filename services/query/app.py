@@ -23,6 +23,7 @@ from services.query.repository import (
 )
 from services.query.settings import QuerySettings
 from shared import topics
+from shared.auth import TokenVerifier
 from shared.indexes import ensuring
 from shared.projections import ConsentProjection
 from shared.runtime import Runtime, make_runtime, service_app
@@ -38,6 +39,11 @@ def now() -> datetime:
 def mongo_deps(settings: QuerySettings, runtime: Runtime) -> Deps:
     """The use cases on the service's database (nothing connects until it is used)."""
     db = runtime.db
+    verifier = TokenVerifier(
+        issuer=settings.issuer,
+        audience=settings.fhir_base,
+        jwks_url=f"{settings.issuer}/.well-known/jwks.json",
+    )
     freshness = KafkaFreshness(settings, SERVICE, runtime.group_id, settings.query_read_wait_s)
     runtime.on_stop.append(freshness.close)
     return Deps(
@@ -56,6 +62,7 @@ def mongo_deps(settings: QuerySettings, runtime: Runtime) -> Deps:
         settings=settings,
         clock=now,
         freshness=freshness,
+        verifier=verifier,
     )  # fmt: skip
 
 

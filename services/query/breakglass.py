@@ -22,7 +22,7 @@ async def declare_break_glass(
     deps: Deps, token: str | None, cid: str, read_reason: Callable[[], str]
 ) -> dict[str, Any]:
     """Declare an emergency for this patient: audited at once, time-limited."""
-    ctx = new_context(deps, token, cid, "break-glass")
+    ctx = await new_context(deps, token, cid, "break-glass")
     ctx.purpose = access.EMERGENCY
     async with request(deps, ctx):
         check_cid(cid)

@@ -4,17 +4,22 @@ lifespan never entered, so nothing connects): statuses, OperationOutcomes, FHIR 
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
+from services.auth.keys import SigningKeys, new_key
 from services.query import physicians
 from services.query.app import create_app
 from services.query.errors import ChartsBehind
 from shared import tokens
-from shared.events import RecordAccessed
+from shared.auth import TokenVerifier
+from shared.events import RecordAccessed, StoredRecord
 from shared.fhir import FHIR_JSON
 from tests.support.query_fakes import (
     CID,
@@ -186,3 +191,82 @@ async def test_break_glass_and_roster_removal(client: httpx.AsyncClient, world: 
 async def test_metadata_is_a_capability_statement(client: httpx.AsyncClient) -> None:
     r = await client.get("/fhir/metadata")
     assert r.status_code == 200 and r.json()["resourceType"] == "CapabilityStatement"
+
+
+def smart_token(world: World, keys: SigningKeys, scope: str, **extra: Any) -> dict[str, str]:
+    """An access token as the auth service signs it (RFC 9068) for a physician."""
+    now = int(time.time())
+    claims = {
+        "iss": world.settings.issuer,
+        "aud": world.settings.fhir_base,
+        "exp": now + 300,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+        "sub": f"physician:{LICENCE}",
+        "client_id": "bedside-app",
+        "scope": scope,
+        "fhirUser": f"Practitioner/{LICENCE}",
+        "hospital": READER,
+        **extra,
+    }
+    return {"authorization": f"Bearer {keys.sign(claims, 'at+jwt')}"}
+
+
+async def test_smart_access_tokens_read_what_their_scopes_allow(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await signed_in(client, world)  # the licence is on the reading hospital's roster
+    keys = SigningKeys([new_key()])
+    world.deps.verifier = TokenVerifier(
+        issuer=world.settings.issuer, audience=world.settings.fhir_base, jwks=keys.public_jwks()
+    )
+    condition = StoredRecord(
+        type="Condition",
+        resource_id="c1",
+        resource_json='{"resourceType":"Condition","id":"c1"}',
+        category="diagnosis",
+        date="2026-01-03",
+        rank="1",
+    )
+    await world.store(stored(SOURCE_A, condition, upload="u2"))
+    everything = f"/fhir/Patient/{CID}/$everything"
+
+    def ids(r: httpx.Response) -> set[str]:
+        assert r.status_code == 200, r.text
+        return {e["resource"]["id"] for e in r.json().get("entry", [])}
+
+    every_type = smart_token(world, keys, "openid fhirUser user/*.rs")
+    assert ids(await client.get(everything, headers=every_type)) == {"a1", "a2", "c1"}
+    labs = smart_token(world, keys, "user/Observation.rs")
+    assert ids(await client.get(everything, headers=labs)) == {"a1", "a2"}
+    assert ids(await client.get(f"/fhir/Observation?patient={CID}", headers=labs)) == {"a1", "a2"}
+    r = await client.get(f"/fhir/Condition?patient={CID}", headers=labs)
+    assert r.status_code == 403 and "scopes" in r.text
+    assert (await client.get("/fhir/Condition/c1", headers=labs)).status_code == 403
+    refused = [
+        smart_token(world, keys, "user/*.rs", aud="https://elsewhere/fhir"),
+        smart_token(world, keys, "patient/*.rs", fhirUser=f"Patient/{CID}", patient=CID),
+        smart_token(world, SigningKeys([new_key()]), "user/*.rs"),  # a key auth never had
+    ]
+    for headers in refused:
+        r = await client.get(everything, headers=headers)
+        assert r.status_code == 401 and r.json()["resourceType"] == "OperationOutcome", r.text
+    stranger = smart_token(world, keys, "user/*.rs", fhirUser="Practitioner/99999")
+    assert (await client.get(everything, headers=stranger)).status_code == 403  # not on roster
+
+
+async def test_a_launched_app_reads_its_patient_with_patient_scopes(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await signed_in(client, world)
+    keys = SigningKeys([new_key()])
+    world.deps.verifier = TokenVerifier(
+        issuer=world.settings.issuer, audience=world.settings.fhir_base, jwks=keys.public_jwks()
+    )
+    everything = f"/fhir/Patient/{CID}/$everything"
+    launched = smart_token(world, keys, "launch/patient patient/*.rs", patient=CID)
+    r = await client.get(everything, headers=launched)
+    assert r.status_code == 200 and r.json()["total"] == 2, r.text
+    other = smart_token(world, keys, "launch/patient patient/*.rs", patient="1101700203451")
+    r = await client.get(everything, headers=other)  # patient scopes bind to the launch
+    assert r.status_code == 403 and "do not cover this patient" in r.text, r.text
