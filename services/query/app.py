@@ -42,7 +42,7 @@ def mongo_deps(settings: QuerySettings, runtime: Runtime) -> Deps:
     verifier = TokenVerifier(
         issuer=settings.issuer,
         audience=settings.fhir_base,
-        jwks_url=f"{settings.issuer}/.well-known/jwks.json",
+        jwks_url=settings.jwks_url,
     )
     freshness = KafkaFreshness(settings, SERVICE, runtime.group_id, settings.query_read_wait_s)
     runtime.on_stop.append(freshness.close)

@@ -34,6 +34,9 @@ class QuerySettings(Settings):
     # http://127.0.0.1:<auth port> (the auth service's own default issuer follows
     # HEALTHLINK_AUTH_ISSUER, which this reads too).
     auth_issuer: str = ""
+    # Where query fetches the issuer's JWK set. Empty: <issuer>/.well-known/jwks.json
+    # (set it when the public issuer URL is not reachable from inside the platform).
+    auth_jwks_url: str = ""
 
     @property
     def public_url(self) -> str:
@@ -42,6 +45,10 @@ class QuerySettings(Settings):
     @property
     def fhir_base(self) -> str:
         return f"{self.public_url}/fhir"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.auth_jwks_url or f"{self.issuer}/.well-known/jwks.json"
 
     @property
     def issuer(self) -> str:
