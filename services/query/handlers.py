@@ -77,7 +77,7 @@ async def requester_of(
 async def facts_for(deps: Deps, requester: Requester | None, cid: str) -> Facts:
     """What the rules decide from, read fresh (a removal or revocation applies at once)."""
     now = deps.clock()
-    if requester is None:
+    if requester is None or requester.patient is not None:  # a patient: nothing to look up
         return Facts(now=now)
     entry, on_roster, hospital, consent, glass = await asyncio.gather(
         deps.registry.get(requester.licence),
@@ -100,6 +100,10 @@ async def smart_requester(
         principal = await verifier.verify(token)
     except Unauthorized as exc:
         return None, exc.detail
+    if principal.patient and principal.fhir_user == f"Patient/{principal.patient}":
+        own = principal.patient == patient
+        scopes = tuple(s for s in principal.scopes if s.context == "patient" and own)
+        return Requester("", "", "", scopes, patient=principal.patient), "authenticated"
     if principal.licence is None or principal.hospital is None:
         return None, "the token names no physician and hospital"
     launched = bool(patient) and principal.patient == patient

@@ -99,6 +99,13 @@ async def test_a_patient_signs_in_from_the_wallet(actors: Actors) -> None:
     assert principal.patient == cid and principal.fhir_user == f"Patient/{cid}"
     assert principal.may("Observation", "r", ("patient",))
     assert not principal.may("Observation", "r", ("user", "system"))
+    # the patient reads their own record at the query service with it, and no other
+    mine = token.json()["access_token"]
+    r = await ops.everything(mine, cid)
+    assert r.status_code == 200 and r.json()["resourceType"] == "Bundle", r.text
+    stranger = random_cid(random.Random())
+    r = await ops.everything(mine, stranger)
+    assert r.status_code == 403, r.text
 
 
 async def test_a_physicians_smart_app_reads_at_the_bedside(

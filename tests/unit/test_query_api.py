@@ -245,7 +245,7 @@ async def test_smart_access_tokens_read_what_their_scopes_allow(
     assert (await client.get("/fhir/Condition/c1", headers=labs)).status_code == 403
     refused = [
         smart_token(world, keys, "user/*.rs", aud="https://elsewhere/fhir"),
-        smart_token(world, keys, "patient/*.rs", fhirUser=f"Patient/{CID}", patient=CID),
+        smart_token(world, keys, "system/*.rs", fhirUser="", hospital=""),  # a system
         smart_token(world, SigningKeys([new_key()]), "user/*.rs"),  # a key auth never had
     ]
     for headers in refused:
@@ -270,3 +270,30 @@ async def test_a_launched_app_reads_its_patient_with_patient_scopes(
     other = smart_token(world, keys, "launch/patient patient/*.rs", patient="1101700203451")
     r = await client.get(everything, headers=other)  # patient scopes bind to the launch
     assert r.status_code == 403 and "do not cover this patient" in r.text, r.text
+
+
+async def test_a_patient_reads_their_own_record_whole(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    keys = SigningKeys([new_key()])
+    world.deps.verifier = TokenVerifier(
+        issuer=world.settings.issuer, audience=world.settings.fhir_base, jwks=keys.public_jwks()
+    )
+    # sensitive, from a hospital the patient never let share: still theirs to see
+    await world.store(stored("13781", observation("s1", day=5, sensitive=True), upload="u3"))
+    own = {"sub": f"patient:{CID}", "fhirUser": f"Patient/{CID}", "patient": CID, "hospital": ""}
+    mine = smart_token(world, keys, "openid fhirUser patient/*.rs", **own)
+    r = await client.get(f"/fhir/Patient/{CID}/$everything", headers=mine)
+    assert r.status_code == 200, r.text
+    assert {e["resource"]["id"] for e in r.json()["entry"]} == {"a1", "a2", "s1"}
+    r = await client.get("/fhir/Observation/s1", headers=mine)
+    assert r.status_code == 200 and r.json()["id"] == "s1", r.text
+    r = await client.get("/fhir/Patient/5580730215730/$everything", headers=mine)
+    assert r.status_code == 403, r.text
+    accesses = world.published.of(RecordAccessed)
+    assert [(e.data["purpose"], e.data["decision"]) for e in accesses] == [
+        ("PATRQT", "permit"),
+        ("PATRQT", "permit"),
+        ("TREAT", "deny"),
+    ]
+    assert accesses[0].data["physician"] is None and accesses[0].data["count"] == 3
