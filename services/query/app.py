@@ -8,9 +8,10 @@ from functools import partial
 from fastapi import FastAPI
 
 from services.query import subscribers
-from services.query.api import admin, discovery, fhir, patients
+from services.query.api import admin, bulk, discovery, fhir, patients
 from services.query.audit import Auditor
 from services.query.chartstore import ChartCache, ChartStore
+from services.query.exportstore import MongoExportJobs
 from services.query.freshness import KafkaFreshness
 from services.query.handlers import Deps
 from services.query.indexes import INDEXES
@@ -63,6 +64,7 @@ def mongo_deps(settings: QuerySettings, runtime: Runtime) -> Deps:
         clock=now,
         freshness=freshness,
         verifier=verifier,
+        exports=MongoExportJobs(db),
     )  # fmt: skip
 
 
@@ -91,6 +93,7 @@ def create_app(settings: QuerySettings, *, deps: Deps | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(admin)
     app.include_router(patients)
+    app.include_router(bulk)  # before fhir: its paths would match fhir's /{rtype}/{rid}
     app.include_router(fhir)
     app.include_router(discovery)
     return app

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from services.query.access import AccessContext, Facts, Requester, Verdict
 from services.query.audit import Auditor
+from services.query.exportstore import ExportJobs, MemoryExportJobs
 from services.query.freshness import Freshness, Settled
 from services.query.repository import (
     BreakGlassLog,
@@ -54,6 +55,7 @@ class Deps:
     freshness: Freshness = field(default_factory=Settled)
     # The auth service's keys, for SMART access tokens (None: only the platform's own).
     verifier: TokenVerifier | None = None
+    exports: ExportJobs = field(default_factory=MemoryExportJobs)  # Patient/$export jobs
 
 
 async def requester_of(

@@ -106,6 +106,16 @@ async def test_a_patient_signs_in_from_the_wallet(actors: Actors) -> None:
     stranger = random_cid(random.Random())
     r = await ops.everything(mine, stranger)
     assert r.status_code == 403, r.text
+    # and takes a portable copy (FHIR Bulk Data): kick-off, manifest
+    r = await ops.http.get(
+        ops.url("query", f"/fhir/Patient/{cid}/$export"),
+        headers={"authorization": f"Bearer {mine}", "prefer": "respond-async"},
+    )
+    assert r.status_code == 202, r.text
+    r = await ops.http.get(
+        r.headers["content-location"], headers={"authorization": f"Bearer {mine}"}
+    )
+    assert r.status_code == 200 and r.json()["requiresAccessToken"] is True, r.text
 
 
 async def test_a_physicians_smart_app_reads_at_the_bedside(

@@ -4,6 +4,7 @@ lifespan never entered, so nothing connects): statuses, OperationOutcomes, FHIR 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections import Counter
@@ -297,3 +298,52 @@ async def test_a_patient_reads_their_own_record_whole(
         ("TREAT", "deny"),
     ]
     assert accesses[0].data["physician"] is None and accesses[0].data["count"] == 3
+
+
+async def test_a_patient_exports_their_record_as_bulk_data(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    keys = SigningKeys([new_key()])
+    world.deps.verifier = TokenVerifier(
+        issuer=world.settings.issuer, audience=world.settings.fhir_base, jwks=keys.public_jwks()
+    )
+    own = {"sub": f"patient:{CID}", "fhirUser": f"Patient/{CID}", "patient": CID, "hospital": ""}
+    mine = smart_token(world, keys, "patient/*.rs", **own)
+    kick_off = f"/fhir/Patient/{CID}/$export"
+    r = await client.get(kick_off, headers=mine)
+    assert r.status_code == 400 and "respond-async" in r.text  # the protocol is asynchronous
+    r = await client.get(kick_off, headers={**mine, "prefer": "respond-async"})
+    assert r.status_code == 202, r.text
+    status_url = r.headers["content-location"]
+    assert status_url.startswith(f"{world.settings.fhir_base}/$export-status/")
+    path = status_url.removeprefix(world.settings.public_url)
+    r = await client.get(path, headers=mine)
+    assert r.status_code == 200, r.text
+    manifest = r.json()
+    assert manifest["requiresAccessToken"] is True and manifest["error"] == []
+    assert [(o["type"], o["count"]) for o in manifest["output"]] == [("Observation", 2)]
+    file_path = manifest["output"][0]["url"].removeprefix(world.settings.public_url)
+    r = await client.get(file_path, headers=mine)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/fhir+ndjson")
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert sorted(x["id"] for x in lines) == ["a1", "a2"]
+    # a physician reads but does not take copies; a stranger learns nothing of the job
+    physician = smart_token(world, keys, "user/*.rs")
+    await signed_in(client, world)
+    r = await client.get(kick_off, headers={**physician, "prefer": "respond-async"})
+    assert r.status_code == 403, r.text
+    assert (await client.get(path, headers=physician)).status_code == 404
+    assert (await client.get(path)).status_code == 401
+    r = await client.get(
+        kick_off, headers={**mine, "prefer": "respond-async"}, params={"_type": "Spaceship"}
+    )
+    assert r.status_code == 400, r.text
+    assert (await client.delete(path, headers=mine)).status_code == 202
+    assert (await client.get(path, headers=mine)).status_code == 404
+    purposes = [
+        (e.data["endpoint"], e.data["decision"]) for e in world.published.of(RecordAccessed)
+    ]
+    assert ("Patient/$export", "permit") in purposes and (
+        "Patient/$export-file",
+        "permit",
+    ) in purposes
