@@ -217,6 +217,12 @@ async def read_everything(cid: str, request: Request, deps: DepsDep) -> Response
     return fhir_response(body)
 
 
+@fhir.get("/Patient/{cid}/$summary", response_model=None)
+async def read_patient_summary(cid: str, request: Request, deps: DepsDep) -> Response:
+    """The International Patient Summary (a document Bundle) of what the reader may see."""
+    return fhir_response(await reads.summary_document(deps, optional_bearer(request), cid))
+
+
 @fhir.get("/{rtype}", response_model=None)
 async def read_search(rtype: str, request: Request, deps: DepsDep) -> Response:
     """Search one resource type for one patient (``patient`` or ``subject``)."""

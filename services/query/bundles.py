@@ -207,6 +207,12 @@ def capability_statement(date: str, public_url: str, issuer: str) -> dict[str, A
                     "documentation": "Parameters: " + ", ".join(sorted(EVERYTHING_PARAMS)),
                 },
                 {
+                    "name": "summary",
+                    "definition": "http://hl7.org/fhir/uv/ips/OperationDefinition/summary",
+                    "documentation": "International Patient Summary: a document Bundle of "
+                    "what the reader may see",
+                },
+                {
                     "name": "export",
                     "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
                     "documentation": "The patient's own copy (their SMART token): "

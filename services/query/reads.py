@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from services.query import access
+from services.query import access, ips
 from services.query.access import AccessContext, Verdict
 from services.query.bundles import patient_entry, searchset, summary
 from services.query.charts import Entry
@@ -204,3 +204,16 @@ async def patient_summary(deps: Deps, token: str | None, cid: str) -> dict[str, 
 def _dated_first(e: Entry) -> tuple[bool, float]:
     """Newest first across sources (each chart is already), undated ones last."""
     return e["t"] is not None, e["t"] or 0.0
+
+
+async def summary_document(deps: Deps, token: str | None, cid: str) -> bytes:
+    """``Patient/$summary``: the International Patient Summary of what may be seen."""
+    ctx = await new_context(deps, token, cid, "Patient/$summary")
+    async with request(deps, ctx):
+        index = await open_patient(deps, ctx)
+        seen = await visible(deps, ctx, index)
+        patient = patient_entry(cid, [e for e in seen if e["type"] == "Patient"])
+        body, shown = ips.document(patient, seen, deps.settings.fhir_base)
+        for e in shown:
+            access.will_see(ctx, e)
+        return body

@@ -347,3 +347,22 @@ async def test_a_patient_exports_their_record_as_bulk_data(
         "Patient/$export-file",
         "permit",
     ) in purposes
+
+
+async def test_the_patient_summary_holds_what_may_be_seen(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    me = await signed_in(client, world)
+    r = await client.get(f"/fhir/Patient/{CID}/$summary", headers=me)
+    assert r.status_code == 200, r.text
+    bundle = r.json()
+    composition = bundle["entry"][0]["resource"]
+    sections = {s["code"]["coding"][0]["code"]: s for s in composition["section"]}
+    assert "emptyReason" in sections["48765-2"] and "emptyReason" in sections["11450-4"]
+    results = [ref["reference"].rsplit("/", 1)[1] for ref in sections["30954-2"]["entry"]]
+    assert sorted(results) == ["a1", "a2"]
+    assert composition["subject"]["reference"].endswith(f"/Patient/{CID}")
+    r = await client.get(f"/fhir/Patient/{CID}/$summary")
+    assert r.status_code == 401
+    decisions = [e.data["endpoint"] for e in world.published.of(RecordAccessed)]
+    assert decisions.count("Patient/$summary") == 1  # an unauthenticated ask is not logged
