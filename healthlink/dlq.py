@@ -48,11 +48,12 @@ def _shape(preview: dict[str, object]) -> str:
 
 async def _page(
     reason: str, service: str, topic: str, status: Status, limit: int, cursor: str
-) -> tuple[list[dict[str, object]], str | None]:
+) -> tuple[list[dict[str, Any]], str | None]:
     settings = Settings()
     retried = await RetryLog().refresh(settings, OPERATOR)
     keep = matcher(retried, reason, service, topic, status)
-    page = await read_page(settings, OPERATOR, decode_cursor(cursor), limit, keep)
+    positions = decode_cursor(cursor) if cursor else {}
+    page = await read_page(settings, OPERATOR, positions, limit, keep)
     rows = [describe(letter, retried.get(letter.id)) for letter in page.letters]
     return rows, encode_cursor(page.positions) if page.more else None
 
@@ -84,12 +85,11 @@ def dlq_list(
         return
     table = Table("id", "reason", "service", "source", "time", "status", "bytes", "shape")
     for row in rows:
-        src: Any = row["source"]
-        shown: Any = row["preview"]
+        src = row["source"]
         table.add_row(
-            str(row["id"]), str(row["reason"]), str(row["service"]),
-            f"{src['topic']}@{src['partition']}:{src['offset']}", str(row["time"])[:19],
-            str(row["status"]), str(shown["bytes"]), _shape(shown),
+            row["id"], row["reason"], row["service"],
+            f"{src['topic']}@{src['partition']}:{src['offset']}", row["time"][:19],
+            row["status"], str(row["preview"]["bytes"]), _shape(row["preview"]),
         )  # fmt: skip
     Console().print(table)
     typer.echo(f"{len(rows)} dead letter(s); {more}")

@@ -136,14 +136,12 @@ def owners_message(service: str, foreign: dict[str, int]) -> str:
     """Which service owns each topic ``service`` may not write, and where to retry."""
     parts = []
     for topic, count in sorted(foreign.items()):
-        owners = acl.writers_of(topic)
-        owner = " or ".join(owners) if owners else "no service"
-        parts.append(f"{topic} ({count} letter(s)) is written by {owner}")
+        owner = " or ".join(acl.writers_of(topic)) or "no service"
+        parts.append(f"{topic} ({count} letter(s); written by {owner})")
     return (
-        f"the {service} service may not write "
-        + "; ".join(parts)
-        + ": retry through the owner's operator API (POST /admin/deadletters/retry there,"
-        " `healthlink dlq retry --url <owner>`), or narrow the selection with `topic`"
+        f"the {service} service may not write " + ", ".join(parts) + ": retry through the"
+        " owning service's operator API (POST /admin/deadletters/retry there; `healthlink"
+        " dlq retry --url <its URL>`), or narrow the selection with `topic`"
     )
 
 
@@ -167,6 +165,8 @@ async def retry_letters(dead_letters: DeadLetters, letters: Iterable[DeadLetter]
             await dead_letters.retry(letter)
         except TopicAuthorizationFailedError as exc:
             detail = owners_message(dead_letters.service, {letter.source.topic: 1})
+            if dead_letters.service in acl.writers_of(letter.source.topic):
+                detail += " (the broker's ACLs lag shared/acl.py: run healthlink kafka apply-acls)"
             sent = f" ({len(done)} letter(s) were retried before)" if done else ""
             raise Forbidden(f"Kafka refused: {detail}{sent}") from exc
         done.append(letter.id)

@@ -221,7 +221,8 @@ class RetryLog:
                 headers = _headers(record)
                 if headers.get(RETRY_OF):
                     self.retried[headers[RETRY_OF]] = headers.get("hl-dlq-time", "")
-                self._next[record.partition] = record.offset + 1
+                after = max(self._next.get(record.partition, 0), record.offset + 1)
+                self._next[record.partition] = after
             return dict(self.retried)
 
 

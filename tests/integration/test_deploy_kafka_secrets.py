@@ -138,7 +138,8 @@ def test_the_broker_start_script_writes_sasl_everywhere_and_the_authorizer(
         line.split("=", 1) for line in done.stdout.splitlines() if line and line[0] != "#"
     )
     assert props["listeners"] == "CLIENT://:9092,CONTROLLER://:9093,HOSPITAL://:9094"
-    assert "PLAINTEXT:" not in props["listener.security.protocol.map"].replace("SASL_", "")
+    protocols = [p.split(":")[1] for p in props["listener.security.protocol.map"].split(",")]
+    assert protocols == ["SASL_PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
     assert props["authorizer.class.name"].endswith("StandardAuthorizer")
     assert props["allow.everyone.if.no.acl.found"] == "false"
     assert props["super.users"] == "User:admin"

@@ -105,7 +105,7 @@ async def test_dead_letters_are_listed_a_page_at_a_time_with_filters(settings: S
     assert len(listed.stdout.splitlines()) == 4 and "--cursor" in listed.stderr
     cursor = listed.stderr.strip().split("--cursor ")[1]
     rest = await healthlink(settings, "dlq", "list", "--cursor", cursor, "--status", "pending")
-    assert rest.exit_code == 0 and "2 dead letter(s); no more" in rest.stdout, rest.stdout
+    assert rest.exit_code == 0 and "3 dead letter(s); no more" in rest.stdout, rest.stdout
     wrong = await healthlink(settings, "dlq", "list", "--cursor", "%%%")
     assert wrong.exit_code == 2 and "not a token" in wrong.stderr
 
@@ -127,12 +127,12 @@ async def test_a_retry_goes_only_through_the_service_that_owns_the_topic(
         assert outcome["resourceType"] == "OperationOutcome"
         assert outcome["issue"][0]["code"] == "forbidden"
         detail = outcome["issue"][0]["diagnostics"]
-        assert "healthlink.consent.events (1 letter(s)) is written by consent" in detail
+        assert "healthlink.consent.events (1 letter(s); written by consent)" in detail
         assert detail.startswith("the notify service may not write")
 
         # Past the table, the broker itself refuses (Kafka's ACLs): the same 403.
         [letter] = (await read_book(settings, "notify")).select(ids=[letter_id])
-        with pytest.raises(Forbidden, match="Kafka refused: .* written by consent"):
+        with pytest.raises(Forbidden, match="Kafka refused: .*written by consent"):
             await retry_letters(app.state.runtime.dead_letters, [letter])
     assert await consent_events(settings) == []
 

@@ -137,8 +137,8 @@ def test_a_retry_through_a_service_that_does_not_own_the_topic_names_the_owner()
         refuse_foreign("query", [letter("a", "no-consent", b"{}"), consent_letter("b")])
     assert refused.value.status == 403
     detail = refused.value.detail
-    assert "healthlink.consent.events (1 letter(s)) is written by consent" in detail
-    assert "healthlink.ingest.uploads (1 letter(s)) is written by ingest" in detail
+    assert "healthlink.consent.events (1 letter(s); written by consent)" in detail
+    assert "healthlink.ingest.uploads (1 letter(s); written by ingest)" in detail
     assert detail.startswith("the query service may not write")
 
 
