@@ -159,7 +159,7 @@ def refuse_foreign(service: str, letters: Iterable[DeadLetter]) -> None:
 async def retry_letters(dead_letters: DeadLetters, letters: Iterable[DeadLetter]) -> list[str]:
     """Send each letter back to its source topic; returns their ids. The broker refusing
     a topic (Kafka's ACLs) is ``Forbidden`` naming the topic's owner."""
-    done = []
+    done: list[str] = []
     for letter in letters:
         try:
             await dead_letters.retry(letter)

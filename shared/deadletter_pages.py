@@ -21,7 +21,7 @@ import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -38,7 +38,7 @@ SCAN_BYTES = 16 * 1024 * 1024  # and bytes (letters can be whole bundles)
 FETCH_BYTES = 256 * 1024  # per partition and fetch: the read-ahead a page may waste
 WAIT_S = 5.0  # the longest a page waits for a partition that has records to answer
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
 def encode_cursor(positions: dict[int, int]) -> str:
@@ -214,9 +214,7 @@ class RetryLog:
     async def refresh(self, settings: Settings, principal: str) -> dict[str, str]:
         """Read what was added since the last call; returns letter id -> retry time."""
         async with self._lock:
-            records = await read_after(
-                settings, topics.DEAD_LETTER_RETRIES, principal, self._next
-            )
+            records = await read_after(settings, topics.DEAD_LETTER_RETRIES, principal, self._next)
             for record in records:
                 headers = _headers(record)
                 if headers.get(RETRY_OF):

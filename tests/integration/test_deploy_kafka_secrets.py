@@ -134,9 +134,7 @@ def test_the_broker_start_script_writes_sasl_everywhere_and_the_authorizer(
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    props = dict(
-        line.split("=", 1) for line in done.stdout.splitlines() if line and line[0] != "#"
-    )
+    props = dict(line.split("=", 1) for line in done.stdout.splitlines() if line and line[0] != "#")
     assert props["listeners"] == "CLIENT://:9092,CONTROLLER://:9093,HOSPITAL://:9094"
     protocols = [p.split(":")[1] for p in props["listener.security.protocol.map"].split(",")]
     assert protocols == ["SASL_PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]

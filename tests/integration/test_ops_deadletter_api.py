@@ -80,8 +80,10 @@ async def test_dead_letters_are_listed_a_page_at_a_time_with_filters(settings: S
         assert all("reason=r-b" in p["next"] for p in b_pages[:-1])
 
         assert (await walk(client, "/admin/deadletters?status=retried"))[0] == []
-        await publish_raw(settings, topics.DEAD_LETTER_RETRIES, b"", key=sent[3].encode(),
-                          headers={RETRY_OF: sent[3], "hl-dlq-time": "2026-12-03T00:00:00Z"})  # fmt: skip
+        noted = {RETRY_OF: sent[3], "hl-dlq-time": "2026-12-03T00:00:00Z"}
+        await publish_raw(
+            settings, topics.DEAD_LETTER_RETRIES, b"", key=sent[3].encode(), headers=dict(noted)
+        )
         # the service's retry log reads only what came since its last look
         assert (await walk(client, "/admin/deadletters?status=retried"))[0] == [sent[3]]
         pending, _ = await walk(client, "/admin/deadletters?status=pending&limit=500")
@@ -117,8 +119,10 @@ async def consent_events(settings: Settings) -> list[Any]:
 async def test_a_retry_goes_only_through_the_service_that_owns_the_topic(
     settings: Settings,
 ) -> None:
-    letter_id = await set_aside(settings, 41, reason="handler-failed",
-                                topic=topics.CONSENT_EVENTS, service="notify", key="cid-1")  # fmt: skip
+    letter_id = await set_aside(
+        settings, 41, reason="handler-failed", topic=topics.CONSENT_EVENTS, service="notify",
+        key="cid-1",
+    )  # fmt: skip
     async with running("notify", settings) as (app, client):
         r = await client.post("/admin/deadletters/retry", headers=OPERATOR,
                               json={"ids": [letter_id]})  # fmt: skip
@@ -132,7 +136,7 @@ async def test_a_retry_goes_only_through_the_service_that_owns_the_topic(
 
         # Past the table, the broker itself refuses (Kafka's ACLs): the same 403.
         [letter] = (await read_book(settings, "notify")).select(ids=[letter_id])
-        with pytest.raises(Forbidden, match="Kafka refused: .*written by consent"):
+        with pytest.raises(Forbidden, match=r"Kafka refused: .*written by consent"):
             await retry_letters(app.state.runtime.dead_letters, [letter])
     assert await consent_events(settings) == []
 

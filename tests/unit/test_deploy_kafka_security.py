@@ -33,8 +33,9 @@ def property_of(name: str) -> str:
 
 
 def properties(env: dict[str, Any]) -> dict[str, str]:
+    """The broker's properties from its variables (Compose's defaults, ``${X:-d}``, taken)."""
     return {
-        property_of(k): str(v)
+        property_of(k): re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v))
         for k, v in env.items()
         if k.startswith("KAFKA_") and k not in JVM_OPTIONS
     }
@@ -59,10 +60,7 @@ def infra_port_offsets() -> dict[str, int]:
     for var, n in re.findall(r"^(KAFKA_\w+_PORT)=\$\(\(KAFKA_PORT \+ (\d+)\)\)", script, re.M):
         offsets[var] = int(n)
     listeners = infra_properties()["listeners"]
-    return {
-        name: offsets[var]
-        for name, var in re.findall(r"(\w+)://\$HOST:\$(\w+)", listeners)
-    }
+    return {name: offsets[var] for name, var in re.findall(r"(\w+)://\$HOST:\$(\w+)", listeners)}
 
 
 def listener_ports(listeners: str) -> dict[str, int]:
@@ -154,7 +152,8 @@ def test_compose_gives_every_kafka_service_its_own_credential_from_a_secret_file
     assert len(sources) == len(KAFKA_SERVICES)  # no service reads another's password
     for name, secret in compose()["secrets"].items():
         assert str(secret["file"]).startswith("${HEALTHLINK_COMPOSE_SECRETS:-./.data/"), name
-    assert ".data/" in (ROOT / ".gitignore").read_text().split()
+    assert ".data/" in (ROOT / ".gitignore").read_text().split()  # never committed
+    assert ".data/" in (ROOT / ".dockerignore").read_text().split()  # nor in the image
 
 
 def test_compose_applies_the_acls_once_before_any_service_starts() -> None:

@@ -22,7 +22,9 @@ def test_a_service_with_its_own_file_connects_with_scram_as_itself(tmp_path: Pat
     settings = Settings(kafka_credentials=str(mine), kafka_security_protocol="SASL_PLAINTEXT")
     conn = connection(settings, "query")
     assert (conn.security_protocol, conn.username, conn.password) == (
-        "SASL_PLAINTEXT", "query", "pw-of-query"
+        "SASL_PLAINTEXT",
+        "query",
+        "pw-of-query",
     )
     with pytest.raises(MissingCredential, match="'consent'"):
         connection(settings, "consent")  # another service's password is not in its file
@@ -46,5 +48,5 @@ def test_a_complete_read_only_credentials_file_is_only_read(
 
     monkeypatch.setattr(os, "open", read_only)
     assert ensure_passwords(given, ["query"]) == {"admin": "a", "query": "q"}
-    with pytest.raises(KafkaAdminError, match="no password for ingest .*kafka-secrets.sh"):
+    with pytest.raises(KafkaAdminError, match=r"no password for ingest .*kafka-secrets\.sh"):
         ensure_passwords(given, ["query", "ingest"])
