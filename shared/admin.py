@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import TopicAuthorizationFailedError
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -40,28 +38,10 @@ from shared.deadletter_pages import (
 )
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.http import require_operator
-from shared.kafka_client import OPERATOR, client_options
+from shared.kafka_client import OPERATOR
 from shared.settings import Settings
 
 Status = Literal["pending", "retried", "all"]
-
-
-async def partitions_of(
-    settings: Settings, names: list[str], principal: str = OPERATOR
-) -> list[TopicPartition]:
-    """The partitions of the existing topics among ``names`` (full names, as on the broker)."""
-    admin = AIOKafkaAdminClient(**client_options(settings, principal))
-    await admin.start()
-    try:
-        described = await admin.describe_topics(names)
-    finally:
-        await admin.close()
-    return [
-        TopicPartition(t["topic"], p["partition"])
-        for t in described
-        if t["error_code"] == 0
-        for p in sorted(t["partitions"], key=lambda p: int(p["partition"]))
-    ]
 
 
 async def read_topic(settings: Settings, topic: str, principal: str = OPERATOR) -> list[Any]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import topics
 from shared.deadletter import RETRY_OF, DeadLetter
@@ -114,6 +115,12 @@ async def read_page(
 ) -> Page:
     """Letters after ``positions`` that ``keep`` accepts, at most ``limit``, oldest first."""
     name = topics.named(topics.DEAD_LETTERS, settings.topic_prefix)
+    tps = await partitions_of(settings, [name], principal)
+    unknown = set(positions) - {tp.partition for tp in tps}
+    if unknown:
+        raise InvalidInput(f"cursor: the dead-letter topic has no partition {min(unknown)}")
+    if not tps:
+        return Page([], {}, False, 0)
     consumer = AIOKafkaConsumer(
         **client_options(settings, principal),
         enable_auto_commit=False,
@@ -122,32 +129,36 @@ async def read_page(
     )
     await consumer.start()
     try:
-        return await _page(consumer, name, positions, limit, keep)
+        return await _page(consumer, tps, positions, limit, keep)
     finally:
         await consumer.stop()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, name: str) -> list[TopicPartition]:
-    found = consumer.partitions_for_topic(name)
-    if found is None:
-        await consumer.topics()  # fetches the metadata of every topic it may see
-        found = consumer.partitions_for_topic(name)
-    return [TopicPartition(name, p) for p in sorted(found or ())]
+async def partitions_of(
+    settings: Settings, names: list[str], principal: str
+) -> list[TopicPartition]:
+    """The partitions of the existing topics among ``names`` (full names, as on the broker)."""
+    admin = AIOKafkaAdminClient(**client_options(settings, principal))
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if t["error_code"] == 0
+        for p in sorted(t["partitions"], key=lambda p: int(p["partition"]))
+    ]
 
 
 async def _page(
     consumer: AIOKafkaConsumer,
-    name: str,
+    tps: list[TopicPartition],
     positions: dict[int, int],
     limit: int,
     keep: Callable[[DeadLetter], bool],
 ) -> Page:
-    tps = await _partitions(consumer, name)
-    unknown = set(positions) - {tp.partition for tp in tps}
-    if unknown:
-        raise InvalidInput(f"cursor: {name} has no partition {min(unknown)}")
-    if not tps:
-        return Page([], {}, False, 0)
     starts = await consumer.beginning_offsets(tps)
     ends = await consumer.end_offsets(tps)
     parts = [
@@ -228,16 +239,15 @@ async def read_after(
     settings: Settings, topic: str, principal: str, after: dict[int, int]
 ) -> list[Any]:
     """Every record of ``topic`` from ``after`` (per-partition next offsets) to its end."""
-    name = topics.named(topic, settings.topic_prefix)
+    tps = await partitions_of(settings, [topics.named(topic, settings.topic_prefix)], principal)
+    if not tps:
+        return []
     consumer = AIOKafkaConsumer(
         **client_options(settings, principal), enable_auto_commit=False, group_id=None
     )
     await consumer.start()
     found: list[Record] = []
     try:
-        tps = await _partitions(consumer, name)
-        if not tps:
-            return []
         starts = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
         todo = {tp for tp in tps if max(after.get(tp.partition, 0), starts[tp]) < ends[tp]}
