@@ -49,12 +49,11 @@ def _shape(preview: dict[str, object]) -> str:
 async def _page(
     reason: str, service: str, topic: str, status: Status, limit: int, cursor: str
 ) -> tuple[list[dict[str, Any]], str | None]:
-    settings = Settings()
-    retried = await RetryLog().refresh(settings, OPERATOR)
-    keep = matcher(retried, reason, service, topic, status)
+    log = RetryLog()
+    keep = matcher(log.retried, reason, service, topic, status)
     positions = decode_cursor(cursor) if cursor else {}
-    page = await read_page(settings, OPERATOR, positions, limit, keep)
-    rows = [describe(letter, retried.get(letter.id)) for letter in page.letters]
+    page = await read_page(Settings(), OPERATOR, positions, limit, keep, log)
+    rows = [describe(letter, log.retried.get(letter.id)) for letter in page.letters]
     return rows, encode_cursor(page.positions) if page.more else None
 
 

@@ -180,12 +180,12 @@ async def _book(request: Request) -> DeadLetterBook:
     return await read_book(_settings(request), _service(request))
 
 
-async def _retried(request: Request) -> dict[str, str]:
-    """Retried letters, from this process's retry log (it reads only what is new)."""
+def _retry_log(request: Request) -> RetryLog:
+    """This process's retry log (it reads only what is new at each listing)."""
     log: RetryLog | None = getattr(request.app.state, "dead_letter_retries", None)
     if log is None:
         log = request.app.state.dead_letter_retries = RetryLog()
-    return await log.refresh(_settings(request), _service(request))
+    return log
 
 
 @router.get("/deadletters")
@@ -204,9 +204,10 @@ async def read_dead_letters(
     size (all letters, unfiltered; a letter set aside twice counts twice)."""
     check_limit(limit)
     positions = decode_cursor(cursor) if cursor else {}
-    retried = await _retried(request)
+    log = _retry_log(request)
+    retried = log.retried  # caught up by read_page before it filters
     keep = matcher(retried, reason, service, topic, status)
-    page = await read_page(_settings(request), _service(request), positions, limit, keep)
+    page = await read_page(_settings(request), _service(request), positions, limit, keep, log)
     by_reason: dict[str, int] = {}
     for letter in page.letters:
         by_reason[letter.reason] = by_reason.get(letter.reason, 0) + 1

@@ -18,6 +18,7 @@ import asyncio
 import base64
 import binascii
 import json
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ SCAN_RECORDS = 2000  # letters a page may read beyond the ones it returns (filte
 SCAN_BYTES = 16 * 1024 * 1024  # and bytes (letters can be whole bundles)
 FETCH_BYTES = 256 * 1024  # per partition and fetch: the read-ahead a page may waste
 WAIT_S = 5.0  # the longest a page waits for a partition that has records to answer
+PARTITIONS_TTL_S = 30.0  # how long a topic's partition list is taken as known
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
@@ -112,26 +114,67 @@ async def read_page(
     positions: dict[int, int],
     limit: int,
     keep: Callable[[DeadLetter], bool],
+    retries: RetryLog | None = None,
 ) -> Page:
-    """Letters after ``positions`` that ``keep`` accepts, at most ``limit``, oldest first."""
+    """Letters after ``positions`` that ``keep`` accepts, at most ``limit``, oldest first.
+
+    With ``retries``, its log catches up first, over the same connection (``keep`` may
+    read ``retries.retried``)."""
     name = topics.named(topics.DEAD_LETTERS, settings.topic_prefix)
-    tps = await partitions_of(settings, [name], principal)
+    tps = await cached_partitions(settings, name, principal)
     unknown = set(positions) - {tp.partition for tp in tps}
     if unknown:
         raise InvalidInput(f"cursor: the dead-letter topic has no partition {min(unknown)}")
-    if not tps:
+    retry_name = topics.named(topics.DEAD_LETTER_RETRIES, settings.topic_prefix)
+    retry_tps = await cached_partitions(settings, retry_name, principal) if retries else []
+    if not tps and not retry_tps:
         return Page([], {}, False, 0)
-    consumer = AIOKafkaConsumer(
+    consumer = _consumer(settings, principal)
+    await consumer.start()
+    try:
+        starts, ends = await _bounds(consumer, tps + retry_tps)
+        if retries is not None:
+            async with retries.lock:
+                froms = {tp: max(retries.next_of(tp.partition), starts[tp]) for tp in retry_tps}
+                retries.take(await _read_to_end(consumer, froms, ends))
+        if not tps:
+            return Page([], {}, False, 0)
+        return await _page(consumer, tps, starts, ends, positions, limit, keep)
+    finally:
+        await consumer.stop()
+
+
+async def _bounds(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """First and next offsets of each partition, asked together."""
+    starts, ends = await asyncio.gather(consumer.beginning_offsets(tps), consumer.end_offsets(tps))
+    return starts, ends
+
+
+def _consumer(settings: Settings, principal: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
         **client_options(settings, principal),
         enable_auto_commit=False,
         group_id=None,
         max_partition_fetch_bytes=FETCH_BYTES,
     )
-    await consumer.start()
-    try:
-        return await _page(consumer, tps, positions, limit, keep)
-    finally:
-        await consumer.stop()
+
+
+_PARTITIONS: dict[tuple[str, str], tuple[float, list[TopicPartition]]] = {}
+
+
+async def cached_partitions(settings: Settings, name: str, principal: str) -> list[TopicPartition]:
+    """A topic's partitions, asked again after ``PARTITIONS_TTL_S`` (they seldom change)."""
+    key = (settings.kafka_bootstrap, name)
+    now = time.monotonic()
+    hit = _PARTITIONS.get(key)
+    if hit is not None and now - hit[0] < PARTITIONS_TTL_S:
+        return hit[1]
+    found = await partitions_of(settings, [name], principal)
+    if found:
+        _PARTITIONS[key] = (now, found)
+    return found
 
 
 async def partitions_of(
@@ -155,12 +198,12 @@ async def partitions_of(
 async def _page(
     consumer: AIOKafkaConsumer,
     tps: list[TopicPartition],
+    starts: dict[TopicPartition, int],
+    ends: dict[TopicPartition, int],
     positions: dict[int, int],
     limit: int,
     keep: Callable[[DeadLetter], bool],
 ) -> Page:
-    starts = await consumer.beginning_offsets(tps)
-    ends = await consumer.end_offsets(tps)
     parts = [
         _Partition(tp, ends[tp], min(max(positions.get(tp.partition, 0), starts[tp]), ends[tp]))
         for tp in tps
@@ -220,18 +263,23 @@ class RetryLog:
     def __init__(self) -> None:
         self.retried: dict[str, str] = {}
         self._next: dict[int, int] = {}
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
+
+    def next_of(self, partition: int) -> int:
+        return self._next.get(partition, 0)
+
+    def take(self, records: list[Record]) -> None:
+        for record in records:
+            headers = _headers(record)
+            if headers.get(RETRY_OF):
+                self.retried[headers[RETRY_OF]] = headers.get("hl-dlq-time", "")
+            self._next[record.partition] = max(self.next_of(record.partition), record.offset + 1)
 
     async def refresh(self, settings: Settings, principal: str) -> dict[str, str]:
         """Read what was added since the last call; returns letter id -> retry time."""
-        async with self._lock:
-            records = await read_after(settings, topics.DEAD_LETTER_RETRIES, principal, self._next)
-            for record in records:
-                headers = _headers(record)
-                if headers.get(RETRY_OF):
-                    self.retried[headers[RETRY_OF]] = headers.get("hl-dlq-time", "")
-                after = max(self._next.get(record.partition, 0), record.offset + 1)
-                self._next[record.partition] = after
+        async with self.lock:
+            topic = topics.DEAD_LETTER_RETRIES
+            self.take(await read_after(settings, topic, principal, self._next))
             return dict(self.retried)
 
 
@@ -239,30 +287,36 @@ async def read_after(
     settings: Settings, topic: str, principal: str, after: dict[int, int]
 ) -> list[Any]:
     """Every record of ``topic`` from ``after`` (per-partition next offsets) to its end."""
-    tps = await partitions_of(settings, [topics.named(topic, settings.topic_prefix)], principal)
+    name = topics.named(topic, settings.topic_prefix)
+    tps = await cached_partitions(settings, name, principal)
     if not tps:
         return []
-    consumer = AIOKafkaConsumer(
-        **client_options(settings, principal), enable_auto_commit=False, group_id=None
-    )
+    consumer = _consumer(settings, principal)
     await consumer.start()
-    found: list[Record] = []
     try:
-        starts = await consumer.beginning_offsets(tps)
-        ends = await consumer.end_offsets(tps)
-        todo = {tp for tp in tps if max(after.get(tp.partition, 0), starts[tp]) < ends[tp]}
-        if not todo:
-            return []
-        consumer.assign(list(todo))
-        for tp in todo:
-            consumer.seek(tp, max(after.get(tp.partition, 0), starts[tp]))
-        while [tp for tp in todo if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(*todo, timeout_ms=int(WAIT_S * 1000))
-            if not batch:
-                break
-            for tp, records in batch.items():
-                found.extend(r for r in records if r.offset < ends[tp])
+        starts, ends = await _bounds(consumer, tps)
+        froms = {tp: max(after.get(tp.partition, 0), starts[tp]) for tp in tps}
+        return await _read_to_end(consumer, froms, ends)
     finally:
         await consumer.stop()
+
+
+async def _read_to_end(
+    consumer: AIOKafkaConsumer, froms: dict[TopicPartition, int], ends: dict[TopicPartition, int]
+) -> list[Record]:
+    """The records from ``froms`` to ``ends`` (per partition), oldest first."""
+    todo = [tp for tp, start in froms.items() if start < ends[tp]]
+    if not todo:
+        return []
+    consumer.assign(todo)
+    for tp in todo:
+        consumer.seek(tp, froms[tp])
+    found: list[Record] = []
+    while [tp for tp in todo if await consumer.position(tp) < ends[tp]]:
+        batch = await consumer.getmany(*todo, timeout_ms=int(WAIT_S * 1000))
+        if not batch:
+            break
+        for tp, records in batch.items():
+            found.extend(r for r in records if r.offset < ends[tp])
     found.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
     return found
