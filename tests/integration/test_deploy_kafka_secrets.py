@@ -1,4 +1,5 @@
-"""deploy/kafka-secrets.sh and deploy/k8s/kafka-start.sh, really run (openssl, bash).
+"""deploy/kafka-secrets.sh and deploy/k8s/kafka-start.sh, really run (openssl, bash), and
+``healthlink kafka ready`` (the Kubernetes services' init container) on the real broker.
 
 The secrets script makes what docker-compose.yml mounts and the Kubernetes Secrets the
 manifests name, keeps them on a second run, and gives each service only its own
@@ -24,6 +25,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 
 from shared import acl
+from shared.settings import Settings
+from tests.support.cli import healthlink
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,3 +149,22 @@ def test_the_broker_start_script_writes_sasl_everywhere_and_the_authorizer(
     assert f'password="{admin}"' in props["listener.name.client.scram-sha-512.sasl.jaas.config"]
     assert props["listener.name.hospital.ssl.keystore.location"] == str(out / "tls" / "broker.p12")
     assert stat.S_IMODE((tmp_path / "config" / "server.properties").stat().st_mode) == 0o600
+
+
+async def test_kafka_ready_holds_a_service_back_until_its_login_acls_and_topics_exist(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """What each Kubernetes service's init container runs before the service starts."""
+    ready = await healthlink(settings, "kafka", "ready", "notify", "--timeout", "30")
+    assert ready.exit_code == 0 and ready.stdout.strip() == "notify: ready", ready.stderr
+
+    unknown = tmp_path / "credentials.json"  # a password Kafka was never given
+    unknown.write_text(json.dumps({"notify": "not-the-password-kafka-knows"}))
+    stranger = settings.model_copy(update={"kafka_credentials": str(unknown)})
+    refused = await healthlink(stranger, "kafka", "ready", "notify", "--timeout", "1")
+    assert refused.exit_code == 1 and "cannot log in" in refused.stderr, refused.stderr
+
+    no_acls = settings.model_copy(update={"topic_prefix": f"x{settings.topic_prefix}"})
+    waiting = await healthlink(no_acls, "kafka", "ready", "notify", "--timeout", "1")
+    assert waiting.exit_code == 1, waiting.stdout
+    assert "cannot describe" in waiting.stderr and "healthlink.deadletter" in waiting.stderr
