@@ -54,6 +54,37 @@ def provider(
     typer.echo(json.dumps(answer, indent=2, ensure_ascii=False))
 
 
+@app.command("suspend")
+def suspend(
+    code: str = typer.Argument(help="5-digit MOPH hospital code"),
+    url: str = UrlOption,
+) -> None:
+    """Suspend a hospital: its physicians read nothing and its uploads are set aside
+    from the next request on; with the Kafka admin credential at hand, its Kafka login
+    and ACLs are deleted too (it cannot connect at all)."""
+    answer = call("PATCH", url, f"/hospitals/{code}", {"active": False})
+    settings = Settings()
+    if settings.kafka_credentials:
+        from shared.kafka_admin import revoke_hospital
+
+        had, removed = asyncio.run(revoke_hospital(settings, code))
+        answer = {**answer, "kafka": {"credential_deleted": had, "acls_deleted": removed}}
+    typer.echo(json.dumps(answer, indent=2, ensure_ascii=False))
+
+
+@app.command("reinstate")
+def reinstate(
+    code: str = typer.Argument(help="5-digit MOPH hospital code"),
+    url: str = UrlOption,
+) -> None:
+    """Reinstate a suspended hospital; a provider gets a new Kafka login (printed once)."""
+    answer = call("PATCH", url, f"/hospitals/{code}", {"active": True})
+    settings = Settings()
+    if settings.kafka_credentials and answer.get("role") == "provider":
+        answer = {**answer, "kafka": kafka_login_of(settings, code)}
+    typer.echo(json.dumps(answer, indent=2, ensure_ascii=False))
+
+
 @app.command("list")
 def list_hospitals(url: str = UrlOption) -> None:
     """The public list: code, role, consent mode, name."""

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
-from shared.admin import partitions_of
+from shared.deadletter_pages import partitions_of
 from shared.errors import Conflict
 from shared.kafka_client import client_options
 from shared.settings import Settings

@@ -155,6 +155,16 @@ OPERATOR = Grants(
 PRINCIPALS: dict[str, Grants] = {**SERVICES, "operator": OPERATOR}
 
 
+def writers_of(topic: str) -> list[str]:
+    """The services that may write ``topic`` (a name without the prefix): who retries a
+    dead letter from it (shared/admin.py). Hospitals aside."""
+    return [
+        name
+        for name, grants in SERVICES.items()
+        if topic in grants.writes or any(topic.startswith(p) for p in grants.writes_prefixed)
+    ]
+
+
 def user(principal: str) -> str:
     return f"User:{principal}"
 

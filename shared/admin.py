@@ -1,86 +1,75 @@
 """The operators' router every service mounts: one place for everything set aside.
 
-    GET  /admin/deadletters              list (filters: reason, service, topic, status)
+    GET  /admin/deadletters              a page (filters: reason, service, topic, status;
+                                         limit, cursor; docs/operations.md#dead-letters)
     GET  /admin/deadletters/{id}         one letter
     POST /admin/deadletters/retry        {"ids": [...]} | {"reason": "..."} | {"all": true}
 
 Any service's admin API sees the dead letters of every service (they share one
-topic), so operators need only one address. Payloads are never shown: a preview
-gives the size and the FHIR resourceType counts or the event type. Requests need
-the operator's bearer token (``HEALTHLINK_ADMIN_TOKEN``); without it: 401.
+topic), so operators need only one address; a retry goes through the service that owns
+the letter's source topic (Kafka's ACLs let only it write there): another answers 403
+naming the owner. Payloads are never shown: a preview gives the size and the FHIR
+resourceType counts or the event type. Requests need the operator's bearer token
+(``HEALTHLINK_ADMIN_TOKEN``); without it: 401.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import TopicAuthorizationFailedError
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from shared import topics
+from shared import acl, topics
 from shared.deadletter import RETRY_OF, DeadLetter, DeadLetters, describe
-from shared.errors import InvalidInput, NotFound
+from shared.deadletter_pages import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    RetryLog,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    read_after,
+    read_page,
+)
+from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.http import require_operator
-from shared.kafka_client import OPERATOR, client_options
+from shared.kafka_client import OPERATOR
 from shared.settings import Settings
 
 Status = Literal["pending", "retried", "all"]
 
 
-async def partitions_of(
-    settings: Settings, names: list[str], principal: str = OPERATOR
-) -> list[TopicPartition]:
-    """The partitions of the existing topics among ``names`` (full names, as on the broker)."""
-    admin = AIOKafkaAdminClient(**client_options(settings, principal))
-    await admin.start()
-    try:
-        described = await admin.describe_topics(names)
-    finally:
-        await admin.close()
-    return [
-        TopicPartition(t["topic"], p["partition"])
-        for t in described
-        if t["error_code"] == 0
-        for p in sorted(t["partitions"], key=lambda p: int(p["partition"]))
-    ]
-
-
-async def read_topic(
-    settings: Settings, topic: str, timeout_s: float = 5.0, principal: str = OPERATOR
-) -> list[Any]:
+async def read_topic(settings: Settings, topic: str, principal: str = OPERATOR) -> list[Any]:
     """Every record now on ``topic`` (prefixed here), oldest first, without a group, read
     as ``principal`` (the command line's ``operator``, or the service serving the API)."""
-    name = topics.named(topic, settings.topic_prefix)
-    tps = await partitions_of(settings, [name], principal)
-    if not tps:
-        return []
-    consumer = AIOKafkaConsumer(
-        **client_options(settings, principal), enable_auto_commit=False, group_id=None
-    )
-    await consumer.start()
-    found: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(timeout_ms=int(timeout_s * 1000))
-            if not batch:
-                break
-            for tp, records in batch.items():
-                found.extend(r for r in records if r.offset < ends[tp])
-    finally:
-        await consumer.stop()
-    found.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
-    return found
+    return await read_after(settings, topic, principal, {})
 
 
 def _headers(record: Any) -> dict[str, str]:
     return {k: v.decode(errors="replace") for k, v in record.headers}
+
+
+def matcher(
+    retried: dict[str, str], reason: str, service: str, topic: str, status: Status
+) -> Callable[[DeadLetter], bool]:
+    """The listing's filters as one predicate (``retried``: the retried letters' ids)."""
+
+    def keep(letter: DeadLetter) -> bool:
+        is_retried = letter.id in retried
+        return (
+            (not reason or letter.reason == reason)
+            and (not service or letter.service == service)
+            and (not topic or letter.source.topic == topic)
+            and not (status == "pending" and is_retried)
+            and not (status == "retried" and not is_retried)
+        )
+
+    return keep
 
 
 @dataclass
@@ -100,21 +89,8 @@ class DeadLetterBook:
         status: Status = "all",
     ) -> list[DeadLetter]:
         wanted = set(ids)
-        chosen = []
-        for letter in self.letters:
-            if wanted and letter.id not in wanted:
-                continue
-            if reason and letter.reason != reason:
-                continue
-            if service and letter.service != service:
-                continue
-            if topic and letter.source.topic != topic:
-                continue
-            is_retried = letter.id in self.retried
-            if (status == "pending" and is_retried) or (status == "retried" and not is_retried):
-                continue
-            chosen.append(letter)
-        return chosen
+        keep = matcher(self.retried, reason, service, topic, status)
+        return [x for x in self.letters if (not wanted or x.id in wanted) and keep(x)]
 
     def show(self, letter: DeadLetter) -> dict[str, Any]:
         return describe(letter, self.retried.get(letter.id))
@@ -136,11 +112,43 @@ async def read_book(settings: Settings, principal: str = OPERATOR) -> DeadLetter
     return book
 
 
-async def retry_letters(dead_letters: DeadLetters, letters: Iterable[DeadLetter]) -> list[str]:
-    """Send each letter back to its source topic; returns their ids."""
-    done = []
+def owners_message(service: str, foreign: dict[str, int]) -> str:
+    """Which service owns each topic ``service`` may not write, and where to retry."""
+    parts = []
+    for topic, count in sorted(foreign.items()):
+        owner = " or ".join(acl.writers_of(topic)) or "no service"
+        parts.append(f"{topic} ({count} letter(s); written by {owner})")
+    return (
+        f"the {service} service may not write " + ", ".join(parts) + ": retry through the"
+        " owning service's operator API (POST /admin/deadletters/retry there; `healthlink"
+        " dlq retry --url <its URL>`), or narrow the selection with `topic`"
+    )
+
+
+def refuse_foreign(service: str, letters: Iterable[DeadLetter]) -> None:
+    """``Forbidden`` naming the owners when ``service`` may not write a letter's topic
+    (shared/acl.py), before anything is sent."""
+    foreign: dict[str, int] = {}
     for letter in letters:
-        await dead_letters.retry(letter)
+        if service not in acl.writers_of(letter.source.topic):
+            foreign[letter.source.topic] = foreign.get(letter.source.topic, 0) + 1
+    if foreign:
+        raise Forbidden(owners_message(service, foreign))
+
+
+async def retry_letters(dead_letters: DeadLetters, letters: Iterable[DeadLetter]) -> list[str]:
+    """Send each letter back to its source topic; returns their ids. The broker refusing
+    a topic (Kafka's ACLs) is ``Forbidden`` naming the topic's owner."""
+    done: list[str] = []
+    for letter in letters:
+        try:
+            await dead_letters.retry(letter)
+        except TopicAuthorizationFailedError as exc:
+            detail = owners_message(dead_letters.service, {letter.source.topic: 1})
+            if dead_letters.service in acl.writers_of(letter.source.topic):
+                detail += " (the broker's ACLs lag shared/acl.py: run healthlink kafka apply-acls)"
+            sent = f" ({len(done)} letter(s) were retried before)" if done else ""
+            raise Forbidden(f"Kafka refused: {detail}{sent}") from exc
         done.append(letter.id)
     return done
 
@@ -151,6 +159,7 @@ class RetryRequest(BaseModel):
     ids: list[str] = Field(default_factory=list, max_length=10_000)
     reason: str = ""
     all: bool = False
+    topic: str = Field("", description="only letters from this source topic")
     include_retried: bool = Field(False, description="also letters already retried")
 
 
@@ -162,9 +171,21 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+def _service(request: Request) -> str:
+    return str(request.app.state.runtime.service)
+
+
 async def _book(request: Request) -> DeadLetterBook:
     """The dead letters, read as the service serving the request (its own principal)."""
-    return await read_book(_settings(request), str(request.app.state.runtime.service))
+    return await read_book(_settings(request), _service(request))
+
+
+def _retry_log(request: Request) -> RetryLog:
+    """This process's retry log (it reads only what is new at each listing)."""
+    log: RetryLog | None = getattr(request.app.state, "dead_letter_retries", None)
+    if log is None:
+        log = request.app.state.dead_letter_retries = RetryLog()
+    return log
 
 
 @router.get("/deadletters")
@@ -174,18 +195,37 @@ async def read_dead_letters(
     service: str = "",
     topic: str = "",
     status: Status = "all",
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: Annotated[int, Query(description=f"1 to {MAX_LIMIT}")] = DEFAULT_LIMIT,
+    cursor: Annotated[str, Query(description="the `cursor` of the page before")] = "",
 ) -> dict[str, Any]:
-    """Everything set aside by any service, newest last, with counts by reason."""
-    book = await _book(request)
-    chosen = book.select(reason=reason, service=service, topic=topic, status=status)
+    """A page of what any service set aside, oldest first; ``next`` links the page after.
+
+    Counts by reason are this page's; ``records_on_topic`` is the dead-letter topic's
+    size (all letters, unfiltered; a letter set aside twice counts twice)."""
+    check_limit(limit)
+    positions = decode_cursor(cursor) if cursor else {}
+    log = _retry_log(request)
+    retried = log.retried  # caught up by read_page before it filters
+    keep = matcher(retried, reason, service, topic, status)
+    page = await read_page(_settings(request), _service(request), positions, limit, keep, log)
     by_reason: dict[str, int] = {}
-    for letter in chosen:
+    for letter in page.letters:
         by_reason[letter.reason] = by_reason.get(letter.reason, 0) + 1
+    token = encode_cursor(page.positions)
+    query = {"reason": reason, "service": service, "topic": topic, "status": status}
+    chosen = {k: v for k, v in query.items() if v and v != "all"}
     return {
-        "total": len(chosen),
+        "count": len(page.letters),
         "by_reason": by_reason,
-        "entries": [book.show(letter) for letter in chosen[-limit:]],
+        "records_on_topic": page.records_on_topic,
+        "scanned": page.scanned,
+        "entries": [describe(letter, retried.get(letter.id)) for letter in page.letters],
+        "cursor": token,
+        "next": (
+            "/admin/deadletters?" + urlencode({**chosen, "limit": limit, "cursor": token})
+            if page.more
+            else None
+        ),
     }
 
 
@@ -201,13 +241,15 @@ async def read_dead_letter(request: Request, letter_id: str) -> dict[str, Any]:
 
 @router.post("/deadletters/retry")
 async def create_retry(request: Request, body: RetryRequest) -> dict[str, Any]:
-    """Send dead letters back to their source topic (handlers are idempotent)."""
+    """Send dead letters back to their source topic (handlers are idempotent), through
+    the service that owns the topic; another service answers 403 naming the owner."""
     if not (body.ids or body.reason or body.all):
         raise InvalidInput("name ids, a reason, or all")
     book = await _book(request)
     status: Status = "all" if body.include_retried or body.ids else "pending"
-    chosen = book.select(ids=body.ids, reason=body.reason, status=status)
+    chosen = book.select(ids=body.ids, reason=body.reason, topic=body.topic, status=status)
     if body.ids and not chosen:
         raise NotFound("no dead letter with these ids")
+    refuse_foreign(_service(request), chosen)
     done = await retry_letters(request.app.state.runtime.dead_letters, chosen)
     return {"retried": len(done), "ids": done}

@@ -186,6 +186,11 @@ class DeadLetters:
         self._prefix = topic_prefix
         self._metrics = metrics
 
+    @property
+    def service(self) -> str:
+        """The service setting aside and retrying (its Kafka principal)."""
+        return self._service
+
     async def set_aside(self, source: SourceMessage, reason: str, detail: str) -> None:
         headers = dead_letter_headers(
             source, service=self._service, reason=reason, detail=detail, topic_prefix=self._prefix

@@ -67,3 +67,4 @@ class Transient(HealthLinkError):
 
     code = "transient"
     status = 503
+    retry_after_s = 1  # the Retry-After the HTTP edge answers with

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import tokens
 from shared.auth import bearer_token
-from shared.errors import Forbidden, HealthLinkError, Unauthorized
+from shared.errors import Forbidden, HealthLinkError, Transient, Unauthorized
 from shared.fhir import FHIR_JSON, operation_outcome
 from shared.logging import CORRELATION_HEADER, get_logger, set_correlation_id
 
@@ -43,7 +43,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HealthLinkError)
     async def _domain(_: Request, exc: HealthLinkError) -> JSONResponse:
-        return outcome_response(exc.status, exc.detail)
+        response = outcome_response(exc.status, exc.detail)
+        if isinstance(exc, Transient):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

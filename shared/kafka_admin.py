@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from healthlink_adapter.kafka import KafkaConnection
 
-from shared import acl
+from shared import acl, topics
 from shared.kafka_client import ADMIN, client_options, connection, password_of
 from shared.kafka_protocol import (
     KafkaAdminError,
@@ -52,18 +52,40 @@ def new_password() -> str:
 
 
 def ensure_passwords(path: Path, principals: Iterable[str]) -> dict[str, str]:
-    """The credentials file with a random password for every principal it lacked (0600)."""
+    """The credentials file with a random password for every principal it lacked (0600).
+
+    A complete file is only read: in Docker Compose and Kubernetes it is a read-only
+    secret made beforehand by ``deploy/kafka-secrets.sh``."""
     known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     missing = [p for p in principals if p not in known]
     if missing:
         known.update({p: new_password() for p in missing})
         tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            raise KafkaAdminError(
+                f"{path} has no password for {', '.join(missing)} and cannot be written "
+                f"({exc.strerror}): make it with deploy/kafka-secrets.sh"
+            ) from exc
         with os.fdopen(fd, "w") as out:
             json.dump(known, out, indent=1, sort_keys=True)
         os.replace(tmp, path)
-    path.chmod(0o600)
     return known
+
+
+async def missing_topics(settings: Settings, principal: str) -> list[str]:
+    """The topics ``principal`` reads or writes (shared/acl.py) that it cannot describe
+    yet: not created, or its ACLs not in force. Raises when it cannot log in."""
+    grants = acl.PRINCIPALS[principal]
+    names = [
+        topics.named(t, settings.topic_prefix)
+        for t in dict.fromkeys((*grants.writes, *grants.reads))
+    ]
+    async with admin_client(settings, principal) as admin:
+        described = await admin.describe_topics(names)
+    found = {t["topic"] for t in described if t["error_code"] == 0}
+    return [name for name in names if name not in found]
 
 
 async def apply_platform(settings: Settings, prefix: str = "") -> dict[str, int]:

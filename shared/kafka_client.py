@@ -68,6 +68,11 @@ def connection(
     protocol = settings.kafka_security_protocol
     if not protocol:
         protocol = "SASL_PLAINTEXT" if secret is not None else "PLAINTEXT"
+    if protocol != "PLAINTEXT" and secret is None:  # SASL asked for: never fall back
+        raise MissingCredential(
+            f"HEALTHLINK_KAFKA_SECURITY_PROTOCOL={protocol} but no Kafka password for "
+            f"principal {principal!r} (HEALTHLINK_KAFKA_CREDENTIALS or _USERNAME/_PASSWORD)"
+        )
     if protocol == "PLAINTEXT" or secret is None:
         return KafkaConnection(bootstrap or settings.kafka_bootstrap)
     username = (

@@ -411,23 +411,9 @@ ensure_kafka_secrets() {
   [[ -f "$KAFKA_TLS_DIR/broker.p12" ]] && return 0
   command -v openssl >/dev/null || apt_install openssl
   log "kafka: making a local CA and the broker certificate for the hospital listener ($KAFKA_TLS_DIR)"
-  local tmp; tmp="$(mktemp -d "$KAFKA_DIR/.tls-tmp.XXXXXX")"
-  (
-    set -e; cd "$tmp"; umask 077
-    random_secret >store.password
-    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=HealthLink local CA" \
-      -keyout ca.key -out ca.pem -addext "basicConstraints=critical,CA:TRUE" \
-      -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=$HOST" -keyout broker.key -out broker.csr 2>/dev/null
-    printf 'subjectAltName=IP:%s,DNS:localhost\nextendedKeyUsage=serverAuth\n' "$HOST" >broker.ext
-    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 -sha256 \
-      -extfile broker.ext -out broker.pem 2>/dev/null
-    openssl pkcs12 -export -name broker -in broker.pem -inkey broker.key -certfile ca.pem \
-      -passout "file:store.password" -out broker.p12
-    rm -f broker.csr broker.ext ca.srl
-    chmod 644 ca.pem
-  ) || { rm -rf "$tmp"; die "could not make the hospital listener's certificates (openssl)"; }
-  rm -rf "$KAFKA_TLS_DIR"; mv "$tmp" "$KAFKA_TLS_DIR"; chmod 755 "$KAFKA_TLS_DIR"
+  # the same openssl steps make Compose's and Kubernetes' (deploy/kafka-secrets.sh)
+  bash "$REPO_ROOT/deploy/kafka-secrets.sh" tls "$KAFKA_TLS_DIR" "IP:$HOST,DNS:localhost" "$HOST" \
+    || die "could not make the hospital listener's certificates (openssl)"
 }
 
 # Service principals' SCRAM credentials, the ACL table and the platform topics, from

@@ -56,6 +56,7 @@ HUMAN_USER = {"system": SECURITY_ROLE, "code": "humanuser", "display": "human us
 TREAT = {"system": ACT_REASON, "code": "TREAT", "display": "treatment"}
 ETREAT = {"system": ACT_REASON, "code": "ETREAT", "display": "Emergency Treatment"}
 BTG = {"system": ACT_REASON, "code": "BTG", "display": "break the glass"}
+PATRQT = {"system": ACT_REASON, "code": "PATRQT", "display": "patient requested"}
 PERSON = {"system": ENTITY_TYPE, "code": "1", "display": "Person"}
 SYSTEM_OBJECT = {"system": ENTITY_TYPE, "code": "2", "display": "System Object"}
 PATIENT_ROLE = {"system": OBJECT_ROLE, "code": "1", "display": "Patient"}
@@ -113,6 +114,15 @@ def _agents(record: dict[str, Any]) -> list[dict[str, Any]]:
         if record.get("kind") == "access":
             user["purposeOfUse"] = purpose
         agents.append(user)
+    elif data.get("purpose") == PATRQT["code"] and record.get("patient"):
+        agents.append(  # the patient read their own record
+            {
+                "type": _cc(HUMAN_USER),
+                "who": {"identifier": {"system": CID_SYSTEM, "value": record["patient"]}},
+                "requestor": True,
+                "purposeOfUse": [_cc(PATRQT)],
+            }
+        )
     if record.get("hospital"):
         agents.append(
             {

@@ -44,6 +44,7 @@ class HospitalUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     role: Literal["consumer", "provider"] | None = None
     consent_mode: Literal["standing", "per-visit"] | None = None
+    active: bool | None = Field(default=None, description="false suspends, true reinstates")
 
 
 class HospitalList(BaseModel):
@@ -223,8 +224,11 @@ async def read_hospital(code: Code, deps: DepsDep) -> dict[str, Any]:
 
 @hospitals.patch("/{code}", dependencies=[OperatorDep])
 async def update_hospital(code: Code, body: HospitalUpdate, deps: DepsDep) -> dict[str, Any]:
-    """Rename, change the consent mode, or make a consumer a provider (operators)."""
-    return await registry.update_hospital(deps, code, body.name, body.role, body.consent_mode)
+    """Rename, change the consent mode, make a consumer a provider, suspend or reinstate
+    (operators)."""
+    return await registry.update_hospital(
+        deps, code, body.name, body.role, body.consent_mode, body.active
+    )
 
 
 @hospitals.get("/{code}/credentials", dependencies=[OperatorDep])

@@ -58,8 +58,12 @@ async def update_hospital(
     name: str | None = None,
     role: Role | None = None,
     consent_mode: ConsentMode | None = None,
+    active: bool | None = None,
 ) -> dict[str, Any]:
-    """Rename, change the consent mode, or turn a consumer into a provider."""
+    """Rename, change the consent mode, turn a consumer into a provider, or suspend
+    (``active=False``) and reinstate a hospital: a suspended hospital's physicians read
+    nothing and its uploads are set aside, on the next request (the services'
+    projections of ``hospital.updated``)."""
     check_hcode(code)
     now = deps.clock()
 
@@ -74,6 +78,7 @@ async def update_hospital(
             update={
                 "name": name or after.name,
                 "consent_mode": consent_mode or after.consent_mode,
+                "active": after.active if active is None else active,
             }
         )
         if after == current:

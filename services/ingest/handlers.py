@@ -150,8 +150,10 @@ async def store_uploads(deps: Deps, uploads: list[Upload]) -> None:
 
 
 async def announce(deps: Deps, upload: Upload, batch: Batch, written: int) -> None:
-    """The upload's ``records.received`` and ``records.stored`` events (same ids again
-    on a redelivery)."""
+    """The upload's ``records.stored`` parts, then (once the broker holds them) its
+    ``records.received`` announcement: a read that starts after the announcement finds
+    the parts in the log, and query waits until its charts merged them
+    (``services/query/freshness.py``). Same ids again on a redelivery."""
     assert upload.parsed is not None
     cid = upload.parsed.patient_cid
     received = RecordsReceived(
@@ -172,10 +174,8 @@ async def announce(deps: Deps, upload: Upload, batch: Batch, written: int) -> No
         correlation_id=correlation_id,
     )
     stored = stored_events(cid, upload.hospital, upload.upload_id, batch.docs, correlation_id)
-    await asyncio.gather(
-        deps.publisher.publish(RecordsReceived.TOPIC, event),
-        *(deps.publisher.publish(RecordsStored.TOPIC, part) for part in stored),
-    )
+    await asyncio.gather(*(deps.publisher.publish(RecordsStored.TOPIC, part) for part in stored))
+    await deps.publisher.publish(RecordsReceived.TOPIC, event)
     log.info(
         "upload stored",
         upload_id=upload.upload_id,

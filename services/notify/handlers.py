@@ -43,6 +43,7 @@ from shared.events import (
     VerificationRefused,
     VerificationSucceeded,
 )
+from shared.events.access import PATIENT_REQUEST
 from shared.projections import ConsentProjection
 
 VERIFICATION: dict[type[VerificationEvent], texts.Outcome] = {
@@ -85,8 +86,8 @@ async def hospital_name(deps: Deps, code: str | None) -> str:
 
 async def tell_access(deps: Deps, event_id: str, event: RecordAccessed) -> None:
     """A permitted read: at once, or parked for the hourly digest; break-glass always at once."""
-    if event.decision != "permit":
-        return  # nothing was shown; the audit log has it
+    if event.decision != "permit" or event.purpose == PATIENT_REQUEST:
+        return  # nothing was shown, or the patient read their own record: the log has it
     patient, at = event.patient, event.time
     name = await hospital_name(deps, event.hospital)
     who = event.physician_name or event.physician or "-"

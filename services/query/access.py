@@ -18,7 +18,13 @@ The rules, in one place:
 - sensitive records only if the patient allowed them;
 - break-glass (a declared emergency, time-limited) widens this to every source the
   patient currently lets send data (standing, or any live per-visit consent) and to
-  sensitive records. Revoked or never-given consent stays closed even then.
+  sensitive records. Revoked or never-given consent stays closed even then;
+- a patient's SMART token (``fhirUser`` ``Patient/<cid>``) reads that patient's own
+  record whole — every source, sensitive data too — and no other;
+- a SMART access token reads only the resource types its scopes allow: ``user/``
+  scopes for any patient, ``patient/`` scopes only for the patient the app was
+  launched with (``user/*.rs`` or ``patient/*.rs``: every type); a read or search of
+  another type is refused.
 """
 
 from __future__ import annotations
@@ -28,10 +34,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.auth import Scope
 from shared.coverage import ConsentState, HospitalState
-
-TREATMENT = "TREAT"  # HL7 v3 PurposeOfUse
-EMERGENCY = "ETREAT"
+from shared.events.access import EMERGENCY, PATIENT_REQUEST, TREATMENT
 
 
 class Verdict(StrEnum):
@@ -44,6 +49,18 @@ class Requester:
     licence: str
     name: str
     hospital: str
+    # A SMART access token's resource scopes that apply to this request: ``user/…``,
+    # and ``patient/…`` when the request is about the patient the app was launched
+    # with. None for the platform's own physician token, which reads every type.
+    scopes: tuple[Scope, ...] | None = None
+    # Set when a patient's SMART token asks (licence and hospital empty): the CID.
+    patient: str | None = None
+
+    def reads(self, rtype: str, action: str = "r") -> bool:
+        """Whether the token allows ``action`` (r: read, s: search) on ``rtype``."""
+        if self.scopes is None:
+            return True
+        return any(s.grants(rtype, action, ("user", "patient")) for s in self.scopes)
 
 
 @dataclass(frozen=True)
@@ -74,10 +91,13 @@ class Policy:
     allow_sensitive: bool
     emergency: bool
     now: datetime
+    own: bool = False  # the patient's own record: every source
 
     def source_allowed(self, source: str) -> bool:
         """The coverage contract decides (``shared.coverage``): ``may_send`` in an
-        emergency, ``may_read`` otherwise."""
+        emergency, ``may_read`` otherwise; the patient sees every source."""
+        if self.own:
+            return True
         if self.emergency:
             return self.consent.may_send(source, self.now)
         return self.consent.may_read(
@@ -105,6 +125,8 @@ class AccessContext:
 
 def start(ctx: AccessContext, facts: Facts) -> Verdict:
     """Whether the request may read anything at all; fixes the policy if so."""
+    if ctx.requester is not None and ctx.requester.patient is not None:
+        return own_record(ctx, facts)
     if may_act(ctx, facts) is Verdict.REJECT:
         return ctx.verdict
     requester, hospital = ctx.requester, facts.hospital
@@ -133,6 +155,26 @@ def start(ctx: AccessContext, facts: Facts) -> Verdict:
     if glass is not None:
         ctx.purpose = EMERGENCY
     ctx.verdict, ctx.reason = Verdict.PROCEED, "break-glass" if glass else "consent"
+    return ctx.verdict
+
+
+def own_record(ctx: AccessContext, facts: Facts) -> Verdict:
+    """A patient reads their own record whole (every source, sensitive data too):
+    consent decides what hospitals share with each other, not what a patient sees."""
+    assert ctx.requester is not None
+    if ctx.requester.patient != ctx.patient:
+        return _reject(ctx, "a patient reads only their own record")
+    ctx.policy = Policy(
+        consent=facts.consent or ConsentState(),
+        requesting="",
+        per_visit_only=False,
+        allow_sensitive=True,
+        emergency=False,
+        now=facts.now,
+        own=True,
+    )
+    ctx.purpose = PATIENT_REQUEST
+    ctx.verdict, ctx.reason = Verdict.PROCEED, "the patient's own record"
     return ctx.verdict
 
 
@@ -166,12 +208,18 @@ def see_all(ctx: AccessContext, records: list[dict[str, Any]]) -> list[dict[str,
         ctx.hidden += len(records)
         return []
     sources: dict[str, bool] = {}
+    requester = ctx.requester
+    typed = requester is not None and requester.scopes is not None
     shown = []
     for record in records:
         source = record["hospital"]
         if source not in sources:
             sources[source] = policy.source_allowed(source)
-        if sources[source] and (policy.allow_sensitive or not record.get("sensitive")):
+        if (
+            sources[source]
+            and (policy.allow_sensitive or not record.get("sensitive"))
+            and (not typed or (requester is not None and requester.reads(record["type"])))
+        ):
             shown.append(record)
     ctx.hidden += len(records) - len(shown)
     return shown
@@ -190,9 +238,9 @@ def complete(ctx: AccessContext) -> dict[str, Any]:
     requester = ctx.requester
     glass = ctx.break_glass
     return {
-        "physician": requester.licence if requester else None,
-        "physician_name": requester.name if requester else None,
-        "hospital": requester.hospital if requester else None,
+        "physician": (requester.licence or None) if requester else None,
+        "physician_name": (requester.name or None) if requester else None,
+        "hospital": (requester.hospital or None) if requester else None,
         "patient": ctx.patient,
         "purpose": ctx.purpose,
         "decision": "permit" if ctx.verdict is Verdict.PROCEED else "deny",

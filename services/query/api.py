@@ -14,14 +14,14 @@ from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from services.query import breakglass, physicians, reads
+from services.query import breakglass, export, physicians, reads
 from services.query.bundles import capability_statement, smart_configuration
 from services.query.errors import NotAcceptable
 from services.query.handlers import Deps
 from services.query.reads import Link
 from services.query.search import is_json_format
 from shared import tokens
-from shared.errors import InvalidInput, Unauthorized
+from shared.errors import InvalidInput, NotFound, Unauthorized
 from shared.fhir import FHIR_JSON
 from shared.http import OperatorDep, bearer
 
@@ -123,6 +123,8 @@ admin = APIRouter(tags=["physicians"])
 fhir = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(require_json)])
 discovery = APIRouter(tags=["discovery"])
 patients = APIRouter(prefix="/patients", tags=["patients"])
+# FHIR Bulk Data: NDJSON files, so not under fhir's JSON-only Accept check
+bulk = APIRouter(prefix="/fhir", tags=["fhir bulk data"])
 HospitalAdmin = [Depends(require_hospital_admin)]
 
 
@@ -215,6 +217,12 @@ async def read_everything(cid: str, request: Request, deps: DepsDep) -> Response
     return fhir_response(body)
 
 
+@fhir.get("/Patient/{cid}/$summary", response_model=None)
+async def read_patient_summary(cid: str, request: Request, deps: DepsDep) -> Response:
+    """The International Patient Summary (a document Bundle) of what the reader may see."""
+    return fhir_response(await reads.summary_document(deps, optional_bearer(request), cid))
+
+
 @fhir.get("/{rtype}", response_model=None)
 async def read_search(rtype: str, request: Request, deps: DepsDep) -> Response:
     """Search one resource type for one patient (``patient`` or ``subject``)."""
@@ -230,3 +238,40 @@ async def read_resource(rtype: str, rid: str, request: Request, deps: DepsDep) -
     """Read one resource by id, under the same access decision and audit as a search."""
     body = await reads.read(deps, optional_bearer(request), rtype, rid)
     return fhir_response(body)
+
+
+@bulk.get("/Patient/{cid}/$export", response_model=None)
+async def create_export(cid: str, request: Request, deps: DepsDep) -> Response:
+    """Bulk Data kick-off (the patient's own copy): 202 and the job's status URL."""
+    asked = f"{deps.settings.fhir_base}/Patient/{cid}/$export"
+    query = request.url.query
+    url = await export.kick_off(
+        deps,
+        optional_bearer(request),
+        cid,
+        pairs_of(request),
+        request.headers.get("prefer", ""),
+        f"{asked}?{query}" if query else asked,
+    )
+    return Response(status_code=status.HTTP_202_ACCEPTED, headers={"Content-Location": url})
+
+
+@bulk.get("/$export-status/{job}", response_model=None)
+async def read_export_status(job: str, request: Request, deps: DepsDep) -> JSONResponse:
+    """The manifest of a finished job (jobs finish at kick-off)."""
+    return JSONResponse(await export.manifest(deps, optional_bearer(request), job))
+
+
+@bulk.delete("/$export-status/{job}", status_code=status.HTTP_202_ACCEPTED)
+async def delete_export(job: str, request: Request, deps: DepsDep) -> None:
+    await export.end(deps, optional_bearer(request), job)
+
+
+@bulk.get("/$export-file/{job}/{name}", response_model=None)
+async def read_export_file(job: str, name: str, request: Request, deps: DepsDep) -> Response:
+    """One type's NDJSON file of the job."""
+    rtype = name.removesuffix(".ndjson")
+    if rtype == name:
+        raise NotFound("export files are named <Type>.ndjson")
+    body = await export.file(deps, optional_bearer(request), job, rtype)
+    return Response(body, media_type=export.NDJSON)

@@ -8,9 +8,11 @@ from functools import partial
 from fastapi import FastAPI
 
 from services.query import subscribers
-from services.query.api import admin, discovery, fhir, patients
+from services.query.api import admin, bulk, discovery, fhir, patients
 from services.query.audit import Auditor
 from services.query.chartstore import ChartCache, ChartStore
+from services.query.exportstore import MongoExportJobs
+from services.query.freshness import KafkaFreshness
 from services.query.handlers import Deps
 from services.query.indexes import INDEXES
 from services.query.projector import Projector, project_charts
@@ -22,6 +24,7 @@ from services.query.repository import (
 )
 from services.query.settings import QuerySettings
 from shared import topics
+from shared.auth import TokenVerifier
 from shared.indexes import ensuring
 from shared.projections import ConsentProjection
 from shared.runtime import Runtime, make_runtime, service_app
@@ -37,6 +40,13 @@ def now() -> datetime:
 def mongo_deps(settings: QuerySettings, runtime: Runtime) -> Deps:
     """The use cases on the service's database (nothing connects until it is used)."""
     db = runtime.db
+    verifier = TokenVerifier(
+        issuer=settings.issuer,
+        audience=settings.fhir_base,
+        jwks_url=settings.jwks_url,
+    )
+    freshness = KafkaFreshness(settings, SERVICE, runtime.group_id, settings.query_read_wait_s)
+    runtime.on_stop.append(freshness.close)
     return Deps(
         registry=MongoLicenceRegistry(db),
         rosters=MongoRosters(db),
@@ -52,6 +62,9 @@ def mongo_deps(settings: QuerySettings, runtime: Runtime) -> Deps:
         token_ttl_s=settings.token_ttl_s,
         settings=settings,
         clock=now,
+        freshness=freshness,
+        verifier=verifier,
+        exports=MongoExportJobs(db),
     )  # fmt: skip
 
 
@@ -80,6 +93,7 @@ def create_app(settings: QuerySettings, *, deps: Deps | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(admin)
     app.include_router(patients)
+    app.include_router(bulk)  # before fhir: its paths would match fhir's /{rtype}/{rid}
     app.include_router(fhir)
     app.include_router(discovery)
     return app

@@ -16,14 +16,15 @@ from services.query import access
 from services.query.access import BreakGlass, Verdict
 from services.query.handlers import Deps, check_cid, facts_for, new_context, refuse, request
 from shared.events import BreakGlassDeclared
+from shared.events.access import EMERGENCY
 
 
 async def declare_break_glass(
     deps: Deps, token: str | None, cid: str, read_reason: Callable[[], str]
 ) -> dict[str, Any]:
     """Declare an emergency for this patient: audited at once, time-limited."""
-    ctx = new_context(deps, token, cid, "break-glass")
-    ctx.purpose = access.EMERGENCY
+    ctx = await new_context(deps, token, cid, "break-glass")
+    ctx.purpose = EMERGENCY
     async with request(deps, ctx):
         check_cid(cid)
         reason = read_reason()

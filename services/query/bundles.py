@@ -205,7 +205,19 @@ def capability_statement(date: str, public_url: str, issuer: str) -> dict[str, A
                     "name": "everything",
                     "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
                     "documentation": "Parameters: " + ", ".join(sorted(EVERYTHING_PARAMS)),
-                }
+                },
+                {
+                    "name": "summary",
+                    "definition": "http://hl7.org/fhir/uv/ips/OperationDefinition/summary",
+                    "documentation": "International Patient Summary: a document Bundle of "
+                    "what the reader may see",
+                },
+                {
+                    "name": "export",
+                    "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
+                    "documentation": "The patient's own copy (their SMART token): "
+                    "Prefer: respond-async; _type, _outputFormat=application/fhir+ndjson",
+                },
             ],
         },
         *(_resource(rtype) for rtype in SEARCH_TYPES),

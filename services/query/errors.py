@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import Rejected
+from shared.errors import Rejected, Transient
 
 
 class LockedOut(Rejected):
@@ -17,3 +17,8 @@ class NotAcceptable(Rejected):
 
     code = "not-supported"
     status = 406
+
+
+class ChartsBehind(Transient):
+    """The charts have not yet merged what was stored before this read began (503,
+    Retry-After): answered instead of fewer records than were announced."""

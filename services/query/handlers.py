@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.query.access import AccessContext, Facts, Requester, Verdict
 from services.query.audit import Auditor
+from services.query.exportstore import ExportJobs, MemoryExportJobs
+from services.query.freshness import Freshness, Settled
 from services.query.repository import (
     BreakGlassLog,
     Charts,
@@ -27,6 +29,7 @@ from services.query.repository import (
 )
 from services.query.settings import QuerySettings
 from shared import tokens
+from shared.auth import TokenVerifier
 from shared.cid import is_valid_cid
 from shared.errors import Forbidden, InvalidInput, Rejected, Unauthorized
 from shared.events import StoredRecord
@@ -48,12 +51,22 @@ class Deps:
     token_ttl_s: int
     settings: QuerySettings
     clock: Callable[[], datetime]
+    # Read your writes: a read waits for the charts to merge what was stored before it.
+    freshness: Freshness = field(default_factory=Settled)
+    # The auth service's keys, for SMART access tokens (None: only the platform's own).
+    verifier: TokenVerifier | None = None
+    exports: ExportJobs = field(default_factory=MemoryExportJobs)  # Patient/$export jobs
 
 
-def requester_of(deps: Deps, token: str | None) -> tuple[Requester | None, str]:
-    """The physician a bearer token names, or None and why not."""
+async def requester_of(
+    deps: Deps, token: str | None, patient: str = ""
+) -> tuple[Requester | None, str]:
+    """The physician a bearer token names, or None and why not: a SMART access token
+    of the auth service (a JWS: three parts) or the platform's own physician token."""
     if not token:
         return None, "not authenticated"
+    if token.count(".") == 2 and deps.verifier is not None:
+        return await smart_requester(deps.verifier, token, patient)
     try:
         claims = tokens.verify(deps.secret, tokens.PHYSICIAN, token)
         requester = Requester(str(claims["sub"]), str(claims.get("name", "")),
@@ -66,7 +79,7 @@ def requester_of(deps: Deps, token: str | None) -> tuple[Requester | None, str]:
 async def facts_for(deps: Deps, requester: Requester | None, cid: str) -> Facts:
     """What the rules decide from, read fresh (a removal or revocation applies at once)."""
     now = deps.clock()
-    if requester is None:
+    if requester is None or requester.patient is not None:  # a patient: nothing to look up
         return Facts(now=now)
     entry, on_roster, hospital, consent, glass = await asyncio.gather(
         deps.registry.get(requester.licence),
@@ -79,8 +92,30 @@ async def facts_for(deps: Deps, requester: Requester | None, cid: str) -> Facts:
     return Facts(now, bool(entry and entry.get("active")), on_roster, hospital, state, glass)
 
 
-def new_context(deps: Deps, token: str | None, patient: str, endpoint: str) -> AccessContext:
-    requester, why = requester_of(deps, token)
+async def smart_requester(
+    verifier: TokenVerifier, token: str, patient: str
+) -> tuple[Requester | None, str]:
+    """A physician's SMART access token: its licence (``fhirUser``), hospital and the
+    scopes that apply to ``patient`` (``patient/`` ones only for the launched patient).
+    The roster, licence and consent rules apply to it as to any physician."""
+    try:
+        principal = await verifier.verify(token)
+    except Unauthorized as exc:
+        return None, exc.detail
+    if principal.patient and principal.fhir_user == f"Patient/{principal.patient}":
+        own = principal.patient == patient
+        scopes = tuple(s for s in principal.scopes if s.context == "patient" and own)
+        return Requester("", "", "", scopes, patient=principal.patient), "authenticated"
+    if principal.licence is None or principal.hospital is None:
+        return None, "the token names no physician and hospital"
+    launched = bool(patient) and principal.patient == patient
+    scopes = tuple(s for s in principal.scopes if s.context == "user" or launched)
+    requester = Requester(principal.licence, principal.name or "", principal.hospital, scopes)
+    return requester, "authenticated"
+
+
+async def new_context(deps: Deps, token: str | None, patient: str, endpoint: str) -> AccessContext:
+    requester, why = await requester_of(deps, token, patient)
     ctx = AccessContext(requester=requester, patient=patient, endpoint=endpoint)
     ctx.reason = why if requester is None else ctx.reason
     return ctx

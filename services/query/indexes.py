@@ -30,6 +30,7 @@ INDEXES = [
     on("rosters", "hospital"),
     by_id("sign_in_failures"),
     by_id("break_glass"),
+    by_id("export_jobs"),
     *PROJECTION_INDEXES,
 ]
 SHAPES = [
@@ -56,6 +57,8 @@ SHAPES = [
     ),
     QueryShape("where a resource lives", "resource_locations", {"ref": "Observation/o1"}),
     QueryShape("licence by id", "licences", {"_id": "MD1"}),
+    QueryShape("export job by id", "export_jobs", {"_id": "j1"}),
+    QueryShape("end an export job", "export_jobs", {"_id": "j1"}, op="delete"),
     QueryShape("roster entry", "rosters", {"_id": "H001:MD1", "active": True}, op="update"),
     QueryShape("roster of a hospital", "rosters", {"hospital": "H001", "active": True}),
     QueryShape("sign-in failures", "sign_in_failures", {"_id": "MD1"}, op="find_and_modify"),

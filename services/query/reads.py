@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from services.query import access
+from services.query import access, ips
 from services.query.access import AccessContext, Verdict
 from services.query.bundles import patient_entry, searchset, summary
 from services.query.charts import Entry
@@ -31,7 +31,7 @@ from services.query.search import (
     select,
 )
 from shared.cid import is_valid_cid
-from shared.errors import InvalidInput, NotFound
+from shared.errors import Forbidden, InvalidInput, NotFound
 
 Pairs = list[tuple[str, str]]
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")  # FHIR R4 id
@@ -43,12 +43,27 @@ async def open_patient(deps: Deps, ctx: AccessContext) -> ChartIndex:
     check_cid(ctx.patient)
     if ctx.requester is None:
         raise refuse(ctx)
+    if ctx.requester.scopes == ():
+        raise Forbidden("the token's scopes do not cover this patient")
     facts, index = await asyncio.gather(
-        facts_for(deps, ctx.requester, ctx.patient), deps.charts.index(ctx.patient)
+        facts_for(deps, ctx.requester, ctx.patient), settled_index(deps, ctx.patient)
     )
     if access.start(ctx, facts) is Verdict.REJECT:
         raise refuse(ctx)
     return index
+
+
+def require_scope(ctx: AccessContext, rtype: str, action: str) -> None:
+    """A SMART token reads and searches only the types its scopes name."""
+    if ctx.requester is not None and not ctx.requester.reads(rtype, action):
+        verb = "search" if action == "s" else "read"
+        raise Forbidden(f"the token's scopes do not allow to {verb} {rtype}")
+
+
+async def settled_index(deps: Deps, cid: str) -> ChartIndex:
+    """The chart index once it holds every record stored before this read began."""
+    await deps.freshness.settle(cid)
+    return await deps.charts.index(cid)
 
 
 async def visible(deps: Deps, ctx: AccessContext, index: ChartIndex) -> list[Entry]:
@@ -63,7 +78,7 @@ async def everything(
     deps: Deps, token: str | None, cid: str, pairs: Pairs, link: Link, strict: bool = False
 ) -> bytes:
     """``Patient/$everything``: a page of every record the physician may see."""
-    ctx = new_context(deps, token, cid, "Patient/$everything")
+    ctx = await new_context(deps, token, cid, "Patient/$everything")
     async with request(deps, ctx):
         criteria = parse_everything(pairs, deps.settings.fhir_page_size, strict)
         index = await open_patient(deps, ctx)
@@ -81,7 +96,7 @@ async def search(
     if rtype == "Patient":
         return await patient_search(deps, token, pairs, link, strict)
     patient = patient_of(pairs)
-    ctx = new_context(deps, token, patient, rtype)
+    ctx = await new_context(deps, token, patient, rtype)
     async with request(deps, ctx):
         if rtype not in SEARCH_TYPES:
             raise NotFound(f"resource type not supported: {rtype[:40]}")
@@ -90,6 +105,7 @@ async def search(
             ctx.patient = patient = await _owner(deps, rtype, criteria.ids)
         if not patient:
             raise InvalidInput("the patient (or subject) parameter is required")
+        require_scope(ctx, rtype, "s")
         index = await open_patient(deps, ctx)
         seen = await visible(deps, ctx, index)
         matched = select(seen, criteria)
@@ -116,12 +132,13 @@ async def read(deps: Deps, token: str | None, rtype: str, rid: str) -> bytes:
     known = rtype in READ_TYPES and _ID.match(rid) is not None
     places = await deps.charts.locate(f"{rtype}/{rid}") if known else []
     patient = places[0][0] if places else (rid if rtype == "Patient" else "")
-    ctx = new_context(deps, token, patient, f"{rtype}/read")
+    ctx = await new_context(deps, token, patient, f"{rtype}/read")
     async with request(deps, ctx):
         if ctx.requester is None:
             raise refuse(ctx)
         if not known:
             raise NotFound(f"resource type not supported: {rtype[:40]}")
+        require_scope(ctx, rtype, "r")
         if not patient:
             raise NotFound(f"{rtype}/{rid[:64]} is not known")
         if rtype == "Patient" and not places:
@@ -148,12 +165,13 @@ async def patient_search(
         error: InvalidInput | None = None
     except InvalidInput as exc:
         criteria, cid, error = Criteria(), "", exc
-    ctx = new_context(deps, token, cid, "Patient")
+    ctx = await new_context(deps, token, cid, "Patient")
     async with request(deps, ctx):
         if error is not None:
             raise error
         if ctx.requester is None:
             raise refuse(ctx)
+        require_scope(ctx, "Patient", "s")
         found = await _patient_resource(deps, ctx) if is_valid_cid(cid) else None
         matched = [found] if found is not None else []
         page = [] if criteria.summary_count else matched[criteria.offset :][: criteria.count]
@@ -174,7 +192,7 @@ async def _patient_resource(deps: Deps, ctx: AccessContext) -> Entry | None:
 
 async def patient_summary(deps: Deps, token: str | None, cid: str) -> dict[str, Any]:
     """Counts and latest items per category and per source hospital."""
-    ctx = new_context(deps, token, cid, "summary")
+    ctx = await new_context(deps, token, cid, "summary")
     async with request(deps, ctx):
         index = await open_patient(deps, ctx)
         entries = sorted(await visible(deps, ctx, index), key=_dated_first, reverse=True)
@@ -186,3 +204,16 @@ async def patient_summary(deps: Deps, token: str | None, cid: str) -> dict[str, 
 def _dated_first(e: Entry) -> tuple[bool, float]:
     """Newest first across sources (each chart is already), undated ones last."""
     return e["t"] is not None, e["t"] or 0.0
+
+
+async def summary_document(deps: Deps, token: str | None, cid: str) -> bytes:
+    """``Patient/$summary``: the International Patient Summary of what may be seen."""
+    ctx = await new_context(deps, token, cid, "Patient/$summary")
+    async with request(deps, ctx):
+        index = await open_patient(deps, ctx)
+        seen = await visible(deps, ctx, index)
+        patient = patient_entry(cid, [e for e in seen if e["type"] == "Patient"])
+        body, shown = ips.document(patient, seen, deps.settings.fhir_base)
+        for e in shown:
+            access.will_see(ctx, e)
+        return body

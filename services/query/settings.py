@@ -23,6 +23,9 @@ class QuerySettings(Settings):
     # CPU priority (services/query/projector.py); "inline": in the service's own process.
     query_projector: Literal["process", "inline"] = "process"
     query_projector_nice: int = Field(default=10, ge=0, le=19)
+    # A read waits at most this long for the charts to merge what was stored before it
+    # began (services/query/freshness.py), then answers 503 with Retry-After.
+    query_read_wait_s: float = Field(default=10.0, ge=0.0, le=60.0)
     # Where clients reach this service (the FHIR base is this + "/fhir"): every fullUrl
     # and Bundle link is absolute on it. Empty: http://127.0.0.1:<query port>.
     query_public_url: str = ""
@@ -31,6 +34,9 @@ class QuerySettings(Settings):
     # http://127.0.0.1:<auth port> (the auth service's own default issuer follows
     # HEALTHLINK_AUTH_ISSUER, which this reads too).
     auth_issuer: str = ""
+    # Where query fetches the issuer's JWK set. Empty: <issuer>/.well-known/jwks.json
+    # (set it when the public issuer URL is not reachable from inside the platform).
+    auth_jwks_url: str = ""
 
     @property
     def public_url(self) -> str:
@@ -39,6 +45,10 @@ class QuerySettings(Settings):
     @property
     def fhir_base(self) -> str:
         return f"{self.public_url}/fhir"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.auth_jwks_url or f"{self.issuer}/.well-known/jwks.json"
 
     @property
     def issuer(self) -> str:

@@ -12,6 +12,12 @@ from shared.events.base import Event
 from shared.fields import UtcTime
 from shared.topics import ACCESS_EVENTS
 
+# ``purpose`` (HL7 v3 PurposeOfUse / ActReason): a physician's treatment, an emergency
+# (break-glass), or the patient reading their own record.
+TREATMENT = "TREAT"
+EMERGENCY = "ETREAT"
+PATIENT_REQUEST = "PATRQT"
+
 
 class RecordAccessed(Event):
     """Who asked for which patient, what was decided and why, and what was shown."""

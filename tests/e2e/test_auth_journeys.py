@@ -10,10 +10,14 @@ import random
 from urllib.parse import urlencode
 
 import pytest
+from healthlink_adapter import KafkaUploader
 from joserfc.jwk import ECKey
 
+from healthlink.synthetic import make_patient_bundle
 from shared.auth import TokenVerifier
 from shared.cid import random_cid
+from shared.kafka_admin import hospital_connection
+from shared.settings import Settings
 from tests.support.auth import REDIRECT, Browser, backend_form, code_of, pkce
 from tests.support.journey import Actors, eventually
 
@@ -95,3 +99,111 @@ async def test_a_patient_signs_in_from_the_wallet(actors: Actors) -> None:
     assert principal.patient == cid and principal.fhir_user == f"Patient/{cid}"
     assert principal.may("Observation", "r", ("patient",))
     assert not principal.may("Observation", "r", ("user", "system"))
+    # the patient reads their own record at the query service with it, and no other
+    mine = token.json()["access_token"]
+    r = await ops.everything(mine, cid)
+    assert r.status_code == 200 and r.json()["resourceType"] == "Bundle", r.text
+    stranger = random_cid(random.Random())
+    r = await ops.everything(mine, stranger)
+    assert r.status_code == 403, r.text
+    # and takes a portable copy (FHIR Bulk Data): kick-off, manifest
+    r = await ops.http.get(
+        ops.url("query", f"/fhir/Patient/{cid}/$export"),
+        headers={"authorization": f"Bearer {mine}", "prefer": "respond-async"},
+    )
+    assert r.status_code == 202, r.text
+    r = await ops.http.get(
+        r.headers["content-location"], headers={"authorization": f"Bearer {mine}"}
+    )
+    assert r.status_code == 200 and r.json()["requiresAccessToken"] is True, r.text
+
+
+async def test_a_physicians_smart_app_reads_at_the_bedside(
+    actors: Actors, settings: Settings
+) -> None:
+    """SMART App Launch 2 end to end: the physician signs in at the auth service (licence,
+    PIN, hospital), launches with a patient, and the app reads that patient's consented
+    records from the query service with the access token it got — no other token."""
+    ops, rng = actors, random.Random(77)
+    hospital = await ops.hospital("10682", "Ramathibodi Hospital")
+    cid, patient_token = await ops.patient(rng)
+    await ops.consent(cid, patient_token, [hospital.code])
+    await ops.physician(hospital, "40077")  # query's own roster (until phase 2b)
+    async with KafkaUploader(
+        await hospital_connection(settings, hospital.code),
+        hospital.code,
+        hospital.upload_key,
+        settings.topic_prefix,
+    ) as adapter:
+        bundle = make_patient_bundle(
+            rng, cid=cid, hospital_code=hospital.code, n_resources=20, sensitive_fraction=0.0
+        )
+        await adapter.send(bundle)
+
+    op = {"authorization": f"Bearer {await operator_token(ops)}"}
+    r = await ops.http.post(
+        ops.url("auth", "/licences"),
+        headers=op,
+        json={"licence": "40077", "name": "Dr. Bedside", "pin": "4321"},
+    )
+    assert r.status_code in (201, 409), r.text
+
+    async def on_roster() -> bool:  # auth learns of the hospital from its event
+        r = await ops.http.post(
+            ops.url("auth", f"/hospitals/{hospital.code}/physicians"),
+            headers=op,
+            json={"licence": "40077"},
+        )
+        return r.status_code in (200, 201)
+
+    await eventually(on_roster, what="the physician on auth's roster")
+    r = await ops.http.post(
+        ops.url("auth", "/clients"),
+        headers=op,
+        json={"kind": "smart-app", "client_id": "bedside-e2e", "redirect_uris": [REDIRECT]},
+    )
+    assert r.status_code in (201, 409), r.text
+    verifier, challenge = pkce()
+    query = {
+        "response_type": "code",
+        "client_id": "bedside-e2e",
+        "redirect_uri": REDIRECT,
+        "scope": "openid fhirUser launch/patient patient/*.rs",
+        "state": "b1",
+        "aud": ops.url("query", "/fhir"),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "ui_locales": "th",
+    }
+    browser = Browser(ops.http)
+    r = await browser.open(ops.url("auth", "/authorize?") + urlencode(query))
+    assert r.status_code == 200, r.text
+    r = await browser.post(
+        ops.url("auth", "/authorize/physician"), licence="40077", pin="4321", hospital=hospital.code
+    )
+    assert r.status_code == 200, r.text
+
+    async def launched() -> dict[str, str] | None:  # auth learns of the patient from consent
+        r = await browser.post(ops.url("auth", "/authorize/launch"), cid=cid)
+        return code_of(r) if r.status_code in (302, 303) else None
+
+    back = await eventually(launched, what="the patient known to auth")
+    token = await ops.http.post(
+        ops.url("auth", "/token"),
+        data={
+            "grant_type": "authorization_code",
+            "code": back["code"],
+            "redirect_uri": REDIRECT,
+            "client_id": "bedside-e2e",
+            "code_verifier": verifier,
+        },
+    )
+    assert token.status_code == 200 and token.json()["patient"] == cid, token.text
+    smart = str(token.json()["access_token"])
+    body = await ops.records(smart, cid, at_least=20)
+    assert {e["resource"]["meta"]["source"].rsplit(":", 1)[1] for e in body["entry"]} == {
+        hospital.code
+    }
+    other, _ = await ops.patient(rng)
+    r = await ops.everything(smart, other)
+    assert r.status_code == 403 and "do not cover this patient" in r.text, r.text

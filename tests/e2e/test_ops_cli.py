@@ -65,7 +65,24 @@ async def test_hospitals_and_licences_are_loaded_through_the_operator_apis(
             )
             return r if r.status_code == 200 else None
 
-        await eventually(signed_in, what=f"licence {licence} signs in")
+        token = await eventually(signed_in, what=f"licence {licence} signs in")
+
+    # Suspended: the hospital's physicians read nothing, its Kafka login is gone.
+    suspended = await healthlink(settings, "hospitals", "suspend", code, *consent)
+    assert suspended.exit_code == 0, suspended.stderr
+    answer = json.loads(suspended.stdout)
+    assert answer["active"] is False and answer["kafka"]["credential_deleted"] is True
+    patient, _ = await actors.patient(rng)
+
+    async def refused() -> bool:
+        r = await actors.everything(token.json()["access_token"], patient)
+        return r.status_code == 403 and "hospital" in r.text
+
+    await eventually(refused, what="the suspension reaching query")
+    reinstated = await healthlink(settings, "hospitals", "reinstate", code, *consent)
+    assert reinstated.exit_code == 0, reinstated.stderr
+    back = json.loads(reinstated.stdout)
+    assert back["active"] is True and back["kafka"]["password"]
 
 
 async def test_refusals_and_unreachable_services_exit_non_zero(

@@ -45,9 +45,11 @@ def ops_platform(
 
 
 async def letters(ops: Actors, **params: str) -> dict[str, Any]:
+    """One page of dead letters (the test's prefix holds fewer than a page)."""
     r = await ops.http.get(ops.url("ingest", "/admin/deadletters"), params=params, headers=OPERATOR)
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
+    assert body["next"] is None, "more than one page"
     return body
 
 
@@ -82,7 +84,7 @@ async def test_uploads_without_consent_are_retried_after_consent_and_stored_once
 
     async def set_aside() -> dict[str, Any] | None:
         found = await letters(ops, reason="no-consent", status="pending")
-        return found if found["total"] >= 3 else None
+        return found if found["count"] >= 3 else None
 
     listed = await eventually(set_aside, timeout_s=60, what="three uploads set aside")
     assert listed["by_reason"] == {"no-consent": 3}
@@ -113,16 +115,22 @@ async def test_uploads_without_consent_are_retried_after_consent_and_stored_once
     assert sorted(d["_id"] for d in docs) == sorted(expected)  # one document per resource
 
     # Retrying again changes nothing: pending is empty, and a forced retry is idempotent.
-    assert (await letters(ops, reason="no-consent", status="pending"))["total"] == 0
+    assert (await letters(ops, reason="no-consent", status="pending"))["count"] == 0
     # The service that owns the topic retries: Kafka's ACLs let only ingest write uploads.
     url = ["--url", ops.platform.url("ingest")]
     again = await healthlink(ops_settings, "dlq", "retry", "--reason", "no-consent", *url)
     assert again.exit_code == 0 and again.stdout.strip() == "retried 0", again.stderr
     forced = await healthlink(ops_settings, "dlq", "retry", entry["id"], *url)
     assert forced.exit_code == 0 and forced.stdout.strip() == "retried 1", forced.stderr
+    # Through consent, which may not write uploads: refused (403), naming the owner.
+    wrong = ["--url", ops.platform.url("consent")]
+    refused = await healthlink(ops_settings, "dlq", "retry", entry["id"], *wrong)
+    assert refused.exit_code == 1, refused.stdout
+    assert "refused (403): the consent service may not write" in refused.stderr
+    assert "healthlink.ingest.uploads (1 letter(s); written by ingest)" in refused.stderr
     after = await stored(ops_settings, cid)
     assert sorted(d["_id"] for d in after) == sorted(d["_id"] for d in docs)
-    assert (await letters(ops, status="retried"))["total"] >= 3
+    assert (await letters(ops, status="retried"))["count"] >= 3
 
 
 async def test_an_upload_from_a_hospital_not_yet_a_provider_is_repaired_by_a_retry(

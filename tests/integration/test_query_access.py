@@ -334,3 +334,27 @@ async def test_every_request_publishes_exactly_one_access_event(world: World) ->
         next(e["data"]["decision"] for e in events if e["data"]["correlation_id"] == c) for c in ids
     ]
     assert decisions == ["permit"] * 3 + ["deny"] * 5
+
+
+async def test_a_read_after_records_are_stored_returns_them_all(world: World) -> None:
+    """Read your writes: the records' parts are acknowledged by the broker (as ingest
+    waits for before announcing ``records.received``), then the physician reads at once,
+    without waiting for the projector; every round's read holds every record so far."""
+    doctor = await world.physician("20009", READER)
+    cid = world.cid()
+    await world.consent(cid, hospitals=[SOURCE_A])
+    total = 0
+    for _ in range(3):
+        bundle = make_patient_bundle(
+            world.rng, cid=cid, hospital_code=SOURCE_A, n_resources=300, sensitive_fraction=0.0
+        )
+        parsed = parse_bundle(json.dumps(bundle).encode(), max_bytes=10_000_000)
+        docs = to_documents(parsed, SOURCE_A, uuid.uuid4().hex, datetime.now(UTC)).docs
+        for event in stored_events(cid, SOURCE_A, uuid.uuid4().hex, docs):
+            await world.publisher.publish(topics.INGEST_STORED, event)
+        total += len(docs)
+        r = await world.client.get(
+            f"/fhir/Patient/{cid}/$everything?_count=1", headers=bearer(doctor)
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["total"] == total

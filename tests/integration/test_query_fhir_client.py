@@ -129,3 +129,34 @@ async def test_read_by_id_is_decided_and_audited_like_search(live: tuple[World, 
     r = await world.client.get(f"/fhir/{rtype}/{rid}", headers={**bearer(doctor),
                                "accept": "application/fhir+xml"})  # fmt: skip
     assert r.status_code == 406
+
+
+async def test_the_patient_summary_is_a_valid_ips_document(live: tuple[World, str]) -> None:
+    """``Patient/$summary`` validates (HAPI's R4 validator) as a document Bundle whose
+    Composition's sections point only inside it, and holds only what consent allows."""
+    world, public = live
+    doctor = await world.physician("20103", READER)
+    cid = world.cid()
+    await world.consent(cid, hospitals=[SOURCE_A])
+    await world.records(cid, SOURCE_A, 60)
+    await world.records(cid, SOURCE_B, 10)
+    r = await world.client.get(f"/fhir/Patient/{cid}/$summary", headers=bearer(doctor))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["type"] == "document" and body["identifier"] and body["timestamp"]
+    composition = body["entry"][0]["resource"]
+    assert composition["resourceType"] == "Composition"
+    assert composition["type"]["coding"][0]["code"] == "60591-5"
+    urls = {e["fullUrl"] for e in body["entry"]}
+    assert len(urls) == len(body["entry"])
+    codes = [s["code"]["coding"][0]["code"] for s in composition["section"]]
+    assert codes[:3] == ["48765-2", "11450-4", "10160-0"]  # IPS's required sections
+    for section in composition["section"]:
+        assert section.get("entry") or section.get("emptyReason")
+        for ref in section.get("entry", []):
+            assert ref["reference"] in urls
+    for entry in body["entry"][2:]:
+        assert entry["fullUrl"].startswith(f"{public}/fhir/")
+        assert not entry["resource"].get("meta", {}).get("source", "").endswith(SOURCE_B)
+    errors = validator().validate({"ips": body})["ips"]
+    assert errors == [], errors[:5]

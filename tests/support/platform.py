@@ -41,11 +41,15 @@ class Platform:
     def env(self, service: str) -> dict[str, str]:
         """The settings' environment, and where auth finds its neighbours."""
         env = {**os.environ, **env_of(self.settings)}
+        for other in SERVICE_PORTS:
+            self.ports.setdefault(other, free_port())
+        # query checks SMART tokens for its own FHIR base against auth's keys
+        env.update(
+            HEALTHLINK_AUTH_ISSUER=self.url("auth"),
+            HEALTHLINK_QUERY_PUBLIC_URL=self.url("query"),
+        )
         if service.split("-")[0] == "auth":
-            for other in SERVICE_PORTS:
-                self.ports.setdefault(other, free_port())
             env.update(
-                HEALTHLINK_AUTH_ISSUER=self.url("auth"),
                 HEALTHLINK_AUTH_AUDIENCE=self.url("query") + "/fhir",
                 HEALTHLINK_CONSENT_URL=self.url("consent"),
                 HEALTHLINK_DATA_DIR=str(self.log_dir),

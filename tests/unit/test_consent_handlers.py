@@ -141,6 +141,20 @@ async def test_a_consumer_becoming_provider_is_covered_by_all_hospitals(
     assert len(set(ids)) == 1 and (CID, "11535") in requests(deps)
 
 
+async def test_a_hospital_is_suspended_and_reinstated_with_full_state_events(
+    deps: Deps,
+) -> None:
+    await setup(deps)
+    state = await registry.update_hospital(deps, "10670", active=False)
+    assert state["active"] is False and state["role"] == "provider"
+    event = sent(deps, topics.HOSPITAL_EVENTS)[-1]
+    assert event.name == "hospital.updated" and event.data["state"]["active"] is False
+    again = await registry.update_hospital(deps, "10670", active=False)
+    assert again["version"] == state["version"]  # nothing changed: no new version
+    back = await registry.update_hospital(deps, "10670", active=True)
+    assert back["active"] is True and back["version"] == state["version"] + 1
+
+
 async def test_hospital_registration_is_idempotent_and_conflicts_are_refused(deps: Deps) -> None:
     await setup(deps)
     again = await registry.register_hospital(deps, "10670", "Siriraj", "provider", "standing")

@@ -1,0 +1,118 @@
+"""Read your writes: a physician's read sees every record stored before it began.
+
+Ingest publishes an upload's ``records.stored`` parts, waits for the broker to
+acknowledge them, and only then announces ``records.received`` (the patient's inbox,
+the hospital's receipt). Query merges ``records.stored`` into charts in its projector
+and commits a batch's offsets only after merging it. So before a read opens a chart,
+it takes the end of the patient's partition of ``records.stored`` (the partition the
+CID key hashes to, as the producer chose it) and waits until the query group's
+committed offset there has reached it: every part acknowledged before the read began
+is then merged. Under light load that is already so, and the check costs two small
+broker requests (ListOffsets and OffsetFetch), sent side by side. When the charts are
+further behind than ``query_read_wait_s``, the read answers 503 with ``Retry-After``
+rather than fewer records than were announced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+
+from services.query.errors import ChartsBehind
+from shared.errors import Transient
+from shared.kafka_client import client_options
+from shared.logging import get_logger
+from shared.settings import Settings
+from shared.topics import INGEST_STORED, named
+
+POLL_S = 0.02  # how often a waiting read asks for the committed offset again
+log = get_logger(__name__)
+
+
+class Freshness(Protocol):
+    async def settle(self, cid: str) -> None:
+        """Return once ``cid``'s chart holds every record stored before the call."""
+
+
+class Settled:
+    """Charts merged in the same call as the store (unit tests' fakes): nothing to wait."""
+
+    async def settle(self, cid: str) -> None:
+        return None
+
+
+class KafkaFreshness:
+    """The barrier over the broker's offsets (connects on first use, as ``service``)."""
+
+    def __init__(self, settings: Settings, service: str, group: str, wait_s: float) -> None:
+        self._settings = settings
+        self._service = service
+        self._group = group
+        self._wait_s = wait_s
+        self._topic = named(INGEST_STORED, settings.topic_prefix)
+        self._admin: AIOKafkaAdminClient | None = None
+        self._ends: AIOKafkaConsumer | None = None
+        self._partitions: list[int] = []
+        self._lock = asyncio.Lock()
+
+    async def _connect(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        async with self._lock:
+            if self._admin is None or self._ends is None:
+                options = client_options(self._settings, self._service)
+                admin = AIOKafkaAdminClient(**options)
+                ends = AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False)
+                await admin.start()
+                await ends.start()
+                described = await admin.describe_topics([self._topic])
+                self._partitions = sorted(p["partition"] for p in described[0]["partitions"])
+                self._admin, self._ends = admin, ends
+            return self._admin, self._ends
+
+    def partition_of(self, cid: str) -> TopicPartition:
+        """The partition the producer put ``cid``'s records in (key = CID)."""
+        chosen = DefaultPartitioner()(cid.encode(), self._partitions, self._partitions)
+        return TopicPartition(self._topic, chosen)
+
+    async def _committed(self, admin: AIOKafkaAdminClient, tp: TopicPartition) -> int:
+        found: dict[TopicPartition, Any] = await admin.list_consumer_group_offsets(
+            self._group, partitions=[tp]
+        )
+        meta = found.get(tp)
+        return int(meta.offset) if meta is not None and meta.offset >= 0 else 0
+
+    async def settle(self, cid: str) -> None:
+        try:
+            await self._settle(cid)
+        except KafkaError as exc:
+            log.warning("charts' progress unknown", error=type(exc).__name__)
+            raise Transient("the broker did not answer; try again shortly") from exc
+
+    async def _settle(self, cid: str) -> None:
+        admin, ends = await self._connect()
+        tp = self.partition_of(cid)
+        end_of, done = await asyncio.gather(ends.end_offsets([tp]), self._committed(admin, tp))
+        end = int(end_of[tp])
+        if done >= end:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait_s
+        while done < end:
+            if loop.time() > deadline:
+                log.warning("charts behind", partition=tp.partition, behind=end - done)
+                raise ChartsBehind(
+                    f"charts are {end - done} stored batches behind; try again shortly"
+                )
+            await asyncio.sleep(POLL_S)
+            done = await self._committed(admin, tp)
+
+    async def close(self) -> None:
+        admin, ends, self._admin, self._ends = self._admin, self._ends, None, None
+        if ends is not None:
+            await ends.stop()
+        if admin is not None:
+            await admin.close()
