@@ -135,6 +135,7 @@ class FakePatientApi:
     notes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     down: bool = False
+    listed: list[dict[str, Any]] = field(default_factory=lambda: HOSPITALS)
 
     def _up(self, what: str, cid: str) -> None:
         self.calls.append((what, cid))
@@ -180,7 +181,7 @@ class FakePatientApi:
 
     async def hospitals(self) -> list[dict[str, Any]]:
         self._up("hospitals", "")
-        return [dict(h) for h in HOSPITALS]
+        return [dict(h) for h in self.listed]
 
     async def consent(self, token: str, cid: str) -> dict[str, Any]:
         self._patient(token, cid)

@@ -20,7 +20,13 @@ from services.portal.patients import PAGE, PatientDeps
 from services.portal.repository import MemorySessions
 from services.portal.settings import PortalSettings
 from shared.errors import NotFound
-from tests.support.portal_fakes import CONSENTED, DEV_SCAN, FakePatientApi, FakeQuery
+from tests.support.portal_fakes import (
+    CONSENTED,
+    DEV_SCAN,
+    HOSPITALS,
+    FakePatientApi,
+    FakeQuery,
+)
 
 pytestmark = pytest.mark.unit
 WEB = Path(__file__).resolve().parents[2] / "services" / "portal" / "web"
@@ -421,6 +427,28 @@ async def test_the_patient_and_the_physician_sessions_are_apart(
     assert not (await client.get("/api/session")).json()["signed_in"]
     r = await client.get("/api/patients/1101700230708/record")
     assert r.status_code == 401
+
+
+async def test_a_suspended_hospital_and_one_that_left_are_shown_as_such(
+    client: httpx.AsyncClient, backends: FakePatientApi
+) -> None:
+    headers = {"x-csrf-token": await verified(client)}
+    await client.post("/api/patient/consent/hospitals", json={"code": "13781"}, headers=headers)
+    backends.consents[CID]["hospitals"].append("99998")  # chosen, then gone from the list
+    suspended = [{**h, "active": h["code"] != "13781"} for h in HOSPITALS]
+    backends.listed = suspended
+    rows = {h["code"]: h for h in (await client.get("/api/patient/consent")).json()["hospitals"]}
+    assert not rows["13781"]["active"] and rows["13781"]["chosen"]
+    assert rows["99998"] == {
+        "code": "99998",
+        "name": "99998",
+        "role": None,
+        "consent_mode": None,
+        "active": False,
+        "joined_at": None,
+        "chosen": True,
+        "covered": True,
+    }
 
 
 async def test_the_public_hospital_list_shows_role_and_consent_mode(

@@ -10,7 +10,7 @@ export async function loadDirectory() {
 }
 
 export function renderDirectory() {
-  const rows = state.directory || [];
+  const rows = (state.directory || []).filter((row) => row.active);
   $('directory-list').replaceChildren(...rows.map((row) => {
     const item = el('li', 'card hospital');
     item.dataset.code = row.code;
@@ -46,7 +46,7 @@ async function change(method, path, body, errorId) {
 }
 
 function hospitalStatus(row, everyone) {
-  if (!row.role) return t('consent.left');
+  if (!row.role || !row.active) return t('consent.left');
   if (row.chosen) return t('consent.chosen');
   if (everyone) return t('consent.covered-by-all');
   return t('consent.not-chosen');
@@ -65,7 +65,7 @@ function hospitalItem(row, everyone) {
   item.appendChild(status);
   if (row.chosen) {
     item.appendChild(button(t('consent.revoke'), () => change('DELETE', '/consent/hospitals/' + row.code), 'revoke secondary'));
-  } else if (row.role) {
+  } else if (row.role && row.active) {
     item.appendChild(button(t('consent.grant'), () => change('POST', '/consent/hospitals', { code: row.code }), 'grant'));
   }
   return item;
