@@ -5,6 +5,7 @@ development operator's key, written at start, gets a backend token."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from urllib.parse import urlencode
@@ -13,6 +14,7 @@ import pytest
 from healthlink_adapter import KafkaUploader
 from joserfc.jwk import ECKey
 
+from healthlink.authtokens import physician_token
 from healthlink.synthetic import make_patient_bundle
 from shared.auth import TokenVerifier
 from shared.cid import random_cid
@@ -204,6 +206,17 @@ async def test_a_physicians_smart_app_reads_at_the_bedside(
     assert {e["resource"]["meta"]["source"].rsplit(":", 1)[1] for e in body["entry"]} == {
         hospital.code
     }
+    # the same as a developer gets it: `healthlink auth physician-token` (user/*.rs)
+    cli = await asyncio.to_thread(
+        physician_token,
+        ops.url("auth", ""),
+        ops.url("query", "/fhir"),
+        await operator_token(ops),
+        {"licence": "40077", "pin": "4321", "hospital": hospital.code},
+        "",
+        "openid fhirUser user/*.rs",
+    )
+    assert (await ops.records(str(cli["access_token"]), cid, at_least=20))["total"] >= 20
     other, _ = await ops.patient(rng)
     r = await ops.everything(smart, other)
     assert r.status_code == 403 and "do not cover this patient" in r.text, r.text
