@@ -250,6 +250,7 @@ def access_entry(doc: dict[str, Any]) -> dict[str, Any]:
         "hospital": data.get("hospital"),
         "purpose": data.get("purpose"),
         "categories": data.get("categories", []),
+        "sources": data.get("sources", []),
         "decision": data.get("decision"),
         "reason": data.get("reason"),
         "break_glass": bool(data.get("break_glass", False)),

@@ -41,6 +41,7 @@ def access(cid: str, minute: int, decision: str = "permit", **extra: Any) -> Env
         "patient": cid,
         "decision": decision,
         "categories": ["lab_value"] if decision == "permit" else [],
+        "sources": ["10670"] if decision == "permit" else [],
         "time": (START + timedelta(minutes=minute)).isoformat(),
         **extra,
     }
@@ -97,6 +98,7 @@ async def test_a_patient_sees_only_accesses_to_their_own_record_newest_first(dep
     assert [(e["decision"], e["reason"]) for e in entries] == [("deny", "no consent"),
                                                               ("permit", None)]  # fmt: skip
     assert entries[1]["categories"] == ["lab_value"] and entries[1]["physician"] == "12345"
+    assert entries[1]["sources"] == ["10670"]  # whose records were shown
     assert [e["decision"] for e in await handlers.read_accesses(deps, CID, 1, 1)] == ["permit"]
 
 
