@@ -10,16 +10,13 @@ from fastapi import FastAPI
 from services.query import subscribers
 from services.query.api import admin, discovery, fhir, patients
 from services.query.audit import Auditor
-from services.query.chartstore import ChartCache, ChartStore
+from services.query.chartparts import ChartCache
+from services.query.chartstore import ChartStore
 from services.query.handlers import Deps
 from services.query.indexes import INDEXES
 from services.query.projector import Projector, project_charts
-from services.query.repository import (
-    MongoBreakGlassLog,
-    MongoLicenceRegistry,
-    MongoRosters,
-    MongoSignInFailures,
-)
+from services.query.lockout import MongoSignInFailures
+from services.query.repository import MongoBreakGlassLog, MongoLicenceRegistry, MongoRosters
 from services.query.settings import QuerySettings
 from shared import topics
 from shared.indexes import ensuring

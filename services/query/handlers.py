@@ -18,13 +18,8 @@ from datetime import datetime
 
 from services.query.access import AccessContext, Facts, Requester, Verdict
 from services.query.audit import Auditor
-from services.query.repository import (
-    BreakGlassLog,
-    Charts,
-    LicenceRegistry,
-    Rosters,
-    SignInFailures,
-)
+from services.query.lockout import SignInFailures
+from services.query.repository import BreakGlassLog, Charts, LicenceRegistry, Rosters
 from services.query.settings import QuerySettings
 from shared import tokens
 from shared.cid import is_valid_cid

@@ -15,7 +15,7 @@ from healthlink.rebuild import BACKUP_SUFFIX
 from healthlink.replay import replay
 from healthlink.synthetic import make_patient_bundle
 from services.query.charts import combine
-from services.query.chartstore import parts_of, unpack, version_id
+from services.query.chartparts import parts_of, unpack, version_id
 from shared.database import Document
 from shared.indexes.migrate import MIGRATIONS
 from shared.kafka_admin import hospital_connection

@@ -13,12 +13,12 @@ from services.query import subscribers
 from services.query.audit import Auditor
 from services.query.handlers import Deps
 from services.query.physicians import hash_pin
+from services.query.lockout import MemorySignInFailures
 from services.query.repository import (
     MemoryBreakGlassLog,
     MemoryCharts,
     MemoryLicenceRegistry,
     MemoryRosters,
-    MemorySignInFailures,
 )
 from services.query.settings import QuerySettings
 from shared import topics
