@@ -25,7 +25,7 @@ from services.audit.heads import (
     verified_heads,
 )
 from services.audit.proofs import check_proof
-from services.audit.repository import MemoryAuditLog
+from services.audit.fakes import MemoryAuditLog
 from shared.broker import RecordingPublisher
 from shared.events import AuditHeadSigned, RecordAccessed
 from shared.topics import AUDIT_HEADS
