@@ -12,7 +12,7 @@ from fhir.resources.R4B.consent import Consent
 
 from services.consent.app import create_app
 from services.consent.handlers import Deps
-from services.consent.repository import MemoryConsentRepository
+from services.consent.fakes import MemoryConsentRepository
 from services.consent.settings import ConsentSettings
 from shared.broker import RecordingPublisher
 from shared.cid import cid_check_digit

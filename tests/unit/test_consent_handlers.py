@@ -11,7 +11,7 @@ import pytest
 from services.consent import consents, registry, subscribers
 from services.consent.errors import AlreadyRegistered, HospitalNotFound, PatientNotFound
 from services.consent.handlers import Deps, register_patient, relay
-from services.consent.repository import MemoryConsentRepository
+from services.consent.fakes import MemoryConsentRepository
 from shared import topics
 from shared.broker import RecordingPublisher
 from shared.cid import cid_check_digit
