@@ -25,22 +25,9 @@ pytestmark = pytest.mark.integration
 CHAIN = "access.p0"
 
 
-@pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
-
-
 @pytest.fixture
-async def client(stack_settings: Settings) -> AsyncIterator[AsyncMongoClient[Document]]:
-    mongo = make_client(stack_settings)
-    yield mongo
-    await mongo.close()
-
-
-@pytest.fixture
-async def log_(client: AsyncMongoClient[Document]) -> MongoAuditLog:
-    found = MongoAuditLog(client[f"audit_log_{uuid.uuid4().hex[:10]}"])
+async def log_(mongo: AsyncMongoClient[Document]) -> MongoAuditLog:
+    found = MongoAuditLog(mongo[f"audit_log_{uuid.uuid4().hex[:10]}"])
     await found.ensure_indexes()
     return found
 

@@ -10,9 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
 
-from services.audit.app import create_app
 from shared import tokens, topics
 from shared.cid import random_cid
 from shared.events import (
@@ -25,6 +23,7 @@ from shared.events import (
 from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
 from tests.support.events import raw
+from tests.support.inprocess import running
 from tests.support.journey import OPERATOR, auth, eventually
 from tests.support.settings import TEST_SECRET, isolated_settings
 from tests.support.stack import real_stack
@@ -33,18 +32,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
-
-
-@pytest.fixture(scope="module")
 async def audit(stack_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(stack_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://audit") as client:
-            yield client
+    async with running("audit", stack_settings) as (_, client):
+        yield client
 
 
 @pytest.fixture(scope="module")

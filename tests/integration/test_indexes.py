@@ -63,12 +63,6 @@ SHAPES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
-
-
 @pytest.fixture
 async def db(stack_settings: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
     client = make_client(stack_settings)

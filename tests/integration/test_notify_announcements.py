@@ -30,12 +30,6 @@ def bkk(y: int, mo: int, d: int, h: int, mi: int = 0) -> datetime:
     return datetime(y, mo, d, h, mi, tzinfo=BKK)
 
 
-@pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
-
-
 @pytest.fixture
 async def db(stack_settings: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
     client = make_client(stack_settings)

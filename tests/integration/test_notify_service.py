@@ -42,12 +42,6 @@ CLOCK = Clock()
 
 
 @pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
-
-
-@pytest.fixture(scope="module")
 async def notify(stack_settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     slow = settings_for("notify", stack_settings, schedule_tick_s=3600, digest_tick_s=3600)
     db = make_client(slow)[slow.db_name("notify")]

@@ -88,12 +88,6 @@ async def _started(server: uvicorn.Server) -> bool:
     return server.started
 
 
-@pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
-
-
 @pytest.fixture
 async def db(stack_settings: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
     client = make_client(stack_settings)

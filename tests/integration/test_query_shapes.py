@@ -21,12 +21,6 @@ from tests.support.stack import real_stack
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
-
-
 @pytest.mark.parametrize("service", sorted(SERVICES))
 async def test_every_query_of_the_service_is_served_by_an_index(
     service: str, stack_settings: Settings

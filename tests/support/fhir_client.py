@@ -77,12 +77,7 @@ async def interactions(base: str, token: str, cid: str, root: str) -> list[Inter
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
 
         async def run(name: str, step: Callable[[Interaction], Awaitable[object]]) -> None:
-            it = Interaction(name)
-            try:
-                await step(it)
-            except Exception as exc:  # an interaction that fails is counted
-                it.error = f"{type(exc).__name__}: {exc}"[:300]
-            found.append(it)
+            await run_plain(found, name, step)
 
         p = {"patient": cid}
         await run("metadata", lambda it: _get(http, it, "/metadata"))
@@ -179,8 +174,9 @@ async def interactions(base: str, token: str, cid: str, root: str) -> list[Inter
 
 
 async def run_plain(
-    found: list[Interaction], name: str, step: Callable[[Interaction], Awaitable[None]]
+    found: list[Interaction], name: str, step: Callable[[Interaction], Awaitable[object]]
 ) -> None:
+    """Run one interaction and keep it in ``found`` (one that raises is counted failed)."""
     it = Interaction(name)
     try:
         await step(it)
