@@ -17,8 +17,9 @@ prev_hash}``: ``legacy_hash`` recognises them so verification can name them.
 
 A chain's *tip* is its last record's seq and hash, kept apart from the records so that
 truncating or re-hashing the tail is detectable; ``settled_tips`` picks the tip to check
-a chain against when its records were read beside a live writer. Tamper detection is ``verification.py``;
-the signed heads over the record hashes are ``heads.py`` and ``merkle.py``.
+a chain against when its records were read beside a live writer. Tamper detection is
+``verification.py``; the signed heads over the record hashes are ``heads.py`` and
+``merkle.py``, the check of records against them ``headcheck.py``.
 """
 
 from __future__ import annotations

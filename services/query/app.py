@@ -14,8 +14,8 @@ from services.query.chartparts import ChartCache
 from services.query.chartstore import ChartStore
 from services.query.handlers import Deps
 from services.query.indexes import INDEXES
-from services.query.projector import Projector, project_charts
 from services.query.lockout import MongoSignInFailures
+from services.query.projector import Projector, project_charts
 from services.query.repository import MongoBreakGlassLog, MongoLicenceRegistry, MongoRosters
 from services.query.settings import QuerySettings
 from shared import topics

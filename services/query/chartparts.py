@@ -118,4 +118,3 @@ class ChartCache:
         while self._used > self._max:
             _, (_, dropped, _) = self._items.popitem(last=False)
             self._used -= dropped
-

@@ -16,11 +16,11 @@ from typing import Any
 from services.query import access
 from services.query.access import AccessContext, Verdict
 from services.query.bundles import patient_entry, searchset, summary
-from services.query.charts import Entry
 from services.query.chartparts import ChartIndex
+from services.query.charts import Entry
 from services.query.fhirparams import included
-from services.query.matching import select
 from services.query.handlers import Deps, check_cid, facts_for, new_context, refuse, request
+from services.query.matching import select
 from services.query.search import (
     READ_TYPES,
     SEARCH_TYPES,

@@ -14,8 +14,8 @@ from healthlink.offsets import ServiceRunning
 from healthlink.rebuild import BACKUP_SUFFIX
 from healthlink.replay import replay
 from healthlink.synthetic import make_patient_bundle
-from services.query.charts import combine
 from services.query.chartparts import parts_of, unpack, version_id
+from services.query.charts import combine
 from shared.database import Document
 from shared.indexes.migrate import MIGRATIONS
 from shared.kafka_admin import hospital_connection

@@ -15,7 +15,7 @@ import copy
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from services.audit.repository import MongoAuditLog
 from services.audit.settings import AuditSettings
 from services.audit.sources import Entry
 from shared import tokens, topics
-from shared.database import Document, make_client
+from shared.database import Document
 from shared.events import AuditHeadSigned, RecordAccessed
 from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
@@ -43,8 +43,7 @@ from tests.support.events import raw
 from tests.support.inprocess import running
 from tests.support.journey import auth, eventually
 from tests.support.kafka import read_events
-from tests.support.settings import TEST_SECRET, isolated_settings
-from tests.support.stack import real_stack
+from tests.support.settings import TEST_SECRET
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,10 +14,7 @@ from services.audit.handlers import Deps, verify_log
 from services.audit.repository import MongoAuditLog, record_key
 from services.audit.sources import Entry
 from services.audit.verification import Breach
-from shared.database import Document, make_client
-from shared.settings import Settings
-from tests.support.settings import isolated_settings
-from tests.support.stack import real_stack
+from shared.database import Document
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,8 +25,7 @@ from shared.settings import Settings
 from tests.support.events import raw
 from tests.support.inprocess import running
 from tests.support.journey import OPERATOR, auth, eventually
-from tests.support.settings import TEST_SECRET, isolated_settings
-from tests.support.stack import real_stack
+from tests.support.settings import TEST_SECRET
 
 pytestmark = pytest.mark.integration
 

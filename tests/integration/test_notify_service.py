@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -32,8 +32,7 @@ from shared.settings import Settings
 from tests.support.clock import Clock
 from tests.support.events import envelope
 from tests.support.journey import auth, eventually
-from tests.support.settings import TEST_SECRET, isolated_settings, settings_for
-from tests.support.stack import real_stack
+from tests.support.settings import TEST_SECRET, settings_for
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import orjson
 from services.query import subscribers
 from services.query.audit import Auditor
 from services.query.handlers import Deps
-from services.query.physicians import hash_pin
 from services.query.lockout import MemorySignInFailures
+from services.query.physicians import hash_pin
 from services.query.repository import (
     MemoryBreakGlassLog,
     MemoryCharts,

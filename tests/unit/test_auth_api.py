@@ -156,7 +156,7 @@ async def test_discovery_lists_what_smart_apps_need(world: World) -> None:
 
 
 def test_discovery_names_every_scope_that_names_no_resource() -> None:
-    assert smart.SCOPES == [*PLAIN_SCOPES, "patient/*.rs", "user/*.rs", "system/*.rs"]
+    assert [*PLAIN_SCOPES, "patient/*.rs", "user/*.rs", "system/*.rs"] == smart.SCOPES
 
 
 async def test_a_physician_launch_gives_a_token_for_the_picked_patient(world: World) -> None:

@@ -11,8 +11,8 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.consent import Consent
 
 from services.consent.app import create_app
-from services.consent.handlers import Deps
 from services.consent.fakes import MemoryConsentRepository
+from services.consent.handlers import Deps
 from services.consent.settings import ConsentSettings
 from shared.broker import RecordingPublisher
 from shared.cid import cid_check_digit

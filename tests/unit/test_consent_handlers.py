@@ -10,8 +10,8 @@ import pytest
 
 from services.consent import consents, registry, subscribers
 from services.consent.errors import AlreadyRegistered, HospitalNotFound, PatientNotFound
-from services.consent.handlers import Deps, register_patient, relay
 from services.consent.fakes import MemoryConsentRepository
+from services.consent.handlers import Deps, register_patient, relay
 from shared import topics
 from shared.broker import RecordingPublisher
 from shared.cid import cid_check_digit

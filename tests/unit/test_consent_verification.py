@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from services.consent.errors import REFUSED_TH, TooManyAttempts, VerificationFailed
-from services.consent.handlers import Deps, register_patient, verify_identity
 from services.consent.fakes import MemoryConsentRepository
+from services.consent.handlers import Deps, register_patient, verify_identity
 from services.consent.verification import (
     DEV_SCAN_OK,
     DevVerifier,
