@@ -33,6 +33,16 @@ class SignInFailures(Protocol):
     async def succeeded(self, licence: str) -> None: ...
 
 
+def lockout_of(doc: Document, now: datetime, window: timedelta) -> tuple[datetime | None, bool]:
+    """A licence's failure count read at ``now``: when its lockout ends (None when it is
+    not locked out), and whether the count is stale (a lockout that ended, or a first
+    failure older than ``window``) and is to be forgotten."""
+    until: datetime | None = doc.get("locked_until")
+    if until is not None and until > now:
+        return until, False
+    return None, until is not None or doc["first"] + window <= now
+
+
 class MongoSignInFailures:
     def __init__(
         self, db: AsyncDatabase[Document], max_failures: int, window_s: int, lockout_s: int
@@ -46,12 +56,10 @@ class MongoSignInFailures:
         doc = await self._coll.find_one({"_id": licence})
         if doc is None:
             return None
-        until: datetime | None = doc.get("locked_until")
-        if until is not None and until > now:
-            return until
-        if until is not None or doc["first"] + self._window <= now:
+        until, stale = lockout_of(doc, now, self._window)
+        if stale:
             await self._coll.delete_one({"_id": licence, "first": doc["first"]})
-        return None
+        return until
 
     async def failed(self, licence: str, now: datetime) -> Failure:
         doc = await self._coll.find_one_and_update(
@@ -84,12 +92,10 @@ class MemorySignInFailures:
         doc = self.counts.get(licence)
         if doc is None:
             return None
-        until: datetime | None = doc.get("locked_until")
-        if until is not None and until > now:
-            return until
-        if until is not None or doc["first"] + self._window <= now:
+        until, stale = lockout_of(doc, now, self._window)
+        if stale:
             del self.counts[licence]
-        return None
+        return until
 
     async def failed(self, licence: str, now: datetime) -> Failure:
         doc = self.counts.setdefault(licence, {"count": 0, "first": now})
