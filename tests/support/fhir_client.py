@@ -120,8 +120,11 @@ async def interactions(base: str, token: str, cid: str, root: str) -> list[Inter
                           "DiagnosticReport")
             ),
         ]  # fmt: skip
+        def search(path: str, params: dict[str, str]) -> Callable[[Interaction], Awaitable[object]]:
+            return lambda it: _get(http, it, path, **params)
+
         for name, path, params in searches:
-            await run(name, lambda it, u=path, q=params: _get(http, it, u, **q))
+            await run(name, search(path, params))
         bodies = [b for it in found for b in it.bodies]
         for rtype in ("Observation", "Condition", "Encounter"):
             rid = first_id(bodies, rtype)
