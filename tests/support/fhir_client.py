@@ -120,6 +120,7 @@ async def interactions(base: str, token: str, cid: str, root: str) -> list[Inter
                           "DiagnosticReport")
             ),
         ]  # fmt: skip
+
         def search(path: str, params: dict[str, str]) -> Callable[[Interaction], Awaitable[object]]:
             return lambda it: _get(http, it, path, **params)
 
