@@ -22,7 +22,7 @@ from shared.events import (
 )
 from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
-from tests.support.events import raw
+from tests.support.events import access_data, raw
 from tests.support.inprocess import running
 from tests.support.journey import OPERATOR, auth, eventually
 from tests.support.settings import TEST_SECRET
@@ -64,26 +64,21 @@ async def send(
 
 
 def access(cid: str, decision: str, **extra: Any) -> Envelope:
-    data = {
-        "physician": "12345",
-        "physician_name": "นพ. ทดสอบ",
-        "hospital": "11535",
-        "patient": cid,
-        "purpose": "TREAT",
-        "decision": decision,
-        "reason": "consent" if decision == "permit" else "patient has not consented",
-        "categories": ["lab_value"] if decision == "permit" else [],
-        "sources": [],
-        "count": 3 if decision == "permit" else 0,
-        "hidden": 0,
-        "break_glass": False,
-        "break_glass_reason": None,
-        "correlation_id": "c",
-        "time": datetime.now(UTC).isoformat(),
-        "endpoint": "$everything",
-        **extra,
-    }
-    return raw(RecordAccessed, cid, data)
+    permit = decision == "permit"
+    data = access_data(
+        cid,
+        datetime.now(UTC).isoformat(),
+        decision=decision,
+        reason="consent" if permit else "patient has not consented",
+        categories=["lab_value"] if permit else [],
+        sources=[],
+        count=3 if permit else 0,
+        hidden=0,
+        break_glass_reason=None,
+        correlation_id="c",
+        endpoint="$everything",
+    )
+    return raw(RecordAccessed, cid, {**data, **extra})
 
 
 def patient_token(cid: str) -> dict[str, str]:

@@ -19,12 +19,11 @@ from services.consent.verification import (
 )
 from shared import topics
 from shared.broker import RecordingPublisher
-from shared.cid import cid_check_digit
 from shared.errors import Transient
+from tests.support.cids import CID
 from tests.support.clock import Clock
 
 pytestmark = pytest.mark.unit
-CID = "110170012345" + str(cid_check_digit("110170012345"))
 # 16:30 UTC = 23:30 in Bangkok; Bangkok midnight is 17:00 UTC.
 LATE_EVENING = datetime(2026, 3, 1, 16, 30, tzinfo=UTC)
 
