@@ -54,7 +54,6 @@ class Operation(IntEnum):
 
 
 ALLOW = 3  # permission type
-ANY_PERMISSION = 1
 ANY_HOST = "*"
 
 

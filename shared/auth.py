@@ -28,16 +28,15 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from shared.errors import Forbidden, Transient, Unauthorized
+from shared.errors import Transient, Unauthorized
 
 ALGORITHMS = ("ES256",)
 ACCESS_TOKEN_TYPE = "at+jwt"
 MAX_TOKEN_CHARS = 8192
 CONTEXTS = ("patient", "user", "system")
-ACTIONS = "cruds"  # create, read, update, delete, search — the order v2 requires
 V1_ACTIONS = {"read": "rs", "write": "cud", "*": "cruds"}
 _RESOURCE = re.compile(r"^(\*|[A-Z][A-Za-z]{1,63})$")
-_V2_ACTIONS = re.compile(r"^c?r?u?d?s?$")
+_V2_ACTIONS = re.compile(r"^c?r?u?d?s?$")  # create, read, update, delete, search: in this order
 
 Fetch = Callable[[str], Awaitable[dict[str, Any]]]
 
@@ -125,10 +124,6 @@ class Principal:
 
     def may(self, resource: str, action: str, contexts: Iterable[str] = CONTEXTS) -> bool:
         return any(s.grants(resource, action, tuple(contexts)) for s in self.scopes)
-
-    def require(self, resource: str, action: str, contexts: Iterable[str] = CONTEXTS) -> None:
-        if not self.may(resource, action, contexts):
-            raise Forbidden(f"the token's scopes do not allow {action} on {resource}")
 
     def has_role(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)

@@ -31,6 +31,7 @@ from shared.kafka_protocol import (
     describe_acls,
     upsert_scram,
 )
+from shared.kafka_topics import create_topics, hospital_topic_spec, topic_specs
 from shared.settings import Settings
 
 __all__ = ["KafkaAdminError", "admin_client", "describe_acls", "hospital_connection"]
@@ -91,8 +92,6 @@ async def missing_topics(settings: Settings, principal: str) -> list[str]:
 async def apply_platform(settings: Settings, prefix: str = "") -> dict[str, int]:
     """Service credentials (from the credentials file), the ACL table under ``prefix`` and
     the platform's topics; idempotent. Returns counts for the log."""
-    from shared.runtime import create_topics, topic_specs
-
     if not settings.kafka_credentials:
         raise KafkaAdminError("HEALTHLINK_KAFKA_CREDENTIALS is not set")
     passwords = ensure_passwords(Path(settings.kafka_credentials), acl.PRINCIPALS)
@@ -109,8 +108,6 @@ async def apply_platform(settings: Settings, prefix: str = "") -> dict[str, int]
 async def grant_hospital(settings: Settings, code: str, prefix: str = "") -> str:
     """A hospital's Kafka principal: a new password (returned once; Kafka keeps only the
     salted hash), its ACLs and its data-request topic."""
-    from shared.runtime import create_topics, hospital_topic_spec
-
     principal = acl.hospital_principal(code)
     password = new_password()
     async with admin_client(settings) as admin:
@@ -138,8 +135,6 @@ async def hospital_connection(settings: Settings, code: str) -> KafkaConnection:
     hospital ``code``: a login made for it (once per process; the hospital listener with
     the CA when ``HEALTHLINK_KAFKA_HOSPITAL_BOOTSTRAP`` is set), its data-request topic
     created. On a broker without authentication: a plain connection."""
-    from shared.runtime import create_topics, hospital_topic_spec
-
     key = (settings.kafka_bootstrap, settings.topic_prefix, code)
     if key in _LOGINS:
         return _LOGINS[key]

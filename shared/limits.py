@@ -19,8 +19,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.fhir import FHIR_JSON, operation_outcome
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-
 
 def too_large(path: str, limit: int, status: int = 413) -> JSONResponse:
     detail = f"body exceeds {limit} bytes" if status == 413 else "Content-Length is not a number"

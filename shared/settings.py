@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     token_ttl_s: int = Field(default=900, gt=0)
     transient_retry_limit: int = Field(default=5, ge=1)
-    # Topics are created at service start with these (shared/runtime.py, docs/operations.md).
+    # Topics are created at service start with these (shared/kafka_topics.py, docs/operations.md).
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
     # Batch consumers of events (query: records.stored; notify: records.received) take

@@ -16,15 +16,17 @@ Records written before format 2 (no ``v``) hashed only ``{chain, seq, event_id, 
 prev_hash}``: ``legacy_hash`` recognises them so verification can name them.
 
 A chain's *tip* is its last record's seq and hash, kept apart from the records so that
-truncating or re-hashing the tail is detectable. Tamper detection is ``verification.py``;
-the signed heads over the record hashes are ``heads.py`` and ``merkle.py``.
+truncating or re-hashing the tail is detectable; ``settled_tips`` picks the tip to check
+a chain against when its records were read beside a live writer. Tamper detection is
+``verification.py``; the signed heads over the record hashes are ``heads.py`` and
+``merkle.py``, the check of records against them ``headcheck.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -122,3 +124,33 @@ def follows(record: Mapping[str, Any], tip: ChainTip | None) -> bool:
         return bool(record_hash(record) == record.get("hash"))
     except (TypeError, ValueError):
         return False
+
+
+def settled_tips(
+    records_by_chain: Mapping[str, Sequence[Mapping[str, Any]]],
+    before: Mapping[str, ChainTip],
+    after: Mapping[str, ChainTip],
+) -> dict[str, ChainTip]:
+    """The tip to check each chain against, the records read while writers may run.
+
+    ``before`` and ``after`` are the tips read just before and just after the records.
+    A chain is checked against the tip that matches its last record read; if the writer
+    moved the tip over records written during the read, the chain gets no tip this pass
+    (its links and hashes are still checked). Otherwise the later tip is used.
+    """
+    chosen: dict[str, ChainTip] = {}
+    for chain in set(before) | set(after):
+        found = records_by_chain.get(chain, [])
+        last = int(found[-1]["seq"]) if found else -1
+        old, new = before.get(chain), after.get(chain)
+        if new is not None and new.seq == last:
+            chosen[chain] = new
+        elif old is not None and old.seq == last:
+            chosen[chain] = old
+        elif old is not None and new is not None and old.seq < last < new.seq:
+            continue
+        else:
+            tip = new or old
+            assert tip is not None
+            chosen[chain] = tip
+    return chosen

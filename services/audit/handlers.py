@@ -11,11 +11,11 @@ from joserfc.jwk import OKPKey
 
 from services.audit import fhir, sources
 from services.audit.errors import BadTime
+from services.audit.headcheck import check_against_heads
 from services.audit.heads import (
     MAX_LEAVES,
     HeadClaims,
     SignedHead,
-    check_against_heads,
     latest_heads,
     sign_head,
     verified_heads,

@@ -122,6 +122,13 @@ class Frontier:
         self._stack.append(node)
         self.size += 1
 
+    def copy(self) -> Frontier:
+        """Another frontier at the same size, appended to on its own."""
+        copied = Frontier()
+        copied.size = self.size
+        copied._stack = list(self._stack)
+        return copied
+
     def root(self) -> bytes:
         if not self._stack:
             return EMPTY_ROOT

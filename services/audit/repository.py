@@ -1,8 +1,8 @@
 """The audit log's storage: hash-chained records plus each chain's tip, kept apart.
 
-``AuditLog`` is the port the use cases need; ``MongoAuditLog`` keeps it in MongoDB and
-``MemoryAuditLog``, at the end, is the in-memory fake for unit tests. Building records
-and verifying chains are pure rules (``chain.py``, ``verification.py``), not storage.
+``AuditLog`` is the port the use cases need; ``MongoAuditLog`` keeps it in MongoDB
+(``fakes.MemoryAuditLog`` keeps it over dicts, for unit tests). Building records and
+verifying chains are pure rules (``chain.py``, ``verification.py``), not storage.
 
 ``records``: one document per audited message, ``_id = chain:seq`` (a unique insert, so
 two writers can never fork a chain), unique index on ``event_id`` (a redelivered
@@ -18,7 +18,6 @@ append (or ``reconcile`` on start) recognises it and moves the tip forward.
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -27,10 +26,9 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.audit.chain import ChainTip, follows, next_record, tip_of
+from services.audit.chain import ChainTip, follows, next_record, settled_tips, tip_of
 from services.audit.errors import ChainContended
 from services.audit.sources import Entry
-from services.audit.verification import settled_tips
 from shared.database import Document
 from shared.events import utcnow
 from shared.logging import get_logger
@@ -87,7 +85,7 @@ def record_key(chain: str, seq: int) -> str:
     return f"{chain}:{seq:012d}"
 
 
-def _wanted(criteria: Mapping[str, Any]) -> dict[str, Any]:
+def wanted(criteria: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in criteria.items() if k in FILTERS and v}
 
 
@@ -204,7 +202,7 @@ class MongoAuditLog:
         cursor = self._records.find(
             {"chain": chain, "seq": {"$gte": start, "$lt": end}}, {"seq": 1, "hash": 1}
         ).sort([("seq", ASCENDING)])
-        return _contiguous([doc async for doc in cursor], start)
+        return contiguous([doc async for doc in cursor], start)
 
     async def records_of(self, criteria: Mapping[str, Any], limit: int) -> list[Document]:
         cursor = (
@@ -230,7 +228,7 @@ class MongoAuditLog:
         skip: int,
         limit: int,
     ) -> list[Document]:
-        query: dict[str, Any] = _wanted(criteria)
+        query: dict[str, Any] = wanted(criteria)
         window: dict[str, datetime] = {}
         if since is not None:
             window["$gte"] = since
@@ -247,85 +245,7 @@ class MongoAuditLog:
         return [doc async for doc in cursor]
 
 
-class MemoryAuditLog:
-    """The ``AuditLog`` port over a dict: the same chains, tips, once-only rule and order.
-
-    ``records`` (by ``_id``), ``chain_tips`` and ``stored_heads`` are public so tests can
-    tamper with them.
-    """
-
-    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
-        self.records: dict[str, Document] = {}
-        self.chain_tips: dict[str, ChainTip] = {}
-        self.stored_heads: dict[str, Document] = {}
-        self.arrivals: dict[str, datetime] = {}
-        self._clock = clock
-
-    async def append(self, entry: Entry) -> bool:
-        if any(r.get("event_id") == entry.event_id for r in self.records.values()):
-            return False
-        tip = self.chain_tips.get(entry.chain)
-        index = copy.deepcopy(entry.index)
-        record = next_record(entry.chain, tip, entry.event_id, entry.body, index)
-        record["_id"] = record_key(entry.chain, record["seq"])
-        self.arrivals[record["_id"]] = self._clock()
-        self.records[record["_id"]] = copy.deepcopy(record)
-        self.chain_tips[entry.chain] = tip_of(record)
-        return True
-
-    async def snapshot(self) -> tuple[Chains, dict[str, ChainTip]]:
-        found: Chains = {}
-        for doc in sorted(self.records.values(), key=lambda d: (d["chain"], d["seq"])):
-            found.setdefault(doc["chain"], []).append(copy.deepcopy(doc))
-        return found, dict(self.chain_tips)
-
-    async def search(
-        self,
-        criteria: Mapping[str, Any],
-        since: datetime | None,
-        until: datetime | None,
-        skip: int,
-        limit: int,
-    ) -> list[Document]:
-        wanted = _wanted(criteria)
-        found = [
-            {k: v for k, v in copy.deepcopy(doc).items() if k != "prev_hash"}
-            for doc in self.records.values()
-            if all(doc.get(k) == v for k, v in wanted.items())
-            and (since is None or doc["time"] >= since)
-            and (until is None or doc["time"] < until)
-        ]
-        found.sort(key=lambda d: (d["time"], d["_id"]), reverse=True)
-        return found[skip : skip + limit]
-
-    async def hashes(self, chain: str, start: int, end: int) -> list[str]:
-        docs = sorted(
-            (d for d in self.records.values() if d["chain"] == chain and start <= d["seq"] < end),
-            key=lambda d: d["seq"],
-        )
-        return _contiguous(docs, start)
-
-    async def records_of(self, criteria: Mapping[str, Any], limit: int) -> list[Document]:
-        found = [
-            copy.deepcopy(d)
-            for d in self.records.values()
-            if all(d.get(k) == v for k, v in criteria.items())
-        ]
-        found.sort(key=lambda d: (d["chain"], d["seq"]))
-        return found[:limit]
-
-    async def add_head(self, head: Document) -> None:
-        key = f"{head['chain']}:{int(head['tree_size']):012d}"
-        self.stored_heads.setdefault(key, {"_id": key, **copy.deepcopy(head)})
-
-    async def heads(self) -> list[Document]:
-        return [copy.deepcopy(h) for h in self.stored_heads.values()]
-
-    async def tips(self) -> dict[str, ChainTip]:
-        return dict(self.chain_tips)
-
-
-def _contiguous(docs: list[Document], start: int) -> list[str]:
+def contiguous(docs: list[Document], start: int) -> list[str]:
     """The hashes of ``docs`` (sorted by seq) while their seqs run on from ``start``."""
     found: list[str] = []
     for doc in docs:

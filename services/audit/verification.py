@@ -47,13 +47,13 @@ and renumber documents and recompute hashes, but records they leave untouched st
 Limits: without ``expected_tip``, truncating the tail, re-hashing the last record or appending
 well-formed records is undetectable, as is re-hashing every record after a change.
 
-``settled_tips`` chooses the tip to check each chain against when the records were read
-beside a live writer (tips read before and after the records).
+Which tip to check a chain against when its records were read beside a live writer is
+``chain.settled_tips``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -295,33 +295,3 @@ def verify_all(
         if found is not None:
             breaches.append(found)
     return breaches
-
-
-def settled_tips(
-    records_by_chain: Mapping[str, Sequence[Mapping[str, Any]]],
-    before: Mapping[str, ChainTip],
-    after: Mapping[str, ChainTip],
-) -> dict[str, ChainTip]:
-    """The tip to check each chain against, the records read while writers may run.
-
-    ``before`` and ``after`` are the tips read just before and just after the records.
-    A chain is checked against the tip that matches its last record read; if the writer
-    moved the tip over records written during the read, the chain gets no tip this pass
-    (its links and hashes are still checked). Otherwise the later tip is used.
-    """
-    chosen: dict[str, ChainTip] = {}
-    for chain in set(before) | set(after):
-        found = records_by_chain.get(chain, [])
-        last = int(found[-1]["seq"]) if found else -1
-        old, new = before.get(chain), after.get(chain)
-        if new is not None and new.seq == last:
-            chosen[chain] = new
-        elif old is not None and old.seq == last:
-            chosen[chain] = old
-        elif old is not None and new is not None and old.seq < last < new.seq:
-            continue
-        else:
-            tip = new or old
-            assert tip is not None
-            chosen[chain] = tip
-    return chosen

@@ -15,9 +15,9 @@ from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, Field
 
 from services.auth import clients, physicians
-from services.auth.domain import PLAIN_SCOPES
 from services.auth.handlers import Deps
 from services.auth.web import oauth_call
+from shared import smart
 from shared.auth import Principal, TokenVerifier
 from shared.errors import Forbidden
 
@@ -117,59 +117,23 @@ operators = APIRouter(tags=["operators"])
 rosters = APIRouter(prefix="/hospitals/{code}/physicians", tags=["rosters"])
 
 
-def endpoints(issuer: str) -> dict[str, str]:
-    return {
-        "issuer": issuer,
-        "jwks_uri": f"{issuer}/.well-known/jwks.json",
-        "authorization_endpoint": f"{issuer}/authorize",
-        "token_endpoint": f"{issuer}/token",
-        "revocation_endpoint": f"{issuer}/revoke",
-        "introspection_endpoint": f"{issuer}/introspect",
-    }
-
-
-SCOPES = [*PLAIN_SCOPES, "patient/*.rs", "user/*.rs", "system/*.rs"]
-CAPABILITIES = [
-    "launch-standalone",
-    "client-public",
-    "client-confidential-asymmetric",
-    "context-standalone-patient",
-    "permission-offline",
-    "permission-online",
-    "permission-patient",
-    "permission-user",
-    "permission-v1",
-    "permission-v2",
-    "sso-openid-connect",
-]
-
-
 @discovery.get("/smart-configuration")
 async def read_smart_configuration(deps: DepsDep) -> dict[str, Any]:
     """SMART App Launch 2 discovery: endpoints, grant types, scopes, capabilities."""
-    return {
-        **endpoints(deps.settings.auth_issuer),
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "token_endpoint_auth_methods_supported": ["private_key_jwt", "none"],
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "ES384", "RS256", "RS384"],
-        "response_types_supported": ["code"],
-        "scopes_supported": SCOPES,
-        "code_challenge_methods_supported": ["S256"],
-        "capabilities": CAPABILITIES,
-    }
+    return smart.smart_configuration(deps.settings.auth_issuer)
 
 
 @discovery.get("/openid-configuration")
 async def read_openid_configuration(deps: DepsDep) -> dict[str, Any]:
     """OpenID Connect discovery (``openid fhirUser``)."""
     return {
-        **endpoints(deps.settings.auth_issuer),
+        **smart.endpoints(deps.settings.auth_issuer),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "scopes_supported": SCOPES,
+        "scopes_supported": smart.SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "fhirUser", "name"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": smart.GRANT_TYPES,
         "code_challenge_methods_supported": ["S256"],
     }
 

@@ -15,12 +15,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from services.query import breakglass, export, physicians, reads
-from services.query.bundles import capability_statement, smart_configuration
+from services.query.capability import capability_statement
 from services.query.errors import NotAcceptable
 from services.query.handlers import Deps
 from services.query.reads import Link
 from services.query.search import is_json_format
-from shared import tokens
+from shared import smart, tokens
 from shared.errors import InvalidInput, NotFound, Unauthorized
 from shared.fhir import FHIR_JSON
 from shared.http import OperatorDep, bearer
@@ -204,7 +204,7 @@ async def read_metadata(request: Request) -> JSONResponse:
 @fhir.get("/.well-known/smart-configuration")
 async def read_smart_configuration(request: Request) -> JSONResponse:
     """SMART App Launch discovery: the auth service's endpoints (at the FHIR base too)."""
-    return JSONResponse(smart_configuration(request.app.state.settings.issuer))
+    return JSONResponse(smart.smart_configuration(request.app.state.settings.issuer))
 
 
 @fhir.get("/Patient/{cid}/$everything", response_model=None)

@@ -10,18 +10,15 @@ from fastapi import FastAPI
 from services.query import subscribers
 from services.query.api import admin, bulk, discovery, fhir, patients
 from services.query.audit import Auditor
-from services.query.chartstore import ChartCache, ChartStore
+from services.query.chartparts import ChartCache
+from services.query.chartstore import ChartStore
 from services.query.exportstore import MongoExportJobs
 from services.query.freshness import KafkaFreshness
 from services.query.handlers import Deps
 from services.query.indexes import INDEXES
+from services.query.lockout import MongoSignInFailures
 from services.query.projector import Projector, project_charts
-from services.query.repository import (
-    MongoBreakGlassLog,
-    MongoLicenceRegistry,
-    MongoRosters,
-    MongoSignInFailures,
-)
+from services.query.repository import MongoBreakGlassLog, MongoLicenceRegistry, MongoRosters
 from services.query.settings import QuerySettings
 from shared import topics
 from shared.auth import TokenVerifier

@@ -20,13 +20,8 @@ from services.query.access import AccessContext, Facts, Requester, Verdict
 from services.query.audit import Auditor
 from services.query.exportstore import ExportJobs, MemoryExportJobs
 from services.query.freshness import Freshness, Settled
-from services.query.repository import (
-    BreakGlassLog,
-    Charts,
-    LicenceRegistry,
-    Rosters,
-    SignInFailures,
-)
+from services.query.lockout import SignInFailures
+from services.query.repository import BreakGlassLog, Charts, LicenceRegistry, Rosters
 from services.query.settings import QuerySettings
 from shared import tokens
 from shared.auth import TokenVerifier

@@ -32,7 +32,8 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 
 from services.query import subscribers
-from services.query.chartstore import ChartCache, ChartStore
+from services.query.chartparts import ChartCache
+from services.query.chartstore import ChartStore
 from services.query.repository import Charts
 from services.query.settings import QuerySettings
 from shared import topics

@@ -16,10 +16,11 @@ from typing import Any
 from services.query import access, ips
 from services.query.access import AccessContext, Verdict
 from services.query.bundles import patient_entry, searchset, summary
+from services.query.chartparts import ChartIndex
 from services.query.charts import Entry
-from services.query.chartstore import ChartIndex
 from services.query.fhirparams import included
 from services.query.handlers import Deps, check_cid, facts_for, new_context, refuse, request
+from services.query.matching import select
 from services.query.search import (
     READ_TYPES,
     SEARCH_TYPES,
@@ -28,7 +29,6 @@ from services.query.search import (
     parse_patient_search,
     parse_search,
     patient_of,
-    select,
 )
 from shared.cid import is_valid_cid
 from shared.errors import Forbidden, InvalidInput, NotFound

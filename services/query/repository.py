@@ -3,13 +3,12 @@
 - ``LicenceRegistry`` (``licences``): the local mirror of the Medical Council's
   licences, PINs only as argon2id hashes; the seam for a real registry.
 - ``Rosters`` (``rosters``): the physicians each hospital's staff let act for it.
-- ``SignInFailures`` (``sign_in_failures``, key licence): failures counted with an
-  atomic ``$inc``; ``max_failures`` within ``window_s`` lock the licence for
-  ``lockout_s``; a success clears the count. In the database, so instances share it.
+- ``SignInFailures``: failed sign-ins and the lockout, in ``lockout.py``.
 - ``BreakGlassLog`` (``break_glass``): one declared emergency per (licence,
   hospital, patient); declaring again renews it.
 - ``Charts``: the read model of stored records, and where each resource lives
-  (``locate``, for reads by id); implemented in ``chartstore.py``.
+  (``locate``, for reads by id); implemented in ``chartstore.py`` (pure parts:
+  ``chartparts.py``).
 
 The consent projection is ``shared.projections.ConsentProjection``. The ``Memory*``
 fakes, after the MongoDB classes, keep the same rules over dicts for unit tests.
@@ -17,24 +16,17 @@ fakes, after the MongoDB classes, keep the same rules over dicts for unit tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.query.access import BreakGlass
+from services.query.chartparts import ChartIndex, digest_of
 from services.query.charts import Entry, combine, entry_of, landing, ranks_of
-from services.query.chartstore import SUPERSEDED_GRACE_S, ChartIndex, digest_of
+from services.query.chartstore import SUPERSEDED_GRACE_S
 from shared.database import Document
 from shared.events import StoredRecord
-
-
-@dataclass(frozen=True)
-class Failure:
-    count: int  # failures so far
-    locked_now: bool  # this one locked the licence
 
 
 class LicenceRegistry(Protocol):
@@ -49,15 +41,6 @@ class Rosters(Protocol):
     async def remove(self, hospital: str, licence: str) -> bool: ...
     async def is_on(self, hospital: str, licence: str) -> bool: ...
     async def list(self, hospital: str) -> list[str]: ...
-
-
-class SignInFailures(Protocol):
-    """``locked_until``: when the licence's lockout ends, or None (stale counts are
-    forgotten); ``failed`` counts one and locks the licence when it reaches the limit."""
-
-    async def locked_until(self, licence: str, now: datetime) -> datetime | None: ...
-    async def failed(self, licence: str, now: datetime) -> Failure: ...
-    async def succeeded(self, licence: str) -> None: ...
 
 
 class BreakGlassLog(Protocol):
@@ -129,46 +112,6 @@ class MongoRosters:
         return sorted([d["licence"] async for d in cursor])
 
 
-class MongoSignInFailures:
-    def __init__(
-        self, db: AsyncDatabase[Document], max_failures: int, window_s: int, lockout_s: int
-    ) -> None:
-        self._coll = db.sign_in_failures
-        self._max = max_failures
-        self._window = timedelta(seconds=window_s)
-        self._lockout = timedelta(seconds=lockout_s)
-
-    async def locked_until(self, licence: str, now: datetime) -> datetime | None:
-        doc = await self._coll.find_one({"_id": licence})
-        if doc is None:
-            return None
-        until: datetime | None = doc.get("locked_until")
-        if until is not None and until > now:
-            return until
-        if until is not None or doc["first"] + self._window <= now:
-            await self._coll.delete_one({"_id": licence, "first": doc["first"]})
-        return None
-
-    async def failed(self, licence: str, now: datetime) -> Failure:
-        doc = await self._coll.find_one_and_update(
-            {"_id": licence},
-            {"$inc": {"count": 1}, "$setOnInsert": {"first": now}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        count = int(doc["count"]) if doc else 1
-        if count < self._max:
-            return Failure(count, False)
-        result = await self._coll.update_one(
-            {"_id": licence, "locked_until": {"$exists": False}},
-            {"$set": {"locked_until": now + self._lockout}},
-        )
-        return Failure(count, result.modified_count == 1)
-
-    async def succeeded(self, licence: str) -> None:
-        await self._coll.delete_one({"_id": licence})
-
-
 class MongoBreakGlassLog:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._coll = db.break_glass
@@ -223,37 +166,6 @@ class MemoryRosters:
 
     async def list(self, hospital: str) -> list[str]:
         return sorted(licence for code, licence in self.on if code == hospital)
-
-
-class MemorySignInFailures:
-    def __init__(self, max_failures: int, window_s: int, lockout_s: int) -> None:
-        self.counts: dict[str, Document] = {}
-        self._max = max_failures
-        self._window = timedelta(seconds=window_s)
-        self._lockout = timedelta(seconds=lockout_s)
-
-    async def locked_until(self, licence: str, now: datetime) -> datetime | None:
-        doc = self.counts.get(licence)
-        if doc is None:
-            return None
-        until: datetime | None = doc.get("locked_until")
-        if until is not None and until > now:
-            return until
-        if until is not None or doc["first"] + self._window <= now:
-            del self.counts[licence]
-        return None
-
-    async def failed(self, licence: str, now: datetime) -> Failure:
-        doc = self.counts.setdefault(licence, {"count": 0, "first": now})
-        doc["count"] += 1
-        if doc["count"] < self._max:
-            return Failure(doc["count"], False)
-        locked_now = "locked_until" not in doc
-        doc.setdefault("locked_until", now + self._lockout)
-        return Failure(doc["count"], locked_now)
-
-    async def succeeded(self, licence: str) -> None:
-        self.counts.pop(licence, None)
 
 
 class MemoryBreakGlassLog:

@@ -1,4 +1,5 @@
-"""Search parameters, per FHIR R4: parsed (lenient by default), applied purely.
+"""Search parameters, per FHIR R4: parsed (lenient by default) into ``Criteria``, which
+``matching.py`` applies to a chart's entries.
 
 Unknown parameters are ignored by default and named in ``Criteria.ignored`` (the
 Bundle lists them in an OperationOutcome); with ``strict`` (``Prefer:
@@ -22,11 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from services.query.charts import Entry, tokens_of
-from services.query.dates import instant_or_none, instant_range
-from services.query.fhirparams import TYPE_INCLUDES, TYPE_PARAMS, Param, Path, references
+from services.query.dates import instant_range
+from services.query.fhirparams import TYPE_INCLUDES, TYPE_PARAMS, Param
 from shared.cid import CID_SYSTEM
 from shared.errors import InvalidInput
 from shared.fhir import FHIR_JSON
@@ -46,8 +44,6 @@ COMMON_PARAMS = frozenset(
     {"patient", "subject", "date", "category", "code", "_id", "_lastUpdated", "_sort",
      "_count", "_offset", "_summary", "_total", "_include", "_format", "_pretty"}
 )  # fmt: skip
-# Kept for callers that list them: every type search accepts these.
-SEARCH_PARAMS = COMMON_PARAMS
 EVERYTHING_PARAMS = frozenset({"_type", "_since", "start", "end", "_count", "_offset", "_format",
                                "_pretty"})  # fmt: skip
 PATIENT_PARAMS = frozenset({"_id", "identifier", "_count", "_offset", "_format", "_pretty",
@@ -240,68 +236,6 @@ def parse_everything(
     return criteria
 
 
-def matches(entry: Entry, criteria: Criteria) -> bool:
-    if criteria.types is not None and entry["type"] not in criteria.types:
-        return False
-    if criteria.ids is not None and entry["id"] not in criteria.ids:
-        return False
-    if criteria.since is not None and (entry["updated"] or 0.0) < criteria.since:
-        return False
-    if criteria.dates and not all(_date_ok(entry["t"], b) for b in criteria.dates):
-        return False
-    if criteria.updated and not all(_date_ok(entry["updated"], b) for b in criteria.updated):
-        return False
-    if criteria.categories and not _any_token(entry["cats"], criteria.categories):
-        return False
-    if criteria.codes and not _any_token(entry["codes"], criteria.codes):
-        return False
-    return not criteria.own or _own_ok(entry, criteria.own)
-
-
-def _own_ok(entry: Entry, own: list[tuple[Param, list[Any]]]) -> bool:
-    resource: dict[str, Any] = orjson.loads(entry["json"])
-    for param, wanted in own:
-        values = [v for path in param.paths if (v := _at(resource, path)) is not None]
-        if param.kind == "date":
-            times = [instant_or_none(v) for v in values]
-            if not any(_date_ok(t, wanted[0]) for t in times):
-                return False
-        elif param.kind == "token":
-            held = [t for v in values for t in _value_tokens(v)]
-            if not _any_token(held, wanted):
-                return False
-        else:
-            refs = {r for v in values for r in references(v)}
-            if not any(w in refs or any(r.endswith("/" + w) for r in refs) for w in wanted):
-                return False
-    return True
-
-
-def _at(resource: dict[str, Any], path: Path) -> Any:
-    node: Any = resource
-    for key in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
-
-
-def _value_tokens(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict) and "code" in value and "system" in value:  # a Coding
-        return [f"{value['system']}|{value['code']}"]
-    return tokens_of(value)
-
-
-def select(entries: list[Entry], criteria: Criteria) -> list[Entry]:
-    """Matching entries in the requested order (dated first, newest first by default)."""
-    found = [e for e in entries if matches(e, criteria)]
-    if criteria.descending:
-        return sorted(found, key=lambda e: (e["t"] is not None, e["t"] or 0.0), reverse=True)
-    return sorted(found, key=lambda e: (e["t"] is None, e["t"] or 0.0))
-
-
 def _integer(value: str | None, name: str, default: int) -> int:
     if value is None:
         return default
@@ -323,19 +257,6 @@ def _date_bound(value: str, name: str = "date") -> tuple[str, float, float]:
     return prefix, low, high
 
 
-def _date_ok(t: float | None, bound: tuple[str, float, float]) -> bool:
-    if t is None:
-        return False
-    prefix, low, high = bound
-    return {
-        "eq": low <= t < high,
-        "lt": t < low,
-        "le": t < high,
-        "gt": t >= high,
-        "ge": t >= low,
-    }[prefix]
-
-
 def _tokens(value: str | None) -> list[str]:
     if value is None:
         return []
@@ -343,16 +264,3 @@ def _tokens(value: str | None) -> list[str]:
     if not found or len(found) > 50:
         raise InvalidInput("expected one to fifty tokens")
     return found
-
-
-def _any_token(held: list[str], wanted: list[str]) -> bool:
-    for token in wanted:
-        system, bar, code = token.rpartition("|")
-        for have in held:
-            h_system, _, h_code = have.rpartition("|")
-            if not bar and h_code == code:
-                return True
-            same_system = system == h_system or (not system and not h_system)
-            if bar and same_system and (not code or code == h_code):
-                return True
-    return False

@@ -9,12 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import make_patient_bundle
-from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
-from tests.support.journey import OPERATOR, Actors, auth, eventually
+from tests.support.journey import OPERATOR, Actors, auth, eventually, uploader
 
 pytestmark = pytest.mark.e2e
 
@@ -45,12 +43,7 @@ async def setup(actors: Actors, settings: Settings, seed: int) -> tuple[str, str
     cid, token = await actors.patient(rng)
     await actors.consent(cid, token, [source.code])
     doctor = await actors.physician(reader, f"{seed}0001")
-    async with KafkaUploader(
-        await hospital_connection(settings, source.code),
-        source.code,
-        source.upload_key,
-        settings.topic_prefix,
-    ) as adapter:
+    async with uploader(settings, source) as adapter:
         await adapter.send(
             make_patient_bundle(rng, cid=cid, hospital_code=source.code, n_resources=6)
         )

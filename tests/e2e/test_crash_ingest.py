@@ -6,13 +6,11 @@ import asyncio
 import random
 
 import pytest
-from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import make_patient_bundle
 from shared.database import make_client
-from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
-from tests.support.journey import Actors, eventually
+from tests.support.journey import Actors, eventually, uploader
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -40,12 +38,7 @@ async def test_ingest_killed_mid_stream_loses_and_duplicates_nothing(
     client = make_client(settings)
     records = client[settings.db_name("ingest")].records
     try:
-        async with KafkaUploader(
-            await hospital_connection(settings, source.code),
-            source.code,
-            source.upload_key,
-            settings.topic_prefix,
-        ) as adapter:
+        async with uploader(settings, source) as adapter:
             receipts = [await adapter.send(b) for b in bundles[: UPLOADS // 2]]
 
             async def some_stored() -> bool:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import synthea_like_bundle
-from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
-from tests.support.journey import Actors
+from tests.support.journey import Actors, uploader
 
 pytestmark = pytest.mark.e2e
 
@@ -24,12 +22,7 @@ async def test_synthea_like_bundle_readable_by_a_physician(
     cid, token = await actors.patient(rng)
     await actors.consent(cid, token, [source.code])
     doctor = await actors.physician(reader, "54321")
-    async with KafkaUploader(
-        await hospital_connection(settings, source.code),
-        source.code,
-        source.upload_key,
-        settings.topic_prefix,
-    ) as adapter:
+    async with uploader(settings, source) as adapter:
         await adapter.send(synthea_like_bundle(rng, cid))
 
     body = await actors.records(doctor, cid, at_least=8)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import make_patient_bundle
-from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
-from tests.support.journey import Actors, auth, eventually
+from tests.support.journey import Actors, auth, eventually, uploader
 
 pytestmark = pytest.mark.e2e
 
@@ -27,12 +25,7 @@ async def test_consent_upload_read_audit_inbox_then_revoke(
     doctor = await actors.physician(reader, "12345")
 
     for hospital in (source, other):
-        async with KafkaUploader(
-            await hospital_connection(settings, hospital.code),
-            hospital.code,
-            hospital.upload_key,
-            settings.topic_prefix,
-        ) as adapter:
+        async with uploader(settings, hospital) as adapter:
             await adapter.send(
                 make_patient_bundle(
                     rng,

@@ -12,17 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from healthlink_adapter import KafkaUploader
 from pymongo import AsyncMongoClient
 
 from healthlink.operator import Operator
 from healthlink.retry import retry
 from healthlink.synthetic import make_patient_bundle
 from shared.database import Document
-from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
 from tests.support.cli import healthlink
-from tests.support.journey import OPERATOR, Actors, eventually
+from tests.support.journey import OPERATOR, Actors, eventually, uploader
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -73,12 +71,7 @@ async def test_uploads_without_consent_are_retried_after_consent_and_stored_once
                             sensitive_fraction=0.0)
         for _ in range(3)
     ]  # fmt: skip
-    async with KafkaUploader(
-        await hospital_connection(ops_settings, source.code),
-        source.code,
-        source.upload_key,
-        ops_settings.topic_prefix,
-    ) as adapter:
+    async with uploader(ops_settings, source) as adapter:
         for bundle in bundles:
             await adapter.send(bundle)
 
@@ -141,12 +134,7 @@ async def test_an_upload_from_a_hospital_not_yet_a_provider_is_repaired_by_a_ret
     cid, token = await ops.patient(rng)
     await ops.consent(cid, token, [reader.code])
     bundle = make_patient_bundle(rng, cid=cid, hospital_code=reader.code, n_resources=9)
-    async with KafkaUploader(
-        await hospital_connection(ops_settings, reader.code),
-        reader.code,
-        reader.upload_key,
-        ops_settings.topic_prefix,
-    ) as adapter:
+    async with uploader(ops_settings, reader) as adapter:
         await adapter.send(bundle)
 
     async def set_aside() -> list[dict[str, Any]] | None:

@@ -11,13 +11,11 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import make_patient_bundle
 from shared import topics
-from shared.kafka_admin import hospital_connection
 from shared.settings import SERVICE_PORTS, Settings
-from tests.support.journey import Actors, eventually
+from tests.support.journey import Actors, eventually, uploader
 from tests.support.kafka import publish_raw
 from tests.support.platform import Platform, free_port
 from tests.support.stack import Endpoints
@@ -87,12 +85,7 @@ async def test_every_service_exposes_its_metrics(ops: Actors, ops_settings: Sett
     source = await ops.hospital("10670", "Siriraj Hospital")
     cid, token = await ops.patient(rng)
     await ops.consent(cid, token, [source.code])
-    async with KafkaUploader(
-        await hospital_connection(ops_settings, source.code),
-        source.code,
-        source.upload_key,
-        ops_settings.topic_prefix,
-    ) as adapter:
+    async with uploader(ops_settings, source) as adapter:
         await adapter.send(make_patient_bundle(rng, cid=cid, hospital_code=source.code))
     await publish_raw(ops_settings, topics.ACCESS_EVENTS, b"\x00not an event", key=b"x")
 

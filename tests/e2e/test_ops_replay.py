@@ -7,20 +7,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from healthlink_adapter import KafkaUploader
 from pymongo import AsyncMongoClient
 
 from healthlink.offsets import ServiceRunning
 from healthlink.rebuild import BACKUP_SUFFIX
 from healthlink.replay import replay
 from healthlink.synthetic import make_patient_bundle
+from services.query.chartparts import parts_of, unpack, version_id
 from services.query.charts import combine
-from services.query.chartstore import parts_of, unpack, version_id
 from shared.database import Document
 from shared.indexes.migrate import MIGRATIONS
-from shared.kafka_admin import hospital_connection
 from shared.settings import SERVICE_PORTS, Settings
-from tests.support.journey import OPERATOR, Actors, auth, eventually
+from tests.support.journey import OPERATOR, Actors, auth, eventually, uploader
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -82,12 +80,7 @@ async def busy_platform(ops: Actors, settings: Settings) -> tuple[list[str], str
     for cid, token in patients:
         await ops.consent(cid, token, [source.code])
     for hospital in (source, other):
-        async with KafkaUploader(
-            await hospital_connection(settings, hospital.code),
-            hospital.code,
-            hospital.upload_key,
-            settings.topic_prefix,
-        ) as adapter:
+        async with uploader(settings, hospital) as adapter:
             for cid, _ in patients:
                 await adapter.send(make_patient_bundle(
                     rng, cid=cid, hospital_code=hospital.code, n_resources=12,

@@ -8,15 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from healthlink_adapter import KafkaUploader
 from pymongo import AsyncMongoClient
 
 from healthlink.synthetic import make_patient_bundle
 from shared import topics
 from shared.database import Document
-from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
-from tests.support.journey import OPERATOR, Actors, eventually
+from tests.support.journey import OPERATOR, Actors, eventually, uploader
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -75,12 +73,7 @@ async def test_two_instances_split_the_partitions_and_process_everything_once(
     reader = await ops.hospital("11535", "Chulalongkorn Hospital", role="consumer")
     doctor = await ops.physician(reader, "13579")
     expected: dict[str, set[str]] = {}
-    async with KafkaUploader(
-        await hospital_connection(ops_settings, source.code),
-        source.code,
-        source.upload_key,
-        ops_settings.topic_prefix,
-    ) as adapter:
+    async with uploader(ops_settings, source) as adapter:
         for _ in range(PATIENTS):
             cid, token = await ops.patient(rng)
             await ops.consent(cid, token, [source.code])

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from healthlink_adapter import KafkaUploader
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -22,9 +21,8 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from healthlink.synthetic import make_patient_bundle
-from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
-from tests.support.journey import Actors
+from tests.support.journey import Actors, uploader
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -91,12 +89,7 @@ async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_
     await actors.consent(consented, token, [source.code])
     refused, _ = await actors.patient(rng)
     doctor = await actors.physician(reader, LICENCE, PIN)
-    async with KafkaUploader(
-        await hospital_connection(settings, source.code),
-        source.code,
-        source.upload_key,
-        settings.topic_prefix,
-    ) as adapter:
+    async with uploader(settings, source) as adapter:
         for cid in (consented, refused):
             bundle = make_patient_bundle(
                 rng, cid=cid, hospital_code=source.code, n_resources=12, sensitive_fraction=0.0

@@ -5,12 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import make_patient_bundle
-from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
-from tests.support.journey import Actors, auth
+from tests.support.journey import Actors, auth, uploader
 
 pytestmark = pytest.mark.e2e
 
@@ -26,12 +24,7 @@ async def test_searches_and_summary_show_only_consented_sources_until_removed(
     await actors.consent(cid, patient_token, [source.code])
     doctor = await actors.physician(reader, "40001")
     for hospital in (source, other):
-        async with KafkaUploader(
-            await hospital_connection(settings, hospital.code),
-            hospital.code,
-            hospital.upload_key,
-            settings.topic_prefix,
-        ) as adapter:
+        async with uploader(settings, hospital) as adapter:
             bundle = make_patient_bundle(
                 rng, cid=cid, hospital_code=hospital.code, n_resources=20, sensitive_fraction=0.0
             )

@@ -12,7 +12,7 @@ from healthlink_adapter import DataRequest, DataRequestReader
 from services.consent.consents import data_request
 from shared.cid import random_cid
 from shared.kafka_admin import hospital_connection
-from shared.runtime import ensure_topics
+from shared.kafka_topics import ensure_topics
 from shared.settings import Settings
 from shared.topics import data_requests_topic
 from tests.support.kafka import publish_raw

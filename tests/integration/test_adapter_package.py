@@ -30,7 +30,7 @@ from shared import tokens, topics
 from shared.events import topic_of
 from shared.kafka_admin import hospital_connection
 from shared.kafka_client import ADMIN, client_options
-from shared.runtime import ensure_topics
+from shared.kafka_topics import ensure_topics
 from shared.settings import Settings
 from tests.support.kafka import publish_raw
 

@@ -15,7 +15,7 @@ import copy
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,48 +23,33 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
 from joserfc.jwk import OKPKey
 from pymongo import ASCENDING, AsyncMongoClient
 
 from services.audit import handlers
-from services.audit.app import create_app
 from services.audit.handlers import Deps
 from services.audit.proofs import check_proof
 from services.audit.repository import MongoAuditLog
 from services.audit.settings import AuditSettings
 from services.audit.sources import Entry
 from shared import tokens, topics
-from shared.database import Document, make_client
+from shared.database import Document
 from shared.events import AuditHeadSigned, RecordAccessed
 from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
 from tests.support.audit_tamper import TAMPERS, Rec
 from tests.support.cli import healthlink
 from tests.support.events import raw
+from tests.support.inprocess import running
 from tests.support.journey import auth, eventually
 from tests.support.kafka import read_events
-from tests.support.settings import TEST_SECRET, isolated_settings
-from tests.support.stack import real_stack
+from tests.support.settings import TEST_SECRET
 
 pytestmark = pytest.mark.integration
 
 CHAIN = "access.p0"
 CID = "1100700000001"
 N, K = 12, 5
-
-
-@pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
-
-
-@pytest.fixture
-async def client(stack_settings: Settings) -> AsyncIterator[AsyncMongoClient[Document]]:
-    mongo = make_client(stack_settings)
-    yield mongo
-    await mongo.close()
 
 
 def entry(n: int) -> Entry:
@@ -90,9 +75,9 @@ async def replace_chain(db: Any, chain: str, records: list[Rec]) -> None:
 
 @pytest.mark.parametrize("name", sorted(TAMPERS))
 async def test_verify_names_the_first_bad_record_and_the_proof_fails(
-    client: AsyncMongoClient[Document], name: str
+    mongo: AsyncMongoClient[Document], name: str
 ) -> None:
-    db = client[f"audit_heads_{uuid.uuid4().hex[:10]}"]
+    db = mongo[f"audit_heads_{uuid.uuid4().hex[:10]}"]
     log_ = MongoAuditLog(db)
     await log_.ensure_indexes()
     deps = Deps(log=log_, key=OKPKey.generate_key("Ed25519", private=True))
@@ -112,13 +97,13 @@ async def test_verify_names_the_first_bad_record_and_the_proof_fails(
     after = check_proof(await handlers.access_proof(deps, CID), deps.key)
     if name != "edit-index":  # moved out of the patient's log: an omission (docs/audit.md)
         assert not after.ok and after.problems
-    await client.drop_database(db.name)
+    await mongo.drop_database(db.name)
 
 
-async def test_records_from_an_older_version_are_named(client: AsyncMongoClient[Document]) -> None:
+async def test_records_from_an_older_version_are_named(mongo: AsyncMongoClient[Document]) -> None:
     from services.audit.chain import legacy_hash
 
-    db = client[f"audit_heads_{uuid.uuid4().hex[:10]}"]
+    db = mongo[f"audit_heads_{uuid.uuid4().hex[:10]}"]
     log_ = MongoAuditLog(db)
     await log_.ensure_indexes()
     for i in range(3):
@@ -130,7 +115,7 @@ async def test_records_from_an_older_version_are_named(client: AsyncMongoClient[
     await replace_chain(db, CHAIN, records)
     found = await handlers.verify_log(Deps(log=log_))
     assert [(b.seq, b.kind) for b in found.breaches] == [(0, "legacy")]
-    await client.drop_database(db.name)
+    await mongo.drop_database(db.name)
 
 
 # --- the service on Kafka, the CLI, the HTTP proof -------------------------------------------
@@ -149,17 +134,14 @@ def audit_settings(stack_settings: Settings, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture(scope="module")
 async def audit(audit_settings: AuditSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(audit_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://audit") as client:
-            yield client
+    async with running("audit", audit_settings) as (_, client):
+        yield client
 
 
 async def test_heads_published_verified_by_the_cli_and_proofs_checked_offline(
     audit: httpx.AsyncClient,
     audit_settings: AuditSettings,
-    client: AsyncMongoClient[Document],
+    mongo: AsyncMongoClient[Document],
     tmp_path: Path,
 ) -> None:
     settings = audit_settings
@@ -178,7 +160,7 @@ async def test_heads_published_verified_by_the_cli_and_proofs_checked_offline(
             )
     finally:
         await producer.stop()
-    db = client[settings.db_name("audit")]
+    db = mongo[settings.db_name("audit")]
 
     async def signed_all() -> str | None:
         doc = await db.heads.find_one({"tree_size": N})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,32 +14,16 @@ from services.audit.handlers import Deps, verify_log
 from services.audit.repository import MongoAuditLog, record_key
 from services.audit.sources import Entry
 from services.audit.verification import Breach
-from shared.database import Document, make_client
-from shared.settings import Settings
-from tests.support.settings import isolated_settings
-from tests.support.stack import real_stack
+from shared.database import Document
 
 pytestmark = pytest.mark.integration
 
 CHAIN = "access.p0"
 
 
-@pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
-
-
 @pytest.fixture
-async def client(stack_settings: Settings) -> AsyncIterator[AsyncMongoClient[Document]]:
-    mongo = make_client(stack_settings)
-    yield mongo
-    await mongo.close()
-
-
-@pytest.fixture
-async def log_(client: AsyncMongoClient[Document]) -> MongoAuditLog:
-    found = MongoAuditLog(client[f"audit_log_{uuid.uuid4().hex[:10]}"])
+async def log_(mongo: AsyncMongoClient[Document]) -> MongoAuditLog:
+    found = MongoAuditLog(mongo[f"audit_log_{uuid.uuid4().hex[:10]}"])
     await found.ensure_indexes()
     return found
 

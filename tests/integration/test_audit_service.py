@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
 
-from services.audit.app import create_app
 from shared import tokens, topics
 from shared.cid import random_cid
 from shared.events import (
@@ -24,27 +22,18 @@ from shared.events import (
 )
 from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
-from tests.support.events import raw
+from tests.support.events import access_data, raw
+from tests.support.inprocess import running
 from tests.support.journey import OPERATOR, auth, eventually
-from tests.support.settings import TEST_SECRET, isolated_settings
-from tests.support.stack import real_stack
+from tests.support.settings import TEST_SECRET
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
-
-
-@pytest.fixture(scope="module")
 async def audit(stack_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(stack_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://audit") as client:
-            yield client
+    async with running("audit", stack_settings) as (_, client):
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -75,26 +64,21 @@ async def send(
 
 
 def access(cid: str, decision: str, **extra: Any) -> Envelope:
-    data = {
-        "physician": "12345",
-        "physician_name": "นพ. ทดสอบ",
-        "hospital": "11535",
-        "patient": cid,
-        "purpose": "TREAT",
-        "decision": decision,
-        "reason": "consent" if decision == "permit" else "patient has not consented",
-        "categories": ["lab_value"] if decision == "permit" else [],
-        "sources": [],
-        "count": 3 if decision == "permit" else 0,
-        "hidden": 0,
-        "break_glass": False,
-        "break_glass_reason": None,
-        "correlation_id": "c",
-        "time": datetime.now(UTC).isoformat(),
-        "endpoint": "$everything",
-        **extra,
-    }
-    return raw(RecordAccessed, cid, data)
+    permit = decision == "permit"
+    data = access_data(
+        cid,
+        datetime.now(UTC).isoformat(),
+        decision=decision,
+        reason="consent" if permit else "patient has not consented",
+        categories=["lab_value"] if permit else [],
+        sources=[],
+        count=3 if permit else 0,
+        hidden=0,
+        break_glass_reason=None,
+        correlation_id="c",
+        endpoint="$everything",
+    )
+    return raw(RecordAccessed, cid, {**data, **extra})
 
 
 def patient_token(cid: str) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import psycopg
@@ -25,8 +25,6 @@ from shared.indexes import (
 from shared.indexes.postgres import table_of
 from shared.settings import Settings
 from tests.support.query_plans import check_shapes
-from tests.support.settings import isolated_settings
-from tests.support.stack import real_stack
 
 pytestmark = pytest.mark.integration
 
@@ -61,12 +59,6 @@ SHAPES = [
         scans="FerretDB 1.24 does not push $in down",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -18,8 +18,6 @@ from services.notify.repository import Inbox
 from services.notify.settings import NotifySettings
 from shared.database import Document, make_client
 from shared.settings import Settings
-from tests.support.settings import isolated_settings
-from tests.support.stack import real_stack
 
 pytestmark = pytest.mark.integration
 BKK = ZoneInfo("Asia/Bangkok")
@@ -28,12 +26,6 @@ ALL, SOME = "1100700000001", "1100700000002"
 
 def bkk(y: int, mo: int, d: int, h: int, mi: int = 0) -> datetime:
     return datetime(y, mo, d, h, mi, tzinfo=BKK)
-
-
-@pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -30,21 +30,14 @@ from shared.events import (
 from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
 from tests.support.clock import Clock
-from tests.support.events import envelope
+from tests.support.events import access_data, envelope
 from tests.support.journey import auth, eventually
-from tests.support.settings import TEST_SECRET, isolated_settings, settings_for
-from tests.support.stack import real_stack
+from tests.support.settings import TEST_SECRET, settings_for
 
 pytestmark = pytest.mark.integration
 
 
 CLOCK = Clock()
-
-
-@pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
 
 
 @pytest.fixture(scope="module")
@@ -76,19 +69,7 @@ async def send(producer: AIOKafkaProducer, settings: Settings, topic: str, event
 
 
 def access(cid: str, **extra: Any) -> Envelope:
-    data = {
-        "physician": "12345",
-        "physician_name": "นพ. ทดสอบ",
-        "hospital": "11535",
-        "patient": cid,
-        "purpose": "TREAT",
-        "decision": "permit",
-        "reason": "consent",
-        "categories": ["medication"],
-        "break_glass": False,
-        "time": CLOCK.now.isoformat(),
-        **extra,
-    }
+    data = access_data(cid, CLOCK.now.isoformat(), **extra)
     return envelope(RecordAccessed.model_validate(data), cid)
 
 

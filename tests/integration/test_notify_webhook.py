@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -24,8 +24,7 @@ from shared.database import Document, make_client
 from shared.settings import Settings
 from tests.support.clock import Clock
 from tests.support.journey import eventually
-from tests.support.settings import TEST_SECRET, isolated_settings
-from tests.support.stack import real_stack
+from tests.support.settings import TEST_SECRET
 
 pytestmark = pytest.mark.integration
 KEY = webhook_key(TEST_SECRET)
@@ -86,12 +85,6 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 async def _started(server: uvicorn.Server) -> bool:
     return server.started
-
-
-@pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
 
 
 @pytest.fixture

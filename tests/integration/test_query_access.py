@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from healthlink.synthetic import make_patient_bundle
 from services.ingest.bundle import parse_bundle
@@ -28,12 +27,13 @@ from shared import tokens, topics
 from shared.broker import Publisher, make_broker
 from shared.cid import random_cid
 from shared.events import ConsentChanged, ConsentGranted, HospitalChanged, HospitalRegistered
-from shared.kafka_client import ADMIN, client_options
+from shared.kafka_client import ADMIN
 from shared.logging import CORRELATION_HEADER
 from shared.settings import Settings
 from tests.support.events import envelope
 from tests.support.inprocess import running
 from tests.support.journey import eventually
+from tests.support.kafka import read_events
 from tests.support.settings import TEST_ADMIN
 
 pytestmark = pytest.mark.integration
@@ -146,24 +146,8 @@ async def world(settings: Settings) -> AsyncIterator[World]:
 
 
 async def read_topic(settings: Settings, topic: str, at_least: int) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        topics.named(topic, settings.topic_prefix),
-        **client_options(settings, ADMIN),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    try:
-        for _ in range(60):
-            batch = await consumer.getmany(timeout_ms=500)
-            found += [json.loads(r.value) for rs in batch.values() for r in rs if r.value]
-            if len(found) >= at_least and not batch:
-                break
-    finally:
-        await consumer.stop()
-    return found
+    """Every event of ``topic``: at least ``at_least``, and any more that came with them."""
+    return [event for _, event in await read_events(settings, topic, at_least, drain=True)]
 
 
 def sources_of(body: dict[str, Any]) -> set[str]:

@@ -19,7 +19,8 @@ import pytest
 from healthlink.synthetic import make_patient_bundle
 from services.ingest.bundle import parse_bundle
 from services.ingest.documents import stored_record, to_documents
-from services.query.chartstore import PARTS_BEFORE_COMPACTION, ChartCache, ChartStore
+from services.query.chartparts import PARTS_BEFORE_COMPACTION, ChartCache
+from services.query.chartstore import ChartStore
 from shared.cid import random_cid
 from shared.database import Document, make_client
 from shared.settings import Settings

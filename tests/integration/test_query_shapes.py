@@ -7,24 +7,14 @@ each service declares its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from shared.database import make_client
 from shared.settings import Settings
 from tests.support.query_plans import check_shapes
 from tests.support.service_shapes import SERVICES
-from tests.support.settings import isolated_settings
-from tests.support.stack import real_stack
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def stack_settings() -> Iterator[Settings]:
-    with real_stack() as endpoints:
-        yield isolated_settings(endpoints)
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))

@@ -77,12 +77,7 @@ async def interactions(base: str, token: str, cid: str, root: str) -> list[Inter
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
 
         async def run(name: str, step: Callable[[Interaction], Awaitable[object]]) -> None:
-            it = Interaction(name)
-            try:
-                await step(it)
-            except Exception as exc:  # an interaction that fails is counted
-                it.error = f"{type(exc).__name__}: {exc}"[:300]
-            found.append(it)
+            await run_plain(found, name, step)
 
         p = {"patient": cid}
         await run("metadata", lambda it: _get(http, it, "/metadata"))
@@ -105,51 +100,32 @@ async def interactions(base: str, token: str, cid: str, root: str) -> list[Inter
             "Patient search by identifier",
             lambda it: _get(http, it, "/Patient", identifier=f"{CID_SYSTEM}|{cid}"),
         )
-        await run("Observation search", lambda it: _get(http, it, "/Observation", **p))
-        await run(
-            "Observation subject=Patient/",
-            lambda it: _get(http, it, "/Observation", subject=f"Patient/{cid}"),
-        )
-        await run(
-            "Observation _format=json",
-            lambda it: _get(http, it, "/Observation", **p, _format="json"),
-        )
-        await run(
-            "Observation _summary=count",
-            lambda it: _get(http, it, "/Observation", **p, _summary="count"),
-        )
-        await run(
-            "Observation _include=Observation:encounter",
-            lambda it: _get(http, it, "/Observation", **p, _include="Observation:encounter"),
-        )
-        await run(
-            "Observation date + _total",
-            lambda it: _get(http, it, "/Observation", **p, date="ge2000-01-01", _total="accurate"),
-        )
-        await run(
-            "Observation unknown parameter (lenient)",
-            lambda it: _get(http, it, "/Observation", **p, colour="red"),
-        )
-        await run(
-            "Condition onset-date",
-            lambda it: _get(http, it, "/Condition", **p, **{"onset-date": "le2100"}),
-        )
-        await run(
-            "Condition _lastUpdated",
-            lambda it: _get(http, it, "/Condition", **p, _lastUpdated="ge2000-01-01"),
-        )
-        await run(
-            "Encounter _include=Encounter:subject",
-            lambda it: _get(http, it, "/Encounter", **p, _include="Encounter:subject"),
-        )
-        for rtype in (
-            "Immunization",
-            "MedicationRequest",
-            "AllergyIntolerance",
-            "Procedure",
-            "DiagnosticReport",
-        ):
-            await run(f"{rtype} search", lambda it, t=rtype: _get(http, it, f"/{t}", **p))
+        searches: list[tuple[str, str, dict[str, str]]] = [
+            ("Observation search", "/Observation", p),
+            ("Observation subject=Patient/", "/Observation", {"subject": f"Patient/{cid}"}),
+            ("Observation _format=json", "/Observation", {**p, "_format": "json"}),
+            ("Observation _summary=count", "/Observation", {**p, "_summary": "count"}),
+            ("Observation _include=Observation:encounter", "/Observation",
+             {**p, "_include": "Observation:encounter"}),
+            ("Observation date + _total", "/Observation",
+             {**p, "date": "ge2000-01-01", "_total": "accurate"}),
+            ("Observation unknown parameter (lenient)", "/Observation", {**p, "colour": "red"}),
+            ("Condition onset-date", "/Condition", {**p, "onset-date": "le2100"}),
+            ("Condition _lastUpdated", "/Condition", {**p, "_lastUpdated": "ge2000-01-01"}),
+            ("Encounter _include=Encounter:subject", "/Encounter",
+             {**p, "_include": "Encounter:subject"}),
+            *(
+                (f"{t} search", f"/{t}", p)
+                for t in ("Immunization", "MedicationRequest", "AllergyIntolerance", "Procedure",
+                          "DiagnosticReport")
+            ),
+        ]  # fmt: skip
+
+        def search(path: str, params: dict[str, str]) -> Callable[[Interaction], Awaitable[object]]:
+            return lambda it: _get(http, it, path, **params)
+
+        for name, path, params in searches:
+            await run(name, search(path, params))
         bodies = [b for it in found for b in it.bodies]
         for rtype in ("Observation", "Condition", "Encounter"):
             rid = first_id(bodies, rtype)
@@ -179,8 +155,9 @@ async def interactions(base: str, token: str, cid: str, root: str) -> list[Inter
 
 
 async def run_plain(
-    found: list[Interaction], name: str, step: Callable[[Interaction], Awaitable[None]]
+    found: list[Interaction], name: str, step: Callable[[Interaction], Awaitable[object]]
 ) -> None:
+    """Run one interaction and keep it in ``found`` (one that raises is counted failed)."""
     it = Interaction(name)
     try:
         await step(it)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+from healthlink_adapter import KafkaUploader
 
 from shared.cid import random_cid
+from shared.kafka_admin import hospital_connection
+from shared.settings import Settings
 from tests.support.platform import Platform
 from tests.support.settings import TEST_ADMIN
 
@@ -43,6 +47,18 @@ class Hospital:
     code: str
     admin_key: str
     upload_key: str
+
+
+@asynccontextmanager
+async def uploader(settings: Settings, hospital: Hospital) -> AsyncIterator[KafkaUploader]:
+    """The hospital's adapter on Kafka, logged in as that hospital, signing with its key."""
+    async with KafkaUploader(
+        await hospital_connection(settings, hospital.code),
+        hospital.code,
+        hospital.upload_key,
+        settings.topic_prefix,
+    ) as adapter:
+        yield adapter
 
 
 @dataclass

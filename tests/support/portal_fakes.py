@@ -38,19 +38,15 @@ RECORD = [
         code={"coding": [{"code": "E11.9", "display": "Type 2 diabetes mellitus"}]},
         onsetDateTime="2024-03-01",
     ),
-    resource(
-        "Observation",
-        code={"coding": [{"code": "4548-4", "display": "HbA1c"}]},
-        effectiveDateTime="2025-01-10T09:00:00+07:00",
-        valueQuantity={"value": 7.2, "unit": "%"},
-        status="final",
-    ),
-    resource(
-        "Observation",
-        code={"coding": [{"code": "4548-4", "display": "HbA1c"}]},
-        effectiveDateTime="2025-06-10T09:00:00+07:00",
-        valueQuantity={"value": 6.8, "unit": "%"},
-        status="final",
+    *(
+        resource(
+            "Observation",
+            code={"coding": [{"code": "4548-4", "display": "HbA1c"}]},
+            effectiveDateTime=f"{day}T09:00:00+07:00",
+            valueQuantity={"value": value, "unit": "%"},
+            status="final",
+        )
+        for day, value in (("2025-01-10", 7.2), ("2025-06-10", 6.8))
     ),
     resource(
         "AllergyIntolerance",

@@ -12,25 +12,24 @@ import orjson
 from services.query import subscribers
 from services.query.audit import Auditor
 from services.query.handlers import Deps
+from services.query.lockout import MemorySignInFailures
 from services.query.physicians import hash_pin
 from services.query.repository import (
     MemoryBreakGlassLog,
     MemoryCharts,
     MemoryLicenceRegistry,
     MemoryRosters,
-    MemorySignInFailures,
 )
 from services.query.settings import QuerySettings
 from shared import topics
 from shared.broker import RecordingPublisher
-from shared.cid import cid_check_digit
 from shared.consumer import Outcomes
 from shared.deadletter import SourceMessage
 from shared.events import ConsentGranted, HospitalRegistered, RecordsStored, StoredRecord
 from shared.projections import ConsentProjection
+from tests.support.cids import CID
 from tests.support.events import envelope
 
-CID = "110170012345" + str(cid_check_digit("110170012345"))
 SOURCE_A, SOURCE_B, READER = "10670", "13781", "11535"
 LICENCE, PIN = "12345", "2468"
 PIN_HASH = hash_pin(PIN)  # argon2id is slow on purpose: hash once

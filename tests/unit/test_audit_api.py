@@ -11,8 +11,8 @@ from fhir.resources.R4B.bundle import Bundle
 
 from services.audit import handlers
 from services.audit.app import create_app
+from services.audit.fakes import MemoryAuditLog
 from services.audit.handlers import Deps
-from services.audit.repository import MemoryAuditLog
 from services.audit.settings import AuditSettings
 from shared import tokens
 from shared.events import RecordAccessed

@@ -19,9 +19,10 @@ from services.audit.chain import (
     legacy_hash,
     next_record,
     record_hash,
+    settled_tips,
     tip_of,
 )
-from services.audit.verification import Breach, settled_tips, verify_all, verify_chain
+from services.audit.verification import Breach, verify_all, verify_chain
 
 pytestmark = pytest.mark.unit
 

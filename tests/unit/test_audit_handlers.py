@@ -10,8 +10,8 @@ from fhir.resources.R4B.bundle import Bundle
 
 from services.audit import handlers, subscribers
 from services.audit.errors import BadTime
+from services.audit.fakes import MemoryAuditLog
 from services.audit.handlers import Deps, Search
-from services.audit.repository import MemoryAuditLog
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected
 from shared.events import ConsentGranted, Envelope, RecordAccessed

@@ -13,6 +13,7 @@ from joserfc.jwk import OKPKey
 
 from services.audit import handlers
 from services.audit.chain import ChainTip
+from services.audit.fakes import MemoryAuditLog
 from services.audit.handlers import Deps
 from services.audit.heads import (
     HeadClaims,
@@ -25,7 +26,6 @@ from services.audit.heads import (
     verified_heads,
 )
 from services.audit.proofs import check_proof
-from services.audit.repository import MemoryAuditLog
 from shared.broker import RecordingPublisher
 from shared.events import AuditHeadSigned, RecordAccessed
 from shared.topics import AUDIT_HEADS

@@ -14,10 +14,11 @@ import pytest
 from joserfc.jwk import ECKey
 
 from services.auth.app import create_app
-from services.auth.domain import Client, ClientKind
+from services.auth.domain import PLAIN_SCOPES, Client, ClientKind
 from services.auth.handlers import Deps
 from services.auth.otp import RecordingOtpSender
 from services.auth.physicians import load_licence
+from shared import smart
 from shared.auth import TokenVerifier
 from shared.broker import RecordingPublisher
 from shared.coverage import HospitalState
@@ -152,6 +153,10 @@ async def test_discovery_lists_what_smart_apps_need(world: World) -> None:
     assert config["token_endpoint"] == f"{ISSUER}/token"
     jwks = (await world.http.get("/.well-known/jwks.json")).json()
     assert jwks["keys"][0]["alg"] == "ES256" and "d" not in jwks["keys"][0]
+
+
+def test_discovery_names_every_scope_that_names_no_resource() -> None:
+    assert [*PLAIN_SCOPES, "patient/*.rs", "user/*.rs", "system/*.rs"] == smart.SCOPES
 
 
 async def test_a_physician_launch_gives_a_token_for_the_picked_patient(world: World) -> None:

@@ -11,15 +11,13 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.consent import Consent
 
 from services.consent.app import create_app
+from services.consent.fakes import MemoryConsentRepository
 from services.consent.handlers import Deps
-from services.consent.repository import MemoryConsentRepository
 from services.consent.settings import ConsentSettings
 from shared.broker import RecordingPublisher
-from shared.cid import cid_check_digit
+from tests.support.cids import CID, OTHER
 
 pytestmark = pytest.mark.unit
-CID = "110170012345" + str(cid_check_digit("110170012345"))
-OTHER = "310170012345" + str(cid_check_digit("310170012345"))
 OPERATOR = {"authorization": "Bearer op-token"}
 
 

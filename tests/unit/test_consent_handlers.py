@@ -10,19 +10,17 @@ import pytest
 
 from services.consent import consents, registry, subscribers
 from services.consent.errors import AlreadyRegistered, HospitalNotFound, PatientNotFound
+from services.consent.fakes import MemoryConsentRepository
 from services.consent.handlers import Deps, register_patient, relay
-from services.consent.repository import MemoryConsentRepository
 from shared import topics
 from shared.broker import RecordingPublisher
-from shared.cid import cid_check_digit
 from shared.errors import InvalidInput
 from shared.events import Envelope
+from tests.support.cids import CID, OTHER
 from tests.support.clock import Clock
 
 pytestmark = pytest.mark.unit
 START = datetime(2026, 3, 1, 5, 0, tzinfo=UTC)
-CID = "110170012345" + str(cid_check_digit("110170012345"))
-OTHER = "310170012345" + str(cid_check_digit("310170012345"))
 
 
 @pytest.fixture

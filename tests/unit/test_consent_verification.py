@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from services.consent.errors import REFUSED_TH, TooManyAttempts, VerificationFailed
+from services.consent.fakes import MemoryConsentRepository
 from services.consent.handlers import Deps, register_patient, verify_identity
-from services.consent.repository import MemoryConsentRepository
 from services.consent.verification import (
     DEV_SCAN_OK,
     DevVerifier,
@@ -19,12 +19,11 @@ from services.consent.verification import (
 )
 from shared import topics
 from shared.broker import RecordingPublisher
-from shared.cid import cid_check_digit
 from shared.errors import Transient
+from tests.support.cids import CID
 from tests.support.clock import Clock
 
 pytestmark = pytest.mark.unit
-CID = "110170012345" + str(cid_check_digit("110170012345"))
 # 16:30 UTC = 23:30 in Bangkok; Bangkok midnight is 17:00 UTC.
 LATE_EVENING = datetime(2026, 3, 1, 16, 30, tzinfo=UTC)
 

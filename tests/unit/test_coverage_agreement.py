@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from services.consent import consents, registry, subscribers
 from services.consent.consents import expire_due
+from services.consent.fakes import MemoryConsentRepository
 from services.consent.handlers import Deps, register_patient
-from services.consent.repository import MemoryConsentRepository
 from shared.broker import RecordingPublisher
 from shared.coverage import ConsentState, HospitalState
 from shared.errors import HealthLinkError

@@ -14,13 +14,11 @@ from services.notify.handlers import Deps, notify
 from services.notify.settings import NotifySettings
 from services.notify.texts import Text
 from shared import tokens
-from shared.cid import cid_check_digit
+from tests.support.cids import CID, OTHER
 from tests.support.clock import Clock
 from tests.support.notify import memory_deps
 
 pytestmark = pytest.mark.unit
-CID = "110170012345" + str(cid_check_digit("110170012345"))
-OTHER = "310170012345" + str(cid_check_digit("310170012345"))
 OPERATOR = {"authorization": "Bearer op-token"}
 TEXT = Text("หัวข้อ", "เนื้อความ", "Title", "Body")
 START = datetime(2026, 3, 1, 5, 0, tzinfo=UTC)

@@ -13,7 +13,6 @@ from services.notify.announcements import Announcer
 from services.notify.handlers import Deps, flush_digests
 from services.notify.repository import MemoryInbox
 from services.notify.slots import MemoryAnnouncementSlots
-from shared.cid import cid_check_digit
 from shared.coverage import ConsentState, HospitalState
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected
@@ -27,14 +26,13 @@ from shared.events import (
     VerificationFailed,
     VerificationRefused,
 )
+from tests.support.cids import CID, OTHER
 from tests.support.clock import Clock
-from tests.support.events import envelope, raw
+from tests.support.events import access_data, envelope, raw
 from tests.support.notify import inbox_of, memory_deps, queued
 
 pytestmark = pytest.mark.unit
 START = datetime(2026, 3, 1, 5, 10, tzinfo=UTC)  # 12:10 in Bangkok
-CID = "110170012345" + str(cid_check_digit("110170012345"))
-OTHER = "310170012345" + str(cid_check_digit("310170012345"))
 
 
 @pytest.fixture
@@ -59,18 +57,7 @@ async def hospital(deps: Deps, code: str, name: str, joined_at: datetime = START
 
 
 def access(at: datetime, **extra: Any) -> Envelope:
-    data = {
-        "physician": "12345",
-        "physician_name": "Dr A",
-        "hospital": "10670",
-        "patient": CID,
-        "purpose": "TREAT",
-        "decision": "permit",
-        "reason": "consent",
-        "categories": ["medication"],
-        "time": at,
-        **extra,
-    }
+    data = access_data(CID, at, **{"physician_name": "Dr A", "hospital": "10670", **extra})
     return envelope(RecordAccessed.model_validate(data), CID)
 
 

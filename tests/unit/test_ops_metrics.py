@@ -8,8 +8,8 @@ from shared import topics
 from shared.consumer import Guard
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected, Transient
+from shared.kafka_topics import topic_specs
 from shared.metrics import Metrics
-from shared.runtime import topic_specs
 from shared.settings import Settings
 
 pytestmark = pytest.mark.unit

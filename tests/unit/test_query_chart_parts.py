@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from services.query.chartparts import PARTS_BEFORE_COMPACTION, folding
 from services.query.charts import Entry, combine, landing, ranks_of
-from services.query.chartstore import PARTS_BEFORE_COMPACTION, folding
 
 pytestmark = pytest.mark.unit
 

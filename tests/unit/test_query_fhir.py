@@ -220,11 +220,3 @@ async def test_capability_statement_and_smart(client: httpx.AsyncClient) -> None
         config = (await client.get(path)).json()
         assert config["token_endpoint"] == uris["token"]
         assert "S256" in config["code_challenge_methods_supported"]
-
-
-def test_smart_configuration_matches_the_auth_service() -> None:
-    from services.auth.api import CAPABILITIES, SCOPES
-    from services.query.bundles import SMART_CAPABILITIES, SMART_SCOPES
-
-    assert SMART_CAPABILITIES == CAPABILITIES
-    assert set(SMART_SCOPES) == set(SCOPES)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from services.query import access, reads
 from services.query.access import AccessContext, BreakGlass, Facts, Requester, Verdict
-from services.query.chartstore import ChartIndex
+from services.query.chartparts import ChartIndex
 from shared.coverage import ConsentState, HospitalState
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from services.query.dates import instant_range
-from services.query.search import matches, parse_everything, parse_search, select
+from services.query.matching import matches, select
+from services.query.search import parse_everything, parse_search
 from shared.errors import InvalidInput
 
 
