@@ -24,14 +24,8 @@ from rich.table import Table
 
 from shared.admin import Status, matcher, read_book
 from shared.deadletter import describe
-from shared.deadletter_pages import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    RetryLog,
-    decode_cursor,
-    encode_cursor,
-    read_page,
-)
+from shared.deadletter_cursor import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from shared.deadletter_pages import RetryLog, read_page
 from shared.errors import InvalidInput
 from shared.kafka_client import OPERATOR
 from shared.settings import Settings

@@ -26,16 +26,14 @@ from pydantic import BaseModel, Field
 
 from shared import acl, topics
 from shared.deadletter import RETRY_OF, DeadLetter, DeadLetters, describe
-from shared.deadletter_pages import (
+from shared.deadletter_cursor import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    RetryLog,
     check_limit,
     decode_cursor,
     encode_cursor,
-    read_after,
-    read_page,
 )
+from shared.deadletter_pages import RetryLog, read_after, read_page
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.http import require_operator
 from shared.kafka_client import OPERATOR

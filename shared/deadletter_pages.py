@@ -15,9 +15,6 @@ kept by each service process reads only what was added since its last look.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import time
 from collections import deque
 from collections.abc import Callable
@@ -33,8 +30,6 @@ from shared.errors import InvalidInput
 from shared.kafka_client import client_options
 from shared.settings import Settings
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 SCAN_RECORDS = 2000  # letters a page may read beyond the ones it returns (filters)
 SCAN_BYTES = 16 * 1024 * 1024  # and bytes (letters can be whole bundles)
 FETCH_BYTES = 256 * 1024  # per partition and fetch: the read-ahead a page may waste
@@ -42,39 +37,6 @@ WAIT_S = 5.0  # the longest a page waits for a partition that has records to ans
 PARTITIONS_TTL_S = 30.0  # how long a topic's partition list is taken as known
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
-
-
-def encode_cursor(positions: dict[int, int]) -> str:
-    """The opaque token of per-partition next offsets."""
-    body = json.dumps({"v": 1, "p": {str(p): o for p, o in sorted(positions.items())}})
-    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
-
-
-def decode_cursor(token: str) -> dict[int, int]:
-    """Per-partition offsets from a token, or ``InvalidInput`` saying what is wrong."""
-    if len(token) > 4096:
-        raise InvalidInput("cursor: too long")
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        body = json.loads(raw)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("cursor: not a token this API gave (use the `next` link)") from exc
-    if not isinstance(body, dict) or body.get("v") != 1 or not isinstance(body.get("p"), dict):
-        raise InvalidInput("cursor: not a token this API gave (use the `next` link)")
-    positions: dict[int, int] = {}
-    for part, offset in body["p"].items():
-        if not (isinstance(part, str) and part.isdigit()) or type(offset) is not int:
-            raise InvalidInput("cursor: partitions and offsets must be whole numbers")
-        if offset < 0:
-            raise InvalidInput("cursor: offsets cannot be negative")
-        positions[int(part)] = offset
-    return positions
-
-
-def check_limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
-    return limit
 
 
 def _headers(record: Record) -> dict[str, str]:

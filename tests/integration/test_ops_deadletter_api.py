@@ -16,7 +16,8 @@ import pytest
 from shared import topics
 from shared.admin import read_book, retry_letters
 from shared.deadletter import RETRY_OF, SourceMessage, dead_letter_headers
-from shared.deadletter_pages import RetryLog, encode_cursor, read_after
+from shared.deadletter_cursor import encode_cursor
+from shared.deadletter_pages import RetryLog, read_after
 from shared.errors import Forbidden
 from shared.kafka_client import ADMIN
 from shared.settings import Settings

@@ -13,7 +13,7 @@ from shared.acl import writers_of
 from shared.admin import DeadLetterBook, matcher, refuse_foreign, retry_letters
 from shared.broker import RecordingPublisher
 from shared.deadletter import DeadLetter, DeadLetters, SourceMessage, describe, preview
-from shared.deadletter_pages import MAX_LIMIT, check_limit, decode_cursor, encode_cursor
+from shared.deadletter_cursor import MAX_LIMIT, check_limit, decode_cursor, encode_cursor
 from shared.errors import Forbidden, InvalidInput
 from shared.events import RecordAccessed
 from tests.support.events import raw
