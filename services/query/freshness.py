@@ -7,8 +7,9 @@ and commits a batch's offsets only after merging it. So before a read opens a ch
 it takes the end of the patient's partition of ``records.stored`` (the partition the
 CID key hashes to, as the producer chose it) and waits until the query group's
 committed offset there has reached it: every part acknowledged before the read began
-is then merged. Under light load that is already so, and the check costs two small
-broker requests (ListOffsets and OffsetFetch), sent side by side. When the charts are
+is then merged. Committed offsets only grow, so the last one seen is kept: when it
+already covers the end, the check is one small request (ListOffsets); otherwise an
+OffsetFetch to the group's coordinator (found once) follows. When the charts are
 further behind than ``query_read_wait_s``, the read answers 503 with ``Retry-After``
 rather than fewer records than were announced.
 """
@@ -58,6 +59,8 @@ class KafkaFreshness:
         self._admin: AIOKafkaAdminClient | None = None
         self._ends: AIOKafkaConsumer | None = None
         self._partitions: list[int] = []
+        self._coordinator: int | None = None
+        self._seen: dict[TopicPartition, int] = {}  # committed offsets only grow
         self._lock = asyncio.Lock()
 
     async def _connect(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
@@ -79,11 +82,19 @@ class KafkaFreshness:
         return TopicPartition(self._topic, chosen)
 
     async def _committed(self, admin: AIOKafkaAdminClient, tp: TopicPartition) -> int:
-        found: dict[TopicPartition, Any] = await admin.list_consumer_group_offsets(
-            self._group, partitions=[tp]
-        )
+        if self._coordinator is None:
+            self._coordinator = await admin.find_coordinator(self._group)
+        try:
+            found: dict[TopicPartition, Any] = await admin.list_consumer_group_offsets(
+                self._group, group_coordinator_id=self._coordinator, partitions=[tp]
+            )
+        except KafkaError:
+            self._coordinator = None  # moved: found again next time
+            raise
         meta = found.get(tp)
-        return int(meta.offset) if meta is not None and meta.offset >= 0 else 0
+        done = int(meta.offset) if meta is not None and meta.offset >= 0 else 0
+        self._seen[tp] = max(done, self._seen.get(tp, 0))
+        return self._seen[tp]
 
     async def settle(self, cid: str) -> None:
         try:
@@ -95,8 +106,10 @@ class KafkaFreshness:
     async def _settle(self, cid: str) -> None:
         admin, ends = await self._connect()
         tp = self.partition_of(cid)
-        end_of, done = await asyncio.gather(ends.end_offsets([tp]), self._committed(admin, tp))
-        end = int(end_of[tp])
+        end = int((await ends.end_offsets([tp]))[tp])
+        if self._seen.get(tp, -1) >= end:
+            return
+        done = await self._committed(admin, tp)
         if done >= end:
             return
         loop = asyncio.get_running_loop()
