@@ -19,6 +19,7 @@ after ``EXPORT_TTL_S``. Files are built when fetched, not stored (``exportstore.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ EXPORT_TTL_S = 3600
 NDJSON = "application/fhir+ndjson"
 FORMATS = {NDJSON, "application/ndjson", "ndjson"}
 _KNOWN = {"_type", "_outputFormat"}
+_JOB_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex
 
 
 def parse_kick_off(pairs: Pairs, prefer: str) -> frozenset[str]:
@@ -78,7 +80,7 @@ async def kick_off(
 
 async def owned(deps: Deps, token: str | None, job_id: str) -> ExportJob:
     """The job, for its patient only (404 to anyone else, and once it has ended)."""
-    job = await deps.exports.get(job_id[:64])
+    job = await deps.exports.get(job_id) if _JOB_ID.fullmatch(job_id) else None
     requester, why = await requester_of(deps, token, job.owner if job else "")
     if requester is None:
         raise Unauthorized(why)
