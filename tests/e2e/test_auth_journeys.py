@@ -127,7 +127,7 @@ async def test_a_physicians_smart_app_reads_at_the_bedside(
     PIN, hospital), launches with a patient, and the app reads that patient's consented
     records from the query service with the access token it got — no other token."""
     ops, rng = actors, random.Random(77)
-    hospital = await ops.hospital("10682", "Ramathibodi Hospital")
+    hospital = await ops.hospital("10690", "Ramathibodi Hospital")  # its own code
     cid, patient_token = await ops.patient(rng)
     await ops.consent(cid, patient_token, [hospital.code])
     await ops.physician(hospital, "40077")  # query's own roster (until phase 2b)

@@ -33,7 +33,7 @@ from tests.support.platform import Platform
 pytestmark = pytest.mark.e2e
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 LICENCE, PIN = "40772", "8643"
-HOSPITAL, HOSPITAL_NAME = "10682", "Vajira Hospital"
+HOSPITAL, HOSPITAL_NAME = "10663", "Vajira Hospital"  # a code no other e2e test registers
 BUDGET_S = 90
 FAQ_TH = "ขออภัยค่ะ ท่านระบุข้อมูลไม่ถูกต้องเกิน 5 ครั้ง กรุณาทำรายการใหม่อีกครั้งในวันถัดไป"
 # The patient portal's back ends and the query service the physician reads through.
