@@ -10,6 +10,7 @@ import json
 import random
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from healthlink_adapter import KafkaUploader
 from joserfc.jwk import ECKey
@@ -37,6 +38,40 @@ async def operator_token(ops: Actors) -> str:
     return str(r.json()["access_token"])
 
 
+async def launch(ops: Actors, client: str, audience: str, lang: str) -> tuple[Browser, str]:
+    """A SMART app's standalone launch to the sign-in page (code flow with PKCE)."""
+    verifier, challenge = pkce()
+    query = {
+        "response_type": "code",
+        "client_id": client,
+        "redirect_uri": REDIRECT,
+        "scope": "openid fhirUser launch/patient patient/*.rs",
+        "state": client,
+        "aud": audience,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "ui_locales": lang,
+    }
+    browser = Browser(ops.http)
+    r = await browser.open(ops.url("auth", "/authorize?") + urlencode(query))
+    assert r.status_code == 200, r.text
+    return browser, verifier
+
+
+async def exchange(ops: Actors, client: str, code: str, verifier: str) -> httpx.Response:
+    """The app trades the code (and its PKCE verifier) for tokens."""
+    return await ops.http.post(
+        ops.url("auth", "/token"),
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": client,
+            "code_verifier": verifier,
+        },
+    )
+
+
 async def test_a_patient_signs_in_from_the_wallet(actors: Actors) -> None:
     ops = actors
     op = {"authorization": f"Bearer {await operator_token(ops)}"}
@@ -51,22 +86,8 @@ async def test_a_patient_signs_in_from_the_wallet(actors: Actors) -> None:
         ops.url("consent", "/patients"), json={"cid": cid, "birth_date": "1980-05-17"}
     )
     assert r.status_code == 201, r.text
-    verifier, challenge = pkce()
     audience = ops.url("query", "/fhir")
-    query = {
-        "response_type": "code",
-        "client_id": "wallet-e2e",
-        "redirect_uri": REDIRECT,
-        "scope": "openid fhirUser launch/patient patient/*.rs",
-        "state": "w1",
-        "aud": audience,
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "ui_locales": "en",
-    }
-    browser = Browser(ops.http)
-    r = await browser.open(ops.url("auth", "/authorize?") + urlencode(query))
-    assert r.status_code == 200, r.text
+    browser, verifier = await launch(ops, "wallet-e2e", audience, "en")
 
     async def code_sent() -> bool:
         r = await browser.post(ops.url("auth", "/authorize/patient/code"), cid=cid)
@@ -80,16 +101,7 @@ async def test_a_patient_signs_in_from_the_wallet(actors: Actors) -> None:
     assert r.status_code == 401, "consent's verification refused the scan"
     r = await browser.post(ops.url("auth", "/authorize/patient/scan"), scan=DEV_SCAN)
     back = code_of(r)
-    token = await ops.http.post(
-        ops.url("auth", "/token"),
-        data={
-            "grant_type": "authorization_code",
-            "code": back["code"],
-            "redirect_uri": REDIRECT,
-            "client_id": "wallet-e2e",
-            "code_verifier": verifier,
-        },
-    )
+    token = await exchange(ops, "wallet-e2e", back["code"], verifier)
     assert token.status_code == 200, token.text
     assert token.json()["patient"] == cid
     check = TokenVerifier(
@@ -165,21 +177,7 @@ async def test_a_physicians_smart_app_reads_at_the_bedside(
         json={"kind": "smart-app", "client_id": "bedside-e2e", "redirect_uris": [REDIRECT]},
     )
     assert r.status_code in (201, 409), r.text
-    verifier, challenge = pkce()
-    query = {
-        "response_type": "code",
-        "client_id": "bedside-e2e",
-        "redirect_uri": REDIRECT,
-        "scope": "openid fhirUser launch/patient patient/*.rs",
-        "state": "b1",
-        "aud": ops.url("query", "/fhir"),
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "ui_locales": "th",
-    }
-    browser = Browser(ops.http)
-    r = await browser.open(ops.url("auth", "/authorize?") + urlencode(query))
-    assert r.status_code == 200, r.text
+    browser, verifier = await launch(ops, "bedside-e2e", ops.url("query", "/fhir"), "th")
     r = await browser.post(
         ops.url("auth", "/authorize/physician"), licence="40077", pin="4321", hospital=hospital.code
     )
@@ -190,16 +188,7 @@ async def test_a_physicians_smart_app_reads_at_the_bedside(
         return code_of(r) if r.status_code in (302, 303) else None
 
     back = await eventually(launched, what="the patient known to auth")
-    token = await ops.http.post(
-        ops.url("auth", "/token"),
-        data={
-            "grant_type": "authorization_code",
-            "code": back["code"],
-            "redirect_uri": REDIRECT,
-            "client_id": "bedside-e2e",
-            "code_verifier": verifier,
-        },
-    )
+    token = await exchange(ops, "bedside-e2e", back["code"], verifier)
     assert token.status_code == 200 and token.json()["patient"] == cid, token.text
     smart = str(token.json()["access_token"])
     body = await ops.records(smart, cid, at_least=20)
