@@ -29,7 +29,8 @@ pytestmark = pytest.mark.integration
 
 CID = "1101700230705"  # a valid CID (checksum) so requests pass path validation
 HOSPITAL = "10670"
-PATH_VALUES = {"cid": CID, "code": HOSPITAL, "rtype": "Observation"}
+# A well-formed upload receipt, so GET /fhir/uploads/{receipt} reads its headers.
+PATH_VALUES = {"cid": CID, "code": HOSPITAL, "rtype": "Observation", "receipt": "up-1"}
 
 # No worker processes: the walk needs neither FHIR validation workers (ingest) nor the
 # chart projector's child process (query), and starting them is most of the time.
