@@ -19,6 +19,7 @@ import httpx
 from healthlink_adapter import KafkaUploader
 
 from healthlink.synthetic import make_patient_bundle
+from shared import tokens
 from shared.kafka_admin import hospital_connection
 from shared.settings import SERVICE_PORTS, Settings
 
@@ -182,7 +183,9 @@ def steps(urls: dict[str, str]) -> list[Step]:
     ]
 
 
-def render(urls: dict[str, str]) -> str:
+def render(urls: dict[str, str], console_key: str | None = None) -> str:
+    """What ``make up`` prints; ``console_key``: the demo hospital's admin key for the
+    hospital console's sign-in (a development stack's only)."""
     lines = ["", "Health Link is running:"]
     lines += [f"  {s:<8} {u}   (OpenAPI: {u}/docs)" for s, u in urls.items()]
     lines += [
@@ -196,6 +199,9 @@ def render(urls: dict[str, str]) -> str:
             f" then look up CID {DEMO_CID}",
             f"Patient portal (web, phone-first, Thai/English): {urls['portal']}/patient/",
             f"  verify CID {DEMO_CID} with the development scan (dev-face-scan-ok)",
+            f"Hospital console (web, phone-first, Thai/English): {urls['portal']}/hospital/",
+            f"  sign in: hospital {READER} with its admin key"
+            + (f" {console_key}" if console_key else " (GET /hospitals/{code}/credentials)"),
         ]
     lines += [
         "Try these (copy each block into a shell):",
@@ -209,4 +215,6 @@ def render(urls: dict[str, str]) -> str:
 async def run(settings: Settings, urls: dict[str, str] | None = None) -> None:
     found = urls or default_urls(settings)
     await load(settings, found)
-    print(render(found))
+    development = settings.environment != "production"
+    key = tokens.derive(settings.token_secret, "admin", READER) if development else None
+    print(render(found, key))
