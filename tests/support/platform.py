@@ -56,7 +56,8 @@ class Platform:
             )
         if service.split("-")[0] == "portal":  # the web viewer reads through query
             env["HEALTHLINK_PORTAL_QUERY_URL"] = self.url("query")
-            for other in ("consent", "audit", "notify"):  # the patient portal's back ends
+            # the patient portal's back ends, and ingest for the hospital console
+            for other in ("consent", "audit", "notify", "ingest"):
                 env[f"HEALTHLINK_PORTAL_{other.upper()}_URL"] = self.url(other)
         return env
 

@@ -8,8 +8,8 @@ import {
 } from '../common/page.js';
 
 const SCREENS = ['physicians', 'uploads'];
-// what the screens show; `done`: the last change's message per screen (a key and its
-// values, so a language switch re-translates it)
+// what the screens show; `done`: the last change's message per screen (a key, its
+// values and a time, so a language switch re-translates it)
 const data = { roster: null, uploads: null, done: {} };
 
 async function forget() {
@@ -70,7 +70,7 @@ function uploadItem(entry) {
 function renderDone(id, screen) {
   const done = data.done[screen];
   $(id).hidden = !done;
-  $(id).textContent = done ? t(done.key, done.vars) : '';
+  $(id).textContent = done ? t(done.key, { ...done.vars, when: formatDate(done.time) }) : '';
 }
 
 function render() {
@@ -129,7 +129,7 @@ async function removePhysician(licence) {
 
 async function retryUpload(entry) {
   await change('uploads', 'uploads-error', () => api('POST', '/uploads/set-aside/' + encodeURIComponent(entry.id) + '/retry', {}),
-    { key: 'uploads.retried', vars: { when: formatDate(entry.time) } });
+    { key: 'uploads.retried', vars: {}, time: entry.time });
   $('uploads-refresh').focus();
 }
 
