@@ -201,7 +201,7 @@ def render(urls: dict[str, str], console_key: str | None = None) -> str:
             f"  verify CID {DEMO_CID} with the development scan (dev-face-scan-ok)",
             f"Hospital console (web, phone-first, Thai/English): {urls['portal']}/hospital/",
             f"  sign in: hospital {READER} with its admin key"
-            + (f" {console_key}" if console_key else " (GET /hospitals/{code}/credentials)"),
+            + (f" {console_key}" if console_key else f" (GET /hospitals/{READER}/credentials)"),
         ]
     lines += [
         "Try these (copy each block into a shell):",
