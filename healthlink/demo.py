@@ -29,6 +29,7 @@ from joserfc.jwk import ECKey
 
 from healthlink.authtokens import ASSERTION, client_assertion
 from healthlink.synthetic import make_patient_bundle
+from shared import tokens
 from shared.kafka_admin import hospital_connection
 from shared.settings import SERVICE_PORTS, Settings
 
@@ -254,7 +255,11 @@ def steps(urls: dict[str, str], data_dir: Path | None = None) -> list[Step]:
     ]
 
 
-def render(urls: dict[str, str], data_dir: Path | None = None) -> str:
+def render(
+    urls: dict[str, str], data_dir: Path | None = None, console_key: str | None = None
+) -> str:
+    """What ``make up`` prints; ``console_key``: the demo hospital's admin key for the
+    hospital console's sign-in (a development stack's only)."""
     lines = ["", "Health Link is running:"]
     lines += [f"  {s:<8} {u}   (OpenAPI: {u}/docs)" for s, u in urls.items()]
     lines += [
@@ -268,6 +273,9 @@ def render(urls: dict[str, str], data_dir: Path | None = None) -> str:
             f" then look up CID {DEMO_CID}",
             f"Patient portal (web, phone-first, Thai/English): {urls['portal']}/patient/",
             f"  verify CID {DEMO_CID} with the development scan (dev-face-scan-ok)",
+            f"Hospital console (web, phone-first, Thai/English): {urls['portal']}/hospital/",
+            f"  sign in: hospital {READER} with its admin key"
+            + (f" {console_key}" if console_key else f" (GET /hospitals/{READER}/credentials)"),
         ]
     lines += [
         "Try these (copy each block into a shell):",
@@ -281,4 +289,6 @@ def render(urls: dict[str, str], data_dir: Path | None = None) -> str:
 async def run(settings: Settings, urls: dict[str, str] | None = None) -> None:
     found = urls or default_urls(settings)
     await load(settings, found)
-    print(render(found))
+    development = settings.environment != "production"
+    key = tokens.derive(settings.token_secret, "admin", READER) if development else None
+    print(render(found, console_key=key))

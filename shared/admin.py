@@ -135,13 +135,15 @@ def refuse_foreign(service: str, letters: Iterable[DeadLetter]) -> None:
         raise Forbidden(owners_message(service, foreign))
 
 
-async def retry_letters(dead_letters: DeadLetters, letters: Iterable[DeadLetter]) -> list[str]:
+async def retry_letters(
+    dead_letters: DeadLetters, letters: Iterable[DeadLetter], by: str = "operator"
+) -> list[str]:
     """Send each letter back to its source topic; returns their ids. The broker refusing
-    a topic (Kafka's ACLs) is ``Forbidden`` naming the topic's owner."""
+    a topic (Kafka's ACLs) is ``Forbidden`` naming the topic's owner. ``by``: who asked."""
     done: list[str] = []
     for letter in letters:
         try:
-            await dead_letters.retry(letter)
+            await dead_letters.retry(letter, by)
         except TopicAuthorizationFailedError as exc:
             detail = owners_message(dead_letters.service, {letter.source.topic: 1})
             if dead_letters.service in acl.writers_of(letter.source.topic):
