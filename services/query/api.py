@@ -236,7 +236,8 @@ async def read_search(rtype: str, request: Request, deps: DepsDep) -> Response:
 @fhir.get("/{rtype}/{rid}", response_model=None)
 async def read_resource(rtype: str, rid: str, request: Request, deps: DepsDep) -> Response:
     """Read one resource by id, under the same access decision and audit as a search."""
-    body = await reads.read(deps, optional_bearer(request), rtype, rid)
+    token = optional_bearer(request)
+    body = await reads.read(deps, token, rtype, rid, pairs_of(request), strict_of(request))
     return fhir_response(body)
 
 

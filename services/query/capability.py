@@ -1,12 +1,13 @@
 """The query service's FHIR R4 CapabilityStatement (``GET /fhir/metadata``): every type
-it reads and searches with their parameters and ``_include``s, ``$everything``, and
+it reads and searches with their parameters, ``_include``s and ``_revinclude``s,
+``$everything``, and
 SMART's security extension naming the auth service's endpoints."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.query.fhirparams import TYPE_INCLUDES, TYPE_PARAMS
+from services.query.fhirparams import TYPE_INCLUDES, TYPE_PARAMS, TYPE_REVINCLUDES
 from services.query.search import EVERYTHING_PARAMS, READ_TYPES, SEARCH_TYPES
 from shared.cid import CID_SYSTEM
 from shared.fhir import FHIR_JSON
@@ -23,7 +24,18 @@ _COMMON_SEARCH = [
     ("_sort", "string", "date or -date (default -date)"),
     ("_count", "number", "page size, 0-1000"),
     ("_offset", "number", "start of the page"),
-    ("_summary", "token", "count or false"),
+    (
+        "_summary",
+        "token",
+        "count, true (the summary elements), text, data or false; "
+        "subsetted resources are tagged SUBSETTED",
+    ),
+    (
+        "_elements",
+        "string",
+        "top-level elements to return (plus id, meta and mandatory "
+        "ones); unknown names are ignored; tagged SUBSETTED",
+    ),
     ("_total", "token", "none, estimate or accurate"),
 ]
 _DEFINITIONS = {
@@ -53,6 +65,8 @@ def _resource(rtype: str) -> dict[str, Any]:
     includes = [f"{rtype}:{name}" for name in TYPE_INCLUDES.get(rtype, {})]
     if includes:
         found["searchInclude"] = includes
+    if rtype in TYPE_REVINCLUDES:
+        found["searchRevInclude"] = list(TYPE_REVINCLUDES[rtype])
     return found
 
 

@@ -5,6 +5,9 @@ each a date, token or reference over paths of the resource (read from the stored
 JSON only when the parameter is given). ``TYPE_INCLUDES``: ``_include=Type:param``
 targets, the references a physician follows; ``included`` resolves them among the
 records the same request may see (so consent decides them like the rest).
+``TYPE_REVINCLUDES``: ``_revinclude=Source:param`` on a search of a type, the records
+that point at the page's (``revincluded``: among the same visible records, from the
+same source hospital as the record they point at).
 """
 
 from __future__ import annotations
@@ -105,6 +108,14 @@ TYPE_INCLUDES: dict[str, dict[str, tuple[str, ...]]] = {
                     "encounter": ("encounter",)},
     "Procedure": {"subject": ("subject",), "patient": ("subject",), "encounter": ("encounter",)},
 }  # fmt: skip
+# _revinclude on a search of the key type: "Source:param" (a TYPE_INCLUDES entry of
+# Source) whose references name a page resource. Only pairs whose references hospitals
+# send: Encounter <- the records of the visit, Observation <- its DiagnosticReport.
+TYPE_REVINCLUDES: dict[str, tuple[str, ...]] = {
+    "Encounter": ("Condition:encounter", "DiagnosticReport:encounter",
+                  "MedicationRequest:encounter", "Observation:encounter", "Procedure:encounter"),
+    "Observation": ("DiagnosticReport:result",),
+}  # fmt: skip
 
 
 def references(value: Any) -> list[str]:
@@ -132,4 +143,29 @@ def included(page: list[Entry], pool: dict[tuple[str, str], Entry],
                     if key in pool and key not in seen:
                         seen.add(key)
                         found.append(pool[key])
+    return found
+
+
+def revincluded(page: list[Entry], pool: list[Entry], revincludes: list[str],
+                skip: list[Entry]) -> list[Entry]:  # fmt: skip
+    """The entries of ``pool`` whose ``Source:param`` references name a ``page`` entry of
+    the same source hospital (each once; none of ``page`` or ``skip``)."""
+    if not revincludes or not page:
+        return []
+    targets = {(e["hospital"], e["type"], e["id"]) for e in page}
+    seen = {(e["type"], e["id"]) for e in [*page, *skip]}
+    found: list[Entry] = []
+    for value in revincludes:
+        source, _, param = value.partition(":")
+        fields = TYPE_INCLUDES[source][param]
+        for e in pool:
+            if e["type"] != source or (e["type"], e["id"]) in seen:
+                continue
+            resource: dict[str, Any] = orjson.loads(e["json"])
+            for ref in (r for name in fields for r in references(resource.get(name))):
+                parts = ref.split("/")
+                if len(parts) >= 2 and (e["hospital"], parts[-2], parts[-1]) in targets:
+                    seen.add((e["type"], e["id"]))
+                    found.append(e)
+                    break
     return found

@@ -18,7 +18,7 @@ from services.query.access import AccessContext, Verdict
 from services.query.bundles import patient_entry, searchset, summary
 from services.query.chartparts import ChartIndex
 from services.query.charts import Entry
-from services.query.fhirparams import included
+from services.query.fhirparams import included, revincluded
 from services.query.handlers import Deps, check_cid, facts_for, new_context, refuse, request
 from services.query.matching import select
 from services.query.search import (
@@ -30,6 +30,7 @@ from services.query.search import (
     parse_search,
     patient_of,
 )
+from services.query.subsets import parse_subset, shaped, shaped_json
 from shared.cid import is_valid_cid
 from shared.errors import Forbidden, InvalidInput, NotFound
 
@@ -83,9 +84,10 @@ async def everything(
         criteria = parse_everything(pairs, deps.settings.fhir_page_size, strict)
         index = await open_patient(deps, ctx)
         matched = select(await visible(deps, ctx, index), criteria)
-        page = matched[criteria.offset : criteria.offset + criteria.count]
+        page = [] if criteria.summary_count else matched[criteria.offset :][: criteria.count]
         for e in page:
             access.will_see(ctx, e)
+        page = shaped(page, criteria.subset)
         return searchset(page, len(matched), criteria, link, deps.settings.fhir_base)
 
 
@@ -112,8 +114,10 @@ async def search(
         page = [] if criteria.summary_count else matched[criteria.offset :][: criteria.count]
         pool = {(e["type"], e["id"]): e for e in seen}
         extra = included(page, pool, criteria.includes)
+        extra += revincluded(page, seen, criteria.revincludes, extra)
         for e in [*page, *extra]:
             access.will_see(ctx, e)
+        page, extra = shaped(page, criteria.subset), shaped(extra, criteria.subset)
         return searchset(page, len(matched), criteria, link, deps.settings.fhir_base, extra)
 
 
@@ -123,12 +127,20 @@ async def _owner(deps: Deps, rtype: str, ids: frozenset[str]) -> str:
     return owners.pop() if len(owners) == 1 else ""
 
 
-async def read(deps: Deps, token: str | None, rtype: str, rid: str) -> bytes:
+async def read(
+    deps: Deps,
+    token: str | None,
+    rtype: str,
+    rid: str,
+    pairs: Pairs | None = None,
+    strict: bool = False,
+) -> bytes:
     """``GET /fhir/{type}/{id}``: one resource, decided and audited like a search.
 
     Where it lives comes from ``resource_locations``; ``Patient/{cid}`` is the patient
     as Health Link knows them (CID identifier, demographics from the newest visible
-    Patient resource, links to each source's Patient resources)."""
+    Patient resource, links to each source's Patient resources). ``_elements`` and
+    ``_summary=true|text|data`` subset it (``_summary=count`` means nothing here)."""
     known = rtype in READ_TYPES and _ID.match(rid) is not None
     places = await deps.charts.locate(f"{rtype}/{rid}") if known else []
     patient = places[0][0] if places else (rid if rtype == "Patient" else "")
@@ -136,6 +148,7 @@ async def read(deps: Deps, token: str | None, rtype: str, rid: str) -> bytes:
     async with request(deps, ctx):
         if ctx.requester is None:
             raise refuse(ctx)
+        subset = parse_subset(pairs or [], strict)[1]
         if not known:
             raise NotFound(f"resource type not supported: {rtype[:40]}")
         require_scope(ctx, rtype, "r")
@@ -145,14 +158,14 @@ async def read(deps: Deps, token: str | None, rtype: str, rid: str) -> bytes:
             found = await _patient_resource(deps, ctx)
             if found is None:
                 raise NotFound("no record of this patient is visible")
-            return str(found["json"]).encode()
+            return shaped_json(str(found["json"]), subset).encode()
         index = await open_patient(deps, ctx)
         sources = {h for p, h in places if p == patient}
         seen = await visible(deps, ctx, {h: v for h, v in index.items() if h in sources})
         for e in seen:
             if e["type"] == rtype and e["id"] == rid:
                 access.will_see(ctx, e)
-                return str(e["json"]).encode()
+                return shaped_json(str(e["json"]), subset).encode()
         raise NotFound(f"{rtype}/{rid[:64]} is not known or not visible")
 
 
@@ -175,6 +188,7 @@ async def patient_search(
         found = await _patient_resource(deps, ctx) if is_valid_cid(cid) else None
         matched = [found] if found is not None else []
         page = [] if criteria.summary_count else matched[criteria.offset :][: criteria.count]
+        page = shaped(page, criteria.subset)
         return searchset(page, len(matched), criteria, link, deps.settings.fhir_base)
 
 

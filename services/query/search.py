@@ -10,12 +10,14 @@ Supported on every type search (``GET /fhir/{type}``): ``patient`` / ``subject``
 (``Patient/<cid>`` or ``<cid>``), ``date`` (``eq lt le gt ge`` prefixes,
 repeatable; the date ingest indexed for the type), ``category``, ``code`` (tokens
 ``code``, ``system|code``, ``system|``; comma = or), ``_id``, ``_lastUpdated``,
-``_sort`` (``date`` / ``-date``), ``_count``, ``_offset``, ``_summary`` (``count``,
-``false``), ``_total``, ``_include`` (``TYPE_INCLUDES``), ``_format``, ``_pretty``;
+``_sort`` (``date`` / ``-date``), ``_count``, ``_offset``, ``_summary`` and
+``_elements`` (``subsets.py``), ``_total``, ``_include`` (``TYPE_INCLUDES``),
+``_revinclude`` (``TYPE_REVINCLUDES``), ``_format``, ``_pretty``;
 plus each type's own parameters (``TYPE_PARAMS``: Condition's ``onset-date``,
 Immunization's ``vaccine-code``, ``status`` ...).
 
-``$everything``: ``_type``, ``_since``, ``start``, ``end``, ``_count``, ``_offset``.
+``$everything``: ``_type``, ``_since``, ``start``, ``end``, ``_count``, ``_offset``,
+``_summary``, ``_elements``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.query.dates import instant_range
-from services.query.fhirparams import TYPE_INCLUDES, TYPE_PARAMS, Param
+from services.query.fhirparams import TYPE_INCLUDES, TYPE_PARAMS, TYPE_REVINCLUDES, Param
+from services.query.subsets import Subset, parse_subset
 from shared.cid import CID_SYSTEM
 from shared.errors import InvalidInput
 from shared.fhir import FHIR_JSON
@@ -42,15 +45,15 @@ READ_TYPES = tuple(sorted(EVERYTHING_TYPES))
 
 COMMON_PARAMS = frozenset(
     {"patient", "subject", "date", "category", "code", "_id", "_lastUpdated", "_sort",
-     "_count", "_offset", "_summary", "_total", "_include", "_format", "_pretty"}
+     "_count", "_offset", "_summary", "_elements", "_total", "_include", "_revinclude",
+     "_format", "_pretty"}
 )  # fmt: skip
 EVERYTHING_PARAMS = frozenset({"_type", "_since", "start", "end", "_count", "_offset", "_format",
-                               "_pretty"})  # fmt: skip
+                               "_pretty", "_summary", "_elements"})  # fmt: skip
 PATIENT_PARAMS = frozenset({"_id", "identifier", "_count", "_offset", "_format", "_pretty",
-                            "_summary", "_total"})  # fmt: skip
+                            "_summary", "_elements", "_total"})  # fmt: skip
 MAX_COUNT = 1000
 _PREFIXES = ("eq", "lt", "le", "gt", "ge")
-_SUMMARIES = ("count", "false")
 _TOTALS = ("none", "estimate", "accurate")
 
 
@@ -66,6 +69,8 @@ class Criteria:
     # a type's own parameters: (param, bounds or tokens)
     own: list[tuple[Param, list[Any]]] = field(default_factory=list)
     includes: list[tuple[str, ...]] = field(default_factory=list)  # reference fields
+    revincludes: list[str] = field(default_factory=list)  # "Source:param"
+    subset: Subset | None = None  # _elements / _summary=true|text|data
     descending: bool = True
     count: int = 100
     offset: int = 0
@@ -149,7 +154,27 @@ def parse_search(
                 criteria.ignored.append(f"_include={v[:60]}")
             else:
                 criteria.includes.append(fields)
+        elif k == "_revinclude":
+            _revinclude(criteria, rtype, v, strict)
     return criteria
+
+
+def _revinclude(criteria: Criteria, rtype: str, value: str, strict: bool) -> None:
+    """``Source:param`` (or ``Source:param:Target``) among ``TYPE_REVINCLUDES[rtype]``."""
+    source, _, rest = value.partition(":")
+    param, _, target = rest.partition(":")
+    supported = TYPE_REVINCLUDES.get(rtype, ())
+    name = f"{source}:{param}"
+    if name in supported and target in ("", rtype):
+        if name not in criteria.revincludes:
+            criteria.revincludes.append(name)
+    elif strict:
+        raise InvalidInput(
+            f"_revinclude not supported: {value[:60]!r}; on {rtype}: "
+            + (", ".join(supported) or "none")
+        )
+    else:
+        criteria.ignored.append(f"_revinclude={value[:60]}")
 
 
 def parse_patient_search(
@@ -178,14 +203,8 @@ def parse_patient_search(
 
 
 def _common_flags(criteria: Criteria, pairs: list[tuple[str, str]], strict: bool) -> None:
-    summary = single(pairs, "_summary")
-    if summary is not None:
-        if summary in _SUMMARIES:
-            criteria.summary_count = summary == "count"
-        elif strict:
-            raise InvalidInput(f"_summary supports {', '.join(_SUMMARIES)}")
-        else:
-            criteria.ignored.append(f"_summary={summary[:20]}")
+    criteria.summary_count, criteria.subset, ignored = parse_subset(pairs, strict)
+    criteria.ignored += ignored
     total = single(pairs, "_total")
     if total is not None:
         if total not in _TOTALS:
@@ -233,6 +252,8 @@ def parse_everything(
     fmt = single(pairs, "_format")
     if fmt is not None and not is_json_format(fmt):
         raise InvalidInput("_format: only JSON is served")
+    criteria.summary_count, criteria.subset, ignored = parse_subset(pairs, strict)
+    criteria.ignored += ignored
     return criteria
 
 

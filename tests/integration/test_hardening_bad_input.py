@@ -84,6 +84,10 @@ EXTRA_PARAMS = (
     "_count",
     "_offset",
     "since",
+    "_summary",
+    "_elements",
+    "_include",
+    "_revinclude",
 )
 
 

@@ -160,3 +160,51 @@ async def test_the_patient_summary_is_a_valid_ips_document(live: tuple[World, st
         assert not entry["resource"].get("meta", {}).get("source", "").endswith(SOURCE_B)
     errors = validator().validate({"ips": body})["ips"]
     assert errors == [], errors[:5]
+
+
+async def test_subsets_and_reverse_includes_keep_to_the_decision(live: tuple[World, str]) -> None:
+    """``_revinclude`` brings back only records the reader may see, each pointing at a
+    page record of its own source; ``_elements`` and ``_summary=true`` keep every
+    resource's source hospital and tag it SUBSETTED; the paging links keep the
+    parameters; HAPI's R4 validator accepts the subsetted bundles."""
+    world, _ = live
+    doctor = await world.physician("20104", READER)
+    cid = world.cid()
+    await world.consent(cid, hospitals=[SOURCE_A])
+    await world.records(cid, SOURCE_A, 60)
+    await world.records(cid, SOURCE_B, 30)  # not consented: never included
+    me = bearer(doctor)
+    q = {"patient": cid, "_revinclude": "Observation:encounter", "_elements": "status,subject",
+         "_count": "2"}  # fmt: skip
+    r = await world.client.get("/fhir/Encounter", params=q, headers=me)
+    bundles, pairs = [], []
+    while True:
+        assert r.status_code == 200, r.text
+        bundle = r.json()
+        bundles.append(bundle)
+        matches = {f"Encounter/{e['resource']['id']}" for e in bundle["entry"]
+                   if e["search"]["mode"] == "match"}  # fmt: skip
+        pairs += [(e["resource"]["id"], matches) for e in bundle["entry"]
+                  if e["search"]["mode"] == "include"]  # fmt: skip
+        for resource in [e["resource"] for e in bundle["entry"]]:
+            assert resource["meta"]["source"].endswith(SOURCE_A)
+            assert "SUBSETTED" in [t["code"] for t in resource["meta"]["tag"]]
+            assert set(resource) <= {"resourceType", "id", "meta", "status", "_status", "code",
+                                     "class", "subject"}  # fmt: skip
+        nxt = [link["url"] for link in bundle["link"] if link["relation"] == "next"]
+        if not nxt:
+            break
+        assert "_revinclude=Observation%3Aencounter" in nxt[0] and "_elements=" in nxt[0]
+        r = await world.client.get(nxt[0], headers=me)
+    assert len(bundles) > 1 and pairs, "the synthetic record ties observations to encounters"
+    for rid, matches in pairs[:10]:  # the include lost its encounter to _elements: read it
+        r = await world.client.get(f"/fhir/Observation/{rid}", headers=me)
+        assert r.json()["encounter"]["reference"] in matches
+    r = await world.client.get(
+        f"/fhir/Patient/{cid}/$everything", params={"_summary": "true"}, headers=me
+    )
+    summary = r.json()
+    assert all(not e["resource"]["meta"]["source"].endswith(SOURCE_B) for e in summary["entry"])
+    documents = {f"page-{n}": b for n, b in enumerate(bundles[:5])}
+    errors = validator().validate({**documents, "summary": summary})
+    assert not any(errors.values()), errors

@@ -1,7 +1,8 @@
 """The FHIR interactions an off-the-shelf client makes, run against a live query service.
 
 ``interactions`` drives the API the way HAPI FHIR's generic client and fhirpy do
-(``_format=json`` on requests, ``_include``, ``subject=Patient/...``, reads by id,
+(``_format=json`` on requests, ``_include``, ``_revinclude``, ``_elements``,
+``_summary=true``, ``subject=Patient/...``, reads by id,
 ``next`` links followed to the end) and keeps every FHIR body it got, so the HAPI
 R4 validator can check them all in one run. An interaction passes when every
 response is 2xx (and, once validated, has no validator error).
@@ -114,6 +115,12 @@ async def interactions(base: str, token: str, cid: str, root: str) -> list[Inter
             ("Condition _lastUpdated", "/Condition", {**p, "_lastUpdated": "ge2000-01-01"}),
             ("Encounter _include=Encounter:subject", "/Encounter",
              {**p, "_include": "Encounter:subject"}),
+            ("Observation _elements", "/Observation", {**p, "_elements": "code,value"}),
+            ("Condition _summary=true", "/Condition", {**p, "_summary": "true"}),
+            ("Encounter _revinclude, _summary=data", "/Encounter",
+             {**p, "_revinclude": "Observation:encounter", "_summary": "data"}),
+            ("Observation _revinclude=DiagnosticReport:result", "/Observation",
+             {**p, "_revinclude": "DiagnosticReport:result"}),
             *(
                 (f"{t} search", f"/{t}", p)
                 for t in ("Immunization", "MedicationRequest", "AllergyIntolerance", "Procedure",
@@ -134,8 +141,9 @@ async def interactions(base: str, token: str, cid: str, root: str) -> list[Inter
                 if i is None:
                     raise LookupError(f"no {t} to read")
                 await _get(http, it, f"/{t}/{i}")
+                await _get(http, it, f"/{t}/{i}", _summary="true")
 
-            await run(f"{rtype} read by id", read)
+            await run(f"{rtype} read by id (and _summary=true)", read)
 
     client = AsyncFHIRClient(base, authorization=f"Bearer {token}")
 
