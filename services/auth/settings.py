@@ -16,9 +16,10 @@ class AuthSettings(Settings):
     """See docs/auth.md for each one."""
 
     # Where the auth service is reached (the ``iss`` of its tokens) and the FHIR base
-    # URL the tokens are for (their ``aud``; the ``aud`` a SMART app sends).
-    auth_issuer: str = "http://127.0.0.1:8006"
-    auth_audience: str = "http://127.0.0.1:8003/fhir"
+    # URL the tokens are for (their ``aud``; the ``aud`` a SMART app sends). Empty: the
+    # shared settings' defaults, http://127.0.0.1:<auth port> and <query port>/fhir.
+    auth_issuer: str = ""
+    auth_audience: str = ""
     # A private JWK set (JSON); the first key signs, every key is published. Unset in
     # development: one key derived from the development secret (refused in production).
     auth_signing_keys: str | None = None
@@ -53,7 +54,9 @@ class AuthSettings(Settings):
     @model_validator(mode="after")
     def _refuse_development_parts_in_production(self) -> AuthSettings:
         """Derived keys, codes written to a file and a generated operator key are for
-        development only."""
+        development only. Issuer and audience left empty follow the service ports."""
+        self.auth_issuer = self.auth_issuer or self.issuer
+        self.auth_audience = self.auth_audience or self.token_audience
         if self.environment != "production":
             return self
         if not self.auth_signing_keys:
