@@ -16,6 +16,7 @@ from healthlink.audit import audit as audit_cli
 from healthlink.authtokens import auth as auth_cli
 from healthlink.dlq import dlq
 from healthlink.kafka import app as kafka_app
+from healthlink.operators import app as operators_app
 from healthlink.physicians import app as physicians_app
 from healthlink.simulator import simulate_command
 from shared.lifeline import exit_within
@@ -30,6 +31,7 @@ cli.add_typer(physicians_app, name="physicians")
 cli.add_typer(docs_cli, name="docs")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(auth_cli, name="auth")
+cli.add_typer(operators_app, name="operators")
 cli.add_typer(kafka_app, name="kafka")
 cli.add_typer(__import__("healthlink.hospitals").hospitals.app, name="hospitals")
 cli.command("simulate")(simulate_command)
