@@ -111,7 +111,7 @@ async def test_named_operators_act_and_auditors_read_all_in_the_audit_log(
     ):
         for app in (consent_app, audit_app):
             app.state.operator_verifier = auth.verifier()
-        hospital = {"code": HOSPITAL, "name": "Named Operators Hospital", "role": "provider"}
+        hospital = {"code": HOSPITAL, "name": "Named Operators Hospital"}
         assert (await consent.post("/hospitals", json=hospital, headers=au)).status_code == 403
         r = await consent.post("/hospitals", json=hospital, headers=op)
         assert r.status_code == 201, r.text
@@ -150,7 +150,7 @@ async def test_named_operators_act_and_auditors_read_all_in_the_audit_log(
             r = await audit.get("/audit/records?kind=security&count=200", headers=au)
             assert r.status_code == 200, r.text
             found = [e["body"]["data"] for e in r.json()["entries"]
-                     if e["body"]["type"] == OperatorActed.TYPE]  # fmt: skip
+                     if e["type"] == OperatorActed.NAME]  # fmt: skip
             done = {(d["action"], d["target"]) for d in found if d["operator"] == OPERATOR}
             return found if wanted <= done else None
 
