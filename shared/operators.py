@@ -30,7 +30,7 @@ from fastapi import Depends, Request
 
 from shared.auth import TokenVerifier, bearer_token
 from shared.broker import EventPublisher
-from shared.errors import Forbidden, Transient
+from shared.errors import Forbidden, Transient, Unauthorized
 from shared.events import OperatorActed, topic_of
 from shared.logging import get_correlation_id, get_logger
 from shared.settings import Settings
@@ -83,7 +83,10 @@ async def identify(settings: Settings, verifier: TokenVerifier, token: str) -> O
         token.encode(), settings.admin_token.encode()
     ):
         return BOOTSTRAP_OPERATOR
-    principal = await verifier.verify(token)
+    try:
+        principal = await verifier.verify(token)
+    except Unauthorized as exc:
+        raise Unauthorized(f"an operator's or auditor's token is required: {exc.detail}") from exc
     roles = tuple(role for role in principal.roles if role in ROLES)
     if not roles:
         raise Forbidden("an operator's or auditor's token is required")
