@@ -14,12 +14,19 @@ Registering needs an operator's token at the auth service: the named operator in
 ``HEALTHLINK_OPERATOR_NAME``, or else the auth service's bootstrap operator
 (``HEALTHLINK_AUTH_BOOTSTRAP_OPERATOR``, development: ``dev-operator`` with its key under
 ``<data dir>/auth/``).
+
+Commands that act on Kafka directly rather than through a service's API (``healthlink
+replay``) check the operator the same way first (``acting_operator``: the token verified
+as the services verify it) and record the action themselves (``record_action``), as the
+service whose state they rebuild (its Kafka principal writes the security topic).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,10 @@ from joserfc.jwk import ECKey
 
 from healthlink.authtokens import ASSERTION, client_assertion
 from healthlink.operator import OperatorLogin
+from shared.broker import Publisher, make_broker
+from shared.errors import Forbidden, Transient
+from shared.events import OperatorActed, topic_of
+from shared.operators import Operator, identify, verifier_for
 from shared.settings import Settings
 
 app = typer.Typer(help="Named operators and auditors (their accounts and tokens).")
@@ -117,6 +128,48 @@ def register(settings: Settings, name: str, role: str, key: str = "") -> dict[st
         raise ValueError(f"refused ({response.status_code}): {response.text[:300]}")
     found: dict[str, Any] = response.json()
     return {**found, "key": str(path)}
+
+
+def acting_operator(settings: Settings) -> Operator:
+    """Who the command line acts as: the named operator (``HEALTHLINK_OPERATOR_NAME``),
+    its token fetched and verified as every service verifies it; without one, the
+    bootstrap identity where it is allowed (development and tests, never production by
+    default). ``Unauthorized``/``Forbidden`` otherwise; an auditor may not change."""
+    login = OperatorLogin()
+    token = fetch_token(settings, login.name, login.key) if login.name else settings.admin_token
+    who = asyncio.run(identify(settings, verifier_for(settings), token))
+    if not who.may_change():
+        raise Forbidden(f"{who.name} is an auditor: reading only, no changes")
+    return who
+
+
+async def _publish(settings: Settings, service: str, payload: OperatorActed) -> None:
+    broker = make_broker(settings, service)
+    await broker.start()
+    try:
+        envelope = payload.envelope(source=f"healthlink/{service}", subject=payload.operator)
+        await Publisher(broker, settings).publish(topic_of(envelope), envelope)
+    finally:
+        await broker.stop()
+
+
+def record_action(
+    settings: Settings, service: str, who: Operator, action: str, target: str,
+    detail: dict[str, str],
+) -> None:  # fmt: skip
+    """An ``operator.acted`` security event for an action the command line took itself,
+    published as ``service`` (its Kafka principal writes the security topic)."""
+    payload = OperatorActed(
+        operator=who.name,
+        action=action,
+        target=target[:200],
+        time=datetime.now(UTC),
+        detail={"service": service, "roles": " ".join(who.roles), "via": "cli", **detail},
+    )
+    try:
+        asyncio.run(_publish(settings, service, payload))
+    except Exception as exc:  # the broker refused or is gone: do not act unrecorded
+        raise Transient(f"the security log is unavailable ({type(exc).__name__})") from exc
 
 
 @app.command("add")

@@ -30,9 +30,10 @@ from shared.deadletter import SourceMessage, dead_letter_headers
 from shared.events import OperatorActed
 from shared.settings import Settings
 from tests.support.auth import AUDIENCE, ISSUER, backend_form, new_key, public_jwks
+from tests.support.cli import healthlink
 from tests.support.inprocess import running
 from tests.support.journey import eventually
-from tests.support.kafka import publish_raw
+from tests.support.kafka import publish_raw, read_events
 from tests.support.settings import settings_for
 
 pytestmark = pytest.mark.integration
@@ -159,3 +160,26 @@ async def test_named_operators_act_and_auditors_read_all_in_the_audit_log(
     mine = [d for d in found if d["operator"] == OPERATOR]
     assert {d["detail"]["service"] for d in mine} == {"consent"}
     assert all(d["detail"]["roles"] == "operator" for d in mine)
+
+
+async def test_a_replay_is_recorded_before_it_runs_and_refused_to_strangers(
+    settings: Settings,
+) -> None:
+    """``healthlink replay`` acts on Kafka itself: it checks the operator as the services
+    do and records ``replay.run`` (as the replayed service) before it changes anything."""
+    # Without a named operator, only where the bootstrap identity is allowed (not in
+    # production): here it is switched off, as production has it.
+    unnamed = settings.model_copy(update={"admin_token_enabled": False})
+    refused = await healthlink(unnamed, "replay", "notify", "--reset-only")
+    assert refused.exit_code == 2 and "operator's or auditor's token" in refused.stderr
+    done = await healthlink(settings, "replay", "notify", "--reset-only")
+    assert done.exit_code == 0, done.stderr
+    events = await read_events(settings, topics.SECURITY_EVENTS, 1, drain=True)
+    [acted] = [e["data"] for _, e in events if str(e["type"]).endswith(".operator.acted.v1")]
+    assert isinstance(acted, dict)
+    assert (acted["operator"], acted["action"], acted["target"]) == (
+        "bootstrap",
+        "replay.run",
+        "notify",
+    )
+    assert acted["detail"]["mode"] == "reset-only" and acted["detail"]["via"] == "cli"
