@@ -26,6 +26,7 @@ BENCHMARKS = [
     "bench.ingest",
     "bench.query",
     "bench.ops",
+    "bench.deadletters",
 ]
 
 

@@ -5,20 +5,31 @@ a physician at a third (consumer) hospital reads. Every command printed is run b
 ``tests/e2e/test_demo.py`` exactly as printed. Everything goes through the
 services' APIs as operators, hospitals and patients would use them: hospitals
 and licences through the operator APIs, the roster with the hospital's admin key,
-records through the hospital adapter package with the hospital's upload key.
+records through the hospital adapter package with the hospital's upload key. The
+physician is loaded into the auth service too (licence and roster, with the development
+operator's SMART Backend Services token), so the printed SMART commands work: a token
+through the sign-in page (``healthlink auth physician-token``), then FHIR reads with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import random
+import shlex
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from healthlink_adapter import KafkaUploader
+from joserfc.jwk import ECKey
 
+from healthlink.authtokens import ASSERTION, client_assertion
 from healthlink.synthetic import make_patient_bundle
+from shared import tokens
 from shared.kafka_admin import hospital_connection
 from shared.settings import SERVICE_PORTS, Settings
 
@@ -45,7 +56,47 @@ def default_urls(settings: Settings) -> dict[str, str]:
     return {s: f"http://127.0.0.1:{settings.port(s)}" for s in SERVICE_PORTS}
 
 
-async def load(settings: Settings, urls: dict[str, str]) -> None:
+def default_data_dir() -> Path:
+    """Where the auth service keeps the development operator's key (services.sh's)."""
+    return Path(os.environ.get("HEALTHLINK_DATA_DIR", ".data")).resolve()
+
+
+async def operator_token(http: httpx.AsyncClient, auth_url: str, data_dir: Path) -> str:
+    """The development operator's SMART Backend Services token (private_key_jwt)."""
+    key = ECKey.import_key(json.loads((data_dir / "auth" / "dev-operator.jwk").read_text()))
+    token_url = f"{auth_url}/token"
+    form = {
+        "grant_type": "client_credentials",
+        "scope": "system/Practitioner.cruds system/PractitionerRole.cruds",
+        "client_assertion_type": ASSERTION,
+        "client_assertion": client_assertion(key, "dev-operator", token_url),
+    }
+    r = await http.post(token_url, data=form)
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+async def load_smart_physician(http: httpx.AsyncClient, auth_url: str, data_dir: Path) -> None:
+    """The demo physician in the auth service's licence mirror and on its roster."""
+    operator = {"authorization": f"Bearer {await operator_token(http, auth_url, data_dir)}"}
+    r = await http.post(
+        f"{auth_url}/licences",
+        headers=operator,
+        json={"licence": LICENCE, "name": "นพ. สมชาย ใจดี", "pin": PIN},
+    )
+    r.raise_for_status()
+    deadline = time.monotonic() + 60
+    while True:  # auth learns of the hospital from its event
+        r = await http.post(
+            f"{auth_url}/hospitals/{READER}/physicians", headers=operator, json={"licence": LICENCE}
+        )
+        if r.status_code in (200, 201) or time.monotonic() > deadline:
+            r.raise_for_status()
+            return
+        await asyncio.sleep(0.3)
+
+
+async def load(settings: Settings, urls: dict[str, str], data_dir: Path | None = None) -> None:
     """Idempotent: safe to run again on a running platform."""
     operator = {"authorization": f"Bearer {settings.admin_token}"}
     keys: dict[str, dict[str, str]] = {}
@@ -90,6 +141,7 @@ async def load(settings: Settings, urls: dict[str, str]) -> None:
             json={"hospitals": [SOURCE]},
         )
         r.raise_for_status()
+        await load_smart_physician(http, urls["auth"], data_dir or default_data_dir())
     rng = random.Random(42)
     for code in (SOURCE, OTHER):
         async with KafkaUploader(
@@ -127,8 +179,19 @@ async def wait_visible(urls: dict[str, str], timeout_s: float = 60.0) -> None:
     raise TimeoutError("demo records did not become visible")
 
 
-def steps(urls: dict[str, str]) -> list[Step]:
+def smart_token(urls: dict[str, str], data_dir: Path) -> str:
+    """The demo physician's SMART access token through the sign-in page (code + PKCE)."""
+    command = [
+        sys.executable, "-m", "healthlink", "auth", "physician-token", "--licence", LICENCE,
+        "--pin", PIN, "--hospital", READER, "--url", urls["auth"],
+        "--audience", f"{urls['query']}/fhir",
+    ]  # fmt: skip
+    return f"STOKEN=$(HEALTHLINK_DATA_DIR={shlex.quote(str(data_dir))} {shlex.join(command)})"
+
+
+def steps(urls: dict[str, str], data_dir: Path | None = None) -> list[Step]:
     q, c, n, a = urls["query"], urls["consent"], urls["notify"], urls["audit"]
+    smart = smart_token(urls, data_dir or default_data_dir())
     doctor = (
         f"TOKEN=$(curl -s -X POST {q}/auth/token -H 'content-type: application/json' "
         f'-d \'{{"licence":"{LICENCE}","pin":"{PIN}","hospital":"{READER}"}}\' '
@@ -148,6 +211,16 @@ def steps(urls: dict[str, str]) -> list[Step]:
             "A physician at Chulalongkorn reads the patient (consented: Siriraj only)",
             f"{doctor}\n{read}",
             "HTTP 200",
+        ),
+        Step(
+            "The same read with a SMART access token (the sign-in page's code flow + PKCE)",
+            f"{smart}\n{read.replace('$TOKEN', '$STOKEN')}",
+            "HTTP 200",
+        ),
+        Step(
+            "The patient as Health Link knows them (FHIR read), with the SMART token",
+            f"{smart}\ncurl -s '{q}/fhir/Patient/{DEMO_CID}' -H \"authorization: Bearer $STOKEN\"",
+            f'"resourceType":"Patient","id":"{DEMO_CID}"',
         ),
         Step(
             "The patient's inbox: who read their record",
@@ -182,7 +255,11 @@ def steps(urls: dict[str, str]) -> list[Step]:
     ]
 
 
-def render(urls: dict[str, str]) -> str:
+def render(
+    urls: dict[str, str], data_dir: Path | None = None, console_key: str | None = None
+) -> str:
+    """What ``make up`` prints; ``console_key``: the demo hospital's admin key for the
+    hospital console's sign-in (a development stack's only)."""
     lines = ["", "Health Link is running:"]
     lines += [f"  {s:<8} {u}   (OpenAPI: {u}/docs)" for s, u in urls.items()]
     lines += [
@@ -196,12 +273,15 @@ def render(urls: dict[str, str]) -> str:
             f" then look up CID {DEMO_CID}",
             f"Patient portal (web, phone-first, Thai/English): {urls['portal']}/patient/",
             f"  verify CID {DEMO_CID} with the development scan (dev-face-scan-ok)",
+            f"Hospital console (web, phone-first, Thai/English): {urls['portal']}/hospital/",
+            f"  sign in: hospital {READER} with its admin key"
+            + (f" {console_key}" if console_key else f" (GET /hospitals/{READER}/credentials)"),
         ]
     lines += [
         "Try these (copy each block into a shell):",
         "",
     ]
-    for i, step in enumerate(steps(urls), 1):
+    for i, step in enumerate(steps(urls, data_dir), 1):
         lines += [f"# {i}. {step.title}", step.command, ""]
     return "\n".join(lines)
 
@@ -209,4 +289,6 @@ def render(urls: dict[str, str]) -> str:
 async def run(settings: Settings, urls: dict[str, str] | None = None) -> None:
     found = urls or default_urls(settings)
     await load(settings, found)
-    print(render(found))
+    development = settings.environment != "production"
+    key = tokens.derive(settings.token_secret, "admin", READER) if development else None
+    print(render(found, console_key=key))

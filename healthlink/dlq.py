@@ -26,6 +26,7 @@ from shared.admin import Status, matcher, read_book
 from shared.deadletter import describe
 from shared.deadletter_cursor import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from shared.deadletter_pages import RetryLog, read_page
+from shared.deadletter_reader import LetterReader
 from shared.errors import InvalidInput
 from shared.kafka_client import OPERATOR
 from shared.settings import Settings
@@ -46,7 +47,8 @@ async def _page(
     log = RetryLog()
     keep = matcher(log.retried, reason, service, topic, status)
     positions = decode_cursor(cursor) if cursor else {}
-    page = await read_page(Settings(), OPERATOR, positions, limit, keep, log)
+    reader = LetterReader(Settings(), OPERATOR, keep=False)
+    page = await read_page(reader, positions, limit, keep, log)
     rows = [describe(letter, log.retried.get(letter.id)) for letter in page.letters]
     return rows, encode_cursor(page.positions) if page.more else None
 

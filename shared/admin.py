@@ -35,6 +35,7 @@ from shared.deadletter_cursor import (
     encode_cursor,
 )
 from shared.deadletter_pages import RetryLog, read_after, read_page
+from shared.deadletter_reader import LetterReader
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.kafka_client import OPERATOR
 from shared.operators import ChangerDep, acted, operator_of
@@ -135,13 +136,15 @@ def refuse_foreign(service: str, letters: Iterable[DeadLetter]) -> None:
         raise Forbidden(owners_message(service, foreign))
 
 
-async def retry_letters(dead_letters: DeadLetters, letters: Iterable[DeadLetter]) -> list[str]:
+async def retry_letters(
+    dead_letters: DeadLetters, letters: Iterable[DeadLetter], by: str = "operator"
+) -> list[str]:
     """Send each letter back to its source topic; returns their ids. The broker refusing
-    a topic (Kafka's ACLs) is ``Forbidden`` naming the topic's owner."""
+    a topic (Kafka's ACLs) is ``Forbidden`` naming the topic's owner. ``by``: who asked."""
     done: list[str] = []
     for letter in letters:
         try:
-            await dead_letters.retry(letter)
+            await dead_letters.retry(letter, by)
         except TopicAuthorizationFailedError as exc:
             detail = owners_message(dead_letters.service, {letter.source.topic: 1})
             if dead_letters.service in acl.writers_of(letter.source.topic):
@@ -179,6 +182,16 @@ async def _book(request: Request) -> DeadLetterBook:
     return await read_book(_settings(request), _service(request))
 
 
+def _reader(request: Request) -> LetterReader:
+    """This process's dead-letter consumer, kept between pages, stopped with the service."""
+    state = request.app.state
+    reader: LetterReader | None = getattr(state, "dead_letter_reader", None)
+    if reader is None:
+        reader = state.dead_letter_reader = LetterReader(_settings(request), _service(request))
+        state.runtime.on_stop.append(reader.close)
+    return reader
+
+
 def _retry_log(request: Request) -> RetryLog:
     """This process's retry log (it reads only what is new at each listing)."""
     log: RetryLog | None = getattr(request.app.state, "dead_letter_retries", None)
@@ -206,7 +219,7 @@ async def read_dead_letters(
     log = _retry_log(request)
     retried = log.retried  # caught up by read_page before it filters
     keep = matcher(retried, reason, service, topic, status)
-    page = await read_page(_settings(request), _service(request), positions, limit, keep, log)
+    page = await read_page(_reader(request), positions, limit, keep, log)
     by_reason: dict[str, int] = {}
     for letter in page.letters:
         by_reason[letter.reason] = by_reason.get(letter.reason, 0) + 1

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 PREFIX = "hl-dlq-"
 RETRY_OF = PREFIX + "retry-of"
+RETRIED_BY = PREFIX + "retried-by"
 # Headers safe to show an operator: ids and content types, never the signature.
 SAFE_HEADERS = (
     HOSPITAL_HEADER,
@@ -201,8 +202,9 @@ class DeadLetters:
         if self._metrics is not None:
             self._metrics.count_dead_letter(source.topic, reason)
 
-    async def retry(self, letter: DeadLetter) -> None:
-        """Send the original back to where it came from, then note the retry."""
+    async def retry(self, letter: DeadLetter, by: str = "operator") -> None:
+        """Send the original back to where it came from, then note the retry and who
+        asked for it (``operator``, or ``hospital:<code>`` from the hospital console)."""
         await self._publisher.publish_raw(
             letter.source.topic,
             letter.source.value,
@@ -217,5 +219,6 @@ class DeadLetters:
                 RETRY_OF: letter.id,
                 PREFIX + "time": datetime.now(UTC).isoformat(),
                 PREFIX + "service": self._service,
+                RETRIED_BY: by,
             },
         )

@@ -26,13 +26,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import topics
 from shared.deadletter import RETRY_OF, DeadLetter
+from shared.deadletter_reader import LetterReader
 from shared.errors import InvalidInput
 from shared.kafka_client import client_options
 from shared.settings import Settings
 
 SCAN_RECORDS = 2000  # letters a page may read beyond the ones it returns (filters)
 SCAN_BYTES = 16 * 1024 * 1024  # and bytes (letters can be whole bundles)
-FETCH_BYTES = 256 * 1024  # per partition and fetch: the read-ahead a page may waste
 WAIT_S = 5.0  # the longest a page waits for a partition that has records to answer
 PARTITIONS_TTL_S = 30.0  # how long a topic's partition list is taken as known
 
@@ -71,8 +71,7 @@ class _Partition:
 
 
 async def read_page(
-    settings: Settings,
-    principal: str,
+    reader: LetterReader,
     positions: dict[int, int],
     limit: int,
     keep: Callable[[DeadLetter], bool],
@@ -82,6 +81,7 @@ async def read_page(
 
     With ``retries``, its log catches up first, over the same connection (``keep`` may
     read ``retries.retried``)."""
+    settings, principal = reader.settings, reader.principal
     name = topics.named(topics.DEAD_LETTERS, settings.topic_prefix)
     tps = await cached_partitions(settings, name, principal)
     unknown = set(positions) - {tp.partition for tp in tps}
@@ -91,9 +91,7 @@ async def read_page(
     retry_tps = await cached_partitions(settings, retry_name, principal) if retries else []
     if not tps and not retry_tps:
         return Page([], {}, False, 0)
-    consumer = _consumer(settings, principal)
-    await consumer.start()
-    try:
+    async with reader.consumer() as consumer:
         starts, ends = await _bounds(consumer, tps + retry_tps)
         if retries is not None:
             async with retries.lock:
@@ -102,8 +100,6 @@ async def read_page(
         if not tps:
             return Page([], {}, False, 0)
         return await _page(consumer, tps, starts, ends, positions, limit, keep)
-    finally:
-        await consumer.stop()
 
 
 async def _bounds(
@@ -112,15 +108,6 @@ async def _bounds(
     """First and next offsets of each partition, asked together."""
     starts, ends = await asyncio.gather(consumer.beginning_offsets(tps), consumer.end_offsets(tps))
     return starts, ends
-
-
-def _consumer(settings: Settings, principal: str) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        **client_options(settings, principal),
-        enable_auto_commit=False,
-        group_id=None,
-        max_partition_fetch_bytes=FETCH_BYTES,
-    )
 
 
 _PARTITIONS: dict[tuple[str, str], tuple[float, list[TopicPartition]]] = {}
@@ -253,14 +240,10 @@ async def read_after(
     tps = await cached_partitions(settings, name, principal)
     if not tps:
         return []
-    consumer = _consumer(settings, principal)
-    await consumer.start()
-    try:
+    async with LetterReader(settings, principal, keep=False).consumer() as consumer:
         starts, ends = await _bounds(consumer, tps)
         froms = {tp: max(after.get(tp.partition, 0), starts[tp]) for tp in tps}
         return await _read_to_end(consumer, froms, ends)
-    finally:
-        await consumer.stop()
 
 
 async def _read_to_end(

@@ -14,6 +14,7 @@ ISSUE_CODES = {
     401: "login",
     403: "forbidden",
     404: "not-found",
+    406: "not-supported",
     409: "conflict",
     413: "too-costly",
     422: "processing",

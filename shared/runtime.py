@@ -3,8 +3,9 @@
 ``Runtime`` holds the connections of one service instance; ``service_app`` builds
 its FastAPI app whose lifespan creates the topics (``shared/kafka_topics.py``), connects
 the database, starts the broker (and so the subscribers) and closes both on
-shutdown. Every app also gets ``/healthz``, ``/readyz``, ``/metrics`` and the
-operators' ``/admin`` router. Nothing connects at import time.
+shutdown. Every app also gets ``/healthz``, ``/readyz``, ``/metrics``, the operators'
+``/admin`` router and the hospitals' own set-aside uploads (``hospital_letters.py``).
+Nothing connects at import time.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from shared.broker import Publisher, make_broker, subscriber_options
 from shared.consumer import BatchHandler, EventHandler, Guard, RawHandler, one_by_one
 from shared.database import Document, make_client, ping
 from shared.deadletter import DeadLetters, SourceMessage
+from shared.hospital_letters import router as hospital_letters_router
 from shared.http import health_routes, install_correlation, install_error_handlers
 from shared.kafka_topics import ensure_topics
 from shared.lifeline import Budget
@@ -257,4 +259,5 @@ def service_app(
     health_routes(app, runtime.readiness)
     metrics_route(app, runtime.metrics, runtime.lags)
     app.include_router(admin_router)
+    app.include_router(hospital_letters_router)
     return app

@@ -16,8 +16,9 @@ class AuthSettings(Settings):
     """See docs/auth.md for each one."""
 
     # Where the auth service is reached (the ``iss`` of its tokens) and the FHIR base
-    # URL the tokens are for (their ``aud``; the ``aud`` a SMART app sends). Empty: the
-    # shared settings' defaults, http://127.0.0.1:<auth port> and <query port>/fhir.
+    # URL the tokens are for (their ``aud``; the ``aud`` a SMART app sends). Empty: this
+    # machine's auth and query ports (``HEALTHLINK_SERVICE_PORT_BASE`` moves them), as the
+    # query service's own default issuer does, so a moved stack agrees with itself.
     auth_issuer: str = ""
     auth_audience: str = ""
     # A private JWK set (JSON); the first key signs, every key is published. Unset in
@@ -42,7 +43,7 @@ class AuthSettings(Settings):
     auth_otp_webhook_url: str | None = None
     auth_otp_ttl_s: int = Field(default=300, gt=0, le=3600)
     auth_otp_max_attempts: int = Field(default=5, ge=1, le=10)
-    consent_url: str = "http://127.0.0.1:8001"
+    consent_url: str = ""  # empty: this machine's consent port
     # The first operator, made at start if absent: with its public JWK set given
     # (production: from a Secret), or in development with a key generated under data_dir.
     data_dir: str = ".data"
@@ -52,11 +53,18 @@ class AuthSettings(Settings):
     auth_purge_interval_s: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
+    def _neighbours_on_this_machine(self) -> AuthSettings:
+        """Unset URLs: the local ports of auth, query and consent (before the checks)."""
+        local = "http://127.0.0.1"
+        self.auth_issuer = self.auth_issuer or f"{local}:{self.port('auth')}"
+        self.auth_audience = self.auth_audience or f"{local}:{self.port('query')}/fhir"
+        self.consent_url = self.consent_url or f"{local}:{self.port('consent')}"
+        return self
+
+    @model_validator(mode="after")
     def _refuse_development_parts_in_production(self) -> AuthSettings:
         """Derived keys, codes written to a file and a generated operator key are for
-        development only. Issuer and audience left empty follow the service ports."""
-        self.auth_issuer = self.auth_issuer or self.issuer
-        self.auth_audience = self.auth_audience or self.token_audience
+        development only."""
         if self.environment != "production":
             return self
         if not self.auth_signing_keys:

@@ -1,5 +1,6 @@
-"""The HTTP gateway for hospitals that do not run Kafka: ``POST /fhir`` (routers only;
-the use case is ``gateway.accept_upload``).
+"""The HTTP gateway for hospitals that do not run Kafka: ``POST /fhir`` and its receipt
+URL ``GET /fhir/uploads/{receipt}`` (routers only; the use cases are
+``gateway.accept_upload`` and ``gateway.read_receipt``, the answer ``receipts.answer_of``).
 
 Every refusal is a 4xx OperationOutcome (the shared error map), whatever bytes the
 headers hold: a header that is not ASCII text is a wrong signature or a bad id,
@@ -22,8 +23,9 @@ from healthlink_adapter.contract import (
 )
 
 from services.ingest.errors import BundleRejected
-from services.ingest.gateway import accept_upload, sender_of
+from services.ingest.gateway import accept_upload, read_receipt, sender_of
 from services.ingest.handlers import Deps
+from services.ingest.receipts import answer_of
 
 router = APIRouter(tags=["uploads"])
 
@@ -82,3 +84,16 @@ async def create_upload(request: Request) -> JSONResponse:
     except MessageSizeTooLargeError:
         raise BundleRejected("oversized", "body exceeds the broker's message size") from None
     return accepted(receipt)
+
+
+@router.get("/fhir/uploads/{receipt}", response_model=None)
+async def read_upload(receipt: str, request: Request) -> JSONResponse:
+    """What became of an upload (FHIR asynchronous pattern): 202 while queued, then a Task:
+    completed (resources per category) or rejected (the reason). Only for the hospital
+    that sent it: ``hl-hospital`` and ``hl-signature`` (the receipt id signed with the
+    hospital's upload key)."""
+    deps: Deps = request.app.state.deps
+    headers = request.headers
+    sender = sender_of(headers.get(HOSPITAL_HEADER), headers.get(SIGNATURE_HEADER))
+    status_code, body, extra = answer_of(await read_receipt(deps, sender, receipt))
+    return JSONResponse(body, status_code=status_code, media_type=FHIR_JSON, headers=extra)

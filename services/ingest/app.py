@@ -14,6 +14,7 @@ from services.ingest.bundle import warm_up
 from services.ingest.categories import CATEGORY_BY_TYPE, SUPPORTING_TYPES
 from services.ingest.handlers import Deps
 from services.ingest.indexes import INDEXES
+from services.ingest.receiptstore import MongoReceipts
 from services.ingest.repository import MongoHeldUploads, MongoRecords
 from services.ingest.settings import IngestSettings
 from services.ingest.validation import InProcesses, InThread, Validator
@@ -56,6 +57,7 @@ def database_deps(runtime: Runtime, settings: IngestSettings) -> Deps:
     return Deps(
         records=MongoRecords(runtime.db),
         held=MongoHeldUploads(runtime.db),
+        receipts=MongoReceipts(runtime.db),
         view=ConsentProjection.in_database(runtime.db),
         publisher=runtime.publisher,
         secret=settings.token_secret,

@@ -7,6 +7,7 @@ OperationOutcome.
 InvalidInput  BundleRejected (400; 413 when oversized), BadHeader
 Unauthorized  Unsigned, BadSignature (401)
 Forbidden     NotAProvider (403)
+NotFound      UnknownReceipt (404; ``GET /fhir/uploads/{receipt}``)
 Rejected      NoConsent (Kafka only: the upload is held, then set aside)
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from shared.errors import Forbidden, InvalidInput, Rejected, Unauthorized
+from shared.errors import Forbidden, InvalidInput, NotFound, Rejected, Unauthorized
 
 RejectReason = Literal[
     "malformed-json", "not-a-bundle", "invalid-resource", "no-cid", "oversized", "empty-bundle"
@@ -68,3 +69,12 @@ class NoConsent(Rejected):
 
     def __init__(self) -> None:
         super().__init__("no consent covers this hospital for this patient")
+
+
+class UnknownReceipt(NotFound):
+    """No upload with this receipt from the asking hospital (another's is unknown too)."""
+
+    code = "unknown-receipt"
+
+    def __init__(self, receipt: str) -> None:
+        super().__init__(f"no upload with receipt {receipt} from this hospital")

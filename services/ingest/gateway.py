@@ -1,9 +1,14 @@
-"""The HTTP gateway's use case: check what is cheap, then queue the upload.
+"""The HTTP gateway's use cases: check what is cheap, then queue the upload; read a receipt.
 
 For hospitals that do not run Kafka (``api.py``, ``POST /fhir``). What it can check
 before anything is queued — signature, provider status, a valid Bundle with a CID,
 the ids in its headers — is refused at once with a clear 4xx; the consumer checks
 everything again (the topic is the contract, and Kafka uploads never pass here).
+
+A receipt (``receipts.py``) is read by the hospital that sent the upload only, with
+the credential it sends uploads with: ``hl-hospital`` and ``hl-signature``, here the
+HMAC of the receipt id under its upload key (there is no body to sign). A receipt
+another hospital sent, or none, is ``NotFound`` alike, so receipts do not leak.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from healthlink_adapter.contract import (
     UPLOAD_ID_HEADER,
 )
 
-from services.ingest.bundle import parse_bundle
+from services.ingest.bundle import parse_bundle, valid_id
 from services.ingest.domain import receipt_of, request_id_of, require_provider, signs
-from services.ingest.errors import BadSignature, Unsigned
+from services.ingest.errors import BadSignature, UnknownReceipt, Unsigned
 from services.ingest.handlers import Deps
+from services.ingest.receipts import QUEUED, Receipt
 from shared import topics
+from shared.errors import InvalidInput
 from shared.logging import get_correlation_id
 
 
@@ -70,4 +77,19 @@ async def accept_upload(
     await deps.publisher.publish_raw(
         topics.INGEST_UPLOADS, body, key=parsed.patient_cid.encode(), headers=headers
     )
+    # After the publish: nothing queued, no receipt. Written only where none is kept yet.
+    await deps.receipts.record([Receipt(sender.hospital, receipt, QUEUED, deps.clock())])
     return receipt
+
+
+async def read_receipt(deps: Deps, sender: Sender, receipt: str) -> Receipt:
+    """The receipt, for the hospital that sent the upload: ``InvalidInput`` (not an
+    upload id), ``BadSignature`` (not this hospital's signature of it), ``UnknownReceipt``."""
+    if not valid_id(receipt):
+        raise InvalidInput("a receipt is 1-64 of [A-Za-z0-9.-]", code="bad-receipt")
+    if not signs(deps.secret, sender.hospital, receipt.encode(), sender.signature):
+        raise BadSignature(f"{SIGNATURE_HEADER} is not this hospital's signature of the receipt")
+    found = await deps.receipts.find(sender.hospital, receipt)
+    if found is None:
+        raise UnknownReceipt(receipt)
+    return found

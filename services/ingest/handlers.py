@@ -35,11 +35,14 @@ from services.ingest.domain import (
     vet,
 )
 from services.ingest.errors import NoConsent
+from services.ingest.receipts import SET_ASIDE, STORED, Receipt
+from services.ingest.receiptstore import Receipts
 from services.ingest.repository import HeldUploads, Records, Views
 from services.ingest.validation import InThread, Validator
 from shared.broker import RawPublisher
 from shared.consumer import Outcomes
 from shared.deadletter import SourceMessage
+from shared.errors import Rejected
 from shared.events import Envelope, RecordsReceived, RecordsStored
 from shared.logging import CORRELATION_HEADER, get_correlation_id, get_logger
 
@@ -49,11 +52,13 @@ SOURCE = EVENT_SOURCE
 
 @dataclass
 class Deps:
-    """Ingest's ports (``repository.py``), where events go, the platform secret (upload
-    keys), the size limit, what "now" is, and where bundles are validated."""
+    """Ingest's ports (``repository.py``, ``receiptstore.py``), where events go, the
+    platform secret (upload keys), the size limit, what "now" is, and where bundles are
+    validated."""
 
     records: Records
     held: HeldUploads
+    receipts: Receipts
     view: Views
     publisher: RawPublisher
     secret: str
@@ -126,7 +131,21 @@ async def ingest(deps: Deps, uploads: list[Upload]) -> Outcomes:
     for upload in storing:
         if upload.held:
             await deps.held.release(upload.upload_id)
+    await note_set_aside(deps, uploads, outcomes)
     return outcomes
+
+
+async def note_set_aside(deps: Deps, uploads: list[Upload], outcomes: Outcomes) -> None:
+    """The receipts of the signed uploads refused (the Guard sets them aside with the
+    same reason). Forged or unsigned ones get none: nobody proved they sent them."""
+    now = deps.clock()
+    refused = [
+        Receipt(u.hospital, u.upload_id, SET_ASIDE, now, reason=o.code, detail=o.detail)
+        for u, o in zip(uploads, outcomes, strict=True)
+        if isinstance(o, Rejected)
+    ]
+    if refused:
+        await deps.receipts.record(refused)
 
 
 async def store_uploads(deps: Deps, uploads: list[Upload]) -> None:
@@ -146,6 +165,20 @@ async def store_uploads(deps: Deps, uploads: list[Upload]) -> None:
             announce(deps, upload, batch, sum(1 for d in batch.docs if id(d) in landed))
             for upload, batch in zip(uploads, batches, strict=True)
         )
+    )
+    await deps.receipts.record(
+        [
+            Receipt(
+                upload.hospital,
+                upload.upload_id,
+                STORED,
+                now,
+                resources=len(batch.docs),
+                counts=dict(batch.counts),
+                skipped=dict(batch.skipped),
+            )
+            for upload, batch in zip(uploads, batches, strict=True)
+        ]
     )
 
 

@@ -1,6 +1,7 @@
 """The ingest service's indexes and the query shapes they serve (``shared.indexes``).
 
-Every query of ``repository.py`` (``records``, ``held``) and of the consent and
+Every query of ``repository.py`` (``records``, ``held``), ``receiptstore.py``
+(``receipts``) and of the consent and
 hospital views ingest keeps (``shared.projections``: ``consent_view``,
 ``hospital_view``); the composition root ensures the indexes at start (on FerretDB
 with ``HEALTHLINK_PG_DSN``, as PostgreSQL indexes its pushdown uses), and the
@@ -23,6 +24,7 @@ INDEXES = [
     by_id("held"),
     on("held", "patient", name="held_patient"),
     on("held", "hospital", name="held_hospital"),
+    by_id("receipts"),
     *PROJECTION_INDEXES,
 ]
 SHAPES = [
@@ -37,5 +39,13 @@ SHAPES = [
     QueryShape("held for a patient", "held", {"patient": CID}),
     QueryShape("held from a hospital", "held", {"hospital": "H001"}),
     QueryShape("release a held upload", "held", {"_id": "up-1"}, op="delete"),
+    QueryShape("read a receipt", "receipts", {"_id": "10670/up-1"}),
+    QueryShape("store a receipt", "receipts", {"_id": "10670/up-1"}, op="update"),
+    QueryShape(
+        "set a receipt aside unless stored",
+        "receipts",
+        {"_id": "10670/up-1", "state": {"$ne": "stored"}},
+        op="update",
+    ),
     *PROJECTION_SHAPES,
 ]

@@ -1,9 +1,10 @@
-"""Composition root of the portal: the physicians' web viewer and the patient portal
-(docs/portal.md).
+"""Composition root of the portal: the physicians' web viewer, the patient portal and
+the hospital console (docs/portal.md).
 
 No broker and no database: the portal is a backend-for-frontend in front of the query
-service's API (physicians) and the consent, audit and notify services' patient APIs
-(patients); sessions live in the process.
+service's API (physicians), the consent, audit and notify services' patient APIs
+(patients) and query's roster API and ingest's set-aside uploads (hospital staff);
+sessions live in the process.
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.portal.api import router
 from services.portal.domain import refusal_code
 from services.portal.errors import Refused
 from services.portal.handlers import Deps
+from services.portal.hospital_api import pages as hospital_pages
+from services.portal.hospital_api import router as hospital_router
+from services.portal.hospital_backends import HttpHospitalApi
+from services.portal.hospitals import HospitalDeps
+from services.portal.pages import page_response
 from services.portal.patient_api import pages as patient_pages
 from services.portal.patient_api import router as patient_router
 from services.portal.patient_backends import HttpPatientApi
@@ -92,6 +98,14 @@ def http_patient_deps(settings: PortalSettings) -> tuple[PatientDeps, HttpPatien
     return deps, api
 
 
+def http_hospital_deps(settings: PortalSettings) -> tuple[HospitalDeps, HttpHospitalApi]:
+    """The hospital console on the query, consent and ingest services' HTTP APIs."""
+    urls = {name: settings.service_url(name) for name in ("query", "consent", "ingest")}
+    api = HttpHospitalApi(urls, settings.portal_query_timeout_s)
+    ttl = settings.portal_session_ttl_s
+    return HospitalDeps(sessions=MemorySessions(), api=api, session_ttl_s=ttl), api
+
+
 def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI:
     configure_logging(SERVICE, settings.log_level)
     query: HttpQuery | None = None
@@ -104,6 +118,10 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
     patient_deps = deps.patients
     if patient_deps is None:
         patient_deps, patient_api = http_patient_deps(settings)
+    hospital_deps = deps.hospitals
+    hospital_api: HttpHospitalApi | None = None
+    if hospital_deps is None:
+        hospital_deps, hospital_api = http_hospital_deps(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -112,18 +130,21 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
         finally:
             if query is not None:
                 await query.aclose()
-            if patient_api is not None:
-                await patient_api.aclose()
+            for backends in (patient_api, hospital_api):
+                if backends is not None:
+                    await backends.aclose()
 
     app = FastAPI(
         title="Health Link portal",
         description="The physicians' web viewer (sign-in, patient look-up, the record) and "
-        "the patient portal (register, verify, consent, who viewed my record, inbox).",
+        "the patient portal (register, verify, consent, who viewed my record, inbox) and "
+        "the hospital console (roster, set-aside uploads).",
         version="0.1.0",
         lifespan=lifespan,
     )
     app.state.deps = deps
     app.state.patient_deps = patient_deps
+    app.state.hospital_deps = hospital_deps
     app.state.settings = settings
     app.state.web = WEB
     install_error_handlers(app)
@@ -149,10 +170,12 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
     app.include_router(router)
     app.include_router(patient_router)
     app.include_router(patient_pages)
+    app.include_router(hospital_router)
+    app.include_router(hospital_pages)
 
     @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(WEB / "index.html", media_type="text/html; charset=utf-8")
+    async def index(request: Request) -> HTMLResponse:
+        return page_response(request, "index")
 
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.mount("/i18n", StaticFiles(directory=WEB / "i18n"), name="i18n")

@@ -1,28 +1,27 @@
-"""The portal's use cases: sign in, look a patient up, sign out (no web framework here)."""
+"""The physicians' viewer's use cases: sign in, look a patient up (no web framework here;
+signing out is the page's session ending, ``page_sessions.py``)."""
 
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from services.portal.domain import Session, group_record
-from services.portal.errors import BadCid, NotSignedIn
+from services.portal.errors import BadCid
+from services.portal.hospitals import HospitalDeps
 from services.portal.patients import PatientDeps
-from services.portal.repository import QueryApi, Sessions
+from services.portal.repository import PageDeps, QueryApi, as_signed_in
 from shared.cid import is_valid_cid
 
 
-@dataclass
-class Deps:
-    sessions: Sessions[Session]
+@dataclass(kw_only=True)
+class Deps(PageDeps[Session]):
     query: QueryApi
-    session_ttl_s: int = 900
-    clock: Callable[[], float] = field(default=time.time)
     # the patient portal's own sessions and back ends (patients.py); None: the HTTP ones
     patients: PatientDeps | None = None
+    # the hospital console's (hospitals.py); None: the HTTP ones
+    hospitals: HospitalDeps | None = None
 
 
 async def sign_in(deps: Deps, licence: str, pin: str, hospital: str) -> tuple[str, Session]:
@@ -40,27 +39,13 @@ async def sign_in(deps: Deps, licence: str, pin: str, hospital: str) -> tuple[st
     return await deps.sessions.open(session), session
 
 
-async def session_of(deps: Deps, session_id: str | None) -> Session:
-    session = await deps.sessions.find(session_id) if session_id else None
-    if session is None:
-        raise NotSignedIn("sign in first")
-    return session
-
-
 async def record(deps: Deps, session_id: str | None, cid: str) -> dict[str, Any]:
     """The patient's record as the query service lets this physician see it, grouped."""
-    session = await session_of(deps, session_id)
-    if not is_valid_cid(cid):
-        raise BadCid("a CID is 13 digits with a valid check digit")
-    try:
+
+    async def read(session: Session) -> dict[str, Any]:
+        if not is_valid_cid(cid):
+            raise BadCid("a CID is 13 digits with a valid check digit")
         bundle = await deps.query.everything(session.token, cid)
-    except NotSignedIn:
-        if session_id:
-            await deps.sessions.close(session_id)
-        raise
-    return {"cid": cid, **group_record(bundle)}
+        return {"cid": cid, **group_record(bundle)}
 
-
-async def sign_out(deps: Deps, session_id: str | None) -> None:
-    if session_id:
-        await deps.sessions.close(session_id)
+    return await as_signed_in(deps.sessions, session_id, read, "sign in first")

@@ -9,20 +9,18 @@ the portal. Every request that changes something carries the CSRF token in
 
 from __future__ import annotations
 
-import secrets
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from functools import partial
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from services.portal import patients
-from services.portal.api import CSRF_COOKIE, LANG_COOKIE, check_page_token, set_cookie
-from services.portal.domain import language_of
+from services.portal.page_sessions import Language, PageSessions, remember_language
+from services.portal.pages import serve_page
 from services.portal.patient_views import PatientSession
 from services.portal.patients import PatientDeps
-from shared.errors import NotFound
 
 PATIENT_COOKIE = "hl_patient"
 COOKIE_PATH = "/api/patient"
@@ -62,38 +60,10 @@ class VisitChoice(BaseModel):
     until: datetime = Field(description="the consent's end; without an offset, Thai time")
 
 
-class Language(BaseModel):
-    lang: Literal["th", "en"]
-
-
-def get_patient_deps(request: Request) -> PatientDeps:
-    deps: PatientDeps = request.app.state.patient_deps
-    return deps
-
-
-PatientDepsDep = Annotated[PatientDeps, Depends(get_patient_deps)]
-
-
-def _sid(request: Request) -> str | None:
-    return request.cookies.get(PATIENT_COOKIE)
-
-
-async def _session(deps: PatientDeps, request: Request) -> PatientSession | None:
-    session_id = _sid(request)
-    return await deps.sessions.find(session_id) if session_id else None
-
-
-async def check_patient_csrf(request: Request, deps: PatientDepsDep) -> None:
-    """A change comes from this page: origin and CSRF token (``check_page_token``)."""
-    session = await _session(deps, request)
-    check_page_token(request, session.csrf if session else None)
-
-
-Csrf = [Depends(check_patient_csrf)]
-
-
-def _lang(request: Request) -> str:
-    return language_of(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+PAGE: PageSessions[PatientSession] = PageSessions("patient_deps", PATIENT_COOKIE, COOKIE_PATH)
+PatientDepsDep = Annotated[PatientDeps, Depends(PAGE.deps)]
+Csrf = [Depends(PAGE.check_csrf)]
+_sid = PAGE.sid
 
 
 def _view(
@@ -114,12 +84,7 @@ async def read_session(
 ) -> dict[str, Any]:
     """Who is verified, the page's language, the CSRF token, and whether the development
     verifier's scan may be offered."""
-    session = await _session(deps, request)
-    if session:
-        return _view(deps, session, _lang(request), session.csrf)
-    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-    set_cookie(request, response, CSRF_COOKIE, csrf, 86_400)
-    return _view(deps, None, _lang(request), csrf)
+    return await PAGE.answer(request, response, partial(_view, deps))
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, dependencies=Csrf)
@@ -134,25 +99,19 @@ async def create_verification(
 ) -> dict[str, Any]:
     """Verify identity (at most 5 failures a day): the sign-in of the patient portal."""
     session_id, session = await patients.verify(deps, body.cid, body.scan)
-    set_cookie(request, response, PATIENT_COOKIE, session_id, deps.session_ttl_s, path=COOKIE_PATH)
-    return _view(deps, session, _lang(request), session.csrf)
+    return PAGE.opened(request, response, session_id, session, partial(_view, deps))
 
 
 @router.post("/session/end", dependencies=Csrf)
 async def end_session(request: Request, response: Response, deps: PatientDepsDep) -> dict[str, Any]:
     """Sign out: the session and the patient's token are forgotten."""
-    await patients.sign_out(deps, _sid(request))
-    response.delete_cookie(PATIENT_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict")
-    csrf = secrets.token_urlsafe(32)
-    set_cookie(request, response, CSRF_COOKIE, csrf, 86_400)
-    return _view(deps, None, _lang(request), csrf)
+    return await PAGE.end(request, response, partial(_view, deps))
 
 
 @router.post("/language", dependencies=Csrf)
 async def choose_language(body: Language, request: Request, response: Response) -> dict[str, str]:
     """Remember the page's language (Thai or English) for a year."""
-    set_cookie(request, response, LANG_COOKIE, body.lang, 365 * 86_400)
-    return {"lang": body.lang}
+    return remember_language(request, response, body.lang)
 
 
 @router.get("/hospitals")
@@ -244,21 +203,4 @@ async def update_read(
     return {"id": notification_id, "read": True}
 
 
-def patient_page(request: Request) -> FileResponse:
-    page = request.app.state.web / "patient.html"
-    return FileResponse(page, media_type="text/html; charset=utf-8")
-
-
-@pages.get("/patient")
-@pages.get("/patient/")
-async def patient_home(request: Request) -> FileResponse:
-    """The patient portal: verify identity, or register."""
-    return patient_page(request)
-
-
-@pages.get("/patient/{screen}")
-async def patient_screen(screen: str, request: Request) -> FileResponse:
-    """A screen of the patient portal (the page shows the one its address names)."""
-    if screen not in SCREENS:
-        raise NotFound("no such page")
-    return patient_page(request)
+serve_page(pages, "/patient", "patient", SCREENS)

@@ -1,26 +1,20 @@
 """The patient portal's back ends: the consent, audit and notify services' patient APIs.
 
 ``PatientApi`` is the port (tests use ``tests/support/portal_fakes.py``); ``HttpPatientApi``
-calls the services with the patient's token, which only the portal holds. Their errors
-are OperationOutcomes with a status and a ``diagnostics`` text and no code, so
-``outcome_error`` tells them apart by both (docs/portal.md).
+calls the services with the patient's token, which only the portal holds; their
+refusals become the page's codes in ``backends.outcome_error`` (docs/portal.md).
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
 
-from services.portal.errors import (
-    NotSignedIn,
-    TooManyAttempts,
-    Unavailable,
-    VerificationFailed,
-)
-from shared.errors import Conflict, Forbidden, HealthLinkError, InvalidInput, NotFound
+from services.portal.backends import JsonServices, outcome_error
+
+__all__ = ["HttpPatientApi", "PatientApi", "outcome_error"]
 
 
 class PatientApi(Protocol):
@@ -59,55 +53,7 @@ class PatientApi(Protocol):
     async def mark_read(self, token: str, cid: str, notification_id: str) -> None: ...
 
 
-# What the consent service's diagnostics say, as the codes the page translates.
-CODES_BY_TEXT = (
-    (400, "18 or older", "under-age"),
-    (400, "birth date is in the future", "invalid-birth-date"),
-    (400, "CID must be 13 digits", "invalid-cid"),
-    (400, "until is in the past", "until-in-past"),
-    (400, "at most 90 days", "until-too-far"),
-    (404, "no patient registered", "not-registered"),
-    (404, "not a participating hospital", "hospital-not-found"),
-    (404, "per-visit consent", "visit-not-found"),
-    (404, "notification", "notification-not-found"),
-    (409, "already registered", "already-registered"),
-)
-KINDS: dict[int, type[HealthLinkError]] = {
-    400: InvalidInput,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    422: InvalidInput,
-}
-REMAINING = re.compile(r"(\d+) attempts? left")
-
-
-def diagnostics(response: httpx.Response) -> str:
-    try:
-        return str(response.json()["issue"][0]["diagnostics"])
-    except (ValueError, KeyError, IndexError, TypeError):
-        return response.text[:200]
-
-
-def outcome_error(status: int, detail: str, *, verifying: bool = False) -> HealthLinkError:
-    """The portal's error for a back end's refusal (status and diagnostics)."""
-    if status == 401 and verifying:
-        found = REMAINING.search(detail)
-        return VerificationFailed(detail, int(found.group(1)) if found else None)
-    if status == 401:
-        return NotSignedIn("your session has ended: verify your identity again")
-    if status == 429:
-        return TooManyAttempts(detail)
-    kind = KINDS.get(status)
-    if kind is None:
-        return Unavailable(f"the service answered {status}")
-    for known, text, code in CODES_BY_TEXT:
-        if known == status and text in detail:
-            return kind(detail, code=code)
-    return kind(detail)
-
-
-class HttpPatientApi:
+class HttpPatientApi(JsonServices):
     """``consent``, ``audit`` and ``notify`` are the services' base URLs."""
 
     def __init__(
@@ -118,36 +64,8 @@ class HttpPatientApi:
         timeout_s: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._urls = {"consent": consent, "audit": audit, "notify": notify}
-        self._http = httpx.AsyncClient(timeout=timeout_s, transport=transport)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def _call(
-        self,
-        method: str,
-        service: str,
-        path: str,
-        token: str | None = None,
-        verifying: bool = False,
-        **kwargs: Any,
-    ) -> Any:
-        headers = {"accept": "application/json"}
-        if token is not None:
-            headers["authorization"] = f"Bearer {token}"
-        try:
-            r = await self._http.request(
-                method, self._urls[service] + path, headers=headers, **kwargs
-            )
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"the {service} service does not answer") from exc
-        if r.status_code in (200, 201):
-            try:
-                return r.json()
-            except ValueError as exc:
-                raise Unavailable(f"the {service} service's answer is unreadable") from exc
-        raise outcome_error(r.status_code, diagnostics(r), verifying=verifying)
+        urls = {"consent": consent, "audit": audit, "notify": notify}
+        super().__init__(urls, timeout_s, transport)
 
     async def register(self, cid: str, birth_date: str) -> None:
         await self._call(

@@ -1,5 +1,5 @@
 """The patient portal's use cases: register, verify identity (the sign-in), consent, who
-viewed my record, the inbox, sign out (no web framework here; docs/portal.md).
+viewed my record, the inbox (no web framework here; docs/portal.md).
 
 The patient token the consent service gives on a verification stays in the portal's
 session; every call to consent, audit and notify carries it. When a back end says the
@@ -9,13 +9,12 @@ token is no longer good (401), the session ends and the page asks to verify agai
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from services.portal.errors import BadCid, NotSignedIn
+from services.portal.errors import BadCid
 from services.portal.patient_backends import PatientApi
 from services.portal.patient_views import (
     PatientSession,
@@ -26,19 +25,16 @@ from services.portal.patient_views import (
     inbox_view,
     names_of,
 )
-from services.portal.repository import Sessions
+from services.portal.repository import PageDeps, as_signed_in
 from shared.cid import is_valid_cid
 
 T = TypeVar("T")
 PAGE = 20  # accesses and notifications per page
 
 
-@dataclass
-class PatientDeps:
-    sessions: Sessions[PatientSession]
+@dataclass(kw_only=True)
+class PatientDeps(PageDeps[PatientSession]):
     api: PatientApi
-    session_ttl_s: int = 900
-    clock: Callable[[], float] = field(default=time.time)
     dev_verifier: bool = False
 
 
@@ -67,24 +63,11 @@ async def verify(deps: PatientDeps, cid: str, scan: str) -> tuple[str, PatientSe
     return await deps.sessions.open(session), session
 
 
-async def session_of(deps: PatientDeps, session_id: str | None) -> PatientSession:
-    session = await deps.sessions.find(session_id) if session_id else None
-    if session is None:
-        raise NotSignedIn("verify your identity first")
-    return session
-
-
 async def _as_patient(
     deps: PatientDeps, session_id: str | None, call: Callable[[PatientSession], Awaitable[T]]
 ) -> T:
     """Run ``call`` with the patient's session; a token the back end refuses ends it."""
-    session = await session_of(deps, session_id)
-    try:
-        return await call(session)
-    except NotSignedIn:
-        if session_id:
-            await deps.sessions.close(session_id)
-        raise
+    return await as_signed_in(deps.sessions, session_id, call, "verify your identity first")
 
 
 def _now(deps: PatientDeps) -> datetime:
@@ -200,8 +183,3 @@ async def mark_read(deps: PatientDeps, session_id: str | None, notification_id: 
         await deps.api.mark_read(s.token, s.cid, notification_id)
 
     await _as_patient(deps, session_id, mark)
-
-
-async def sign_out(deps: PatientDeps, session_id: str | None) -> None:
-    if session_id:
-        await deps.sessions.close(session_id)

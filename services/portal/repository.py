@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
@@ -34,6 +35,7 @@ class Expiring(Protocol):
 
 
 S = TypeVar("S", bound=Expiring)
+T = TypeVar("T")
 
 
 class Sessions(Protocol[S]):
@@ -42,6 +44,16 @@ class Sessions(Protocol[S]):
     async def find(self, session_id: str) -> S | None: ...
 
     async def close(self, session_id: str) -> None: ...
+
+
+@dataclass(kw_only=True)
+class PageDeps(Generic[S]):
+    """What a page's use cases have in common: its sessions, their longest life, a clock
+    (each page adds its back ends)."""
+
+    sessions: Sessions[S]
+    session_ttl_s: int = 900
+    clock: Callable[[], float] = field(default=time.time)
 
 
 class QueryApi(Protocol):
@@ -78,6 +90,22 @@ class MemorySessions(Generic[S]):
 
     async def close(self, session_id: str) -> None:
         self._by_key.pop(_key(session_id), None)
+
+
+async def as_signed_in(
+    sessions: Sessions[S], session_id: str | None, call: Callable[[S], Awaitable[T]], hint: str
+) -> T:
+    """Run ``call`` with the session (none: ``NotSignedIn`` with ``hint``); a credential
+    the back end refuses (``NotSignedIn``) ends the session."""
+    session = await sessions.find(session_id) if session_id else None
+    if session is None:
+        raise NotSignedIn(hint)
+    try:
+        return await call(session)
+    except NotSignedIn:
+        if session_id:
+            await sessions.close(session_id)
+        raise
 
 
 def _diagnostics(response: httpx.Response) -> str:

@@ -10,12 +10,15 @@ from shared.settings import Settings
 class PortalSettings(Settings):
     # Where the query service's API is; empty: the local one (this stack's query port).
     portal_query_url: str = ""
-    # The patient portal's back ends (empty: this stack's port of each).
+    # The patient portal's and the hospital console's back ends (empty: this stack's
+    # port of each).
     portal_consent_url: str = ""
     portal_audit_url: str = ""
     portal_notify_url: str = ""
+    portal_ingest_url: str = ""
     # A signed-in session ends this long after sign-in (never after the physician's
-    # or patient's token, which the portal keeps and cannot renew).
+    # or patient's token, which the portal keeps and cannot renew; a hospital's admin
+    # key does not expire, so the console's session ends after this).
     portal_session_ttl_s: int = Field(default=900, gt=0, le=86_400)
     # The cookies carry `Secure` when the request came over https, and always with this.
     portal_cookie_secure: bool = False

@@ -4,8 +4,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from shared.settings import Settings
+from tests.support.browser import PHONE, chromium
 from tests.support.journey import Actors
 from tests.support.platform import Platform, running_platform
 from tests.support.settings import drop_isolated, isolated_settings
@@ -57,3 +59,17 @@ def ops_platform(
 async def ops(ops_platform: Platform) -> AsyncIterator[Actors]:
     async with httpx.AsyncClient(timeout=60) as http:
         yield Actors(http, ops_platform)
+
+
+@pytest.fixture
+def phone() -> Iterator[WebDriver]:
+    """Headless chromium at a phone's size (the portal's browser tests)."""
+    with chromium(*PHONE, phone=True) as driver:
+        yield driver
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    """Headless chromium at a desktop's size (the portal's browser tests)."""
+    with chromium(1200, 900) as driver:
+        yield driver

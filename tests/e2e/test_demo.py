@@ -1,4 +1,5 @@
-"""``make up``'s demo: every curl command it prints works as printed."""
+"""``make up``'s demo: every curl command it prints works as printed, the SMART token
+through the sign-in page (``healthlink auth physician-token``) included."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ pytestmark = pytest.mark.e2e
 
 async def test_every_printed_command_works(platform: Platform, settings: Settings) -> None:
     urls = {s: platform.url(s) for s in SERVICE_PORTS}
-    await demo.load(settings, urls)
-    assert "curl" in demo.render(urls)
-    for step in demo.steps(urls):
+    data_dir = platform.log_dir  # where this platform's auth service keeps its operator key
+    await demo.load(settings, urls, data_dir)
+    printed = demo.render(urls, data_dir)
+    assert "curl" in printed and "auth physician-token" in printed  # SMART, as printed
+    for step in demo.steps(urls, data_dir):
         out = ""
         for _ in range(20):  # projections are eventually consistent: retry, briefly
             done = await asyncio.to_thread(

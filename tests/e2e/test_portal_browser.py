@@ -5,28 +5,20 @@ Thai, see a refusal for a patient without consent, sign out. Explicit waits only
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 from healthlink.synthetic import make_patient_bundle
 from shared.settings import Settings
+from tests.support.browser import fill, only, screenshots, text_in, visible, waiting
 from tests.support.journey import Actors, uploader
-from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 LICENCE, PIN = "40771", "8642"
 BUDGET_S = 60
 # The services this journey needs (the portal reads through query; consent and ingest
@@ -34,49 +26,7 @@ BUDGET_S = 60
 NEEDED = ("consent", "ingest", "query", "portal")
 
 
-@pytest.fixture(scope="module")
-def platform(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = Platform(settings, tmp_path_factory.mktemp("portal-logs"))
-    try:
-        for service in NEEDED:
-            running.start(service)
-        for service in NEEDED:
-            running.wait_ready(service)
-        yield running
-    finally:
-        running.stop_all()
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.fail("chromium and chromium-driver are missing: run `make browser`")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(arg)
-    options.add_argument("--window-size=1200,900")
-    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def visible(wait: WebDriverWait[WebDriver], css: str) -> str:
-    element = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
-    return str(element.text)
-
-
-def text_in(wait: WebDriverWait[WebDriver], css: str, text: str) -> None:
-    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
-
-
-def fill(driver: WebDriver, field: str, value: str) -> None:
-    element = driver.find_element(By.ID, field)
-    element.clear()
-    element.send_keys(value)
+platform = only(NEEDED)
 
 
 async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_a_refusal(
@@ -98,7 +48,7 @@ async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_
     await actors.records(doctor, consented, at_least=12)  # the charts are merged: go
 
     url = actors.platform.url("portal")
-    shots = Path(os.environ.get("HEALTHLINK_PORTAL_SCREENSHOTS") or tmp_path)
+    shots = screenshots(tmp_path)
     elapsed = await asyncio.to_thread(browse, browser, url, reader.code, consented, refused, shots)
     print(f"\nportal browser journey: {elapsed:.1f}s")  # reported with -s
     assert elapsed < BUDGET_S, f"the browser journey took {elapsed:.1f}s"
@@ -109,9 +59,8 @@ def browse(
 ) -> float:
     """The journey in the browser; returns its duration in seconds. Screenshots of each
     screen go to ``shots`` (``HEALTHLINK_PORTAL_SCREENSHOTS``, else the test's tmp dir)."""
-    shots.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    wait: WebDriverWait[WebDriver] = WebDriverWait(driver, 15)
+    wait = waiting(driver)
     driver.get(url)
     # English from the browser's Accept-Language
     text_in(wait, "#signin-title", "Physician sign-in")

@@ -9,29 +9,31 @@ the hospital and the physician is refused. Explicit waits."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from shared.cid import random_cid
 from shared.settings import Settings
+from tests.support.browser import (
+    click,
+    fill,
+    fits_the_phone,
+    only,
+    screenshots,
+    settled,
+    text_in,
+    waiting,
+)
 from tests.support.journey import Actors, eventually
-from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 LICENCE, PIN = "40772", "8643"
 HOSPITAL, HOSPITAL_NAME = "10663", "Vajira Hospital"  # a code no other e2e test registers
 BUDGET_S = 90
@@ -40,73 +42,7 @@ FAQ_TH = "ขออภัยค่ะ ท่านระบุข้อมูล
 NEEDED = ("consent", "query", "audit", "notify", "portal")
 
 
-@pytest.fixture(scope="module")
-def platform(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = Platform(settings, tmp_path_factory.mktemp("patient-portal-logs"))
-    try:
-        for service in NEEDED:
-            running.start(service)
-        for service in NEEDED:
-            running.wait_ready(service)
-        yield running
-    finally:
-        running.stop_all()
-
-
-@pytest.fixture
-def phone() -> Iterator[WebDriver]:
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.fail("chromium and chromium-driver are missing: run `make browser`")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(arg)
-    options.add_argument("--window-size=390,844")  # a phone's screen
-    phone_screen = {"width": 390, "height": 844, "pixelRatio": 2, "touch": True}
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": phone_screen})
-    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def waiting(driver: WebDriver) -> WebDriverWait[WebDriver]:
-    """Explicit waits of up to 15 s; the page redraws its lists, so an element found a
-    moment ago may be gone: look again."""
-    return WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])
-
-
-def text_in(wait: WebDriverWait[WebDriver], css: str, text: str) -> None:
-    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
-
-
-def fill(driver: WebDriver, field: str, value: str) -> None:
-    element = driver.find_element(By.ID, field)
-    element.clear()
-    element.send_keys(value)
-
-
-def settled(driver: WebDriver) -> None:
-    """Wait until the page has drawn what its last action loaded (``aria-busy`` false)."""
-    waiting(driver).until(
-        lambda d: d.find_element(By.ID, "main").get_attribute("aria-busy") == "false"
-    )
-
-
-def click(driver: WebDriver, css: str) -> None:
-    """A real click, on the element brought to the middle of the screen (the sticky tabs
-    would take a click at its top), once the page has settled."""
-    settled(driver)
-    element = driver.find_element(By.CSS_SELECTOR, css)
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
-    element.click()
-
-
-def fits_the_phone(driver: WebDriver) -> None:
-    width = driver.execute_script("return [document.documentElement.scrollWidth, innerWidth]")
-    assert width[0] <= width[1], f"the page is wider than the phone: {width}"
+platform = only(NEEDED)
 
 
 def shown_after_reloads(driver: WebDriver, tab: str, css: str, timeout_s: float = 30) -> str:
@@ -136,7 +72,7 @@ async def test_a_patient_registers_allows_a_hospital_sees_its_read_and_withdraws
     doctor = await actors.physician(hospital, LICENCE, PIN)
     patient, limited = random_cid(rng), random_cid(rng)
     url = actors.platform.url("portal") + "/patient/"
-    shots = Path(os.environ.get("HEALTHLINK_PORTAL_SCREENSHOTS") or tmp_path)
+    shots = screenshots(tmp_path)
 
     started = time.monotonic()
     await asyncio.to_thread(verify_and_allow, phone, url, patient, limited, shots)
@@ -160,7 +96,6 @@ async def test_a_patient_registers_allows_a_hospital_sees_its_read_and_withdraws
 
 
 def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, shots: Path) -> None:
-    shots.mkdir(parents=True, exist_ok=True)
     wait = waiting(driver)
     driver.get(url)
     text_in(wait, "#verify-title", "Verify your identity")

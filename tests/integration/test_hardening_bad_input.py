@@ -29,7 +29,8 @@ pytestmark = pytest.mark.integration
 
 CID = "1101700230705"  # a valid CID (checksum) so requests pass path validation
 HOSPITAL = "10670"
-PATH_VALUES = {"cid": CID, "code": HOSPITAL, "rtype": "Observation"}
+# A well-formed upload receipt, so GET /fhir/uploads/{receipt} reads its headers.
+PATH_VALUES = {"cid": CID, "code": HOSPITAL, "rtype": "Observation", "receipt": "up-1"}
 
 # No worker processes: the walk needs neither FHIR validation workers (ingest) nor the
 # chart projector's child process (query), and starting them is most of the time.
@@ -106,14 +107,16 @@ def operations(spec: dict[str, object]) -> list[tuple[str, str, list[str]]]:
 
 
 def credentials(settings: Settings) -> list[bytes]:
-    """No credential, the operator's, a patient's and a physician's (so requests reach
-    past the auth check to the code that reads the rest)."""
+    """No credential, the operator's, a patient's, a physician's and a hospital's admin key
+    (so requests reach past the auth check to the code that reads the rest: the roster,
+    the hospital's set-aside uploads)."""
     patient = tokens.issue(TEST_SECRET, tokens.PATIENT, CID, 300)
     physician = tokens.issue(
         TEST_SECRET, tokens.PHYSICIAN, "12345", 300, hospital=HOSPITAL, name="Dr"
     )
+    hospital = tokens.derive(TEST_SECRET, "admin", HOSPITAL)
     return [b"", f"Bearer {TEST_ADMIN}".encode(), f"Bearer {patient}".encode(),
-            f"Bearer {physician}".encode()]  # fmt: skip
+            f"Bearer {physician}".encode(), f"Bearer {hospital}".encode()]  # fmt: skip
 
 
 async def chunked(total: int, size: int = 256 * 1024) -> AsyncIterator[bytes]:

@@ -230,3 +230,54 @@ async def test_simulator_answers_a_data_request(
                       key=SOURCE.encode())  # fmt: skip
     assert await asyncio.wait_for(answering, timeout=60) == 1
     assert await stored(settings, {"patient": cid, "hospital": SOURCE}, 12) == 12
+
+
+async def test_a_hospital_follows_its_uploads_through_their_receipts(
+    ingest: httpx.AsyncClient, settings: Settings
+) -> None:
+    """``Location`` polled until stored; a set-aside upload shows its reason; only the
+    sender reads a receipt (another hospital finds nothing)."""
+    rng = random.Random(44)
+    cid, late_cid = random_cid(rng), random_cid(rng)
+    await grant(settings, cid, [SOURCE])
+    sender = HttpUploader("", SOURCE, upload_key(settings), client=ingest)
+    posted = await sender.send_bytes(
+        json.dumps(make_patient_bundle(rng, cid=cid, n_resources=12)).encode(), upload_id="r-ok"
+    )
+
+    async def settled(receipt: str) -> dict[str, Any] | None:
+        try:
+            status, task = await sender.receipt(receipt)
+        except UploadRefused as refused:  # over Kafka: unknown until the consumer saw it
+            assert refused.status == 404 and receipt == "r-invalid", refused
+            return None
+        assert (status == 202) == (task["status"] == "received"), task
+        return task if status == 200 else None
+
+    done = await eventually(lambda: settled(posted), what="receipt r-ok settled")
+    assert done["status"] == "completed" and done["output"][0]["valueInteger"] == 12
+    unconsented = make_patient_bundle(rng, cid=late_cid, n_resources=4)
+    await sender.send(unconsented, "r-late")
+    late = await eventually(lambda: settled("r-late"), what="receipt r-late settled")
+    assert late["status"] == "rejected" and late["statusReason"]["coding"][0]["code"] == (
+        "no-consent"
+    )
+    invalid = make_patient_bundle(rng, cid=cid, n_resources=4)
+    invalid["entry"][2]["resource"]["status"] = 42  # the gateway does not validate models
+    async with KafkaUploader(await hospital_connection(settings, SOURCE), SOURCE,
+                             upload_key(settings), settings.topic_prefix) as adapter:  # fmt: skip
+        await adapter.send(invalid, "r-invalid")  # over Kafka: no gateway, same receipt
+    bad = await eventually(lambda: settled("r-invalid"), what="receipt r-invalid settled")
+    assert bad["statusReason"]["coding"][0]["code"] == "invalid-resource"
+    other = HttpUploader("", READER, upload_key(settings, READER), client=ingest)
+    with pytest.raises(UploadRefused) as refused:
+        await other.receipt(posted)
+    assert refused.value.status == 404
+    await grant(settings, late_cid, [SOURCE])  # releases the held upload: stored after all
+    stored_late = await eventually(lambda: completed(sender, "r-late"), what="r-late stored")
+    assert stored_late["output"][0]["valueInteger"] == 4
+
+
+async def completed(sender: HttpUploader, receipt: str) -> dict[str, Any] | None:
+    _, task = await sender.receipt(receipt)
+    return task if task["status"] == "completed" else None

@@ -16,3 +16,13 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+@dataclass
+class Seconds:
+    """The same in seconds since the epoch (what ``time.time`` gives)."""
+
+    now: float = 1_780_000_000.0  # 2026-05-28 UTC
+
+    def __call__(self) -> float:
+        return self.now

@@ -12,6 +12,7 @@ from healthlink_adapter.signing import sign_body
 
 from healthlink.synthetic import make_patient_bundle
 from services.ingest.handlers import Deps
+from services.ingest.receiptstore import MemoryReceipts
 from services.ingest.repository import MemoryHeldUploads, MemoryRecords
 from shared import tokens
 from shared.broker import RecordingPublisher
@@ -35,6 +36,7 @@ async def memory_deps(clock: Callable[[], datetime], max_bytes: int = 200_000) -
     return Deps(
         records=MemoryRecords(),
         held=MemoryHeldUploads(),
+        receipts=MemoryReceipts(),
         view=views,
         publisher=RecordingPublisher(),
         secret=SECRET,
@@ -51,6 +53,7 @@ def patient_bundle(seed: int = 1, **kwargs: Any) -> tuple[str, bytes]:
     return cid, json.dumps(doc).encode()
 
 
-def signature(body: bytes, hospital: str = PROVIDER) -> str:
-    """``hl-signature`` of ``body`` under ``hospital``'s upload key."""
-    return sign_body(tokens.derive(SECRET, "upload", hospital), body)
+def signature(body: bytes | str, hospital: str = PROVIDER) -> str:
+    """``hl-signature`` of ``body`` (or of a receipt id) under ``hospital``'s upload key."""
+    data = body.encode() if isinstance(body, str) else body
+    return sign_body(tokens.derive(SECRET, "upload", hospital), data)

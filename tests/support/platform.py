@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +57,8 @@ class Platform:
             )
         if service.split("-")[0] == "portal":  # the web viewer reads through query
             env["HEALTHLINK_PORTAL_QUERY_URL"] = self.url("query")
-            for other in ("consent", "audit", "notify"):  # the patient portal's back ends
+            # the patient portal's back ends, and ingest for the hospital console
+            for other in ("consent", "audit", "notify", "ingest"):
                 env[f"HEALTHLINK_PORTAL_{other.upper()}_URL"] = self.url(other)
         return env
 
@@ -92,10 +93,12 @@ class Platform:
             time.sleep(0.2)
         raise TimeoutError(f"{service} not ready after {timeout_s}s")
 
-    def start_all(self) -> None:
-        for service in SERVICE_PORTS:
+    def start_all(self, services: Iterable[str] = SERVICE_PORTS) -> None:
+        """``services`` (default: all) started, then each waited for until ready."""
+        chosen = list(services)
+        for service in chosen:
             self.start(service)
-        for service in SERVICE_PORTS:
+        for service in chosen:
             self.wait_ready(service)
 
     def kill(self, service: str) -> None:
@@ -142,11 +145,13 @@ class Platform:
 
 
 @contextmanager
-def running_platform(settings: Settings, log_dir: Path) -> Iterator[Platform]:
-    """All six services started and ready; stopped on exit."""
+def running_platform(
+    settings: Settings, log_dir: Path, services: Iterable[str] = SERVICE_PORTS
+) -> Iterator[Platform]:
+    """The services (default: all) started and ready; stopped on exit."""
     running = Platform(settings, log_dir)
     try:
-        running.start_all()
+        running.start_all(services)
         yield running
     finally:
         running.stop_all()

@@ -108,7 +108,7 @@ async def test_the_patient_pages_are_served_under_the_strict_csp(
     for name in ("core", "main", "consent", "activity"):
         r = await client.get(f"/static/patient/{name}.js")
         assert r.status_code == 200 and "innerHTML" not in r.text, name
-    for path in ("/static/patient/patient.css", "/i18n/patient.th.json", "/i18n/patient.en.json"):
+    for path in ("/static/common/phone.css", "/i18n/patient.th.json", "/i18n/patient.en.json"):
         assert (await client.get(path)).status_code == 200, path
 
 

@@ -123,6 +123,7 @@ async def test_formats(client: httpx.AsyncClient, world: World) -> None:
         assert r.status_code == 200
     r = await client.get("/fhir/Observation", params={"patient": CID, "_format": "xml"}, headers=me)
     assert r.status_code == 406 and r.json()["resourceType"] == "OperationOutcome"
+    assert r.json()["issue"][0]["code"] == "not-supported"  # FHIR's issue type for it
     r = await client.get("/fhir/metadata", headers={"accept": "application/fhir+xml"})
     assert r.status_code == 406
     hapi = "application/fhir+xml;q=1.0, application/fhir+json;q=1.0, application/xml+fhir;q=0.9"

@@ -6,7 +6,8 @@
 The same body and headers as over Kafka. The gateway answers 202 with the
 receipt once the upload is queued, or a 4xx with a FHIR OperationOutcome saying
 why it was refused (``UploadRefused``). Retrying with the same ``upload_id`` is
-safe: it is the same upload.
+safe: it is the same upload. ``receipt(id)`` reads what became of it
+(``GET /fhir/uploads/<receipt>``, signed the same way: the receipt id is the body).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from healthlink_adapter.contract import HOSPITAL_HEADER, SIGNATURE_HEADER
 from healthlink_adapter.signing import Signer, as_signer
 from healthlink_adapter.uploads import encode, new_upload_id, upload_headers
 
@@ -97,3 +99,21 @@ class HttpUploader:
     ) -> str:
         """Sign and post a bundle; returns its receipt."""
         return await self.send_bytes(encode(bundle), upload_id=upload_id, request_id=request_id)
+
+    async def receipt(self, receipt: str) -> tuple[int, dict[str, Any]]:
+        """What became of an upload: ``202`` and a Task ``received`` while it waits, ``200``
+        and a Task ``completed`` (stored, counts in ``output``) or ``rejected`` (set aside,
+        the reason in ``statusReason``); ``UploadRefused`` for a 4xx (``404``: no such
+        upload from this hospital)."""
+        headers = {
+            HOSPITAL_HEADER: self.hospital,
+            SIGNATURE_HEADER: self._signer.sign(receipt.encode()),
+        }
+        extra: dict[str, Any] = {"auth": self._auth} if self._auth is not None else {}
+        response = await self._client.get(
+            f"{self._url}/uploads/{receipt}", headers=headers, **extra
+        )
+        if response.status_code not in (200, 202):
+            raise UploadRefused(response.status_code, diagnostics_of(response))
+        task: dict[str, Any] = response.json()
+        return response.status_code, task

@@ -1,0 +1,61 @@
+"""The hospital console's back ends, called with the hospital's admin key (which only the
+portal's session holds): query's roster API, consent's hospital list, and the hospital's
+own set-aside uploads on ingest (``shared/hospital_letters.py``; ingest is the service
+that may send an upload back to its topic).
+
+``HospitalApi`` is the port (tests use ``tests/support/hospital_fakes.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from services.portal.backends import JsonServices
+
+
+class HospitalApi(Protocol):
+    async def hospital(self, code: str) -> dict[str, Any]: ...
+
+    async def roster(self, key: str, code: str) -> list[str]: ...
+
+    async def add_physician(self, key: str, code: str, licence: str) -> list[str]: ...
+
+    async def remove_physician(self, key: str, code: str, licence: str) -> list[str]: ...
+
+    async def set_aside(self, key: str, code: str) -> list[dict[str, Any]]: ...
+
+    async def retry(self, key: str, code: str, letter_id: str) -> list[str]: ...
+
+
+class HttpHospitalApi(JsonServices):
+    """``urls``: the ``query``, ``consent`` and ``ingest`` services' base URLs."""
+
+    async def hospital(self, code: str) -> dict[str, Any]:
+        """The participating hospital (public): name, role, consent mode, active."""
+        body: dict[str, Any] = await self._call("GET", "consent", f"/hospitals/{code}")
+        return body
+
+    async def _roster(self, method: str, key: str, code: str, path: str = "", **kw: Any) -> Any:
+        body = await self._call(method, "query", f"/hospitals/{code}/physicians{path}", key, **kw)
+        return [str(licence) for licence in body["physicians"]]
+
+    async def roster(self, key: str, code: str) -> list[str]:
+        found: list[str] = await self._roster("GET", key, code)
+        return found
+
+    async def add_physician(self, key: str, code: str, licence: str) -> list[str]:
+        found: list[str] = await self._roster("POST", key, code, json={"licence": licence})
+        return found
+
+    async def remove_physician(self, key: str, code: str, licence: str) -> list[str]:
+        found: list[str] = await self._roster("DELETE", key, code, f"/{licence}")
+        return found
+
+    async def set_aside(self, key: str, code: str) -> list[dict[str, Any]]:
+        body = await self._call("GET", "ingest", f"/hospitals/{code}/deadletters", key)
+        return list(body["entries"])
+
+    async def retry(self, key: str, code: str, letter_id: str) -> list[str]:
+        path = f"/hospitals/{code}/deadletters/{letter_id}/retry"
+        body = await self._call("POST", "ingest", path, key)
+        return [str(i) for i in body["ids"]]

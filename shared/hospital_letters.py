@@ -1,0 +1,88 @@
+"""A hospital's own set-aside uploads, for its staff (the hospital console, docs/portal.md).
+
+    GET  /hospitals/{code}/deadletters                 this hospital's uploads set aside
+    POST /hospitals/{code}/deadletters/{id}/retry      send one back to the upload topic
+
+The operators' router (``shared/admin.py``) sees every dead letter; this one shows a
+hospital only letters from the upload topic whose ``hl-hospital`` header is its code,
+and retries only those, with the hospital's admin key (the credential consent gives a
+hospital; the same check as query's roster API). Any service lists them; a retry goes
+through the service that may write the upload topic (ingest), another answers 403
+naming it. A retry is noted on the retry log like an operator's, with who asked
+(``hl-dlq-retried-by``: ``hospital:<code>``), and logged with the ids only.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from healthlink_adapter.contract import HOSPITAL_HEADER
+
+from shared import tokens, topics
+from shared.admin import DeadLetterBook, Status, read_book, refuse_foreign, retry_letters
+from shared.deadletter import DeadLetter
+from shared.errors import NotFound, Unauthorized
+from shared.http import bearer
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+HospitalCode = Annotated[str, Path(pattern=r"^\d{5}$", description="the hospital's code")]
+LetterId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$", description="a dead letter's id")]
+
+
+def require_hospital_key(code: HospitalCode, request: Request) -> None:
+    """The hospital's admin key as the bearer token, else 401."""
+    expected = tokens.derive(request.app.state.settings.token_secret, "admin", code)
+    if not hmac.compare_digest(bearer(request).encode(), expected.encode()):
+        raise Unauthorized("this hospital's admin key is required")
+
+
+router = APIRouter(
+    prefix="/hospitals/{code}/deadletters",
+    tags=["hospital staff"],
+    dependencies=[Depends(require_hospital_key)],
+)
+
+
+def uploads_of(book: DeadLetterBook, code: str, status: Status = "all") -> list[DeadLetter]:
+    """The hospital's uploads set aside (the upload topic, its ``hl-hospital``)."""
+    return [
+        letter
+        for letter in book.select(topic=topics.INGEST_UPLOADS, status=status)
+        if letter.source.headers.get(HOSPITAL_HEADER) == code
+    ]
+
+
+async def _book(request: Request) -> DeadLetterBook:
+    runtime = request.app.state.runtime
+    return await read_book(runtime.settings, str(runtime.service))
+
+
+@router.get("")
+async def read_hospital_letters(
+    code: HospitalCode, request: Request, status: Status = "all"
+) -> dict[str, Any]:
+    """This hospital's uploads set aside, oldest first, each with its reason and whether
+    it was retried (no payload: its size and resource counts)."""
+    book = await _book(request)
+    entries = [book.show(letter) for letter in uploads_of(book, code, status)]
+    return {"hospital": code, "count": len(entries), "entries": entries}
+
+
+@router.post("/{letter_id}/retry")
+async def create_hospital_retry(
+    code: HospitalCode, letter_id: LetterId, request: Request
+) -> dict[str, Any]:
+    """Send one of this hospital's set-aside uploads back to the upload topic (handlers
+    are idempotent); another hospital's, or an unknown id, is 404."""
+    book = await _book(request)
+    chosen = [letter for letter in uploads_of(book, code) if letter.id == letter_id]
+    if not chosen:
+        raise NotFound(f"no set-aside upload {letter_id} of hospital {code}")
+    runtime = request.app.state.runtime
+    refuse_foreign(str(runtime.service), chosen)
+    done = await retry_letters(runtime.dead_letters, chosen, by=f"hospital:{code}")
+    log.info("hospital retried a set-aside upload", hospital=code, letter=letter_id)
+    return {"retried": len(done), "ids": done}

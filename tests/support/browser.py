@@ -1,0 +1,113 @@
+"""The real browser of the portal's e2e tests: Debian's chromium and chromedriver
+(``make browser``) driven by Selenium, headless, with explicit waits only (the ``phone``
+and ``browser`` fixtures are in ``tests/e2e/conftest.py``); and the few services a
+browser journey needs, as processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from shared.settings import Settings
+from tests.support.platform import Platform, running_platform
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+PHONE = (390, 844)  # a phone's screen, CSS pixels
+
+
+def only(needed: tuple[str, ...]) -> Any:
+    """A module's ``platform`` fixture with only the services its journey needs (fewer
+    processes on a shared machine)."""
+
+    @pytest.fixture(scope="module")
+    def platform(
+        settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[Platform]:
+        with running_platform(settings, tmp_path_factory.mktemp("logs"), needed) as running:
+            yield running
+
+    return platform
+
+
+@contextmanager
+def chromium(width: int, height: int, *, phone: bool = False) -> Iterator[WebDriver]:
+    """Headless chromium at that size (a phone's, with touch, when ``phone``), asking
+    for English first (the pages follow Accept-Language until a language is chosen)."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.fail("chromium and chromium-driver are missing: run `make browser`")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(arg)
+    options.add_argument(f"--window-size={width},{height}")
+    if phone:
+        screen = {"width": width, "height": height, "pixelRatio": 2, "touch": True}
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": screen})
+    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshots(tmp_path: Path) -> Path:
+    """Where screenshots go: ``HEALTHLINK_PORTAL_SCREENSHOTS``, else the test's tmp dir."""
+    shots = Path(os.environ.get("HEALTHLINK_PORTAL_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
+
+
+def waiting(driver: WebDriver) -> WebDriverWait[WebDriver]:
+    """Explicit waits of up to 15 s; the pages redraw their lists, so an element found a
+    moment ago may be gone: look again."""
+    return WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])
+
+
+def visible(wait: WebDriverWait[WebDriver], css: str) -> str:
+    element = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+    return str(element.text)
+
+
+def text_in(wait: WebDriverWait[WebDriver], css: str, text: str) -> None:
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+
+
+def fill(driver: WebDriver, field: str, value: str) -> None:
+    element = driver.find_element(By.ID, field)
+    element.clear()
+    element.send_keys(value)
+
+
+def settled(driver: WebDriver) -> None:
+    """Wait until the page has drawn what its last action loaded (``aria-busy`` false)."""
+    waiting(driver).until(
+        lambda d: d.find_element(By.ID, "main").get_attribute("aria-busy") == "false"
+    )
+
+
+def click(driver: WebDriver, css: str) -> None:
+    """A real click, on the element brought to the middle of the screen (sticky tabs
+    would take a click at its top), once the page has settled."""
+    settled(driver)
+    element = driver.find_element(By.CSS_SELECTOR, css)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+
+
+def fits_the_phone(driver: WebDriver) -> None:
+    width = driver.execute_script("return [document.documentElement.scrollWidth, innerWidth]")
+    assert width[0] <= width[1], f"the page is wider than the phone: {width}"

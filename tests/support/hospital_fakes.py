@@ -1,0 +1,123 @@
+"""The hospital console's back ends in memory (the ``HospitalApi`` port): consent's
+hospital list, query's roster API and a hospital's set-aside uploads on ingest, each
+refusing as the services do (``backends.outcome_error``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from services.portal.app import create_app
+from services.portal.backends import outcome_error
+from services.portal.errors import Unavailable
+from services.portal.handlers import Deps
+from services.portal.hospitals import HospitalDeps, HospitalSession
+from services.portal.repository import MemorySessions
+from services.portal.settings import PortalSettings
+from tests.support.clock import Seconds
+from tests.support.portal_fakes import FakeQuery
+
+HOSPITAL, NAME = "10670", "Siriraj Hospital"
+KEY = "a" * 64  # the hospital's admin key
+OTHER, OTHER_KEY = "13781", "b" * 64
+SIGN_IN = {"hospital": HOSPITAL, "key": KEY}
+REGISTRY = ("10001", "10002", "10003")  # licences of the Medical Council mirror
+
+
+def letter(n: int, reason: str = "no-consent", retried_at: str | None = None) -> dict[str, Any]:
+    """A set-aside upload as ingest's ``GET /hospitals/{code}/deadletters`` shows it."""
+    return {
+        "id": f"letter-{n}",
+        "reason": reason,
+        "detail": "" if reason == "no-consent" else "entry[0].resource: not valid",
+        "service": "ingest",
+        "time": f"2026-05-2{n}T03:00:00+00:00",
+        "source": {"topic": "healthlink.ingest.uploads", "partition": 0, "offset": n},
+        "headers": {"hl-hospital": HOSPITAL, "hl-upload-id": f"upload-{n}"},
+        "preview": {"bytes": 1200 + n, "kind": "fhir-bundle",
+                    "resource_types": {"Encounter": 1, "Observation": n}},
+        "status": "retried" if retried_at else "pending",
+        "retried_at": retried_at,
+    }  # fmt: skip
+
+
+@dataclass
+class FakeHospitalApi:
+    """Two participating hospitals, each with its admin key and roster; 10670 has two
+    uploads set aside (one already retried)."""
+
+    keys: dict[str, str] = field(default_factory=lambda: {HOSPITAL: KEY, OTHER: OTHER_KEY})
+    rosters: dict[str, list[str]] = field(default_factory=lambda: {HOSPITAL: ["10001"]})
+    letters: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {HOSPITAL: [letter(1), letter(2, "invalid-resource", "x")]}
+    )
+    calls: list[tuple[str, str, str]] = field(default_factory=list)
+    down: bool = False
+    clock: Seconds = field(default_factory=Seconds)  # the portal's, for its sessions
+
+    def _admin(self, what: str, key: str, code: str) -> None:
+        self.calls.append((what, key, code))
+        if self.down:
+            raise Unavailable("the query service does not answer")
+        if self.keys.get(code) != key:
+            raise outcome_error(401, "this hospital's admin key is required")
+
+    async def hospital(self, code: str) -> dict[str, Any]:
+        if code not in self.keys:
+            raise outcome_error(404, f"hospital {code} is not a participating hospital")
+        return {"code": code, "name": NAME if code == HOSPITAL else "Ramathibodi Hospital"}
+
+    async def roster(self, key: str, code: str) -> list[str]:
+        self._admin("roster", key, code)
+        return list(self.rosters.setdefault(code, []))
+
+    async def add_physician(self, key: str, code: str, licence: str) -> list[str]:
+        self._admin("add", key, code)
+        if licence not in REGISTRY:
+            raise outcome_error(404, "licence is not in the Medical Council registry")
+        if licence not in self.rosters.setdefault(code, []):
+            self.rosters[code].append(licence)
+        return list(self.rosters[code])
+
+    async def remove_physician(self, key: str, code: str, licence: str) -> list[str]:
+        self._admin("remove", key, code)
+        self.rosters[code] = [x for x in self.rosters.get(code, []) if x != licence]
+        return list(self.rosters[code])
+
+    async def set_aside(self, key: str, code: str) -> list[dict[str, Any]]:
+        self._admin("set-aside", key, code)
+        return list(self.letters.get(code, []))
+
+    async def retry(self, key: str, code: str, letter_id: str) -> list[str]:
+        self._admin("retry", key, code)
+        for found in self.letters.get(code, []):
+            if found["id"] == letter_id:
+                found.update(status="retried", retried_at="2026-05-28T04:00:00+00:00")
+                return [letter_id]
+        raise outcome_error(404, f"no set-aside upload {letter_id} of hospital {code}")
+
+
+@asynccontextmanager
+async def console_client(api: FakeHospitalApi) -> AsyncIterator[httpx.AsyncClient]:
+    """The portal (``create_app``) with the hospital console on ``api``, sessions of 600 s
+    on its clock, as an HTTP client."""
+    sessions: MemorySessions[HospitalSession] = MemorySessions(api.clock)
+    console = HospitalDeps(sessions=sessions, api=api, session_ttl_s=600, clock=api.clock)
+    viewer = MemorySessions[Any](api.clock)
+    deps = Deps(sessions=viewer, query=FakeQuery(), clock=api.clock, hospitals=console)
+    app = create_app(PortalSettings(environment="test"), deps=deps)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:
+        yield client
+
+
+async def signed_in(client: httpx.AsyncClient, form: dict[str, str] = SIGN_IN) -> str:
+    """Sign in to the console through the portal; the session's CSRF token."""
+    page = (await client.get("/api/hospital/session")).json()["csrf"]
+    r = await client.post("/api/hospital/session", json=form, headers={"x-csrf-token": page})
+    assert r.status_code == 200, r.text
+    return str(r.json()["csrf"])
