@@ -16,6 +16,7 @@ from healthlink.audit import audit as audit_cli
 from healthlink.authtokens import auth as auth_cli
 from healthlink.dlq import dlq
 from healthlink.kafka import app as kafka_app
+from healthlink.operators import app as operators_app
 from healthlink.physicians import app as physicians_app
 from healthlink.simulator import simulate_command
 from shared.lifeline import exit_within
@@ -30,6 +31,7 @@ cli.add_typer(physicians_app, name="physicians")
 cli.add_typer(docs_cli, name="docs")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(auth_cli, name="auth")
+cli.add_typer(operators_app, name="operators")
 cli.add_typer(kafka_app, name="kafka")
 cli.add_typer(__import__("healthlink.hospitals").hospitals.app, name="hospitals")
 cli.command("simulate")(simulate_command)
@@ -78,7 +80,9 @@ def replay(
     from rich.console import Console
 
     from healthlink.offsets import ServiceRunning, StartAt
+    from healthlink.operators import acting_operator, record_action
     from healthlink.replay import parse_time, print_report, run
+    from shared.errors import HealthLinkError
 
     if service not in SERVICES:
         raise typer.BadParameter(f"one of {', '.join(SERVICES)}")
@@ -89,12 +93,18 @@ def replay(
         start = StartAt("time", parse_time(from_time))
     elif from_offset >= 0:
         start = StartAt("offset", from_offset)
-    try:
+    settings = Settings()
+    mode = "reset-only" if reset_only else "fresh-db" if fresh_db else "replay"
+    try:  # a replay changes a service's state: an operator's, recorded before it runs
+        if not dry_run:
+            who = acting_operator(settings)
+            detail = {"mode": mode, "start": start.kind, "topics": ",".join(topic or [])}
+            record_action(settings, service, who, "replay.run", service, detail)
         report = run(
-            Settings(), service, start=start, only_topics=topic or None, fresh_db=fresh_db,
+            settings, service, start=start, only_topics=topic or None, fresh_db=fresh_db,
             dry_run=dry_run, reset_only=reset_only, show_progress=True,
         )  # fmt: skip
-    except (ServiceRunning, ValueError) as exc:
+    except (ServiceRunning, ValueError, OSError, HealthLinkError) as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(code=2) from exc
     print_report(report, Console())

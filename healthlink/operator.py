@@ -1,8 +1,15 @@
 """The operators' client: every CLI command that changes state calls a service's API.
 
 No command writes a service's database or publishes on its topics: the service
-that owns the state stays its only writer, checks the operator's bearer token
-(``HEALTHLINK_ADMIN_TOKEN``) and validates the request like any other.
+that owns the state stays its only writer, checks the operator's bearer token and
+validates the request like any other.
+
+The token: with ``HEALTHLINK_OPERATOR_NAME`` set (a named operator or auditor registered
+with ``healthlink operators add``), a short-lived access token from the auth service
+(``client_credentials`` with ``private_key_jwt``, the key in ``HEALTHLINK_OPERATOR_KEY``
+or ``<data dir>/operators/<name>.jwk``); the services record what it does under that
+name. Without it, the bootstrap token ``HEALTHLINK_ADMIN_TOKEN`` (development's
+break-glass identity, recorded as ``bootstrap``; production refuses it by default).
 """
 
 from __future__ import annotations
@@ -14,8 +21,18 @@ from typing import Any
 
 import httpx
 import typer
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import Settings
+
+
+class OperatorLogin(BaseSettings):
+    """Who the command line acts as: ``HEALTHLINK_OPERATOR_NAME`` and its key file."""
+
+    model_config = SettingsConfigDict(env_prefix="HEALTHLINK_OPERATOR_", extra="ignore")
+
+    name: str = ""
+    key: str = ""
 
 
 class OperatorError(Exception):
@@ -33,6 +50,21 @@ class Operator:
     settings: Settings
     urls: dict[str, str] = field(default_factory=dict)
     timeout_s: float = 30.0
+    login: OperatorLogin = field(default_factory=OperatorLogin)
+    _token: str = ""
+
+    def token(self) -> str:
+        """The named operator's access token (fetched once), or the bootstrap token."""
+        if not self.login.name:
+            return self.settings.admin_token
+        if not self._token:
+            from healthlink.operators import fetch_token
+
+            try:
+                self._token = fetch_token(self.settings, self.login.name, self.login.key)
+            except (OSError, ValueError, httpx.HTTPError) as exc:
+                raise OperatorError(f"no token for operator {self.login.name}: {exc}", 2) from exc
+        return self._token
 
     def url(self, service: str) -> str:
         return self.urls.get(service) or f"http://127.0.0.1:{self.settings.port(service)}"
@@ -42,7 +74,7 @@ class Operator:
     ) -> dict[str, Any]:
         """The JSON answer of ``method service/path``, or ``OperatorError``."""
         url = self.url(service) + path
-        headers = {"authorization": f"Bearer {self.settings.admin_token}"}
+        headers = {"authorization": f"Bearer {self.token()}"}
         try:
             response = httpx.request(
                 method, url, json=body, headers=headers, timeout=self.timeout_s

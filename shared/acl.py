@@ -80,8 +80,11 @@ class Grants:
 
 
 # Every service sets aside what it cannot handle, and an operator's retry through its
-# API notes the retry: each writes and reads the dead-letter topics.
+# API notes the retry: each writes and reads the dead-letter topics. Every operator
+# action through a service's API is a security event (shared/operators.py): each
+# writes the security topic.
 DEAD = (topics.DEAD_LETTERS, topics.DEAD_LETTER_RETRIES)
+ACTED = (topics.SECURITY_EVENTS,)
 # Per-hospital data-request topics: DATA_REQUESTS + "." + hospital code.
 HOSPITAL_REQUESTS_PREFIX = contract.DATA_REQUESTS + "."
 
@@ -90,7 +93,7 @@ HOSPITAL_REQUESTS_PREFIX = contract.DATA_REQUESTS + "."
 SERVICES: dict[str, Grants] = {
     "consent": Grants(
         "consent",
-        writes=(topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS, *DEAD),
+        writes=(topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS, *ACTED, *DEAD),
         reads=(topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS, *DEAD),
         groups=("consent",),
         writes_prefixed=(HOSPITAL_REQUESTS_PREFIX,),
@@ -98,7 +101,7 @@ SERVICES: dict[str, Grants] = {
     "ingest": Grants(
         "ingest",
         # uploads: the HTTP gateway (POST /fhir) publishes them, retries send them back
-        writes=(topics.INGEST_UPLOADS, topics.INGEST_RECORDS, topics.INGEST_STORED, *DEAD),
+        writes=(topics.INGEST_UPLOADS, topics.INGEST_RECORDS, topics.INGEST_STORED, *ACTED, *DEAD),
         reads=(topics.INGEST_UPLOADS, topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS, *DEAD),
         groups=("ingest",),
     ),
@@ -110,7 +113,7 @@ SERVICES: dict[str, Grants] = {
     ),
     "audit": Grants(
         "audit",
-        writes=(topics.AUDIT_HEADS, *DEAD),  # only audit signs and publishes its heads
+        writes=(topics.AUDIT_HEADS, *ACTED, *DEAD),  # only audit signs and publishes heads
         reads=(
             topics.ACCESS_EVENTS,
             topics.SECURITY_EVENTS,
@@ -122,7 +125,7 @@ SERVICES: dict[str, Grants] = {
     ),
     "notify": Grants(
         "notify",
-        writes=DEAD,
+        writes=(*ACTED, *DEAD),
         reads=(
             topics.ACCESS_EVENTS,
             topics.CONSENT_EVENTS,

@@ -9,8 +9,9 @@ Any service's admin API sees the dead letters of every service (they share one
 topic), so operators need only one address; a retry goes through the service that owns
 the letter's source topic (Kafka's ACLs let only it write there): another answers 403
 naming the owner. Payloads are never shown: a preview gives the size and the FHIR
-resourceType counts or the event type. Requests need the operator's bearer token
-(``HEALTHLINK_ADMIN_TOKEN``); without it: 401.
+resourceType counts or the event type. Reads need an operator's or auditor's token, a
+retry an operator's (``shared/operators.py``; without a token: 401, an auditor retrying:
+403); each retry is an ``operator.acted`` security event under the operator's name.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from shared.deadletter_cursor import (
 from shared.deadletter_pages import RetryLog, read_after, read_page
 from shared.deadletter_reader import LetterReader
 from shared.errors import Forbidden, InvalidInput, NotFound
-from shared.http import require_operator
 from shared.kafka_client import OPERATOR
+from shared.operators import ChangerDep, acted, operator_of
 from shared.settings import Settings
 
 Status = Literal["pending", "retried", "all"]
@@ -164,7 +165,7 @@ class RetryRequest(BaseModel):
     include_retried: bool = Field(False, description="also letters already retried")
 
 
-router = APIRouter(prefix="/admin", tags=["operations"], dependencies=[Depends(require_operator)])
+router = APIRouter(prefix="/admin", tags=["operations"], dependencies=[Depends(operator_of)])
 
 
 def _settings(request: Request) -> Settings:
@@ -251,9 +252,10 @@ async def read_dead_letter(request: Request, letter_id: str) -> dict[str, Any]:
 
 
 @router.post("/deadletters/retry")
-async def create_retry(request: Request, body: RetryRequest) -> dict[str, Any]:
+async def create_retry(request: Request, body: RetryRequest, me: ChangerDep) -> dict[str, Any]:
     """Send dead letters back to their source topic (handlers are idempotent), through
-    the service that owns the topic; another service answers 403 naming the owner."""
+    the service that owns the topic; another service answers 403 naming the owner
+    (operators; auditors: 403)."""
     if not (body.ids or body.reason or body.all):
         raise InvalidInput("name ids, a reason, or all")
     book = await _book(request)
@@ -262,5 +264,18 @@ async def create_retry(request: Request, body: RetryRequest) -> dict[str, Any]:
     if body.ids and not chosen:
         raise NotFound("no dead letter with these ids")
     refuse_foreign(_service(request), chosen)
-    done = await retry_letters(request.app.state.runtime.dead_letters, chosen)
+    try:
+        done = await retry_letters(request.app.state.runtime.dead_letters, chosen)
+    finally:
+        if chosen:
+            await acted(request, me, "deadletter.retried", _selection(body), {
+                "letters": str(len(chosen)), "ids": ",".join(x.id for x in chosen)[:1000]
+            })  # fmt: skip
     return {"retried": len(done), "ids": done}
+
+
+def _selection(body: RetryRequest) -> str:
+    """What the operator asked to retry, as the event's target."""
+    if body.ids:
+        return "ids:" + ",".join(body.ids)[:190]
+    return f"reason:{body.reason}" if body.reason else "all"

@@ -6,7 +6,6 @@ request validation errors are 400s; nothing becomes a 500 on bad input.
 
 from __future__ import annotations
 
-import hmac
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,9 +18,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import tokens
 from shared.auth import bearer_token
-from shared.errors import Forbidden, HealthLinkError, Transient, Unauthorized
+from shared.errors import Forbidden, HealthLinkError, Transient
 from shared.fhir import FHIR_JSON, operation_outcome
 from shared.logging import CORRELATION_HEADER, get_logger, set_correlation_id
+from shared.operators import changer_of, operator_of
 
 log = get_logger(__name__)
 
@@ -114,12 +114,6 @@ def health_routes(app: FastAPI, ready: Callable[[], Awaitable[dict[str, Any]]]) 
         )
 
 
-def require_operator(request: Request) -> None:
-    """The platform operator's bearer token (``HEALTHLINK_ADMIN_TOKEN``)."""
-    if not hmac.compare_digest(bearer(request), request.app.state.settings.admin_token):
-        raise Unauthorized("operator token required")
-
-
 def patient_of(request: Request) -> str:
     """The CID of the verified patient holding the request's token."""
     claims = tokens.verify(request.app.state.settings.token_secret, tokens.PATIENT, bearer(request))
@@ -131,5 +125,8 @@ def same_patient(cid: str, token_cid: str) -> None:
         raise Forbidden("a patient may act only on their own CID")
 
 
-OperatorDep = Depends(require_operator)
+# Operators' endpoints take the caller from ``shared.operators``: ``ChangerDep`` (the
+# operator role) for changes, ``ReaderDep`` (operator or auditor) for reads.
+OperatorDep = Depends(changer_of)
+AuditorDep = Depends(operator_of)
 PatientDep = Annotated[str, Depends(patient_of)]

@@ -7,7 +7,7 @@ each service extends it with its own fields in ``services/<name>/settings.py``
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from healthlink_adapter.contract import MAX_UPLOAD_BYTES
 from pydantic import Field, model_validator
@@ -58,7 +58,18 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     service_port_base: int = Field(default=DEFAULT_PORT_BASE, ge=1, le=65535 - len(SERVICE_PORTS))
     token_secret: str = DEV_SECRET
+    # The bootstrap operator's static bearer token (break-glass, development): accepted
+    # as the operator "bootstrap" in development and test; in production only with
+    # HEALTHLINK_ADMIN_TOKEN_ENABLED=true. Named operators use the auth service's tokens.
     admin_token: str = DEV_SECRET
+    admin_token_enabled: bool = False  # unset: true outside production (_bootstrap_default)
+    # The auth service (issuer of every access token, operators' included), the audience
+    # its tokens carry (the FHIR base URL) and where its JWK set is read. Empty: the local
+    # defaults (http://127.0.0.1:<auth port>, http://127.0.0.1:<query port>/fhir,
+    # <issuer>/.well-known/jwks.json).
+    auth_issuer: str = ""
+    auth_audience: str = ""
+    auth_jwks_url: str = ""
     log_level: str = "INFO"
     max_bundle_bytes: int = Field(default=MAX_UPLOAD_BYTES, gt=0)
     # Every request body of every service (ingest's POST /fhir: max_bundle_bytes),
@@ -73,18 +84,44 @@ class Settings(BaseSettings):
     # at most this many records per poll. See shared/runtime.py.
     event_batch: int = Field(default=200, ge=1, le=5000)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bootstrap_default(cls, data: Any) -> Any:
+        """The bootstrap token is on by default outside production, off in production."""
+        if isinstance(data, dict) and data.get("admin_token_enabled") in (None, ""):
+            data = {**data, "admin_token_enabled": data.get("environment") != "production"}
+        return data
+
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
         """Production fails closed: every secret set explicitly, at least 32 bytes, none
         of the repository's own values, and no secret used for two purposes."""
         if self.environment == "production":
-            require_secrets(
-                {
-                    "HEALTHLINK_TOKEN_SECRET": self.token_secret,
-                    "HEALTHLINK_ADMIN_TOKEN": self.admin_token,
-                }
-            )
+            secrets = {"HEALTHLINK_TOKEN_SECRET": self.token_secret}
+            if self.bootstrap_token_allowed:
+                secrets["HEALTHLINK_ADMIN_TOKEN"] = self.admin_token
+            require_secrets(secrets)
         return self
+
+    @property
+    def bootstrap_token_allowed(self) -> bool:
+        """Whether the static ``admin_token`` is accepted (the "bootstrap" operator):
+        by default outside production only."""
+        return self.admin_token_enabled
+
+    @property
+    def issuer(self) -> str:
+        """The auth service's URL: the ``iss`` of every access token."""
+        return (self.auth_issuer or f"http://127.0.0.1:{self.port('auth')}").rstrip("/")
+
+    @property
+    def token_audience(self) -> str:
+        """The ``aud`` of the auth service's access tokens (the FHIR base URL)."""
+        return self.auth_audience or f"http://127.0.0.1:{self.port('query')}/fhir"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.auth_jwks_url or f"{self.issuer}/.well-known/jwks.json"
 
     def db_name(self, service: str) -> str:
         """Each service owns its own database."""

@@ -18,8 +18,10 @@ from services.audit.errors import NoHeadKey, NotAnAuditor, OtherHospital
 from services.audit.handlers import Deps, Search
 from services.audit.heads import public_jwk
 from shared import tokens
+from shared.errors import Unauthorized
 from shared.fhir import FHIR_JSON
-from shared.http import OperatorDep, PatientDep, bearer, same_patient
+from shared.http import AuditorDep, PatientDep, bearer, same_patient
+from shared.operators import operator_of
 
 router = APIRouter(tags=["audit"])
 
@@ -39,17 +41,20 @@ def get_deps(request: Request) -> Deps:
 DepsDep = Annotated[Deps, Depends(get_deps)]
 
 
-def auditor_scope(request: Request, hospital: Code = None) -> str | None:
-    """Operator: everything (None). A hospital's admin key: that hospital only."""
+async def auditor_scope(request: Request, hospital: Code = None) -> str | None:
+    """A named operator or auditor (``shared/operators.py``): everything (None). A
+    hospital's admin key: that hospital only."""
     token = bearer(request)
     settings = request.app.state.settings
-    if hmac.compare_digest(token, settings.admin_token):
-        return None
-    if hospital is None:
-        raise NotAnAuditor()
-    if not hmac.compare_digest(token, tokens.derive(settings.token_secret, "admin", hospital)):
-        raise OtherHospital()
-    return hospital
+    if hospital is not None and hmac.compare_digest(
+        token, tokens.derive(settings.token_secret, "admin", hospital)
+    ):
+        return hospital
+    try:
+        await operator_of(request)
+    except Unauthorized as exc:
+        raise (NotAnAuditor() if hospital is None else OtherHospital()) from exc
+    return None
 
 
 ScopeDep = Annotated[str | None, Depends(auditor_scope)]
@@ -106,7 +111,8 @@ async def read_public_key(deps: DepsDep) -> dict[str, Any]:
 
 @router.get("/audit/records")
 async def read_records(deps: DepsDep, query: SearchDep) -> dict[str, Any]:
-    """Search the audit log (operator, or a hospital admin for its own hospital)."""
+    """Search the audit log (operators and auditors, or a hospital admin for its own
+    hospital)."""
     entries = await handlers.search_records(deps, query)
     return {"count": len(entries), "entries": entries}
 
@@ -118,7 +124,7 @@ async def read_audit_events(deps: DepsDep, query: SearchDep) -> JSONResponse:
     return JSONResponse(bundle, media_type=FHIR_JSON)
 
 
-@router.get("/audit/verify", dependencies=[OperatorDep])
+@router.get("/audit/verify", dependencies=[AuditorDep])
 async def read_verification(deps: DepsDep) -> dict[str, Any]:
     """Recompute every chain against its tip; report the first breach of each."""
     found = await handlers.verify_log(deps)

@@ -1,7 +1,8 @@
 """Audit errors, each mapped to its HTTP status by the shared error map.
 
 InvalidInput    BadTime (400): a search bound that is not an ISO-8601 time
-Unauthorized    NotAnAuditor (401): neither the operator token nor a hospital's admin key
+Unauthorized    NotAnAuditor (401): neither an operator's or auditor's token nor a hospital's
+                admin key
 Forbidden       OtherHospital (403): a hospital's admin key asking for another hospital
 NotFound        NoHeadKey (404): this instance has no head-signing key (tests' fakes only)
 Transient       ChainContended: a chain's next seq kept being taken (retried by Kafka)
@@ -23,7 +24,9 @@ class NotAnAuditor(Unauthorized):
     code = "not-an-auditor"
 
     def __init__(self) -> None:
-        super().__init__("operator token, or a hospital admin key with ?hospital=, required")
+        super().__init__(
+            "an operator's or auditor's token, or a hospital admin key with ?hospital=, required"
+        )
 
 
 class OtherHospital(Forbidden):

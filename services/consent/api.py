@@ -16,7 +16,8 @@ from services.consent import consents, fhir, handlers, registry
 from services.consent.handlers import Deps
 from shared import tokens
 from shared.errors import Forbidden, NotFound
-from shared.http import OperatorDep, PatientDep, same_patient
+from shared.http import PatientDep, same_patient
+from shared.operators import ChangerDep, acted
 from shared.settings import Settings
 
 Code = Annotated[str, Path(max_length=5, description="5-digit MOPH hospital code")]
@@ -199,14 +200,20 @@ async def read_fhir_consent(
     raise NotFound(f"no Consent/{consent_id}")
 
 
-@hospitals.post("", status_code=status.HTTP_201_CREATED, dependencies=[OperatorDep])
+@hospitals.post("", status_code=status.HTTP_201_CREATED)
 async def create_hospital(
-    body: HospitalCreate, deps: DepsDep, settings: SettingsDep
+    request: Request, body: HospitalCreate, deps: DepsDep, settings: SettingsDep, me: ChangerDep
 ) -> dict[str, Any]:
     """Add a participating hospital (operators); returns its credentials."""
     state = await registry.register_hospital(
         deps, body.code, body.name, body.role, body.consent_mode
     )
+    detail = {
+        "role": body.role,
+        "consent_mode": body.consent_mode,
+        "version": str(state["version"]),
+    }
+    await acted(request, me, "hospital.added", body.code, detail)
     return {**state, **registry.credentials(settings.token_secret, body.code)}
 
 
@@ -222,17 +229,39 @@ async def read_hospital(code: Code, deps: DepsDep) -> dict[str, Any]:
     return await registry.read_hospital(deps, code)
 
 
-@hospitals.patch("/{code}", dependencies=[OperatorDep])
-async def update_hospital(code: Code, body: HospitalUpdate, deps: DepsDep) -> dict[str, Any]:
+@hospitals.patch("/{code}")
+async def update_hospital(
+    request: Request, code: Code, body: HospitalUpdate, deps: DepsDep, me: ChangerDep
+) -> dict[str, Any]:
     """Rename, change the consent mode, make a consumer a provider, suspend or reinstate
     (operators)."""
-    return await registry.update_hospital(
+    state = await registry.update_hospital(
         deps, code, body.name, body.role, body.consent_mode, body.active
     )
+    changes = body.model_dump(exclude_none=True)
+    detail = {k: str(v).lower() for k, v in changes.items() if k != "name"}
+    if "name" in changes:
+        detail["name"] = "changed"
+    await acted(
+        request, me, hospital_action(body), code, {**detail, "version": str(state["version"])}
+    )
+    return state
 
 
-@hospitals.get("/{code}/credentials", dependencies=[OperatorDep])
-async def read_credentials(code: Code, deps: DepsDep, settings: SettingsDep) -> dict[str, Any]:
+def hospital_action(body: HospitalUpdate) -> str:
+    """What an operator's change of a hospital is called in the security log."""
+    if body.active is False:
+        return "hospital.suspended"
+    if body.active is True:
+        return "hospital.reinstated"
+    return "hospital.promoted" if body.role == "provider" else "hospital.changed"
+
+
+@hospitals.get("/{code}/credentials")
+async def read_credentials(
+    request: Request, code: Code, deps: DepsDep, settings: SettingsDep, me: ChangerDep
+) -> dict[str, Any]:
     """The hospital's admin key and upload signing key, again (operators)."""
     await registry.read_hospital(deps, code)
+    await acted(request, me, "hospital.credentials_read", code)
     return {"code": code, **registry.credentials(settings.token_secret, code)}

@@ -48,6 +48,7 @@ def create_app(settings: ConsentSettings, *, deps: Deps | None = None) -> FastAP
     )
     app.state.deps = deps
     app.state.settings = settings
+    app.state.security_publisher = deps.publisher  # operators' actions (shared/operators.py)
     for router in (patients, consent, fhir_router, hospitals):
         app.include_router(router)
     return app

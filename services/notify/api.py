@@ -13,7 +13,8 @@ from pydantic import BaseModel
 from services.notify import inbox
 from services.notify.domain import Preference
 from services.notify.handlers import Deps
-from shared.http import OperatorDep, PatientDep, same_patient
+from shared.http import AuditorDep, PatientDep, same_patient
+from shared.operators import ChangerDep, acted
 
 
 def get_deps(request: Request) -> Deps:
@@ -26,7 +27,7 @@ Offset = Annotated[int, Query(ge=0, le=100_000)]
 Count = Annotated[int, Query(ge=1, le=200)]
 
 router = APIRouter(prefix="/patients", tags=["inbox"])
-operator = APIRouter(prefix="/webhook", tags=["webhook"], dependencies=[OperatorDep])
+operator = APIRouter(prefix="/webhook", tags=["webhook"], dependencies=[AuditorDep])
 
 
 class PreferencesBody(BaseModel):
@@ -74,6 +75,10 @@ async def read_set_aside(deps: DepsDep, offset: Offset = 0, count: Count = 50) -
 
 
 @operator.post("/set-aside/{notification_id}/retry")
-async def create_retry(notification_id: str, deps: DepsDep) -> dict[str, Any]:
-    """Queue a set-aside notification again."""
-    return await inbox.retry_set_aside(deps, notification_id)
+async def create_retry(
+    request: Request, notification_id: str, deps: DepsDep, me: ChangerDep
+) -> dict[str, Any]:
+    """Queue a set-aside notification again (operators; auditors read only)."""
+    found = await inbox.retry_set_aside(deps, notification_id)
+    await acted(request, me, "notification.retried", notification_id[:64])
+    return found

@@ -23,7 +23,8 @@ from services.query.search import is_json_format
 from shared import smart, tokens
 from shared.errors import InvalidInput, NotFound, Unauthorized
 from shared.fhir import FHIR_JSON
-from shared.http import OperatorDep, bearer
+from shared.http import bearer
+from shared.operators import ChangerDep, acted
 
 LICENCE = r"^\d{3,8}$"
 HOSPITAL = r"^\d{5}$"
@@ -128,10 +129,14 @@ bulk = APIRouter(prefix="/fhir", tags=["fhir bulk data"])
 HospitalAdmin = [Depends(require_hospital_admin)]
 
 
-@admin.post("/registry/licences", status_code=status.HTTP_201_CREATED, dependencies=[OperatorDep])
-async def create_licence(body: LicenceLoad, deps: DepsDep) -> dict[str, str]:
+@admin.post("/registry/licences", status_code=status.HTTP_201_CREATED)
+async def create_licence(
+    request: Request, body: LicenceLoad, deps: DepsDep, me: ChangerDep
+) -> dict[str, str]:
     """Load a licence into the local Medical Council mirror (operators)."""
     await physicians.register_licence(deps, body.licence, body.name, body.pin, body.active)
+    detail = {"active": str(body.active).lower(), "pin": "set"}
+    await acted(request, me, "licence.loaded", body.licence, detail)
     return {"licence": body.licence}
 
 

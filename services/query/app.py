@@ -88,6 +88,7 @@ def create_app(settings: QuerySettings, *, deps: Deps | None = None) -> FastAPI:
     app.state.deps = deps
     app.state.projector = projector
     app.state.settings = settings
+    app.state.security_publisher = deps.auditor.publisher  # operators' actions
     app.include_router(admin)
     app.include_router(patients)
     app.include_router(bulk)  # before fhir: its paths would match fhir's /{rtype}/{rid}

@@ -30,6 +30,10 @@ class Auditor:
         self._publisher = publisher
         self._clock = clock
 
+    @property
+    def publisher(self) -> EventPublisher:
+        return self._publisher
+
     @asynccontextmanager
     async def audited(self, ctx: AccessContext) -> AsyncIterator[AccessContext]:
         """Publish exactly one access event for the request, whatever happens inside."""

@@ -29,14 +29,10 @@ class QuerySettings(Settings):
     # Where clients reach this service (the FHIR base is this + "/fhir"): every fullUrl
     # and Bundle link is absolute on it. Empty: http://127.0.0.1:<query port>.
     query_public_url: str = ""
-    # The SMART authorization server (the auth service) announced in the
-    # CapabilityStatement and /.well-known/smart-configuration. Empty:
-    # http://127.0.0.1:<auth port> (the auth service's own default issuer follows
-    # HEALTHLINK_AUTH_ISSUER, which this reads too).
-    auth_issuer: str = ""
-    # Where query fetches the issuer's JWK set. Empty: <issuer>/.well-known/jwks.json
-    # (set it when the public issuer URL is not reachable from inside the platform).
-    auth_jwks_url: str = ""
+    # The SMART authorization server (HEALTHLINK_AUTH_ISSUER, shared settings) is
+    # announced in the CapabilityStatement and /.well-known/smart-configuration; its JWK
+    # set is read from HEALTHLINK_AUTH_JWKS_URL (set it when the public issuer URL is not
+    # reachable from inside the platform).
 
     @property
     def public_url(self) -> str:
@@ -45,11 +41,3 @@ class QuerySettings(Settings):
     @property
     def fhir_base(self) -> str:
         return f"{self.public_url}/fhir"
-
-    @property
-    def jwks_url(self) -> str:
-        return self.auth_jwks_url or f"{self.issuer}/.well-known/jwks.json"
-
-    @property
-    def issuer(self) -> str:
-        return (self.auth_issuer or f"http://127.0.0.1:{self.port('auth')}").rstrip("/")

@@ -1,9 +1,10 @@
 """Security events on ``SECURITY_EVENTS``: sign-ins, lock-outs, roster changes,
 break-glass declarations (key: licence), patients' sign-ins (key: CID), operator actions
 and refresh-token reuse (key: the operator or client). Query publishes break-glass and
-(until the auth service takes them over) its own sign-ins; the auth service publishes
-the rest. Audit keeps them all in its chains. A ``SecurityEvent`` names the physician,
-the hospital and the time."""
+(until the auth service takes them over) its own sign-ins; every service publishes the
+operator actions taken through its API (``shared/operators.py``); the auth service
+publishes the rest. Audit keeps them all in its chains. A ``SecurityEvent`` names the
+physician, the hospital and the time."""
 
 from __future__ import annotations
 
@@ -91,9 +92,11 @@ class PatientSignInFailed(Event):
 
 
 class OperatorActed(Event):
-    """An operator's (or a hospital system's) change, under the caller's own identity:
-    ``action`` such as ``client.registered``, ``licence.loaded``, ``licence.pin_reset``;
-    ``target`` the client id, licence or hospital it changed."""
+    """An operator's (or a hospital system's) change, under the caller's own identity
+    (``bootstrap`` for the development break-glass token): ``action`` such as
+    ``client.registered``, ``licence.loaded``, ``licence.pin_reset``, ``hospital.suspended``,
+    ``deadletter.retried``; ``target`` the client id, licence, hospital or dead letters it
+    changed; ``detail`` the service and the operator's roles, among others."""
 
     NAME = "operator.acted"
     TOPIC = SECURITY_EVENTS

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import uuid
 from pathlib import Path
 
 import httpx
@@ -102,3 +103,60 @@ async def test_refusals_and_unreachable_services_exit_non_zero(
     licences.write_text("licence,name,pin\nabc,,1\n", encoding="utf-8")
     invalid = await healthlink(settings, "physicians", "load", str(licences), *query)
     assert invalid.exit_code == 2 and "line 2" in invalid.stderr
+
+
+async def test_named_operators_act_through_the_cli_under_their_own_names(
+    platform: Platform, settings: Settings
+) -> None:
+    """Issue 12, item 4: ``healthlink operators add`` registers people with roles at the
+    auth service; the CLI acting as one (``HEALTHLINK_OPERATOR_NAME``) gets its tokens by
+    ``private_key_jwt``; an auditor is refused a change; the audit log names the operator."""
+    run = uuid.uuid4().hex[:6]
+    operator, auditor = f"op-{run}", f"au-{run}"
+    code = f"{random.Random(run).randint(16000, 16999)}"  # this test's own range
+    env = {
+        "HEALTHLINK_AUTH_ISSUER": platform.url("auth"),
+        "HEALTHLINK_DATA_DIR": str(platform.log_dir),
+    }
+    for name, role in ((operator, "operator"), (auditor, "auditor")):
+        added = await healthlink(settings, "operators", "add", name, "--role", role, env=env)
+        assert added.exit_code == 0, added.stderr
+        key = platform.log_dir / "operators" / f"{name}.jwk"
+        assert key.exists() and key.stat().st_mode & 0o077 == 0
+    as_operator = {**env, "HEALTHLINK_OPERATOR_NAME": operator}
+    as_auditor = {**env, "HEALTHLINK_OPERATOR_NAME": auditor}
+    consent = ["--url", platform.url("consent")]
+
+    refused = await healthlink(
+        settings, "hospitals", "add", code, "Named", *consent, env=as_auditor
+    )
+    assert refused.exit_code == 1 and "refused (403)" in refused.stderr, refused.stderr
+    for command in (
+        ["add", code, "Named Operator Hospital"],
+        ["suspend", code],
+        ["reinstate", code],
+    ):
+        done = await healthlink(settings, "hospitals", *command, *consent, env=as_operator)
+        assert done.exit_code == 0, done.stderr
+
+    token = await healthlink(settings, "operators", "token", auditor, env=env)
+    assert token.exit_code == 0, token.stderr
+    headers = {"authorization": f"Bearer {token.stdout.strip()}"}
+    wanted = {"hospital.added", "hospital.suspended", "hospital.reinstated"}
+
+    async def audited() -> set[str] | None:
+        async with httpx.AsyncClient(timeout=30) as http:
+            r = await http.get(
+                platform.url("audit") + "/audit/records?kind=security&count=200", headers=headers
+            )
+        assert r.status_code == 200, r.text
+        found = {
+            e["body"]["data"]["action"]
+            for e in r.json()["entries"]
+            if e["type"] == "operator.acted"
+            and e["body"]["data"]["operator"] == operator
+            and e["body"]["data"]["target"] == code
+        }
+        return found if wanted <= found else None
+
+    await eventually(audited, timeout_s=60, what="the named operator's actions in the audit log")

@@ -15,11 +15,12 @@ from shared.settings import Settings
 from tests.support.settings import env_of
 
 
-async def healthlink(settings: Settings, *args: str) -> Result:
-    """Run ``healthlink ARGS``; the result has ``exit_code``, ``stdout`` and ``stderr``."""
-    env: dict[str, str | None] = {**env_of(settings)}
+async def healthlink(settings: Settings, *args: str, env: dict[str, str] | None = None) -> Result:
+    """Run ``healthlink ARGS``; the result has ``exit_code``, ``stdout`` and ``stderr``.
+    ``env``: more of the command's environment (``HEALTHLINK_OPERATOR_NAME``, say)."""
+    environment: dict[str, str | None] = {**env_of(settings), **(env or {})}
 
     def run() -> Result:
-        return CliRunner().invoke(cli, list(args), env=env)
+        return CliRunner().invoke(cli, list(args), env=environment)
 
     return await asyncio.to_thread(run)

@@ -44,13 +44,14 @@ class Platform:
         for other in SERVICE_PORTS:
             self.ports.setdefault(other, free_port())
         # query checks SMART tokens for its own FHIR base against auth's keys
+        # (and every service an operator's token, shared/operators.py)
         env.update(
             HEALTHLINK_AUTH_ISSUER=self.url("auth"),
+            HEALTHLINK_AUTH_AUDIENCE=self.url("query") + "/fhir",
             HEALTHLINK_QUERY_PUBLIC_URL=self.url("query"),
         )
         if service.split("-")[0] == "auth":
             env.update(
-                HEALTHLINK_AUTH_AUDIENCE=self.url("query") + "/fhir",
                 HEALTHLINK_CONSENT_URL=self.url("consent"),
                 HEALTHLINK_DATA_DIR=str(self.log_dir),
             )

@@ -14,6 +14,7 @@ from services.notify.handlers import Deps, notify
 from services.notify.settings import NotifySettings
 from services.notify.texts import Text
 from shared import tokens
+from shared.broker import RecordingPublisher
 from tests.support.cids import CID, OTHER
 from tests.support.clock import Clock
 from tests.support.notify import memory_deps
@@ -31,6 +32,7 @@ def patient(cid: str = CID) -> dict[str, str]:
 async def client_of(deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
     settings = NotifySettings(environment="test", token_secret="s", admin_token="op-token")
     app = create_app(settings, deps=deps)  # the lifespan (broker, database) never starts
+    app.state.security_publisher = RecordingPublisher()  # operators' actions
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         yield http

@@ -75,8 +75,18 @@ def test_explicit_long_distinct_secrets_are_accepted() -> None:
 )
 def test_weak_default_or_reused_secrets_are_refused(secrets: dict[str, str]) -> None:
     values = {**SECRETS, **secrets} if secrets else {}
-    with pytest.raises(ValidationError):
-        Settings(environment="production", **values)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):  # the bootstrap token allowed: it must be strong
+        Settings(environment="production", admin_token_enabled=True, **values)  # type: ignore[arg-type]
+
+
+def test_production_takes_no_static_operator_token_unless_told() -> None:
+    """Operators are named (shared/operators.py); the static bootstrap token is off in
+    production, so it need not be set, and is accepted only when explicitly enabled."""
+    settings = Settings(environment="production", token_secret=TOKEN)
+    assert not settings.bootstrap_token_allowed
+    assert Settings(environment="development").bootstrap_token_allowed
+    with pytest.raises(ValidationError, match="HEALTHLINK_ADMIN_TOKEN"):
+        Settings(environment="production", token_secret=TOKEN, admin_token_enabled=True)
 
 
 def test_a_secret_is_counted_in_bytes() -> None:
@@ -145,4 +155,5 @@ def test_the_environment_refuses_the_defaults(monkeypatch: pytest.MonkeyPatch) -
         Settings()
     monkeypatch.setenv("HEALTHLINK_TOKEN_SECRET", TOKEN)
     monkeypatch.setenv("HEALTHLINK_ADMIN_TOKEN", ADMIN)
-    assert Settings().admin_token == ADMIN
+    monkeypatch.setenv("HEALTHLINK_ADMIN_TOKEN_ENABLED", "true")
+    assert Settings().admin_token == ADMIN and Settings().bootstrap_token_allowed
