@@ -39,6 +39,7 @@ from healthlink.operator import OperatorLogin
 from shared.broker import Publisher, make_broker
 from shared.errors import Forbidden, Transient
 from shared.events import OperatorActed, topic_of
+from shared.keyfiles import public_set, write_new_key
 from shared.operators import Operator, identify, verifier_for
 from shared.settings import Settings
 
@@ -90,18 +91,6 @@ def registrar_token(settings: Settings) -> str:
     return fetch_token(settings, BOOTSTRAP_CLIENT, path=path)
 
 
-def new_key(path: Path) -> dict[str, Any]:
-    """A P-256 key written to ``path`` (mode 0600); returns its public JWK set."""
-    generated = ECKey.generate_key("P-256", private=True)
-    key = ECKey.import_key(generated.as_dict(private=True), {"kid": generated.thumbprint()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_suffix(".tmp")
-    temp.write_text(json.dumps(key.as_dict(private=True) | {"kid": key.kid}))
-    os.chmod(temp, 0o600)
-    temp.replace(path)
-    return {"keys": [key.as_dict(private=False) | {"kid": key.kid, "use": "sig", "alg": "ES256"}]}
-
-
 def register(settings: Settings, name: str, role: str, key: str = "") -> dict[str, Any]:
     """Register operator ``name`` with ``role`` at the auth service; its new private key
     is written first (``key_file``), so a refused registration leaves only a key."""
@@ -115,7 +104,7 @@ def register(settings: Settings, name: str, role: str, key: str = "") -> dict[st
         "name": name,
         "roles": [role],
         "scope": ROLE_SCOPES[role],
-        "jwks": new_key(path),
+        "jwks": public_set(write_new_key(path)),
     }
     response = httpx.post(
         f"{settings.issuer}/clients",

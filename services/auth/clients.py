@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +28,7 @@ from services.auth.errors import BadRequest, ClientExists, ClientNotFound
 from services.auth.handlers import Deps
 from services.auth.physicians import operator_acted
 from shared.auth import parse_scope
+from shared.keyfiles import write_new_key
 
 DEFAULT_SCOPES = {
     ClientKind.APP: "launch/patient openid fhirUser offline_access user/*.rs patient/*.rs",
@@ -189,11 +189,4 @@ async def bootstrap_operator(
 def _load_or_make_key(path: Path) -> ECKey:
     if path.exists():
         return ECKey.import_key(json.loads(path.read_text()))
-    generated = ECKey.generate_key("P-256", private=True)
-    key = ECKey.import_key(generated.as_dict(private=True), {"kid": generated.thumbprint()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_suffix(".tmp")
-    temp.write_text(json.dumps(key.as_dict(private=True) | {"kid": key.kid}))
-    os.chmod(temp, 0o600)
-    temp.replace(path)
-    return key
+    return write_new_key(path)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import httpx
 from healthlink_adapter.signing import sign_body
 
 from healthlink.synthetic import make_patient_bundle
+from services.ingest.app import create_app
 from services.ingest.handlers import Deps
 from services.ingest.receiptstore import MemoryReceipts
 from services.ingest.repository import MemoryHeldUploads, MemoryRecords
+from services.ingest.settings import IngestSettings
 from shared import tokens
 from shared.broker import RecordingPublisher
 from shared.cid import random_cid
@@ -43,6 +47,15 @@ async def memory_deps(clock: Callable[[], datetime], max_bytes: int = 200_000) -
         max_bytes=max_bytes,
         clock=clock,
     )
+
+
+@asynccontextmanager
+async def api_client(deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on ingest's app over ``deps`` (the lifespan never starts)."""
+    settings = IngestSettings(environment="test", token_secret=SECRET, admin_token="op")
+    transport = httpx.ASGITransport(app=create_app(settings, deps=deps))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        yield http
 
 
 def patient_bundle(seed: int = 1, **kwargs: Any) -> tuple[str, bytes]:

@@ -9,12 +9,17 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from services.ingest.app import create_app
 from services.ingest.handlers import Deps
-from services.ingest.settings import IngestSettings
 from shared import topics
 from shared.broker import RecordingPublisher
-from tests.support.ingest import CONSUMER, PROVIDER, SECRET, memory_deps, patient_bundle, signature
+from tests.support.ingest import (
+    CONSUMER,
+    PROVIDER,
+    api_client,
+    memory_deps,
+    patient_bundle,
+    signature,
+)
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
@@ -27,10 +32,7 @@ async def deps() -> Deps:
 
 @pytest.fixture
 async def client(deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
-    settings = IngestSettings(environment="test", token_secret=SECRET, admin_token="op")
-    app = create_app(settings, deps=deps)  # the lifespan (broker, database) never starts
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+    async with api_client(deps) as http:
         yield http
 
 

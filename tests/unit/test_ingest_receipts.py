@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from services.ingest import subscribers
-from services.ingest.app import create_app
 from services.ingest.handlers import Deps
 from services.ingest.receipts import (
     QUEUED,
@@ -25,14 +24,20 @@ from services.ingest.receipts import (
     replaces,
 )
 from services.ingest.receiptstore import MemoryReceipts
-from services.ingest.settings import IngestSettings
 from shared.broker import RecordingPublisher
 from shared.coverage import ConsentState
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected
 from shared.events import ConsentGranted
 from tests.support.events import envelope
-from tests.support.ingest import CONSUMER, PROVIDER, SECRET, memory_deps, patient_bundle, signature
+from tests.support.ingest import (
+    CONSUMER,
+    PROVIDER,
+    api_client,
+    memory_deps,
+    patient_bundle,
+    signature,
+)
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
@@ -45,10 +50,7 @@ async def deps() -> Deps:
 
 @pytest.fixture
 async def client(deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
-    settings = IngestSettings(environment="test", token_secret=SECRET, admin_token="op")
-    app = create_app(settings, deps=deps)  # the lifespan (broker, database) never starts
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+    async with api_client(deps) as http:
         yield http
 
 
