@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from healthlink_adapter.contract import UPLOAD_ID_HEADER
+
 from services.portal.errors import NotSignedIn, SignInRefused
 from services.portal.hospital_backends import HospitalApi
 from services.portal.repository import PageDeps, as_signed_in
@@ -107,7 +109,7 @@ def letter_view(entry: dict[str, Any]) -> dict[str, Any]:
     view = {name: entry.get(name) for name in LETTER_FIELDS}
     headers = entry.get("headers") or {}
     preview = entry.get("preview") or {}
-    view["upload_id"] = headers.get("hl-upload-id")
+    view["upload_id"] = headers.get(UPLOAD_ID_HEADER)
     view["bytes"] = preview.get("bytes")
     view["resource_types"] = preview.get("resource_types") or {}
     return view
