@@ -91,7 +91,7 @@ def to_doc(receipt: Receipt) -> Document:
     return {
         "_id": receipt.key,
         "state": receipt.state,
-        "at": receipt.at,
+        "updated_at": receipt.at,  # when ingest recorded this state (a write time)
         "resources": receipt.resources,
         "counts": dict(receipt.counts),
         "skipped": dict(receipt.skipped),
@@ -106,7 +106,7 @@ def from_doc(doc: Document) -> Receipt:
         hospital=hospital,
         upload_id=upload_id,
         state=str(doc["state"]),
-        at=doc["at"],
+        at=doc["updated_at"],
         resources=int(doc.get("resources", 0)),
         counts={str(k): int(v) for k, v in (doc.get("counts") or {}).items()},
         skipped={str(k): int(v) for k, v in (doc.get("skipped") or {}).items()},
