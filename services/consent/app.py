@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from services.consent import subscribers
 from services.consent.api import consent, fhir_router, hospitals, patients
 from services.consent.consents import expire_due
-from services.consent.handlers import Deps, relay
+from services.consent.handlers import Deps, Marks, relay
 from services.consent.indexes import INDEXES
 from services.consent.migrations import migrate
 from services.consent.repository import MongoConsentRepository
@@ -37,7 +37,9 @@ def create_app(settings: ConsentSettings, *, deps: Deps | None = None) -> FastAP
             publisher=runtime.publisher,
             clock=lambda: datetime.now(UTC),
             verifier=make_verifier(settings.verifier_url, settings.verifier_timeout_s),
+            marks=Marks(background=True),
         )
+        runtime.on_stop.append(deps.marks.drain)
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(subscribers.on_hospital_event, deps))
     runtime.background(every(settings.relay_interval_s, partial(relay, deps), "outbox relay"))
     runtime.background(

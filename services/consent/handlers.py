@@ -8,7 +8,8 @@ ones in ``registry.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -46,12 +47,46 @@ MAX_TRIES = 5
 RELAY_GRACE = timedelta(seconds=5)
 
 
+class Marks:
+    """Clears a published event from its outbox: at once, or after the answer.
+
+    The event is on the broker before its request answers; clearing its outbox entry
+    is bookkeeping that the relay would otherwise redo (a duplicate event changes
+    nothing: consumers apply states by version). So the service clears it after
+    answering (``background``: one database write less on every change's path) and
+    waits for what is left when it stops; unit tests clear at once.
+    """
+
+    def __init__(self, background: bool = False) -> None:
+        self._background = background
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def clear(self, write: Awaitable[None]) -> None:
+        if not self._background:
+            await write
+            return
+        task = asyncio.ensure_future(write)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("outbox entry not cleared (the relay will)",
+                        error=type(task.exception()).__name__)  # fmt: skip
+
+    async def drain(self) -> None:
+        """Wait for the clears still running (the service is stopping)."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
 @dataclass
 class Deps:
     repo: ConsentRepository
     publisher: EventPublisher
     clock: Callable[[], datetime]
     verifier: Verifier = field(default_factory=DevVerifier)
+    marks: Marks = field(default_factory=Marks)
 
 
 State = ConsentState | HospitalState
@@ -118,7 +153,7 @@ async def change(
 
 async def publish_stored(deps: Deps, kind: str, key: str, envelope: Envelope) -> None:
     await deps.publisher.publish(topic_of(envelope), envelope)
-    await deps.repo.published(kind, key, envelope.id)
+    await deps.marks.clear(deps.repo.published(kind, key, envelope.id))
 
 
 async def relay(deps: Deps, grace: timedelta = RELAY_GRACE) -> int:

@@ -9,6 +9,7 @@ once per request (``access.start``), then per source before any chart is read
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -46,12 +47,19 @@ async def open_patient(deps: Deps, ctx: AccessContext) -> ChartIndex:
         raise refuse(ctx)
     if ctx.requester.scopes == ():
         raise Forbidden("the token's scopes do not cover this patient")
-    facts, index = await asyncio.gather(
-        facts_for(deps, ctx.requester, ctx.patient), settled_index(deps, ctx.patient)
-    )
-    if access.start(ctx, facts) is Verdict.REJECT:
-        raise refuse(ctx)
-    return index
+    # The index is fetched while the rules decide; a refusal does not wait for it (a
+    # revoked consent answers as soon as the facts say so, without the read barrier).
+    opening = asyncio.ensure_future(settled_index(deps, ctx.patient))
+    try:
+        facts = await facts_for(deps, ctx.requester, ctx.patient)
+        if access.start(ctx, facts) is Verdict.REJECT:
+            raise refuse(ctx)
+    except BaseException:
+        opening.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await opening
+        raise
+    return await opening
 
 
 def require_scope(ctx: AccessContext, rtype: str, action: str) -> None:

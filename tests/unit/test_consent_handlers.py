@@ -11,7 +11,7 @@ import pytest
 from services.consent import consents, registry, subscribers
 from services.consent.errors import AlreadyRegistered, HospitalNotFound, PatientNotFound
 from services.consent.fakes import MemoryConsentRepository
-from services.consent.handlers import Deps, register_patient, relay
+from services.consent.handlers import Deps, Marks, register_patient, relay
 from shared import topics
 from shared.broker import RecordingPublisher
 from shared.errors import InvalidInput
@@ -238,3 +238,19 @@ async def test_an_unpublished_change_stays_in_the_outbox_until_relayed(clock: Cl
     assert await relay(deps) == 2  # the consent event and its data request
     assert await relay(deps) == 0
     assert publisher.names(topics.CONSENT_EVENTS)[-1] == "consent.granted"
+
+
+async def test_the_outbox_is_cleared_after_the_answer_and_before_the_stop(clock: Clock) -> None:
+    """In the service, clearing a published event from the outbox is off the request's
+    path (``Marks(background=True)``); stopping waits for what is still running."""
+    deps = Deps(
+        repo=MemoryConsentRepository(),
+        publisher=RecordingPublisher(),
+        clock=clock,
+        marks=Marks(background=True),
+    )
+    await setup(deps)
+    await consents.grant_hospitals(deps, CID, {"10670"})
+    assert sent(deps, topics.CONSENT_EVENTS)[-1].name == "consent.granted"
+    await deps.marks.drain()
+    assert await deps.repo.pending("consents") == []

@@ -111,6 +111,26 @@ async def test_a_read_the_charts_cannot_serve_whole_yet_answers_503(
     assert decisions == ["deny", "deny"]
 
 
+class Stuck:
+    """A barrier that never settles (the broker hangs)."""
+
+    async def settle(self, cid: str) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_a_refusal_does_not_wait_for_the_charts(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """A revoked consent answers 403 from the facts alone: the read barrier and the chart
+    index are not awaited for a read the rules refuse (revocation-to-enforcement)."""
+    me = await signed_in(client, world)
+    await world.consent(hospitals=[])
+    world.deps.freshness = Stuck()
+    r = await asyncio.wait_for(client.get(f"/fhir/Patient/{CID}/$everything", headers=me), 5)
+    assert r.status_code == 403, r.text
+    assert [e.data["decision"] for e in world.published.of(RecordAccessed)] == ["deny"]
+
+
 async def test_bad_requests_get_a_clear_4xx(client: httpx.AsyncClient, world: World) -> None:
     me = await signed_in(client, world)
     cases = [
