@@ -13,7 +13,7 @@ same source hospital as the record they point at).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -124,25 +124,37 @@ def references(value: Any) -> list[str]:
     return [str(i["reference"]) for i in items if isinstance(i, dict) and "reference" in i]
 
 
+class Include(NamedTuple):
+    """``_include=source:param`` (the reference ``fields``); ``iterate``: also followed
+    from what was included (``_include:iterate``), not only from the page."""
+
+    source: str
+    fields: tuple[str, ...]
+    iterate: bool = False
+
+
 def included(page: list[Entry], pool: dict[tuple[str, str], Entry],
-             includes: list[tuple[str, ...]]) -> list[Entry]:  # fmt: skip
-    """The entries of ``pool`` the ``page``'s references name (each once, none of the page)."""
+             includes: list[Include]) -> list[Entry]:  # fmt: skip
+    """The entries of ``pool`` the ``page``'s references name (each once, none of the
+    page); ``iterate`` includes follow the references of what they bring in, too (each
+    entry is visited once, so a cycle ends)."""
     if not includes:
         return []
     seen = {(e["type"], e["id"]) for e in page}
     found: list[Entry] = []
-    for e in page:
+    todo = [(e, True) for e in page]
+    for e, on_page in todo:  # grows while it is walked
+        wanted = [i for i in includes if i.source == e["type"] and (on_page or i.iterate)]
+        if not wanted:
+            continue
         resource: dict[str, Any] = orjson.loads(e["json"])
-        for fields in includes:
-            for name in fields:
-                for ref in references(resource.get(name)):
-                    parts = ref.split("/")
-                    if len(parts) < 2:
-                        continue
-                    key = (parts[-2], parts[-1])
-                    if key in pool and key not in seen:
-                        seen.add(key)
-                        found.append(pool[key])
+        for ref in (r for i in wanted for name in i.fields for r in references(resource.get(name))):
+            parts = ref.split("/")
+            key = (parts[-2], parts[-1]) if len(parts) >= 2 else None
+            if key is not None and key in pool and key not in seen:
+                seen.add(key)
+                found.append(pool[key])
+                todo.append((pool[key], False))
     return found
 
 

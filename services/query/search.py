@@ -11,8 +11,8 @@ Supported on every type search (``GET /fhir/{type}``): ``patient`` / ``subject``
 repeatable; the date ingest indexed for the type), ``category``, ``code`` (tokens
 ``code``, ``system|code``, ``system|``; comma = or), ``_id``, ``_lastUpdated``,
 ``_sort`` (``date`` / ``-date``), ``_count``, ``_offset``, ``_summary`` and
-``_elements`` (``subsets.py``), ``_total``, ``_include`` (``TYPE_INCLUDES``),
-``_revinclude`` (``TYPE_REVINCLUDES``), ``_format``, ``_pretty``;
+``_elements`` (``subsets.py``), ``_total``, ``_include`` and ``_include:iterate``
+(``TYPE_INCLUDES``), ``_revinclude`` (``TYPE_REVINCLUDES``), ``_format``, ``_pretty``;
 plus each type's own parameters (``TYPE_PARAMS``: Condition's ``onset-date``,
 Immunization's ``vaccine-code``, ``status`` ...).
 
@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.query.dates import instant_range
-from services.query.fhirparams import TYPE_INCLUDES, TYPE_PARAMS, TYPE_REVINCLUDES, Param
+from services.query.fhirparams import (
+    TYPE_INCLUDES,
+    TYPE_PARAMS,
+    TYPE_REVINCLUDES,
+    Include,
+    Param,
+)
 from services.query.subsets import Subset, parse_subset
 from shared.cid import CID_SYSTEM
 from shared.errors import InvalidInput
@@ -45,8 +51,8 @@ READ_TYPES = tuple(sorted(EVERYTHING_TYPES))
 
 COMMON_PARAMS = frozenset(
     {"patient", "subject", "date", "category", "code", "_id", "_lastUpdated", "_sort",
-     "_count", "_offset", "_summary", "_elements", "_total", "_include", "_revinclude",
-     "_format", "_pretty"}
+     "_count", "_offset", "_summary", "_elements", "_total", "_include", "_include:iterate",
+     "_revinclude", "_format", "_pretty"}
 )  # fmt: skip
 EVERYTHING_PARAMS = frozenset({"_type", "_since", "start", "end", "_count", "_offset", "_format",
                                "_pretty", "_summary", "_elements"})  # fmt: skip
@@ -68,7 +74,7 @@ class Criteria:
     updated: list[tuple[str, float, float]] = field(default_factory=list)
     # a type's own parameters: (param, bounds or tokens)
     own: list[tuple[Param, list[Any]]] = field(default_factory=list)
-    includes: list[tuple[str, ...]] = field(default_factory=list)  # reference fields
+    includes: list[Include] = field(default_factory=list)  # references to follow
     revincludes: list[str] = field(default_factory=list)  # "Source:param"
     subset: Subset | None = None  # _elements / _summary=true|text|data
     descending: bool = True
@@ -148,12 +154,12 @@ def parse_search(
     criteria.descending = sort != "date"
     _common_flags(criteria, pairs, strict)
     for k, v in pairs:
-        if k == "_include":
-            fields = _include(rtype, v, strict)
-            if fields is None:
-                criteria.ignored.append(f"_include={v[:60]}")
-            else:
-                criteria.includes.append(fields)
+        if k in ("_include", "_include:iterate"):
+            include = _include(rtype, v, strict, iterate=k != "_include")
+            if include is None:
+                criteria.ignored.append(f"{k}={v[:60]}")
+            elif include not in criteria.includes:
+                criteria.includes.append(include)
         elif k == "_revinclude":
             _revinclude(criteria, rtype, v, strict)
     return criteria
@@ -219,13 +225,17 @@ def is_json_format(value: str) -> bool:
     return value.split(";")[0].strip() in ("json", "application/json", FHIR_JSON)
 
 
-def _include(rtype: str, value: str, strict: bool) -> tuple[str, ...] | None:
+def _include(rtype: str, value: str, strict: bool, iterate: bool) -> Include | None:
+    """``Source:param`` (or ``Source:param:Target``): the searched type's own include, or
+    any served type's with ``:iterate`` (it follows what the first includes brought in)."""
     source, _, rest = value.partition(":")
     param = rest.split(":")[0]
-    fields = TYPE_INCLUDES.get(rtype, {}).get(param) if source == rtype else None
-    if fields is None and strict:
-        raise InvalidInput(f"_include not supported: {value[:60]!r}")
-    return fields
+    fields = TYPE_INCLUDES.get(source, {}).get(param) if iterate or source == rtype else None
+    if fields is None:
+        if strict:
+            raise InvalidInput(f"_include not supported: {value[:60]!r}")
+        return None
+    return Include(source, fields, iterate)
 
 
 def parse_everything(

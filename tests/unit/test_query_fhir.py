@@ -166,6 +166,33 @@ async def test_include_follows_visible_references(client: httpx.AsyncClient, wor
     assert modes == [("a2", "match"), ("a1", "match"), ("e1", "include")]
 
 
+async def test_include_iterate_follows_what_was_included(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """``_include:iterate`` also follows the references of included records (report ->
+    its result -> that result's encounter); a plain ``_include`` of another type is not
+    followed, and ``:iterate`` of an unknown pair is ignored and named (lenient)."""
+    me = await signed_in(client, world)
+    report = {"resourceType": "DiagnosticReport", "id": "r1", "status": "final",
+              "code": {"text": "CBC"}, "result": [{"reference": "Observation/a1"}],
+              "subject": {"reference": f"Patient/{CID}"}}  # fmt: skip
+    await world.store(stored(SOURCE_A, record(report, "2026-01-04", "laboratory"), upload="u2"))
+    iterate = [("patient", CID), ("_include", "DiagnosticReport:result"),
+               ("_include:iterate", "Observation:encounter")]  # fmt: skip
+    plain = [*iterate[:2], ("_include", "Observation:encounter")]
+    spaceship = [*iterate[:2], ("_include:iterate", "Spaceship:crew")]
+    cases = ((iterate, ["r1", "a1", "e1"], ""), (plain, ["r1", "a1"], "_include=Observation"),
+             (spaceship, ["r1", "a1"], "_include:iterate=Spaceship"))  # fmt: skip
+    for params, want, ignored in cases:
+        r = await client.get("/fhir/DiagnosticReport", params=params, headers=me)
+        assert r.status_code == 200, r.text
+        entries = r.json()["entry"]
+        found = [e["resource"]["id"] for e in entries if e["search"]["mode"] != "outcome"]
+        assert found == want
+        outcome = [e for e in entries if e["search"]["mode"] == "outcome"]
+        assert ignored in str(outcome) and bool(outcome) == bool(ignored)
+
+
 async def test_read_by_id_decided_and_audited(client: httpx.AsyncClient, world: World) -> None:
     me = await signed_in(client, world)
     r = await client.get("/fhir/Condition/c1", headers=me)
