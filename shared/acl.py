@@ -77,6 +77,7 @@ class Grants:
     reads: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
     writes_prefixed: tuple[str, ...] = ()  # topic name prefixes (per-hospital topics)
+    reads_prefixed: tuple[str, ...] = ()
 
 
 # Every service sets aside what it cannot handle, and an operator's retry through its
@@ -104,6 +105,8 @@ SERVICES: dict[str, Grants] = {
         writes=(topics.INGEST_UPLOADS, topics.INGEST_RECORDS, topics.INGEST_STORED, *ACTED, *DEAD),
         reads=(topics.INGEST_UPLOADS, topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS, *DEAD),
         groups=("ingest",),
+        # the data-request door for hospitals that poll over HTTP (services/ingest/datarequests.py)
+        reads_prefixed=(HOSPITAL_REQUESTS_PREFIX,),
     ),
     "query": Grants(
         "query",
@@ -184,6 +187,9 @@ def grants_acls(grants: Grants, prefix: str = "") -> list[Acl]:
     for topic in grants.reads:
         for op in (Operation.READ, Operation.DESCRIBE):
             acls.append(Acl(Resource.TOPIC, prefix + topic, Pattern.LITERAL, who, op))
+    for topic in grants.reads_prefixed:
+        for op in (Operation.READ, Operation.DESCRIBE):
+            acls.append(Acl(Resource.TOPIC, prefix + topic, Pattern.PREFIXED, who, op))
     for group in grants.groups:
         for op in (Operation.READ, Operation.DESCRIBE):
             acls.append(Acl(Resource.GROUP, prefix + group, Pattern.LITERAL, who, op))
@@ -227,11 +233,12 @@ def table() -> list[tuple[str, str, str, str]]:
     rows = []
     for grants in PRINCIPALS.values():
         writes = [*grants.writes, *(p + "*" for p in grants.writes_prefixed)]
+        reads = [*grants.reads, *(p + "*" for p in grants.reads_prefixed)]
         rows.append(
             (
                 grants.principal,
                 ", ".join(writes) or "–",
-                ", ".join(grants.reads) or "–",
+                ", ".join(reads) or "–",
                 ", ".join(grants.groups) or "–",
             )
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka.errors import MessageSizeTooLargeError
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
 from healthlink_adapter.contract import (
     FHIR_JSON,
@@ -22,10 +22,12 @@ from healthlink_adapter.contract import (
     UPLOAD_ID_HEADER,
 )
 
+from services.ingest.datarequests import DEFAULT_LIMIT, RequestPages, public
 from services.ingest.errors import BundleRejected
 from services.ingest.gateway import accept_upload, read_receipt, sender_of
 from services.ingest.handlers import Deps
 from services.ingest.receipts import answer_of
+from shared.hospital_letters import HospitalCode, require_hospital_key
 
 router = APIRouter(tags=["uploads"])
 
@@ -97,3 +99,19 @@ async def read_upload(receipt: str, request: Request) -> JSONResponse:
     sender = sender_of(headers.get(HOSPITAL_HEADER), headers.get(SIGNATURE_HEADER))
     status_code, body, extra = answer_of(await read_receipt(deps, sender, receipt))
     return JSONResponse(body, status_code=status_code, media_type=FHIR_JSON, headers=extra)
+
+
+@router.get(
+    "/hospitals/{code}/data-requests",
+    tags=["hospital systems"],
+    dependencies=[Depends(require_hospital_key)],
+)
+async def read_data_requests(
+    code: HospitalCode, request: Request, cursor: str = "", limit: int = DEFAULT_LIMIT
+) -> dict[str, Any]:
+    """This hospital's data requests after ``cursor``, oldest first (the hospital's admin
+    key): each asks for a patient's records; answer with an upload carrying
+    ``hl-request-id``, then ask again with ``next``. At least once: a request may come
+    again if the hospital asks with an older cursor."""
+    pages: RequestPages = request.app.state.request_pages
+    return public(await pages.page(code, cursor, limit), code)

@@ -12,6 +12,7 @@ from services.ingest import subscribers
 from services.ingest.api import router
 from services.ingest.bundle import warm_up
 from services.ingest.categories import CATEGORY_BY_TYPE, SUPPORTING_TYPES
+from services.ingest.datarequests import KafkaRequestPages
 from services.ingest.handlers import Deps
 from services.ingest.indexes import INDEXES
 from services.ingest.receiptstore import MongoReceipts
@@ -19,6 +20,7 @@ from services.ingest.repository import MongoHeldUploads, MongoRecords
 from services.ingest.settings import IngestSettings
 from services.ingest.validation import InProcesses, InThread, Validator
 from shared import topics
+from shared.deadletter_reader import LetterReader
 from shared.indexes import ensuring
 from shared.logging import get_logger
 from shared.projections import ConsentProjection
@@ -86,5 +88,8 @@ def create_app(settings: IngestSettings, *, deps: Deps | None = None) -> FastAPI
     )
     app.state.deps = deps
     app.state.settings = settings
+    pages = KafkaRequestPages(LetterReader(settings, SERVICE))
+    runtime.on_stop.append(pages.close)
+    app.state.request_pages = pages
     app.include_router(router)
     return app

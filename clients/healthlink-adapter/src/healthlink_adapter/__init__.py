@@ -8,6 +8,7 @@ signatures in ``healthlink_adapter.signing``. See the package README.
 
 from healthlink_adapter.datarequests import DataRequest, DataRequestReader, parse_data_request
 from healthlink_adapter.http import HttpUploader, UploadRefused
+from healthlink_adapter.httprequests import HttpDataRequests, RequestsPage
 from healthlink_adapter.kafka import KafkaConnection, KafkaUploader
 from healthlink_adapter.signing import HmacSha256, Signer
 from healthlink_adapter.uploads import patient_cid
@@ -16,9 +17,11 @@ __all__ = [
     "DataRequest",
     "DataRequestReader",
     "HmacSha256",
+    "HttpDataRequests",
     "HttpUploader",
     "KafkaConnection",
     "KafkaUploader",
+    "RequestsPage",
     "Signer",
     "UploadRefused",
     "parse_data_request",
