@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from services.portal import hospitals
@@ -21,7 +21,7 @@ from services.portal.pages import serve_page
 
 HOSPITAL_COOKIE = "hl_hospital"
 COOKIE_PATH = "/api/hospital"
-SCREENS = ("physicians", "uploads")
+SCREENS = ("physicians", "uploads", "requests")
 
 router = APIRouter(prefix="/api/hospital", tags=["hospital console"])
 pages = APIRouter(include_in_schema=False)
@@ -111,6 +111,17 @@ async def read_set_aside(deps: HospitalDepsDep, sid: Sid) -> dict[str, Any]:
 async def create_retry(letter_id: LetterPath, deps: HospitalDepsDep, sid: Sid) -> dict[str, Any]:
     """Send one of this hospital's set-aside uploads back to ingest."""
     return await hospitals.retry(deps, sid, letter_id)
+
+
+@router.get("/data-requests")
+async def read_data_requests(
+    deps: HospitalDepsDep,
+    sid: Sid,
+    cursor: Annotated[str, Query(max_length=4096, pattern=r"^[A-Za-z0-9_-]*$")] = "",
+) -> dict[str, Any]:
+    """The data requests Health Link made of this hospital, oldest first, a page at a time
+    (``cursor``: the ``next`` of the page before)."""
+    return await hospitals.data_requests(deps, sid, cursor)
 
 
 serve_page(pages, "/hospital", "hospital", SCREENS)

@@ -1,7 +1,8 @@
 """The hospital console's back ends, called with the hospital's admin key (which only the
 portal's session holds): query's roster API, consent's hospital list, and the hospital's
-own set-aside uploads on ingest (``shared/hospital_letters.py``; ingest is the service
-that may send an upload back to its topic).
+own set-aside uploads and data requests on ingest (``shared/hospital_letters.py``; ingest
+is the service that may send an upload back to its topic; ``GET /hospitals/{code}/
+data-requests``, services/ingest/datarequests.py).
 
 ``HospitalApi`` is the port (tests use ``tests/support/hospital_fakes.py``).
 """
@@ -25,6 +26,8 @@ class HospitalApi(Protocol):
     async def set_aside(self, key: str, code: str) -> list[dict[str, Any]]: ...
 
     async def retry(self, key: str, code: str, letter_id: str) -> list[str]: ...
+
+    async def data_requests(self, key: str, code: str, cursor: str) -> dict[str, Any]: ...
 
 
 class HttpHospitalApi(JsonServices):
@@ -59,3 +62,10 @@ class HttpHospitalApi(JsonServices):
         path = f"/hospitals/{code}/deadletters/{letter_id}/retry"
         body = await self._call("POST", "ingest", path, key)
         return [str(i) for i in body["ids"]]
+
+    async def data_requests(self, key: str, code: str, cursor: str) -> dict[str, Any]:
+        """A page of the data requests Health Link made of this hospital, oldest first."""
+        params = {"cursor": cursor} if cursor else {}
+        path = f"/hospitals/{code}/data-requests"
+        body: dict[str, Any] = await self._call("GET", "ingest", path, key, params=params)
+        return body

@@ -1,6 +1,7 @@
 """The hospital console's use cases: sign in with the hospital's admin key, the roster
-(list, add by licence, remove), this hospital's set-aside uploads and retrying one (no
-web framework here; docs/portal.md#the-hospital-console).
+(list, add by licence, remove), this hospital's set-aside uploads and retrying one, the
+data requests Health Link made of it (no web framework here;
+docs/portal.md#the-hospital-console).
 
 The admin key stays in the portal's session, as the physician's and the patient's
 tokens do; every call to query, consent and ingest carries it and the services decide.
@@ -135,3 +136,19 @@ async def retry(deps: HospitalDeps, session_id: str | None, letter_id: str) -> d
         return {"id": letter_id, "retried": letter_id in done}
 
     return await _as_hospital(deps, session_id, send)
+
+
+REQUEST_FIELDS = ("id", "patient", "reason", "time")
+
+
+async def data_requests(deps: HospitalDeps, session_id: str | None, cursor: str) -> dict[str, Any]:
+    """A page of the data requests made of this hospital (oldest first) and the cursor of
+    the next: what its system is asked to answer with the patient's records."""
+
+    async def read(s: HospitalSession) -> dict[str, Any]:
+        page = await deps.api.data_requests(s.key, s.hospital, cursor)
+        found = [{k: r.get(k) for k in REQUEST_FIELDS} for r in page.get("requests", [])]
+        return {"hospital": s.hospital, "requests": found, "next": page.get("next"),
+                "more": bool(page.get("more"))}  # fmt: skip
+
+    return await _as_hospital(deps, session_id, read)

@@ -45,6 +45,13 @@ def letter(n: int, reason: str = "no-consent", retried_at: str | None = None) ->
     }  # fmt: skip
 
 
+def data_request(n: int) -> dict[str, Any]:
+    """A data request as ingest's ``GET /hospitals/{code}/data-requests`` shows it."""
+    return {"id": f"datareq-{n}", "hospital": HOSPITAL, "patient": f"110170023070{n}",
+            "reason": "consent.granted", "time": f"2026-05-2{n}T05:00:00Z",
+            "correlation_id": "c-1"}  # fmt: skip
+
+
 @dataclass
 class FakeHospitalApi:
     """Two participating hospitals, each with its admin key and roster; 10670 has two
@@ -91,6 +98,14 @@ class FakeHospitalApi:
     async def set_aside(self, key: str, code: str) -> list[dict[str, Any]]:
         self._admin("set-aside", key, code)
         return list(self.letters.get(code, []))
+
+    async def data_requests(self, key: str, code: str, cursor: str) -> dict[str, Any]:
+        """Two requests made of 10670, a page of one at a time (cursor: the index)."""
+        self._admin("data-requests", key, code)
+        made = [data_request(n) for n in (1, 2)] if code == HOSPITAL else []
+        at = int(cursor or 0)
+        return {"hospital": code, "requests": made[at : at + 1], "next": str(at + 1),
+                "more": at + 1 < len(made)}  # fmt: skip
 
     async def retry(self, key: str, code: str, letter_id: str) -> list[str]:
         self._admin("retry", key, code)

@@ -181,6 +181,21 @@ async def test_set_aside_uploads_show_their_reason_and_one_is_retried(
     assert r.status_code in (400, 404)
 
 
+async def test_data_requests_a_page_at_a_time(
+    client: httpx.AsyncClient, backends: FakeHospitalApi
+) -> None:
+    await signed_in(client)
+    first = (await client.get("/api/hospital/data-requests")).json()
+    assert [r["id"] for r in first["requests"]] == ["datareq-1"] and first["more"]
+    assert set(first["requests"][0]) == {"id", "patient", "reason", "time"}
+    later = await client.get("/api/hospital/data-requests", params={"cursor": first["next"]})
+    assert [r["id"] for r in later.json()["requests"]] == ["datareq-2"]
+    assert not later.json()["more"]
+    bad = await client.get("/api/hospital/data-requests", params={"cursor": "a/b"})
+    assert bad.status_code == 400
+    assert ("data-requests", KEY, HOSPITAL) in backends.calls
+
+
 async def test_another_hospital_sees_only_its_own_uploads(client: httpx.AsyncClient) -> None:
     csrf = {
         "x-csrf-token": await signed_in(client, {"hospital": fakes.OTHER, "key": fakes.OTHER_KEY})
@@ -217,7 +232,10 @@ async def test_a_session_ends_with_its_lifetime_or_when_the_key_is_refused(
     assert not (await client.get("/api/hospital/session")).json()["signed_in"]
 
 
-@pytest.mark.parametrize("path", ["/api/hospital/physicians", "/api/hospital/uploads/set-aside"])
+@pytest.mark.parametrize(
+    "path",
+    ["/api/hospital/physicians", "/api/hospital/uploads/set-aside", "/api/hospital/data-requests"],
+)
 async def test_a_back_end_down_is_a_503_not_a_500(
     client: httpx.AsyncClient, backends: FakeHospitalApi, path: str
 ) -> None:

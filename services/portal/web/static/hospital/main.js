@@ -1,19 +1,21 @@
 // The hospital console: hospital staff sign in with the hospital's code and admin key,
 // then keep the roster (add a physician by licence, remove one) and see this hospital's
-// set-aside uploads with their reasons (send one again). Thai and English; every string
+// set-aside uploads with their reasons (send one again), and the data requests Health Link
+// made of the hospital (a page at a time). Thai and English; every string
 // comes from /i18n/hospital.<lang>.json. The admin key stays in the portal.
 import {
   $, api, button, el, enter, formatDate, formError, go, handled, renderError, signIn,
   signedIn, startPage, state, t, tOr, translatePage,
 } from '../common/page.js';
 
-const SCREENS = ['physicians', 'uploads'];
+const SCREENS = ['physicians', 'uploads', 'requests'];
 // what the screens show; `done`: the last change's message per screen (a key, its
 // values and a time, so a language switch re-translates it)
-const data = { roster: null, uploads: null, done: {} };
+const data = { roster: null, uploads: null, requests: null, requestsNext: null, done: {} };
 
 async function forget() {
-  data.roster = null; data.uploads = null; data.done = {};
+  data.roster = null; data.uploads = null; data.requests = null; data.requestsNext = null;
+  data.done = {};
 }
 
 async function loadRoster() {
@@ -26,9 +28,20 @@ async function loadUploads() {
   if (await handled(result, 'uploads-error')) data.uploads = result.body.entries;
 }
 
+// a page of data requests: the first one, or (`more`) the next one added below
+async function loadRequests(more = false) {
+  const cursor = more && data.requestsNext ? '?cursor=' + encodeURIComponent(data.requestsNext) : '';
+  const result = await api('GET', '/data-requests' + cursor);
+  if (!(await handled(result, 'requests-error'))) return;
+  data.requests = [...(more ? data.requests || [] : []), ...result.body.requests];
+  data.requestsNext = result.body.more ? result.body.next : null;
+}
+
 async function loadScreen() {
   if (!signedIn()) return;
-  if (state.screen === 'physicians') await loadRoster(); else await loadUploads();
+  if (state.screen === 'physicians') await loadRoster();
+  else if (state.screen === 'requests') await loadRequests();
+  else await loadUploads();
 }
 
 function physicianItem(licence) {
@@ -67,6 +80,22 @@ function uploadItem(entry) {
   return item;
 }
 
+function requestItem(request) {
+  const item = el('li', 'card request');
+  item.dataset.id = request.id;
+  item.appendChild(el('p', 'when', formatDate(request.time)));
+  item.appendChild(el('p', 'title', t('requests.entry', { patient: request.patient })));
+  item.appendChild(el('p', 'facts', t('requests.facts', { id: request.id, reason: request.reason })));
+  return item;
+}
+
+async function moreRequests() {
+  $('main').setAttribute('aria-busy', 'true');
+  await loadRequests(true);
+  render();
+  if ($('requests-more').hidden) $('requests-refresh').focus(); else $('requests-more').focus();
+}
+
 function renderDone(id, screen) {
   const done = data.done[screen];
   $(id).hidden = !done;
@@ -86,6 +115,9 @@ function render() {
   $('roster-none').hidden = !data.roster || data.roster.length > 0;
   $('upload-list').replaceChildren(...(data.uploads || []).map(uploadItem));
   $('uploads-none').hidden = !data.uploads || data.uploads.length > 0;
+  $('request-list').replaceChildren(...(data.requests || []).map(requestItem));
+  $('requests-none').hidden = !data.requests || data.requests.length > 0;
+  $('requests-more').hidden = !data.requestsNext;
   renderDone('roster-done', 'physicians');
   renderDone('uploads-done', 'uploads');
   $('main').setAttribute('aria-busy', 'false');
@@ -140,5 +172,7 @@ document.addEventListener('DOMContentLoaded', () => startPage({
     $('signin-form').addEventListener('submit', signInForm);
     $('add-form').addEventListener('submit', addPhysician);
     $('uploads-refresh').addEventListener('click', () => go('uploads', false));
+    $('requests-refresh').addEventListener('click', () => go('requests', false));
+    $('requests-more').addEventListener('click', moreRequests);
   },
 }));
