@@ -9,19 +9,22 @@ signatures in ``healthlink_adapter.signing``. See the package README.
 from healthlink_adapter.datarequests import DataRequest, DataRequestReader, parse_data_request
 from healthlink_adapter.http import HttpUploader, UploadRefused
 from healthlink_adapter.kafka import KafkaConnection, KafkaUploader
-from healthlink_adapter.signing import HmacSha256, Signer
+from healthlink_adapter.signing import JwsSigner, SignatureRefused, Signer, new_key, public_jwk
 from healthlink_adapter.uploads import patient_cid
 
 __all__ = [
     "DataRequest",
     "DataRequestReader",
-    "HmacSha256",
     "HttpUploader",
+    "JwsSigner",
     "KafkaConnection",
     "KafkaUploader",
+    "SignatureRefused",
     "Signer",
     "UploadRefused",
+    "new_key",
     "parse_data_request",
     "patient_cid",
+    "public_jwk",
 ]
 __version__ = "0.1.0"
