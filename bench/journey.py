@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 
-from healthlink_adapter import KafkaUploader
+from healthlink_adapter import KafkaUploader, Signer
 
 from bench.env import BenchEnv
 from bench.stats import percentile
@@ -17,7 +17,7 @@ ROUNDS = 10
 
 
 async def one_journey(
-    env: BenchEnv, rng: random.Random, doctor: str, source_code: str, upload_key: str
+    env: BenchEnv, rng: random.Random, doctor: str, source_code: str, signer: Signer
 ) -> float:
     actors, settings = env.actors, env.settings
     cid, token = await actors.patient(rng)
@@ -26,7 +26,7 @@ async def one_journey(
     async with KafkaUploader(
         await hospital_connection(settings, source_code),
         source_code,
-        upload_key,
+        signer,
         settings.topic_prefix,
     ) as adapter:
         await adapter.send(
@@ -50,7 +50,7 @@ async def run(env: BenchEnv) -> dict[str, float]:
     reader = await env.actors.hospital("11535", "Chulalongkorn Hospital", role="consumer")
     doctor = await env.actors.physician(reader, "10001")
     samples = [
-        await one_journey(env, rng, doctor, source.code, source.upload_key) for _ in range(ROUNDS)
+        await one_journey(env, rng, doctor, source.code, source.signer) for _ in range(ROUNDS)
     ]
     return {
         "e2e_journey_ms": round(percentile(samples, 50), 1),
