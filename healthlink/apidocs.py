@@ -47,7 +47,8 @@ TOPIC_DOCS: dict[str, str] = {
         "Hospital adapters publish FHIR R4 Bundles here (key: CID), raw JSON bytes with "
         f"headers {contract.HOSPITAL_HEADER}, {contract.UPLOAD_ID_HEADER}, "
         f"{contract.SIGNATURE_HEADER} (a detached JWS, ES256, of the body with the hospital's "
-        f"own private key; the platform holds the public keys), optionally {contract.REQUEST_ID_HEADER}, {contract.CORRELATION_HEADER}; "
+        "own private key; the platform holds the public keys), optionally "
+        f"{contract.REQUEST_ID_HEADER}, {contract.CORRELATION_HEADER}; "
         f"content-type {contract.FHIR_JSON}. Kept forever. The contract: the "
         "healthlink-adapter package (clients/healthlink-adapter)."
     ),
