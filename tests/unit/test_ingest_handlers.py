@@ -253,6 +253,24 @@ async def test_upload_from_a_hospital_not_yet_known_is_held_until_it_joins(deps:
     assert not held_of(deps) and len(records_of(deps)) == 20
 
 
+async def test_an_upload_held_before_its_hospital_was_known_is_checked_when_it_joins(
+    deps: Deps,
+) -> None:
+    """Unknown yet: held unverified, no receipt; once known, signed by another key: let go
+    (it is on the dead-letter topic already), never stored."""
+    rng = random.Random(6)
+    cid = random_cid(rng)
+    doc = make_patient_bundle(rng, cid=cid, hospital_code="99998")
+    await consented(deps, cid, ["99998"])
+    forged = upload(doc, "99998", upload_id="early-forged")
+    forged.headers["hl-signature"] = JwsSigner(new_key(signer("99998").kid)).sign(forged.value)
+    assert await rejected(deps, forged) == "not-a-provider"
+    assert list(held_of(deps)) == ["early-forged"]
+    assert await deps.receipts.find("99998", "early-forged") is None, "nobody proved it"
+    await subscribers.on_hospital_event(deps, hospital_event("99998", "provider"))
+    assert not held_of(deps) and not records_of(deps)
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
