@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from healthlink_adapter import JwsSigner, KafkaUploader, public_jwk
+from healthlink_adapter import JwsSigner, KafkaUploader
 from joserfc.jwk import ECKey
 
 from healthlink.authtokens import ASSERTION, client_assertion
+from healthlink.demokeys import join
 from healthlink.hospitalkeys import key_path, load_or_make
 from healthlink.synthetic import make_patient_bundle
 from shared.kafka_admin import hospital_connection
@@ -101,27 +102,8 @@ async def load(settings: Settings, urls: dict[str, str], data_dir: Path | None =
     admin key (new on every run after the first: only its hash is kept, so it is rotated)."""
     operator = {"authorization": f"Bearer {settings.admin_token}"}
     where = data_dir or default_data_dir()
-    admin_key = ""
     async with httpx.AsyncClient(timeout=30) as http:
-        for code, (name, role) in HOSPITALS.items():
-            r = await http.post(
-                f"{urls['consent']}/hospitals",
-                headers=operator,
-                json={"code": code, "name": name, "role": role},
-            )
-            if r.status_code != 409:  # 409: registered otherwise by an earlier run
-                r.raise_for_status()
-            if code == READER:
-                made = r.json().get("admin_key") if r.status_code == 201 else None
-                admin_key = made or await rotate(http, urls, operator)
-            if role == "provider":  # its private key in the data dir, the public half here
-                public = public_jwk(load_or_make(key_path(where, code)))
-                r = await http.post(
-                    f"{urls['consent']}/hospitals/{code}/signing-keys",
-                    headers=operator,
-                    json=public,
-                )
-                r.raise_for_status()
+        admin_key = await join(http, urls["consent"], operator, HOSPITALS, READER, where)
         r = await http.post(
             f"{urls['query']}/registry/licences",
             headers=operator,
@@ -164,13 +146,6 @@ async def load(settings: Settings, urls: dict[str, str], data_dir: Path | None =
             )
     await wait_visible(urls)
     return admin_key
-
-
-async def rotate(http: httpx.AsyncClient, urls: dict[str, str], operator: dict[str, str]) -> str:
-    """A new admin key for the demo hospital (an earlier run's was shown once)."""
-    r = await http.post(f"{urls['consent']}/hospitals/{READER}/admin-key", headers=operator)
-    r.raise_for_status()
-    return str(r.json()["admin_key"])
 
 
 async def wait_visible(urls: dict[str, str], timeout_s: float = 60.0) -> None:
