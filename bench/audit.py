@@ -35,7 +35,7 @@ async def run(env: BenchEnv) -> dict[str, float]:
     async with KafkaUploader(
         await hospital_connection(settings, source.code),
         source.code,
-        source.upload_key,
+        source.signer,
         settings.topic_prefix,
     ) as adapter:
         await adapter.send(make_patient_bundle(rng, cid=cid, hospital_code=source.code))

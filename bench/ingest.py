@@ -281,7 +281,7 @@ async def run(env: BenchEnv) -> dict[str, float]:
         KafkaUploader(
             await hospital_connection(settings, source.code),
             source.code,
-            source.upload_key,
+            source.signer,
             settings.topic_prefix,
         ) as adapter,
     ):

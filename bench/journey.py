@@ -54,7 +54,7 @@ async def run(env: BenchEnv) -> dict[str, float]:
     uploader = KafkaUploader(
         await hospital_connection(settings, source.code),
         source.code,
-        source.upload_key,
+        source.signer,
         settings.topic_prefix,
     )
     async with uploader as adapter:

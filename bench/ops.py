@@ -39,7 +39,7 @@ async def run(env: BenchEnv) -> dict[str, float]:
     async with KafkaUploader(
         await hospital_connection(settings, source.code),
         source.code,
-        source.upload_key,
+        source.signer,
         settings.topic_prefix,
     ) as adapter:
         for i in range(PATIENTS):

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from healthlink_adapter import KafkaUploader
+from healthlink_adapter import KafkaUploader, Signer
 
 from bench.env import BenchEnv
 from bench.stats import summarise
@@ -27,7 +27,7 @@ SAMPLES = 100
 WARMUP = 5
 
 
-async def send(env: BenchEnv, keys: dict[str, str], bundles: list[tuple[str, Any]]) -> None:
+async def send(env: BenchEnv, keys: dict[str, Signer], bundles: list[tuple[str, Any]]) -> None:
     """Publish the signed uploads (sending again is idempotent)."""
     settings = env.settings
     for code in SOURCES:
@@ -51,9 +51,9 @@ class Chart:
 
 async def large_chart(env: BenchEnv, rng: random.Random, doctor: str) -> Chart:
     actors = env.actors
-    keys = {}
+    keys: dict[str, Signer] = {}
     for code in SOURCES:
-        keys[code] = (await actors.hospital(code, f"Hospital {code}")).upload_key
+        keys[code] = (await actors.hospital(code, f"Hospital {code}")).signer
     cid, token = await actors.patient(rng)
     await actors.consent(cid, token, SOURCES)
     bundles = [

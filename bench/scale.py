@@ -296,7 +296,7 @@ async def publish(
                 KafkaUploader(
                     await hospital_connection(settings, code),
                     code,
-                    h.upload_key,
+                    h.signer,
                     settings.topic_prefix,
                 )
             )

@@ -40,13 +40,15 @@ TOPIC_DOCS: dict[str, str] = {
     ),
     topics.HOSPITAL_EVENTS: (
         "Participating hospitals (key: hospital code); data = {version, state} with code, "
-        "name, role, consent_mode, active. Source of truth; kept forever."
+        "name, role, consent_mode, active, admin_key_sha256 (never the key) and "
+        "signing_keys (public JWKs). Source of truth; kept forever."
     ),
     topics.INGEST_UPLOADS: (
         "Hospital adapters publish FHIR R4 Bundles here (key: CID), raw JSON bytes with "
         f"headers {contract.HOSPITAL_HEADER}, {contract.UPLOAD_ID_HEADER}, "
-        f"{contract.SIGNATURE_HEADER} (sha256=HMAC of the body with the hospital's upload "
-        f"key), optionally {contract.REQUEST_ID_HEADER}, {contract.CORRELATION_HEADER}; "
+        f"{contract.SIGNATURE_HEADER} (a detached JWS, ES256, of the body with the hospital's "
+        "own private key; the platform holds the public keys), optionally "
+        f"{contract.REQUEST_ID_HEADER}, {contract.CORRELATION_HEADER}; "
         f"content-type {contract.FHIR_JSON}. Kept forever. The contract: the "
         "healthlink-adapter package (clients/healthlink-adapter)."
     ),

@@ -33,7 +33,7 @@ cli.add_typer(audit_cli, name="audit")
 cli.add_typer(auth_cli, name="auth")
 cli.add_typer(operators_app, name="operators")
 cli.add_typer(kafka_app, name="kafka")
-cli.add_typer(__import__("healthlink.hospitals").hospitals.app, name="hospitals")
+cli.add_typer(__import__("healthlink.hospitalkeys").hospitals.app, name="hospitals")
 cli.command("simulate")(simulate_command)
 
 

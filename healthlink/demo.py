@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from healthlink_adapter import KafkaUploader
+from healthlink_adapter import JwsSigner, KafkaUploader
 from joserfc.jwk import ECKey
 
 from healthlink.authtokens import ASSERTION, client_assertion
+from healthlink.demokeys import join
+from healthlink.hospitalkeys import key_path, load_or_make
 from healthlink.synthetic import make_patient_bundle
-from shared import tokens
 from shared.kafka_admin import hospital_connection
 from shared.settings import SERVICE_PORTS, Settings
 
@@ -96,23 +97,13 @@ async def load_smart_physician(http: httpx.AsyncClient, auth_url: str, data_dir:
         await asyncio.sleep(0.3)
 
 
-async def load(settings: Settings, urls: dict[str, str], data_dir: Path | None = None) -> None:
-    """Idempotent: safe to run again on a running platform."""
+async def load(settings: Settings, urls: dict[str, str], data_dir: Path | None = None) -> str:
+    """Idempotent: safe to run again on a running platform. Returns the demo hospital's
+    admin key (new on every run after the first: only its hash is kept, so it is rotated)."""
     operator = {"authorization": f"Bearer {settings.admin_token}"}
-    keys: dict[str, dict[str, str]] = {}
+    where = data_dir or default_data_dir()
     async with httpx.AsyncClient(timeout=30) as http:
-        for code, (name, role) in HOSPITALS.items():
-            r = await http.post(
-                f"{urls['consent']}/hospitals",
-                headers=operator,
-                json={"code": code, "name": name, "role": role},
-            )
-            if r.status_code == 409:  # registered by an earlier run: ask for its keys again
-                r = await http.get(
-                    f"{urls['consent']}/hospitals/{code}/credentials", headers=operator
-                )
-            r.raise_for_status()
-            keys[code] = {k: r.json()[k] for k in ("admin_key", "upload_key")}
+        admin_key = await join(http, urls["consent"], operator, HOSPITALS, READER, where)
         r = await http.post(
             f"{urls['query']}/registry/licences",
             headers=operator,
@@ -121,7 +112,7 @@ async def load(settings: Settings, urls: dict[str, str], data_dir: Path | None =
         r.raise_for_status()
         r = await http.post(
             f"{urls['query']}/hospitals/{READER}/physicians",
-            headers={"authorization": f"Bearer {keys[READER]['admin_key']}"},
+            headers={"authorization": f"Bearer {admin_key}"},
             json={"licence": LICENCE},
         )
         r.raise_for_status()
@@ -141,19 +132,20 @@ async def load(settings: Settings, urls: dict[str, str], data_dir: Path | None =
             json={"hospitals": [SOURCE]},
         )
         r.raise_for_status()
-        await load_smart_physician(http, urls["auth"], data_dir or default_data_dir())
+        await load_smart_physician(http, urls["auth"], where)
     rng = random.Random(42)
     for code in (SOURCE, OTHER):
         async with KafkaUploader(
             await hospital_connection(settings, code),
             code,
-            keys[code]["upload_key"],
+            JwsSigner(load_or_make(key_path(where, code))),
             settings.topic_prefix,
         ) as uploader:
             await uploader.send(
                 make_patient_bundle(rng, cid=DEMO_CID, hospital_code=code, n_resources=25)
             )
     await wait_visible(urls)
+    return admin_key
 
 
 async def wait_visible(urls: dict[str, str], timeout_s: float = 60.0) -> None:
@@ -275,7 +267,11 @@ def render(
             f"  verify CID {DEMO_CID} with the development scan (dev-face-scan-ok)",
             f"Hospital console (web, phone-first, Thai/English): {urls['portal']}/hospital/",
             f"  sign in: hospital {READER} with its admin key"
-            + (f" {console_key}" if console_key else f" (GET /hospitals/{READER}/credentials)"),
+            + (
+                f" {console_key}"
+                if console_key
+                else f" (new one: healthlink hospitals admin-key {READER})"
+            ),
         ]
     lines += [
         "Try these (copy each block into a shell):",
@@ -288,7 +284,6 @@ def render(
 
 async def run(settings: Settings, urls: dict[str, str] | None = None) -> None:
     found = urls or default_urls(settings)
-    await load(settings, found)
+    key = await load(settings, found)
     development = settings.environment != "production"
-    key = tokens.derive(settings.token_secret, "admin", READER) if development else None
-    print(render(found, console_key=key))
+    print(render(found, console_key=key if development else None))

@@ -2,7 +2,8 @@
 
 The consent service stays the only writer: the CLI calls its operator endpoints
 with ``HEALTHLINK_ADMIN_TOKEN`` and prints what they answer, including the new
-hospital's admin key and upload signing key.
+hospital's admin key (shown once). Signing keys and admin key rotation:
+``healthlink/hospitalkeys.py`` (its commands join this group).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def add(
     consent_mode: str = typer.Option("standing", help="standing or per-visit"),
     url: str = UrlOption,
 ) -> None:
-    """Add a participating hospital; prints its credentials (admin key, upload key)."""
+    """Add a participating hospital; prints its admin key (this once). Its upload signing
+    key: ``healthlink hospitals keygen CODE`` (or ``add-key`` with its public JWK)."""
     body = {"code": code, "name": name, "role": role, "consent_mode": consent_mode}
     answer = call("POST", url, "/hospitals", body)
     typer.echo(json.dumps(answer, indent=2, ensure_ascii=False))

@@ -91,10 +91,6 @@ class Operator:
             raise OperatorError(f"refused ({response.status_code}): {detail}", 1)
         return answer
 
-    def credentials(self, hospital: str) -> dict[str, Any]:
-        """A hospital's admin key and upload key (the consent service's operator API)."""
-        return self.call("GET", "consent", f"/hospitals/{hospital}/credentials")
-
 
 def operator(settings: Settings, service: str, url: str) -> Operator:
     """An operator client with ``url`` (when given) for ``service``."""

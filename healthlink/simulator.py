@@ -2,8 +2,8 @@
 
 ``healthlink simulate 10670`` reads the hospital's data requests and, for each,
 sends a synthetic patient bundle (``healthlink.synthetic``) for that CID, signed
-with the hospital's upload key, through the hospital adapter package
-(``healthlink_adapter``) exactly as a hospital's own system would. The bundle is
+with the hospital's private key (``healthlink hospitals keygen``), through the hospital
+adapter package (``healthlink_adapter``) exactly as a hospital's own system would. The bundle is
 seeded by (hospital, CID) and the upload id by the request, so a repeated
 request sends the same records.
 """
@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import random
 import zlib
+from pathlib import Path
+from typing import Annotated
 
 import typer
-from healthlink_adapter import DataRequest, DataRequestReader, KafkaUploader
+from healthlink_adapter import DataRequest, DataRequestReader, KafkaUploader, Signer
 
-from healthlink.operator import cli_errors, operator
+from healthlink.hospitalkeys import signer_for
 from healthlink.synthetic import make_patient_bundle
 from shared.kafka_admin import hospital_connection
 from shared.logging import configure_logging, get_logger
@@ -41,7 +43,7 @@ async def answer(uploader: KafkaUploader, request: DataRequest, n_resources: int
 async def simulate(
     settings: Settings,
     hospital: str,
-    upload_key: str,
+    signer: Signer,
     *,
     n_resources: int = 20,
     limit: int | None = None,
@@ -50,7 +52,7 @@ async def simulate(
     answered = 0
     bootstrap, prefix = await hospital_connection(settings, hospital), settings.topic_prefix
     async with (
-        KafkaUploader(bootstrap, hospital, upload_key, prefix) as uploader,
+        KafkaUploader(bootstrap, hospital, signer, prefix) as uploader,
         DataRequestReader(bootstrap, hospital, prefix) as requests,
     ):
         async for request in requests:
@@ -65,19 +67,17 @@ async def simulate(
 
 def simulate_command(
     hospital: str = typer.Argument(..., help="the 5-digit hospital code to play"),
-    upload_key: str = typer.Option(
-        "",
-        envvar="HEALTHLINK_UPLOAD_KEY",
-        help="default: the hospital's key from the consent service's operator API",
-    ),
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="HEALTHLINK_HOSPITAL_KEY",
+            help="the hospital's private signing key (default: <data dir>/hospitals/<code>.jwk)",
+        ),
+    ] = None,
     resources: int = typer.Option(20, min=1, help="resources per answered request"),
-    consent_url: str = typer.Option("", help="consent service URL (default: local)"),
 ) -> None:
     """Answer the data requests addressed to HOSPITAL with generated records."""
     settings = Settings()
     configure_logging("simulator", settings.log_level)
-    if not upload_key:
-        with cli_errors():
-            found = operator(settings, "consent", consent_url).credentials(hospital)
-        upload_key = str(found["upload_key"])
-    asyncio.run(simulate(settings, hospital, upload_key, n_resources=resources))
+    signer = signer_for(hospital, key)
+    asyncio.run(simulate(settings, hospital, signer, n_resources=resources))

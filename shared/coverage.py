@@ -114,8 +114,29 @@ class ConsentState(BaseModel):
         return min((visit.until for visit in self.per_visit), default=None)
 
 
+class SigningKey(BaseModel):
+    """One public key a hospital signs uploads with (an EC P-256 JWK, ES256)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kid: str
+    kty: Literal["EC"] = "EC"
+    crv: Literal["P-256"] = "P-256"
+    x: str
+    y: str
+    alg: Literal["ES256"] = "ES256"
+    use: Literal["sig"] = "sig"
+
+    def jwk(self) -> dict[str, str]:
+        return self.model_dump()
+
+
 class HospitalState(BaseModel):
-    """A participating hospital: consumer (reads) or provider (also sends)."""
+    """A participating hospital: consumer (reads) or provider (also sends).
+
+    Its credentials travel as what may be known: the SHA-256 of its admin key
+    (``shared.hospital_auth``) and the public keys its uploads are signed with; never a
+    secret."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -126,6 +147,8 @@ class HospitalState(BaseModel):
     active: bool = True
     joined_at: UtcTime | None = None
     provider_since: UtcTime | None = None
+    admin_key_sha256: str | None = None
+    signing_keys: tuple[SigningKey, ...] = ()
 
     @property
     def is_provider(self) -> bool:

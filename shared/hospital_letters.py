@@ -14,17 +14,16 @@ naming it. A retry is noted on the retry log like an operator's, with who asked
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from healthlink_adapter.contract import HOSPITAL_HEADER
 
-from shared import tokens, topics
+from shared import topics
 from shared.admin import DeadLetterBook, Status, read_book, refuse_foreign, retry_letters
 from shared.deadletter import DeadLetter
-from shared.errors import NotFound, Unauthorized
-from shared.http import bearer
+from shared.errors import NotFound
+from shared.hospital_auth import require_admin_key
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -32,11 +31,9 @@ HospitalCode = Annotated[str, Path(pattern=r"^\d{5}$", description="the hospital
 LetterId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$", description="a dead letter's id")]
 
 
-def require_hospital_key(code: HospitalCode, request: Request) -> None:
-    """The hospital's admin key as the bearer token, else 401."""
-    expected = tokens.derive(request.app.state.settings.token_secret, "admin", code)
-    if not hmac.compare_digest(bearer(request).encode(), expected.encode()):
-        raise Unauthorized("this hospital's admin key is required")
+async def require_hospital_key(code: HospitalCode, request: Request) -> None:
+    """The hospital's admin key as the bearer token, else 401 (``shared.hospital_auth``)."""
+    await require_admin_key(request, code)
 
 
 router = APIRouter(

@@ -1,10 +1,10 @@
 """Short-lived signed tokens (HMAC-SHA256 over a JSON claim set) and derived keys.
 
 Tokens: ``base64url(claims).base64url(mac)``; a tampered, expired or wrong-audience
-token raises ``Unauthorized``. Per-hospital secrets (admin credential, upload
-signing key) are derived from the platform secret, so no secret ever travels in
-an event: ``derive(secret, "upload", "10670")``. How an upload is signed with that
-key is the hospital wire contract: ``healthlink_adapter.signing``.
+token raises ``Unauthorized``. ``derive`` makes a secret for one purpose from the
+platform secret (notify's webhook signing key). Hospitals' credentials are not derived:
+their admin keys are random and kept hashed (``shared/hospital_auth.py``), their upload
+signing keys their own (``healthlink_adapter.signing``).
 """
 
 from __future__ import annotations

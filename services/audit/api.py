@@ -6,7 +6,6 @@ Thin: each route checks who is calling and hands over to a use case. Errors are 
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
@@ -17,9 +16,9 @@ from services.audit import handlers
 from services.audit.errors import NoHeadKey, NotAnAuditor, OtherHospital
 from services.audit.handlers import Deps, Search
 from services.audit.heads import public_jwk
-from shared import tokens
 from shared.errors import Unauthorized
 from shared.fhir import FHIR_JSON
+from shared.hospital_auth import is_admin_key
 from shared.http import AuditorDep, PatientDep, bearer, same_patient
 from shared.operators import operator_of
 
@@ -45,10 +44,7 @@ async def auditor_scope(request: Request, hospital: Code = None) -> str | None:
     """A named operator or auditor (``shared/operators.py``): everything (None). A
     hospital's admin key: that hospital only."""
     token = bearer(request)
-    settings = request.app.state.settings
-    if hospital is not None and hmac.compare_digest(
-        token, tokens.derive(settings.token_secret, "admin", hospital)
-    ):
+    if hospital is not None and await is_admin_key(request, hospital, token):
         return hospital
     try:
         await operator_of(request)

@@ -15,6 +15,7 @@ from services.audit.repository import MongoAuditLog
 from services.audit.settings import AuditSettings
 from services.audit.sources import ENVELOPE_TOPICS, KINDS
 from shared import topics
+from shared.projections import ConsentProjection
 from shared.runtime import every, make_runtime, service_app
 from shared.settings import Settings
 
@@ -38,7 +39,8 @@ def create_app(settings: Settings, *, deps: Deps | None = None) -> FastAPI:
             settings.audit_signing_key_file,
             settings.data_dir,
         )
-        deps = Deps(log=audit_log, key=key, publisher=runtime.publisher)
+        hospitals = ConsentProjection.in_database(runtime.db)
+        deps = Deps(log=audit_log, key=key, publisher=runtime.publisher, hospitals=hospitals)
     if deps.key is not None and deps.publisher is not None:
         runtime.background(every(settings.audit_head_interval_s, _signing(deps), "audit heads"))
     for topic in ENVELOPE_TOPICS:
@@ -50,6 +52,7 @@ def create_app(settings: Settings, *, deps: Deps | None = None) -> FastAPI:
         "A tamper-evident record of every access, readable by the patient.",
     )
     app.state.deps = deps
+    app.state.hospitals = deps.hospitals  # admin keys (shared/hospital_auth.py)
     app.state.settings = settings
     app.include_router(router)
     return app

@@ -28,6 +28,7 @@ from shared.broker import EventPublisher
 from shared.deadletter import SourceMessage
 from shared.events import AuditHeadSigned, Envelope, utcnow
 from shared.logging import get_logger
+from shared.projections import ConsentProjection
 from shared.topics import AUDIT_HEADS
 
 log = get_logger(__name__)
@@ -51,6 +52,8 @@ class Deps:
     key: OKPKey | None = None  # signs the heads (private) and checks them
     publisher: EventPublisher | None = None  # where signed heads are published
     signer: Signer = field(default_factory=Signer)
+    # hospitals' states (admin key hashes) from the hospital events audit records
+    hospitals: ConsentProjection = field(default_factory=ConsentProjection.in_memory)
 
 
 @dataclass(frozen=True)

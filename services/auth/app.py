@@ -157,6 +157,7 @@ def create_app(settings: AuthSettings, *, deps: Deps | None = None) -> FastAPI:
     )
     keys = deps.ctx.keys
     app.state.deps = deps
+    app.state.hospitals = deps.view  # admin keys (shared/hospital_auth.py)
     app.state.settings = settings
     app.state.keys = keys
     app.state.verifier = TokenVerifier(

@@ -202,9 +202,12 @@ async def read_fhir_consent(
 
 @hospitals.post("", status_code=status.HTTP_201_CREATED)
 async def create_hospital(
-    request: Request, body: HospitalCreate, deps: DepsDep, settings: SettingsDep, me: ChangerDep
+    request: Request, body: HospitalCreate, deps: DepsDep, me: ChangerDep
 ) -> dict[str, Any]:
-    """Add a participating hospital (operators); returns its credentials."""
+    """Add a participating hospital (operators); returns its admin key this once
+    (``admin_key``; the same request again returns none: rotate it with
+    ``POST /hospitals/{code}/admin-key``). Upload signing keys: ``POST
+    /hospitals/{code}/signing-keys``."""
     state = await registry.register_hospital(
         deps, body.code, body.name, body.role, body.consent_mode
     )
@@ -214,7 +217,7 @@ async def create_hospital(
         "version": str(state["version"]),
     }
     await acted(request, me, "hospital.added", body.code, detail)
-    return {**state, **registry.credentials(settings.token_secret, body.code)}
+    return state
 
 
 @hospitals.get("")
@@ -255,13 +258,3 @@ def hospital_action(body: HospitalUpdate) -> str:
     if body.active is True:
         return "hospital.reinstated"
     return "hospital.promoted" if body.role == "provider" else "hospital.changed"
-
-
-@hospitals.get("/{code}/credentials")
-async def read_credentials(
-    request: Request, code: Code, deps: DepsDep, settings: SettingsDep, me: ChangerDep
-) -> dict[str, Any]:
-    """The hospital's admin key and upload signing key, again (operators)."""
-    await registry.read_hospital(deps, code)
-    await acted(request, me, "hospital.credentials_read", code)
-    return {"code": code, **registry.credentials(settings.token_secret, code)}

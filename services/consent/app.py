@@ -11,7 +11,9 @@ from services.consent import subscribers
 from services.consent.api import consent, fhir_router, hospitals, patients
 from services.consent.consents import expire_due
 from services.consent.handlers import Deps, Marks, relay
+from services.consent.hospital_keys import StoredHospitals
 from services.consent.indexes import INDEXES
+from services.consent.keys_api import router as keys_router
 from services.consent.migrations import migrate
 from services.consent.repository import MongoConsentRepository
 from services.consent.settings import ConsentSettings
@@ -51,6 +53,7 @@ def create_app(settings: ConsentSettings, *, deps: Deps | None = None) -> FastAP
     app.state.deps = deps
     app.state.settings = settings
     app.state.security_publisher = deps.publisher  # operators' actions (shared/operators.py)
-    for router in (patients, consent, fhir_router, hospitals):
+    app.state.hospitals = StoredHospitals(deps)  # admin keys (shared/hospital_auth.py)
+    for router in (patients, consent, fhir_router, hospitals, keys_router):
         app.include_router(router)
     return app

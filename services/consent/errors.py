@@ -1,7 +1,8 @@
 """Consent errors, each mapped to its HTTP status by the shared error map.
 
-NotFound    PatientNotFound, HospitalNotFound, VisitNotFound (domain.py)
-Conflict    AlreadyRegistered, HospitalAlreadyRegistered, RoleDowngrade, ConcurrentChange
+NotFound    PatientNotFound, HospitalNotFound, VisitNotFound (domain.py), SigningKeyNotFound
+Conflict    AlreadyRegistered, HospitalAlreadyRegistered, RoleDowngrade, ConcurrentChange,
+            KeyConflict
 Rejected    TooManyAttempts (429), VerificationFailed (401)
 """
 
@@ -19,6 +20,16 @@ class PatientNotFound(NotFound):
 
 class HospitalNotFound(NotFound):
     code = "hospital-not-found"
+
+
+class SigningKeyNotFound(NotFound):
+    code = "signing-key-not-found"
+
+
+class KeyConflict(Conflict):
+    """Another key under a ``kid`` in use, or too many signing keys."""
+
+    code = "key-conflict"
 
 
 class AlreadyRegistered(Conflict):

@@ -16,7 +16,6 @@ from services.consent.consents import data_request
 from services.consent.domain import ConsentMode, ConsentState, HospitalState, Role, check_hcode
 from services.consent.errors import HospitalAlreadyRegistered, HospitalNotFound, RoleDowngrade
 from services.consent.handlers import Change, Deps, change
-from shared import tokens
 from shared.events import (
     NEW_PROVIDER,
     Envelope,
@@ -26,6 +25,7 @@ from shared.events import (
     HospitalUpdated,
     topic_of,
 )
+from shared.hospital_auth import digest, new_admin_key
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -34,9 +34,13 @@ log = get_logger(__name__)
 async def register_hospital(
     deps: Deps, code: str, name: str, role: Role, consent_mode: ConsentMode
 ) -> dict[str, Any]:
-    """Add a participating hospital; the same request again changes nothing."""
+    """Add a participating hospital with a new admin key, returned this once
+    (``admin_key``; only its SHA-256 is kept); the same request again changes nothing
+    and returns no key (rotate it: ``hospital_keys.rotate_admin_key``)."""
     check_hcode(code)
+    admin_key = new_admin_key()
     joined = domain.join(code, name, role, consent_mode, deps.clock())
+    joined = joined.model_copy(update={"admin_key_sha256": digest(admin_key)})
 
     def apply(version: int, state: dict[str, Any]) -> Change | None:
         if version == 0:
@@ -49,7 +53,8 @@ async def register_hospital(
         )
 
     stored = await change(deps, "hospitals", code, HospitalRegistered, apply)
-    return {"version": stored.version, **stored.state}
+    shown = shown_state(stored.version, stored.state)
+    return {**shown, "admin_key": admin_key} if stored.changed else shown
 
 
 async def update_hospital(
@@ -87,7 +92,7 @@ async def update_hospital(
         return Change(after, event=HospitalBecameProvider if promoted else None)
 
     stored = await change(deps, "hospitals", code, HospitalUpdated, apply)
-    return {"version": stored.version, **stored.state}
+    return shown_state(stored.version, stored.state)
 
 
 async def read_hospital(deps: Deps, code: str) -> dict[str, Any]:
@@ -95,20 +100,20 @@ async def read_hospital(deps: Deps, code: str) -> dict[str, Any]:
     version, state = await deps.repo.get("hospitals", code)
     if version == 0:
         raise HospitalNotFound(f"hospital {code} is not a participating hospital")
-    return {"version": version, **state}
+    return shown_state(version, state)
 
 
 async def list_hospitals(deps: Deps) -> list[dict[str, Any]]:
     """Every participating hospital's state, by code."""
-    return [doc["state"] for doc in await deps.repo.list_states("hospitals")]
+    docs = await deps.repo.list_states("hospitals")
+    return [shown_state(None, doc["state"]) for doc in docs]
 
 
-def credentials(secret: str, code: str) -> dict[str, str]:
-    """The hospital's admin key and upload signing key (derived: nothing stored)."""
-    return {
-        "admin_key": tokens.derive(secret, "admin", code),
-        "upload_key": tokens.derive(secret, "upload", code),
-    }
+def shown_state(version: int | None, state: dict[str, Any]) -> dict[str, Any]:
+    """A hospital's state as the API shows it: without its admin key's hash (the hash
+    travels in hospital events to the services that check the key, nowhere else)."""
+    shown = {k: v for k, v in state.items() if k != "admin_key_sha256"}
+    return shown if version is None else {"version": version, **shown}
 
 
 async def pull_for_new_provider(deps: Deps, envelope: Envelope) -> int:

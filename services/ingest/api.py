@@ -24,9 +24,10 @@ from healthlink_adapter.contract import (
 
 from services.ingest.datarequests import DEFAULT_LIMIT, RequestPages, public
 from services.ingest.errors import BundleRejected
-from services.ingest.gateway import accept_upload, read_receipt, sender_of
+from services.ingest.gateway import accept_upload, read_receipt, reader_of, sender_of
 from services.ingest.handlers import Deps
 from services.ingest.receipts import answer_of
+from shared.auth import bearer_token
 from shared.hospital_letters import HospitalCode, require_hospital_key
 
 router = APIRouter(tags=["uploads"])
@@ -92,12 +93,13 @@ async def create_upload(request: Request) -> JSONResponse:
 async def read_upload(receipt: str, request: Request) -> JSONResponse:
     """What became of an upload (FHIR asynchronous pattern): 202 while queued, then a Task:
     completed (resources per category) or rejected (the reason). Only for the hospital
-    that sent it: ``hl-hospital`` and ``hl-signature`` (the receipt id signed with the
-    hospital's upload key)."""
+    that sent it: ``hl-hospital`` and ``hl-signature`` (the receipt id signed with one of
+    the hospital's keys, as an upload body) or its admin key as the bearer token."""
     deps: Deps = request.app.state.deps
     headers = request.headers
-    sender = sender_of(headers.get(HOSPITAL_HEADER), headers.get(SIGNATURE_HEADER))
-    status_code, body, extra = answer_of(await read_receipt(deps, sender, receipt))
+    admin_key = bearer_token(headers["authorization"]) if "authorization" in headers else None
+    reader = reader_of(headers.get(HOSPITAL_HEADER), headers.get(SIGNATURE_HEADER), admin_key)
+    status_code, body, extra = answer_of(await read_receipt(deps, reader, receipt))
     return JSONResponse(body, status_code=status_code, media_type=FHIR_JSON, headers=extra)
 
 

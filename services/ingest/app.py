@@ -62,7 +62,6 @@ def database_deps(runtime: Runtime, settings: IngestSettings) -> Deps:
         receipts=MongoReceipts(runtime.db),
         view=ConsentProjection.in_database(runtime.db),
         publisher=runtime.publisher,
-        secret=settings.token_secret,
         max_bytes=settings.max_bundle_bytes,
         clock=lambda: datetime.now(UTC),
         validator=validator_of(runtime, settings),
@@ -87,6 +86,7 @@ def create_app(settings: IngestSettings, *, deps: Deps | None = None) -> FastAPI
         larger_bodies={"/fhir": settings.max_bundle_bytes},  # uploads keep their own limit
     )
     app.state.deps = deps
+    app.state.hospitals = deps.view  # admin keys (shared/hospital_auth.py)
     app.state.settings = settings
     pages = KafkaRequestPages(LetterReader(settings, SERVICE))
     runtime.on_stop.append(pages.close)

@@ -17,12 +17,20 @@ from healthlink_adapter.contract import (
     REQUEST_ID_HEADER,
     SIGNATURE_HEADER,
     UPLOAD_ID_HEADER,
+    is_hospital_code,
 )
-from healthlink_adapter.signing import check_body
+from healthlink_adapter.signing import SignatureRefused, verify_detached
 
 from services.ingest.bundle import LoadedBundle, ParsedBundle, finish, load_bundle, valid_id
-from services.ingest.errors import BadHeader, BadSignature, BundleRejected, NotAProvider, Unsigned
-from shared import tokens
+from services.ingest.errors import (
+    BadHeader,
+    BadSignature,
+    BundleRejected,
+    NoSigningKey,
+    NotAProvider,
+    UnknownKey,
+    Unsigned,
+)
 from shared.coverage import HospitalState
 from shared.database import Document
 from shared.deadletter import SourceMessage
@@ -45,34 +53,59 @@ class Upload:
     problem: BaseException | None = None  # reported after the provider check
     parsed: ParsedBundle | None = None
     held: bool = False
+    verified: bool = False  # its signature checked against its hospital's public keys
 
 
-def signs(secret: str, hospital: str, body: bytes, signature: str | None) -> bool:
-    """Whether ``signature`` is ``body``'s under ``hospital``'s upload key (anything that
-    is not ASCII text never is)."""
-    return check_body(tokens.derive(secret, "upload", hospital), body, signature)
+REFUSALS = {"no-signing-key": NoSigningKey, "unknown-key": UnknownKey}
+
+
+def check_signature(sender: HospitalState, body: bytes, signature: str | None) -> str:
+    """The ``kid`` of ``sender``'s key that signed ``body``, else ``NoSigningKey``,
+    ``UnknownKey`` or ``BadSignature`` with the reason (anything that is not ASCII text
+    is a bad signature)."""
+    keys = [key.jwk() for key in sender.signing_keys]
+    try:
+        return verify_detached(keys, body, signature)
+    except SignatureRefused as exc:
+        refusal = REFUSALS.get(exc.reason, BadSignature)
+        raise refusal(f"hospital {sender.code}: {exc}") from None
 
 
 def upload_id_of(source: SourceMessage) -> str:
     return source.headers.get(UPLOAD_ID_HEADER) or hashlib.sha256(source.value).hexdigest()[:32]
 
 
-def signed_by(secret: str, source: SourceMessage) -> str:
-    """The hospital whose upload key signed this body, or ``Unsigned`` / ``BadSignature``."""
-    hospital = source.headers.get(HOSPITAL_HEADER)
-    if not hospital:
-        raise Unsigned("upload has no hospital header")
-    signature = source.headers.get(SIGNATURE_HEADER)
-    if not signature:
-        raise Unsigned("upload has no signature")
-    if not signs(secret, hospital, source.value, signature):
-        raise BadSignature("upload signature invalid")
+def sender_code(hospital: str) -> str:
+    """A sender's code; no hospital's key signs for anything else (``BadSignature``)."""
+    if not is_hospital_code(hospital):
+        raise BadSignature(f"{HOSPITAL_HEADER} is not a 5-digit hospital code")
     return hospital
 
 
-def arrive(secret: str, max_bytes: int, index: int, source: SourceMessage) -> Upload:
-    """Signature first (refuses forgeries before any parsing), then the cheap load."""
-    upload = Upload(index, source, signed_by(secret, source), upload_id_of(source))
+def claimed_by(source: SourceMessage) -> str:
+    """The hospital an upload says it is from (both headers there), or ``Unsigned``."""
+    hospital = source.headers.get(HOSPITAL_HEADER)
+    if not hospital:
+        raise Unsigned("upload has no hospital header")
+    if not source.headers.get(SIGNATURE_HEADER):
+        raise Unsigned("upload has no signature")
+    return sender_code(hospital)
+
+
+def verify(upload: Upload, sender: HospitalState) -> None:
+    """Check the upload's signature against its (now known) hospital's public keys."""
+    check_signature(sender, upload.source.value, upload.source.headers.get(SIGNATURE_HEADER))
+    upload.verified = True
+
+
+def arrive(max_bytes: int, index: int, source: SourceMessage, senders: Senders) -> Upload:
+    """Signature first (refuses forgeries before any parsing), then the cheap load. An
+    upload from a hospital not known yet is checked when its hospital event comes (it is
+    held until then, ``handlers.hold``)."""
+    upload = Upload(index, source, claimed_by(source), upload_id_of(source))
+    sender = senders.get(upload.hospital)
+    if sender is not None:
+        verify(upload, sender)
     try:
         upload.loaded = load_bundle(source.value, max_bytes=max_bytes)
     except BundleRejected as exc:

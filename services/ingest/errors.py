@@ -5,7 +5,7 @@ Each ``code`` is the dead-letter reason of an upload set aside on Kafka; over HT
 OperationOutcome.
 
 InvalidInput  BundleRejected (400; 413 when oversized), BadHeader
-Unauthorized  Unsigned, BadSignature (401)
+Unauthorized  Unsigned, BadSignature, NoSigningKey, UnknownKey (401)
 Forbidden     NotAProvider (403)
 NotFound      UnknownReceipt (404; ``GET /fhir/uploads/{receipt}``)
 Rejected      NoConsent (Kafka only: the upload is held, then set aside)
@@ -48,9 +48,22 @@ class Unsigned(Unauthorized):
 
 
 class BadSignature(Unauthorized):
-    """The signature is not the body's under the sending hospital's upload key."""
+    """The signature is not the body's under the sending hospital's key it names."""
 
     code = "bad-signature"
+
+
+class NoSigningKey(Unauthorized):
+    """The sending hospital has registered no public key to check its uploads with."""
+
+    code = "no-signing-key"
+
+
+class UnknownKey(Unauthorized):
+    """The signature names a key (``kid``) the sending hospital does not have (never
+    registered, or removed: a revoked key)."""
+
+    code = "unknown-key"
 
 
 class NotAProvider(Forbidden):

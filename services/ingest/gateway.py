@@ -5,10 +5,11 @@ before anything is queued — signature, provider status, a valid Bundle with a 
 the ids in its headers — is refused at once with a clear 4xx; the consumer checks
 everything again (the topic is the contract, and Kafka uploads never pass here).
 
-A receipt (``receipts.py``) is read by the hospital that sent the upload only, with
-the credential it sends uploads with: ``hl-hospital`` and ``hl-signature``, here the
-HMAC of the receipt id under its upload key (there is no body to sign). A receipt
-another hospital sent, or none, is ``NotFound`` alike, so receipts do not leak.
+A receipt (``receipts.py``) is read by the hospital that sent the upload only:
+``hl-hospital`` and either ``hl-signature``, the receipt id signed like an upload body
+with one of its keys (what the adapter does), or its admin key as the bearer token
+(hospital staff; ``shared.hospital_auth``). A receipt another hospital sent, or none, is
+``NotFound`` alike, so receipts do not leak.
 """
 
 from __future__ import annotations
@@ -27,12 +28,19 @@ from healthlink_adapter.contract import (
 )
 
 from services.ingest.bundle import parse_bundle, valid_id
-from services.ingest.domain import receipt_of, request_id_of, require_provider, signs
-from services.ingest.errors import BadSignature, UnknownReceipt, Unsigned
+from services.ingest.domain import (
+    check_signature,
+    receipt_of,
+    request_id_of,
+    require_provider,
+    sender_code,
+)
+from services.ingest.errors import NotAProvider, UnknownReceipt, Unsigned
 from services.ingest.handlers import Deps
 from services.ingest.receipts import QUEUED, Receipt
 from shared import topics
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, Unauthorized
+from shared.hospital_auth import REFUSED, admin_key_matches
 from shared.logging import get_correlation_id
 
 
@@ -48,7 +56,7 @@ def sender_of(hospital: str | None, signature: str | None) -> Sender:
     """Both headers, or ``Unsigned`` (checked before the body is read)."""
     if not hospital or not signature:
         raise Unsigned(f"{HOSPITAL_HEADER} and {SIGNATURE_HEADER} headers are required")
-    return Sender(hospital, signature)
+    return Sender(sender_code(hospital), signature)
 
 
 async def accept_upload(
@@ -56,12 +64,15 @@ async def accept_upload(
 ) -> str:
     """Check a signed upload and queue it on the upload topic; its receipt (upload id).
 
-    Refusals, in this order: ``BadSignature``, ``NotAProvider``, ``BundleRejected``,
-    ``BadHeader`` (the upload or request id).
+    Refusals, in this order: ``NotAProvider`` (a hospital not known), ``NoSigningKey``,
+    ``UnknownKey``, ``BadSignature`` (not its keys' signature of the body),
+    ``NotAProvider``, ``BundleRejected``, ``BadHeader`` (the upload or request id).
     """
-    if not signs(deps.secret, sender.hospital, body, sender.signature):
-        raise BadSignature(f"{SIGNATURE_HEADER} does not match the body")
-    require_provider(sender.hospital, await deps.view.hospital(sender.hospital))
+    known = await deps.view.hospital(sender.hospital)
+    if known is None:
+        raise NotAProvider(sender.hospital)
+    check_signature(known, body, sender.signature)
+    require_provider(sender.hospital, known)
     parsed = await asyncio.to_thread(parse_bundle, body, max_bytes=deps.max_bytes)
     receipt = receipt_of(upload_id)
     request = request_id_of(request_id)
@@ -82,14 +93,41 @@ async def accept_upload(
     return receipt
 
 
-async def read_receipt(deps: Deps, sender: Sender, receipt: str) -> Receipt:
+@dataclass(frozen=True)
+class Reader:
+    """Who asks for a receipt: ``hl-hospital`` and its signature of the receipt id or its
+    admin key (the bearer token)."""
+
+    hospital: str
+    signature: str | None = None
+    admin_key: str | None = None
+
+
+def reader_of(hospital: str | None, signature: str | None, admin_key: str | None) -> Reader:
+    """The hospital and one of its credentials, or ``Unsigned``."""
+    if not hospital or not (signature or admin_key):
+        raise Unsigned(
+            f"{HOSPITAL_HEADER} and {SIGNATURE_HEADER} (the receipt id signed) or the "
+            "hospital's admin key (bearer) are required"
+        )
+    return Reader(sender_code(hospital), signature, admin_key)
+
+
+async def read_receipt(deps: Deps, reader: Reader, receipt: str) -> Receipt:
     """The receipt, for the hospital that sent the upload: ``InvalidInput`` (not an
-    upload id), ``BadSignature`` (not this hospital's signature of it), ``UnknownReceipt``."""
+    upload id), ``Unauthorized`` (not this hospital's signature of it, nor its admin
+    key), ``UnknownReceipt``."""
     if not valid_id(receipt):
         raise InvalidInput("a receipt is 1-64 of [A-Za-z0-9.-]", code="bad-receipt")
-    if not signs(deps.secret, sender.hospital, receipt.encode(), sender.signature):
-        raise BadSignature(f"{SIGNATURE_HEADER} is not this hospital's signature of the receipt")
-    found = await deps.receipts.find(sender.hospital, receipt)
+    known = await deps.view.hospital(reader.hospital)
+    if reader.admin_key is not None:
+        if not admin_key_matches(known, reader.admin_key):
+            raise Unauthorized(REFUSED)
+    elif known is None:
+        raise NotAProvider(reader.hospital)
+    else:
+        check_signature(known, receipt.encode(), reader.signature)
+    found = await deps.receipts.find(reader.hospital, receipt)
     if found is None:
         raise UnknownReceipt(receipt)
     return found

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from healthlink_adapter.contract import REQUEST_ID_HEADER
+from healthlink_adapter.contract import REQUEST_ID_HEADER, SIGNATURE_HEADER
 
 from services.ingest.bundle import parse_bundle
 from services.ingest.documents import EVENT_SOURCE, Batch, stored_events, to_documents
@@ -29,9 +29,11 @@ from services.ingest.domain import (
     Consents,
     Senders,
     Upload,
+    check_signature,
     may_send,
     newest_per_id,
     require_provider,
+    verify,
     vet,
 )
 from services.ingest.errors import NoConsent
@@ -41,6 +43,8 @@ from services.ingest.repository import HeldUploads, Records, Views
 from services.ingest.validation import InThread, Validator
 from shared.broker import RawPublisher
 from shared.consumer import Outcomes
+from shared.coverage import HospitalState
+from shared.database import Document
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected
 from shared.events import Envelope, RecordsReceived, RecordsStored
@@ -52,16 +56,15 @@ SOURCE = EVENT_SOURCE
 
 @dataclass
 class Deps:
-    """Ingest's ports (``repository.py``, ``receiptstore.py``), where events go, the
-    platform secret (upload keys), the size limit, what "now" is, and where bundles are
-    validated."""
+    """Ingest's ports (``repository.py``, ``receiptstore.py``; the hospital views hold
+    the public keys uploads are checked with), where events go, the size limit, what
+    "now" is, and where bundles are validated."""
 
     records: Records
     held: HeldUploads
     receipts: Receipts
     view: Views
     publisher: RawPublisher
-    secret: str
     max_bytes: int
     clock: Callable[[], datetime]
     validator: Validator = field(default_factory=InThread)
@@ -98,7 +101,11 @@ async def hold(deps: Deps, upload: Upload, cid: str) -> None:
     source = upload.source
     await deps.held.hold(upload.upload_id, cid, upload.hospital, source.value, source.headers)
     # Re-read after holding: an event that raced in either sees the hold or is seen here.
-    require_provider(upload.hospital, await deps.view.hospital(upload.hospital))
+    sender = await deps.view.hospital(upload.hospital)
+    require_provider(upload.hospital, sender)
+    assert sender is not None
+    if not upload.verified:  # its hospital became known meanwhile: check it now
+        verify(upload, sender)
     if not may_send(await deps.view.consent(cid), upload.hospital, deps.clock()):
         raise NoConsent()
     upload.held = True  # covered after all: stored now, released below
@@ -137,12 +144,13 @@ async def ingest(deps: Deps, uploads: list[Upload]) -> Outcomes:
 
 async def note_set_aside(deps: Deps, uploads: list[Upload], outcomes: Outcomes) -> None:
     """The receipts of the signed uploads refused (the Guard sets them aside with the
-    same reason). Forged or unsigned ones get none: nobody proved they sent them."""
+    same reason). Forged, unsigned or not yet verified ones get none: nobody proved they
+    sent them."""
     now = deps.clock()
     refused = [
         Receipt(u.hospital, u.upload_id, SET_ASIDE, now, reason=o.code, detail=o.detail)
         for u, o in zip(uploads, outcomes, strict=True)
-        if isinstance(o, Rejected)
+        if isinstance(o, Rejected) and u.verified
     ]
     if refused:
         await deps.receipts.record(refused)
@@ -232,6 +240,8 @@ async def release_held(deps: Deps, cid: str) -> int:
             continue
         if not may_send(consent, hospital, deps.clock()):
             continue
+        if not await still_signed(deps, doc, sender):
+            continue
         source = SourceMessage(
             topic="held",
             partition=-1,
@@ -246,6 +256,19 @@ async def release_held(deps: Deps, cid: str) -> int:
         await deps.held.release(doc["_id"])
         released += 1
     return released
+
+
+async def still_signed(deps: Deps, doc: Document, sender: HospitalState) -> bool:
+    """Whether a held upload is signed with a key its hospital has now: one held before its
+    hospital was known is checked here first. One that is not is let go of (it was set
+    aside when it was held, so nothing is lost) and logged with its reason."""
+    try:
+        check_signature(sender, bytes(doc["value"]), doc["headers"].get(SIGNATURE_HEADER))
+    except Rejected as exc:
+        await deps.held.release(doc["_id"])
+        log.warning("held upload not signed by its hospital", upload_id=doc["_id"], reason=exc.code)
+        return False
+    return True
 
 
 async def note_consent(deps: Deps, envelope: Envelope) -> None:

@@ -1,6 +1,7 @@
 """Ingest's Kafka subscribers: each reads its records and hands them to a use case.
 
-An upload that cannot be read (unsigned, forged) or an event that cannot be read
+An upload that cannot be read (unsigned, forged, signed with a key its hospital does
+not have) or an event that cannot be read
 raises ``Rejected``; the consumer sets it aside on the dead-letter topic with that
 reason (``shared.consumer``).
 """
@@ -8,6 +9,8 @@ reason (``shared.consumer``).
 from __future__ import annotations
 
 from functools import partial
+
+from healthlink_adapter.contract import HOSPITAL_HEADER
 
 from services.ingest import handlers
 from services.ingest.domain import Upload, arrive
@@ -19,13 +22,16 @@ from shared.events import ConsentChanged, Envelope, HospitalChanged, parse
 
 
 async def on_uploads(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
-    """``INGEST_UPLOADS``, a batch: who signed each upload and its bundle's structure,
-    then the signed ones stored once or refused, each alone."""
+    """``INGEST_UPLOADS``, a batch: who signed each upload (its hospital's public keys,
+    read once for the batch) and its bundle's structure, then the signed ones stored
+    once or refused, each alone."""
     outcomes: Outcomes = [None] * len(sources)
     uploads: list[Upload] = []
+    claimed = sorted({h for s in sources if (h := s.headers.get(HOSPITAL_HEADER))})
+    senders = await deps.view.hospitals_of(claimed) if claimed else {}
     for index, source in enumerate(sources):
         try:
-            uploads.append(arrive(deps.secret, deps.max_bytes, index, source))
+            uploads.append(arrive(deps.max_bytes, index, source, senders))
         except Rejected as exc:
             outcomes[index] = exc
     for upload, outcome in zip(uploads, await handlers.ingest(deps, uploads), strict=True):

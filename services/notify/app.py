@@ -100,6 +100,7 @@ def create_app(settings: NotifySettings, *, deps: Deps | None = None) -> FastAPI
     send_webhooks(runtime, settings, deps)
     app = service_app(runtime, "Health Link notify", "Patients' inboxes and notifications.")
     app.state.deps = deps
+    app.state.hospitals = deps.view  # admin keys (shared/hospital_auth.py)
     app.state.settings = settings
     app.include_router(router)
     app.include_router(operator)

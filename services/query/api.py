@@ -6,7 +6,6 @@ FastAPI's validation), so a 400 on a bad parameter is audited like any other.
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,9 +19,10 @@ from services.query.errors import NotAcceptable
 from services.query.handlers import Deps
 from services.query.reads import Link
 from services.query.search import is_json_format
-from shared import smart, tokens
+from shared import smart
 from shared.errors import InvalidInput, NotFound, Unauthorized
 from shared.fhir import FHIR_JSON
+from shared.hospital_auth import require_admin_key
 from shared.http import bearer
 from shared.operators import ChangerDep, acted
 
@@ -61,10 +61,8 @@ HospitalCode = Annotated[str, Path(pattern=HOSPITAL)]
 Licence = Annotated[str, Path(pattern=LICENCE)]
 
 
-def require_hospital_admin(code: HospitalCode, request: Request) -> None:
-    expected = tokens.derive(request.app.state.settings.token_secret, "admin", code)
-    if not hmac.compare_digest(bearer(request), expected):
-        raise Unauthorized("this hospital's admin key is required")
+async def require_hospital_admin(code: HospitalCode, request: Request) -> None:
+    await require_admin_key(request, code)
 
 
 def optional_bearer(request: Request) -> str | None:

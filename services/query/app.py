@@ -86,6 +86,7 @@ def create_app(settings: QuerySettings, *, deps: Deps | None = None) -> FastAPI:
         runtime, "Health Link query", "Physicians read consented records; every read is audited."
     )
     app.state.deps = deps
+    app.state.hospitals = deps.view  # admin keys (shared/hospital_auth.py)
     app.state.projector = projector
     app.state.settings = settings
     app.state.security_publisher = deps.auditor.publisher  # operators' actions

@@ -38,6 +38,7 @@ from shared.events.hospital import (
     NEW_PROVIDER,
     HospitalBecameProvider,
     HospitalChanged,
+    HospitalCredentialsChanged,
     HospitalRegistered,
     HospitalUpdated,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "Event",
     "HospitalBecameProvider",
     "HospitalChanged",
+    "HospitalCredentialsChanged",
     "HospitalRegistered",
     "HospitalUpdated",
     "LicenceChanged",

@@ -32,9 +32,16 @@ class HospitalBecameProvider(HospitalChanged):
 
 
 class HospitalUpdated(HospitalChanged):
-    """Name or consent mode changed."""
+    """Name or consent mode changed, or suspended / reinstated."""
 
     NAME = "hospital.updated"
+
+
+class HospitalCredentialsChanged(HospitalChanged):
+    """Its admin key was rotated, or an upload signing key added or removed: the state
+    carries the new admin key's SHA-256 and the public keys (never a secret)."""
+
+    NAME = "hospital.credentials_changed"
 
 
 # A provider appeared: patients whose consent covers "all hospitals" now cover it too.

@@ -146,7 +146,7 @@ async def test_a_physicians_smart_app_reads_at_the_bedside(
     async with KafkaUploader(
         await hospital_connection(settings, hospital.code),
         hospital.code,
-        hospital.upload_key,
+        hospital.signer,
         settings.topic_prefix,
     ) as adapter:
         bundle = make_patient_bundle(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from healthlink_adapter import JwsSigner
 
 from services.query.physicians import hash_pin
 from shared.settings import Settings
@@ -50,7 +51,19 @@ async def test_hospitals_and_licences_are_loaded_through_the_operator_apis(
     assert loaded.exit_code == 0 and loaded.stdout.strip() == "loaded 2 licences", loaded.stderr
 
     # The query service holds them: the hospital's staff add both, and both sign in.
-    staff = Hospital(code, hospital["admin_key"], hospital["upload_key"])
+    # Its signing key made and registered, its admin key rotated: the new one is the key.
+    key_file = tmp_path / "hospital.jwk"
+    made = await healthlink(settings, "hospitals", "keygen", code, "--out", str(key_file), *consent)
+    assert made.exit_code == 0, made.stderr
+    kid = json.loads(made.stdout)["kid"]
+    assert key_file.stat().st_mode & 0o777 == 0o600 and '"d"' in key_file.read_text()
+    assert [k["kid"] for k in json.loads(made.stdout)["hospital"]["signing_keys"]] == [kid]
+    assert '"d"' not in made.stdout, "the private key is written to its file only"
+    rotated = await healthlink(settings, "hospitals", "admin-key", code, *consent)
+    assert rotated.exit_code == 0, rotated.stderr
+    admin_key = json.loads(rotated.stdout)["admin_key"]
+    assert admin_key != hospital["admin_key"]
+    staff = Hospital(code, admin_key, JwsSigner.from_file(key_file))
     for licence, pin in (("93001", "9301"), ("93002", "9302")):
         r = await actors.http.post(
             actors.url("query", f"/hospitals/{code}/physicians"),
@@ -67,6 +80,9 @@ async def test_hospitals_and_licences_are_loaded_through_the_operator_apis(
             return r if r.status_code == 200 else None
 
         token = await eventually(signed_in, what=f"licence {licence} signs in")
+
+    removed = await healthlink(settings, "hospitals", "remove-key", code, kid, *consent)
+    assert removed.exit_code == 0 and json.loads(removed.stdout)["signing_keys"] == []
 
     # Suspended: the hospital's physicians read nothing, its Kafka login is gone.
     suspended = await healthlink(settings, "hospitals", "suspend", code, *consent)

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 from healthlink_adapter import contract
-from healthlink_adapter.signing import check_body
+from healthlink_adapter.signing import new_key, public_jwk, verify_detached
 
 from healthlink.synthetic import make_patient_bundle
 from services.consent.consents import data_request
-from shared import tokens, topics
+from shared import topics
 from shared.events import topic_of
 from shared.kafka_admin import hospital_connection
 from shared.kafka_client import ADMIN, client_options
@@ -44,15 +44,15 @@ CID = "1101700230708"
 # What a hospital's own program does with the package (run inside the fresh venv).
 HOSPITAL_PROGRAM = """
 import asyncio, json, sys
-from healthlink_adapter import DataRequestReader, KafkaUploader
+from healthlink_adapter import DataRequestReader, JwsSigner, KafkaUploader
 from healthlink_adapter.kafka import KafkaConnection
 
-async def main(login, prefix, hospital, key, bundle_file):
+async def main(login, prefix, hospital, key_file, bundle_file):
     bootstrap = KafkaConnection(**json.loads(login))  # the login the platform gave it
     bundle = json.loads(open(bundle_file, encoding="utf-8").read())
     async with (
         DataRequestReader(bootstrap, hospital, prefix) as requests,
-        KafkaUploader(bootstrap, hospital, key, prefix) as uploader,
+        KafkaUploader(bootstrap, hospital, JwsSigner.from_file(key_file), prefix) as uploader,
     ):
         async for request in requests:
             print(await uploader.send(bundle, "answer-" + request.id, request_id=request.id))
@@ -100,7 +100,9 @@ async def test_a_hospital_answers_its_data_request_from_the_fresh_install(
     fresh_venv: Path, settings: Settings, tmp_path: Path
 ) -> None:
     await ensure_topics(settings)
-    key = tokens.derive(settings.token_secret, "upload", HOSPITAL)
+    key = new_key("hospital-1")  # the hospital's own, in a file only it reads
+    key_file = tmp_path / "hospital.jwk"
+    key_file.write_text(json.dumps(key.as_dict(private=True) | {"kid": key.kid}))
     bundle = make_patient_bundle(random.Random(5), cid=CID, hospital_code=HOSPITAL, n_resources=4)
     bundle_file = tmp_path / "bundle.json"
     bundle_file.write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
@@ -112,7 +114,7 @@ async def test_a_hospital_answers_its_data_request_from_the_fresh_install(
     for event in (other, mine):  # another hospital's request, on its own topic: never seen
         await publish_raw(settings, topic_of(event), event.model_dump_json().encode(),
                           key=event.subject.encode())  # fmt: skip
-    args = [login, settings.topic_prefix, HOSPITAL, key, str(bundle_file)]
+    args = [login, settings.topic_prefix, HOSPITAL, str(key_file), str(bundle_file)]
     program = [str(fresh_venv / "bin" / "python"), "-c", HOSPITAL_PROGRAM, *args]
     done = await asyncio.to_thread(
         subprocess.run, program, capture_output=True, text=True, timeout=120
@@ -126,7 +128,8 @@ async def test_a_hospital_answers_its_data_request_from_the_fresh_install(
     assert headers[contract.REQUEST_ID_HEADER] == "req-mine"
     assert headers[contract.UPLOAD_ID_HEADER] == "answer-req-mine"
     assert record.key == CID.encode()
-    assert check_body(key, record.value, headers[contract.SIGNATURE_HEADER])
+    signature = headers[contract.SIGNATURE_HEADER]
+    assert verify_detached([public_jwk(key)], record.value, signature) == "hospital-1"
     assert json.loads(record.value) == bundle
 
 

@@ -22,6 +22,7 @@ from shared.events import (
 )
 from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
+from tests.support.credentials import admin_key, credentials_of
 from tests.support.events import access_data, raw
 from tests.support.inprocess import running
 from tests.support.journey import OPERATOR, auth, eventually
@@ -181,9 +182,16 @@ async def test_search_is_scoped_and_exported_as_balp_audit_events(
     for event in (ours, theirs):
         await send(producer, stack_settings, topics.ACCESS_EVENTS, event)
     await accesses(audit, cid, 2)
-    admin = auth(tokens.derive(TEST_SECRET, "admin", "11535"))
-    r = await audit.get(f"/audit/records?patient={cid}&hospital=11535", headers=admin)
-    assert r.status_code == 200
+    state = {"code": "11535", "name": "Chula", "role": "consumer", **credentials_of("11535")}
+    joined = raw(HospitalRegistered, "11535", {"version": 1, "state": state})
+    await send(producer, stack_settings, topics.HOSPITAL_EVENTS, joined)
+    admin = auth(admin_key("11535"))
+
+    async def known() -> httpx.Response | None:  # audit keeps the hospital from its event
+        r = await audit.get(f"/audit/records?patient={cid}&hospital=11535", headers=admin)
+        return r if r.status_code == 200 else None
+
+    r = await eventually(known, what="the hospital's admin key known to audit")
     assert [e["id"] for e in r.json()["entries"]] == [ours.id]
     r = await audit.get(f"/audit/records?patient={cid}&hospital=10670", headers=admin)
     assert r.status_code == 403

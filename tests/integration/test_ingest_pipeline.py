@@ -15,12 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from healthlink_adapter import HttpUploader, KafkaUploader, UploadRefused
+from healthlink_adapter import HttpUploader, JwsSigner, KafkaUploader, Signer, UploadRefused
+from healthlink_adapter.signing import new_key
 from pymongo import AsyncMongoClient
 
 from healthlink.simulator import simulate
 from healthlink.synthetic import make_patient_bundle
-from shared import tokens, topics
+from shared import topics
 from shared.broker import Publisher, make_broker
 from shared.cid import random_cid
 from shared.database import Document
@@ -29,6 +30,7 @@ from shared.events import ConsentGranted, DataRequested, HospitalRegistered, top
 from shared.kafka_admin import hospital_connection
 from shared.kafka_client import ADMIN
 from shared.settings import Settings
+from tests.support.credentials import credentials_of, signer
 from tests.support.events import envelope
 from tests.support.inprocess import running
 from tests.support.journey import eventually
@@ -69,7 +71,7 @@ def db_of(settings: Settings) -> Any:
 
 def hospital_state(code: str, role: str = "provider") -> dict[str, Any]:
     return {"code": code, "name": f"H{code}", "role": role, "consent_mode": "standing",
-            "active": True}  # fmt: skip
+            "active": True, **credentials_of(code)}  # fmt: skip
 
 
 async def publish_state(
@@ -85,8 +87,9 @@ async def grant(settings: Settings, cid: str, codes: list[str]) -> None:
     await publish_state(settings, topics.CONSENT_EVENTS, cid, state)
 
 
-def upload_key(settings: Settings, code: str = SOURCE) -> str:
-    return tokens.derive(settings.token_secret, "upload", code)
+def forger() -> JwsSigner:
+    """Another key under the provider's kid: a forged signature."""
+    return JwsSigner(new_key(signer(SOURCE).kid))
 
 
 async def stored(settings: Settings, query: dict[str, Any], count: int) -> int:
@@ -114,17 +117,16 @@ async def test_stored_once_refusals_set_aside_and_replayable(
     invalid["entry"][2]["resource"]["status"] = 42
     huge = make_patient_bundle(rng, cid=cid, n_resources=100)
     unconsented = make_patient_bundle(rng, cid=late_cid, n_resources=10)
-    forged_key = upload_key(settings, "13781")
     async with (
-        KafkaUploader(await hospital_connection(settings, SOURCE), SOURCE, upload_key(settings),
+        KafkaUploader(await hospital_connection(settings, SOURCE), SOURCE, signer(SOURCE),
                         settings.topic_prefix) as adapter,
-        KafkaUploader(await hospital_connection(settings, SOURCE), SOURCE, forged_key,
-                        settings.topic_prefix) as forger,
+        KafkaUploader(await hospital_connection(settings, SOURCE), SOURCE, forger(),
+                        settings.topic_prefix) as forged,
     ):  # fmt: skip
         await adapter.send(newer, "up-newer")
         await adapter.send(newer, "up-newer")  # delivered twice
         await adapter.send(older, "up-older")
-        await forger.send(newer, "up-forged")
+        await forged.send(newer, "up-forged")
         await adapter.send_bytes(b'{"resourceType": "Bundle", "type": ', cid, upload_id="up-json")
         await adapter.send(no_cid, "up-no-cid")
         await adapter.send(invalid, "up-invalid")
@@ -187,8 +189,8 @@ async def test_gateway_accepts_and_refuses_with_operation_outcomes(
     await grant(settings, cid, [SOURCE])
     bundle = make_patient_bundle(rng, cid=cid, n_resources=9)
 
-    def uploader(code: str = SOURCE, key: str | None = None) -> HttpUploader:
-        return HttpUploader("", code, key or upload_key(settings, code), client=ingest)
+    def uploader(code: str = SOURCE, key: Signer | None = None) -> HttpUploader:
+        return HttpUploader("", code, key or signer(code), client=ingest)
 
     receipt = await uploader().send(bundle, "up-http-1")
     assert receipt == "up-http-1"
@@ -199,7 +201,7 @@ async def test_gateway_accepts_and_refuses_with_operation_outcomes(
     bad["entry"][1]["resource"]["status"] = 7
     big = make_patient_bundle(rng, cid=cid, n_resources=100)
     refusals = (
-        (uploader(key="x" * 64), bundle, 401),  # forged
+        (uploader(key=forger()), bundle, 401),  # forged
         (uploader(READER), bundle, 403),  # not a provider
         (uploader(), bad, 400),
         (uploader(), big, 413),
@@ -224,7 +226,7 @@ async def test_simulator_answers_a_data_request(
     asked = DataRequested(patient=cid, hospital=SOURCE, reason="test", time=datetime.now(UTC))
     request = envelope(asked, SOURCE)
     answering = asyncio.create_task(
-        simulate(settings, SOURCE, upload_key(settings), n_resources=12, limit=1)
+        simulate(settings, SOURCE, signer(SOURCE), n_resources=12, limit=1)
     )
     await publish_raw(settings, topic_of(request), request.model_dump_json().encode(),
                       key=SOURCE.encode())  # fmt: skip
@@ -240,7 +242,7 @@ async def test_a_hospital_follows_its_uploads_through_their_receipts(
     rng = random.Random(44)
     cid, late_cid = random_cid(rng), random_cid(rng)
     await grant(settings, cid, [SOURCE])
-    sender = HttpUploader("", SOURCE, upload_key(settings), client=ingest)
+    sender = HttpUploader("", SOURCE, signer(SOURCE), client=ingest)
     posted = await sender.send_bytes(
         json.dumps(make_patient_bundle(rng, cid=cid, n_resources=12)).encode(), upload_id="r-ok"
     )
@@ -265,11 +267,11 @@ async def test_a_hospital_follows_its_uploads_through_their_receipts(
     invalid = make_patient_bundle(rng, cid=cid, n_resources=4)
     invalid["entry"][2]["resource"]["status"] = 42  # the gateway does not validate models
     async with KafkaUploader(await hospital_connection(settings, SOURCE), SOURCE,
-                             upload_key(settings), settings.topic_prefix) as adapter:  # fmt: skip
+                             signer(SOURCE), settings.topic_prefix) as adapter:  # fmt: skip
         await adapter.send(invalid, "r-invalid")  # over Kafka: no gateway, same receipt
     bad = await eventually(lambda: settled("r-invalid"), what="receipt r-invalid settled")
     assert bad["statusReason"]["coding"][0]["code"] == "invalid-resource"
-    other = HttpUploader("", READER, upload_key(settings, READER), client=ingest)
+    other = HttpUploader("", READER, signer(READER), client=ingest)
     with pytest.raises(UploadRefused) as refused:
         await other.receipt(posted)
     assert refused.value.status == 404

@@ -3,7 +3,7 @@
 A named operator and a named auditor are registered at the auth service (operator-tool
 clients with a role and their own keys) and get ES256 access tokens with
 ``private_key_jwt``. At the consent service the operator adds, suspends and reinstates a
-hospital, reads its credentials and retries a dead letter; the auditor is refused each
+hospital, rotates its admin key and retries a dead letter; the auditor is refused each
 of those (403) but reads the hospitals' dead letters and the audit log. Every action is
 found in the audit log (the audit service's chains, read through its search API) under
 the operator's name, and none under the auditor's.
@@ -123,8 +123,8 @@ async def test_named_operators_act_and_auditors_read_all_in_the_audit_log(
             assert refused.status_code == 403 and AUDITOR in refused.text, refused.text
             r = await consent.patch(path, json={"active": active}, headers=op)
             assert r.status_code == 200 and r.json()["active"] is active, r.text
-        assert (await consent.get(f"{path}/credentials", headers=au)).status_code == 403
-        assert (await consent.get(f"{path}/credentials", headers=op)).status_code == 200
+        assert (await consent.post(f"{path}/admin-key", headers=au)).status_code == 403
+        assert (await consent.post(f"{path}/admin-key", headers=op)).status_code == 201
 
         async def listed() -> list[str]:
             r = await consent.get("/admin/deadletters", headers=au)  # an auditor reads
@@ -143,7 +143,7 @@ async def test_named_operators_act_and_auditors_read_all_in_the_audit_log(
             ("hospital.added", HOSPITAL),
             ("hospital.suspended", HOSPITAL),
             ("hospital.reinstated", HOSPITAL),
-            ("hospital.credentials_read", HOSPITAL),
+            ("hospital.admin_key_rotated", HOSPITAL),
             ("deadletter.retried", f"ids:{letter}"),
         }
 

@@ -30,6 +30,7 @@ from shared.events import ConsentChanged, ConsentGranted, HospitalChanged, Hospi
 from shared.kafka_client import ADMIN
 from shared.logging import CORRELATION_HEADER
 from shared.settings import Settings
+from tests.support.credentials import admin_key, credentials_of
 from tests.support.events import envelope
 from tests.support.inprocess import running
 from tests.support.journey import eventually
@@ -65,6 +66,7 @@ class World:
             "role": role,
             "consent_mode": mode,
             "active": True,
+            **credentials_of(code),
         }
         await self.publish_state(HospitalRegistered, code, state)
         await eventually(lambda: self.deps.view.hospital(code), what="hospital projected")
@@ -103,7 +105,7 @@ class World:
             json={"licence": licence, "name": "Dr T", "pin": pin},
         )
         assert r.status_code == 201, r.text
-        admin = tokens.derive(self.settings.token_secret, "admin", hospital)
+        admin = admin_key(hospital)
         r = await self.client.post(
             f"/hospitals/{hospital}/physicians", headers=bearer(admin), json={"licence": licence}
         )
@@ -209,7 +211,7 @@ async def test_roster_removal_applies_to_the_next_request(world: World) -> None:
     await world.consent(cid, all_hospitals=True)
     url = f"/fhir/Patient/{cid}/$everything"
     assert (await world.client.get(url, headers=bearer(doctor))).status_code == 200
-    admin = tokens.derive(world.settings.token_secret, "admin", READER)
+    admin = admin_key(READER)
     r = await world.client.delete(f"/hospitals/{READER}/physicians/20003", headers=bearer(admin))
     assert r.status_code == 200 and "20003" not in r.json()["physicians"]
     r = await world.client.get(url, headers=bearer(doctor))
@@ -261,7 +263,7 @@ async def test_tampered_token_and_other_hospital_refused(world: World) -> None:
         "/auth/token", json={"licence": "20005", "pin": "4321", "hospital": SOURCE_A}
     )
     assert r.status_code == 403, "not on that hospital's roster"
-    admin_b = tokens.derive(world.settings.token_secret, "admin", SOURCE_B)
+    admin_b = admin_key(SOURCE_B)
     r = await world.client.post(
         f"/hospitals/{SOURCE_A}/physicians", headers=bearer(admin_b), json={"licence": "20005"}
     )

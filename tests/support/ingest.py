@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from healthlink_adapter.signing import sign_body
 
 from healthlink.synthetic import make_patient_bundle
 from services.ingest.app import create_app
@@ -18,12 +17,12 @@ from services.ingest.handlers import Deps
 from services.ingest.receiptstore import MemoryReceipts
 from services.ingest.repository import MemoryHeldUploads, MemoryRecords
 from services.ingest.settings import IngestSettings
-from shared import tokens
 from shared.broker import RecordingPublisher
 from shared.cid import random_cid
 from shared.coverage import HospitalState
 from shared.events import HospitalRegistered
 from shared.projections import ConsentProjection
+from tests.support.credentials import credentialed, signer
 from tests.support.events import envelope
 
 SECRET = "unit-secret"
@@ -35,7 +34,7 @@ async def memory_deps(clock: Callable[[], datetime], max_bytes: int = 200_000) -
     """Every port in memory; a provider (10670) and a consumer (11535) hospital known."""
     views = ConsentProjection.in_memory()
     for code, role in ((PROVIDER, "provider"), (CONSUMER, "consumer")):
-        state = HospitalState(code=code, name=code, role=role)  # type: ignore[arg-type]
+        state = credentialed(HospitalState(code=code, name=code, role=role))  # type: ignore[arg-type]
         await views.on_hospital_event(envelope(HospitalRegistered(version=1, state=state), code))
     return Deps(
         records=MemoryRecords(),
@@ -43,7 +42,6 @@ async def memory_deps(clock: Callable[[], datetime], max_bytes: int = 200_000) -
         receipts=MemoryReceipts(),
         view=views,
         publisher=RecordingPublisher(),
-        secret=SECRET,
         max_bytes=max_bytes,
         clock=clock,
     )
@@ -67,6 +65,6 @@ def patient_bundle(seed: int = 1, **kwargs: Any) -> tuple[str, bytes]:
 
 
 def signature(body: bytes | str, hospital: str = PROVIDER) -> str:
-    """``hl-signature`` of ``body`` (or of a receipt id) under ``hospital``'s upload key."""
+    """``hl-signature`` of ``body`` (or of a receipt id) with ``hospital``'s private key."""
     data = body.encode() if isinstance(body, str) else body
-    return sign_body(tokens.derive(SECRET, "upload", hospital), data)
+    return signer(hospital).sign(data)

@@ -14,10 +14,11 @@ from shared.settings import Settings
 
 @asynccontextmanager
 async def running(
-    service: str, settings: Settings
+    service: str, settings: Settings, **overrides: object
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """Start ``service`` (broker, consumer, database) and give an HTTP client to it."""
-    app = build_app(service, settings)
+    """Start ``service`` (broker, consumer, database) and give an HTTP client to it;
+    ``overrides``: fields of the service's own settings."""
+    app = build_app(service, settings, **overrides)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(

@@ -28,6 +28,7 @@ from shared.deadletter import SourceMessage
 from shared.events import ConsentGranted, HospitalRegistered, RecordsStored, StoredRecord
 from shared.projections import ConsentProjection
 from tests.support.cids import CID
+from tests.support.credentials import credentials_of
 from tests.support.events import envelope
 
 SOURCE_A, SOURCE_B, READER = "10670", "13781", "11535"
@@ -92,7 +93,7 @@ class World:
 
     async def hospital(self, code: str, mode: str = "standing", role: str = "provider") -> None:
         state = {"code": code, "name": f"H{code}", "role": role, "consent_mode": mode,
-                 "active": True}  # fmt: skip
+                 "active": True, **credentials_of(code)}  # fmt: skip
         event = HospitalRegistered.model_validate({"version": self.version(code), "state": state})
         await subscribers.on_hospital_event(self.deps, envelope(event, code))
 

@@ -8,9 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from healthlink_adapter import HmacSha256, KafkaConnection, contract, parse_data_request
+from healthlink_adapter import JwsSigner, KafkaConnection, contract, parse_data_request
 from healthlink_adapter.datarequests import DATA_REQUESTED, DATA_REQUESTED_TYPE
-from healthlink_adapter.signing import check_body, sign_body
+from healthlink_adapter.signing import (
+    SignatureRefused,
+    check_public_jwk,
+    new_key,
+    public_jwk,
+    verify_detached,
+)
 from healthlink_adapter.uploads import encode, patient_cid, upload_headers
 
 from healthlink.synthetic import make_patient_bundle
@@ -24,32 +30,57 @@ from tests.support.events import raw
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "clients" / "healthlink-adapter" / "src" / "healthlink_adapter"
-KEY = "k" * 64
+KEY = new_key("hospital-key-1")
+PUBLIC = [public_jwk(KEY)]
 CID = "1101700230708"
 ASKED = {"patient": CID, "hospital": "10670", "reason": "consent.granted",
          "time": "2026-11-01T02:00:00+00:00"}  # fmt: skip
 
 
-def test_a_signature_covers_the_exact_body_and_anything_else_is_wrong() -> None:
-    signature = sign_body(KEY, b"{}")
-    assert signature.startswith("sha256=") and HmacSha256(KEY).sign(b"{}") == signature
-    assert check_body(KEY, b"{}", signature)
-    assert not check_body(KEY, b"{ }", signature)
-    assert not check_body("other", b"{}", signature)
-    for wrong in (None, "", "sha256=é", signature.upper()):
-        assert not check_body(KEY, b"{}", wrong)  # never an exception, whatever arrives
+def refusal(keys: list[dict[str, object]], body: bytes, signature: object) -> str:
+    with pytest.raises(SignatureRefused) as info:
+        verify_detached(keys, body, signature)
+    return info.value.reason
+
+
+def test_a_detached_jws_covers_the_exact_body_and_anything_else_is_wrong() -> None:
+    signature = JwsSigner(KEY).sign(b"{}")
+    header, payload, _ = signature.split(".")
+    assert header and payload == "", "RFC 7515 appendix F: the payload is left out"
+    assert verify_detached(PUBLIC, b"{}", signature) == "hospital-key-1"
+    assert refusal(PUBLIC, b"{ }", signature) == "bad-signature"
+    assert refusal([public_jwk(new_key("other"))], b"{}", signature) == "unknown-key"
+    assert refusal([public_jwk(new_key("hospital-key-1"))], b"{}", signature) == "bad-signature"
+    assert refusal([], b"{}", signature) == "no-signing-key"
+    for wrong in (None, "", "sha256=ab", "a.b.c", "é..x", signature + "x" * 3000, b"x"):
+        assert refusal(PUBLIC, b"{}", wrong) == "bad-signature"  # never another exception
+
+
+def test_only_a_public_p256_key_with_a_kid_is_registrable() -> None:
+    assert "d" not in check_public_jwk(PUBLIC[0]) and check_public_jwk(PUBLIC[0])["kid"]
+    private = KEY.as_dict(private=True) | {"kid": "k"}
+    for wrong, why in (
+        (private, "private key"),
+        ({**PUBLIC[0], "crv": "P-384"}, "P-256"),
+        ({k: v for k, v in PUBLIC[0].items() if k != "kid"}, "kid"),
+        ({**PUBLIC[0], "x": "AAAA"}, "not a valid public key"),
+    ):
+        with pytest.raises(ValueError, match=why):
+            check_public_jwk(wrong)
+    with pytest.raises(ValueError, match="private key is required"):
+        JwsSigner(PUBLIC[0])
 
 
 def test_an_upload_carries_every_contract_header() -> None:
     bundle = make_patient_bundle(random.Random(1), cid=CID, n_resources=3)
     body = encode(bundle)
-    headers = upload_headers("10670", "up-1", body, HmacSha256(KEY), request_id="req-1")
+    headers = upload_headers("10670", "up-1", body, JwsSigner(KEY), request_id="req-1")
     assert headers[contract.HOSPITAL_HEADER] == "10670"
     assert headers[contract.UPLOAD_ID_HEADER] == "up-1"
     assert headers[contract.REQUEST_ID_HEADER] == "req-1"
     assert headers[contract.CONTENT_TYPE_HEADER] == contract.FHIR_JSON
     assert headers[contract.CORRELATION_HEADER]
-    assert check_body(KEY, body, headers[contract.SIGNATURE_HEADER])
+    assert verify_detached(PUBLIC, body, headers[contract.SIGNATURE_HEADER]) == KEY.kid
     assert patient_cid(bundle) == CID
     unsigned = upload_headers("10670", "up-1", body, None)
     assert contract.SIGNATURE_HEADER not in unsigned and contract.REQUEST_ID_HEADER not in unsigned

@@ -16,6 +16,7 @@ from services.audit.handlers import Deps
 from services.audit.settings import AuditSettings
 from shared import tokens
 from shared.events import RecordAccessed
+from tests.support.credentials import admin_key, know
 from tests.support.events import raw
 
 pytestmark = pytest.mark.unit
@@ -34,7 +35,7 @@ def patient(cid: str) -> dict[str, str]:
 
 
 def admin(code: str) -> dict[str, str]:
-    return bearer(tokens.derive(SECRET, "admin", code))
+    return bearer(admin_key(code))
 
 
 @pytest.fixture
@@ -46,6 +47,7 @@ def log_() -> MemoryAuditLog:
 async def client(log_: MemoryAuditLog) -> AsyncIterator[httpx.AsyncClient]:
     settings = AuditSettings(environment="test", token_secret=SECRET, admin_token="op-token")
     deps = Deps(log=log_)
+    await know(deps.hospitals, "11535", "10670")
     for minute, (hospital, decision) in enumerate(
         [("11535", "permit"), ("10670", "deny"), ("11535", "deny")]
     ):

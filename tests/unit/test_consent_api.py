@@ -112,5 +112,6 @@ async def test_the_public_hospital_list_and_a_provider_upgrade(client: httpx.Asy
         ("10670", "provider", "standing"),
         ("11535", "provider", "standing"),
     }
+    assert all("admin_key_sha256" not in h for h in listed), "the hash is not shown"
     r = await client.get("/hospitals/11535/credentials", headers=OPERATOR)
-    assert set(r.json()) == {"code", "admin_key", "upload_key"}
+    assert r.status_code == 404, "no credential can be read again: rotate the admin key"

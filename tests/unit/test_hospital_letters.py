@@ -12,12 +12,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared import hospital_letters, tokens, topics
+from shared import hospital_letters, topics
 from shared.admin import DeadLetterBook
 from shared.broker import RecordingPublisher
 from shared.deadletter import RETRIED_BY, RETRY_OF, DeadLetter, DeadLetters, SourceMessage
 from shared.http import install_error_handlers
+from shared.projections import ConsentProjection
 from shared.settings import Settings
+from tests.support.credentials import admin_key, know
 from tests.support.settings import TEST_ADMIN, TEST_SECRET
 
 pytestmark = pytest.mark.unit
@@ -43,10 +45,12 @@ def book() -> DeadLetterBook:
 
 
 def key(code: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {tokens.derive(TEST_SECRET, 'admin', code)}"}
+    return {"authorization": f"Bearer {admin_key(code)}"}
 
 
-def app_of(service: str, publisher: RecordingPublisher) -> FastAPI:
+async def app_of(service: str, publisher: RecordingPublisher) -> FastAPI:
+    hospitals = ConsentProjection.in_memory()  # the service's hospital projection
+    await know(hospitals, HOSPITAL, OTHER)
     settings = Settings(environment="test", token_secret=TEST_SECRET, admin_token=TEST_ADMIN)
     app = FastAPI()
     app.state.settings = settings
@@ -54,6 +58,7 @@ def app_of(service: str, publisher: RecordingPublisher) -> FastAPI:
     app.state.runtime = SimpleNamespace(
         settings=settings, service=service, dead_letters=dead_letters
     )
+    app.state.hospitals = hospitals
     install_error_handlers(app)
     app.include_router(hospital_letters.router)
     return app
@@ -70,7 +75,7 @@ def publisher(monkeypatch: pytest.MonkeyPatch) -> RecordingPublisher:
 
 @pytest.fixture
 async def ingest(publisher: RecordingPublisher) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app_of("ingest", publisher))
+    transport = httpx.ASGITransport(app=await app_of("ingest", publisher))
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
         yield client
 
@@ -134,7 +139,7 @@ async def test_another_hospital_s_letter_or_an_event_is_not_found(
 async def test_a_retry_through_another_service_names_ingest(
     publisher: RecordingPublisher,
 ) -> None:
-    transport = httpx.ASGITransport(app=app_of("query", publisher))
+    transport = httpx.ASGITransport(app=await app_of("query", publisher))
     async with httpx.AsyncClient(transport=transport, base_url="http://query") as query:
         r = await query.post(f"/hospitals/{HOSPITAL}/deadletters/mine/retry", headers=key(HOSPITAL))
     assert r.status_code == 403 and "written by ingest" in r.text

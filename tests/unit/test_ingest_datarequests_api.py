@@ -12,10 +12,10 @@ from healthlink_adapter import DataRequest, HttpDataRequests, UploadRefused
 from services.ingest.app import create_app
 from services.ingest.datarequests import RequestPage
 from services.ingest.settings import IngestSettings
-from shared import tokens
 from shared.errors import InvalidInput
 from tests.support.cids import CID
-from tests.support.ingest import PROVIDER, SECRET, memory_deps
+from tests.support.credentials import admin_key
+from tests.support.ingest import CONSUMER, PROVIDER, SECRET, memory_deps
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ async def test_a_hospital_polls_its_requests_with_its_admin_key() -> None:
     settings = IngestSettings(environment="test", token_secret=SECRET, admin_token="op")
     app = create_app(settings, deps=await memory_deps(lambda: NOW))
     app.state.request_pages = pages = FakePages()
-    key = tokens.derive(SECRET, "admin", PROVIDER)
+    key = admin_key(PROVIDER)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         async with HttpDataRequests("http://t", PROVIDER, key, client=http) as door:
@@ -55,7 +55,7 @@ async def test_a_hospital_polls_its_requests_with_its_admin_key() -> None:
         asked = [(PROVIDER, "", 100), (PROVIDER, "next-1", 10), (PROVIDER, "bad", 100)]
         assert pages.asked == asked
         url = f"/hospitals/{PROVIDER}/data-requests"
-        other_key = tokens.derive(SECRET, "admin", "11535")
+        other_key = admin_key(CONSUMER)
         for headers in ({}, {"authorization": f"Bearer {other_key}"}):
             r = await http.get(url, headers=headers)
             assert r.status_code == 401, r.text

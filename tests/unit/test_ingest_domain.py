@@ -6,24 +6,27 @@ import pytest
 
 from services.ingest.domain import (
     Upload,
+    arrive,
+    check_signature,
     newest_per_id,
     receipt_of,
     request_id_of,
-    signed_by,
-    signs,
     vet,
 )
 from services.ingest.errors import (
     BadHeader,
     BadSignature,
     BundleRejected,
+    NoSigningKey,
     NotAProvider,
+    UnknownKey,
     Unsigned,
 )
 from shared.coverage import HospitalState
 from shared.deadletter import SourceMessage
 from shared.errors import Forbidden, InvalidInput, Rejected, Unauthorized
-from tests.support.ingest import PROVIDER, SECRET, patient_bundle, signature
+from tests.support.credentials import credentialed
+from tests.support.ingest import PROVIDER, patient_bundle, signature
 
 pytestmark = pytest.mark.unit
 
@@ -32,28 +35,43 @@ def source(body: bytes, headers: dict[str, str]) -> SourceMessage:
     return SourceMessage("uploads", 0, 0, None, body, headers)
 
 
-def test_a_signature_is_the_bodys_under_the_senders_key_and_ascii_only() -> None:
+SENDER = credentialed(HospitalState(code=PROVIDER, name="P", role="provider"))
+
+
+def test_a_signature_is_the_bodys_under_one_of_the_senders_keys_and_ascii_only() -> None:
     _, body = patient_bundle()
-    assert signs(SECRET, PROVIDER, body, signature(body))
-    assert not signs(SECRET, "11535", body, signature(body))
-    assert not signs(SECRET, PROVIDER, body + b" ", signature(body))
-    assert not signs(SECRET, PROVIDER, body, signature(body) + "é")
-    assert not signs(SECRET, PROVIDER, body, None)
+    assert check_signature(SENDER, body, signature(body)) == f"{PROVIDER}-test-1"
+    refusals: list[tuple[HospitalState, bytes, str | None, type[Rejected]]] = [
+        (SENDER, body, signature(body, "11535"), UnknownKey),  # another hospital's key
+        (SENDER, body + b" ", signature(body), BadSignature),
+        (SENDER, body, signature(body) + "é", BadSignature),
+        (SENDER, body, "sha256=00", BadSignature),  # yesterday's HMAC
+        (SENDER, body, None, BadSignature),
+        (SENDER.model_copy(update={"signing_keys": ()}), body, signature(body), NoSigningKey),
+    ]
+    for sender, data, given, kind in refusals:
+        with pytest.raises(kind) as info:
+            check_signature(sender, data, given)
+        assert PROVIDER in info.value.detail
 
 
-def test_signed_by_names_the_sender_or_the_reason() -> None:
+def test_arrive_names_the_sender_or_the_reason() -> None:
     _, body = patient_bundle()
     good = {"hl-hospital": PROVIDER, "hl-signature": signature(body)}
-    assert signed_by(SECRET, source(body, good)) == PROVIDER
+    senders = {PROVIDER: SENDER, "11535": credentialed(SENDER.model_copy(update={"code": "11535"}))}
+    arrived = arrive(10_000_000, 0, source(body, good), senders)
+    assert arrived.hospital == PROVIDER and arrived.verified
+    unknown = arrive(10_000_000, 0, source(body, {**good, "hl-hospital": "99999"}), senders)
+    assert not unknown.verified, "checked when its hospital is known (held until then)"
     cases: list[tuple[dict[str, str], type[Rejected], str]] = [
         ({"hl-signature": signature(body)}, Unsigned, "unsigned"),
         ({"hl-hospital": PROVIDER}, Unsigned, "unsigned"),
         ({**good, "hl-signature": "sha256=00"}, BadSignature, "bad-signature"),
-        ({**good, "hl-hospital": "11535"}, BadSignature, "bad-signature"),
+        ({**good, "hl-hospital": "11535"}, UnknownKey, "unknown-key"),
     ]
     for headers, kind, code in cases:
         with pytest.raises(kind) as info:
-            signed_by(SECRET, source(body, headers))
+            arrive(10_000_000, 0, source(body, headers), senders)
         assert info.value.code == code
 
 

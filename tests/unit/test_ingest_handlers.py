@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from healthlink_adapter.signing import sign_body
+from healthlink_adapter.signing import JwsSigner, new_key, public_jwk
 
 from healthlink.synthetic import make_patient_bundle, synthea_like_bundle
 from services.ingest import subscribers
@@ -17,21 +17,23 @@ from services.ingest.documents import stored_events, to_documents
 from services.ingest.domain import may_send
 from services.ingest.handlers import Deps
 from services.ingest.repository import KnownRanks, MemoryHeldUploads, MemoryRecords
-from shared import tokens, topics
+from shared import topics
 from shared.broker import RecordingPublisher
 from shared.cid import random_cid
-from shared.coverage import ConsentState, HospitalState
+from shared.coverage import ConsentState, HospitalState, SigningKey
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected
 from shared.events import (
     ConsentGranted,
     Envelope,
+    HospitalCredentialsChanged,
     HospitalRegistered,
     PatientRegistered,
 )
 from shared.projections import Consent
+from tests.support.credentials import credentialed, signer
 from tests.support.events import envelope
-from tests.support.ingest import PROVIDER, SECRET, memory_deps
+from tests.support.ingest import PROVIDER, memory_deps
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
@@ -57,10 +59,9 @@ def upload(
     extra: dict[str, str] | None = None,
 ) -> SourceMessage:
     body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
-    signing_key = tokens.derive(SECRET, "upload", key or hospital)
     headers = {
         "hl-hospital": hospital,
-        "hl-signature": sign_body(signing_key, body),
+        "hl-signature": signer(key or hospital).sign(body),
         "hl-upload-id": upload_id,
         **(extra or {}),
     }
@@ -151,7 +152,45 @@ async def test_newer_version_replaces_older(deps: Deps) -> None:
 async def test_forged_signature_refused(deps: Deps) -> None:
     cid, doc = bundle()
     await consented(deps, cid)
-    assert await rejected(deps, upload(doc, key="13781")) == "bad-signature"
+    assert await rejected(deps, upload(doc, key="13781")) == "unknown-key"  # another's key
+    forger = JwsSigner(new_key(signer(PROVIDER).kid))  # the provider's kid, another key
+    source = upload(doc)
+    source.headers["hl-signature"] = forger.sign(source.value)
+    assert await rejected(deps, source) == "bad-signature"
+
+
+async def rotate(deps: Deps, version: int, *keys: JwsSigner) -> None:
+    """The provider's hospital event with these public keys (its new version)."""
+    state = credentialed(HospitalState(code=PROVIDER, name=PROVIDER, role="provider"))
+    state = state.model_copy(
+        update={"signing_keys": tuple(SigningKey.model_validate(public_jwk(k.key)) for k in keys)}
+    )
+    await subscribers.on_hospital_event(
+        deps, envelope(HospitalCredentialsChanged(version=version, state=state), PROVIDER)
+    )
+
+
+async def test_a_rotated_key_signs_from_the_next_upload_and_a_removed_one_no_more(
+    deps: Deps,
+) -> None:
+    cid, doc = bundle(n_resources=5)
+    await consented(deps, cid)
+    old, new = signer(PROVIDER), JwsSigner(new_key("10670-new"))
+    with_new = upload(doc, upload_id="new")
+    with_new.headers["hl-signature"] = new.sign(with_new.value)
+    assert await rejected(deps, with_new) == "unknown-key", "not registered yet"
+    await rotate(deps, 2, old, new)  # both for a while
+    await subscribers.on_upload(deps, upload(doc, upload_id="old"))
+    await subscribers.on_upload(deps, with_new)
+    await rotate(deps, 3, new)  # the old one removed
+    for source, reason in ((upload(doc, upload_id="late"), "unknown-key"), (with_new, None)):
+        await rotate(deps, 4 if reason is None else 3)  # last: no key at all
+        with pytest.raises(Rejected) as info:
+            await subscribers.on_upload(deps, source)
+        assert info.value.code == (reason or "no-signing-key")
+    assert [e.data["upload_id"] for e in received(deps)] == ["old", "new"]
+    refused = await deps.receipts.find(PROVIDER, "late")
+    assert refused is None, "nobody proved they sent it: no receipt"
 
 
 async def test_body_changed_after_signing_refused(deps: Deps) -> None:
@@ -197,7 +236,7 @@ async def test_not_a_provider_refused_before_bundle_checks(deps: Deps) -> None:
 
 def hospital_event(code: str, role: str, version: int = 1) -> Envelope:
     state = HospitalState(code=code, name="New Hospital", role=role)  # type: ignore[arg-type]
-    return envelope(HospitalRegistered(version=version, state=state), code)
+    return envelope(HospitalRegistered(version=version, state=credentialed(state)), code)
 
 
 async def test_upload_from_a_hospital_not_yet_known_is_held_until_it_joins(deps: Deps) -> None:
@@ -212,6 +251,24 @@ async def test_upload_from_a_hospital_not_yet_known_is_held_until_it_joins(deps:
     assert held_of(deps) and not records_of(deps), "a consumer never sends"
     await subscribers.on_hospital_event(deps, hospital_event("99999", "provider", version=2))
     assert not held_of(deps) and len(records_of(deps)) == 20
+
+
+async def test_an_upload_held_before_its_hospital_was_known_is_checked_when_it_joins(
+    deps: Deps,
+) -> None:
+    """Unknown yet: held unverified, no receipt; once known, signed by another key: let go
+    (it is on the dead-letter topic already), never stored."""
+    rng = random.Random(6)
+    cid = random_cid(rng)
+    doc = make_patient_bundle(rng, cid=cid, hospital_code="99998")
+    await consented(deps, cid, ["99998"])
+    forged = upload(doc, "99998", upload_id="early-forged")
+    forged.headers["hl-signature"] = JwsSigner(new_key(signer("99998").kid)).sign(forged.value)
+    assert await rejected(deps, forged) == "not-a-provider"
+    assert list(held_of(deps)) == ["early-forged"]
+    assert await deps.receipts.find("99998", "early-forged") is None, "nobody proved it"
+    await subscribers.on_hospital_event(deps, hospital_event("99998", "provider"))
+    assert not held_of(deps) and not records_of(deps)
 
 
 @pytest.mark.parametrize(
@@ -323,14 +380,14 @@ async def test_a_batch_stores_the_good_uploads_and_refuses_the_rest_each_alone(
     await consented(deps, cid_b)  # cid_c has no consent
     batch = [
         upload(doc_a, upload_id="a"),
-        upload(doc_b, key="13781", upload_id="forged"),
+        upload(doc_b, key="13781", upload_id="forged"),  # another hospital's key
         upload(doc_c, upload_id="c"),
         upload(b"{not json", upload_id="junk"),
         upload(doc_b, upload_id="b"),
     ]
     outcomes = await subscribers.on_uploads(deps, batch)
     codes = [getattr(o, "code", None) for o in outcomes]
-    assert codes == [None, "bad-signature", "no-consent", "malformed-json", None]
+    assert codes == [None, "unknown-key", "no-consent", "malformed-json", None]
     records = records_of(deps).values()
     assert {d["patient"] for d in records} == {cid_a, cid_b}
     assert len(records) == 10 + 12

@@ -18,10 +18,10 @@ from services.auth.keys import SigningKeys, new_key
 from services.query import physicians
 from services.query.app import create_app
 from services.query.errors import ChartsBehind
-from shared import tokens
 from shared.auth import TokenVerifier
 from shared.events import RecordAccessed, StoredRecord
 from shared.fhir import FHIR_JSON
+from tests.support.credentials import admin_key
 from tests.support.query_fakes import (
     CID,
     LICENCE,
@@ -56,7 +56,7 @@ async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def staff(code: str, world: World) -> dict[str, str]:
-    return {"authorization": f"Bearer {tokens.derive(world.settings.token_secret, 'admin', code)}"}
+    return {"authorization": f"Bearer {admin_key(code)}"}
 
 
 async def signed_in(client: httpx.AsyncClient, world: World) -> dict[str, str]:

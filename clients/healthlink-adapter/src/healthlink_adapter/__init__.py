@@ -10,21 +10,24 @@ from healthlink_adapter.datarequests import DataRequest, DataRequestReader, pars
 from healthlink_adapter.http import HttpUploader, UploadRefused
 from healthlink_adapter.httprequests import HttpDataRequests, RequestsPage
 from healthlink_adapter.kafka import KafkaConnection, KafkaUploader
-from healthlink_adapter.signing import HmacSha256, Signer
+from healthlink_adapter.signing import JwsSigner, SignatureRefused, Signer, new_key, public_jwk
 from healthlink_adapter.uploads import patient_cid
 
 __all__ = [
     "DataRequest",
     "DataRequestReader",
-    "HmacSha256",
     "HttpDataRequests",
     "HttpUploader",
+    "JwsSigner",
     "KafkaConnection",
     "KafkaUploader",
     "RequestsPage",
+    "SignatureRefused",
     "Signer",
     "UploadRefused",
+    "new_key",
     "parse_data_request",
     "patient_cid",
+    "public_jwk",
 ]
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """Uploads over HTTP, for hospitals that do not run Kafka: ``POST /fhir`` on ingest.
 
-    async with HttpUploader("https://ingest.example", "10670", upload_key) as uploader:
+    async with HttpUploader("https://ingest.example", "10670", signer) as uploader:
         receipt = await uploader.send(bundle)
 
 The same body and headers as over Kafka. The gateway answers 202 with the
@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from healthlink_adapter.contract import HOSPITAL_HEADER, SIGNATURE_HEADER
-from healthlink_adapter.signing import Signer, as_signer
+from healthlink_adapter.signing import Signer
 from healthlink_adapter.uploads import encode, new_upload_id, upload_headers
 
 
@@ -52,7 +52,7 @@ class HttpUploader:
         self,
         base_url: str,
         hospital: str,
-        signer: Signer | str,
+        signer: Signer,
         *,
         auth: httpx.Auth | None = None,
         client: httpx.AsyncClient | None = None,
@@ -60,7 +60,7 @@ class HttpUploader:
     ) -> None:
         self.hospital = hospital
         self._url = base_url.rstrip("/") + "/fhir"
-        self._signer = as_signer(signer)
+        self._signer = signer
         self._auth = auth
         self._own = client is None
         self._client = client or httpx.AsyncClient(timeout=timeout_s)

@@ -1,6 +1,6 @@
 """Uploads over Kafka: signed FHIR Bundles on the upload topic, acknowledged by every replica.
 
-    async with KafkaUploader("broker:9092", "10670", upload_key) as uploader:
+    async with KafkaUploader("broker:9092", "10670", signer) as uploader:
         receipt = await uploader.send(bundle)
 
 The producer waits for all in-sync replicas (``acks="all"``) with idempotence on,
@@ -25,7 +25,7 @@ from healthlink_adapter.contract import (
     named,
     record_limit,
 )
-from healthlink_adapter.signing import Signer, as_signer
+from healthlink_adapter.signing import Signer
 from healthlink_adapter.uploads import encode, new_upload_id, patient_cid, upload_headers
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -83,14 +83,14 @@ class KafkaUploader:
         self,
         kafka: KafkaConnection | str,
         hospital: str,
-        signer: Signer | str,
+        signer: Signer,
         topic_prefix: str = "",
         *,
         max_bytes: int = MAX_UPLOAD_BYTES,
     ) -> None:
-        """``signer``: a ``Signer``, or the hospital's upload key (HMAC-SHA256)."""
+        """``signer``: a ``Signer`` (``JwsSigner``: the hospital's private key)."""
         self.hospital = hospital
-        self._signer = as_signer(signer)
+        self._signer = signer
         self._topic = named(UPLOADS, topic_prefix)
         self._producer = AIOKafkaProducer(
             **as_connection(kafka).client_options(),
