@@ -58,6 +58,7 @@ def test_both_catalogues_have_the_same_keys_and_every_key_the_page_uses() -> Non
     assert used <= set(th), used - set(th)
     script = "".join((WEB / "static" / "operator" / f"{n}.js").read_text() for n in SCRIPTS)
     literal = set(re.findall(r"t\('([a-z][a-z-]*\.[a-z_.-]+)'", script))
+    literal |= set(re.findall(r"key: '([a-z-]+\.[a-z-]+)'", script))
     assert literal <= set(th), literal - set(th)
     for action in ("promote", "suspend", "reinstate", "added"):
         assert f"done.{action}" in th

@@ -50,7 +50,7 @@ async function addHospital(event) {
   if (!/^\d{5}$/.test(code) || !name) { formError('add-error', 'hospital-format'); return; }
   const body = { code, name, role: $('new-role').value, consent_mode: $('new-mode').value };
   const added = await change('hospitals', 'add-error', () => api('POST', '/hospitals', body),
-    { key: 'hospitals.added', vars: { name, code } });
+    { key: 'done.added', vars: { name, code } });
   if (added) { $('new-code').value = ''; $('new-name').value = ''; }
   $('new-code').focus();
 }
