@@ -276,6 +276,11 @@ def render(
             f"Hospital console (web, phone-first, Thai/English): {urls['portal']}/hospital/",
             f"  sign in: hospital {READER} with its admin key"
             + (f" {console_key}" if console_key else f" (GET /hospitals/{READER}/credentials)"),
+            f"Operator view (web, phone-first, Thai/English): {urls['portal']}/operator/",
+            "  sign in with your named token (it lasts 5 minutes):"
+            " .venv/bin/healthlink operators token YOUR-NAME",
+            "  (once before: .venv/bin/healthlink operators add YOUR-NAME --role operator;"
+            " --role auditor reads only)",
         ]
     lines += [
         "Try these (copy each block into a shell):",
