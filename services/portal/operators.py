@@ -152,10 +152,11 @@ async def audit(deps: OperatorDeps, session_id: str | None) -> dict[str, Any]:
     async def verify(s: OperatorSession) -> dict[str, Any]:
         found = await deps.api.verify_audit(s.token)
         breaches = found.get("breaches") or []
+        heads = found.get("heads")  # chain -> the latest signed tree size
         return {
             "ok": bool(found.get("ok")),
             "records": found.get("records"),
-            "heads": found.get("heads"),
+            "heads": len(heads) if isinstance(heads, dict) else heads,  # chains with one
             "unsigned": found.get("unsigned"),
             "breaches": len(breaches),
         }

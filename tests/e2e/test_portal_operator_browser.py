@@ -200,6 +200,8 @@ def operate(driver: WebDriver, url: str, token: str, code: str, letter: str, sho
     text_in(wait, '#service-list li[data-service="notify"] .status', "ไม่ตอบสนอง")
     click(driver, "#audit-verify")
     text_in(wait, "#audit-result", "สมบูรณ์")
+    verdict = driver.find_element(By.ID, "audit-result").text
+    assert "object" not in verdict and "undefined" not in verdict, verdict
     fits_the_phone(driver)
     accessible(driver, "the health screen (Thai)")
     driver.save_screenshot(str(shots / "operator-status-th.png"))

@@ -124,7 +124,8 @@ class FakeOperatorApi:
 
     async def verify_audit(self, token: str) -> dict[str, Any]:
         self._as(token, False)
-        return {"ok": True, "records": 12, "heads": 2, "unsigned": 1, "breaches": []}
+        heads = {"access.p0": 7, "security.p1": 4}  # chain -> the latest signed tree size
+        return {"ok": True, "records": 12, "heads": heads, "unsigned": 1, "breaches": []}
 
     async def readiness(self, service: str) -> tuple[bool | None, dict[str, Any]]:
         if service == "consent":

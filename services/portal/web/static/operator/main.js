@@ -53,7 +53,7 @@ async function signInForm(event) {
   const form = { submit: 'signin-submit', secret: 'token', error: 'signin-error' };
   if (!(await signIn('/session', { token }, form))) return;
   await enter();
-  $(FIRST[state.screen]).focus();
+  $(FIRST[state.screen]).focus({ preventScroll: true });  // the screen's top stays in view
 }
 
 hooks.reload = loadScreen;
