@@ -24,7 +24,13 @@ COMPILE = echo "-e .[dev]" | $(UV) pip compile - --quiet --universal --python-ve
 	--generate-hashes --no-emit-package healthlink --no-emit-package healthlink-adapter \
 	--custom-compile-command "make lock"
 
-.PHONY: browser install lock lock-upgrade lock-check infra-up infra-down infra-wipe up down test test-unit test-integration test-e2e lint fmt bench bench-scale demo status
+# axe-core for the browser tests' accessibility checks (tests/support/a11y.py), exactly as
+# tests/a11y/package-lock.json pins it (version and sha512), with npm (Debian's when
+# missing); no install scripts run. docs/portal.md#accessibility-checks says why npm.
+A11Y := tests/a11y
+A11Y_STAMP := $(A11Y)/node_modules/.installed
+
+.PHONY: a11y browser install lock lock-upgrade lock-check infra-up infra-down infra-wipe up down test test-unit test-integration test-e2e lint fmt bench bench-scale demo status
 
 $(UV_STAMP):
 	test -x $(TOOLS)/bin/python || $(PY) -m venv $(TOOLS)
@@ -92,6 +98,17 @@ browser:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
+	@$(MAKE) --no-print-directory a11y
+
+$(A11Y_STAMP): $(A11Y)/package.json $(A11Y)/package-lock.json
+	@command -v npm >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends npm; }
+	cd $(A11Y) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(A11Y_STAMP)
+
+a11y: $(A11Y_STAMP)
 
 test: install lint infra-up browser
 	$(WITH_ENV) $(BIN)/pytest tests/unit tests/integration tests/e2e -q -p no:cacheprovider

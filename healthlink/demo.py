@@ -272,6 +272,11 @@ def render(
                 if console_key
                 else f" (new one: healthlink hospitals admin-key {READER})"
             ),
+            f"Operator view (web, phone-first, Thai/English): {urls['portal']}/operator/",
+            "  sign in with your named token (it lasts 5 minutes):"
+            " .venv/bin/healthlink operators token YOUR-NAME",
+            "  (once before: .venv/bin/healthlink operators add YOUR-NAME --role operator;"
+            " --role auditor reads only)",
         ]
     lines += [
         "Try these (copy each block into a shell):",

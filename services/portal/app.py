@@ -1,10 +1,11 @@
-"""Composition root of the portal: the physicians' web viewer, the patient portal and
-the hospital console (docs/portal.md).
+"""Composition root of the portal: the physicians' web viewer, the patient portal, the
+hospital console and the operator view (docs/portal.md).
 
 No broker and no database: the portal is a backend-for-frontend in front of the query
 service's API (physicians), the consent, audit and notify services' patient APIs
-(patients) and query's roster API and ingest's set-aside uploads (hospital staff);
-sessions live in the process.
+(patients), query's roster API and ingest's set-aside uploads (hospital staff) and
+every service's operator API (operators, with their own token); sessions live in the
+process.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from services.portal.hospital_api import pages as hospital_pages
 from services.portal.hospital_api import router as hospital_router
 from services.portal.hospital_backends import HttpHospitalApi
 from services.portal.hospitals import HospitalDeps
+from services.portal.operator_api import pages as operator_pages
+from services.portal.operator_api import router as operator_router
+from services.portal.operator_backends import SERVICES, HttpOperatorApi
+from services.portal.operators import OperatorDeps
 from services.portal.pages import page_response
 from services.portal.patient_api import pages as patient_pages
 from services.portal.patient_api import router as patient_router
@@ -38,6 +43,7 @@ from shared.http import health_routes, install_correlation, install_error_handle
 from shared.limits import BodyLimit
 from shared.logging import configure_logging
 from shared.metrics import Lags, Metrics, install_http_metrics, metrics_route
+from shared.operators import verifier_for
 
 SERVICE = "portal"
 SETTINGS = PortalSettings
@@ -106,6 +112,14 @@ def http_hospital_deps(settings: PortalSettings) -> tuple[HospitalDeps, HttpHosp
     return HospitalDeps(sessions=MemorySessions(), api=api, session_ttl_s=ttl), api
 
 
+def http_operator_deps(settings: PortalSettings) -> tuple[OperatorDeps, HttpOperatorApi]:
+    """The operator view on every service's HTTP API, with the operator's own token."""
+    urls = {name: settings.service_url(name) for name in SERVICES}
+    api = HttpOperatorApi(urls, settings.portal_query_timeout_s, verifier_for(settings))
+    ttl = settings.portal_session_ttl_s
+    return OperatorDeps(sessions=MemorySessions(), api=api, session_ttl_s=ttl), api
+
+
 def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI:
     configure_logging(SERVICE, settings.log_level)
     query: HttpQuery | None = None
@@ -122,6 +136,10 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
     hospital_api: HttpHospitalApi | None = None
     if hospital_deps is None:
         hospital_deps, hospital_api = http_hospital_deps(settings)
+    operator_deps = deps.operators
+    operator_api: HttpOperatorApi | None = None
+    if operator_deps is None:
+        operator_deps, operator_api = http_operator_deps(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -130,7 +148,7 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
         finally:
             if query is not None:
                 await query.aclose()
-            for backends in (patient_api, hospital_api):
+            for backends in (patient_api, hospital_api, operator_api):
                 if backends is not None:
                     await backends.aclose()
 
@@ -138,13 +156,15 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
         title="Health Link portal",
         description="The physicians' web viewer (sign-in, patient look-up, the record) and "
         "the patient portal (register, verify, consent, who viewed my record, inbox) and "
-        "the hospital console (roster, set-aside uploads).",
+        "the hospital console (roster, set-aside uploads) and the operator view (hospitals, "
+        "dead letters, the audit log's verification, the services' readiness).",
         version="0.1.0",
         lifespan=lifespan,
     )
     app.state.deps = deps
     app.state.patient_deps = patient_deps
     app.state.hospital_deps = hospital_deps
+    app.state.operator_deps = operator_deps
     app.state.settings = settings
     app.state.web = WEB
     install_error_handlers(app)
@@ -172,6 +192,8 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
     app.include_router(patient_pages)
     app.include_router(hospital_router)
     app.include_router(hospital_pages)
+    app.include_router(operator_router)
+    app.include_router(operator_pages)
 
     @app.get("/", include_in_schema=False)
     async def index(request: Request) -> HTMLResponse:

@@ -10,6 +10,7 @@ from typing import Any
 from services.portal.domain import Session, group_record
 from services.portal.errors import BadCid
 from services.portal.hospitals import HospitalDeps
+from services.portal.operators import OperatorDeps
 from services.portal.patients import PatientDeps
 from services.portal.repository import PageDeps, QueryApi, as_signed_in
 from shared.cid import is_valid_cid
@@ -22,6 +23,8 @@ class Deps(PageDeps[Session]):
     patients: PatientDeps | None = None
     # the hospital console's (hospitals.py); None: the HTTP ones
     hospitals: HospitalDeps | None = None
+    # the operator view's (operators.py); None: the HTTP ones
+    operators: OperatorDeps | None = None
 
 
 async def sign_in(deps: Deps, licence: str, pin: str, hospital: str) -> tuple[str, Session]:

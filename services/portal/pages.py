@@ -1,10 +1,10 @@
 """The portal's HTML pages: one shell (``web/shell.html``: the head every page shares,
 the bar with the title, the language switch and sign-out) around each page's own part.
 
-A page file (``index.html``, ``patient.html``, ``hospital.html``; and ``phone.html``, the
-frame of the phone-first two) holds what it adds to the head (its style and script),
-then a line ``<!-- body -->``, then its body. Static
-text put together per request: no template language, nothing from the request goes
+A page file (``index.html``, ``patient.html``, ``hospital.html``, ``operator.html``; and
+``phone.html``, the frame of the phone-first three) holds what it adds to the head (its
+style and script), then a line ``<!-- body -->``, then its body. Static text put
+together per request: no template language, nothing from the request goes
 in, so the CSP and the rule of no inline script hold for every page.
 """
 

@@ -16,6 +16,7 @@ class PortalSettings(Settings):
     portal_audit_url: str = ""
     portal_notify_url: str = ""
     portal_ingest_url: str = ""
+    portal_auth_url: str = ""  # the operator view's status screen (empty: this stack's)
     # A signed-in session ends this long after sign-in (never after the physician's
     # or patient's token, which the portal keeps and cannot renew; a hospital's admin
     # key does not expire, so the console's session ends after this).

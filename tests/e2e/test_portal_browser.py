@@ -1,6 +1,7 @@
 """The physician's viewer in a real browser (Debian's chromium, ``make browser``) on the
 running platform: sign in, look up a consented patient and see the record, switch to
-Thai, see a refusal for a patient without consent, sign out. Explicit waits only."""
+Thai, see a refusal for a patient without consent, sign out; each screen passes
+axe-core's WCAG 2.1 A/AA checks (tests/support/a11y.py). Explicit waits only."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from healthlink.synthetic import make_patient_bundle
 from shared.settings import Settings
+from tests.support.a11y import accessible, checking_time
 from tests.support.browser import fill, only, screenshots, text_in, visible, waiting
 from tests.support.journey import Actors, uploader
 
@@ -59,7 +61,7 @@ def browse(
 ) -> float:
     """The journey in the browser; returns its duration in seconds. Screenshots of each
     screen go to ``shots`` (``HEALTHLINK_PORTAL_SCREENSHOTS``, else the test's tmp dir)."""
-    started = time.monotonic()
+    started, checking = time.monotonic(), checking_time()
     wait = waiting(driver)
     driver.get(url)
     # English from the browser's Accept-Language
@@ -73,6 +75,7 @@ def browse(
     driver.find_element(By.ID, "signin-submit").click()
     text_in(wait, "#signin-error", "licence number or PIN is wrong")
     driver.save_screenshot(str(shots / "signin-wrong-pin-en.png"))
+    accessible(driver, "the viewer's sign-in with an error (English)")
 
     fill(driver, "pin", PIN)
     driver.find_element(By.ID, "signin-submit").click()
@@ -98,6 +101,7 @@ def browse(
     cells = driver.find_elements(By.CSS_SELECTOR, "#groups td:last-child")
     assert cells and all(c.text == "10676" for c in cells)
     driver.save_screenshot(str(shots / "record-en.png"))
+    accessible(driver, "the record (English)")
 
     # Thai: every label from the Thai catalogue, dates in the Buddhist era
     driver.find_element(By.ID, "lang-th").click()
@@ -109,6 +113,7 @@ def browse(
     dates = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#groups td:first-child")]
     assert any(" 25" in d for d in dates), dates  # พ.ศ. 25xx
     driver.save_screenshot(str(shots / "record-th.png"))
+    accessible(driver, "the record (Thai)")
 
     # a patient without consent: the refusal and what the patient can do, in Thai
     fill(driver, "cid", refused)
@@ -117,6 +122,7 @@ def browse(
     assert driver.find_element(By.ID, "refusal").get_attribute("data-reason") == "no-consent"
     assert not driver.find_elements(By.CSS_SELECTOR, "#groups .group")
     driver.save_screenshot(str(shots / "refusal-th.png"))
+    accessible(driver, "a refusal (Thai)")
 
     # the language is remembered across a reload; sign-out ends the session
     driver.refresh()
@@ -124,4 +130,4 @@ def browse(
     driver.find_element(By.ID, "sign-out").click()
     text_in(wait, "#signin-title", "แพทย์เข้าสู่ระบบ")
     assert not driver.find_element(By.ID, "lookup").is_displayed()
-    return time.monotonic() - started
+    return time.monotonic() - started - (checking_time() - checking)  # the journey alone

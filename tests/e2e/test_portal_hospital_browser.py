@@ -18,6 +18,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from healthlink.synthetic import make_patient_bundle
 from shared.settings import Settings
+from tests.support.a11y import accessible, checking_time
 from tests.support.browser import click, fill, fits_the_phone, only, screenshots, text_in, waiting
 from tests.support.journey import OPERATOR, Actors, auth, eventually, uploader
 
@@ -64,13 +65,13 @@ async def test_hospital_staff_keep_the_roster_and_retry_an_upload_set_aside(
 
     url = actors.platform.url("portal") + "/hospital/"
     shots = screenshots(tmp_path)
-    started = time.monotonic()
+    started, checking = time.monotonic(), checking_time()
     await asyncio.to_thread(keep_the_roster, phone, url, hospital.admin_key, shots)
     # the physician taken off the roster is refused at the next read
     r = await actors.everything(doctor, patient)
     assert r.status_code == 403 and "roster" in r.text, r.text
     await asyncio.to_thread(retry_the_upload, phone, letters[0]["id"], shots)
-    elapsed = time.monotonic() - started
+    elapsed = time.monotonic() - started - (checking_time() - checking)  # axe's time aside
     print(f"\nhospital console browser journey: {elapsed:.1f}s")  # reported with -s
     assert elapsed < BUDGET_S, f"the browser journey took {elapsed:.1f}s"
 
@@ -99,6 +100,7 @@ def keep_the_roster(driver: WebDriver, url: str, key: str, shots: Path) -> None:
     click(driver, "#signin-submit")
     text_in(wait, "#signin-error", "The hospital code or the admin key is wrong.")
     driver.save_screenshot(str(shots / "hospital-signin-wrong-en.png"))
+    accessible(driver, "the console's sign-in with an error (English)")
     fill(driver, "key", key)
     click(driver, "#signin-submit")
     text_in(wait, "#who-text", f"{HOSPITAL_NAME} (hospital {HOSPITAL})")
@@ -131,6 +133,7 @@ def keep_the_roster(driver: WebDriver, url: str, key: str, shots: Path) -> None:
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, gone))
     fits_the_phone(driver)
     driver.save_screenshot(str(shots / "hospital-roster-th.png"))
+    accessible(driver, "the roster (Thai)")
 
 
 def retry_the_upload(driver: WebDriver, letter_id: str, shots: Path) -> None:
@@ -144,6 +147,7 @@ def retry_the_upload(driver: WebDriver, letter_id: str, shots: Path) -> None:
     assert " × " in driver.find_element(By.CSS_SELECTOR, card + " .contents").text  # type × n
     fits_the_phone(driver)
     driver.save_screenshot(str(shots / "hospital-uploads-th.png"))
+    accessible(driver, "the set-aside uploads (Thai)")
     click(driver, card + " button.retry")
     text_in(wait, "#uploads-done", "อีกครั้งแล้ว")
     text_in(wait, card + " .status:last-child", "ส่งอีกครั้งเมื่อ")

@@ -21,6 +21,7 @@ from selenium.webdriver.support.ui import Select
 
 from shared.cid import random_cid
 from shared.settings import Settings
+from tests.support.a11y import accessible, checking_time
 from tests.support.browser import (
     click,
     fill,
@@ -74,7 +75,7 @@ async def test_a_patient_registers_allows_a_hospital_sees_its_read_and_withdraws
     url = actors.platform.url("portal") + "/patient/"
     shots = screenshots(tmp_path)
 
-    started = time.monotonic()
+    started, checking = time.monotonic(), checking_time()
     await asyncio.to_thread(verify_and_allow, phone, url, patient, limited, shots)
 
     # a physician of that hospital reads the patient's record (once the query service
@@ -90,7 +91,7 @@ async def test_a_patient_registers_allows_a_hospital_sees_its_read_and_withdraws
         return (await actors.everything(doctor, patient)).status_code == 403
 
     await eventually(refused, what="the physician refused after the withdrawal")
-    elapsed = time.monotonic() - started
+    elapsed = time.monotonic() - started - (checking_time() - checking)  # axe's time aside
     print(f"\npatient portal browser journey: {elapsed:.1f}s")  # reported with -s
     assert elapsed < BUDGET_S, f"the browser journey took {elapsed:.1f}s"
 
@@ -107,6 +108,7 @@ def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, sh
     listed = f'#directory-list li[data-code="{HOSPITAL}"] .facts'
     text_in(wait, listed, "Sends and reads data · Standing consent")
     fits_the_phone(driver)
+    accessible(driver, "the patient portal's first page (English)")
 
     # the daily limit: five failed scans, then the FAQ's words (in both languages)
     fill(driver, "register-cid", limited)
@@ -129,6 +131,7 @@ def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, sh
     text_in(wait, "#verify-error", FAQ_TH)
     text_in(wait, "#verify-title", "ยืนยันตัวตน")
     driver.save_screenshot(str(shots / "patient-limit-th.png"))
+    accessible(driver, "the verification at the daily limit (Thai)")
 
     # register, verify with the development verifier: the consent screen, in Thai
     fill(driver, "register-cid", patient)
@@ -153,6 +156,7 @@ def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, sh
     assert not driver.find_element(By.ID, "all-hospitals").is_selected()
     fits_the_phone(driver)
     driver.save_screenshot(str(shots / "patient-consent-th.png"))
+    accessible(driver, "the consent screen (Thai)")
 
 
 def see_the_read_and_withdraw(driver: WebDriver, patient: str, shots: Path) -> None:
@@ -166,6 +170,7 @@ def see_the_read_and_withdraw(driver: WebDriver, patient: str, shots: Path) -> N
     assert driver.current_url.endswith("/patient/accesses")
     fits_the_phone(driver)
     driver.save_screenshot(str(shots / "patient-accesses-th.png"))
+    accessible(driver, "who viewed my record (Thai)")
 
     # the inbox: the notification of that read, marked read
     note = '#inbox-list li[data-kind="record-accessed"]'
@@ -177,6 +182,7 @@ def see_the_read_and_withdraw(driver: WebDriver, patient: str, shots: Path) -> N
     )
     fits_the_phone(driver)
     driver.save_screenshot(str(shots / "patient-inbox-th.png"))
+    accessible(driver, "the inbox (Thai)")
 
     # a per-visit consent: the consumer hospital may read what this one sent, until
     # tomorrow (the form's default, Thai time); then ended at once
@@ -191,6 +197,7 @@ def see_the_read_and_withdraw(driver: WebDriver, patient: str, shots: Path) -> N
     assert " 25" in driver.find_element(By.CSS_SELECTOR, "#visit-list li.live").text
     fits_the_phone(driver)
     driver.save_screenshot(str(shots / "patient-visit-th.png"))
+    accessible(driver, "a per-visit consent (Thai)")
     click(driver, "#visit-list li.live button.revoke")
     text_in(wait, "#visit-list li .status", "ถอนแล้ว")
     # sensitive data on

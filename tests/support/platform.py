@@ -57,8 +57,9 @@ class Platform:
             )
         if service.split("-")[0] == "portal":  # the web viewer reads through query
             env["HEALTHLINK_PORTAL_QUERY_URL"] = self.url("query")
-            # the patient portal's back ends, and ingest for the hospital console
-            for other in ("consent", "audit", "notify", "ingest"):
+            # the patient portal's back ends, ingest for the hospital console, auth for
+            # the operator view's status screen
+            for other in ("consent", "audit", "notify", "ingest", "auth"):
                 env[f"HEALTHLINK_PORTAL_{other.upper()}_URL"] = self.url(other)
         return env
 

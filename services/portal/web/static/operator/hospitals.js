@@ -1,0 +1,60 @@
+// The operator view's hospitals screen: every participating hospital with its role,
+// consent mode and whether it is active; add one, promote a consumer to provider,
+// suspend, reinstate. Each change is consent's operator API with the operator's token.
+import { $, api, button, el, formError, handled, t } from '../common/page.js';
+import { change, data } from './shared.js';
+
+export async function loadHospitals() {
+  const result = await api('GET', '/hospitals');
+  if (await handled(result, 'hospitals-error')) data.hospitals = result.body.hospitals;
+}
+
+function act(hospital, action) {
+  return change('hospitals', 'hospitals-error', () => api('POST', '/hospitals/' + hospital.code + '/change', { action }),
+    { key: 'done.' + action, vars: { name: hospital.name, code: hospital.code } });
+}
+
+function actions(hospital) {
+  const row = el('p', 'actions');
+  const label = { name: hospital.name, code: hospital.code };
+  const add = (action, className) => {
+    const node = button(t('hospitals.' + action), () => act(hospital, action), className + ' ' + action);
+    node.setAttribute('aria-label', t('hospitals.' + action + '-one', label));
+    row.appendChild(node);
+  };
+  if (hospital.role !== 'provider') add('promote', 'secondary');
+  if (hospital.active) add('suspend', 'danger'); else add('reinstate', 'grant');
+  return row;
+}
+
+function hospitalItem(hospital) {
+  const item = el('li', 'card hospital' + (hospital.active ? '' : ' suspended'));
+  item.dataset.code = hospital.code;
+  item.appendChild(el('p', 'title', hospital.name));
+  item.appendChild(el('p', 'code', t('hospitals.code', { code: hospital.code })));
+  const facts = [t('role.' + hospital.role), t('mode.' + hospital.consent_mode)];
+  item.appendChild(el('p', 'facts', facts.join(' · ')));
+  item.appendChild(el('p', 'status', t(hospital.active ? 'hospitals.active' : 'hospitals.suspended')));
+  item.appendChild(actions(hospital));
+  return item;
+}
+
+export function renderHospitals() {
+  $('hospital-list').replaceChildren(...(data.hospitals || []).map(hospitalItem));
+}
+
+async function addHospital(event) {
+  event.preventDefault();
+  const code = $('new-code').value.trim();
+  const name = $('new-name').value.trim();
+  if (!/^\d{5}$/.test(code) || !name) { formError('add-error', 'hospital-format'); return; }
+  const body = { code, name, role: $('new-role').value, consent_mode: $('new-mode').value };
+  const added = await change('hospitals', 'add-error', () => api('POST', '/hospitals', body),
+    { key: 'done.added', vars: { name, code } });
+  if (added) { $('new-code').value = ''; $('new-name').value = ''; }
+  $('new-code').focus();
+}
+
+export function bindHospitals() {
+  $('add-form').addEventListener('submit', addHospital);
+}
