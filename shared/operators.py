@@ -16,12 +16,14 @@ its actions are recorded under the name ``bootstrap``.
 
 Every change an operator makes is an ``OperatorActed`` security event under the
 operator's name (``acted``), published before the answer: if the security log cannot take
-it, the answer is 503 rather than an unrecorded action.
+it, the answer is 503 rather than an unrecorded action. A service with an outbox writes
+it with the change instead (``recorder``: consent), so the two cannot part.
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -31,7 +33,7 @@ from fastapi import Depends, Request
 from shared.auth import TokenVerifier, bearer_token
 from shared.broker import EventPublisher
 from shared.errors import Forbidden, Transient, Unauthorized
-from shared.events import OperatorActed, topic_of
+from shared.events import Envelope, OperatorActed, topic_of
 from shared.logging import get_correlation_id, get_logger
 from shared.settings import Settings
 
@@ -121,6 +123,38 @@ def security_publisher(request: Request) -> EventPublisher:
     return found
 
 
+def acted_event(
+    request: Request,
+    who: Operator,
+    action: str,
+    target: str,
+    detail: dict[str, str] | None = None,
+) -> Envelope:
+    """An operator's action as an ``OperatorActed`` security event (key: the operator's
+    name), from the service answering ``request``."""
+    service = str(getattr(getattr(request.app.state, "runtime", None), "service", "platform"))
+    payload = OperatorActed(
+        operator=who.name,
+        action=action,
+        target=target[:200],
+        time=datetime.now(UTC),
+        detail={"service": service, "roles": " ".join(who.roles), **(detail or {})},
+    )
+    return payload.envelope(
+        source=f"healthlink/{service}", subject=who.name, correlation_id=get_correlation_id()
+    )
+
+
+def recorder(
+    request: Request, who: Operator, action: str, target: str, detail: dict[str, str]
+) -> Callable[[int], Envelope]:
+    """The operator's action for a versioned change, made once the new version is known
+    (consent writes it with the change it records, in the same outbox: one write)."""
+    return lambda version: acted_event(
+        request, who, action, target, {**detail, "version": str(version)}
+    )
+
+
 async def acted(
     request: Request,
     who: Operator,
@@ -130,17 +164,7 @@ async def acted(
 ) -> None:
     """Record an operator's action as an ``OperatorActed`` security event (key: the
     operator's name); 503 if the security log cannot take it."""
-    service = str(getattr(getattr(request.app.state, "runtime", None), "service", "platform"))
-    payload = OperatorActed(
-        operator=who.name,
-        action=action,
-        target=target[:200],
-        time=datetime.now(UTC),
-        detail={"service": service, "roles": " ".join(who.roles), **(detail or {})},
-    )
-    envelope = payload.envelope(
-        source=f"healthlink/{service}", subject=who.name, correlation_id=get_correlation_id()
-    )
+    envelope = acted_event(request, who, action, target, detail)
     try:
         await security_publisher(request).publish(topic_of(envelope), envelope)
     except Exception as exc:

@@ -17,7 +17,7 @@ from services.consent.handlers import Deps
 from shared import tokens
 from shared.errors import Forbidden, NotFound
 from shared.http import PatientDep, same_patient
-from shared.operators import ChangerDep, acted
+from shared.operators import ChangerDep, recorder
 from shared.settings import Settings
 
 Code = Annotated[str, Path(max_length=5, description="5-digit MOPH hospital code")]
@@ -208,16 +208,11 @@ async def create_hospital(
     (``admin_key``; the same request again returns none: rotate it with
     ``POST /hospitals/{code}/admin-key``). Upload signing keys: ``POST
     /hospitals/{code}/signing-keys``."""
-    state = await registry.register_hospital(
-        deps, body.code, body.name, body.role, body.consent_mode
+    detail: dict[str, str] = {"role": body.role, "consent_mode": body.consent_mode}
+    record = recorder(request, me, "hospital.added", body.code, detail)
+    return await registry.register_hospital(
+        deps, body.code, body.name, body.role, body.consent_mode, record=record
     )
-    detail = {
-        "role": body.role,
-        "consent_mode": body.consent_mode,
-        "version": str(state["version"]),
-    }
-    await acted(request, me, "hospital.added", body.code, detail)
-    return state
 
 
 @hospitals.get("")
@@ -238,17 +233,14 @@ async def update_hospital(
 ) -> dict[str, Any]:
     """Rename, change the consent mode, make a consumer a provider, suspend or reinstate
     (operators)."""
-    state = await registry.update_hospital(
-        deps, code, body.name, body.role, body.consent_mode, body.active
-    )
     changes = body.model_dump(exclude_none=True)
     detail = {k: str(v).lower() for k, v in changes.items() if k != "name"}
     if "name" in changes:
         detail["name"] = "changed"
-    await acted(
-        request, me, hospital_action(body), code, {**detail, "version": str(state["version"])}
+    record = recorder(request, me, hospital_action(body), code, detail)
+    return await registry.update_hospital(
+        deps, code, body.name, body.role, body.consent_mode, body.active, record=record
     )
-    return state
 
 
 def hospital_action(body: HospitalUpdate) -> str:

@@ -30,6 +30,7 @@ from services.consent.verification import MAX_ATTEMPTS, DevVerifier, Verifier, a
 from shared import events
 from shared.broker import EventPublisher
 from shared.coverage import ConsentState, HospitalState
+from shared.errors import Transient
 from shared.events import (
     ConsentChanged,
     Envelope,
@@ -112,6 +113,8 @@ class Stored:
 
 
 Apply = Callable[[int, dict[str, Any]], Change | None]
+# An operator's action, made for the version it leads to (shared.operators.recorder).
+Record = Callable[[int], Envelope]
 
 
 def event(payload: Event, subject: str, event_id: str | None = None) -> Envelope:
@@ -128,27 +131,43 @@ async def change(
     kind_of_event: Changed,
     apply: Apply,
     current: tuple[int, dict[str, Any]] | None = None,
+    record: Record | None = None,
 ) -> Stored:
     """Store the next version of ``key``'s state with its events, then publish them.
 
     ``apply(version, state)`` returns ``None`` when nothing changes: no event then.
     ``current`` is a state the caller has just read (saves a read on the first try).
+    ``record``: the operator's action that asked for the change, written in the same
+    outbox as the change (both or neither); one that changed nothing is published alone.
     """
     for _ in range(MAX_TRIES):
         version, state = current or await deps.repo.get(kind, key)
         current = None
         step = apply(version, state)
         if step is None:
+            if record is not None:
+                await publish_record(deps, record(version))
             return Stored(version, state, changed=False)
         made = step.event or kind_of_event
         payload = made.model_validate({"version": version + 1, "state": step.state, **step.data})
         events = [event(payload, key), *step.extra]
+        if record is not None:
+            events.append(record(version + 1))
         stored = step.state.model_dump(mode="json")
         if await deps.repo.save(kind, key, version, stored, events, step.fields):
             for sent in events:
                 await publish_stored(deps, kind, key, sent)
             return Stored(version + 1, stored, changed=True)
     raise ConcurrentChange("too many concurrent changes; try again")
+
+
+async def publish_record(deps: Deps, envelope: Envelope) -> None:
+    """An operator's action that changed nothing: on the security log, or 503."""
+    try:
+        await deps.publisher.publish(topic_of(envelope), envelope)
+    except Exception as exc:
+        log.error("operator action not recorded", error=type(exc).__name__)
+        raise Transient("the security log is unavailable; try again") from exc
 
 
 async def publish_stored(deps: Deps, kind: str, key: str, envelope: Envelope) -> None:

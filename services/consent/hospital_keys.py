@@ -17,7 +17,7 @@ from healthlink_adapter.signing import check_public_jwk
 
 from services.consent.domain import HospitalState, check_hcode
 from services.consent.errors import HospitalNotFound, KeyConflict, SigningKeyNotFound
-from services.consent.handlers import Change, Deps, change
+from services.consent.handlers import Change, Deps, Record, change
 from services.consent.registry import shown_state
 from shared.coverage import SigningKey
 from shared.errors import InvalidInput
@@ -44,7 +44,7 @@ def _existing(code: str, version: int, state: dict[str, Any]) -> HospitalState:
     return HospitalState.model_validate(state)
 
 
-async def rotate_admin_key(deps: Deps, code: str) -> dict[str, Any]:
+async def rotate_admin_key(deps: Deps, code: str, record: Record | None = None) -> dict[str, Any]:
     """A new admin key for the hospital, returned this once; the old one is refused from
     the moment each service has the new state."""
     check_hcode(code)
@@ -54,7 +54,7 @@ async def rotate_admin_key(deps: Deps, code: str) -> dict[str, Any]:
         current = _existing(code, version, state)
         return Change(current.model_copy(update={"admin_key_sha256": digest(key)}))
 
-    stored = await change(deps, "hospitals", code, HospitalCredentialsChanged, apply)
+    stored = await change(deps, "hospitals", code, HospitalCredentialsChanged, apply, record=record)
     return {"code": code, "version": stored.version, "admin_key": key}
 
 
@@ -66,7 +66,9 @@ def signing_key_of(jwk: dict[str, Any]) -> SigningKey:
         raise InvalidInput(f"signing key refused: {exc}", code="invalid-key") from None
 
 
-async def add_signing_key(deps: Deps, code: str, jwk: dict[str, Any]) -> dict[str, Any]:
+async def add_signing_key(
+    deps: Deps, code: str, jwk: dict[str, Any], record: Record | None = None
+) -> dict[str, Any]:
     """Register a public key the hospital signs uploads with; the same key again changes
     nothing, another key under a ``kid`` in use is 409."""
     check_hcode(code)
@@ -84,11 +86,13 @@ async def add_signing_key(deps: Deps, code: str, jwk: dict[str, Any]) -> dict[st
         keys = (*current.signing_keys, added)
         return Change(current.model_copy(update={"signing_keys": keys}))
 
-    stored = await change(deps, "hospitals", code, HospitalCredentialsChanged, apply)
+    stored = await change(deps, "hospitals", code, HospitalCredentialsChanged, apply, record=record)
     return shown_state(stored.version, stored.state)
 
 
-async def remove_signing_key(deps: Deps, code: str, kid: str) -> dict[str, Any]:
+async def remove_signing_key(
+    deps: Deps, code: str, kid: str, record: Record | None = None
+) -> dict[str, Any]:
     """Remove a signing key: uploads signed with it are set aside from the next one on."""
     check_hcode(code)
 
@@ -99,5 +103,5 @@ async def remove_signing_key(deps: Deps, code: str, kid: str) -> dict[str, Any]:
             raise SigningKeyNotFound(f"hospital {code} has no signing key {kid!r}")
         return Change(current.model_copy(update={"signing_keys": keys}))
 
-    stored = await change(deps, "hospitals", code, HospitalCredentialsChanged, apply)
+    stored = await change(deps, "hospitals", code, HospitalCredentialsChanged, apply, record=record)
     return shown_state(stored.version, stored.state)

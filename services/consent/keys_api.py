@@ -22,7 +22,7 @@ from services.consent.handlers import Deps
 from shared.auth import bearer_token
 from shared.errors import Unauthorized
 from shared.hospital_auth import is_admin_key
-from shared.operators import Operator, acted, changer_of
+from shared.operators import Operator, changer_of, recorder
 
 Code = Annotated[str, Path(pattern=r"^\d{5}$", description="5-digit MOPH hospital code")]
 Kid = Annotated[str, Path(min_length=1, max_length=64, description="the key's kid")]
@@ -75,11 +75,8 @@ async def create_admin_key(
     """Rotate the hospital's admin key: the new key is in this answer only (keep it); the
     old one is refused from the next request on (operators, or the hospital with its
     current admin key)."""
-    rotated = await hospital_keys.rotate_admin_key(deps, code)
-    await acted(
-        request, me, "hospital.admin_key_rotated", code, {"version": str(rotated["version"])}
-    )
-    return rotated
+    record = recorder(request, me, "hospital.admin_key_rotated", code, {})
+    return await hospital_keys.rotate_admin_key(deps, code, record=record)
 
 
 @router.post("/signing-keys", status_code=status.HTTP_201_CREATED)
@@ -90,10 +87,8 @@ async def create_signing_key(
     hospital's state with every key. Rotation: add the new key, sign with it, remove the
     old one."""
     jwk = body.model_dump(exclude_none=True)
-    state = await hospital_keys.add_signing_key(deps, code, jwk)
-    detail = {"kid": body.kid, "version": str(state["version"])}
-    await acted(request, me, "hospital.signing_key_added", code, detail)
-    return state
+    record = recorder(request, me, "hospital.signing_key_added", code, {"kid": body.kid})
+    return await hospital_keys.add_signing_key(deps, code, jwk, record=record)
 
 
 @router.delete("/signing-keys/{kid}")
@@ -101,7 +96,5 @@ async def delete_signing_key(
     request: Request, code: Code, kid: Kid, deps: DepsDep, me: KeyholderDep
 ) -> dict[str, Any]:
     """Remove a signing key: uploads signed with it are set aside from the next one on."""
-    state = await hospital_keys.remove_signing_key(deps, code, kid)
-    detail = {"kid": kid, "version": str(state["version"])}
-    await acted(request, me, "hospital.signing_key_removed", code, detail)
-    return state
+    record = recorder(request, me, "hospital.signing_key_removed", code, {"kid": kid})
+    return await hospital_keys.remove_signing_key(deps, code, kid, record=record)

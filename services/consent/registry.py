@@ -15,7 +15,7 @@ from services.consent import domain
 from services.consent.consents import data_request
 from services.consent.domain import ConsentMode, ConsentState, HospitalState, Role, check_hcode
 from services.consent.errors import HospitalAlreadyRegistered, HospitalNotFound, RoleDowngrade
-from services.consent.handlers import Change, Deps, change
+from services.consent.handlers import Change, Deps, Record, change
 from shared.events import (
     NEW_PROVIDER,
     Envelope,
@@ -32,7 +32,12 @@ log = get_logger(__name__)
 
 
 async def register_hospital(
-    deps: Deps, code: str, name: str, role: Role, consent_mode: ConsentMode
+    deps: Deps,
+    code: str,
+    name: str,
+    role: Role,
+    consent_mode: ConsentMode,
+    record: Record | None = None,
 ) -> dict[str, Any]:
     """Add a participating hospital with a new admin key, returned this once
     (``admin_key``; only its SHA-256 is kept); the same request again changes nothing
@@ -52,7 +57,7 @@ async def register_hospital(
             f"hospital {code} is already registered; change it with PATCH /hospitals/{code}"
         )
 
-    stored = await change(deps, "hospitals", code, HospitalRegistered, apply)
+    stored = await change(deps, "hospitals", code, HospitalRegistered, apply, record=record)
     shown = shown_state(stored.version, stored.state)
     return {**shown, "admin_key": admin_key} if stored.changed else shown
 
@@ -64,6 +69,7 @@ async def update_hospital(
     role: Role | None = None,
     consent_mode: ConsentMode | None = None,
     active: bool | None = None,
+    record: Record | None = None,
 ) -> dict[str, Any]:
     """Rename, change the consent mode, turn a consumer into a provider, or suspend
     (``active=False``) and reinstate a hospital: a suspended hospital's physicians read
@@ -91,7 +97,7 @@ async def update_hospital(
         promoted = after.role != current.role
         return Change(after, event=HospitalBecameProvider if promoted else None)
 
-    stored = await change(deps, "hospitals", code, HospitalUpdated, apply)
+    stored = await change(deps, "hospitals", code, HospitalUpdated, apply, record=record)
     return shown_state(stored.version, stored.state)
 
 

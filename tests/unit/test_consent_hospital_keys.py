@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from healthlink_adapter.signing import new_key, public_jwk
 
+from services.consent import registry
 from services.consent.app import create_app
 from services.consent.fakes import MemoryConsentRepository
-from services.consent.handlers import Deps
+from services.consent.handlers import Deps, relay
 from services.consent.settings import ConsentSettings
 from shared.broker import RecordingPublisher
-from shared.events import HospitalChanged, HospitalCredentialsChanged, OperatorActed
+from shared.events import Envelope, HospitalChanged, HospitalCredentialsChanged, OperatorActed
 from shared.hospital_auth import digest
 from shared.topics import HOSPITAL_EVENTS
 
@@ -130,3 +131,36 @@ async def test_signing_keys_are_added_and_removed_public_halves_only(
     assert ("hospital.signing_key_added", "new") in actions
     assert ("hospital.signing_key_removed", "old") in actions
     assert all('"d"' not in text for _, text in sent(deps)), "no private key travels"
+
+
+class BrokerAway(RecordingPublisher):
+    """A publisher that refuses everything: a change stays in its outbox."""
+
+    async def publish(self, topic: str, event: Envelope) -> None:
+        raise ConnectionError("broker away")
+
+
+def acted_event(version: int) -> Envelope:
+    payload = OperatorActed(operator="somchai", action="hospital.added", target=CODE,
+                            time=datetime.now(UTC), detail={"version": str(version)})  # fmt: skip
+    return payload.envelope(source="healthlink/consent", subject="somchai")
+
+
+async def test_an_operator_action_is_written_with_the_change_it_made(deps: Deps) -> None:
+    """The operator's action is in the same outbox write as the hospital change: with the
+    broker away both wait there together and the relay sends both (never a change
+    without its record); an action that changes nothing is recorded alone."""
+    working, deps.publisher = deps.publisher, BrokerAway()
+    with pytest.raises(ConnectionError):
+        await registry.register_hospital(deps, CODE, "Siriraj", "provider", "standing",
+                                         record=acted_event)  # fmt: skip
+    waiting = [e.name for _, e in await deps.repo.pending("hospitals")]
+    assert waiting == ["hospital.registered", "operator.acted"]
+    deps.publisher = working
+    assert await relay(deps, grace=timedelta(0)) == 2
+    again = await registry.register_hospital(deps, CODE, "Siriraj", "provider", "standing",
+                                             record=acted_event)  # fmt: skip
+    assert "admin_key" not in again  # nothing changed: no key, the action recorded alone
+    assert isinstance(working, RecordingPublisher)
+    acted = [OperatorActed.of(e) for _, e in working.sent if e.name == "operator.acted"]
+    assert [(a.action, a.detail["version"]) for a in acted] == [("hospital.added", "1")] * 2
