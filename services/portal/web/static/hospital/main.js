@@ -9,11 +9,12 @@ import {
 
 const SCREENS = ['physicians', 'uploads'];
 // what the screens show; `done`: the last change's message per screen (a key, its
-// values and a time, so a language switch re-translates it)
-const data = { roster: null, uploads: null, done: {} };
+// values and a time, so a language switch re-translates it); `next`: the cursor of the
+// uploads' next page (they come a page at a time, oldest letters first)
+const data = { roster: null, uploads: null, next: null, done: {} };
 
 async function forget() {
-  data.roster = null; data.uploads = null; data.done = {};
+  data.roster = null; data.uploads = null; data.next = null; data.done = {};
 }
 
 async function loadRoster() {
@@ -23,7 +24,18 @@ async function loadRoster() {
 
 async function loadUploads() {
   const result = await api('GET', '/uploads/set-aside');
-  if (await handled(result, 'uploads-error')) data.uploads = result.body.entries;
+  if (await handled(result, 'uploads-error')) { data.uploads = result.body.entries; data.next = result.body.next; }
+}
+
+async function moreUploads() {
+  if (!data.next) return;
+  $('main').setAttribute('aria-busy', 'true');
+  const result = await api('GET', '/uploads/set-aside?cursor=' + encodeURIComponent(data.next));
+  if (await handled(result, 'uploads-error')) {
+    data.uploads = (data.uploads || []).concat(result.body.entries);
+    data.next = result.body.next;
+  }
+  render();
 }
 
 async function loadScreen() {
@@ -85,7 +97,8 @@ function render() {
   $('roster-list').replaceChildren(...(data.roster || []).map(physicianItem));
   $('roster-none').hidden = !data.roster || data.roster.length > 0;
   $('upload-list').replaceChildren(...(data.uploads || []).map(uploadItem));
-  $('uploads-none').hidden = !data.uploads || data.uploads.length > 0;
+  $('uploads-none').hidden = !data.uploads || data.uploads.length > 0 || !!data.next;
+  $('uploads-more').hidden = !data.next;
   renderDone('roster-done', 'physicians');
   renderDone('uploads-done', 'uploads');
   $('main').setAttribute('aria-busy', 'false');
@@ -140,5 +153,6 @@ document.addEventListener('DOMContentLoaded', () => startPage({
     $('signin-form').addEventListener('submit', signInForm);
     $('add-form').addEventListener('submit', addPhysician);
     $('uploads-refresh').addEventListener('click', () => go('uploads', false));
+    $('uploads-more').addEventListener('click', moreUploads);
   },
 }));
