@@ -26,15 +26,26 @@ from shared.kafka_client import client_options
 from shared.settings import Settings
 
 FETCH_BYTES = 64 * 1024  # per partition and fetch: the read-ahead a page may waste
+FETCH_WAIT_MS = 20  # the longest the broker holds a fetch that found nothing new
 
 
 class LetterReader:
     """The consumer dead-letter pages read with, as ``principal``."""
 
-    def __init__(self, settings: Settings, principal: str, *, keep: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        principal: str,
+        *,
+        keep: bool = True,
+        fetch_bytes: int = FETCH_BYTES,
+        fetch_wait_ms: int = FETCH_WAIT_MS,
+    ) -> None:
         self.settings = settings
         self.principal = principal
         self._keep = keep
+        self._fetch_bytes = fetch_bytes
+        self._fetch_wait_ms = fetch_wait_ms
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
 
@@ -47,7 +58,8 @@ class LetterReader:
                     **client_options(self.settings, self.principal),
                     enable_auto_commit=False,
                     group_id=None,
-                    max_partition_fetch_bytes=FETCH_BYTES,
+                    max_partition_fetch_bytes=self._fetch_bytes,
+                    fetch_max_wait_ms=self._fetch_wait_ms,
                 )
                 await consumer.start()
                 self._consumer = consumer
