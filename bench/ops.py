@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 
@@ -32,6 +33,13 @@ async def timed_get(env: BenchEnv, url: str, headers: dict[str, str], rounds: in
     return samples
 
 
+def cpu_ms(pid: int) -> float:
+    """A process's CPU time so far (user + system), from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 async def run(env: BenchEnv) -> dict[str, float]:
     rng = random.Random(31)
     actors, settings = env.actors, env.settings
@@ -57,7 +65,10 @@ async def run(env: BenchEnv) -> dict[str, float]:
     scrape = await timed_get(env, actors.url("ingest", "/metrics"), {}, SCRAPES)
     listed = actors.url("ingest", "/admin/deadletters")
     await timed_get(env, listed, OPERATOR, 1)  # the first page starts the service's reader
+    ingest = env.platform.procs["ingest"].pid
+    cpu_before = cpu_ms(ingest)
     listing = await timed_get(env, listed, OPERATOR, LISTINGS)
+    listing_cpu = (cpu_ms(ingest) - cpu_before) / LISTINGS
 
     await client.close()
     return {
@@ -66,6 +77,8 @@ async def run(env: BenchEnv) -> dict[str, float]:
         "ops_metrics_scrape_p99_ms": round(percentile(scrape, 99), 2),
         "ops_deadletters_list_p50_ms": round(percentile(listing, 50), 2),
         "ops_deadletters_list_p99_ms": round(percentile(listing, 99), 2),
+        # ingest's CPU per listing (its process, /proc): steadier than latency here
+        "ops_deadletters_list_cpu_ms": round(listing_cpu, 2),
     }
 
 

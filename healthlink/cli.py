@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import signal
+import sys
 from types import FrameType
 from typing import Annotated
 
@@ -119,4 +121,12 @@ def demo() -> None:
 
 
 def main() -> None:
+    """The ``healthlink`` command. As a console script its ``__main__`` is that script,
+    which a ``spawn`` child (ingest's validation workers in a replay) runs again, and so
+    imports this whole CLI, every command's modules, before its own work. Named as
+    ``python -m healthlink`` names it, the child skips it (``multiprocessing.spawn``
+    does not re-run a ``*.__main__`` module)."""
+    script = sys.modules["__main__"]
+    if getattr(script, "__spec__", None) is None:
+        script.__spec__ = importlib.util.find_spec("healthlink.__main__")
     cli()

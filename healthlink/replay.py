@@ -9,10 +9,10 @@
 3. ``--dry-run`` prints the plan. ``--reset-only`` commits the start offsets to the
    group with Kafka's API and stops: the service replays itself when it starts.
 4. Otherwise the service's own handlers run here, in-process (consecutive records of a
-   batch-consumed topic together), over the records merged
-   across partitions and topics in timestamp order (the order they were first handled
-   in), with a progress bar and ETA. ``--fresh-db`` writes into ``<db>_rebuild`` and
-   swaps the rebuilt collections in at the end (the replaced ones are kept as
+   batch-consumed topic together; the runtime marked ``replaying``), over the records
+   merged across partitions and topics in timestamp order (the order they were first
+   handled in), with a progress bar and ETA. ``--fresh-db`` writes into ``<db>_rebuild``
+   and swaps the rebuilt collections in at the end (the replaced ones are kept as
    ``<name>_before_replay``). Messages set aside again are counted, not re-published:
    their originals are already on the dead-letter topic.
 5. The group's offsets are set to the ends, so the restarted service goes on from there.
@@ -88,6 +88,7 @@ class ReplayReport:
 
 def runtime_of(app: FastAPI) -> Runtime:
     runtime: Runtime = app.state.runtime
+    runtime.replaying = True  # its start hooks may start lazily (ingest's workers)
     return runtime
 
 
@@ -294,7 +295,6 @@ def print_report(report: ReplayReport, console: Console) -> None:
     console.print(table)
     console.print(
         f"{report.mode} of {report.service} (group {report.group}): "
-        f"{report.planned} planned, {report.messages} handled, "
-        f"set aside again: {report.set_aside or 'none'}, {report.seconds}s"
-        f" ({report.handling_s}s in the handlers)"
+        f"{report.planned} planned, {report.messages} handled, set aside again: "
+        f"{report.set_aside or 'none'}, {report.seconds}s ({report.handling_s}s in the handlers)"
     )

@@ -182,7 +182,7 @@ async def _book(request: Request) -> DeadLetterBook:
     return await read_book(_settings(request), _service(request))
 
 
-def _reader(request: Request) -> LetterReader:
+def page_reader(request: Request) -> LetterReader:
     """This process's dead-letter consumer, kept between pages, stopped with the service."""
     state = request.app.state
     reader: LetterReader | None = getattr(state, "dead_letter_reader", None)
@@ -192,7 +192,7 @@ def _reader(request: Request) -> LetterReader:
     return reader
 
 
-def _retry_log(request: Request) -> RetryLog:
+def retry_log(request: Request) -> RetryLog:
     """This process's retry log (it reads only what is new at each listing)."""
     log: RetryLog | None = getattr(request.app.state, "dead_letter_retries", None)
     if log is None:
@@ -216,10 +216,10 @@ async def read_dead_letters(
     size (all letters, unfiltered; a letter set aside twice counts twice)."""
     check_limit(limit)
     positions = decode_cursor(cursor) if cursor else {}
-    log = _retry_log(request)
+    log = retry_log(request)
     retried = log.retried  # caught up by read_page before it filters
     keep = matcher(retried, reason, service, topic, status)
-    page = await read_page(_reader(request), positions, limit, keep, log)
+    page = await read_page(page_reader(request), positions, limit, keep, log)
     by_reason: dict[str, int] = {}
     for letter in page.letters:
         by_reason[letter.reason] = by_reason.get(letter.reason, 0) + 1

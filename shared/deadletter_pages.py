@@ -164,7 +164,8 @@ async def _page(
     seen: set[str] = set()
     scanned = scanned_bytes = 0
     while len(taken) < limit and scanned < SCAN_RECORDS and scanned_bytes < SCAN_BYTES:
-        await _fill(consumer, [p for p in parts if not p.buffer and p.next < p.end])
+        want = limit - len(taken)
+        await _fill(consumer, parts, want)
         heads = [p for p in parts if p.buffer]
         if not heads:
             break
@@ -186,24 +187,45 @@ async def _page(
     )
 
 
-async def _fill(consumer: AIOKafkaConsumer, empty: list[_Partition]) -> None:
-    """Fetch until each of ``empty`` holds a record or has reached its end."""
+async def _fill(consumer: AIOKafkaConsumer, parts: list[_Partition], want: int) -> None:
+    """Fetch until each partition with an empty buffer holds a record or has reached its
+    end, taking at most ``want`` records of each.
+
+    aiokafka decodes a fetched partition's records as they are taken, so the rest of a
+    fetch costs its bytes only. But while records it fetched wait to be taken, it sends
+    that broker no fetch for up to 100 ms (its prefetch back-off): a page of large
+    letters, refilling one partition after another, waited 100 ms each time. So before
+    asking the broker, the other partitions' waiting records are dropped (a seek to where
+    the page took up to); they are fetched again if the page gets to them."""
+    waiting = {p.tp: p for p in parts if not p.buffer and p.next < p.end}
+    for tp in list(waiting):  # what the last fetch brought, if any: no round trip
+        _take(waiting, await consumer.getmany(tp, timeout_ms=0, max_records=want))
+    if waiting:
+        for part in parts:
+            if part.tp not in waiting:
+                consumer.seek(part.tp, await consumer.position(part.tp))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_S
-    waiting = {p.tp: p for p in empty}
     while waiting and loop.time() < deadline:
-        batch = await consumer.getmany(*waiting, timeout_ms=500)
-        for tp, records in batch.items():
-            part = waiting[tp]
-            part.buffer.extend(r for r in records if r.offset < part.end)
+        _take(waiting, await consumer.getmany(*waiting, timeout_ms=500, max_records=want))
+        for tp in list(waiting):  # the others' records came in the same fetch, most likely
+            _take(waiting, await consumer.getmany(tp, timeout_ms=0, max_records=want))
         for tp, part in list(waiting.items()):
-            if part.buffer:
-                del waiting[tp]
-            elif await consumer.position(tp) >= part.end:
+            if await consumer.position(tp) >= part.end:
                 part.next = part.end  # nothing left below the end (a gap in the offsets)
                 del waiting[tp]
     for part in waiting.values():  # did not answer in time: this page ends before it
         part.end = part.next
+
+
+def _take(waiting: dict[TopicPartition, _Partition], batch: dict[Any, list[Record]]) -> None:
+    """Buffer what came (below each partition's end); a partition that got some is done."""
+    for tp, records in batch.items():
+        part = waiting.get(tp)
+        if part is not None:
+            part.buffer.extend(r for r in records if r.offset < part.end)
+            if part.buffer:
+                del waiting[tp]
 
 
 class RetryLog:

@@ -1,6 +1,7 @@
 """A hospital's own set-aside uploads, for its staff (the hospital console, docs/portal.md).
 
-    GET  /hospitals/{code}/deadletters                 this hospital's uploads set aside
+    GET  /hospitals/{code}/deadletters                 a page of this hospital's uploads set
+                                                       aside (``limit``, ``cursor``, ``status``)
     POST /hospitals/{code}/deadletters/{id}/retry      send one back to the upload topic
 
 The operators' router (``shared/admin.py``) sees every dead letter; this one shows a
@@ -10,18 +11,42 @@ hospital; the same check as query's roster API). Any service lists them; a retry
 through the service that may write the upload topic (ingest), another answers 403
 naming it. A retry is noted on the retry log like an operator's, with who asked
 (``hl-dlq-retried-by``: ``hospital:<code>``), and logged with the ids only.
+
+The list goes a page at a time like the operators' (``shared/deadletter_pages.py``, the
+process's kept consumer and retry log), filtered to the hospital's uploads: a page costs
+the same however large the topic; a page may hold fewer than ``limit`` (even none) with a
+``next`` when the hospital's letters are rare (the scan budget). A retry by id still reads
+the whole topic (a letter's id does not tell where it is); it is one click of a person.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from healthlink_adapter.contract import HOSPITAL_HEADER
 
 from shared import topics
-from shared.admin import DeadLetterBook, Status, read_book, refuse_foreign, retry_letters
-from shared.deadletter import DeadLetter
+from shared.admin import (
+    DeadLetterBook,
+    Status,
+    matcher,
+    page_reader,
+    read_book,
+    refuse_foreign,
+    retry_letters,
+    retry_log,
+)
+from shared.deadletter import DeadLetter, describe
+from shared.deadletter_cursor import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
+from shared.deadletter_pages import read_page
 from shared.errors import NotFound
 from shared.hospital_auth import require_admin_key
 from shared.logging import get_logger
@@ -43,13 +68,17 @@ router = APIRouter(
 )
 
 
+def is_upload_of(code: str, letter: DeadLetter) -> bool:
+    """An upload set aside that carries this hospital's code."""
+    return (
+        letter.source.topic == topics.INGEST_UPLOADS
+        and letter.source.headers.get(HOSPITAL_HEADER) == code
+    )
+
+
 def uploads_of(book: DeadLetterBook, code: str, status: Status = "all") -> list[DeadLetter]:
     """The hospital's uploads set aside (the upload topic, its ``hl-hospital``)."""
-    return [
-        letter
-        for letter in book.select(topic=topics.INGEST_UPLOADS, status=status)
-        if letter.source.headers.get(HOSPITAL_HEADER) == code
-    ]
+    return [letter for letter in book.select(status=status) if is_upload_of(code, letter)]
 
 
 async def _book(request: Request) -> DeadLetterBook:
@@ -59,13 +88,36 @@ async def _book(request: Request) -> DeadLetterBook:
 
 @router.get("")
 async def read_hospital_letters(
-    code: HospitalCode, request: Request, status: Status = "all"
+    code: HospitalCode,
+    request: Request,
+    status: Status = "all",
+    limit: Annotated[int, Query(description=f"1 to {MAX_LIMIT}")] = DEFAULT_LIMIT,
+    cursor: Annotated[str, Query(description="the `cursor` of the page before")] = "",
 ) -> dict[str, Any]:
-    """This hospital's uploads set aside, oldest first, each with its reason and whether
-    it was retried (no payload: its size and resource counts)."""
-    book = await _book(request)
-    entries = [book.show(letter) for letter in uploads_of(book, code, status)]
-    return {"hospital": code, "count": len(entries), "entries": entries}
+    """A page of this hospital's uploads set aside, oldest first, each with its reason and
+    whether it was retried (no payload: its size and resource counts); ``next`` links the
+    page after (null at the end of the topic)."""
+    check_limit(limit)
+    positions = decode_cursor(cursor) if cursor else {}
+    log = retry_log(request)
+    retried = log.retried  # caught up by read_page before it filters
+    by_status = matcher(retried, "", "", topics.INGEST_UPLOADS, status)
+
+    def keep(letter: DeadLetter) -> bool:
+        return is_upload_of(code, letter) and by_status(letter)
+
+    page = await read_page(page_reader(request), positions, limit, keep, log)
+    token = encode_cursor(page.positions)
+    chosen = {"status": status} if status != "all" else {}
+    query = urlencode({**chosen, "limit": limit, "cursor": token})
+    return {
+        "hospital": code,
+        "count": len(page.letters),
+        "scanned": page.scanned,
+        "entries": [describe(letter, retried.get(letter.id)) for letter in page.letters],
+        "cursor": token,
+        "next": f"/hospitals/{code}/deadletters?{query}" if page.more else None,
+    }
 
 
 @router.post("/{letter_id}/retry")

@@ -28,10 +28,16 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable
+from typing import Any
 
-from shared.logging import get_logger
 
-log = get_logger(__name__)
+def log() -> Any:
+    """This module's logger, imported on first use: a FHIR validation worker binds itself
+    here and never logs, and need not import structlog (and rich) to start."""
+    from shared.logging import get_logger
+
+    return get_logger(__name__)
+
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WATCH_EVERY_S = 1.0
@@ -84,7 +90,7 @@ def exit_within(seconds: float, why: str) -> threading.Timer:
     """End this process ``seconds`` from now unless it has ended by itself."""
 
     def overran() -> None:
-        log.error("still running at its deadline; exiting now", why=why, after_s=seconds)
+        log().error("still running at its deadline; exiting now", why=why, after_s=seconds)
         os._exit(OVERRAN_EXIT)
 
     timer = threading.Timer(seconds, overran)
@@ -110,8 +116,9 @@ class Budget:
         try:
             await asyncio.wait_for(step, timeout)
         except TimeoutError:
-            log.warning("shutdown step abandoned", step=what, after_s=round(timeout, 2))
+            log().warning("shutdown step abandoned", step=what, after_s=round(timeout, 2))
         except Exception:
-            log.exception("shutdown step failed", step=what)
+            log().exception("shutdown step failed", step=what)
         else:
-            log.debug("shutdown step done", step=what, took_s=round(time.monotonic() - started, 2))
+            took_s = round(time.monotonic() - started, 2)
+            log().debug("shutdown step done", step=what, took_s=took_s)

@@ -91,6 +91,7 @@ class Runtime:
     delegated: set[str] = field(default_factory=set)  # consumed by another process
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)  # extra readiness
     lag_reports: list[Callable[[], Lags]] = field(default_factory=list)  # from helpers
+    replaying: bool = False  # run by ``healthlink replay``: no server, start what is needed
 
     def subscribe_events(self, topic: str, handler: EventHandler) -> None:
         """Consume CloudEvents from ``topic`` into ``handler``."""

@@ -47,7 +47,11 @@ def validator_of(runtime: Runtime, settings: IngestSettings) -> Validator:
         runtime.on_start.append(warm_models)
         return InThread()
     workers = InProcesses(settings.validation_processes, settings.max_bundle_bytes, MODEL_TYPES)
-    runtime.on_start.append(workers.start)
+
+    async def start() -> None:  # a replay does not wait for them (validation.py)
+        await workers.start(every=not runtime.replaying)
+
+    runtime.on_start.append(start)
     runtime.on_stop.append(workers.stop)
     return workers
 

@@ -28,6 +28,9 @@ pages = APIRouter(include_in_schema=False)
 
 LicencePath = Annotated[str, Path(pattern=r"^\d{3,8}$", description="Medical Council licence")]
 LetterPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$", description="a dead letter")]
+Cursor = Annotated[
+    str, Query(pattern=r"^[A-Za-z0-9_-]{0,4096}$", description="the `next` of the page before")
+]
 
 
 class SignIn(BaseModel):
@@ -102,9 +105,10 @@ async def delete_roster_entry(
 
 
 @router.get("/uploads/set-aside")
-async def read_set_aside(deps: HospitalDepsDep, sid: Sid) -> dict[str, Any]:
-    """This hospital's uploads set aside, with their reasons, pending first."""
-    return await hospitals.set_aside(deps, sid)
+async def read_set_aside(deps: HospitalDepsDep, sid: Sid, cursor: Cursor = "") -> dict[str, Any]:
+    """A page of this hospital's uploads set aside, with their reasons, pending first;
+    ``next`` is the ``cursor`` of the page after (null at the end)."""
+    return await hospitals.set_aside(deps, sid, cursor)
 
 
 @router.post("/uploads/set-aside/{letter_id}/retry", dependencies=Csrf)

@@ -23,7 +23,7 @@ class HospitalApi(Protocol):
 
     async def remove_physician(self, key: str, code: str, licence: str) -> list[str]: ...
 
-    async def set_aside(self, key: str, code: str) -> list[dict[str, Any]]: ...
+    async def set_aside(self, key: str, code: str, cursor: str = "") -> dict[str, Any]: ...
 
     async def retry(self, key: str, code: str, letter_id: str) -> list[str]: ...
 
@@ -54,9 +54,13 @@ class HttpHospitalApi(JsonServices):
         found: list[str] = await self._roster("DELETE", key, code, f"/{licence}")
         return found
 
-    async def set_aside(self, key: str, code: str) -> list[dict[str, Any]]:
-        body = await self._call("GET", "ingest", f"/hospitals/{code}/deadletters", key)
-        return list(body["entries"])
+    async def set_aside(self, key: str, code: str, cursor: str = "") -> dict[str, Any]:
+        """A page of the hospital's set-aside uploads: ``entries`` and ``next``, the
+        cursor of the page after (None at the end)."""
+        params = {"cursor": cursor} if cursor else {}
+        path = f"/hospitals/{code}/deadletters"
+        body = await self._call("GET", "ingest", path, key, params=params)
+        return {"entries": list(body["entries"]), "next": body["cursor"] if body["next"] else None}
 
     async def retry(self, key: str, code: str, letter_id: str) -> list[str]:
         path = f"/hospitals/{code}/deadletters/{letter_id}/retry"

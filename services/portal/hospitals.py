@@ -25,6 +25,9 @@ from shared.errors import Conflict, NotFound
 T = TypeVar("T")
 # What the console shows of a set-aside upload (no payload: its size and resource counts).
 LETTER_FIELDS = ("id", "reason", "detail", "time", "status", "retried_at")
+# ingest's pages without this hospital's letters followed before answering (each scans at
+# most 2,000 letters): the screen says "none" only at the topic's end
+EMPTY_PAGES = 4
 
 
 @dataclass(frozen=True)
@@ -116,14 +119,21 @@ def letter_view(entry: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-async def set_aside(deps: HospitalDeps, session_id: str | None) -> dict[str, Any]:
-    """This hospital's uploads set aside, newest first, pending before retried."""
+async def set_aside(deps: HospitalDeps, session_id: str | None, cursor: str = "") -> dict[str, Any]:
+    """A page of this hospital's uploads set aside (pages go from the oldest letters to
+    the newest), newest first within the page, pending before retried; ``next``: the
+    cursor of the page after, or None."""
 
     async def read(s: HospitalSession) -> dict[str, Any]:
-        entries = [letter_view(e) for e in await deps.api.set_aside(s.key, s.hospital)]
+        page = await deps.api.set_aside(s.key, s.hospital, cursor)
+        for _ in range(EMPTY_PAGES):  # ingest's page scans a bounded part of the topic
+            if page["entries"] or not page["next"]:
+                break
+            page = await deps.api.set_aside(s.key, s.hospital, page["next"])
+        entries = [letter_view(e) for e in page["entries"]]
         entries.sort(key=lambda e: str(e["time"] or ""), reverse=True)
         entries.sort(key=lambda e: e["status"] != "pending")
-        return {"hospital": s.hospital, "entries": entries}
+        return {"hospital": s.hospital, "entries": entries, "next": page["next"]}
 
     return await _as_hospital(deps, session_id, read)
 

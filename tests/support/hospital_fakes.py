@@ -63,6 +63,7 @@ class FakeHospitalApi:
         default_factory=lambda: {HOSPITAL: [letter(1), letter(2, "invalid-resource", "x")]}
     )
     calls: list[tuple[str, str, str]] = field(default_factory=list)
+    page_size: int = 50
     down: bool = False
     clock: Seconds = field(default_factory=Seconds)  # the portal's, for its sessions
 
@@ -95,9 +96,13 @@ class FakeHospitalApi:
         self.rosters[code] = [x for x in self.rosters.get(code, []) if x != licence]
         return list(self.rosters[code])
 
-    async def set_aside(self, key: str, code: str) -> list[dict[str, Any]]:
+    async def set_aside(self, key: str, code: str, cursor: str = "") -> dict[str, Any]:
+        """Pages of ``page_size`` letters; the cursor is the index of the next one."""
         self._admin("set-aside", key, code)
-        return list(self.letters.get(code, []))
+        letters = self.letters.get(code, [])
+        start = int(cursor) if cursor else 0
+        end = start + self.page_size
+        return {"entries": letters[start:end], "next": str(end) if end < len(letters) else None}
 
     async def data_requests(self, key: str, code: str, cursor: str) -> dict[str, Any]:
         """Two requests made of 10670, a page of one at a time (cursor: the index)."""

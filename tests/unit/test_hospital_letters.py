@@ -1,11 +1,12 @@
 """A hospital's own set-aside uploads (``shared/hospital_letters.py``): only its uploads,
 with its admin key, retried through the service that owns the upload topic and noted
-as the hospital's retry. The dead-letter topic is a book in memory here; the browser
-test reads and retries the real one through ingest."""
+as the hospital's retry. The dead-letter topic is a book in memory here (its pages: one
+partition, the cursor the next index); tests/integration/test_hospital_letters_pages.py
+pages the real topic, and the browser test reads and retries it through ingest."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 
 import httpx
@@ -16,6 +17,8 @@ from shared import hospital_letters, topics
 from shared.admin import DeadLetterBook
 from shared.broker import RecordingPublisher
 from shared.deadletter import RETRIED_BY, RETRY_OF, DeadLetter, DeadLetters, SourceMessage
+from shared.deadletter_pages import Page, RetryLog
+from shared.deadletter_reader import LetterReader
 from shared.http import install_error_handlers
 from shared.projections import ConsentProjection
 from shared.settings import Settings
@@ -56,7 +59,7 @@ async def app_of(service: str, publisher: RecordingPublisher) -> FastAPI:
     app.state.settings = settings
     dead_letters = DeadLetters(publisher, service, "")  # type: ignore[arg-type]
     app.state.runtime = SimpleNamespace(
-        settings=settings, service=service, dead_letters=dead_letters
+        settings=settings, service=service, dead_letters=dead_letters, on_stop=[]
     )
     app.state.hospitals = hospitals
     install_error_handlers(app)
@@ -69,7 +72,28 @@ def publisher(monkeypatch: pytest.MonkeyPatch) -> RecordingPublisher:
     async def read_book(_: Settings, principal: str) -> DeadLetterBook:
         return book()
 
+    async def read_page(
+        reader: LetterReader,
+        positions: dict[int, int],
+        limit: int,
+        keep: Callable[[DeadLetter], bool],
+        retries: RetryLog | None = None,
+    ) -> Page:
+        letters = book()
+        if retries is not None:
+            retries.retried.update(letters.retried)
+        start, taken, at = positions.get(0, 0), [], positions.get(0, 0)
+        for at, found in enumerate(letters.letters[start:], start):
+            if len(taken) == limit:
+                break
+            at += 1
+            if keep(found):
+                taken.append(found)
+        end = len(letters.letters)
+        return Page(taken, {0: at}, at < end, end, at - start)
+
     monkeypatch.setattr(hospital_letters, "read_book", read_book)
+    monkeypatch.setattr(hospital_letters, "read_page", read_page)
     return RecordingPublisher()
 
 
@@ -98,6 +122,28 @@ async def test_a_hospital_lists_its_uploads_with_reasons_and_no_signature(
         ("done", "retried", "no-consent"),
     ]
     assert "hl-signature" not in r.text and "1101700230708" not in r.text
+    assert body["count"] == 2 and body["next"] is None and body["cursor"]
+
+
+async def test_a_hospital_pages_through_its_uploads_with_the_next_link(
+    ingest: httpx.AsyncClient,
+) -> None:
+    r = await ingest.get(f"/hospitals/{HOSPITAL}/deadletters?limit=1", headers=key(HOSPITAL))
+    first = r.json()
+    assert [e["id"] for e in first["entries"]] == ["mine"]
+    assert first["next"].startswith(f"/hospitals/{HOSPITAL}/deadletters?limit=1&cursor=")
+    second = (await ingest.get(first["next"], headers=key(HOSPITAL))).json()
+    assert [e["id"] for e in second["entries"]] == ["done"]
+    r = await ingest.get(f"/hospitals/{HOSPITAL}/deadletters?status=pending", headers=key(HOSPITAL))
+    assert [e["id"] for e in r.json()["entries"]] == ["mine"]
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=501", "limit=x", "cursor=!!", "cursor=bm90LWpzb24", "status=new"]
+)
+async def test_a_bad_page_request_is_a_400_naming_it(ingest: httpx.AsyncClient, query: str) -> None:
+    r = await ingest.get(f"/hospitals/{HOSPITAL}/deadletters?{query}", headers=key(HOSPITAL))
+    assert r.status_code in (400, 422) and r.json()["resourceType"] == "OperationOutcome", r.text
 
 
 @pytest.mark.parametrize(

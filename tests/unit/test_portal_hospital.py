@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -243,3 +244,33 @@ async def test_a_back_end_down_is_a_503_not_a_500(
     backends.down = True
     r = await client.get(path)
     assert (r.status_code, r.json()["error"]) == (503, "unavailable")
+
+
+async def test_set_aside_uploads_come_a_page_at_a_time_with_the_next_cursor(
+    client: httpx.AsyncClient, backends: FakeHospitalApi
+) -> None:
+    backends.page_size = 1
+    await signed_in(client)
+    first = (await client.get("/api/hospital/uploads/set-aside")).json()
+    assert [e["id"] for e in first["entries"]] == ["letter-1"] and first["next"] == "1"
+    second = (await client.get(f"/api/hospital/uploads/set-aside?cursor={first['next']}")).json()
+    assert [e["id"] for e in second["entries"]] == ["letter-2"] and second["next"] is None
+    r = await client.get("/api/hospital/uploads/set-aside?cursor=a%2Fb")
+    assert r.status_code == 400
+
+
+async def test_pages_without_this_hospital_s_uploads_are_looked_past(
+    client: httpx.AsyncClient, backends: FakeHospitalApi
+) -> None:
+    backends.page_size = 1
+    backends.letters[HOSPITAL] = [{}, {}, *backends.letters[HOSPITAL]]
+    real = backends.set_aside
+
+    async def sparse(key: str, code: str, cursor: str = "") -> dict[str, Any]:
+        page = await real(key, code, cursor)  # the first two pages hold none of its letters
+        return {**page, "entries": [e for e in page["entries"] if e]}
+
+    backends.set_aside = sparse  # type: ignore[method-assign]
+    await signed_in(client)
+    body = (await client.get("/api/hospital/uploads/set-aside")).json()
+    assert [e["id"] for e in body["entries"]] == ["letter-1"] and body["next"] == "3"

@@ -10,12 +10,14 @@ import {
 
 const SCREENS = ['physicians', 'uploads', 'requests'];
 // what the screens show; `done`: the last change's message per screen (a key, its
-// values and a time, so a language switch re-translates it)
-const data = { roster: null, uploads: null, requests: null, requestsNext: null, done: {} };
+// values and a time, so a language switch re-translates it); `next`: the cursor of the
+// uploads' next page (they come a page at a time, oldest letters first); the data
+// requests likewise (`requestsNext`)
+const data = { roster: null, uploads: null, next: null, requests: null, requestsNext: null, done: {} };
 
 async function forget() {
-  data.roster = null; data.uploads = null; data.requests = null; data.requestsNext = null;
-  data.done = {};
+  data.roster = null; data.uploads = null; data.next = null;
+  data.requests = null; data.requestsNext = null; data.done = {};
 }
 
 async function loadRoster() {
@@ -25,7 +27,18 @@ async function loadRoster() {
 
 async function loadUploads() {
   const result = await api('GET', '/uploads/set-aside');
-  if (await handled(result, 'uploads-error')) data.uploads = result.body.entries;
+  if (await handled(result, 'uploads-error')) { data.uploads = result.body.entries; data.next = result.body.next; }
+}
+
+async function moreUploads() {
+  if (!data.next) return;
+  $('main').setAttribute('aria-busy', 'true');
+  const result = await api('GET', '/uploads/set-aside?cursor=' + encodeURIComponent(data.next));
+  if (await handled(result, 'uploads-error')) {
+    data.uploads = (data.uploads || []).concat(result.body.entries);
+    data.next = result.body.next;
+  }
+  render();
 }
 
 // a page of data requests: the first one, or (`more`) the next one added below
@@ -114,7 +127,8 @@ function render() {
   $('roster-list').replaceChildren(...(data.roster || []).map(physicianItem));
   $('roster-none').hidden = !data.roster || data.roster.length > 0;
   $('upload-list').replaceChildren(...(data.uploads || []).map(uploadItem));
-  $('uploads-none').hidden = !data.uploads || data.uploads.length > 0;
+  $('uploads-none').hidden = !data.uploads || data.uploads.length > 0 || !!data.next;
+  $('uploads-more').hidden = !data.next;
   $('request-list').replaceChildren(...(data.requests || []).map(requestItem));
   $('requests-none').hidden = !data.requests || data.requests.length > 0;
   $('requests-more').hidden = !data.requestsNext;
@@ -172,6 +186,7 @@ document.addEventListener('DOMContentLoaded', () => startPage({
     $('signin-form').addEventListener('submit', signInForm);
     $('add-form').addEventListener('submit', addPhysician);
     $('uploads-refresh').addEventListener('click', () => go('uploads', false));
+    $('uploads-more').addEventListener('click', moreUploads);
     $('requests-refresh').addEventListener('click', () => go('requests', false));
     $('requests-more').addEventListener('click', moreRequests);
   },
