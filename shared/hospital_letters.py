@@ -10,7 +10,9 @@ and retries only those, with the hospital's admin key (the credential consent gi
 hospital; the same check as query's roster API). Any service lists them; a retry goes
 through the service that may write the upload topic (ingest), another answers 403
 naming it. A retry is noted on the retry log like an operator's, with who asked
-(``hl-dlq-retried-by``: ``hospital:<code>``), and logged with the ids only.
+(``hl-dlq-retried-by``: ``hospital:<code>``), and is a security event in the audit log
+before it is sent (``operator.acted`` ``deadletter.retried`` under ``hospital:<code>``,
+as consent records a hospital's own key changes; 503 if the log cannot take it).
 
 The list goes a page at a time like the operators' (``shared/deadletter_pages.py``, the
 process's kept consumer and retry log), filtered to the hospital's uploads: a page costs
@@ -50,6 +52,7 @@ from shared.deadletter_pages import read_page
 from shared.errors import NotFound
 from shared.hospital_auth import require_admin_key
 from shared.logging import get_logger
+from shared.operators import Operator, acted
 
 log = get_logger(__name__)
 HospitalCode = Annotated[str, Path(pattern=r"^\d{5}$", description="the hospital's code")]
@@ -132,6 +135,8 @@ async def create_hospital_retry(
         raise NotFound(f"no set-aside upload {letter_id} of hospital {code}")
     runtime = request.app.state.runtime
     refuse_foreign(str(runtime.service), chosen)
+    staff = Operator(f"hospital:{code}", ("hospital",))  # as consent names a hospital's own
+    await acted(request, staff, "deadletter.retried", letter_id, {"hospital": code})
     done = await retry_letters(runtime.dead_letters, chosen, by=f"hospital:{code}")
     log.info("hospital retried a set-aside upload", hospital=code, letter=letter_id)
     return {"retried": len(done), "ids": done}

@@ -17,7 +17,7 @@ from shared.kafka_client import ADMIN
 from shared.settings import Settings
 from tests.support.credentials import admin_key, know
 from tests.support.inprocess import running
-from tests.support.kafka import publish_raw
+from tests.support.kafka import publish_raw, read_events
 
 pytestmark = pytest.mark.integration
 HOSPITAL, OTHER = "10670", "13781"
@@ -102,3 +102,9 @@ async def test_a_hospital_pages_through_its_own_uploads_and_retries_only_its_own
     uploads = await read_after(settings, topics.INGEST_UPLOADS, ADMIN, {})
     assert [u.key for u in uploads] == [b"cid-1"]
     assert all(dict(u.headers).get(RETRY_OF) is None for u in uploads)
+    # the hospital's retry is in the security log under the hospital's name (audit keeps it)
+    acted = [e for _, e in await read_events(settings, topics.SECURITY_EVENTS, 1, drain=True)
+             if e.get("type", "").endswith("operator.acted.v1")]  # fmt: skip
+    assert [(e["data"]["operator"], e["data"]["action"], e["data"]["target"]) for e in acted] == [
+        (f"hospital:{HOSPITAL}", "deadletter.retried", mine[1])
+    ]
