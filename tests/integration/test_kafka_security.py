@@ -41,6 +41,7 @@ from shared.kafka_admin import (
 )
 from shared.kafka_client import ADMIN, client_options, connection
 from shared.settings import Settings
+from tests.support.credentials import signer
 from tests.support.events import envelope
 from tests.support.inprocess import running
 from tests.support.journey import eventually
@@ -135,7 +136,7 @@ async def test_a_hospital_writes_uploads_and_reads_only_its_own_requests(
                           key=code.encode())  # fmt: skip
 
     # What it may: upload, and read its own requests in its own group.
-    async with KafkaUploader(mine, MINE, "key", prefix) as uploader:
+    async with KafkaUploader(mine, MINE, signer(MINE), prefix) as uploader:
         bundle = make_patient_bundle(random.Random(1), cid=cid, hospital_code=MINE, n_resources=2)
         await uploader.send(bundle, "up-1")
     async with DataRequestReader(mine, MINE, prefix) as reader:

@@ -62,6 +62,7 @@ async def app_of(service: str, publisher: RecordingPublisher) -> FastAPI:
         settings=settings, service=service, dead_letters=dead_letters, on_stop=[]
     )
     app.state.hospitals = hospitals
+    app.state.security_publisher = publisher  # the hospital's retry is a security event
     install_error_handlers(app)
     app.include_router(hospital_letters.router)
     return app
@@ -169,6 +170,13 @@ async def test_a_hospital_retries_its_own_upload_and_the_retry_says_who(
     (upload, *_), (log, _, _, noted) = publisher.raw
     assert upload == topics.INGEST_UPLOADS and log == topics.DEAD_LETTER_RETRIES
     assert noted[RETRY_OF] == "mine" and noted[RETRIED_BY] == f"hospital:{HOSPITAL}"
+    # and a security event under the hospital's name, before the retry was sent
+    [(_, acted)] = [(t, e) for t, e in publisher.sent if e.name == "operator.acted"]
+    assert (acted.data["operator"], acted.data["action"], acted.data["target"]) == (
+        f"hospital:{HOSPITAL}",
+        "deadletter.retried",
+        "mine",
+    )
 
 
 @pytest.mark.parametrize("letter_id", ["theirs", "event", "nothing"])
