@@ -16,8 +16,13 @@ from joserfc.jwk import ECKey
 
 
 def write_new_key(path: Path) -> ECKey:
-    """A new P-256 key (``kid``: its thumbprint) written to ``path`` with mode 0600."""
+    """A new P-256 key (``kid``: its RFC 7638 thumbprint) written to ``path`` with mode
+    0600. A key whose thumbprint begins with ``-`` (1 in 64) is drawn again: its kid is
+    typed on command lines (``healthlink hospitals remove-key CODE KID``), where a leading
+    dash reads as an option."""
     generated = ECKey.generate_key("P-256", private=True)
+    while generated.thumbprint().startswith("-"):
+        generated = ECKey.generate_key("P-256", private=True)
     key = ECKey.import_key(generated.as_dict(private=True), {"kid": generated.thumbprint()})
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_suffix(".tmp")

@@ -52,8 +52,11 @@ class SignatureRefused(Exception):
 
 
 def new_key(kid: str | None = None) -> ECKey:
-    """A new P-256 private key; its ``kid`` is given, or its RFC 7638 thumbprint."""
+    """A new P-256 private key; its ``kid`` is given, or its RFC 7638 thumbprint (never one
+    that begins with ``-``, which a command line would read as an option: drawn again)."""
     generated = ECKey.generate_key(CURVE, private=True)
+    while kid is None and generated.thumbprint().startswith("-"):
+        generated = ECKey.generate_key(CURVE, private=True)
     return ECKey.import_key(generated.as_dict(private=True), {"kid": kid or generated.thumbprint()})
 
 
