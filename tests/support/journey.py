@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 from healthlink_adapter import JwsSigner, KafkaUploader
+from healthlink_adapter.contract import HOSPITAL_HEADER, SIGNATURE_HEADER
 
 from shared.cid import random_cid
 from shared.kafka_admin import hospital_connection
@@ -80,6 +81,7 @@ class Actors:
         if r.status_code != 409:  # 409: an earlier test of this session registered it
             assert r.status_code == 201, r.text
         admin_key = r.json().get("admin_key") if r.status_code == 201 else None
+        fresh = bool(admin_key) or code not in ADMIN_KEYS
         if admin_key:
             ADMIN_KEYS[code] = admin_key
         elif code not in ADMIN_KEYS:  # shown to nobody in this process: a new one
@@ -94,7 +96,28 @@ class Actors:
             json=public_key(code),
         )
         assert r.status_code == 201, r.text
-        return Hospital(code, ADMIN_KEYS[code], signer(code))
+        found = Hospital(code, ADMIN_KEYS[code], signer(code))
+        if fresh and self.platform.runs("ingest"):
+            await self.ingest_knows(found)
+        return found
+
+    async def ingest_knows(self, hospital: Hospital) -> None:
+        """Wait until ingest takes the new hospital's admin key and signature: it learns
+        them from the hospital's events, so an upload sent at once could be set aside
+        as signed with an unknown key (query's roster call waits in ``physician``)."""
+        receipt = "up-ready-check"  # no such upload: 404 once the signature is accepted
+        signed = {HOSPITAL_HEADER: hospital.code, SIGNATURE_HEADER: hospital.signer.sign(
+            receipt.encode())}  # fmt: skip
+        letters = self.url("ingest", f"/hospitals/{hospital.code}/deadletters?limit=1")
+
+        async def known() -> bool:
+            r = await self.http.get(letters, headers=auth(hospital.admin_key))
+            if r.status_code == 401:
+                return False
+            r = await self.http.get(self.url("ingest", f"/fhir/uploads/{receipt}"), headers=signed)
+            return r.status_code != 401
+
+        await eventually(known, what=f"ingest to know hospital {hospital.code}'s keys")
 
     async def patient(self, rng: random.Random) -> tuple[str, str]:
         cid = random_cid(rng)

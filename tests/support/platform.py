@@ -102,6 +102,11 @@ class Platform:
         for service in chosen:
             self.wait_ready(service)
 
+    def runs(self, service: str) -> bool:
+        """Whether ``service`` was started here and has not exited."""
+        proc = self.procs.get(service)
+        return proc is not None and proc.poll() is None
+
     def kill(self, service: str) -> None:
         """SIGKILL: no graceful shutdown, no final commit."""
         proc = self.procs[service]
