@@ -65,11 +65,16 @@ async def test_hospitals_and_licences_are_loaded_through_the_operator_apis(
     assert admin_key != hospital["admin_key"]
     staff = Hospital(code, admin_key, JwsSigner.from_file(key_file))
     for licence, pin in (("93001", "9301"), ("93002", "9302")):
-        r = await actors.http.post(
-            actors.url("query", f"/hospitals/{code}/physicians"),
-            headers=auth(staff.admin_key),
-            json={"licence": licence},
-        )
+
+        async def rostered(licence: str = licence) -> httpx.Response | None:
+            r = await actors.http.post(  # a 401 until query has the rotated key's event
+                actors.url("query", f"/hospitals/{code}/physicians"),
+                headers=auth(staff.admin_key),
+                json={"licence": licence},
+            )
+            return None if r.status_code == 401 else r
+
+        r = await eventually(rostered, what=f"licence {licence} on the roster")
         assert r.status_code == 201, r.text
 
         async def signed_in(licence: str = licence, pin: str = pin) -> httpx.Response | None:
