@@ -18,8 +18,6 @@ import json
 import os
 import re
 import secrets
-import time
-import uuid
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -27,42 +25,20 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import typer
-from joserfc import jwt
+from healthlink_adapter.smart import TokenRefused, client_assertion, token_form, token_of
 from joserfc.jwk import ECKey
 
 from services.auth.settings import AuthSettings
 
 auth = typer.Typer(help="SMART tokens and signing keys.", no_args_is_help=True)
-ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-def client_assertion(key: ECKey, client_id: str, token_url: str) -> str:
-    """A private_key_jwt assertion for ``token_url``, valid 4 minutes, used once."""
-    now = int(time.time())
-    claims = {
-        "iss": client_id,
-        "sub": client_id,
-        "aud": token_url,
-        "iat": now,
-        "exp": now + 240,
-        "jti": uuid.uuid4().hex,
-    }
-    return jwt.encode({"alg": "ES256", "kid": str(key.kid), "typ": "JWT"}, claims, key)
 
 
 def backend_token(url: str, client_id: str, key: ECKey, scope: str) -> dict[str, Any]:
     token_url = f"{url.rstrip('/')}/token"
-    form = {
-        "grant_type": "client_credentials",
-        "scope": scope,
-        "client_assertion_type": ASSERTION,
-        "client_assertion": client_assertion(key, client_id, token_url),
-    }
-    response = httpx.post(token_url, data=form, timeout=10)
-    body: dict[str, Any] = response.json()
-    if response.status_code != 200:
-        raise typer.BadParameter(f"{body.get('error')}: {body.get('error_description')}")
-    return body
+    try:
+        return token_of(httpx.post(token_url, data=token_form(key, client_id, token_url, scope)))
+    except TokenRefused as exc:
+        raise typer.BadParameter(f"{exc.error}: {exc.description}") from None
 
 
 @auth.command("token")

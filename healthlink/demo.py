@@ -25,9 +25,9 @@ from pathlib import Path
 
 import httpx
 from healthlink_adapter import JwsSigner, KafkaUploader
+from healthlink_adapter.smart import token_form
 from joserfc.jwk import ECKey
 
-from healthlink.authtokens import ASSERTION, client_assertion
 from healthlink.demokeys import join
 from healthlink.hospitalkeys import key_path, load_or_make
 from healthlink.synthetic import make_patient_bundle
@@ -66,13 +66,8 @@ async def operator_token(http: httpx.AsyncClient, auth_url: str, data_dir: Path)
     """The development operator's SMART Backend Services token (private_key_jwt)."""
     key = ECKey.import_key(json.loads((data_dir / "auth" / "dev-operator.jwk").read_text()))
     token_url = f"{auth_url}/token"
-    form = {
-        "grant_type": "client_credentials",
-        "scope": "system/Practitioner.cruds system/PractitionerRole.cruds",
-        "client_assertion_type": ASSERTION,
-        "client_assertion": client_assertion(key, "dev-operator", token_url),
-    }
-    r = await http.post(token_url, data=form)
+    scope = "system/Practitioner.cruds system/PractitionerRole.cruds"
+    r = await http.post(token_url, data=token_form(key, "dev-operator", token_url, scope))
     r.raise_for_status()
     return str(r.json()["access_token"])
 

@@ -32,9 +32,9 @@ from typing import Any
 
 import httpx
 import typer
+from healthlink_adapter.smart import TokenRefused, token_form, token_of
 from joserfc.jwk import ECKey
 
-from healthlink.authtokens import ASSERTION, client_assertion
 from healthlink.operator import OperatorLogin
 from shared.broker import Publisher, make_broker
 from shared.errors import Forbidden, Transient
@@ -67,17 +67,11 @@ def fetch_token(settings: Settings, name: str, key: str = "", *, path: Path | No
     service's reason when refused."""
     private = ECKey.import_key(json.loads((path or key_file(name, key)).read_text()))
     token_url = f"{settings.issuer}/token"
-    form = {
-        "grant_type": "client_credentials",
-        "scope": TOKEN_SCOPE,
-        "client_assertion_type": ASSERTION,
-        "client_assertion": client_assertion(private, name, token_url),
-    }
-    response = httpx.post(token_url, data=form, timeout=10)
-    body: dict[str, Any] = response.json() if response.content else {}
-    if response.status_code != 200 or "access_token" not in body:
-        reason = body.get("error_description") or body.get("error") or response.status_code
-        raise ValueError(f"the auth service refused: {reason}")
+    form = token_form(private, name, token_url, TOKEN_SCOPE)
+    try:
+        body = token_of(httpx.post(token_url, data=form, timeout=10))
+    except TokenRefused as exc:
+        raise ValueError(f"the auth service refused: {exc.description or exc.error}") from None
     return str(body["access_token"])
 
 

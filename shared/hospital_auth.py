@@ -13,6 +13,13 @@ hospital's state (``app.state.hospitals``, set by its composition root): query's
 audit's hospital scope, ingest's receipts, and every service's set-aside uploads for
 hospital staff (``shared/hospital_letters.py``). After a rotation the old key is refused
 as soon as the service has the hospital's new state.
+
+A hospital *system* (its software, not its staff) also proves who it is with a SMART
+Backend Services access token from the auth service (``require_system_token``): a
+``hospital-system`` client registered for that hospital, whose token carries the
+``hospital`` claim and ``system/`` scopes. Ingest's ``POST /fhir`` wants one beside the
+body's signature: the token says which system may call, the signature that these bytes
+are what the hospital sent.
 """
 
 from __future__ import annotations
@@ -24,9 +31,10 @@ from typing import Protocol
 
 from fastapi import Request
 
-from shared.auth import bearer_token
+from shared.auth import Principal, bearer_token
 from shared.coverage import HospitalState
-from shared.errors import Unauthorized
+from shared.errors import Forbidden, Unauthorized
+from shared.operators import token_verifier
 
 KEY_BYTES = 32
 REFUSED = "this hospital's admin key is required"
@@ -73,3 +81,20 @@ async def require_admin_key(request: Request, code: str) -> None:
     token = bearer_token(request.headers.get("authorization"))
     if not await is_admin_key(request, code, token):
         raise Unauthorized(REFUSED)
+
+
+async def require_system_token(
+    request: Request, code: str, resource: str, action: str
+) -> Principal:
+    """A valid access token of ``code``'s hospital system allowing ``action`` (one of c r
+    u d s) on ``resource``: 401 without a valid token, 403 for another hospital's token
+    or one whose scopes do not allow it."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized(f"a SMART Backend Services token of hospital {code} is required")
+    principal = await token_verifier(request).verify_header(header)
+    if principal.hospital != code:
+        raise Forbidden(f"this token is not hospital {code}'s system's")
+    if not principal.may(resource, action, ("system",)):
+        raise Forbidden(f"this token's scopes do not allow system/{resource}.{action}")
+    return principal

@@ -69,12 +69,13 @@ def verifier_for(settings: Settings) -> TokenVerifier:
     )
 
 
-def _verifier(request: Request) -> TokenVerifier:
-    """The app's operator verifier (``app.state.operator_verifier``), made on first use."""
+def token_verifier(request: Request) -> TokenVerifier:
+    """The app's verifier of the auth service's tokens (``app.state.token_verifier``),
+    made on first use: operators' tokens, and hospital systems' on ingest's uploads."""
     state = request.app.state
-    found: TokenVerifier | None = getattr(state, "operator_verifier", None)
+    found: TokenVerifier | None = getattr(state, "token_verifier", None)
     if found is None:
-        found = state.operator_verifier = verifier_for(state.settings)
+        found = state.token_verifier = verifier_for(state.settings)
     return found
 
 
@@ -98,7 +99,7 @@ async def identify(settings: Settings, verifier: TokenVerifier, token: str) -> O
 async def operator_of(request: Request) -> Operator:
     """Anyone with an operator's or auditor's role (reads)."""
     token = bearer_token(request.headers.get("authorization"))
-    return await identify(request.app.state.settings, _verifier(request), token)
+    return await identify(request.app.state.settings, token_verifier(request), token)
 
 
 async def changer_of(request: Request) -> Operator:

@@ -163,7 +163,7 @@ def create_app(settings: AuthSettings, *, deps: Deps | None = None) -> FastAPI:
     app.state.verifier = TokenVerifier(
         issuer=settings.auth_issuer, audience=settings.auth_audience, jwks=keys.public_jwks()
     )
-    app.state.operator_verifier = app.state.verifier  # the shared /admin router's operators
+    app.state.token_verifier = app.state.verifier  # the shared /admin router's operators
     app.state.security_publisher = deps.publisher
     for router in (discovery, oauth, signin, operators, rosters):
         app.include_router(router)

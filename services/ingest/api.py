@@ -28,6 +28,7 @@ from services.ingest.gateway import accept_upload, read_receipt, reader_of, send
 from services.ingest.handlers import Deps
 from services.ingest.receipts import answer_of
 from shared.auth import bearer_token
+from shared.hospital_auth import require_system_token
 from shared.hospital_letters import HospitalCode, require_hospital_key
 
 router = APIRouter(tags=["uploads"])
@@ -71,10 +72,13 @@ def accepted(receipt: str) -> JSONResponse:
 
 @router.post("/fhir", status_code=status.HTTP_202_ACCEPTED, response_model=None)
 async def create_upload(request: Request) -> JSONResponse:
-    """Accept a signed FHIR Bundle and queue it for ingestion; returns its receipt id."""
+    """Accept a signed FHIR Bundle and queue it for ingestion; returns its receipt id.
+    Wants the hospital system's SMART Backend Services token (``system/Bundle.c``, the
+    ``hospital`` claim = ``hl-hospital``) and the body's signature."""
     deps: Deps = request.app.state.deps
     headers = request.headers
     sender = sender_of(headers.get(HOSPITAL_HEADER), headers.get(SIGNATURE_HEADER))
+    await require_system_token(request, sender.hospital, "Bundle", "c")
     body = await read_limited(request, deps.max_bytes)
     try:
         receipt = await accept_upload(

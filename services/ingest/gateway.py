@@ -104,13 +104,15 @@ class Reader:
 
 
 def reader_of(hospital: str | None, signature: str | None, admin_key: str | None) -> Reader:
-    """The hospital and one of its credentials, or ``Unsigned``."""
+    """The hospital and one of its credentials, or ``Unsigned``. A signature wins: a
+    hospital system sends its SMART token as the bearer beside it (as on uploads), and
+    that token is not an admin key."""
     if not hospital or not (signature or admin_key):
         raise Unsigned(
             f"{HOSPITAL_HEADER} and {SIGNATURE_HEADER} (the receipt id signed) or the "
             "hospital's admin key (bearer) are required"
         )
-    return Reader(sender_code(hospital), signature, admin_key)
+    return Reader(sender_code(hospital), signature, None if signature else admin_key)
 
 
 async def read_receipt(deps: Deps, reader: Reader, receipt: str) -> Receipt:

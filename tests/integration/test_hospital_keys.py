@@ -34,6 +34,7 @@ from tests.support.journey import DEV_SCAN, OPERATOR, auth, eventually
 from tests.support.kafka import dead_letters, read_events
 from tests.support.settings import isolated_settings
 from tests.support.stack import Endpoints
+from tests.support.system_tokens import SystemAuth, verifier
 
 pytestmark = pytest.mark.integration
 CODE = "10872"  # this test's own
@@ -56,10 +57,11 @@ def settings(endpoints: Endpoints) -> Settings:
 async def platform(settings: Settings) -> AsyncIterator[Platform]:
     async with (
         running("consent", settings) as (_, consent),
-        running("ingest", settings, validation_processes=0) as (_, ingest),
+        running("ingest", settings, validation_processes=0) as (ingest_app, ingest),
         running("query", settings, query_projector="inline") as (_, query),
         running("audit", settings) as (_, audit),
     ):
+        ingest_app.state.token_verifier = verifier()  # hospital systems' tokens
         yield Platform(consent, ingest, query, audit)
 
 
@@ -76,12 +78,17 @@ async def consenting_patient(consent: httpx.AsyncClient) -> str:
     return cid
 
 
+def uploader(p: Platform, signer: JwsSigner) -> HttpUploader:
+    """The hospital's system over HTTP: its SMART token and ``signer``'s signatures."""
+    return HttpUploader("", CODE, signer, client=p.ingest, auth=SystemAuth(CODE))
+
+
 async def accepted(p: Platform, signer: JwsSigner, bundle: dict[str, Any], upload: str) -> str:
     """The upload's receipt once ingest knows the key (its hospital event may lag)."""
 
     async def send() -> str | None:
         try:
-            return await HttpUploader("", CODE, signer, client=p.ingest).send(bundle, upload)
+            return await uploader(p, signer).send(bundle, upload)
         except UploadRefused as refused:
             assert refused.status in (401, 403), refused.diagnostics
             return None
@@ -99,7 +106,7 @@ async def refused(p: Platform, signer: JwsSigner, bundle: dict[str, Any]) -> str
 
     async def send() -> str | None:
         try:
-            await HttpUploader("", CODE, signer, client=p.ingest).send(bundle)
+            await uploader(p, signer).send(bundle)
         except UploadRefused as refused:
             assert refused.status == 401, refused.diagnostics
             return refused.diagnostics

@@ -37,6 +37,7 @@ from tests.support.journey import eventually
 from tests.support.kafka import dead_letters, publish_raw
 from tests.support.settings import isolated_settings
 from tests.support.stack import Endpoints
+from tests.support.system_tokens import SystemAuth, bearer, system_token, verifier
 
 pytestmark = pytest.mark.integration
 SOURCE = "10670"
@@ -50,7 +51,8 @@ def settings(endpoints: Endpoints) -> Settings:
 
 @pytest.fixture
 async def ingest(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running("ingest", settings) as (_, client):
+    async with running("ingest", settings) as (app, client):
+        app.state.token_verifier = verifier()  # hospital systems' tokens (system_tokens)
         await publish_state(settings, topics.HOSPITAL_EVENTS, SOURCE, hospital_state(SOURCE))
         await publish_state(
             settings, topics.HOSPITAL_EVENTS, READER, hospital_state(READER, "consumer")
@@ -190,7 +192,7 @@ async def test_gateway_accepts_and_refuses_with_operation_outcomes(
     bundle = make_patient_bundle(rng, cid=cid, n_resources=9)
 
     def uploader(code: str = SOURCE, key: Signer | None = None) -> HttpUploader:
-        return HttpUploader("", code, key or signer(code), client=ingest)
+        return HttpUploader("", code, key or signer(code), client=ingest, auth=SystemAuth(code))
 
     receipt = await uploader().send(bundle, "up-http-1")
     assert receipt == "up-http-1"
@@ -212,6 +214,14 @@ async def test_gateway_accepts_and_refuses_with_operation_outcomes(
         assert refused.value.status == status, refused.value.diagnostics
     unsigned = await ingest.post("/fhir", content=b"{}", headers={"hl-hospital": SOURCE})
     assert unsigned.status_code == 401
+    token_only = await ingest.post(
+        "/fhir", content=b"{}", headers={"hl-hospital": SOURCE, **bearer(system_token(SOURCE))}
+    )
+    assert token_only.status_code == 401, "a token is no signature"
+    body = json.dumps(bundle).encode()
+    signed_only = {"hl-hospital": SOURCE, "hl-signature": signer(SOURCE).sign(body)}
+    no_token = await ingest.post("/fhir", content=body, headers=signed_only)
+    assert no_token.status_code == 401 and "SMART Backend Services" in no_token.text
     assert unsigned.json()["resourceType"] == "OperationOutcome"
     not_ascii = {b"hl-hospital": SOURCE.encode(), b"hl-signature": "sha256=é".encode()}
     garbled = await ingest.post("/fhir", content=b"{}", headers=not_ascii)
@@ -242,7 +252,7 @@ async def test_a_hospital_follows_its_uploads_through_their_receipts(
     rng = random.Random(44)
     cid, late_cid = random_cid(rng), random_cid(rng)
     await grant(settings, cid, [SOURCE])
-    sender = HttpUploader("", SOURCE, signer(SOURCE), client=ingest)
+    sender = HttpUploader("", SOURCE, signer(SOURCE), client=ingest, auth=SystemAuth(SOURCE))
     posted = await sender.send_bytes(
         json.dumps(make_patient_bundle(rng, cid=cid, n_resources=12)).encode(), upload_id="r-ok"
     )
@@ -271,7 +281,7 @@ async def test_a_hospital_follows_its_uploads_through_their_receipts(
         await adapter.send(invalid, "r-invalid")  # over Kafka: no gateway, same receipt
     bad = await eventually(lambda: settled("r-invalid"), what="receipt r-invalid settled")
     assert bad["statusReason"]["coding"][0]["code"] == "invalid-resource"
-    other = HttpUploader("", READER, signer(READER), client=ingest)
+    other = HttpUploader("", READER, signer(READER), client=ingest, auth=SystemAuth(READER))
     with pytest.raises(UploadRefused) as refused:
         await other.receipt(posted)
     assert refused.value.status == 404

@@ -111,7 +111,7 @@ async def test_named_operators_act_and_auditors_read_all_in_the_audit_log(
         running("audit", settings) as (audit_app, audit),
     ):
         for app in (consent_app, audit_app):
-            app.state.operator_verifier = auth.verifier()
+            app.state.token_verifier = auth.verifier()
         hospital = {"code": HOSPITAL, "name": "Named Operators Hospital"}
         assert (await consent.post("/hospitals", json=hospital, headers=au)).status_code == 403
         r = await consent.post("/hospitals", json=hospital, headers=op)

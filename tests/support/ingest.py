@@ -24,6 +24,7 @@ from shared.events import HospitalRegistered
 from shared.projections import ConsentProjection
 from tests.support.credentials import credentialed, signer
 from tests.support.events import envelope
+from tests.support.system_tokens import verifier
 
 SECRET = "unit-secret"
 PROVIDER = "10670"
@@ -51,7 +52,9 @@ async def memory_deps(clock: Callable[[], datetime], max_bytes: int = 200_000) -
 async def api_client(deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on ingest's app over ``deps`` (the lifespan never starts)."""
     settings = IngestSettings(environment="test", token_secret=SECRET, admin_token="op")
-    transport = httpx.ASGITransport(app=create_app(settings, deps=deps))
+    app = create_app(settings, deps=deps)
+    app.state.token_verifier = verifier()  # hospital systems' tokens (system_tokens)
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         yield http
 

@@ -20,6 +20,7 @@ from tests.support.ingest import (
     patient_bundle,
     signature,
 )
+from tests.support.system_tokens import bearer, system_token
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
@@ -41,8 +42,18 @@ def queued(deps: Deps) -> list[tuple[str, bytes, bytes | None, dict[str, str]]]:
     return deps.publisher.raw
 
 
+def system(hospital: str = PROVIDER) -> dict[str, str]:
+    """The hospital system's SMART Backend Services token (``system/Bundle.c``)."""
+    return bearer(system_token(hospital))
+
+
 def signed(body: bytes, hospital: str = PROVIDER, **extra: str | bytes) -> dict[str, str | bytes]:
-    return {"hl-hospital": hospital, "hl-signature": signature(body, hospital), **extra}
+    return {
+        "hl-hospital": hospital,
+        "hl-signature": signature(body, hospital),
+        **system(hospital),
+        **extra,
+    }
 
 
 def outcome_of(r: httpx.Response, status: int) -> str:
@@ -96,14 +107,14 @@ async def test_refusals_are_operation_outcomes_with_their_status(
     cases: list[tuple[bytes, dict[str, str | bytes], int, str]] = [
         (body, {"hl-hospital": PROVIDER}, 401, "headers are required"),
         (body, {"hl-signature": signature(body)}, 401, "headers are required"),
-        (body, {"hl-hospital": PROVIDER, "hl-signature": signature(other)}, 401, "does not match"),
+        (body, {**signed(body), "hl-signature": signature(other)}, 401, "does not match"),
         (
             body,
-            {"hl-hospital": PROVIDER, "hl-signature": signature(body, CONSUMER)},
+            {**signed(body), "hl-signature": signature(body, CONSUMER)},
             401,
             "no signing key '11535-test-1'",
         ),
-        (body, {"hl-hospital": PROVIDER, "hl-signature": "sha256=00"}, 401, "not a detached JWS"),
+        (body, {**signed(body), "hl-signature": "sha256=00"}, 401, "not a detached JWS"),
         (body, signed(body, CONSUMER), 403, "not a data provider"),
         (body, signed(body, "99999"), 403, "not a data provider"),
         (b"{not json", signed(b"{not json"), 400, "not valid JSON"),
@@ -116,6 +127,30 @@ async def test_refusals_are_operation_outcomes_with_their_status(
         r = await client.post("/fhir", content=content, headers=headers)
         assert says in outcome_of(r, status), (headers, r.text)
     assert not queued(deps), "nothing refused is queued"
+
+
+async def test_an_upload_wants_its_hospital_systems_token_beside_the_signature(
+    client: httpx.AsyncClient, deps: Deps
+) -> None:
+    """SMART Backend Services: a token of this hospital's system allowing
+    ``system/Bundle.c``; the signature alone is not enough, nor another's token."""
+    _, body = patient_bundle()
+    sign = {"hl-hospital": PROVIDER, "hl-signature": signature(body)}
+    cases: list[tuple[dict[str, str], int, str]] = [
+        ({}, 401, f"token of hospital {PROVIDER} is required"),
+        (bearer("not-a-token"), 401, "malformed token"),
+        (bearer(system_token(PROVIDER, ttl_s=-120)), 401, "token refused"),
+        (system(CONSUMER), 403, f"not hospital {PROVIDER}'s"),
+        (bearer(system_token(None)), 403, f"not hospital {PROVIDER}'s"),
+        (bearer(system_token(PROVIDER, "system/Bundle.rs")), 403, "system/Bundle.c"),
+        (bearer(system_token(PROVIDER, "user/*.cruds")), 403, "system/Bundle.c"),
+    ]
+    for token, status, says in cases:
+        r = await client.post("/fhir", content=body, headers={**sign, **token})
+        assert says in outcome_of(r, status), (token, r.text)
+    assert not queued(deps), "nothing refused is queued"
+    r = await client.post("/fhir", content=body, headers={**sign, **system()})
+    assert r.status_code == 202, r.text
 
 
 async def test_a_body_longer_than_it_may_be_is_refused_while_streaming(
@@ -143,7 +178,7 @@ async def test_a_signature_that_is_not_ascii_is_a_401_not_a_500(
     client: httpx.AsyncClient, deps: Deps, value: bytes
 ) -> None:
     _, body = patient_bundle()
-    headers = {"hl-hospital": PROVIDER, "hl-signature": value}
+    headers = {"hl-hospital": PROVIDER, "hl-signature": value, **system()}
     r = await client.post("/fhir", content=body, headers=headers)
     assert "signature is not" in outcome_of(r, 401) and not queued(deps)
 

@@ -38,6 +38,7 @@ from tests.support.ingest import (
     patient_bundle,
     signature,
 )
+from tests.support.system_tokens import bearer, system_token
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
@@ -55,7 +56,10 @@ async def client(deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def signed(body: bytes | str, hospital: str = PROVIDER) -> dict[str, str]:
-    return {"hl-hospital": hospital, "hl-signature": signature(body, hospital)}
+    """The signature headers, and the hospital system's token (read beside a signature:
+    ignored on a receipt, wanted on an upload)."""
+    token = bearer(system_token(hospital))
+    return {"hl-hospital": hospital, "hl-signature": signature(body, hospital), **token}
 
 
 async def consent(deps: Deps, cid: str) -> None:

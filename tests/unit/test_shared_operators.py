@@ -59,7 +59,7 @@ def app_of(settings: Settings, publisher: RecordingPublisher) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
     app.state.settings = settings
-    app.state.operator_verifier = TokenVerifier(issuer=ISS, audience=AUD, jwks=KEYS.public_jwks())
+    app.state.token_verifier = TokenVerifier(issuer=ISS, audience=AUD, jwks=KEYS.public_jwks())
     app.state.security_publisher = publisher
 
     @app.get("/things")

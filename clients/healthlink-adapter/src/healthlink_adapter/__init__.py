@@ -1,6 +1,7 @@
 """Health Link's hospital adapter: send signed FHIR Bundles, receive data requests.
 
     from healthlink_adapter import DataRequestReader, HttpUploader, KafkaUploader
+    from healthlink_adapter import BackendServicesAuth  # SMART tokens for HTTP uploads
 
 The wire contract (topics, headers, limits) is in ``healthlink_adapter.contract``;
 signatures in ``healthlink_adapter.signing``. See the package README.
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
         new_key,
         public_jwk,
     )
+    from healthlink_adapter.smart import BackendServicesAuth, TokenRefused
     from healthlink_adapter.uploads import patient_cid
 
 _WHERE = {
@@ -49,9 +51,12 @@ _WHERE = {
     "new_key": "signing",
     "public_jwk": "signing",
     "patient_cid": "uploads",
+    "BackendServicesAuth": "smart",
+    "TokenRefused": "smart",
 }
 
 __all__ = [
+    "BackendServicesAuth",
     "DataRequest",
     "DataRequestReader",
     "HttpDataRequests",
@@ -62,6 +67,7 @@ __all__ = [
     "RequestsPage",
     "SignatureRefused",
     "Signer",
+    "TokenRefused",
     "UploadRefused",
     "new_key",
     "parse_data_request",

@@ -1,0 +1,56 @@
+"""Hospital systems' SMART Backend Services tokens for in-process tests: a test issuer's
+key signs them, and ``verifier()`` checks them as a service's ``app.state.token_verifier``
+would check the auth service's (end-to-end tests get real ones from the auth service)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Generator
+from typing import Any
+
+import httpx
+
+from services.auth.keys import SigningKeys, new_key
+from shared.auth import TokenVerifier
+
+ISSUER, AUDIENCE = "http://auth.test", "http://fhir.test/fhir"
+KEYS = SigningKeys([new_key()])
+UPLOAD = "system/Bundle.c"
+
+
+def verifier() -> TokenVerifier:
+    return TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=KEYS.public_jwks())
+
+
+def system_token(hospital: str | None, scope: str = UPLOAD, ttl_s: int = 300) -> str:
+    """An access token of hospital ``hospital``'s system (``None``: no hospital claim)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "exp": now + ttl_s,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+        "sub": f"hosp-{hospital}",
+        "client_id": f"hosp-{hospital}",
+        "scope": scope,
+    }
+    if hospital is not None:
+        claims["hospital"] = hospital
+    return KEYS.sign(claims, "at+jwt")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+class SystemAuth(httpx.Auth):
+    """``HttpUploader``'s ``auth``: hospital ``code``'s system token on every request."""
+
+    def __init__(self, code: str, scope: str = UPLOAD) -> None:
+        self.token = system_token(code, scope)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        request.headers["authorization"] = f"Bearer {self.token}"
+        yield request
