@@ -20,7 +20,7 @@ from typing import Any
 from healthlink_adapter.signing import check_public_jwk
 
 from services.portal.hospitals import HospitalDeps, HospitalSession, as_hospital
-from shared.errors import InvalidInput, NotFound
+from shared.errors import HealthLinkError, InvalidInput, NotFound
 
 KEY_WAIT_S = 10.0  # how long a rotation waits for query and ingest to take the new key
 KEY_POLL_S = 0.2
@@ -117,11 +117,16 @@ async def rotate_admin_key(deps: HospitalDeps, session_id: str | None) -> dict[s
 
 
 async def _taken(deps: HospitalDeps, s: HospitalSession) -> bool:
-    """Poll until query and ingest take the session's key (bounded by ``KEY_WAIT_S``)."""
+    """Poll until query and ingest take the session's key (bounded by ``KEY_WAIT_S``);
+    consent has made the key, so no error here may keep it from being shown."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + KEY_WAIT_S
-    while not await deps.api.key_taken(s.key, s.hospital):
+    while True:
+        try:
+            if await deps.api.key_taken(s.key, s.hospital):
+                return True
+        except HealthLinkError:  # a service not answering: the new key is shown all the same
+            pass
         if loop.time() >= deadline:
             return False
         await asyncio.sleep(KEY_POLL_S)
-    return True

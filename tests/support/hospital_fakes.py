@@ -71,6 +71,7 @@ class FakeHospitalApi:
     # event after ``lag`` more polls (``key_taken``)
     known: dict[str, str] = field(default_factory=dict)
     lag: int = 0
+    probes_down: bool = False  # query or ingest not answering ``key_taken``
     calls: list[tuple[str, str, str]] = field(default_factory=list)
     page_size: int = 50
     down: bool = False
@@ -122,6 +123,8 @@ class FakeHospitalApi:
         return self.keys[code]
 
     async def key_taken(self, key: str, code: str) -> bool:
+        if self.probes_down:
+            raise Unavailable("the ingest service does not answer")
         if self.lag > 0:
             self.lag -= 1
         else:

@@ -190,6 +190,17 @@ async def test_a_new_key_the_services_have_not_yet_taken_does_not_end_the_sessio
     assert (r.status_code, r.json()["error"]) == (401, "signed-out")
 
 
+async def test_a_new_admin_key_is_shown_even_when_a_service_does_not_answer_the_check(
+    client: httpx.AsyncClient, backends: FakeHospitalApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hospital_keys, "KEY_WAIT_S", 0.05)
+    csrf = {"x-csrf-token": await signed_in(client)}
+    backends.probes_down = True
+    r = await client.post("/api/hospital/admin-key", headers=csrf)
+    assert r.status_code == 201 and r.json()["taken"] is False, r.text
+    assert r.json()["admin_key"] == backends.keys[HOSPITAL]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
