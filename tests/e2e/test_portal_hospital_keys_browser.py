@@ -135,23 +135,23 @@ def make_a_key(driver: WebDriver, url: str, key: str, old_kid: str, shots: Path)
     # a private key pasted is refused on the page (never sent); a kid in use by consent
     fill(driver, "jwk", json.dumps(private_jwk(HOSPITAL)))
     click(driver, "#paste-submit")
-    text_in(wait, "#keys-error", "That is a private key")
+    text_in(wait, "#paste-error", "That is a private key")
     assert driver.find_element(By.ID, "jwk").get_attribute("value") == ""
     clash = {**public_key("10670"), "kid": old_kid}  # another key under the kid in use
     fill(driver, "jwk", json.dumps(clash))
     click(driver, "#paste-submit")
-    text_in(wait, "#keys-error", "Another key is already registered under that kid")
+    text_in(wait, "#paste-error", "Another key is already registered under that kid")
     fill(driver, "jwk", "")
 
     # a key pair made in the browser: the private key saved, the public half registered
     click(driver, "#generate")
-    text_in(wait, "#keys-done", "Health Link never had it")
-    assert not driver.find_element(By.ID, "keys-error").is_displayed()
+    text_in(wait, "#generate-done", "Health Link never had it")
+    assert not driver.find_element(By.ID, "paste-error").is_displayed()
     cards = driver.find_elements(By.CSS_SELECTOR, "#key-list li")
     kid = next(
         str(c.get_attribute("data-kid")) for c in cards if c.get_attribute("data-kid") != old_kid
     )
-    assert kid in driver.find_element(By.ID, "keys-done").text
+    assert kid in driver.find_element(By.ID, "generate-done").text
     assert driver.find_element(By.ID, "save-again").is_displayed()
     fits_the_phone(driver)
     driver.save_screenshot(str(shots / "hospital-keys-en.png"))

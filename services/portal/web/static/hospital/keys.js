@@ -2,12 +2,15 @@
 // this browser, or a public JWK pasted; remove one, after a confirmation that warns when
 // it is the last), and a new admin key shown once (the portal's session switches to it).
 // The private half of a key made here is saved to a file on this device and never sent.
-import { $, api, button, el, formError, formatDate, handled, state, t } from '../common/page.js';
+import { $, api, button, el, formError, formatDate, handled, showError, state, t } from '../common/page.js';
 import { canMakeKeys, forgetFile, keyFile, newKeyPair, save } from './keycrypto.js';
 
 // `keys`: the signing keys shown; `confirm`: the change waiting for a yes ({kind:
 // 'remove', kid} or {kind: 'rotate'}); `file`: the last key pair's private key file;
 // `adminKey`: the new admin key, until staff hide it; `done`: the last change's message
+// ({where, key, vars}: each part of the screen — keys, generate, paste, admin — has its
+// own message and error boxes, next to what was done, so a phone shows them in view)
+const PARTS = ['keys', 'generate', 'paste', 'admin'];
 const view = { keys: null, confirm: null, file: null, adminKey: null, taken: true, done: null };
 
 export function forgetKeys() {
@@ -22,13 +25,16 @@ export async function loadKeys() {
 
 function busy() { $('main').setAttribute('aria-busy', 'true'); }
 
-// a change, then the keys again; `done`: its message (a key and its values)
-async function change(call, done, render) {
+// a change made in part `where` of the screen, then the keys again; `done`: its message
+// (a key and its values)
+async function change(where, call, done, render) {
   busy();
   view.done = null;
+  for (const part of PARTS) if (part !== where) showError(part + '-error', null);
   const result = await call();
-  if (await handled(result, 'keys-error')) {
-    view.done = done(result.body);
+  if (await handled(result, where + '-error')) {
+    const message = done(result.body);
+    view.done = message && { where, ...message };
     await loadKeys();
   }
   render();
@@ -63,18 +69,18 @@ function keyItem(key, render) {
 
 async function removeKey(kid, render) {
   view.confirm = null;
-  await change(() => api('DELETE', '/signing-keys/' + encodeURIComponent(kid)), () => ({ key: 'keys.removed', vars: { kid } }), render);
+  await change('keys', () => api('DELETE', '/signing-keys/' + encodeURIComponent(kid)), () => ({ key: 'keys.removed', vars: { kid } }), render);
   $('generate').focus();
 }
 
 async function generate(render) {
-  if (!canMakeKeys()) { formError('keys-error', 'no-webcrypto'); render(); return; }
+  if (!canMakeKeys()) { formError('generate-error', 'no-webcrypto'); render(); return; }
   busy();
   const pair = await newKeyPair();
   forgetFile(view.file);
   view.file = keyFile(state.session.hospital, pair);
   save(view.file);  // the private key goes to this device only
-  const result = await change(() => api('POST', '/signing-keys', { jwk: pair.publicJwk }),
+  const result = await change('generate', () => api('POST', '/signing-keys', { jwk: pair.publicJwk }),
     () => ({ key: 'keys.generated', vars: { kid: pair.kid, file: view.file.name } }), render);
   if (!result.ok) { forgetFile(view.file); view.file = null; render(); }
   $(result.ok ? 'save-again' : 'generate').focus();
@@ -84,12 +90,12 @@ async function paste(event, render) {
   event.preventDefault();
   let jwk;
   try { jwk = JSON.parse($('jwk').value); } catch (err) { jwk = null; }
-  if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) { formError('keys-error', 'not-json'); render(); $('jwk').focus(); return; }
+  if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) { formError('paste-error', 'not-json'); render(); $('jwk').focus(); return; }
   if ('d' in jwk || (Array.isArray(jwk.keys) && jwk.keys.some((k) => k && 'd' in k))) {
     $('jwk').value = '';  // a private key is not kept on the page, nor sent
-    formError('keys-error', 'private-key'); render(); $('jwk').focus(); return;
+    formError('paste-error', 'private-key'); render(); $('jwk').focus(); return;
   }
-  const result = await change(() => api('POST', '/signing-keys', { jwk }), (body) => ({ key: 'keys.added', vars: { kid: body.kid } }), render);
+  const result = await change('paste', () => api('POST', '/signing-keys', { jwk }), (body) => ({ key: 'keys.added', vars: { kid: body.kid } }), render);
   if (result.ok) $('jwk').value = '';
   $('jwk').focus();
 }
@@ -97,7 +103,7 @@ async function paste(event, render) {
 async function rotate(render) {
   view.confirm = null;
   view.adminKey = null;
-  const result = await change(() => api('POST', '/admin-key'), () => null, render);
+  const result = await change('admin', () => api('POST', '/admin-key'), () => null, render);
   if (!result.ok) { $('rotate').focus(); return; }
   view.adminKey = result.body.admin_key;
   view.taken = result.body.taken;
@@ -123,8 +129,11 @@ function hideKey(render) {
 export function renderKeys(render) {
   $('key-list').replaceChildren(...(view.keys || []).map((key) => keyItem(key, render)));
   $('keys-none').hidden = !view.keys || view.keys.length > 0;
-  $('keys-done').hidden = !view.done;
-  $('keys-done').textContent = view.done ? t(view.done.key, view.done.vars) : '';
+  for (const part of ['keys', 'generate', 'paste']) {
+    const shown = view.done && view.done.where === part ? view.done : null;
+    $(part + '-done').hidden = !shown;
+    $(part + '-done').textContent = shown ? t(shown.key, shown.vars) : '';
+  }
   $('save-again').hidden = !view.file;
   if (view.file) { $('save-again').href = view.file.url; $('save-again').download = view.file.name; }
   $('generate').disabled = !canMakeKeys();
