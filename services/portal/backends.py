@@ -35,6 +35,11 @@ CODES_BY_TEXT = (
     (404, "Medical Council registry", "unknown-licence"),
     (404, "set-aside upload", "letter-not-found"),
     (409, "already registered", "already-registered"),
+    (404, "no signing key", "key-not-found"),
+    (409, "another key with kid", "kid-in-use"),
+    (409, "signing keys; remove", "too-many-keys"),
+    (400, "signing key refused", "invalid-key"),
+    (422, "signing key refused", "invalid-key"),
 )
 KINDS: dict[int, type[HealthLinkError]] = {
     400: InvalidInput,

@@ -14,19 +14,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
-from services.portal import hospitals
+from services.portal import hospital_keys, hospitals
 from services.portal.hospitals import HospitalDeps, HospitalSession
 from services.portal.page_sessions import Language, PageSessions, remember_language
 from services.portal.pages import serve_page
 
 HOSPITAL_COOKIE = "hl_hospital"
 COOKIE_PATH = "/api/hospital"
-SCREENS = ("physicians", "uploads", "requests")
+SCREENS = ("physicians", "uploads", "requests", "keys")
 
 router = APIRouter(prefix="/api/hospital", tags=["hospital console"])
 pages = APIRouter(include_in_schema=False)
 
 LicencePath = Annotated[str, Path(pattern=r"^\d{3,8}$", description="Medical Council licence")]
+KidPath = Annotated[str, Path(pattern=r"^[\x21-\x7e]{1,64}$", description="a signing key's kid")]
 LetterPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$", description="a dead letter")]
 Cursor = Annotated[
     str, Query(pattern=r"^[A-Za-z0-9_-]{0,4096}$", description="the `next` of the page before")
@@ -42,6 +43,13 @@ class SignIn(BaseModel):
 
 class Physician(BaseModel):
     licence: str = Field(pattern=r"^\d{3,8}$", description="Medical Council licence number")
+
+
+class NewSigningKey(BaseModel):
+    jwk: dict[str, Any] = Field(
+        description="the public JWK (EC P-256, with a kid), or a JWK set holding one; "
+        "a private key is refused (422 private-key) and never sent on"
+    )
 
 
 PAGE: PageSessions[HospitalSession] = PageSessions("hospital_deps", HOSPITAL_COOKIE, COOKIE_PATH)
@@ -126,6 +134,33 @@ async def read_data_requests(
     """The data requests Health Link made of this hospital, oldest first, a page at a time
     (``cursor``: the ``next`` of the page before)."""
     return await hospitals.data_requests(deps, sid, cursor)
+
+
+@router.get("/signing-keys")
+async def read_signing_keys(deps: HospitalDepsDep, sid: Sid) -> dict[str, Any]:
+    """This hospital's upload signing keys (public halves): ``{hospital, keys: [{kid, …}]}``."""
+    return await hospital_keys.signing_keys(deps, sid)
+
+
+@router.post("/signing-keys", status_code=status.HTTP_201_CREATED, dependencies=Csrf)
+async def create_signing_key(body: NewSigningKey, deps: HospitalDepsDep, sid: Sid) -> Answer:
+    """Register a public signing key (consent ``POST /hospitals/{code}/signing-keys``):
+    422 ``invalid-key``/``private-key``/``kid-dash``, 409 ``kid-in-use``/``too-many-keys``."""
+    return await hospital_keys.add_signing_key(deps, sid, body.jwk)
+
+
+@router.delete("/signing-keys/{kid}", dependencies=Csrf)
+async def delete_signing_key(kid: KidPath, deps: HospitalDepsDep, sid: Sid) -> Answer:
+    """Remove a signing key: uploads signed with it are set aside from the next one on
+    (404 ``key-not-found``)."""
+    return await hospital_keys.remove_signing_key(deps, sid, kid)
+
+
+@router.post("/admin-key", status_code=status.HTTP_201_CREATED, dependencies=Csrf)
+async def create_admin_key(deps: HospitalDepsDep, sid: Sid) -> Answer:
+    """A new admin key, in this answer only (``admin_key``); the session switches to it;
+    ``taken``: query and ingest take it already."""
+    return await hospital_keys.rotate_admin_key(deps, sid)
 
 
 serve_page(pages, "/hospital", "hospital", SCREENS)

@@ -2,7 +2,9 @@
 portal's session holds): query's roster API, consent's hospital list, and the hospital's
 own set-aside uploads and data requests on ingest (``shared/hospital_letters.py``; ingest
 is the service that may send an upload back to its topic; ``GET /hospitals/{code}/
-data-requests``, services/ingest/datarequests.py).
+data-requests``, services/ingest/datarequests.py), and the hospital's credentials on
+consent (``services/consent/keys_api.py``: rotate the admin key, add and remove signing
+keys, each with the current admin key).
 
 ``HospitalApi`` is the port (tests use ``tests/support/hospital_fakes.py``).
 """
@@ -10,8 +12,10 @@ data-requests``, services/ingest/datarequests.py).
 from __future__ import annotations
 
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from services.portal.backends import JsonServices
+from services.portal.errors import NotSignedIn
 
 
 class HospitalApi(Protocol):
@@ -28,6 +32,14 @@ class HospitalApi(Protocol):
     async def retry(self, key: str, code: str, letter_id: str) -> list[str]: ...
 
     async def data_requests(self, key: str, code: str, cursor: str) -> dict[str, Any]: ...
+
+    async def add_signing_key(self, key: str, code: str, jwk: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def remove_signing_key(self, key: str, code: str, kid: str) -> dict[str, Any]: ...
+
+    async def rotate_admin_key(self, key: str, code: str) -> str: ...
+
+    async def key_taken(self, key: str, code: str) -> bool: ...
 
 
 class HttpHospitalApi(JsonServices):
@@ -73,3 +85,31 @@ class HttpHospitalApi(JsonServices):
         path = f"/hospitals/{code}/data-requests"
         body: dict[str, Any] = await self._call("GET", "ingest", path, key, params=params)
         return body
+
+    async def add_signing_key(self, key: str, code: str, jwk: dict[str, Any]) -> dict[str, Any]:
+        """Register a public signing key; the hospital's state with every key."""
+        path = f"/hospitals/{code}/signing-keys"
+        body: dict[str, Any] = await self._call("POST", "consent", path, key, json=jwk)
+        return body
+
+    async def remove_signing_key(self, key: str, code: str, kid: str) -> dict[str, Any]:
+        """Remove the signing key ``kid`` (any ASCII: quoted into the path)."""
+        path = f"/hospitals/{code}/signing-keys/{quote(kid, safe='')}"
+        body: dict[str, Any] = await self._call("DELETE", "consent", path, key)
+        return body
+
+    async def rotate_admin_key(self, key: str, code: str) -> str:
+        """A new admin key from consent (shown this once); the old one is refused next."""
+        body = await self._call("POST", "consent", f"/hospitals/{code}/admin-key", key)
+        return str(body["admin_key"])
+
+    async def key_taken(self, key: str, code: str) -> bool:
+        """Whether query and ingest take ``key`` already (they learn a rotated key from
+        consent's event, a moment after consent answers)."""
+        try:
+            await self._call("GET", "query", f"/hospitals/{code}/physicians", key)
+            path = f"/hospitals/{code}/deadletters"
+            await self._call("GET", "ingest", path, key, params={"limit": "1"})
+        except NotSignedIn:
+            return False
+        return True

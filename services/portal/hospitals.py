@@ -20,7 +20,7 @@ from healthlink_adapter.contract import UPLOAD_ID_HEADER
 from services.portal.errors import NotSignedIn, SignInRefused
 from services.portal.hospital_backends import HospitalApi
 from services.portal.repository import PageDeps, as_signed_in
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, Transient
 
 T = TypeVar("T")
 # What the console shows of a set-aside upload (no payload: its size and resource counts).
@@ -28,6 +28,16 @@ LETTER_FIELDS = ("id", "reason", "detail", "time", "status", "retried_at")
 # ingest's pages without this hospital's letters followed before answering (each scans at
 # most 2,000 letters): the screen says "none" only at the topic's end
 EMPTY_PAGES = 4
+# after the console rotated the admin key, a service's refusal of the new key is "not yet
+# taken" (it learns the key from consent's event) for this long, not the session's end
+GRACE_S = 60.0
+
+
+class KeyNotYetTaken(Transient):
+    """A service still refuses the admin key made a moment ago (code ``key-not-yet-taken``)."""
+
+    code = "key-not-yet-taken"
+    retry_after_s = 2
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class HospitalSession:
     name: str
     csrf: str
     expires_at: float
+    key_changed_at: float | None = None  # when the console last rotated the admin key
 
 
 @dataclass(kw_only=True)
@@ -66,10 +77,21 @@ async def sign_in(deps: HospitalDeps, code: str, key: str) -> tuple[str, Hospita
     return await deps.sessions.open(session), session
 
 
-async def _as_hospital(
+async def as_hospital(
     deps: HospitalDeps, session_id: str | None, call: Callable[[HospitalSession], Awaitable[T]]
 ) -> T:
-    return await as_signed_in(deps.sessions, session_id, call, "sign in first")
+    """``call`` with the signed-in hospital's session; a refused key ends the session,
+    unless the console rotated it less than ``GRACE_S`` ago (``KeyNotYetTaken``)."""
+
+    async def graced(s: HospitalSession) -> T:
+        try:
+            return await call(s)
+        except NotSignedIn:
+            if s.key_changed_at is not None and deps.clock() - s.key_changed_at < GRACE_S:
+                raise KeyNotYetTaken("the new admin key is still reaching the services") from None
+            raise
+
+    return await as_signed_in(deps.sessions, session_id, graced, "sign in first")
 
 
 def _roster(code: str, physicians: list[str]) -> dict[str, Any]:
@@ -80,7 +102,7 @@ async def roster(deps: HospitalDeps, session_id: str | None) -> dict[str, Any]:
     async def read(s: HospitalSession) -> dict[str, Any]:
         return _roster(s.hospital, await deps.api.roster(s.key, s.hospital))
 
-    return await _as_hospital(deps, session_id, read)
+    return await as_hospital(deps, session_id, read)
 
 
 async def add_physician(deps: HospitalDeps, session_id: str | None, licence: str) -> dict[str, Any]:
@@ -92,7 +114,7 @@ async def add_physician(deps: HospitalDeps, session_id: str | None, licence: str
             raise Conflict(f"licence {licence} is already on the roster", code="already-on-roster")
         return _roster(s.hospital, await deps.api.add_physician(s.key, s.hospital, licence))
 
-    return await _as_hospital(deps, session_id, add)
+    return await as_hospital(deps, session_id, add)
 
 
 async def remove_physician(
@@ -105,7 +127,7 @@ async def remove_physician(
             raise NotFound(f"licence {licence} is not on the roster", code="not-on-list")
         return _roster(s.hospital, await deps.api.remove_physician(s.key, s.hospital, licence))
 
-    return await _as_hospital(deps, session_id, remove)
+    return await as_hospital(deps, session_id, remove)
 
 
 def letter_view(entry: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +157,7 @@ async def set_aside(deps: HospitalDeps, session_id: str | None, cursor: str = ""
         entries.sort(key=lambda e: e["status"] != "pending")
         return {"hospital": s.hospital, "entries": entries, "next": page["next"]}
 
-    return await _as_hospital(deps, session_id, read)
+    return await as_hospital(deps, session_id, read)
 
 
 async def retry(deps: HospitalDeps, session_id: str | None, letter_id: str) -> dict[str, Any]:
@@ -145,7 +167,7 @@ async def retry(deps: HospitalDeps, session_id: str | None, letter_id: str) -> d
         done = await deps.api.retry(s.key, s.hospital, letter_id)
         return {"id": letter_id, "retried": letter_id in done}
 
-    return await _as_hospital(deps, session_id, send)
+    return await as_hospital(deps, session_id, send)
 
 
 REQUEST_FIELDS = ("id", "patient", "reason", "time")
@@ -161,4 +183,4 @@ async def data_requests(deps: HospitalDeps, session_id: str | None, cursor: str)
         return {"hospital": s.hospital, "requests": found, "next": page.get("next"),
                 "more": bool(page.get("more"))}  # fmt: skip
 
-    return await _as_hospital(deps, session_id, read)
+    return await as_hospital(deps, session_id, read)

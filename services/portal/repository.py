@@ -45,6 +45,8 @@ class Sessions(Protocol[S]):
 
     async def close(self, session_id: str) -> None: ...
 
+    async def replace(self, session_id: str, session: S) -> None: ...
+
 
 @dataclass(kw_only=True)
 class PageDeps(Generic[S]):
@@ -90,6 +92,11 @@ class MemorySessions(Generic[S]):
 
     async def close(self, session_id: str) -> None:
         self._by_key.pop(_key(session_id), None)
+
+    async def replace(self, session_id: str, session: S) -> None:
+        """The session under ``session_id`` is now ``session`` (a credential changed)."""
+        if _key(session_id) in self._by_key:
+            self._by_key[_key(session_id)] = session
 
 
 async def as_signed_in(

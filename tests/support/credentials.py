@@ -59,3 +59,9 @@ async def know(view: ConsentProjection, *codes: str, role: Role = "provider") ->
     for code in codes:
         state = credentialed(HospitalState(code=code, name=f"H{code}", role=role))
         await view.on_hospital_event(envelope(HospitalRegistered(version=1, state=state), code))
+
+
+def private_jwk(code: str) -> dict[str, Any]:
+    """Hospital ``code``'s private key as a JWK (what must never be pasted as a public one)."""
+    key = signing_key(code)
+    return key.as_dict(private=True) | {"kid": key.kid}

@@ -1,6 +1,6 @@
 """The hospital console's back ends in memory (the ``HospitalApi`` port): consent's
-hospital list, query's roster API and a hospital's set-aside uploads on ingest, each
-refusing as the services do (``backends.outcome_error``)."""
+hospital list and key API, query's roster API and a hospital's set-aside uploads on
+ingest, each refusing as the services do (``backends.outcome_error``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from healthlink_adapter.signing import check_public_jwk, new_key, public_jwk
 
 from services.portal.app import create_app
 from services.portal.backends import outcome_error
@@ -26,6 +27,7 @@ KEY = "a" * 64  # the hospital's admin key
 OTHER, OTHER_KEY = "13781", "b" * 64
 SIGN_IN = {"hospital": HOSPITAL, "key": KEY}
 REGISTRY = ("10001", "10002", "10003")  # licences of the Medical Council mirror
+SIGNING_KEY = public_jwk(new_key("site-a-2026"))  # 10670's key at the start
 
 
 def letter(n: int, reason: str = "no-consent", retried_at: str | None = None) -> dict[str, Any]:
@@ -62,22 +64,72 @@ class FakeHospitalApi:
     letters: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {HOSPITAL: [letter(1), letter(2, "invalid-resource", "x")]}
     )
+    signing_keys: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {HOSPITAL: [dict(SIGNING_KEY)]}
+    )
+    # query's and ingest's view of the admin keys: they learn a rotated one from consent's
+    # event after ``lag`` more polls (``key_taken``)
+    known: dict[str, str] = field(default_factory=dict)
+    lag: int = 0
+    probes_down: bool = False  # query or ingest not answering ``key_taken``
     calls: list[tuple[str, str, str]] = field(default_factory=list)
     page_size: int = 50
     down: bool = False
     clock: Seconds = field(default_factory=Seconds)  # the portal's, for its sessions
 
-    def _admin(self, what: str, key: str, code: str) -> None:
+    def _admin(self, what: str, key: str, code: str, at: str = "query") -> None:
+        """``key`` as ``at`` knows the hospital (consent: at once; query and ingest:
+        ``known``, once they learned it)."""
         self.calls.append((what, key, code))
         if self.down:
             raise Unavailable("the query service does not answer")
-        if self.keys.get(code) != key:
+        held = self.keys.get(code) if at == "consent" else self.known.get(code, self.keys.get(code))
+        if held != key:
             raise outcome_error(401, "this hospital's admin key is required")
 
     async def hospital(self, code: str) -> dict[str, Any]:
         if code not in self.keys:
             raise outcome_error(404, f"hospital {code} is not a participating hospital")
-        return {"code": code, "name": NAME if code == HOSPITAL else "Ramathibodi Hospital"}
+        name = NAME if code == HOSPITAL else "Ramathibodi Hospital"
+        return {"code": code, "name": name, "signing_keys": self.signing_keys.get(code, [])}
+
+    async def add_signing_key(self, key: str, code: str, jwk: dict[str, Any]) -> dict[str, Any]:
+        self._admin("add-key", key, code, "consent")
+        try:
+            added = check_public_jwk(jwk) | {"alg": "ES256", "use": "sig"}
+        except ValueError as exc:
+            raise outcome_error(400, f"signing key refused: {exc}") from None
+        held = self.signing_keys.setdefault(code, [])
+        if any(k["kid"] == added["kid"] and k != added for k in held):
+            raise outcome_error(409, f"hospital {code} has another key with kid {added['kid']!r}")
+        if added not in held:
+            if len(held) >= 10:
+                raise outcome_error(409, "at most 10 signing keys; remove an old one")
+            held.append(added)
+        return await self.hospital(code)
+
+    async def remove_signing_key(self, key: str, code: str, kid: str) -> dict[str, Any]:
+        self._admin("remove-key", key, code, "consent")
+        held = self.signing_keys.get(code, [])
+        if not any(k["kid"] == kid for k in held):
+            raise outcome_error(404, f"hospital {code} has no signing key {kid!r}")
+        self.signing_keys[code] = [k for k in held if k["kid"] != kid]
+        return await self.hospital(code)
+
+    async def rotate_admin_key(self, key: str, code: str) -> str:
+        self._admin("admin-key", key, code, "consent")
+        self.known.setdefault(code, key)  # query and ingest still hold the old one
+        self.keys[code] = f"rotated-{len(self.calls):02d}-" + "k" * 40
+        return self.keys[code]
+
+    async def key_taken(self, key: str, code: str) -> bool:
+        if self.probes_down:
+            raise Unavailable("the ingest service does not answer")
+        if self.lag > 0:
+            self.lag -= 1
+        else:
+            self.known.pop(code, None)
+        return self.known.get(code, self.keys.get(code)) == key
 
     async def roster(self, key: str, code: str) -> list[str]:
         self._admin("roster", key, code)

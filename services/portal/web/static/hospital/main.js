@@ -1,14 +1,15 @@
 // The hospital console: hospital staff sign in with the hospital's code and admin key,
 // then keep the roster (add a physician by licence, remove one) and see this hospital's
-// set-aside uploads with their reasons (send one again), and the data requests Health Link
-// made of the hospital (a page at a time). Thai and English; every string
+// set-aside uploads with their reasons (send one again), the data requests Health Link
+// made of the hospital (a page at a time), and its keys (keys.js). Thai and English; every string
 // comes from /i18n/hospital.<lang>.json. The admin key stays in the portal.
 import {
   $, api, button, el, enter, formatDate, formError, go, handled, renderError, signIn,
   signedIn, startPage, state, t, tOr, translatePage,
 } from '../common/page.js';
+import { bindKeys, forgetKeys, loadKeys, renderKeys } from './keys.js';
 
-const SCREENS = ['physicians', 'uploads', 'requests'];
+const SCREENS = ['physicians', 'uploads', 'requests', 'keys'];
 // what the screens show; `done`: the last change's message per screen (a key, its
 // values and a time, so a language switch re-translates it); `next`: the cursor of the
 // uploads' next page (they come a page at a time, oldest letters first); the data
@@ -18,6 +19,7 @@ const data = { roster: null, uploads: null, next: null, requests: null, requests
 async function forget() {
   data.roster = null; data.uploads = null; data.next = null;
   data.requests = null; data.requestsNext = null; data.done = {};
+  forgetKeys();
 }
 
 async function loadRoster() {
@@ -54,6 +56,7 @@ async function loadScreen() {
   if (!signedIn()) return;
   if (state.screen === 'physicians') await loadRoster();
   else if (state.screen === 'requests') await loadRequests();
+  else if (state.screen === 'keys') await loadKeys();
   else await loadUploads();
 }
 
@@ -134,6 +137,7 @@ function render() {
   $('requests-more').hidden = !data.requestsNext;
   renderDone('roster-done', 'physicians');
   renderDone('uploads-done', 'uploads');
+  renderKeys(render);
   $('main').setAttribute('aria-busy', 'false');
 }
 
@@ -189,5 +193,6 @@ document.addEventListener('DOMContentLoaded', () => startPage({
     $('uploads-more').addEventListener('click', moreUploads);
     $('requests-refresh').addEventListener('click', () => go('requests', false));
     $('requests-more').addEventListener('click', moreRequests);
+    bindKeys(render);
   },
 }));
