@@ -8,8 +8,6 @@ import base64
 import hashlib
 import re
 import secrets
-import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from joserfc import jwt
+from healthlink_adapter.smart import token_form
 from joserfc.jwk import ECKey
 
 from services.auth.app import build_deps
@@ -87,27 +85,9 @@ def public_jwks(key: ECKey) -> dict[str, Any]:
     return {"keys": [key.as_dict(private=False) | {"kid": key.kid}]}
 
 
-def assertion(key: ECKey, client_id: str, audience: str, *, lifetime_s: int = 240) -> str:
-    """A private_key_jwt client assertion (RFC 7523, SMART Backend Services)."""
-    now = int(time.time())
-    claims = {
-        "iss": client_id,
-        "sub": client_id,
-        "aud": audience,
-        "exp": now + lifetime_s,
-        "iat": now,
-        "jti": uuid.uuid4().hex,
-    }
-    return jwt.encode({"alg": "ES256", "kid": str(key.kid), "typ": "JWT"}, claims, key)
-
-
 def backend_form(key: ECKey, client_id: str, token_url: str, scope: str) -> dict[str, str]:
-    return {
-        "grant_type": "client_credentials",
-        "scope": scope,
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "client_assertion": assertion(key, client_id, token_url),
-    }
+    """A SMART Backend Services token request, as the hospital adapter makes it."""
+    return token_form(key, client_id, token_url, scope)
 
 
 def pkce() -> tuple[str, str]:
