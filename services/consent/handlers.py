@@ -155,8 +155,7 @@ async def change(
             events.append(record(version + 1))
         stored = step.state.model_dump(mode="json")
         if await deps.repo.save(kind, key, version, stored, events, step.fields):
-            for sent in events:
-                await publish_stored(deps, kind, key, sent)
+            await publish_stored(deps, kind, key, *events)
             return Stored(version + 1, stored, changed=True)
     raise ConcurrentChange("too many concurrent changes; try again")
 
@@ -170,24 +169,40 @@ async def publish_record(deps: Deps, envelope: Envelope) -> None:
         raise Transient("the security log is unavailable; try again") from exc
 
 
-async def publish_stored(deps: Deps, kind: str, key: str, envelope: Envelope) -> None:
-    await deps.publisher.publish(topic_of(envelope), envelope)
-    await deps.marks.clear(deps.repo.published(kind, key, envelope.id))
+async def publish_stored(deps: Deps, kind: str, key: str, *envelopes: Envelope) -> None:
+    """Publish one write's events, then clear them from ``key``'s outbox in one write.
+
+    The first (the state change) goes alone and is acknowledged before the rest, which
+    follow from it (data requests to one topic per hospital, an operator's action) and
+    go together: one broker round trip for all of them rather than one each. If any
+    fails, all stay in the outbox for the relay (a duplicate changes nothing).
+    """
+    first, *rest = envelopes
+    await deps.publisher.publish(topic_of(first), first)
+    sends = [deps.publisher.publish(topic_of(e), e) for e in rest]
+    for failed in await asyncio.gather(*sends, return_exceptions=True):
+        if isinstance(failed, BaseException):
+            raise failed
+    await deps.marks.clear(deps.repo.published(kind, key, *(e.id for e in envelopes)))
 
 
 async def relay(deps: Deps, grace: timedelta = RELAY_GRACE) -> int:
-    """Publish whatever a crash left in an outbox; returns how many.
+    """Publish whatever a crash left in an outbox, one by one, in order; returns how many.
 
     Events younger than ``grace`` are left to the request that is publishing them.
     """
     sent = 0
     cutoff = deps.clock() - grace
     for kind in KINDS:
+        due: dict[str, list[Envelope]] = {}
         for key, envelope in await deps.repo.pending(kind):
-            if envelope.time > cutoff:
-                continue
-            await publish_stored(deps, kind, key, envelope)
-            sent += 1
+            if envelope.time <= cutoff:
+                due.setdefault(key, []).append(envelope)
+        for key, envelopes in due.items():
+            for envelope in envelopes:
+                await deps.publisher.publish(topic_of(envelope), envelope)
+            await deps.marks.clear(deps.repo.published(kind, key, *(e.id for e in envelopes)))
+            sent += len(envelopes)
     if sent:
         log.info("outbox relayed", events=sent)
     return sent
