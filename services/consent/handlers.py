@@ -88,6 +88,9 @@ class Deps:
     clock: Callable[[], datetime]
     verifier: Verifier = field(default_factory=DevVerifier)
     marks: Marks = field(default_factory=Marks)
+    # Hospital codes this process has read as registered. A hospital is never removed
+    # (suspended at most: still registered), so once seen it needs no further look-up.
+    registered: set[str] = field(default_factory=set)
 
 
 State = ConsentState | HospitalState
@@ -217,12 +220,15 @@ async def require_patient(deps: Deps, cid: str) -> dict[str, Any]:
 
 
 async def require_hospitals(deps: Deps, codes: set[str]) -> None:
+    """Every code is a registered hospital: those not seen before read together."""
     for code in sorted(codes):
         check_hcode(code)
-    for code in sorted(codes):
-        version, _ = await deps.repo.get("hospitals", code)
+    unseen = sorted(codes - deps.registered)
+    found = await asyncio.gather(*(deps.repo.get("hospitals", code) for code in unseen))
+    for code, (version, _) in zip(unseen, found, strict=True):
         if version == 0:
             raise HospitalNotFound(f"hospital {code} is not a participating hospital")
+        deps.registered.add(code)
 
 
 async def register_patient(deps: Deps, cid: str, birth_date: date) -> dict[str, Any]:

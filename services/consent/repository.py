@@ -227,7 +227,9 @@ class MongoConsentRepository:
         return [(doc["_id"], dict(doc["state"])) async for doc in cursor]
 
     async def providers(self) -> list[str]:
-        cursor = self._db.hospitals.find({"state.role": "provider", "state.active": True})
+        cursor = self._db.hospitals.find(
+            {"state.role": "provider", "state.active": True}, {"_id": 1}
+        )
         return [doc["_id"] async for doc in cursor]
 
     async def reserve_attempt(self, cid: str, day: str, limit: int) -> int | None:
