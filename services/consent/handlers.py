@@ -46,6 +46,7 @@ log = get_logger(__name__)
 SOURCE = "healthlink/consent"
 MAX_TRIES = 5
 RELAY_GRACE = timedelta(seconds=5)
+MARKS_IN_FLIGHT = 8  # background outbox clears at the database at once
 
 
 class Marks:
@@ -55,20 +56,27 @@ class Marks:
     is bookkeeping that the relay would otherwise redo (a duplicate event changes
     nothing: consumers apply states by version). So the service clears it after
     answering (``background``: one database write less on every change's path) and
-    waits for what is left when it stops; unit tests clear at once.
+    waits for what is left when it stops; unit tests clear at once. At most
+    ``in_flight`` background clears talk to the database at a time (the others wait
+    their turn), so a burst of changes cannot flood it with bookkeeping.
     """
 
-    def __init__(self, background: bool = False) -> None:
+    def __init__(self, background: bool = False, in_flight: int = MARKS_IN_FLIGHT) -> None:
         self._background = background
+        self._gate = asyncio.Semaphore(in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def clear(self, write: Awaitable[None]) -> None:
         if not self._background:
             await write
             return
-        task = asyncio.ensure_future(write)
+        task = asyncio.ensure_future(self._in_turn(write))
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    async def _in_turn(self, write: Awaitable[None]) -> None:
+        async with self._gate:
+            await write
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -311,3 +311,19 @@ async def test_a_change_whose_data_request_failed_stays_whole_in_the_outbox(
     assert await relay(deps) == 3
     assert await deps.repo.pending("consents") == []
     assert requests(deps) == {(CID, "10670"), (CID, "10671")}
+
+
+async def test_background_clears_reach_the_database_a_few_at_a_time() -> None:
+    marks, running, most = Marks(background=True, in_flight=2), 0, 0
+
+    async def write() -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    for _ in range(6):
+        await marks.clear(write())
+    await marks.drain()
+    assert most == 2 and running == 0
