@@ -1,8 +1,14 @@
-"""Revocation-to-enforcement latency: from the revoke request until the query service denies.
+"""Consent benchmarks: registration + consent throughput; revocation-to-enforcement latency.
 
-Each round: a new patient consents to a provider, a physician's read is polled
-until allowed, then the consent is revoked and the read is polled (10 ms apart)
-until the query service answers 403. The clock starts when the revoke request
+``registration_consent_per_s``: new patients register, verify (the development face
+scan) and grant consent to every one of ``HOSPITALS`` provider hospitals through the
+consent API, ``IN_FLIGHT`` patients at a time (as ``bench.scale``'s step 1); patients /
+elapsed seconds, with each step's p50 (``registration``, ``verification``,
+``consent_hospitals``) to show where a patient's time goes.
+
+``revoke_to_enforced``: each round a new patient consents to a provider, a physician's
+read is polled until allowed, then the consent is revoked and the read is polled (10 ms
+apart) until the query service answers 403. The clock starts when the revoke request
 is sent, so the figure includes the consent API, Kafka and the query projection.
 """
 
@@ -11,12 +17,20 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from typing import Any
+
+import httpx
 
 from bench.env import BenchEnv
-from bench.stats import summarise
-from tests.support.journey import eventually
+from bench.stats import percentile, summarise
+from shared.cid import random_cid
+from tests.support.journey import DEV_SCAN, auth, eventually
 
 ROUNDS = 50
+PATIENTS = 80  # registrations measured
+IN_FLIGHT = 8
+HOSPITALS = 20  # provider hospitals every patient consents to
+STEP = "consent_hospitals"
 WARM_UP = 3  # rounds not measured: connections and consumer fetch sessions settle
 POLL_S = 0.01
 TIMEOUT_S = 30.0
@@ -45,7 +59,51 @@ async def run(env: BenchEnv) -> dict[str, float]:
     source = await env.actors.hospital("10670", "Siriraj Hospital")
     reader = await env.actors.hospital("11535", "Chulalongkorn Hospital", role="consumer")
     doctor = await env.actors.physician(reader, "20001")
-    return await revoke_to_enforced(env, rng, doctor, source.code)
+    results = await revoke_to_enforced(env, rng, doctor, source.code)
+    codes = [source.code, *[f"{91001 + i}" for i in range(HOSPITALS - 1)]]
+    for code in codes[1:]:
+        await env.actors.hospital(code, f"Hospital {code}")
+    await registration_consent(env, rng, codes, IN_FLIGHT, IN_FLIGHT)  # warm-up
+    _, figures = await registration_consent(env, rng, codes)
+    return {**results, **figures}
+
+
+async def registration_consent(
+    env: BenchEnv,
+    rng: random.Random,
+    codes: list[str],
+    patients: int = PATIENTS,
+    in_flight: int = IN_FLIGHT,
+) -> tuple[list[str], dict[str, float]]:
+    """``patients`` registered, verified and consenting to ``codes``, ``in_flight`` at a
+    time: their CIDs, ``registration_consent_per_s`` and each step's p50."""
+    actors, gate = env.actors, asyncio.Semaphore(in_flight)
+    steps: dict[str, list[float]] = {s: [] for s in ("registration", "verification", STEP)}
+
+    async def timed(step: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        began = time.perf_counter()
+        r = await actors.http.request(method, actors.url("consent", path), **kwargs)
+        steps[step].append((time.perf_counter() - began) * 1000)
+        assert r.status_code in (200, 201), r.text
+        return r
+
+    async def one() -> str:
+        async with gate:
+            cid = random_cid(rng)
+            body = {"cid": cid, "birth_date": "1980-05-17"}
+            await timed("registration", "POST", "/patients", json=body)
+            r = await timed("verification", "POST", f"/patients/{cid}/verify", json=DEV_SCAN)
+            token = r.json()["access_token"]
+            path, grant = f"/patients/{cid}/consent/hospitals", {"hospitals": codes}
+            await timed(STEP, "POST", path, json=grant, headers=auth(token))
+            return cid
+
+    start = time.perf_counter()
+    cids = list(await asyncio.gather(*(one() for _ in range(patients))))
+    figures = {"registration_consent_per_s": round(patients / (time.perf_counter() - start), 2)}
+    for step, samples in steps.items():
+        figures[f"{step}_p50_ms"] = round(percentile(samples, 50), 2)
+    return cids, figures
 
 
 async def revoke_to_enforced(

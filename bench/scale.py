@@ -249,23 +249,6 @@ async def counts(env: BenchEnv) -> tuple[int, int]:
         await client.close()
 
 
-async def register(
-    env: BenchEnv, rng: random.Random, n: int, codes: list[str]
-) -> tuple[list[str], float]:
-    """``n`` patients registered, verified and consenting to ``codes``; patients/s."""
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def one() -> str:
-        async with gate:
-            cid, token = await env.actors.patient(rng)
-            await env.actors.consent(cid, token, codes)
-            return cid
-
-    start = time.perf_counter()
-    cids = list(await asyncio.gather(*(one() for _ in range(n))))
-    return cids, n / (time.perf_counter() - start)
-
-
 def spool(rng: random.Random, plan: RoundPlan, cids: list[str], codes: list[str], to: Path) -> None:
     """The round's uploads, one line each: hospital, CID, body (tab-separated)."""
     with to.open("wb") as out:
@@ -391,8 +374,9 @@ async def one_round(
     rng = random.Random(f"{settings.db_prefix}-{plan.number}-{time.time_ns()}")
     codes = list(hospitals)
     out: dict[str, float] = {}
-    cids, rate = await register(env, rng, plan.patients, codes)
-    out["registration_consent_per_s"] = round(rate, 2)
+    cids, figures = await consent.registration_consent(env, rng, codes, plan.patients, CONCURRENCY)
+    out.update(figures)
+    rate = figures["registration_consent_per_s"]
     print(f"[bench.scale] {plan.patients} patients at {rate:.1f}/s; spooling", flush=True)
     path = work / f"round-{plan.number}.spool"
     spool(rng, plan, cids, codes, path)

@@ -71,9 +71,9 @@ class MemoryConsentRepository:
     async def pending(self, kind: str) -> list[tuple[str, Envelope]]:
         return [(k, e) for k, d in sorted(self.docs[kind].items()) for e in d["outbox"]]
 
-    async def published(self, kind: str, key: str, event_id: str) -> None:
+    async def published(self, kind: str, key: str, *event_ids: str) -> None:
         doc = self.docs[kind][key]
-        doc["outbox"] = [e for e in doc["outbox"] if e.id != event_id]
+        doc["outbox"] = [e for e in doc["outbox"] if e.id not in event_ids]
 
     async def history(self, kind: str, key: str) -> list[Document]:
         doc = self.docs[kind].get(key)

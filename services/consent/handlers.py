@@ -46,6 +46,7 @@ log = get_logger(__name__)
 SOURCE = "healthlink/consent"
 MAX_TRIES = 5
 RELAY_GRACE = timedelta(seconds=5)
+MARKS_IN_FLIGHT = 8  # background outbox clears at the database at once
 
 
 class Marks:
@@ -55,20 +56,27 @@ class Marks:
     is bookkeeping that the relay would otherwise redo (a duplicate event changes
     nothing: consumers apply states by version). So the service clears it after
     answering (``background``: one database write less on every change's path) and
-    waits for what is left when it stops; unit tests clear at once.
+    waits for what is left when it stops; unit tests clear at once. At most
+    ``in_flight`` background clears talk to the database at a time (the others wait
+    their turn), so a burst of changes cannot flood it with bookkeeping.
     """
 
-    def __init__(self, background: bool = False) -> None:
+    def __init__(self, background: bool = False, in_flight: int = MARKS_IN_FLIGHT) -> None:
         self._background = background
+        self._gate = asyncio.Semaphore(in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def clear(self, write: Awaitable[None]) -> None:
         if not self._background:
             await write
             return
-        task = asyncio.ensure_future(write)
+        task = asyncio.ensure_future(self._in_turn(write))
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    async def _in_turn(self, write: Awaitable[None]) -> None:
+        async with self._gate:
+            await write
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -88,6 +96,9 @@ class Deps:
     clock: Callable[[], datetime]
     verifier: Verifier = field(default_factory=DevVerifier)
     marks: Marks = field(default_factory=Marks)
+    # Hospital codes this process has read as registered. A hospital is never removed
+    # (suspended at most: still registered), so once seen it needs no further look-up.
+    registered: set[str] = field(default_factory=set)
 
 
 State = ConsentState | HospitalState
@@ -155,8 +166,7 @@ async def change(
             events.append(record(version + 1))
         stored = step.state.model_dump(mode="json")
         if await deps.repo.save(kind, key, version, stored, events, step.fields):
-            for sent in events:
-                await publish_stored(deps, kind, key, sent)
+            await publish_stored(deps, kind, key, *events)
             return Stored(version + 1, stored, changed=True)
     raise ConcurrentChange("too many concurrent changes; try again")
 
@@ -170,24 +180,40 @@ async def publish_record(deps: Deps, envelope: Envelope) -> None:
         raise Transient("the security log is unavailable; try again") from exc
 
 
-async def publish_stored(deps: Deps, kind: str, key: str, envelope: Envelope) -> None:
-    await deps.publisher.publish(topic_of(envelope), envelope)
-    await deps.marks.clear(deps.repo.published(kind, key, envelope.id))
+async def publish_stored(deps: Deps, kind: str, key: str, *envelopes: Envelope) -> None:
+    """Publish one write's events, then clear them from ``key``'s outbox in one write.
+
+    The first (the state change) goes alone and is acknowledged before the rest, which
+    follow from it (data requests to one topic per hospital, an operator's action) and
+    go together: one broker round trip for all of them rather than one each. If any
+    fails, all stay in the outbox for the relay (a duplicate changes nothing).
+    """
+    first, *rest = envelopes
+    await deps.publisher.publish(topic_of(first), first)
+    sends = [deps.publisher.publish(topic_of(e), e) for e in rest]
+    for failed in await asyncio.gather(*sends, return_exceptions=True):
+        if isinstance(failed, BaseException):
+            raise failed
+    await deps.marks.clear(deps.repo.published(kind, key, *(e.id for e in envelopes)))
 
 
 async def relay(deps: Deps, grace: timedelta = RELAY_GRACE) -> int:
-    """Publish whatever a crash left in an outbox; returns how many.
+    """Publish whatever a crash left in an outbox, one by one, in order; returns how many.
 
     Events younger than ``grace`` are left to the request that is publishing them.
     """
     sent = 0
     cutoff = deps.clock() - grace
     for kind in KINDS:
+        due: dict[str, list[Envelope]] = {}
         for key, envelope in await deps.repo.pending(kind):
-            if envelope.time > cutoff:
-                continue
-            await publish_stored(deps, kind, key, envelope)
-            sent += 1
+            if envelope.time <= cutoff:
+                due.setdefault(key, []).append(envelope)
+        for key, envelopes in due.items():
+            for envelope in envelopes:
+                await deps.publisher.publish(topic_of(envelope), envelope)
+            await deps.marks.clear(deps.repo.published(kind, key, *(e.id for e in envelopes)))
+            sent += len(envelopes)
     if sent:
         log.info("outbox relayed", events=sent)
     return sent
@@ -202,12 +228,15 @@ async def require_patient(deps: Deps, cid: str) -> dict[str, Any]:
 
 
 async def require_hospitals(deps: Deps, codes: set[str]) -> None:
+    """Every code is a registered hospital: those not seen before read together."""
     for code in sorted(codes):
         check_hcode(code)
-    for code in sorted(codes):
-        version, _ = await deps.repo.get("hospitals", code)
+    unseen = sorted(codes - deps.registered)
+    found = await asyncio.gather(*(deps.repo.get("hospitals", code) for code in unseen))
+    for code, (version, _) in zip(unseen, found, strict=True):
         if version == 0:
             raise HospitalNotFound(f"hospital {code} is not a participating hospital")
+        deps.registered.add(code)
 
 
 async def register_patient(deps: Deps, cid: str, birth_date: date) -> dict[str, Any]:

@@ -73,7 +73,7 @@ class ConsentRepository(Protocol):
         ...
 
     async def pending(self, kind: str) -> list[tuple[str, Envelope]]: ...
-    async def published(self, kind: str, key: str, event_id: str) -> None: ...
+    async def published(self, kind: str, key: str, *event_ids: str) -> None: ...
     async def history(self, kind: str, key: str) -> list[Document]: ...
     async def due_expiries(self, now: datetime) -> list[str]: ...
     async def consents_that_may_name(self, code: str) -> list[tuple[str, dict[str, Any]]]:
@@ -169,24 +169,27 @@ class MongoConsentRepository:
             found += [(doc["_id"], Envelope.model_validate(e)) for e in doc.get("outbox", [])]
         return found
 
-    async def published(self, kind: str, key: str, event_id: str) -> None:
-        """Drop the sent event from the outbox.
+    async def published(self, kind: str, key: str, *event_ids: str) -> None:
+        """Drop the sent events from the outbox, in one write.
 
         FerretDB 1.x's ``$pull`` matches array elements by whole value only (a condition
-        such as ``{"id": ...}`` matches nothing), so pull the stored entry itself. The
-        last event leaves with the flag, in one write, unless another was pushed since.
+        such as ``{"id": ...}`` matches nothing), so pull the stored entries themselves
+        (``$pullAll``). The last events leave with the flag, in the same write, unless
+        another was pushed since.
         """
         doc = await self._db[kind].find_one({"_id": key}, {"outbox": 1})
         outbox = (doc or {}).get("outbox", [])
-        for entry in [e for e in outbox if e.get("id") == event_id]:
-            if outbox == [entry]:
-                last = await self._db[kind].update_one(
-                    {"_id": key, "outbox": [entry]},
-                    {"$pull": {"outbox": entry}, "$unset": {PENDING: ""}},
-                )
-                if last.matched_count:
-                    continue
-            await self._db[kind].update_one({"_id": key}, {"$pull": {"outbox": entry}})
+        sent = [e for e in outbox if e.get("id") in event_ids]
+        if not sent:
+            return
+        if len(sent) == len(outbox):
+            last = await self._db[kind].update_one(
+                {"_id": key, "outbox": outbox},
+                {"$pullAll": {"outbox": sent}, "$unset": {PENDING: ""}},
+            )
+            if last.matched_count:
+                return
+        await self._db[kind].update_one({"_id": key}, {"$pullAll": {"outbox": sent}})
 
     async def history(self, kind: str, key: str) -> list[Document]:
         doc = await self._db[kind].find_one({"_id": key}, {"history": 1})
@@ -224,7 +227,9 @@ class MongoConsentRepository:
         return [(doc["_id"], dict(doc["state"])) async for doc in cursor]
 
     async def providers(self) -> list[str]:
-        cursor = self._db.hospitals.find({"state.role": "provider", "state.active": True})
+        cursor = self._db.hospitals.find(
+            {"state.role": "provider", "state.active": True}, {"_id": 1}
+        )
         return [doc["_id"] async for doc in cursor]
 
     async def reserve_attempt(self, cid: str, day: str, limit: int) -> int | None:

@@ -254,3 +254,76 @@ async def test_the_outbox_is_cleared_after_the_answer_and_before_the_stop(clock:
     assert sent(deps, topics.CONSENT_EVENTS)[-1].name == "consent.granted"
     await deps.marks.drain()
     assert await deps.repo.pending("consents") == []
+
+
+class CountingRepository(MemoryConsentRepository):
+    """Counts reads of hospitals."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hospital_reads = 0
+
+    async def get(self, kind: str, key: str) -> tuple[int, dict[str, Any]]:
+        self.hospital_reads += kind == "hospitals"
+        return await super().get(kind, key)
+
+
+async def test_a_hospital_seen_registered_is_not_read_again(clock: Clock) -> None:
+    repo = CountingRepository()
+    deps = Deps(repo=repo, publisher=RecordingPublisher(), clock=clock)
+    await setup(deps, CID, OTHER)
+    await consents.grant_hospitals(deps, CID, {"10670", "11535"})
+    reads = repo.hospital_reads
+    await consents.grant_hospitals(deps, OTHER, {"10670", "11535"})
+    assert repo.hospital_reads == reads  # both seen: no look-up
+    with pytest.raises(HospitalNotFound, match="99999"):  # an unknown one still is
+        await consents.grant_hospitals(deps, OTHER, {"10670", "99999"})
+    with pytest.raises(HospitalNotFound, match="99998"):  # and again: never remembered
+        await consents.grant_hospitals(deps, OTHER, {"99998", "99999"})
+
+
+class OneTopicDown(RecordingPublisher):
+    """Refuses one topic: a broker that takes some of a change's events and not others."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__()
+        self.down: str | None = topic
+
+    async def publish(self, topic: str, event: Envelope) -> None:
+        if topic == self.down:
+            raise ConnectionError("partition unavailable")
+        await super().publish(topic, event)
+
+
+async def test_a_change_whose_data_request_failed_stays_whole_in_the_outbox(
+    clock: Clock,
+) -> None:
+    publisher = OneTopicDown(f"{topics.DATA_REQUESTS}.10670")
+    deps = Deps(repo=MemoryConsentRepository(), publisher=publisher, clock=clock)
+    await setup(deps)
+    await registry.register_hospital(deps, "10671", "Other", "provider", "standing")
+    with pytest.raises(ConnectionError):
+        await consents.grant_hospitals(deps, CID, {"10670", "10671"})
+    assert publisher.names()[-2:] == ["consent.granted", "data.requested"]  # state first
+    assert len(await deps.repo.pending("consents")) == 3  # nothing cleared: all again
+    publisher.down = None
+    clock.now = datetime.now(UTC) + timedelta(seconds=6)
+    assert await relay(deps) == 3
+    assert await deps.repo.pending("consents") == []
+    assert requests(deps) == {(CID, "10670"), (CID, "10671")}
+
+
+async def test_background_clears_reach_the_database_a_few_at_a_time() -> None:
+    marks, running, most = Marks(background=True, in_flight=2), 0, 0
+
+    async def write() -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    for _ in range(6):
+        await marks.clear(write())
+    await marks.drain()
+    assert most == 2 and running == 0
