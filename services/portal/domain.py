@@ -33,12 +33,22 @@ REFUSALS = {
 
 @dataclass(frozen=True)
 class Session:
-    """A signed-in physician: the query token stays here, on the server."""
+    """A signed-in physician: the SMART access token stays here, on the server."""
 
     token: str
     licence: str
     hospital: str
     csrf: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class PendingSignIn:
+    """A sign-in sent to the auth service and not back yet: its ``state`` and PKCE
+    verifier stay on the server, behind the ``hl_signin`` cookie."""
+
+    state: str
+    verifier: str
     expires_at: float
 
 
