@@ -156,3 +156,21 @@ def test_every_sign_in_error_is_said_in_both_languages() -> None:
     for lang in ("th", "en"):
         catalogue = json.loads((WEB / "i18n" / f"{lang}.json").read_text())
         assert all(catalogue.get(f"error.{code}") for code in CODES), lang
+
+
+def test_a_stack_s_auth_and_portal_agree_on_the_viewer_s_client_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``make up``: no setting, yet the redirect URI auth registers is the one the portal
+    sends, and the key file auth makes is the one the portal reads (a moved stack too)."""
+    from services.auth.clients import operator_key_path
+    from services.auth.settings import AuthSettings
+
+    monkeypatch.setenv("HEALTHLINK_SERVICE_PORT_BASE", "8301")
+    auth, portal = AuthSettings(), PortalSettings()
+    assert auth.auth_portal_redirect_uris == [portal.redirect_uri()]
+    assert portal.redirect_uri() == "http://127.0.0.1:8307/callback"
+    assert auth.auth_portal_client == portal.portal_client
+    key = operator_key_path(auth.data_dir, portal.portal_client)
+    assert key == Path(portal.data_dir) / "auth" / f"{portal.portal_client}.jwk"
+    assert portal.token_audience == auth.auth_audience and portal.issuer == auth.auth_issuer
