@@ -24,12 +24,14 @@ from services.portal.page_sessions import (
     set_cookie,
 )
 from shared.errors import HealthLinkError
+from shared.logging import get_logger
 
 SESSION_COOKIE = "hl_session"
 SIGNIN_COOKIE = "hl_signin"  # the pending sign-in: SameSite=Lax, for the way back
 CALLBACK = "/callback"
 PAGE: PageSessions[Session] = PageSessions("deps", SESSION_COOKIE)
 
+log = get_logger(__name__)
 router = APIRouter(prefix="/api", tags=["portal"])
 signin = APIRouter(tags=["portal"])
 
@@ -90,7 +92,8 @@ async def read_callback(
         session_id, _ = await handlers.finish_sign_in(
             deps, request.cookies.get(SIGNIN_COOKIE), params
         )
-    except HealthLinkError as exc:
+    except HealthLinkError as exc:  # the code only: no parameter, code or token is logged
+        log.info("viewer sign-in not completed", reason=exc.code)
         response.headers["location"] = f"/?signin-error={exc.code}"
     else:
         ttl = deps.session_ttl_s
