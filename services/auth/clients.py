@@ -186,7 +186,7 @@ async def bootstrap_operator(
     return path
 
 
-PORTAL_SCOPE = "openid fhirUser user/*.rs"
+PORTAL_SCOPE = "openid fhirUser online_access user/*.rs"
 
 
 async def bootstrap_portal(

@@ -33,13 +33,17 @@ REFUSALS = {
 
 @dataclass(frozen=True)
 class Session:
-    """A signed-in physician: the SMART access token stays here, on the server."""
+    """A signed-in physician: the SMART access token (and the refresh token that renews
+    it) stay here, on the server. ``expires_at`` ends the session, ``token_expires_at``
+    the access token (renewed before a read when a refresh token is held)."""
 
     token: str
     licence: str
     hospital: str
     csrf: str
     expires_at: float
+    refresh_token: str | None = None
+    token_expires_at: float = float("inf")
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from services.portal.domain import PendingSignIn, Session, group_record
-from services.portal.errors import BadCid, SignInDenied, SignInExpired, SignInFailed, SignInState
+from services.portal.errors import (
+    BadCid,
+    NotSignedIn,
+    SignInDenied,
+    SignInExpired,
+    SignInFailed,
+    SignInState,
+)
 from services.portal.hospitals import HospitalDeps
 from services.portal.operators import OperatorDeps
 from services.portal.patients import PatientDeps
@@ -19,6 +26,7 @@ from services.portal.smart import SmartApp
 from shared.cid import is_valid_cid
 
 PENDING_TTL_S = 600  # as long as the auth service keeps a pending sign-in
+RENEW_S = 30  # an access token ending sooner than this is renewed before a read
 
 
 @dataclass(kw_only=True)
@@ -64,14 +72,38 @@ async def finish_sign_in(
     if error or not params.get("code"):
         raise SignInFailed(f"the sign-in service answered {(error or 'no code')[:40]!r}")
     signed_in = await deps.smart.exchange(params["code"], pending.verifier)
+    now = deps.clock()
+    # with a refresh token the session lasts its own lifetime, else the access token's
+    lasts = signed_in.expires_in if signed_in.refresh_token is None else deps.session_ttl_s
     session = Session(
         token=signed_in.token,
         licence=signed_in.licence,
         hospital=signed_in.hospital,
         csrf=secrets.token_urlsafe(32),
-        expires_at=deps.clock() + min(deps.session_ttl_s, signed_in.expires_in),
+        expires_at=now + min(deps.session_ttl_s, lasts),
+        refresh_token=signed_in.refresh_token,
+        token_expires_at=now + signed_in.expires_in,
     )
     return await deps.sessions.open(session), session
+
+
+async def fresh(deps: Deps, session_id: str, session: Session) -> Session:
+    """The session with an access token good for the next read: renewed with the refresh
+    token (rotated) when it ends within ``RENEW_S``; refused: ``NotSignedIn``."""
+    if session.refresh_token is None or session.token_expires_at - RENEW_S > deps.clock():
+        return session
+    try:
+        renewed = await deps.smart.refresh(session.refresh_token)
+    except SignInFailed as exc:
+        raise NotSignedIn("the sign-in could not be renewed: sign in again") from exc
+    session = replace(
+        session,
+        token=renewed.token,
+        refresh_token=renewed.refresh_token or session.refresh_token,
+        token_expires_at=deps.clock() + renewed.expires_in,
+    )
+    await deps.sessions.replace(session_id, session)
+    return session
 
 
 async def record(deps: Deps, session_id: str | None, cid: str) -> dict[str, Any]:
@@ -80,6 +112,7 @@ async def record(deps: Deps, session_id: str | None, cid: str) -> dict[str, Any]
     async def read(session: Session) -> dict[str, Any]:
         if not is_valid_cid(cid):
             raise BadCid("a CID is 13 digits with a valid check digit")
+        session = await fresh(deps, session_id or "", session)
         bundle = await deps.query.everything(session.token, cid)
         return {"cid": cid, **group_record(bundle)}
 

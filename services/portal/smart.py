@@ -28,7 +28,8 @@ from services.portal.errors import SignInFailed
 from shared.auth import TokenVerifier
 from shared.errors import HealthLinkError
 
-SCOPE = "openid fhirUser user/*.rs"
+# online_access: a refresh token, so the session outlives the 5-minute access token
+SCOPE = "openid fhirUser online_access user/*.rs"
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,15 @@ class SignedIn:
     licence: str
     hospital: str
     expires_in: int
+    refresh_token: str | None = None
 
 
 class SmartApp(Protocol):
     async def authorization_url(self, state: str, verifier: str, lang: str) -> str: ...
 
     async def exchange(self, code: str, verifier: str) -> SignedIn: ...
+
+    async def refresh(self, refresh_token: str) -> SignedIn: ...
 
 
 class _Assertion(PrivateKeyJWT):  # type: ignore[misc]
@@ -134,12 +138,21 @@ class HttpSmartApp:
         return str(url)
 
     async def exchange(self, code: str, verifier: str) -> SignedIn:
+        return await self._token(code=code, code_verifier=verifier)
+
+    async def refresh(self, refresh_token: str) -> SignedIn:
+        return await self._token(refresh_token=refresh_token)
+
+    async def _token(self, **grant: str) -> SignedIn:
+        """A token for the code (and verifier) or the refresh token, verified."""
         endpoints = await self._discovered()
+        url = endpoints["token_endpoint"]
         try:
             async with self._client() as client:
-                token = await client.fetch_token(
-                    endpoints["token_endpoint"], code=code, code_verifier=verifier
-                )
+                if "refresh_token" in grant:
+                    token = await client.refresh_token(url, refresh_token=grant["refresh_token"])
+                else:
+                    token = await client.fetch_token(url, **grant)
         except (OAuth2Error, HttpxOAuthError) as exc:
             raise SignInFailed(f"the code was refused: {exc.error}") from exc
         except (httpx.HTTPError, ValueError) as exc:
@@ -157,4 +170,5 @@ class HttpSmartApp:
             licence=principal.licence,
             hospital=principal.hospital,
             expires_in=int(token.get("expires_in") or 0) or 60,
+            refresh_token=str(token["refresh_token"]) if token.get("refresh_token") else None,
         )

@@ -93,6 +93,7 @@ class FakeSmartApp:
     requests: list[dict[str, str]] = field(default_factory=list)
     codes: dict[str, str] = field(default_factory=dict)  # code -> PKCE challenge
     refuse_codes: bool = False
+    refreshes: dict[str, str] = field(default_factory=dict)  # refresh token -> its licence
 
     async def authorization_url(self, state: str, verifier: str, lang: str) -> str:
         params = {"state": state, "code_challenge": challenge_of(verifier), "ui_locales": lang}
@@ -108,9 +109,21 @@ class FakeSmartApp:
         challenge = self.codes.pop(code, None)
         if self.refuse_codes or challenge != challenge_of(verifier):
             raise SignInFailed("the code was refused: invalid_grant")
+        return self._signed_in()
+
+    async def refresh(self, refresh_token: str) -> SignedIn:
+        if self.refreshes.pop(refresh_token, None) is None:  # rotated: used once
+            raise SignInFailed("the code was refused: invalid_grant")
+        return self._signed_in()
+
+    def _signed_in(self) -> SignedIn:
         token = f"smart-token-{len(self.query.tokens)}"
         self.query.tokens.add(token)
-        return SignedIn(token=token, licence=LICENCE, hospital=HOSPITAL, expires_in=300)
+        refresh = f"refresh-{len(self.query.tokens)}"
+        self.refreshes[refresh] = LICENCE
+        return SignedIn(
+            token=token, licence=LICENCE, hospital=HOSPITAL, expires_in=300, refresh_token=refresh
+        )
 
 
 # --- the patient portal's back ends (the ``PatientApi`` port): consent, audit, notify

@@ -279,7 +279,10 @@ async def test_the_portal_is_a_confidential_app_with_exact_redirects(
     assert path is not None and stat.S_IMODE(path.stat().st_mode) == 0o600
     portal = await clients.read_client(deps, "healthlink-portal")
     assert portal.kind is ClientKind.APP and not portal.public and portal.jwks is not None
-    assert portal.redirect_uris == tuple(uris) and portal.scope == "openid fhirUser user/*.rs"
+    assert (
+        portal.redirect_uris == tuple(uris)
+        and portal.scope == "openid fhirUser online_access user/*.rs"
+    )
     assert all("d" not in key for key in portal.jwks["keys"]), "only the public half is stored"
     await clients.update_client(deps, "op", "healthlink-portal", None, active=False)
     await clients.bootstrap_portal(deps, "healthlink-portal", uris, str(tmp_path))

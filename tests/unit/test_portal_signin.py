@@ -174,3 +174,23 @@ def test_a_stack_s_auth_and_portal_agree_on_the_viewer_s_client_by_default(
     key = operator_key_path(auth.data_dir, portal.portal_client)
     assert key == Path(portal.data_dir) / "auth" / f"{portal.portal_client}.jwk"
     assert portal.token_audience == auth.auth_audience and portal.issuer == auth.auth_issuer
+
+
+async def test_the_access_token_is_renewed_with_the_refresh_token_before_a_read(
+    client: httpx.AsyncClient, smart: FakeSmartApp, clock: Clock
+) -> None:
+    state = await start(client, smart)
+    await client.get("/callback", params={"state": state, "code": smart.approve()})
+    clock.now += 290  # the 5-minute access token ends within 30 s: renewed, rotated
+    r = await client.get(f"/api/patients/{CONSENTED}/record")
+    assert r.status_code == 200
+    assert [token for token, _ in smart.query.reads] == ["smart-token-1"]
+    assert list(smart.refreshes) == ["refresh-2"], "the used refresh token is gone"
+    clock.now += 100  # the renewed one is good: no renewal
+    assert (await client.get(f"/api/patients/{CONSENTED}/record")).status_code == 200
+    assert smart.query.reads[-1][0] == "smart-token-1"
+    smart.refreshes.clear()  # the family revoked at the auth service
+    clock.now += 300
+    r = await client.get(f"/api/patients/{CONSENTED}/record")
+    assert r.status_code == 401 and r.json()["error"] == "signed-out"
+    assert not (await client.get("/api/session")).json()["signed_in"]
