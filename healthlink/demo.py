@@ -8,7 +8,9 @@ and licences through the operator APIs, the roster with the hospital's admin key
 records through the hospital adapter package with the hospital's upload key. The
 physician is loaded into the auth service too (licence and roster, with the development
 operator's SMART Backend Services token), so the printed SMART commands work: a token
-through the sign-in page (``healthlink auth physician-token``), then FHIR reads with it.
+through the sign-in page (``healthlink auth physician-token``), then FHIR reads with it;
+and so does the physician viewer's sign-in, which is that page too (the auth service
+registers the viewer as a SMART app at its start, docs/portal.md).
 """
 
 from __future__ import annotations
@@ -255,9 +257,12 @@ def render(
     ]
     if "portal" in urls:
         lines += [
-            f"Physician viewer (web, Thai/English): {urls['portal']}/",
-            f"  sign in: licence {LICENCE}, hospital {READER}, PIN {PIN};"
-            f" then look up CID {DEMO_CID}",
+            f"Physician viewer (web, Thai/English; a SMART on FHIR app): {urls['portal']}/",
+            "  Sign in takes you to the auth service's sign-in page"
+            f" (open the viewer at exactly this address: {urls['portal']}/callback is"
+            " its registered redirect URI);",
+            f"  there: licence {LICENCE}, PIN {PIN}, hospital {READER};"
+            f" back in the viewer look up CID {DEMO_CID}",
             f"Patient portal (web, phone-first, Thai/English): {urls['portal']}/patient/",
             f"  verify CID {DEMO_CID} with the development scan (dev-face-scan-ok)",
             f"Hospital console (web, phone-first, Thai/English): {urls['portal']}/hospital/",

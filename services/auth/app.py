@@ -15,7 +15,7 @@ from pymongo.errors import PyMongoError
 
 from services.auth import subscribers
 from services.auth.api import discovery, oauth, operators, rosters
-from services.auth.clients import bootstrap_operator
+from services.auth.clients import bootstrap_operator, bootstrap_portal
 from services.auth.grants import Ctx
 from services.auth.handlers import Deps, purge, relay
 from services.auth.indexes import INDEXES
@@ -137,6 +137,17 @@ def database_deps(settings: AuthSettings, runtime: Runtime) -> Deps:
             log.info("bootstrap operator ready", client_id=operator, key=str(path or "given"))
 
         runtime.on_start.append(bootstrap)
+    portal = settings.auth_portal_client
+    if portal:
+        given_portal = settings.auth_portal_client_jwks
+        portal_jwks = json.loads(given_portal) if given_portal else None
+
+        async def register_portal() -> None:
+            uris = settings.auth_portal_redirect_uris
+            path = await bootstrap_portal(deps, portal, uris, settings.data_dir, portal_jwks)
+            log.info("portal client ready", client_id=portal, key=str(path or "given"))
+
+        runtime.on_start.append(register_portal)
     return deps
 
 

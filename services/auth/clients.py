@@ -186,6 +186,44 @@ async def bootstrap_operator(
     return path
 
 
+PORTAL_SCOPE = "openid fhirUser online_access user/*.rs"
+
+
+async def bootstrap_portal(
+    deps: Deps,
+    client_id: str,
+    redirect_uris: list[str],
+    data_dir: str,
+    jwks: dict[str, Any] | None = None,
+) -> Path | None:
+    """The physicians' viewer (the portal's backend-for-frontend) as a confidential SMART
+    app: its exact redirect URIs, ``user/*.rs`` only, ``private_key_jwt`` with the given
+    public JWK set (production), or else a P-256 key made under ``data_dir`` (mode 0600;
+    development: the portal reads it from the same data dir). Kept as configured at
+    every start, as the bootstrap operator is."""
+    path = None
+    if jwks is not None:
+        public = check_jwks(jwks)
+    else:
+        path = operator_key_path(data_dir, client_id)
+        key = await asyncio.to_thread(_load_or_make_key, path)
+        public = {"keys": [key.as_dict(private=False) | {"kid": key.kid, "use": "sig"}]}
+    client = Client(
+        client_id=client_id,
+        kind=ClientKind.APP,
+        name="Health Link physician viewer",
+        scope=PORTAL_SCOPE,
+        redirect_uris=tuple(check_redirect(u) for u in redirect_uris),
+        jwks=public,
+    )
+    held = await asyncio.to_thread(deps.store.client, client_id)
+    if held is not None:
+        client = replace(client, active=held.active)  # an operator's deactivation stays
+    if held != client:
+        await asyncio.to_thread(deps.store.put_client, client, new=False)
+    return path
+
+
 def _load_or_make_key(path: Path) -> ECKey:
     if path.exists():
         return ECKey.import_key(json.loads(path.read_text()))

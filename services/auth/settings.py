@@ -49,6 +49,13 @@ class AuthSettings(Settings):
     data_dir: str = ".data"
     auth_bootstrap_operator: str | None = "dev-operator"
     auth_bootstrap_operator_jwks: str | None = None
+    # The physicians' viewer (the portal) as a confidential SMART app, registered at start
+    # (docs/portal.md, "Sign-in"): its exact redirect URIs (empty: this stack's portal
+    # port's /callback) and its public JWK set (unset in development: a key made under
+    # data_dir, which the portal reads; required in production). Empty id: none.
+    auth_portal_client: str | None = "healthlink-portal"
+    auth_portal_redirect_uris: list[str] = Field(default_factory=list)
+    auth_portal_client_jwks: str | None = None
     auth_relay_interval_s: float = Field(default=2.0, gt=0)
     auth_purge_interval_s: float = Field(default=60.0, gt=0)
 
@@ -59,6 +66,9 @@ class AuthSettings(Settings):
         self.auth_issuer = self.auth_issuer or f"{local}:{self.port('auth')}"
         self.auth_audience = self.auth_audience or f"{local}:{self.port('query')}/fhir"
         self.consent_url = self.consent_url or f"{local}:{self.port('consent')}"
+        self.auth_portal_redirect_uris = self.auth_portal_redirect_uris or [
+            f"{local}:{self.port('portal')}/callback"
+        ]
         return self
 
     @model_validator(mode="after")
@@ -74,6 +84,8 @@ class AuthSettings(Settings):
             raise ValueError("set HEALTHLINK_AUTH_OTP_SENDER=webhook and its URL in production")
         if self.auth_bootstrap_operator and not self.auth_bootstrap_operator_jwks:
             raise ValueError("a bootstrap operator in production needs its public JWK set")
+        if self.auth_portal_client and not self.auth_portal_client_jwks:
+            raise ValueError("the portal's client in production needs its public JWK set")
         if self.auth_argon2_memory_kib < 19456:
             raise ValueError("argon2id needs at least 19 MiB per PIN check in production")
         if not self.auth_issuer.startswith("https://"):

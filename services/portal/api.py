@@ -1,4 +1,5 @@
-"""The physicians' viewer's HTTP edge: the JSON API its page (``/``) calls.
+"""The physicians' viewer's HTTP edge: the sign-in's two browser stops (``/signin`` to
+the auth service, ``/callback`` back from it) and the JSON API its page (``/``) calls.
 
 The session cookie ``hl_session`` is the only credential the browser holds; every POST
 carries the CSRF token (``page_sessions.py``, docs/portal.md).
@@ -8,24 +9,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import RedirectResponse
 
 from services.portal import handlers
 from services.portal.domain import Session
-from services.portal.handlers import Deps
-from services.portal.page_sessions import Language, PageSessions, remember_language
+from services.portal.handlers import PENDING_TTL_S, Deps
+from services.portal.page_sessions import (
+    Language,
+    PageSessions,
+    page_language,
+    remember_language,
+    secure_cookies,
+    set_cookie,
+)
+from shared.errors import HealthLinkError
+from shared.logging import get_logger
 
 SESSION_COOKIE = "hl_session"
+SIGNIN_COOKIE = "hl_signin"  # the pending sign-in: SameSite=Lax, for the way back
+CALLBACK = "/callback"
 PAGE: PageSessions[Session] = PageSessions("deps", SESSION_COOKIE)
 
+log = get_logger(__name__)
 router = APIRouter(prefix="/api", tags=["portal"])
-
-
-class SignIn(BaseModel):
-    licence: str = Field(pattern=r"^\d{3,8}$", description="Medical Council licence number")
-    pin: str = Field(min_length=1, max_length=64)
-    hospital: str = Field(pattern=r"^\d{5}$", description="the hospital to act for (hcode)")
+signin = APIRouter(tags=["portal"])
 
 
 DepsDep = Annotated[Deps, Depends(PAGE.deps)]
@@ -49,13 +57,49 @@ async def read_session(request: Request, response: Response) -> dict[str, Any]:
     return await PAGE.answer(request, response, _view)
 
 
-@router.post("/session", dependencies=[CsrfDep])
-async def create_session(
-    body: SignIn, request: Request, response: Response, deps: DepsDep
-) -> dict[str, Any]:
-    """Sign in with licence, PIN and hospital (the query service decides)."""
-    session_id, session = await handlers.sign_in(deps, body.licence, body.pin, body.hospital)
-    return PAGE.opened(request, response, session_id, session, _view)
+@signin.get("/signin", status_code=303, response_class=RedirectResponse)
+async def read_signin(request: Request, deps: DepsDep) -> RedirectResponse:
+    """Sign in: to the auth service's ``/authorize`` (SMART, code + PKCE, in the page's
+    language); the state and verifier stay here, behind the ``hl_signin`` cookie."""
+    pending_id, url = await handlers.start_sign_in(deps, page_language(request))
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        SIGNIN_COOKIE,
+        pending_id,
+        max_age=PENDING_TTL_S,
+        path=CALLBACK,
+        httponly=True,
+        samesite="lax",  # sent on the auth service's redirect back (another site)
+        secure=secure_cookies(request),
+    )
+    return response
+
+
+@signin.get(CALLBACK, status_code=303, response_class=RedirectResponse)
+async def read_callback(
+    request: Request,
+    deps: DepsDep,
+    state: Annotated[str, Query(max_length=200)] = "",
+    code: Annotated[str, Query(max_length=500)] = "",
+    error: Annotated[str, Query(max_length=100)] = "",
+) -> RedirectResponse:
+    """The auth service's answer: the code traded for the token here (it never reaches
+    the browser), then the viewer; a failure goes to the viewer with its code
+    (``?signin-error=signin-state`` …), which the page says in the reader's language."""
+    params = {"state": state, "code": code, "error": error}
+    response = RedirectResponse("/", status_code=303)
+    try:
+        session_id, _ = await handlers.finish_sign_in(
+            deps, request.cookies.get(SIGNIN_COOKIE), params
+        )
+    except HealthLinkError as exc:  # the code only: no parameter, code or token is logged
+        log.info("viewer sign-in not completed", reason=exc.code)
+        response.headers["location"] = f"/?signin-error={exc.code}"
+    else:
+        ttl = deps.session_ttl_s
+        set_cookie(request, response, SESSION_COOKIE, session_id, ttl)
+    response.delete_cookie(SIGNIN_COOKIE, path=CALLBACK, httponly=True, samesite="lax")
+    return response
 
 
 @router.post("/session/end", dependencies=[CsrfDep])

@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.portal.api import router
+from services.portal.api import router, signin
 from services.portal.domain import refusal_code
 from services.portal.errors import Refused
 from services.portal.handlers import Deps
@@ -38,6 +38,7 @@ from services.portal.patient_backends import HttpPatientApi
 from services.portal.patients import PatientDeps
 from services.portal.repository import HttpQuery, MemorySessions
 from services.portal.settings import PortalSettings
+from services.portal.smart import HttpSmartApp
 from shared.errors import HealthLinkError
 from shared.http import health_routes, install_correlation, install_error_handlers
 from shared.limits import BodyLimit
@@ -120,14 +121,34 @@ def http_operator_deps(settings: PortalSettings) -> tuple[OperatorDeps, HttpOper
     return OperatorDeps(sessions=MemorySessions(), api=api, session_ttl_s=ttl), api
 
 
+def http_smart_app(settings: PortalSettings) -> HttpSmartApp:
+    """The viewer's SMART client of the auth service (its key: given, or the data dir's)."""
+    key_file = Path(settings.data_dir) / "auth" / f"{settings.portal_client}.jwk"
+    return HttpSmartApp(
+        issuer=settings.issuer,
+        audience=settings.token_audience,
+        client_id=settings.portal_client,
+        redirect_uri=settings.redirect_uri(),
+        client_key=settings.portal_client_key,
+        key_file=key_file,
+        verifier=verifier_for(settings),
+        timeout_s=settings.portal_query_timeout_s,
+    )
+
+
 def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI:
     configure_logging(SERVICE, settings.log_level)
     query: HttpQuery | None = None
+    smart: HttpSmartApp | None = None
     patient_api: HttpPatientApi | None = None
     if deps is None:
         query = HttpQuery(settings.query_url(), settings.portal_query_timeout_s)
+        smart = http_smart_app(settings)
         deps = Deps(
-            sessions=MemorySessions(), query=query, session_ttl_s=settings.portal_session_ttl_s
+            sessions=MemorySessions(),
+            query=query,
+            smart=smart,
+            session_ttl_s=settings.portal_session_ttl_s,
         )
     patient_deps = deps.patients
     if patient_deps is None:
@@ -148,7 +169,7 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
         finally:
             if query is not None:
                 await query.aclose()
-            for backends in (patient_api, hospital_api, operator_api):
+            for backends in (smart, patient_api, hospital_api, operator_api):
                 if backends is not None:
                     await backends.aclose()
 
@@ -188,6 +209,7 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
 
     health_routes(app, readiness)
     app.include_router(router)
+    app.include_router(signin)
     app.include_router(patient_router)
     app.include_router(patient_pages)
     app.include_router(hospital_router)

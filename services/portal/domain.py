@@ -33,12 +33,26 @@ REFUSALS = {
 
 @dataclass(frozen=True)
 class Session:
-    """A signed-in physician: the query token stays here, on the server."""
+    """A signed-in physician: the SMART access token (and the refresh token that renews
+    it) stay here, on the server. ``expires_at`` ends the session, ``token_expires_at``
+    the access token (renewed before a read when a refresh token is held)."""
 
     token: str
     licence: str
     hospital: str
     csrf: str
+    expires_at: float
+    refresh_token: str | None = None
+    token_expires_at: float = float("inf")
+
+
+@dataclass(frozen=True)
+class PendingSignIn:
+    """A sign-in sent to the auth service and not back yet: its ``state`` and PKCE
+    verifier stay on the server, behind the ``hl_signin`` cookie."""
+
+    state: str
+    verifier: str
     expires_at: float
 
 

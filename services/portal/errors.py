@@ -30,6 +30,34 @@ class LockedOut(HealthLinkError):
     status = 429
 
 
+class SignInExpired(InvalidInput):
+    """A sign-in came back to ``/callback`` without one pending in this browser (it took
+    longer than 10 minutes, or was started elsewhere; code ``signin-expired``)."""
+
+    code = "signin-expired"
+
+
+class SignInState(InvalidInput):
+    """The ``state`` that came back is not the one sent (code ``signin-state``)."""
+
+    code = "signin-state"
+
+
+class SignInDenied(Forbidden):
+    """The physician cancelled at the sign-in service (``access_denied``; code
+    ``signin-denied``)."""
+
+    code = "signin-denied"
+
+
+class SignInFailed(HealthLinkError):
+    """The sign-in service refused the request or the code, or did not answer (code
+    ``signin-failed``)."""
+
+    code = "signin-failed"
+    status = 502
+
+
 class NotSignedIn(Unauthorized):
     """No session, or it ended (code ``signed-out``)."""
 
@@ -88,7 +116,11 @@ __all__ = [
     "NotSignedIn",
     "QueryUnavailable",
     "Refused",
+    "SignInDenied",
+    "SignInExpired",
+    "SignInFailed",
     "SignInRefused",
+    "SignInState",
     "TooManyAttempts",
     "Unavailable",
     "VerificationFailed",

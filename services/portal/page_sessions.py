@@ -32,7 +32,7 @@ class Language(BaseModel):
     lang: Literal["th", "en"]
 
 
-def _secure(request: Request) -> bool:
+def secure_cookies(request: Request) -> bool:
     return bool(request.app.state.settings.portal_cookie_secure) or request.url.scheme == "https"
 
 
@@ -46,7 +46,7 @@ def set_cookie(
         path=path,
         httponly=True,
         samesite="strict",
-        secure=_secure(request),
+        secure=secure_cookies(request),
     )
 
 

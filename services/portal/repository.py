@@ -17,14 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
-from services.portal.errors import (
-    LockedOut,
-    NotOnRoster,
-    NotSignedIn,
-    QueryUnavailable,
-    Refused,
-    SignInRefused,
-)
+from services.portal.errors import NotSignedIn, QueryUnavailable, Refused
 from shared.errors import InvalidInput
 from shared.fhir import FHIR_JSON
 
@@ -59,8 +52,6 @@ class PageDeps(Generic[S]):
 
 
 class QueryApi(Protocol):
-    async def sign_in(self, licence: str, pin: str, hospital: str) -> tuple[str, int]: ...
-
     async def everything(self, token: str, cid: str) -> dict[str, Any]: ...
 
 
@@ -124,7 +115,8 @@ def _diagnostics(response: httpx.Response) -> str:
 
 
 class HttpQuery:
-    """The query service: ``POST /auth/token`` and ``GET /fhir/Patient/{cid}/$everything``."""
+    """The query service's public FHIR API: ``GET /fhir/Patient/{cid}/$everything`` with
+    the physician's SMART access token."""
 
     def __init__(self, base_url: str, timeout_s: float) -> None:
         self._base = base_url
@@ -146,17 +138,6 @@ class HttpQuery:
             return (await self._http.get(self._base + "/healthz")).status_code == 200
         except httpx.HTTPError:
             return False
-
-    async def sign_in(self, licence: str, pin: str, hospital: str) -> tuple[str, int]:
-        r = await self._call(
-            "POST", "/auth/token", json={"licence": licence, "pin": pin, "hospital": hospital}
-        )
-        if r.status_code == 200:
-            body = r.json()
-            return str(body["access_token"]), int(body["expires_in"])
-        detail = _diagnostics(r)
-        errors = {401: SignInRefused, 403: NotOnRoster, 429: LockedOut, 400: InvalidInput}
-        raise errors.get(r.status_code, QueryUnavailable)(detail)
 
     async def everything(self, token: str, cid: str) -> dict[str, Any]:
         r = await self._call(

@@ -24,6 +24,18 @@ class PortalSettings(Settings):
     # The cookies carry `Secure` when the request came over https, and always with this.
     portal_cookie_secure: bool = False
     portal_query_timeout_s: float = Field(default=15.0, gt=0)
+    # The viewer is a confidential SMART app of the auth service (docs/portal.md,
+    # "Sign-in"): its client id (as the auth service registers it), where the auth
+    # service sends the browser back (empty: this stack's portal port's /callback), and
+    # its private JWK (production: from a Secret; empty in development: the key the auth
+    # service made under the shared data dir, ``<data_dir>/auth/<client>.jwk``).
+    portal_client: str = "healthlink-portal"
+    portal_redirect_uri: str = ""
+    portal_client_key: str = ""
+    data_dir: str = ".data"
+
+    def redirect_uri(self) -> str:
+        return self.portal_redirect_uri or f"http://127.0.0.1:{self.port('portal')}/callback"
 
     def query_url(self) -> str:
         return self.service_url("query")

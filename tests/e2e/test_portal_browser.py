@@ -1,13 +1,17 @@
 """The physician's viewer in a real browser (Debian's chromium, ``make browser``) on the
-running platform: sign in, look up a consented patient and see the record, switch to
-Thai, see a refusal for a patient without consent, sign out; each screen passes
-axe-core's WCAG 2.1 A/AA checks (tests/support/a11y.py). Explicit waits only."""
+running platform: sign in through SMART on FHIR on the auth service's page (a wrong PIN
+first), look up a consented patient and see the record, switch to Thai, see a refusal
+for a patient without consent, sign out, then start a sign-in in Thai and cancel it;
+each screen (the auth service's sign-in page as reached from the viewer, in English and
+Thai, among them) passes axe-core's WCAG 2.1 A/AA checks (tests/support/a11y.py).
+Explicit waits only."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +21,29 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from healthlink.synthetic import make_patient_bundle
 from shared.settings import Settings
 from tests.support.a11y import accessible, checking_time
-from tests.support.browser import fill, only, screenshots, text_in, visible, waiting
+from tests.support.browser import fill, screenshots, text_in, visible, waiting
 from tests.support.journey import Actors, uploader
+from tests.support.platform import Platform, running_platform
 
 pytestmark = pytest.mark.e2e
 LICENCE, PIN = "40771", "8642"
 BUDGET_S = 60
-# The services this journey needs (the portal reads through query; consent and ingest
-# make the patient, the consent and the records): fewer processes on a shared machine.
-NEEDED = ("consent", "ingest", "query", "portal")
+# The services this journey needs (the portal signs in at auth and reads through query;
+# consent and ingest make the patient, the consent and the records): fewer processes on
+# a shared machine.
+NEEDED = ("consent", "ingest", "query", "auth", "portal")
+PHYSICIAN_FORM = "form[action='/authorize/physician'] button"
 
 
-platform = only(NEEDED)
+@pytest.fixture(scope="module")
+def platform(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """Only the services the journey needs; the auth service's access tokens live 31 s,
+    so the viewer renews its token with the refresh token (renewal is due 30 s before
+    the end) before every read after the first second: the refusal in Thai, say."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HEALTHLINK_AUTH_ACCESS_TTL_S", "31")
+        with running_platform(settings, tmp_path_factory.mktemp("logs"), NEEDED) as running:
+            yield running
 
 
 async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_a_refusal(
@@ -40,7 +55,8 @@ async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_
     consented, token = await actors.patient(rng)
     await actors.consent(consented, token, [source.code])
     refused, _ = await actors.patient(rng)
-    doctor = await actors.physician(reader, LICENCE, PIN)
+    doctor = await actors.physician(reader, LICENCE, PIN)  # query's own roster (phase 2a)
+    await actors.smart_physician(reader, LICENCE, PIN)  # the auth service's
     async with uploader(settings, source) as adapter:
         for cid in (consented, refused):
             bundle = make_patient_bundle(
@@ -51,16 +67,25 @@ async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_
 
     url = actors.platform.url("portal")
     shots = screenshots(tmp_path)
-    elapsed = await asyncio.to_thread(browse, browser, url, reader.code, consented, refused, shots)
+    auth_url = actors.platform.url("auth")
+    elapsed = await asyncio.to_thread(
+        browse, browser, (url, auth_url), reader.code, consented, refused, shots
+    )
     print(f"\nportal browser journey: {elapsed:.1f}s")  # reported with -s
     assert elapsed < BUDGET_S, f"the browser journey took {elapsed:.1f}s"
 
 
 def browse(
-    driver: WebDriver, url: str, hospital: str, consented: str, refused: str, shots: Path
+    driver: WebDriver,
+    urls: tuple[str, str],
+    hospital: str,
+    consented: str,
+    refused: str,
+    shots: Path,
 ) -> float:
     """The journey in the browser; returns its duration in seconds. Screenshots of each
     screen go to ``shots`` (``HEALTHLINK_PORTAL_SCREENSHOTS``, else the test's tmp dir)."""
+    url, auth_url = urls
     started, checking = time.monotonic(), checking_time()
     wait = waiting(driver)
     driver.get(url)
@@ -68,20 +93,31 @@ def browse(
     text_in(wait, "#signin-title", "Physician sign-in")
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
 
-    # a wrong PIN is told as such, and nothing is signed in
-    fill(driver, "licence", LICENCE)
-    fill(driver, "hospital", hospital)
-    fill(driver, "pin", "0000")
-    driver.find_element(By.ID, "signin-submit").click()
-    text_in(wait, "#signin-error", "licence number or PIN is wrong")
-    driver.save_screenshot(str(shots / "signin-wrong-pin-en.png"))
-    accessible(driver, "the viewer's sign-in with an error (English)")
+    # "Sign in" goes to the auth service's page (SMART: code + PKCE), in English
+    driver.find_element(By.ID, "signin-start").click()
+    text_in(wait, "h1", "Sign in to Health Link")
+    assert driver.current_url.startswith(auth_url + "/authorize?"), driver.current_url
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    accessible(driver, "the auth service's sign-in page from the viewer (English)")
 
+    # a wrong PIN is told as such there, and nothing is signed in
+    fill(driver, "licence", LICENCE)
+    fill(driver, "pin", "0000")
+    fill(driver, "hospital", hospital)
+    driver.find_element(By.CSS_SELECTOR, PHYSICIAN_FORM).click()
+    text_in(wait, "[role=alert]", "licence number or PIN is wrong")
+    driver.save_screenshot(str(shots / "signin-wrong-pin-en.png"))
+    accessible(driver, "the auth service's sign-in page with an error (English)")
+
+    fill(driver, "licence", LICENCE)
     fill(driver, "pin", PIN)
-    driver.find_element(By.ID, "signin-submit").click()
+    fill(driver, "hospital", hospital)
+    driver.find_element(By.CSS_SELECTOR, PHYSICIAN_FORM).click()
     text_in(wait, "#who-text", f"Licence {LICENCE}")
+    assert driver.current_url == url + "/", driver.current_url
     assert not driver.find_element(By.ID, "signin").is_displayed()
     assert "hl_session" not in str(driver.execute_script("return document.cookie"))
+    assert driver.switch_to.active_element.get_attribute("id") == "cid"
 
     # a CID with a wrong check digit is refused on the page
     fill(driver, "cid", consented[:12] + str((int(consented[12]) + 1) % 10))
@@ -129,5 +165,17 @@ def browse(
     text_in(wait, "#lookup-title", "ค้นหาผู้ป่วย")
     driver.find_element(By.ID, "sign-out").click()
     text_in(wait, "#signin-title", "แพทย์เข้าสู่ระบบ")
+    assert not driver.find_element(By.ID, "lookup").is_displayed()
+
+    # a sign-in started in Thai: the auth service's page in Thai; cancelled, the viewer
+    # says so in Thai
+    driver.find_element(By.ID, "signin-start").click()
+    text_in(wait, "h2#physician", "สำหรับแพทย์")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "th"
+    driver.save_screenshot(str(shots / "signin-auth-th.png"))
+    accessible(driver, "the auth service's sign-in page from the viewer (Thai)")
+    driver.find_element(By.CSS_SELECTOR, "form[action='/authorize/cancel'] button").click()
+    text_in(wait, "#signin-error", "ยกเลิกการเข้าสู่ระบบแล้ว")
+    assert driver.current_url == url + "/", driver.current_url
     assert not driver.find_element(By.ID, "lookup").is_displayed()
     return time.monotonic() - started - (checking_time() - checking)  # the journey alone

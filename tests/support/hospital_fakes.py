@@ -20,7 +20,7 @@ from services.portal.hospitals import HospitalDeps, HospitalSession
 from services.portal.repository import MemorySessions
 from services.portal.settings import PortalSettings
 from tests.support.clock import Seconds
-from tests.support.portal_fakes import FakeQuery
+from tests.support.portal_fakes import FakeQuery, FakeSmartApp
 
 HOSPITAL, NAME = "10670", "Siriraj Hospital"
 KEY = "a" * 64  # the hospital's admin key
@@ -180,7 +180,13 @@ async def console_client(api: FakeHospitalApi) -> AsyncIterator[httpx.AsyncClien
     sessions: MemorySessions[HospitalSession] = MemorySessions(api.clock)
     console = HospitalDeps(sessions=sessions, api=api, session_ttl_s=600, clock=api.clock)
     viewer = MemorySessions[Any](api.clock)
-    deps = Deps(sessions=viewer, query=FakeQuery(), clock=api.clock, hospitals=console)
+    deps = Deps(
+        sessions=viewer,
+        query=(q := FakeQuery()),
+        smart=FakeSmartApp(q),
+        clock=api.clock,
+        hospitals=console,
+    )
     app = create_app(PortalSettings(environment="test"), deps=deps)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:

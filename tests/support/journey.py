@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,6 +14,8 @@ from typing import Any, TypeVar
 import httpx
 from healthlink_adapter import JwsSigner, KafkaUploader
 from healthlink_adapter.contract import HOSPITAL_HEADER, SIGNATURE_HEADER
+from healthlink_adapter.smart import token_form
+from joserfc.jwk import ECKey
 
 from shared.cid import random_cid
 from shared.kafka_admin import hospital_connection
@@ -175,6 +178,35 @@ class Actors:
         r = await eventually(signed_in, what="physician sign-in")
         token: str = r.json()["access_token"]
         return token
+
+    async def smart_physician(self, hospital: Hospital, licence: str, pin: str) -> None:
+        """The physician in the auth service too (its licence mirror and the hospital's
+        roster there, with the development operator's token): until phase 2 a SMART
+        sign-in needs both (docs/auth.md)."""
+        key_file = self.platform.log_dir / "auth" / "dev-operator.jwk"
+        key = ECKey.import_key(json.loads(key_file.read_text()))
+        token_url = self.url("auth", "/token")
+        scope = "system/Practitioner.cruds system/PractitionerRole.cruds"
+        form = token_form(key, "dev-operator", token_url, scope)
+        r = await self.http.post(token_url, data=form)
+        assert r.status_code == 200, r.text
+        op = auth(str(r.json()["access_token"]))
+        r = await self.http.post(
+            self.url("auth", "/licences"),
+            headers=op,
+            json={"licence": licence, "name": "นพ. ทดสอบ", "pin": pin},
+        )
+        assert r.status_code in (201, 409), r.text
+
+        async def on_roster() -> bool:  # auth learns of the hospital from its event
+            r = await self.http.post(
+                self.url("auth", f"/hospitals/{hospital.code}/physicians"),
+                headers=op,
+                json={"licence": licence},
+            )
+            return r.status_code in (200, 201)
+
+        await eventually(on_roster, what=f"the physician on {hospital.code}'s roster in auth")
 
     async def everything(self, token: str, cid: str) -> httpx.Response:
         return await self.http.get(

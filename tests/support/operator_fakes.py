@@ -21,7 +21,7 @@ from services.portal.operators import OperatorDeps, OperatorSession
 from services.portal.repository import MemorySessions
 from services.portal.settings import PortalSettings
 from tests.support.clock import Seconds
-from tests.support.portal_fakes import FakeQuery
+from tests.support.portal_fakes import FakeQuery, FakeSmartApp
 
 OPERATOR_TOKEN = "op.erator.token"
 AUDITOR_TOKEN = "au.ditor.token"
@@ -143,8 +143,9 @@ async def operator_client(api: FakeOperatorApi) -> AsyncIterator[httpx.AsyncClie
     """The portal (``create_app``) with the operator view on ``api``, as an HTTP client."""
     sessions: MemorySessions[OperatorSession] = MemorySessions(api.clock)
     view = OperatorDeps(sessions=sessions, api=api, session_ttl_s=600, clock=api.clock)
-    deps = Deps(sessions=MemorySessions[Any](api.clock), query=FakeQuery(), clock=api.clock,
-                operators=view)  # fmt: skip
+    query = FakeQuery()
+    deps = Deps(sessions=MemorySessions[Any](api.clock), query=query, smart=FakeSmartApp(query),
+                clock=api.clock, operators=view)  # fmt: skip
     app = create_app(PortalSettings(environment="test"), deps=deps)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:

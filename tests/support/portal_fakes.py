@@ -1,21 +1,18 @@
-"""An in-memory query service for the portal's unit tests (the ``QueryApi`` port)."""
+"""An in-memory query service and auth service for the portal's unit tests (the
+``QueryApi`` and ``SmartApp`` ports)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from services.portal.errors import (
-    LockedOut,
-    NotOnRoster,
-    NotSignedIn,
-    QueryUnavailable,
-    Refused,
-    SignInRefused,
-    Unavailable,
-)
+from services.portal.errors import NotSignedIn, Refused, SignInFailed, Unavailable
 from services.portal.patient_backends import outcome_error
+from services.portal.smart import SignedIn
 
 HOSPITAL = "11535"
 LICENCE, PIN = "10001", "2468"
@@ -62,26 +59,10 @@ RECORD = [
 
 @dataclass
 class FakeQuery:
-    """Licence 10001 with PIN 2468 on 11535's roster; consent for CONSENTED only."""
+    """Consent for CONSENTED only; the tokens ``FakeSmartApp`` gave are valid."""
 
-    failures: int = 0
     tokens: set[str] = field(default_factory=set)
     reads: list[tuple[str, str]] = field(default_factory=list)
-    down: bool = False
-
-    async def sign_in(self, licence: str, pin: str, hospital: str) -> tuple[str, int]:
-        if self.down:
-            raise QueryUnavailable("connect error")
-        if self.failures >= 5:
-            raise LockedOut("too many failed sign-ins; try again later")
-        if (licence, pin) != (LICENCE, PIN):
-            self.failures += 1
-            raise SignInRefused("licence number or PIN is wrong")
-        if hospital != HOSPITAL:
-            raise NotOnRoster("ask your hospital's staff to add you to its roster")
-        token = f"query-token-{len(self.tokens)}"
-        self.tokens.add(token)
-        return token, 900
 
     async def everything(self, token: str, cid: str) -> dict[str, Any]:
         self.reads.append((token, cid))
@@ -95,6 +76,54 @@ class FakeQuery:
             "total": len(RECORD),
             "entry": [{"resource": r} for r in RECORD],
         }
+
+
+def challenge_of(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@dataclass
+class FakeSmartApp:
+    """The auth service as the viewer sees it: ``approve`` is the physician signing in
+    on its page (licence 10001 at 11535) and gives the code of the latest request; the
+    exchange checks the PKCE verifier and gives a token ``FakeQuery`` takes."""
+
+    query: FakeQuery
+    requests: list[dict[str, str]] = field(default_factory=list)
+    codes: dict[str, str] = field(default_factory=dict)  # code -> PKCE challenge
+    refuse_codes: bool = False
+    refreshes: dict[str, str] = field(default_factory=dict)  # refresh token -> its licence
+
+    async def authorization_url(self, state: str, verifier: str, lang: str) -> str:
+        params = {"state": state, "code_challenge": challenge_of(verifier), "ui_locales": lang}
+        self.requests.append(params)
+        return "http://auth.test/authorize?" + urlencode(params)
+
+    def approve(self) -> str:
+        code = f"code-{len(self.codes)}"
+        self.codes[code] = self.requests[-1]["code_challenge"]
+        return code
+
+    async def exchange(self, code: str, verifier: str) -> SignedIn:
+        challenge = self.codes.pop(code, None)
+        if self.refuse_codes or challenge != challenge_of(verifier):
+            raise SignInFailed("the code was refused: invalid_grant")
+        return self._signed_in()
+
+    async def refresh(self, refresh_token: str) -> SignedIn:
+        if self.refreshes.pop(refresh_token, None) is None:  # rotated: used once
+            raise SignInFailed("the code was refused: invalid_grant")
+        return self._signed_in()
+
+    def _signed_in(self) -> SignedIn:
+        token = f"smart-token-{len(self.query.tokens)}"
+        self.query.tokens.add(token)
+        refresh = f"refresh-{len(self.query.tokens)}"
+        self.refreshes[refresh] = LICENCE
+        return SignedIn(
+            token=token, licence=LICENCE, hospital=HOSPITAL, expires_in=300, refresh_token=refresh
+        )
 
 
 # --- the patient portal's back ends (the ``PatientApi`` port): consent, audit, notify

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from services.auth import clients, patients, physicians, subscribers
-from services.auth.domain import Interaction, in_future
+from services.auth.domain import ClientKind, Interaction, in_future
 from services.auth.errors import (
     BadCredentials,
     BadRequest,
@@ -271,6 +271,27 @@ async def test_a_production_operator_comes_with_its_public_keys(deps: Deps) -> N
     assert (await clients.read_client(deps, "alice")).jwks == jwks
 
 
+async def test_the_portal_is_a_confidential_app_with_exact_redirects(
+    deps: Deps, tmp_path: Path
+) -> None:
+    uris = ["http://127.0.0.1:8007/callback"]
+    path = await clients.bootstrap_portal(deps, "healthlink-portal", uris, str(tmp_path))
+    assert path is not None and stat.S_IMODE(path.stat().st_mode) == 0o600
+    portal = await clients.read_client(deps, "healthlink-portal")
+    assert portal.kind is ClientKind.APP and not portal.public and portal.jwks is not None
+    assert (
+        portal.redirect_uris == tuple(uris)
+        and portal.scope == "openid fhirUser online_access user/*.rs"
+    )
+    assert all("d" not in key for key in portal.jwks["keys"]), "only the public half is stored"
+    await clients.update_client(deps, "op", "healthlink-portal", None, active=False)
+    await clients.bootstrap_portal(deps, "healthlink-portal", uris, str(tmp_path))
+    assert not (await clients.read_client(deps, "healthlink-portal")).active, "stays off"
+    jwks = public_jwks(new_key())
+    assert await clients.bootstrap_portal(deps, "p2", uris, "/nonexistent", jwks) is None
+    assert (await clients.read_client(deps, "p2")).jwks == jwks
+
+
 async def test_the_file_sender_writes_a_private_file(tmp_path: Path) -> None:
     sender = FileOtpSender(tmp_path)
     await sender.send(CID, "123456")
@@ -326,6 +347,7 @@ def test_production_signs_with_the_first_given_key_and_publishes_all() -> None:
         auth_audience="https://fhir.example/fhir",
         auth_bootstrap_operator="alice",
         auth_bootstrap_operator_jwks=json.dumps(public_jwks(old)),
+        auth_portal_client_jwks=json.dumps(public_jwks(old)),
     )
     keys = SigningKeys.from_settings(settings)
     assert keys.signer.kid == new.kid

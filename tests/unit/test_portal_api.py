@@ -15,12 +15,11 @@ from services.portal.domain import describe, group_record, language_of
 from services.portal.handlers import Deps
 from services.portal.repository import MemorySessions
 from services.portal.settings import PortalSettings
-from tests.support.portal_fakes import CONSENTED, HOSPITAL, LICENCE, NOT_CONSENTED, PIN, FakeQuery
+from tests.support.portal_fakes import CONSENTED, NOT_CONSENTED, FakeQuery, FakeSmartApp
 
 pytestmark = pytest.mark.unit
 WEB = Path(__file__).resolve().parents[2] / "services" / "portal" / "web"
 BASE = "http://portal.test"
-SIGN_IN = {"licence": LICENCE, "pin": PIN, "hospital": HOSPITAL}
 
 
 class Clock:
@@ -42,8 +41,22 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def client(query: FakeQuery, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    deps = Deps(sessions=MemorySessions(clock), query=query, session_ttl_s=600, clock=clock)
+def smart(query: FakeQuery) -> FakeSmartApp:
+    return FakeSmartApp(query)
+
+
+@pytest.fixture
+async def client(
+    query: FakeQuery, smart: FakeSmartApp, clock: Clock
+) -> AsyncIterator[httpx.AsyncClient]:
+    deps = Deps(
+        sessions=MemorySessions(clock),
+        pending=MemorySessions(clock),
+        query=query,
+        smart=smart,
+        session_ttl_s=600,
+        clock=clock,
+    )
     app = create_app(PortalSettings(environment="test"), deps=deps)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
         yield c
@@ -56,11 +69,15 @@ async def page_csrf(client: httpx.AsyncClient) -> str:
     return csrf
 
 
-async def signed_in(client: httpx.AsyncClient) -> str:
-    r = await client.post(
-        "/api/session", json=SIGN_IN, headers={"x-csrf-token": await page_csrf(client)}
-    )
-    assert r.status_code == 200, r.text
+async def signed_in(client: httpx.AsyncClient, smart: FakeSmartApp) -> str:
+    """The physician signs in at the (fake) auth service; returns the session's CSRF."""
+    r = await client.get("/signin")
+    assert r.status_code == 303, r.text
+    state = smart.requests[-1]["state"]
+    r = await client.get("/callback", params={"state": state, "code": smart.approve()})
+    assert r.status_code == 303 and r.headers["location"] == "/", r.headers
+    r = await client.get("/api/session")
+    assert r.json()["signed_in"], r.text
     csrf: str = r.json()["csrf"]
     return csrf
 
@@ -89,26 +106,8 @@ def test_both_catalogues_have_the_same_keys_and_every_key_the_page_uses() -> Non
     assert all(th[k] != en[k] for k in th if k.startswith("type."))
 
 
-async def test_sign_in_keeps_the_token_on_the_server_behind_a_strict_cookie(
-    client: httpx.AsyncClient, query: FakeQuery
-) -> None:
-    csrf = await page_csrf(client)
-    r = await client.post("/api/session", json=SIGN_IN, headers={"x-csrf-token": csrf})
-    assert r.status_code == 200
-    body = r.json()
-    assert body["signed_in"] and body["licence"] == LICENCE and body["hospital"] == HOSPITAL
-    assert "query-token" not in r.text
-    cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("hl_session="))
-    lowered = cookie.lower()
-    assert "httponly" in lowered and "samesite=strict" in lowered and "path=/" in lowered
-    assert "secure" not in lowered  # plain http locally; https or the setting adds it
-    r = await client.get("/api/session")
-    assert r.json()["signed_in"] and "query-token" not in r.text
-    assert r.headers["cache-control"] == "no-store"
-
-
 async def test_cookies_are_secure_over_https(query: FakeQuery) -> None:
-    deps = Deps(sessions=MemorySessions(), query=query)
+    deps = Deps(sessions=MemorySessions(), query=query, smart=FakeSmartApp(query))
     app = create_app(PortalSettings(environment="test"), deps=deps)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as c:
@@ -117,60 +116,19 @@ async def test_cookies_are_secure_over_https(query: FakeQuery) -> None:
 
 
 @pytest.mark.parametrize(
-    ("form", "status", "code"),
-    [
-        ({**SIGN_IN, "pin": "0000"}, 401, "wrong-credentials"),
-        ({**SIGN_IN, "hospital": "10670"}, 403, "not-on-roster"),
-        ({**SIGN_IN, "licence": "x"}, 400, None),
-    ],
-)
-async def test_sign_in_refusals_carry_a_code_the_page_translates(
-    client: httpx.AsyncClient, form: dict[str, str], status: int, code: str | None
-) -> None:
-    r = await client.post(
-        "/api/session", json=form, headers={"x-csrf-token": await page_csrf(client)}
-    )
-    assert r.status_code == status
-    if code:
-        assert r.json()["error"] == code
-    assert "hl_session" not in r.headers.get("set-cookie", "")
-
-
-async def test_a_locked_licence_is_told_so(client: httpx.AsyncClient) -> None:
-    csrf = await page_csrf(client)
-    for _ in range(5):
-        r = await client.post(
-            "/api/session", json={**SIGN_IN, "pin": "9"}, headers={"x-csrf-token": csrf}
-        )
-        assert r.json()["error"] == "wrong-credentials"
-    r = await client.post("/api/session", json=SIGN_IN, headers={"x-csrf-token": csrf})
-    assert r.status_code == 429 and r.json()["error"] == "locked"
-
-
-async def test_the_query_service_down_is_a_503_not_a_500(
-    client: httpx.AsyncClient, query: FakeQuery
-) -> None:
-    query.down = True
-    r = await client.post(
-        "/api/session", json=SIGN_IN, headers={"x-csrf-token": await page_csrf(client)}
-    )
-    assert r.status_code == 503 and r.json()["error"] == "unavailable"
-
-
-@pytest.mark.parametrize(
     "headers",
     [{}, {"x-csrf-token": "forged"}, {"origin": "https://evil.example"}],
     ids=["no-token", "wrong-token", "other-origin"],
 )
 async def test_posts_without_the_page_s_csrf_token_or_from_elsewhere_are_refused(
-    client: httpx.AsyncClient, headers: dict[str, str]
+    client: httpx.AsyncClient, headers: dict[str, str], smart: FakeSmartApp
 ) -> None:
     csrf = await page_csrf(client)
     if "origin" in headers:
         headers = {**headers, "x-csrf-token": csrf}
-    r = await client.post("/api/session", json=SIGN_IN, headers=headers)
+    r = await client.post("/api/language", json={"lang": "en"}, headers=headers)
     assert r.status_code == 403 and r.json()["error"] == "csrf"
-    token = await signed_in(client)
+    token = await signed_in(client, smart)
     r = await client.post("/api/session/end", headers={k: v for k, v in headers.items()})
     assert r.status_code == 403
     assert (await client.get("/api/session")).json()["signed_in"]
@@ -179,9 +137,9 @@ async def test_posts_without_the_page_s_csrf_token_or_from_elsewhere_are_refused
 
 
 async def test_the_record_is_grouped_by_type_allergies_first_latest_first(
-    client: httpx.AsyncClient, query: FakeQuery
+    client: httpx.AsyncClient, query: FakeQuery, smart: FakeSmartApp
 ) -> None:
-    await signed_in(client)
+    await signed_in(client, smart)
     r = await client.get(f"/api/patients/{CONSENTED}/record")
     assert r.status_code == 200, r.text
     body = r.json()
@@ -192,11 +150,13 @@ async def test_the_record_is_grouped_by_type_allergies_first_latest_first(
     assert [e["value"] for e in observations] == ["6.8 %", "7.2 %"]
     assert all(e["hospital"] == "10670" for g in body["groups"] for e in g["entries"])
     assert body["groups"][0]["entries"][0]["what"] == "Penicillin"
-    assert query.reads == [("query-token-0", CONSENTED)]
+    assert query.reads == [("smart-token-0", CONSENTED)]
 
 
-async def test_a_refused_read_shows_the_query_service_s_reason(client: httpx.AsyncClient) -> None:
-    await signed_in(client)
+async def test_a_refused_read_shows_the_query_service_s_reason(
+    client: httpx.AsyncClient, smart: FakeSmartApp
+) -> None:
+    await signed_in(client, smart)
     r = await client.get(f"/api/patients/{NOT_CONSENTED}/record")
     assert r.status_code == 403
     assert r.json() == {
@@ -207,20 +167,20 @@ async def test_a_refused_read_shows_the_query_service_s_reason(client: httpx.Asy
 
 
 async def test_a_cid_with_a_wrong_check_digit_never_reaches_the_query_service(
-    client: httpx.AsyncClient, query: FakeQuery
+    client: httpx.AsyncClient, query: FakeQuery, smart: FakeSmartApp
 ) -> None:
-    await signed_in(client)
+    await signed_in(client, smart)
     r = await client.get("/api/patients/1101700230709/record")
     assert r.status_code == 400 and r.json()["error"] == "invalid-cid"
     assert query.reads == []
 
 
 async def test_reads_need_a_session_and_sign_out_ends_it(
-    client: httpx.AsyncClient, query: FakeQuery
+    client: httpx.AsyncClient, query: FakeQuery, smart: FakeSmartApp
 ) -> None:
     r = await client.get(f"/api/patients/{CONSENTED}/record")
     assert r.status_code == 401 and r.json()["error"] == "signed-out"
-    csrf = await signed_in(client)
+    csrf = await signed_in(client, smart)
     r = await client.post("/api/session/end", headers={"x-csrf-token": csrf})
     assert r.status_code == 200 and not r.json()["signed_in"]
     r = await client.get(f"/api/patients/{CONSENTED}/record")
@@ -228,17 +188,19 @@ async def test_reads_need_a_session_and_sign_out_ends_it(
     assert query.reads == []
 
 
-async def test_a_session_ends_with_its_lifetime(client: httpx.AsyncClient, clock: Clock) -> None:
-    await signed_in(client)
+async def test_a_session_ends_with_its_lifetime(
+    client: httpx.AsyncClient, clock: Clock, smart: FakeSmartApp
+) -> None:
+    await signed_in(client, smart)
     clock.now += 601
     r = await client.get(f"/api/patients/{CONSENTED}/record")
     assert r.status_code == 401
 
 
 async def test_an_expired_query_token_signs_the_physician_out(
-    client: httpx.AsyncClient, query: FakeQuery
+    client: httpx.AsyncClient, query: FakeQuery, smart: FakeSmartApp
 ) -> None:
-    await signed_in(client)
+    await signed_in(client, smart)
     query.tokens.clear()
     assert (await client.get(f"/api/patients/{CONSENTED}/record")).status_code == 401
     assert not (await client.get("/api/session")).json()["signed_in"]

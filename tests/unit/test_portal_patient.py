@@ -26,6 +26,7 @@ from tests.support.portal_fakes import (
     HOSPITALS,
     FakePatientApi,
     FakeQuery,
+    FakeSmartApp,
 )
 
 pytestmark = pytest.mark.unit
@@ -59,7 +60,13 @@ async def client(backends: FakePatientApi, clock: Clock) -> AsyncIterator[httpx.
     patients = PatientDeps(
         sessions=sessions, api=backends, session_ttl_s=600, clock=clock, dev_verifier=True
     )
-    deps = Deps(sessions=MemorySessions(clock), query=FakeQuery(), clock=clock, patients=patients)
+    deps = Deps(
+        sessions=MemorySessions(clock),
+        query=(q := FakeQuery()),
+        smart=FakeSmartApp(q),
+        clock=clock,
+        patients=patients,
+    )
     app = create_app(PortalSettings(environment="test"), deps=deps)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
         yield c

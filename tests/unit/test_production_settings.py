@@ -41,6 +41,7 @@ def auth_values(**changes: Any) -> dict[str, Any]:
         "auth_otp_sender": "webhook",
         "auth_otp_webhook_url": "https://otp.example/send",
         "auth_bootstrap_operator": None,
+        "auth_portal_client": None,
     }
     values.update(changes)
     return values
@@ -114,6 +115,7 @@ def test_development_and_test_accept_the_defaults() -> None:
         {"auth_otp_webhook_url": None},
         {"auth_otp_webhook_url": "http://otp.example/send"},
         {"auth_bootstrap_operator": "dev-operator"},  # without its public keys
+        {"auth_portal_client": "healthlink-portal"},  # without its public keys
         {"auth_argon2_memory_kib": 8},
     ],
     ids=lambda c: ",".join(f"{k}={str(v)[:16]}" for k, v in c.items()),

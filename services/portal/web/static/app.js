@@ -1,6 +1,7 @@
 // The physician's viewer: sign-in, patient look-up, the record; Thai and English.
-// Every string comes from /i18n/<lang>.json. The access token never reaches this page:
-// the portal keeps it server-side and this page holds only an HttpOnly session cookie.
+// Every string comes from /i18n/<lang>.json. Sign-in is SMART on FHIR at the auth
+// service (/signin → its page → /callback, all server-side); the access token never
+// reaches this page: the portal keeps it and this page holds only an HttpOnly cookie.
 'use strict';
 
 const state = { csrf: '', lang: 'th', cat: {}, session: null, record: null, refusal: null, errors: {} };
@@ -139,24 +140,6 @@ async function loadCatalogue(lang) {
 }
 
 // --- actions
-async function signIn(event) {
-  event.preventDefault();
-  const licence = $('licence').value.trim();
-  const hospital = $('hospital').value.trim();
-  const pin = $('pin').value;
-  if (!/^\d{3,8}$/.test(licence) || !/^\d{5}$/.test(hospital) || !pin) { showError('signin-error', 'signin-format'); return; }
-  $('signin-submit').disabled = true;
-  const result = await api('POST', '/api/session', { licence, pin, hospital });
-  $('signin-submit').disabled = false;
-  $('pin').value = '';
-  if (!result.ok) { showError('signin-error', errorCode(result), result.body.detail); return; }
-  state.session = result.body;
-  state.csrf = result.body.csrf;
-  showError('signin-error', null);
-  render();
-  $('cid').focus();
-}
-
 async function lookUp(event) {
   event.preventDefault();
   const cid = $('cid').value.replace(/[\s-]/g, '');
@@ -188,7 +171,7 @@ async function signOut() {
   state.refusal = null;
   state.errors = {};
   render();
-  $('licence').focus();
+  $('signin-start').focus();
 }
 
 async function chooseLanguage(lang) {
@@ -207,11 +190,18 @@ async function refreshSession() {
 async function start() {
   const session = await refreshSession();
   await loadCatalogue(session.lang || 'th');
-  $('signin-form').addEventListener('submit', signIn);
   $('lookup-form').addEventListener('submit', lookUp);
   $('sign-out').addEventListener('click', signOut);
   for (const button of document.querySelectorAll('[data-lang]')) button.addEventListener('click', () => chooseLanguage(button.dataset.lang));
+  // back from the auth service's sign-in page (/callback): a failure comes as a code
+  const failed = new URLSearchParams(window.location.search).get('signin-error');
+  if (failed) {
+    showError('signin-error', /^signin-[a-z]+$/.test(failed) ? failed : 'other');
+    window.history.replaceState(null, '', '/');
+  }
   render();
+  if (session.signed_in) $('cid').focus();
+  else if (failed) $('signin-start').focus();
 }
 
 document.addEventListener('DOMContentLoaded', start);

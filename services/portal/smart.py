@@ -1,0 +1,174 @@
+"""The physicians' viewer as a SMART on FHIR app of the auth service (docs/portal.md,
+"Sign-in"): the authorization request (code + PKCE S256, ``state``, ``aud`` = query's FHIR
+base) and the code exchange, server-side, as a confidential client (``private_key_jwt``).
+
+authlib's OAuth 2 client builds the authorization URL and makes the token request; the
+assertion is the platform's (``healthlink_adapter.smart.client_assertion``: ES256, 4
+minutes, a fresh ``jti``), given to authlib as its client authentication method. The
+access token is verified with the auth service's keys (``shared/auth.py``) before the
+portal believes who it names.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.integrations.httpx_client import OAuthError as HttpxOAuthError
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from healthlink_adapter.smart import client_assertion
+from joserfc.jwk import ECKey
+
+from services.portal.errors import SignInFailed
+from shared.auth import TokenVerifier
+from shared.errors import HealthLinkError
+
+# online_access: a refresh token, so the session outlives the 5-minute access token
+SCOPE = "openid fhirUser online_access user/*.rs"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """What the code bought: the access token (kept server-side), whom it names, and how
+    long it lasts."""
+
+    token: str
+    licence: str
+    hospital: str
+    expires_in: int
+    refresh_token: str | None = None
+
+
+class SmartApp(Protocol):
+    async def authorization_url(self, state: str, verifier: str, lang: str) -> str: ...
+
+    async def exchange(self, code: str, verifier: str) -> SignedIn: ...
+
+    async def refresh(self, refresh_token: str) -> SignedIn: ...
+
+
+class _Assertion(PrivateKeyJWT):  # type: ignore[misc]
+    """authlib's ``private_key_jwt`` method, with the platform's short-lived assertion."""
+
+    def sign(self, auth: Any, token_endpoint: str) -> str:
+        return client_assertion(auth.client_secret, auth.client_id, token_endpoint)
+
+
+def load_client_key(given: str, path: Path) -> ECKey | None:
+    """The portal's private key: the JWK given (production, from a Secret), else the
+    file the auth service made in the shared data dir (development); None: neither."""
+    if given:
+        return ECKey.import_key(json.loads(given))
+    if path.exists():
+        return ECKey.import_key(json.loads(path.read_text()))
+    return None
+
+
+class HttpSmartApp:
+    """The auth service over HTTP: discovery once, then authorize and token."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        client_id: str,
+        redirect_uri: str,
+        client_key: str,
+        key_file: Path,
+        verifier: TokenVerifier,
+        timeout_s: float,
+    ) -> None:
+        self._issuer, self._audience = issuer.rstrip("/"), audience
+        self._client_id, self._redirect_uri = client_id, redirect_uri
+        self._given, self._key_file = client_key, key_file
+        self._key: ECKey | None = None
+        self._verifier = verifier
+        self._http = httpx.AsyncClient(timeout=timeout_s)
+        self._endpoints: dict[str, str] | None = None
+        self._timeout = timeout_s
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _discovered(self) -> dict[str, str]:
+        if self._endpoints is None:
+            url = f"{self._issuer}/.well-known/smart-configuration"
+            try:
+                r = await self._http.get(url)
+                found = r.json() if r.status_code == 200 else {}
+                endpoints = {k: str(found[k]) for k in ("authorization_endpoint", "token_endpoint")}
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                raise SignInFailed("the sign-in service does not answer") from exc
+            self._endpoints = endpoints
+        return self._endpoints
+
+    def _client(self) -> AsyncOAuth2Client:
+        # read when first needed: in development the auth service makes it at its start
+        self._key = self._key or load_client_key(self._given, self._key_file)
+        if self._key is None:
+            raise SignInFailed("the portal has no client key for the sign-in service")
+        client = AsyncOAuth2Client(
+            self._client_id,
+            self._key,
+            token_endpoint_auth_method="private_key_jwt",
+            redirect_uri=self._redirect_uri,
+            scope=SCOPE,
+            code_challenge_method="S256",
+            timeout=self._timeout,
+        )
+        client.register_client_auth_method(_Assertion())
+        return client
+
+    async def authorization_url(self, state: str, verifier: str, lang: str) -> str:
+        endpoints = await self._discovered()
+        async with self._client() as client:
+            url, _ = client.create_authorization_url(
+                endpoints["authorization_endpoint"],
+                state=state,
+                code_verifier=verifier,
+                aud=self._audience,
+                ui_locales=lang,
+            )
+        return str(url)
+
+    async def exchange(self, code: str, verifier: str) -> SignedIn:
+        return await self._token(code=code, code_verifier=verifier)
+
+    async def refresh(self, refresh_token: str) -> SignedIn:
+        return await self._token(refresh_token=refresh_token)
+
+    async def _token(self, **grant: str) -> SignedIn:
+        """A token for the code (and verifier) or the refresh token, verified."""
+        endpoints = await self._discovered()
+        url = endpoints["token_endpoint"]
+        try:
+            async with self._client() as client:
+                if "refresh_token" in grant:
+                    token = await client.refresh_token(url, refresh_token=grant["refresh_token"])
+                else:
+                    token = await client.fetch_token(url, **grant)
+        except (OAuth2Error, HttpxOAuthError) as exc:
+            raise SignInFailed(f"the code was refused: {exc.error}") from exc
+        except (httpx.HTTPError, ValueError) as exc:
+            raise SignInFailed(
+                f"the sign-in service does not answer: {type(exc).__name__}"
+            ) from exc
+        try:
+            principal = await self._verifier.verify(str(token["access_token"]))
+        except (HealthLinkError, KeyError) as exc:
+            raise SignInFailed("the sign-in service's token could not be verified") from exc
+        if principal.licence is None or principal.hospital is None:
+            raise SignInFailed("the token names no physician and hospital")
+        return SignedIn(
+            token=str(token["access_token"]),
+            licence=principal.licence,
+            hospital=principal.hospital,
+            expires_in=int(token.get("expires_in") or 0) or 60,
+            refresh_token=str(token["refresh_token"]) if token.get("refresh_token") else None,
+        )
