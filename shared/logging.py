@@ -42,7 +42,9 @@ def _add_correlation_id(
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Send JSON lines to stderr, each with the service name and correlation id."""
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
-    for noisy in ("aiokafka", "pymongo", "uvicorn.access"):
+    # httpx logs every request's URL at INFO: the portal's and auth's reads name a
+    # patient's CID in the path (``Patient/{cid}/$everything``), which no log may hold.
+    for noisy in ("aiokafka", "pymongo", "uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[
