@@ -5,9 +5,9 @@ operator (``HEALTHLINK_`` prefix; names unique across services)."""
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from shared.settings import DEV_SECRET, Settings, require_https
 
@@ -58,6 +58,14 @@ class AuthSettings(Settings):
     auth_portal_client_jwks: str | None = None
     auth_relay_interval_s: float = Field(default=2.0, gt=0)
     auth_purge_interval_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("auth_portal_redirect_uris", mode="before")
+    @classmethod
+    def _uris_from_text(cls, value: Any) -> Any:
+        """A JSON list given as text (compose's ``${…:-[]}``, a value passed as is)."""
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
 
     @model_validator(mode="after")
     def _neighbours_on_this_machine(self) -> AuthSettings:
