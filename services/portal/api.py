@@ -60,8 +60,14 @@ async def read_session(request: Request, response: Response) -> dict[str, Any]:
 @signin.get("/signin", status_code=303, response_class=RedirectResponse)
 async def read_signin(request: Request, deps: DepsDep) -> RedirectResponse:
     """Sign in: to the auth service's ``/authorize`` (SMART, code + PKCE, in the page's
-    language); the state and verifier stay here, behind the ``hl_signin`` cookie."""
-    pending_id, url = await handlers.start_sign_in(deps, page_language(request))
+    language); the state and verifier stay here, behind the ``hl_signin`` cookie. When
+    the auth service cannot be reached, back to the viewer with the failure's code
+    (``?signin-error=signin-failed``), as ``/callback`` does: a page, not a JSON error."""
+    try:
+        pending_id, url = await handlers.start_sign_in(deps, page_language(request))
+    except HealthLinkError as exc:
+        log.info("viewer sign-in not started", reason=exc.code)
+        return RedirectResponse(f"/?signin-error={exc.code}", status_code=303)
     response = RedirectResponse(url, status_code=303)
     response.set_cookie(
         SIGNIN_COOKIE,

@@ -94,8 +94,11 @@ class FakeSmartApp:
     codes: dict[str, str] = field(default_factory=dict)  # code -> PKCE challenge
     refuse_codes: bool = False
     refreshes: dict[str, str] = field(default_factory=dict)  # refresh token -> its licence
+    down: bool = False  # the auth service does not answer
 
     async def authorization_url(self, state: str, verifier: str, lang: str) -> str:
+        if self.down:
+            raise SignInFailed("the sign-in service does not answer")
         params = {"state": state, "code_challenge": challenge_of(verifier), "ui_locales": lang}
         self.requests.append(params)
         return "http://auth.test/authorize?" + urlencode(params)

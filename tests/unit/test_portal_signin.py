@@ -147,6 +147,15 @@ async def test_a_code_the_token_endpoint_refuses_is_told(
     assert not (await client.get("/api/session")).json()["signed_in"]
 
 
+async def test_the_auth_service_down_at_sign_in_is_told_on_the_page(
+    client: httpx.AsyncClient, smart: FakeSmartApp
+) -> None:
+    """Not a JSON 502 in the browser: back to the viewer, which says it in words."""
+    smart.down = True
+    r = await client.get("/signin", headers={"accept-language": "en"})
+    assert error_of(r) == "signin-failed" and "hl_signin" not in r.headers.get("set-cookie", "")
+
+
 async def test_oversized_callback_parameters_are_a_400(client: httpx.AsyncClient) -> None:
     r = await client.get("/callback", params={"state": "s" * 201})
     assert r.status_code == 400
