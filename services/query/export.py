@@ -125,5 +125,5 @@ async def file(deps: Deps, token: str | None, job_id: str, rtype: str) -> bytes:
         for e in await visible(deps, ctx, index):
             if e["type"] == rtype:
                 access.will_see(ctx, e)
-                lines.append(str(e["json"]))
-        return "".join(f"{line}\n" for line in lines).encode()
+                lines.append(f"{e['json']}\n".encode())  # each line alone: see bundles._entry
+        return b"".join(lines)
