@@ -3,7 +3,8 @@ chromium, ``make browser``) at a phone's width, on the running consent, ingest, 
 auth and portal services: a patient whose hospital sent records signs in through the
 auth service's page (CID, the code written to the development sender's file, the face
 scan), sees the record grouped by type, in English and Thai, downloads it as a FHIR
-Bundle (every page of ``$everything``), and reaches consent with the same session; a
+Bundle (every page of ``$everything``), and reaches consent, who viewed my record and
+the inbox with the same session (consent, audit and notify take its token); a
 sign-in cancelled at the auth service comes back with its code. Each screen passes
 axe-core's WCAG 2.1 A/AA checks. Explicit waits only."""
 
@@ -22,7 +23,16 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from healthlink.synthetic import make_patient_bundle
 from shared.settings import Settings
 from tests.support.a11y import accessible, checking_time
-from tests.support.browser import click, fill, fits_the_phone, only, screenshots, text_in, waiting
+from tests.support.browser import (
+    click,
+    fill,
+    fits_the_phone,
+    only,
+    screenshots,
+    settled,
+    text_in,
+    waiting,
+)
 from tests.support.journey import Actors, uploader
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +40,8 @@ LICENCE, PIN = "40773", "8644"
 SOURCE, SOURCE_NAME = "10664", "Police General Hospital"  # a code no other e2e test registers
 BUDGET_S = 60
 N_RESOURCES = 12
-NEEDED = ("consent", "ingest", "query", "auth", "portal")
+# consent, audit and notify take the patient's SMART token; ingest and query the record
+NEEDED = ("consent", "ingest", "query", "audit", "notify", "auth", "portal")
 DEV_SCAN = "dev-face-scan-ok"
 
 
@@ -137,6 +148,18 @@ def sign_in_and_read(
     assert exported["resourceType"] == "Bundle" and exported["type"] == "collection"
     kinds = {e["resource"]["resourceType"] for e in exported["entry"]}
     assert "Patient" in kinds and len(exported["entry"]) > N_RESOURCES // 2, kinds
+
+    # audit and notify take the same token: who viewed my record (the physician's
+    # reads above, once audit has them) and the inbox, still signed in
+    click(driver, "#tab-accesses")
+    settled(driver)
+    assert not driver.find_element(By.ID, "accesses-error").is_displayed()
+    assert driver.find_element(By.ID, "who-text").is_displayed()
+    click(driver, "#tab-inbox")
+    settled(driver)
+    assert not driver.find_element(By.ID, "inbox-error").is_displayed()
+    click(driver, "#tab-record")
+    text_in(wait, "#record-summary", "items.")
 
     # Thai
     click(driver, "#lang-th")
