@@ -65,7 +65,7 @@ async def test_a_patient_signs_in_with_smart_sees_and_downloads_their_record(
     otp = actors.platform.log_dir / "otp" / f"{cid}.txt"
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    phone.execute_cdp_cmd(  # type: ignore[attr-defined]
+    phone.execute_cdp_cmd(
         "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
     )
     url = actors.platform.url("portal")
