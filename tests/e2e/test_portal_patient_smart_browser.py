@@ -171,3 +171,4 @@ def sign_in_and_read(
 
     click(driver, "#sign-out")
     text_in(wait, "#signin-title", "เข้าสู่ระบบ")
+    assert driver.switch_to.active_element.get_attribute("id") == "signin-start"

@@ -89,6 +89,6 @@ function bind() {
 }
 
 document.addEventListener('DOMContentLoaded', () => startPage({
-  base: '/api/patient', catalogue: 'patient', screens: SCREENS, first: 'verify-cid',
+  base: '/api/patient', catalogue: 'patient', screens: SCREENS, first: 'signin-start',
   render, load: loadScreen, forget, bind,
 }));
