@@ -18,10 +18,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import tokens
 from shared.auth import bearer_token
-from shared.errors import Forbidden, HealthLinkError, Transient
+from shared.errors import Forbidden, HealthLinkError, Transient, Unauthorized
 from shared.fhir import FHIR_JSON, operation_outcome
 from shared.logging import CORRELATION_HEADER, get_logger, set_correlation_id
-from shared.operators import changer_of, operator_of
+from shared.operators import changer_of, operator_of, token_verifier
 
 log = get_logger(__name__)
 
@@ -114,10 +114,24 @@ def health_routes(app: FastAPI, ready: Callable[[], Awaitable[dict[str, Any]]]) 
         )
 
 
-def patient_of(request: Request) -> str:
-    """The CID of the verified patient holding the request's token."""
-    claims = tokens.verify(request.app.state.settings.token_secret, tokens.PATIENT, bearer(request))
-    return str(claims["sub"])
+async def patient_of(request: Request) -> str:
+    """The CID of the patient holding the request's token: an access token of the auth
+    service (``app.state.token_verifier``) signed in by the patient themselves
+    (``patient`` claim = the CID, ``fhirUser`` = ``Patient/<CID>``, a ``patient/``
+    scope; a physician's token launched with a patient is not the patient), or the
+    consent service's HMAC patient token (``shared/tokens.py``, until phase 2 ends it).
+    Anything else is ``Unauthorized`` (401)."""
+    token = bearer(request)
+    if token.count(".") == 1:  # payload.mac: the HMAC token; an access token is a JWS
+        settings = request.app.state.settings
+        return str(tokens.verify(settings.token_secret, tokens.PATIENT, token)["sub"])
+    principal = await token_verifier(request).verify(token)
+    cid = principal.patient
+    if not cid or principal.fhir_user != f"Patient/{cid}":
+        raise Unauthorized("a patient's own token is required")
+    if not any(scope.context == "patient" for scope in principal.scopes):
+        raise Unauthorized("the token has no patient/ scope")
+    return cid
 
 
 def same_patient(cid: str, token_cid: str) -> None:

@@ -186,7 +186,8 @@ async def bootstrap_operator(
     return path
 
 
-PORTAL_SCOPE = "openid fhirUser online_access user/*.rs"
+# the viewer (user/*.rs) and the patient portal (a patient's own record: patient/*.rs)
+PORTAL_SCOPE = "launch/patient openid fhirUser online_access user/*.rs patient/*.rs"
 
 
 async def bootstrap_portal(
@@ -196,8 +197,9 @@ async def bootstrap_portal(
     data_dir: str,
     jwks: dict[str, Any] | None = None,
 ) -> Path | None:
-    """The physicians' viewer (the portal's backend-for-frontend) as a confidential SMART
-    app: its exact redirect URIs, ``user/*.rs`` only, ``private_key_jwt`` with the given
+    """The physicians' viewer and the patient portal (the portal's backend-for-frontend)
+    as a confidential SMART app: its exact redirect URIs, ``user/*.rs`` (physicians) and
+    ``patient/*.rs`` (a patient, their own record) reads, ``private_key_jwt`` with the given
     public JWK set (production), or else a P-256 key made under ``data_dir`` (mode 0600;
     development: the portal reads it from the same data dir). Kept as configured at
     every start, as the bootstrap operator is."""

@@ -74,8 +74,10 @@ class AuthSettings(Settings):
         self.auth_issuer = self.auth_issuer or f"{local}:{self.port('auth')}"
         self.auth_audience = self.auth_audience or f"{local}:{self.port('query')}/fhir"
         self.consent_url = self.consent_url or f"{local}:{self.port('consent')}"
+        portal = f"{local}:{self.port('portal')}"
         self.auth_portal_redirect_uris = self.auth_portal_redirect_uris or [
-            f"{local}:{self.port('portal')}/callback"
+            f"{portal}/callback",
+            f"{portal}/patient/callback",
         ]
         return self
 

@@ -35,6 +35,8 @@ from services.portal.pages import page_response
 from services.portal.patient_api import pages as patient_pages
 from services.portal.patient_api import router as patient_router
 from services.portal.patient_backends import HttpPatientApi
+from services.portal.patient_smart_api import router as patient_smart_router
+from services.portal.patient_smart_api import signin as patient_signin
 from services.portal.patients import PatientDeps
 from services.portal.repository import HttpQuery, MemorySessions
 from services.portal.settings import PortalSettings
@@ -88,8 +90,11 @@ def install_security_headers(app: FastAPI) -> None:
         return response
 
 
-def http_patient_deps(settings: PortalSettings) -> tuple[PatientDeps, HttpPatientApi]:
-    """The patient portal on the consent, audit and notify services' HTTP APIs."""
+def http_patient_deps(
+    settings: PortalSettings, query: HttpQuery | None
+) -> tuple[PatientDeps, HttpPatientApi, HttpSmartApp]:
+    """The patient portal on the consent, audit and notify services' HTTP APIs, signed
+    in at the auth service, reading the patient's record through query."""
     api = HttpPatientApi(
         settings.service_url("consent"),
         settings.service_url("audit"),
@@ -101,8 +106,10 @@ def http_patient_deps(settings: PortalSettings) -> tuple[PatientDeps, HttpPatien
         api=api,
         session_ttl_s=settings.portal_session_ttl_s,
         dev_verifier=settings.dev_verifier,
+        smart=(smart := http_smart_app(settings, for_patients=True)),
+        query=query,
     )
-    return deps, api
+    return deps, api, smart
 
 
 def http_hospital_deps(settings: PortalSettings) -> tuple[HospitalDeps, HttpHospitalApi]:
@@ -121,18 +128,20 @@ def http_operator_deps(settings: PortalSettings) -> tuple[OperatorDeps, HttpOper
     return OperatorDeps(sessions=MemorySessions(), api=api, session_ttl_s=ttl), api
 
 
-def http_smart_app(settings: PortalSettings) -> HttpSmartApp:
-    """The viewer's SMART client of the auth service (its key: given, or the data dir's)."""
+def http_smart_app(settings: PortalSettings, for_patients: bool = False) -> HttpSmartApp:
+    """The portal's SMART client of the auth service (its key: given, or the data
+    dir's), for the viewer or (``for_patients``) the patient portal."""
     key_file = Path(settings.data_dir) / "auth" / f"{settings.portal_client}.jwk"
     return HttpSmartApp(
         issuer=settings.issuer,
         audience=settings.token_audience,
         client_id=settings.portal_client,
-        redirect_uri=settings.redirect_uri(),
+        redirect_uri=settings.patient_redirect_uri() if for_patients else settings.redirect_uri(),
         client_key=settings.portal_client_key,
         key_file=key_file,
         verifier=verifier_for(settings),
         timeout_s=settings.portal_query_timeout_s,
+        for_patients=for_patients,
     )
 
 
@@ -151,8 +160,9 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
             session_ttl_s=settings.portal_session_ttl_s,
         )
     patient_deps = deps.patients
+    patient_smart: HttpSmartApp | None = None
     if patient_deps is None:
-        patient_deps, patient_api = http_patient_deps(settings)
+        patient_deps, patient_api, patient_smart = http_patient_deps(settings, query)
     hospital_deps = deps.hospitals
     hospital_api: HttpHospitalApi | None = None
     if hospital_deps is None:
@@ -169,7 +179,7 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
         finally:
             if query is not None:
                 await query.aclose()
-            for backends in (smart, patient_api, hospital_api, operator_api):
+            for backends in (smart, patient_api, patient_smart, hospital_api, operator_api):
                 if backends is not None:
                     await backends.aclose()
 
@@ -211,6 +221,8 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
     app.include_router(router)
     app.include_router(signin)
     app.include_router(patient_router)
+    app.include_router(patient_smart_router)
+    app.include_router(patient_signin)  # before the page's /patient/{screen}
     app.include_router(patient_pages)
     app.include_router(hospital_router)
     app.include_router(hospital_pages)

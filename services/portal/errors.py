@@ -125,3 +125,10 @@ __all__ = [
     "Unavailable",
     "VerificationFailed",
 ]
+
+
+class SmartRequired(Forbidden):
+    """My record needs the auth service's sign-in, not the verify form's token (code
+    ``smart-required``)."""
+
+    code = "smart-required"

@@ -24,7 +24,7 @@ from services.portal.patients import PatientDeps
 
 PATIENT_COOKIE = "hl_patient"
 COOKIE_PATH = "/api/patient"
-SCREENS = ("consent", "accesses", "inbox")
+SCREENS = ("consent", "record", "accesses", "inbox")
 
 router = APIRouter(prefix="/api/patient", tags=["patient portal"])
 pages = APIRouter(include_in_schema=False)

@@ -21,12 +21,17 @@ PURPOSES = {"TREAT": "treatment", "ETREAT": "emergency"}
 
 @dataclass(frozen=True)
 class PatientSession:
-    """A verified patient: the consent service's patient token stays here, on the server."""
+    """A verified patient: the patient's token (the auth service's SMART access token, or
+    the consent service's patient token of the verify form) stays here, on the server,
+    with the refresh token that renews a SMART one (``token_expires_at``)."""
 
     token: str
     cid: str
     csrf: str
     expires_at: float
+    refresh_token: str | None = None
+    token_expires_at: float = float("inf")
+    smart: bool = False  # signed in at the auth service: the query service takes it
 
 
 def in_bangkok(value: datetime) -> datetime:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from services.portal.errors import BadCid
+from services.portal.domain import PendingSignIn
+from services.portal.errors import BadCid, NotSignedIn, SignInFailed
 from services.portal.patient_backends import PatientApi
 from services.portal.patient_views import (
     PatientSession,
@@ -25,17 +26,25 @@ from services.portal.patient_views import (
     inbox_view,
     names_of,
 )
-from services.portal.repository import PageDeps, as_signed_in
+from services.portal.repository import MemorySessions, PageDeps, RecordApi, Sessions, as_signed_in
+from services.portal.smart import SmartApp
 from shared.cid import is_valid_cid
 
 T = TypeVar("T")
 PAGE = 20  # accesses and notifications per page
+RENEW_S = 30  # a SMART token ending sooner than this is renewed before a call
 
 
 @dataclass(kw_only=True)
 class PatientDeps(PageDeps[PatientSession]):
     api: PatientApi
     dev_verifier: bool = False
+    # the SMART sign-in at the auth service (patient_signin.py; None: not offered) and
+    # the sign-ins sent there, by the ``hl_patient_signin`` cookie
+    smart: SmartApp | None = None
+    pending: Sessions[PendingSignIn] = field(default_factory=MemorySessions)
+    # the query service, for "my record" with the patient's SMART token (None: not offered)
+    query: RecordApi | None = None
 
 
 def _check_cid(cid: str) -> None:
@@ -63,11 +72,37 @@ async def verify(deps: PatientDeps, cid: str, scan: str) -> tuple[str, PatientSe
     return await deps.sessions.open(session), session
 
 
-async def _as_patient(
+async def as_patient(
     deps: PatientDeps, session_id: str | None, call: Callable[[PatientSession], Awaitable[T]]
 ) -> T:
-    """Run ``call`` with the patient's session; a token the back end refuses ends it."""
-    return await as_signed_in(deps.sessions, session_id, call, "verify your identity first")
+    """Run ``call`` with the patient's session (its SMART token renewed when it ends
+    soon); a token the back end refuses ends it."""
+
+    async def renewed(session: PatientSession) -> T:
+        return await call(await fresh(deps, session_id or "", session))
+
+    return await as_signed_in(deps.sessions, session_id, renewed, "verify your identity first")
+
+
+async def fresh(deps: PatientDeps, session_id: str, session: PatientSession) -> PatientSession:
+    """The session with a token good for the next call: a SMART token ending within
+    ``RENEW_S`` renewed with the refresh token (rotated); refused: ``NotSignedIn``."""
+    if session.refresh_token is None or session.token_expires_at - RENEW_S > deps.clock():
+        return session
+    if deps.smart is None:
+        raise NotSignedIn("the sign-in cannot be renewed: sign in again")
+    try:
+        again = await deps.smart.refresh(session.refresh_token)
+    except SignInFailed as exc:
+        raise NotSignedIn("the sign-in could not be renewed: sign in again") from exc
+    session = replace(
+        session,
+        token=again.token,
+        refresh_token=again.refresh_token or session.refresh_token,
+        token_expires_at=deps.clock() + again.expires_in,
+    )
+    await deps.sessions.replace(session_id, session)
+    return session
 
 
 def _now(deps: PatientDeps) -> datetime:
@@ -87,7 +122,7 @@ async def consent(deps: PatientDeps, session_id: str | None) -> dict[str, Any]:
     async def read(s: PatientSession) -> dict[str, Any]:
         return await _view(deps, await deps.api.consent(s.token, s.cid))
 
-    return await _as_patient(deps, session_id, read)
+    return await as_patient(deps, session_id, read)
 
 
 async def change_consent(
@@ -100,7 +135,7 @@ async def change_consent(
     async def apply(s: PatientSession) -> dict[str, Any]:
         return await _view(deps, await change(deps.api, s))
 
-    return await _as_patient(deps, session_id, apply)
+    return await as_patient(deps, session_id, apply)
 
 
 async def grant_hospital(deps: PatientDeps, session_id: str | None, code: str) -> dict[str, Any]:
@@ -164,7 +199,7 @@ async def accesses(deps: PatientDeps, session_id: str | None, offset: int) -> di
         shown = [access_view(e, names) for e in entries[:PAGE]]
         return {"offset": offset, "entries": shown, "more": len(entries) > PAGE}
 
-    return await _as_patient(deps, session_id, read)
+    return await as_patient(deps, session_id, read)
 
 
 async def inbox(deps: PatientDeps, session_id: str | None, offset: int) -> dict[str, Any]:
@@ -175,11 +210,11 @@ async def inbox(deps: PatientDeps, session_id: str | None, offset: int) -> dict[
         shown = [inbox_view(e) for e in entries[:PAGE]]
         return {"offset": offset, "entries": shown, "more": len(entries) > PAGE}
 
-    return await _as_patient(deps, session_id, read)
+    return await as_patient(deps, session_id, read)
 
 
 async def mark_read(deps: PatientDeps, session_id: str | None, notification_id: str) -> None:
     async def mark(s: PatientSession) -> None:
         await deps.api.mark_read(s.token, s.cid, notification_id)
 
-    await _as_patient(deps, session_id, mark)
+    await as_patient(deps, session_id, mark)

@@ -21,6 +21,9 @@ from services.portal.errors import NotSignedIn, QueryUnavailable, Refused
 from shared.errors import InvalidInput
 from shared.fhir import FHIR_JSON
 
+PAGE_SIZE = 1000  # the query service's largest page
+MAX_PAGES = 100
+
 
 class Expiring(Protocol):
     @property
@@ -53,6 +56,12 @@ class PageDeps(Generic[S]):
 
 class QueryApi(Protocol):
     async def everything(self, token: str, cid: str) -> dict[str, Any]: ...
+
+
+class RecordApi(Protocol):
+    """The patient portal's "my record": the whole ``$everything``, every page."""
+
+    async def everything_pages(self, token: str, cid: str) -> dict[str, Any]: ...
 
 
 def _key(session_id: str) -> str:
@@ -139,11 +148,11 @@ class HttpQuery:
         except httpx.HTTPError:
             return False
 
-    async def everything(self, token: str, cid: str) -> dict[str, Any]:
+    async def everything(self, token: str, cid: str, offset: int = 0) -> dict[str, Any]:
         r = await self._call(
             "GET",
             f"/fhir/Patient/{cid}/$everything",
-            params={"_count": "1000"},
+            params={"_count": str(PAGE_SIZE), "_offset": str(offset)},
             headers={"authorization": f"Bearer {token}", "accept": FHIR_JSON},
         )
         if r.status_code == 200:
@@ -152,3 +161,23 @@ class HttpQuery:
         detail = _diagnostics(r)
         errors = {401: NotSignedIn, 403: Refused, 400: InvalidInput}
         raise errors.get(r.status_code, QueryUnavailable)(detail)
+
+    async def everything_pages(self, token: str, cid: str) -> dict[str, Any]:
+        """Every page of ``$everything`` (at most ``MAX_PAGES``) as one Bundle: the
+        pages are asked for by offset, never by a URL the answer names."""
+        entries: list[Any] = []
+        for page in range(MAX_PAGES):
+            bundle = await self.everything(token, cid, page * PAGE_SIZE)
+            for entry in bundle.get("entry") or []:  # a collection: no search modes
+                if isinstance(entry, dict) and (entry.get("search") or {}).get("mode") != "outcome":
+                    entries.append({k: v for k, v in entry.items() if k != "search"})
+            links = bundle.get("link") or []
+            if not any(isinstance(k, dict) and k.get("relation") == "next" for k in links):
+                break
+        else:
+            raise QueryUnavailable("the record has more pages than the portal reads")
+        return {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": entries,
+        }

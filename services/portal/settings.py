@@ -31,11 +31,17 @@ class PortalSettings(Settings):
     # service made under the shared data dir, ``<data_dir>/auth/<client>.jwk``).
     portal_client: str = "healthlink-portal"
     portal_redirect_uri: str = ""
+    # the patient portal's sign-in comes back here (empty: this stack's /patient/callback)
+    portal_patient_redirect_uri: str = ""
     portal_client_key: str = ""
     data_dir: str = ".data"
 
     def redirect_uri(self) -> str:
         return self.portal_redirect_uri or f"http://127.0.0.1:{self.port('portal')}/callback"
+
+    def patient_redirect_uri(self) -> str:
+        local = f"http://127.0.0.1:{self.port('portal')}/patient/callback"
+        return self.portal_patient_redirect_uri or local
 
     def query_url(self) -> str:
         return self.service_url("query")

@@ -30,6 +30,9 @@ from shared.errors import HealthLinkError
 
 # online_access: a refresh token, so the session outlives the 5-minute access token
 SCOPE = "openid fhirUser online_access user/*.rs"
+# the patient portal: the patient signs in on the auth service's page (CID, code to the
+# phone, face scan); their own record only (docs/portal.md, "The patient portal")
+PATIENT_SCOPE = "launch/patient openid fhirUser online_access patient/*.rs"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class SignedIn:
     hospital: str
     expires_in: int
     refresh_token: str | None = None
+    patient: str | None = None  # the patient portal's sign-in: the patient's CID
 
 
 class SmartApp(Protocol):
@@ -83,8 +87,12 @@ class HttpSmartApp:
         key_file: Path,
         verifier: TokenVerifier,
         timeout_s: float,
+        for_patients: bool = False,
     ) -> None:
+        """``for_patients``: the patient portal's sign-in (``PATIENT_SCOPE``; the token
+        must name the patient who signed in), else the viewer's (a physician)."""
         self._issuer, self._audience = issuer.rstrip("/"), audience
+        self._for_patients = for_patients
         self._client_id, self._redirect_uri = client_id, redirect_uri
         self._given, self._key_file = client_key, key_file
         self._key: ECKey | None = None
@@ -118,7 +126,7 @@ class HttpSmartApp:
             self._key,
             token_endpoint_auth_method="private_key_jwt",
             redirect_uri=self._redirect_uri,
-            scope=SCOPE,
+            scope=PATIENT_SCOPE if self._for_patients else SCOPE,
             code_challenge_method="S256",
             timeout=self._timeout,
         )
@@ -163,12 +171,19 @@ class HttpSmartApp:
             principal = await self._verifier.verify(str(token["access_token"]))
         except (HealthLinkError, KeyError) as exc:
             raise SignInFailed("the sign-in service's token could not be verified") from exc
+        expires_in = int(token.get("expires_in") or 0) or 60
+        refresh = str(token["refresh_token"]) if token.get("refresh_token") else None
+        if self._for_patients:
+            cid = principal.patient
+            if not cid or principal.fhir_user != f"Patient/{cid}":
+                raise SignInFailed("the token names no patient signed in by themselves")
+            return SignedIn(str(token["access_token"]), "", "", expires_in, refresh, patient=cid)
         if principal.licence is None or principal.hospital is None:
             raise SignInFailed("the token names no physician and hospital")
         return SignedIn(
             token=str(token["access_token"]),
             licence=principal.licence,
             hospital=principal.hospital,
-            expires_in=int(token.get("expires_in") or 0) or 60,
-            refresh_token=str(token["refresh_token"]) if token.get("refresh_token") else None,
+            expires_in=expires_in,
+            refresh_token=refresh,
         )

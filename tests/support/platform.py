@@ -55,13 +55,17 @@ class Platform:
             env.update(
                 HEALTHLINK_CONSENT_URL=self.url("consent"),
                 HEALTHLINK_DATA_DIR=str(self.log_dir),
-                # the physician viewer's SMART client, coming back to this portal
-                HEALTHLINK_AUTH_PORTAL_REDIRECT_URIS=json.dumps([self.url("portal") + "/callback"]),
+                # the portal's SMART client (the physicians' viewer and the patient
+                # portal), coming back to this portal
+                HEALTHLINK_AUTH_PORTAL_REDIRECT_URIS=json.dumps(
+                    [self.url("portal") + "/callback", self.url("portal") + "/patient/callback"]
+                ),
             )
         if service.split("-")[0] == "portal":  # the web viewer reads through query
             env["HEALTHLINK_PORTAL_QUERY_URL"] = self.url("query")
             # signed in at auth (SMART); its client key where auth made it (the data dir)
             env["HEALTHLINK_PORTAL_REDIRECT_URI"] = self.url("portal") + "/callback"
+            env["HEALTHLINK_PORTAL_PATIENT_REDIRECT_URI"] = self.url("portal") + "/patient/callback"
             env["HEALTHLINK_DATA_DIR"] = str(self.log_dir)
             # the patient portal's back ends, ingest for the hospital console, auth for
             # the operator view's status screen

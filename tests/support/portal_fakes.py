@@ -77,6 +77,11 @@ class FakeQuery:
             "entry": [{"resource": r} for r in RECORD],
         }
 
+    async def everything_pages(self, token: str, cid: str) -> dict[str, Any]:
+        """Every page, as one collection (the patient portal's "my record")."""
+        bundle = await self.everything(token, cid)
+        return {"resourceType": "Bundle", "type": "collection", "entry": bundle["entry"]}
+
 
 def challenge_of(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode()).digest()
@@ -280,3 +285,22 @@ class FakePatientApi:
                 note["read"] = True
                 return
         raise _refusal(404, "no such notification")
+
+
+@dataclass
+class FakePatientSmart(FakeSmartApp):
+    """The auth service's patient sign-in as the patient portal sees it: ``approve`` is
+    the patient ``cid`` signing in (CID, the code to the phone, the face scan); the token
+    is one the fake consent, audit, notify (``patients``) and query services take."""
+
+    patients: FakePatientApi | None = None
+    cid: str = CONSENTED
+
+    def _signed_in(self) -> SignedIn:
+        token = f"patient-smart-token-{len(self.query.tokens)}"
+        self.query.tokens.add(token)
+        if self.patients is not None:
+            self.patients.tokens[token] = self.cid
+        refresh = f"patient-refresh-{len(self.query.tokens)}"
+        self.refreshes[refresh] = self.cid
+        return SignedIn(token, "", "", 300, refresh_token=refresh, patient=self.cid)

@@ -281,7 +281,7 @@ async def test_the_portal_is_a_confidential_app_with_exact_redirects(
     assert portal.kind is ClientKind.APP and not portal.public and portal.jwks is not None
     assert (
         portal.redirect_uris == tuple(uris)
-        and portal.scope == "openid fhirUser online_access user/*.rs"
+        and portal.scope == "launch/patient openid fhirUser online_access user/*.rs patient/*.rs"
     )
     assert all("d" not in key for key in portal.jwks["keys"]), "only the public half is stored"
     await clients.update_client(deps, "op", "healthlink-portal", None, active=False)

@@ -177,8 +177,9 @@ def test_a_stack_s_auth_and_portal_agree_on_the_viewer_s_client_by_default(
 
     monkeypatch.setenv("HEALTHLINK_SERVICE_PORT_BASE", "8301")
     auth, portal = AuthSettings(), PortalSettings()
-    assert auth.auth_portal_redirect_uris == [portal.redirect_uri()]
+    assert auth.auth_portal_redirect_uris == [portal.redirect_uri(), portal.patient_redirect_uri()]
     assert portal.redirect_uri() == "http://127.0.0.1:8307/callback"
+    assert portal.patient_redirect_uri() == "http://127.0.0.1:8307/patient/callback"
     assert auth.auth_portal_client == portal.portal_client
     key = operator_key_path(auth.data_dir, portal.portal_client)
     assert key == Path(portal.data_dir) / "auth" / f"{portal.portal_client}.jwk"

@@ -4,12 +4,14 @@
 import { $, api, cleanCid, enter, formError, renderError, showError, signIn, signedIn as isSignedIn, startPage, state, t, translatePage, validCid } from './core.js';
 import { bindConsent, loadConsent, loadDirectory, renderConsent, renderDirectory } from './consent.js';
 import { bindActivity, loadAccesses, loadInbox, renderActivity, unread } from './activity.js';
+import { bindRecord, loadRecord, renderRecord } from './record.js';
 
-const SCREENS = ['consent', 'accesses', 'inbox'];
+const SCREENS = ['consent', 'record', 'accesses', 'inbox'];
 
 function render() {
   translatePage();
   const signedIn = isSignedIn();
+  $('signin').hidden = signedIn;
   $('verify').hidden = signedIn;
   $('register').hidden = signedIn;
   $('directory').hidden = !renderDirectory() || signedIn;
@@ -24,18 +26,20 @@ function render() {
   for (const screen of SCREENS) $(screen).hidden = !signedIn || state.screen !== screen;
   for (const id of Object.keys(state.errors)) if (state.errors[id]) renderError(id);
   renderConsent();
+  renderRecord();
   renderActivity();
   $('main').setAttribute('aria-busy', 'false');
 }
 
 async function forget() {
-  state.consent = null; state.accesses = null; state.inbox = null;
+  state.consent = null; state.record = null; state.exported = false; state.accesses = null; state.inbox = null;
   await loadDirectory();
 }
 
 async function loadScreen() {
   if (!isSignedIn()) { await loadDirectory(); return; }
   if (state.screen === 'consent') await loadConsent();
+  if (state.screen === 'record') await loadRecord();
   if (state.screen === 'accesses') await loadAccesses(false);
   await loadInbox(false);  // its unread count is on the tab
 }
@@ -74,10 +78,17 @@ function bind() {
   $('register-form').addEventListener('submit', register);
   $('dev-scan').addEventListener('click', () => { $('verify-scan').value = 'dev-face-scan-ok'; });
   bindConsent();
+  bindRecord();
   bindActivity();
+  // back from the auth service's sign-in page (/patient/callback): a failure as a code
+  const failed = new URLSearchParams(window.location.search).get('signin-error');
+  if (failed) {
+    showError('signin-error', { status: 400, body: { error: /^signin-[a-z]+$/.test(failed) ? failed : 'other' } });
+    history.replaceState(null, '', location.pathname);
+  }
 }
 
 document.addEventListener('DOMContentLoaded', () => startPage({
-  base: '/api/patient', catalogue: 'patient', screens: SCREENS, first: 'verify-cid',
+  base: '/api/patient', catalogue: 'patient', screens: SCREENS, first: 'signin-start',
   render, load: loadScreen, forget, bind,
 }));
