@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 # FerretDB 1.24's PostgreSQL pool (docs/architecture.md#why-ferretdb-and-what-it-means).
 FERRETDB_PG_CONNECTIONS = 50
 # Services with a database client: all but the portal, plus query's projector process
-# and auth's synchronous OAuth client.
+# and auth's synchronous OAuth client (not yet made with client_options: docs/architecture.md).
 DATABASE_CLIENTS = len(SERVICE_PORTS) - 1 + 2
 
 
