@@ -17,16 +17,22 @@ Document = dict[str, Any]
 DUPLICATE_KEY = 11000
 
 
+def client_options(settings: Settings) -> dict[str, Any]:
+    """What every database client of the platform is made with, sync or async: short
+    timeouts so a dead database is noticed quickly, and at most ``mongo_max_pool``
+    connections (FerretDB deadlocks past ~50 concurrent operations: docs/architecture.md)."""
+    return {
+        "serverSelectionTimeoutMS": 5_000,
+        "connectTimeoutMS": 5_000,
+        "tz_aware": True,
+        "retryWrites": False,
+        "maxPoolSize": settings.mongo_max_pool,
+    }
+
+
 def make_client(settings: Settings) -> AsyncMongoClient[Document]:
-    """A client with short timeouts so a dead database is noticed quickly."""
-    return AsyncMongoClient(
-        settings.mongo_url,
-        serverSelectionTimeoutMS=5_000,
-        connectTimeoutMS=5_000,
-        tz_aware=True,
-        retryWrites=False,
-        appname="healthlink",
-    )
+    """A client with the platform's options (``client_options``)."""
+    return AsyncMongoClient(settings.mongo_url, appname="healthlink", **client_options(settings))
 
 
 async def ping(client: AsyncMongoClient[Document]) -> bool:

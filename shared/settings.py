@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # The listener hospitals connect to (SASL_SSL), as printed to a hospital with its login.
     kafka_hospital_bootstrap: str = ""
     mongo_url: str = "mongodb://127.0.0.1:27018/"
+    # Connections each database client of a service may open (pymongo's maxPoolSize,
+    # default 100). FerretDB 1.24 runs every operation on one of its 50 PostgreSQL
+    # connections and deadlocks when ~50 operations each hold one and wait for another,
+    # so the services' pools together stay well under 50 (docs/architecture.md).
+    mongo_max_pool: int = Field(default=5, ge=1)
     # FerretDB's PostgreSQL (local stack only; empty on MongoDB): where the GIN indexes
     # its pushdown can use are built (shared/indexes, docs/indexes.md).
     pg_dsn: str = ""

@@ -165,13 +165,7 @@ async def bootstrap_operator(
     """The first operator: an operator-tool client with the given public JWK set
     (production), or else a P-256 key made under ``data_dir`` (mode 0600, never
     committed; development) and the client with its public half."""
-    path = None
-    if jwks is not None:
-        public = check_jwks(jwks)
-    else:
-        path = operator_key_path(data_dir, name)
-        key = await asyncio.to_thread(_load_or_make_key, path)
-        public = {"keys": [key.as_dict(private=False) | {"kid": key.kid, "use": "sig"}]}
+    public, path = await _public_keys(data_dir, name, jwks)
     client = Client(
         client_id=name,
         kind=ClientKind.OPERATOR,
@@ -203,13 +197,7 @@ async def bootstrap_portal(
     public JWK set (production), or else a P-256 key made under ``data_dir`` (mode 0600;
     development: the portal reads it from the same data dir). Kept as configured at
     every start, as the bootstrap operator is."""
-    path = None
-    if jwks is not None:
-        public = check_jwks(jwks)
-    else:
-        path = operator_key_path(data_dir, client_id)
-        key = await asyncio.to_thread(_load_or_make_key, path)
-        public = {"keys": [key.as_dict(private=False) | {"kid": key.kid, "use": "sig"}]}
+    public, path = await _public_keys(data_dir, client_id, jwks)
     client = Client(
         client_id=client_id,
         kind=ClientKind.APP,
@@ -224,6 +212,19 @@ async def bootstrap_portal(
     if held != client:
         await asyncio.to_thread(deps.store.put_client, client, new=False)
     return path
+
+
+async def _public_keys(
+    data_dir: str, client_id: str, jwks: dict[str, Any] | None
+) -> tuple[dict[str, Any], Path | None]:
+    """A bootstrapped client's public JWK set: the given one, checked (production; no
+    path), or else the public half of a P-256 key made once under ``data_dir`` (mode
+    0600, never committed; development) and that key's path."""
+    if jwks is not None:
+        return check_jwks(jwks), None
+    path = operator_key_path(data_dir, client_id)
+    key = await asyncio.to_thread(_load_or_make_key, path)
+    return {"keys": [key.as_dict(private=False) | {"kid": key.kid, "use": "sig"}]}, path
 
 
 def _load_or_make_key(path: Path) -> ECKey:
