@@ -21,7 +21,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.auth.domain import Client, ClientKind
-from shared.database import Document
+from shared.database import Document, client_options
 from shared.settings import Settings
 
 
@@ -75,11 +75,8 @@ def sync_database(settings: Settings, service: str) -> tuple[MongoClient[Documen
     client: MongoClient[Document] = MongoClient(
         settings.mongo_url,
         connect=False,
-        serverSelectionTimeoutMS=5_000,
-        connectTimeoutMS=5_000,
-        tz_aware=True,
-        retryWrites=False,
         appname="healthlink-auth-oauth",
+        **client_options(settings),
     )
     return client, client[settings.db_name(service)]
 

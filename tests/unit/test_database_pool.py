@@ -5,10 +5,10 @@ another, so the services' pools together must stay under that."""
 from __future__ import annotations
 
 import pytest
-from pymongo import MongoClient
 
 from healthlink.apps import settings_class
-from shared.database import client_options, make_client
+from services.auth.oauthstore import sync_database
+from shared.database import make_client
 from shared.settings import SERVICE_PORTS, Settings
 
 pytestmark = pytest.mark.unit
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 # FerretDB 1.24's PostgreSQL pool (docs/architecture.md#why-ferretdb-and-what-it-means).
 FERRETDB_PG_CONNECTIONS = 50
 # Services with a database client: all but the portal, plus query's projector process
-# and auth's synchronous OAuth client (not yet made with client_options: docs/architecture.md).
+# and auth's synchronous OAuth client.
 DATABASE_CLIENTS = len(SERVICE_PORTS) - 1 + 2
 
 
@@ -35,10 +35,8 @@ def test_the_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
         assert settings_class(service)().mongo_max_pool == 3
 
 
-def test_a_sync_client_made_with_the_options_gets_it_too() -> None:
-    client: MongoClient[dict[str, object]] = MongoClient(
-        "mongodb://127.0.0.1:1/", connect=False, **client_options(Settings(mongo_max_pool=4))
-    )
+def test_auths_synchronous_oauth_client_gets_it_too() -> None:
+    client, _ = sync_database(Settings(mongo_max_pool=4), "auth")
     try:
         assert client.options.pool_options.max_pool_size == 4
     finally:
