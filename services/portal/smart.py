@@ -145,6 +145,7 @@ class HttpSmartApp:
             self._client_id,
             self._key,
             token_endpoint_auth_method="private_key_jwt",
+            revocation_endpoint_auth_method="private_key_jwt",  # authlib's default: basic
             redirect_uri=self._redirect_uri,
             scope=PATIENT_SCOPE if self._for_patients else SCOPE,
             code_challenge_method="S256",
