@@ -2,7 +2,8 @@
 
 Both find the token the same way: a refresh token by its hash, an access token by its
 signature (this server's keys) and issuer. Revoking a refresh token revokes its family;
-revoking an access token, its ``jti``.
+revoking an access token, its ``jti``. A token the server does not know, or one issued to
+another client, is answered 200 and left alone: the caller learns nothing about it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from joserfc.jwk import KeySet
 from services.auth.domain import Client, ClientKind, digest
 from services.auth.grants import Ctx, StoredRefresh
 from services.auth.keys import ALG
+from shared.events import TokenRevoked
 
 
 class Held:
@@ -79,9 +81,24 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
     def query_token(self, token_string: str, token_type_hint: str | None) -> Held | None:
         return find_token(self.ctx, token_string, token_type_hint)
 
+    def authenticate_token(self, request: Any, client: Client) -> Held | None:
+        """The token, if this client holds it; another client's is treated as unknown
+        (200, nothing revoked) rather than confirmed by an error."""
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        return token if token is not None and token.check_client(client) else None
+
     def revoke_token(self, token: Held, request: Any) -> None:
         until = self.ctx.expires(self.ctx.settings.auth_refresh_ttl_s)
         self.ctx.store.revoke(token.revocation_key, until)
+        revoked = TokenRevoked(
+            client_id=str(token.claims["client_id"]),
+            subject=str(token.claims.get("sub", "")),
+            kind=token.kind,
+            time=self.ctx.clock(),
+        )
+        with self.ctx.lock:
+            self.ctx.events.append(revoked)
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]

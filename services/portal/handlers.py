@@ -1,6 +1,7 @@
 """The physicians' viewer's use cases: sign in through the auth service (SMART on FHIR,
 ``smart.py``), look a patient up (no web framework here; signing out is the page's
-session ending, ``page_sessions.py``)."""
+session ending, ``page_sessions.py``, then ``Deps.signed_out``: the refresh token
+revoked at the auth service)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from services.portal.hospitals import HospitalDeps
 from services.portal.operators import OperatorDeps
 from services.portal.patients import PatientDeps
 from services.portal.repository import MemorySessions, PageDeps, QueryApi, Sessions, as_signed_in
-from services.portal.smart import SmartApp
+from services.portal.smart import SmartApp, revoke_quietly
 from shared.cid import is_valid_cid
 
 PENDING_TTL_S = 600  # as long as the auth service keeps a pending sign-in
@@ -41,6 +42,10 @@ class Deps(PageDeps[Session]):
     hospitals: HospitalDeps | None = None
     # the operator view's (operators.py); None: the HTTP ones
     operators: OperatorDeps | None = None
+
+    async def signed_out(self, session: Session, ref: str) -> None:
+        """The session's refresh token revoked at the auth service (best effort)."""
+        await revoke_quietly(self.smart, session.refresh_token, ref)
 
 
 async def start_sign_in(deps: Deps, lang: str) -> tuple[str, str]:

@@ -28,6 +28,7 @@ router = APIRouter(prefix="/api/operator", tags=["operator view"])
 pages = APIRouter(include_in_schema=False)
 
 CodePath = Annotated[str, Path(pattern=r"^\d{5}$", description="the hospital's code (hcode)")]
+KidPath = Annotated[str, Path(min_length=1, max_length=64, description="the key's kid")]
 LetterPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$", description="a dead letter")]
 ServicePath = Annotated[str, Path(pattern=r"^[a-z]{3,12}$", description="a service")]
 Cursor = Annotated[str, Query(max_length=4096, pattern=r"^[A-Za-z0-9_=-]*$")]
@@ -103,7 +104,8 @@ async def choose_language(body: Language, request: Request, response: Response) 
 
 @router.get("/hospitals")
 async def read_hospitals(deps: OperatorDepsDep, sid: Sid) -> dict[str, Any]:
-    """Every participating hospital: code, name, role, consent mode, active."""
+    """Every participating hospital: code, name, role, consent mode, active, and its
+    upload signing keys (kid, algorithm)."""
     return await operators.hospitals(deps, sid)
 
 
@@ -119,6 +121,15 @@ async def update_hospital(
 ) -> dict[str, Any]:
     """Promote to provider, suspend or reinstate (an auditor: 403 ``forbidden``)."""
     return await operators.change_hospital(deps, sid, code, body.action)
+
+
+@router.delete("/hospitals/{code}/signing-keys/{kid}", dependencies=Csrf)
+async def delete_signing_key(
+    code: CodePath, kid: KidPath, deps: OperatorDepsDep, sid: Sid
+) -> dict[str, Any]:
+    """Remove a hospital's upload signing key: the hospital with the keys left (404
+    ``key-not-found`` for a kid it does not have; an auditor: 403 ``forbidden``)."""
+    return await operators.remove_signing_key(deps, sid, code, kid)
 
 
 @router.get("/services/{service}/letters")

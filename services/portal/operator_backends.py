@@ -1,6 +1,7 @@
 """The operator view's back ends, called with the operator's own token (which only the
-portal's session holds): consent's hospital API, every service's dead letters, readiness
-and metrics, and the audit log's verification (docs/portal.md#the-operator-view).
+portal's session holds): consent's hospital API (and its signing keys), every service's
+dead letters, readiness and metrics, and the audit log's verification
+(docs/portal.md#the-operator-view).
 
 ``OperatorApi`` is the port (tests use ``tests/support/operator_fakes.py``). The token is
 checked here as every service checks it (``shared.auth.TokenVerifier`` against the auth
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import httpx
 
@@ -44,6 +46,8 @@ class OperatorApi(Protocol):
     async def change_hospital(
         self, token: str, code: str, change: dict[str, Any]
     ) -> dict[str, Any]: ...
+
+    async def remove_signing_key(self, token: str, code: str, kid: str) -> dict[str, Any]: ...
 
     async def letters(
         self, token: str, service: str, cursor: str, limit: int
@@ -92,6 +96,12 @@ class HttpOperatorApi(JsonServices):
     ) -> dict[str, Any]:
         path = f"/hospitals/{code}"
         found: dict[str, Any] = await self._call("PATCH", "consent", path, token, json=change)
+        return found
+
+    async def remove_signing_key(self, token: str, code: str, kid: str) -> dict[str, Any]:
+        """Consent's ``DELETE /hospitals/{code}/signing-keys/{kid}`` (kid quoted)."""
+        path = f"/hospitals/{code}/signing-keys/{quote(kid, safe='')}"
+        found: dict[str, Any] = await self._call("DELETE", "consent", path, token)
         return found
 
     async def letters(self, token: str, service: str, cursor: str, limit: int) -> dict[str, Any]:

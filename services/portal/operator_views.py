@@ -20,9 +20,16 @@ KEY_METRICS = {
 
 
 def hospital_view(state: dict[str, Any]) -> dict[str, Any]:
-    """A hospital without its version or history (and never its credentials)."""
+    """A hospital without its version or history (and never its credentials): its
+    upload signing keys by kid and algorithm only (consent keeps no time of adding)."""
     view = {name: state.get(name) for name in HOSPITAL_FIELDS}
     view["active"] = state.get("active", True) is not False
+    keys = state.get("signing_keys") or []
+    view["signing_keys"] = [
+        {"kid": str(k.get("kid")), "alg": str(k.get("alg") or "ES256")}
+        for k in keys
+        if isinstance(k, dict) and k.get("kid")
+    ]
     return view
 
 

@@ -1,5 +1,6 @@
 """The operator view's use cases: sign in with a named operator's (or auditor's) token,
-the participating hospitals (list, add, promote, suspend, reinstate), every service's
+the participating hospitals (list with their signing keys, add, promote, suspend,
+reinstate, remove a signing key), every service's
 dead letters a page at a time and a retry through the service that owns the letter's
 topic, the audit log's verification, and the services' readiness and key metrics (no
 web framework here; docs/portal.md#the-operator-view).
@@ -107,6 +108,18 @@ async def change_hospital(
         return hospital_view(await deps.api.change_hospital(s.token, code, CHANGES[action]))
 
     return await _as_operator(deps, session_id, change)
+
+
+async def remove_signing_key(
+    deps: OperatorDeps, session_id: str | None, code: str, kid: str
+) -> dict[str, Any]:
+    """Remove one of the hospital's upload signing keys (consent's ``DELETE
+    /hospitals/{code}/signing-keys/{kid}``; uploads signed with it are set aside)."""
+
+    async def remove(s: OperatorSession) -> dict[str, Any]:
+        return hospital_view(await deps.api.remove_signing_key(s.token, code, kid))
+
+    return await _as_operator(deps, session_id, remove)
 
 
 async def letters(

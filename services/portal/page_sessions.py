@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from services.portal.domain import language_of
 from services.portal.errors import CsrfRefused
+from services.portal.repository import session_ref
 
 CSRF_COOKIE = "hl_csrf"
 LANG_COOKIE = "hl_lang"
@@ -126,9 +127,15 @@ class PageSessions(Generic[S]):
         return view(session, page_language(request), session.csrf)
 
     async def end(self, request: Request, response: Response, view: View) -> dict[str, Any]:
-        """Sign out: the session (and the credential it holds) is forgotten."""
+        """Sign out: the session (and the credential it holds) is forgotten, then the
+        page's ``signed_out`` runs (the viewer and the patient portal revoke the
+        session's refresh token at the auth service, best effort)."""
         session_id = self.sid(request)
         if session_id:
-            await self.deps(request).sessions.close(session_id)
+            deps = self.deps(request)
+            session = await deps.sessions.find(session_id)
+            await deps.sessions.close(session_id)
+            if session is not None:
+                await deps.signed_out(session, session_ref(session_id))
         response.delete_cookie(self.cookie, path=self.path, httponly=True, samesite="strict")
         return view(None, page_language(request), page_csrf(request, response, fresh=True))

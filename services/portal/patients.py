@@ -27,7 +27,7 @@ from services.portal.patient_views import (
     names_of,
 )
 from services.portal.repository import MemorySessions, PageDeps, RecordApi, Sessions, as_signed_in
-from services.portal.smart import SmartApp
+from services.portal.smart import SmartApp, revoke_quietly
 from shared.cid import is_valid_cid
 
 T = TypeVar("T")
@@ -45,6 +45,10 @@ class PatientDeps(PageDeps[PatientSession]):
     pending: Sessions[PendingSignIn] = field(default_factory=MemorySessions)
     # the query service, for "my record" with the patient's SMART token (None: not offered)
     query: RecordApi | None = None
+
+    async def signed_out(self, session: PatientSession, ref: str) -> None:
+        """A SMART session's refresh token revoked at the auth service (best effort)."""
+        await revoke_quietly(self.smart, session.refresh_token, ref)
 
 
 def _check_cid(cid: str) -> None:

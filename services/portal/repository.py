@@ -53,6 +53,10 @@ class PageDeps(Generic[S]):
     session_ttl_s: int = 900
     clock: Callable[[], float] = field(default=time.time)
 
+    async def signed_out(self, session: S, ref: str) -> None:
+        """After sign-out forgot ``session`` (``ref``: its stored id, for logs): what the
+        page does besides, best effort and never raising (nothing by default)."""
+
 
 class QueryApi(Protocol):
     async def everything(self, token: str, cid: str) -> dict[str, Any]: ...
@@ -66,6 +70,11 @@ class RecordApi(Protocol):
 
 def _key(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def session_ref(session_id: str) -> str:
+    """A session named in logs: the start of its stored id (never the cookie itself)."""
+    return _key(session_id)[:12]
 
 
 class MemorySessions(Generic[S]):

@@ -27,6 +27,9 @@ from joserfc.jwk import ECKey
 from services.portal.errors import SignInFailed
 from shared.auth import TokenVerifier
 from shared.errors import HealthLinkError
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 # online_access: a refresh token, so the session outlives the 5-minute access token
 SCOPE = "openid fhirUser online_access user/*.rs"
@@ -54,6 +57,21 @@ class SmartApp(Protocol):
     async def exchange(self, code: str, verifier: str) -> SignedIn: ...
 
     async def refresh(self, refresh_token: str) -> SignedIn: ...
+
+    async def revoke(self, refresh_token: str) -> None: ...
+
+
+async def revoke_quietly(smart: SmartApp | None, refresh_token: str | None, ref: str) -> None:
+    """Sign-out, best effort: the refresh token revoked at the auth service (RFC 7009;
+    its whole family ends). A failure is logged with ``ref`` (the session's stored id,
+    never a token) and the reason, and does not stop the sign-out."""
+    if smart is None or not refresh_token:
+        return
+    try:
+        await smart.revoke(refresh_token)
+    except Exception as exc:  # best effort: the session is forgotten anyway
+        reason = exc.code if isinstance(exc, HealthLinkError) else type(exc).__name__
+        log.warning("refresh token not revoked at sign-out", session=ref, reason=reason)
 
 
 class _Assertion(PrivateKeyJWT):  # type: ignore[misc]
@@ -111,6 +129,8 @@ class HttpSmartApp:
                 r = await self._http.get(url)
                 found = r.json() if r.status_code == 200 else {}
                 endpoints = {k: str(found[k]) for k in ("authorization_endpoint", "token_endpoint")}
+                if isinstance(found.get("revocation_endpoint"), str):
+                    endpoints["revocation_endpoint"] = found["revocation_endpoint"]
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 raise SignInFailed("the sign-in service does not answer") from exc
             self._endpoints = endpoints
@@ -125,6 +145,7 @@ class HttpSmartApp:
             self._client_id,
             self._key,
             token_endpoint_auth_method="private_key_jwt",
+            revocation_endpoint_auth_method="private_key_jwt",  # authlib's default: basic
             redirect_uri=self._redirect_uri,
             scope=PATIENT_SCOPE if self._for_patients else SCOPE,
             code_challenge_method="S256",
@@ -150,6 +171,23 @@ class HttpSmartApp:
 
     async def refresh(self, refresh_token: str) -> SignedIn:
         return await self._token(refresh_token=refresh_token)
+
+    async def revoke(self, refresh_token: str) -> None:
+        """RFC 7009 at the auth service, authenticated as at the token endpoint."""
+        url = (await self._discovered()).get("revocation_endpoint")
+        if not url:
+            raise SignInFailed("the sign-in service names no revocation endpoint")
+        try:
+            async with self._client() as client:
+                r = await client.revoke_token(
+                    url, token=refresh_token, token_type_hint="refresh_token"
+                )
+        except httpx.HTTPError as exc:
+            raise SignInFailed(
+                f"the sign-in service does not answer: {type(exc).__name__}"
+            ) from exc
+        if r.status_code != 200:
+            raise SignInFailed(f"the sign-in service refused the revocation: {r.status_code}")
 
     async def _token(self, **grant: str) -> SignedIn:
         """A token for the code (and verifier) or the refresh token, verified."""

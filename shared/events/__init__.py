@@ -57,6 +57,7 @@ from shared.events.security import (
     RefreshTokenReused,
     SecurityEvent,
     SignInFailed,
+    TokenRevoked,
 )
 
 __all__ = [
@@ -100,6 +101,7 @@ __all__ = [
     "SensitiveChanged",
     "SignInFailed",
     "StoredRecord",
+    "TokenRevoked",
     "VerificationEvent",
     "VerificationFailed",
     "VerificationRefused",

@@ -119,3 +119,16 @@ class RefreshTokenReused(Event):
     subject: str
     family: str
     time: UtcTime
+
+
+class TokenRevoked(Event):
+    """A client revoked a token it holds (RFC 7009, ``POST /revoke``; the portal does
+    at sign-out): ``kind`` ``refresh_token`` (its whole family ends) or ``access_token``."""
+
+    NAME = "token.revoked"
+    TOPIC = SECURITY_EVENTS
+
+    client_id: str
+    subject: str
+    kind: str
+    time: UtcTime

@@ -1,22 +1,27 @@
 """The auth service as a real process with the others: a patient registered at consent
 signs in through the wallet flow (code from the development sender's file, face scan
 checked by consent's verification) and gets a token bound to their CID; the
-development operator's key, written at start, gets a backend token."""
+development operator's key, written at start, gets a backend token; the portal's
+sign-out revokes its refresh token there (RFC 7009)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 from healthlink_adapter import KafkaUploader
+from healthlink_adapter.smart import ASSERTION_TYPE, client_assertion
 from joserfc.jwk import ECKey
 
 from healthlink.authtokens import physician_token
 from healthlink.synthetic import make_patient_bundle
+from services.portal.app import create_app as portal_app
+from services.portal.settings import PortalSettings
 from shared.auth import TokenVerifier
 from shared.cid import random_cid
 from shared.kafka_admin import hospital_connection
@@ -209,3 +214,55 @@ async def test_a_physicians_smart_app_reads_at_the_bedside(
     other, _ = await ops.patient(rng)
     r = await ops.everything(smart, other)
     assert r.status_code == 403 and "do not cover this patient" in r.text, r.text
+
+
+async def test_the_portals_sign_out_revokes_its_refresh_token(
+    actors: Actors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The viewer's sign-in and sign-out on the real auth service: the portal (in this
+    process, with its real HTTP back ends and the key the auth service gave it) walks
+    the sign-in, holds a refresh token, signs out; the auth service then refuses that
+    refresh token (``invalid_grant``) though the portal's client authentication holds."""
+    ops = actors
+    hospital = await ops.hospital("10697", "Nakhon Pathom Hospital")  # its own code
+    await ops.smart_physician(hospital, "40097", "4321")
+    for name, value in ops.platform.env("portal").items():
+        if name.startswith("HEALTHLINK_"):
+            monkeypatch.setenv(name, value)
+    settings = PortalSettings()
+    app = portal_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    portal = httpx.AsyncClient(transport=transport, base_url="http://portal.test")
+    async with app.router.lifespan_context(app), portal:
+        r = await portal.get("/signin", headers={"accept-language": "en"})
+        assert r.status_code == 303, r.text
+        browser = Browser(ops.http)
+        assert (await browser.open(r.headers["location"])).status_code == 200, browser.page
+        r = await browser.post(
+            ops.url("auth", "/authorize/physician"),
+            licence="40097",
+            pin="4321",
+            hospital=hospital.code,
+        )
+        back = code_of(r)
+        r = await portal.get("/callback", params={"state": back["state"], "code": back["code"]})
+        assert r.status_code == 303 and r.headers["location"] == "/", r.headers
+        body = (await portal.get("/api/session")).json()
+        assert body["signed_in"] and body["licence"] == "40097", body
+        session = await app.state.deps.sessions.find(portal.cookies["hl_session"])
+        refresh = session.refresh_token
+        assert refresh, "the viewer asks for online_access: a refresh token is held"
+        r = await portal.post("/api/session/end", headers={"x-csrf-token": body["csrf"]})
+        assert r.status_code == 200 and not r.json()["signed_in"]
+
+    key_file = Path(settings.data_dir) / "auth" / f"{settings.portal_client}.jwk"
+    key = ECKey.import_key(json.loads(key_file.read_text()))
+    token_url = ops.url("auth", "/token")
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh,
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": client_assertion(key, settings.portal_client, token_url),
+    }
+    r = await ops.http.post(token_url, data=form)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.status_code

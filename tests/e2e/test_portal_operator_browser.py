@@ -2,7 +2,8 @@
 width, on the running consent, ingest, query, audit, auth and portal services (notify is
 left stopped: the status screen says it does not answer). A named operator (``healthlink
 operators add``) signs in with their token — from the keyboard only —, adds a hospital,
-suspends, reinstates and promotes it, sends again an upload set aside for want of
+suspends, reinstates and promotes it, sees a hospital's signing keys and removes one
+(from the keyboard), sends again an upload set aside for want of
 consent, reads the services' readiness and verifies the audit log; a named auditor sees
 the same and is refused a change (the consent service's 403, said on the page). Every
 screen passes axe-core's WCAG 2.1 A/AA checks, in English and Thai. The audit log then
@@ -17,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from joserfc.jwk import ECKey
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -85,10 +87,19 @@ async def test_an_operator_and_an_auditor_use_the_operator_view(
 
     letter = await eventually(set_aside, what="the upload set aside")
     tokens = await people(platform, settings)
+    # a second signing key of the sender's, which the operator removes on the page
+    kid = f"spare-{uuid.uuid4().hex[:8]}"
+    spare = ECKey.generate_key("P-256").as_dict(private=False)
+    r = await actors.http.post(
+        actors.url("consent", f"/hospitals/{SENDER}/signing-keys"),
+        headers=auth(tokens["operator"]),
+        json={**spare, "kid": kid, "alg": "ES256", "use": "sig"},
+    )
+    assert r.status_code == 201, r.text
     url = actors.platform.url("portal") + "/operator/"
     shots = screenshots(tmp_path)
     started, checking = time.monotonic(), checking_time()
-    await asyncio.to_thread(operate, phone, url, tokens["operator"], code, letter, shots)
+    await asyncio.to_thread(operate, phone, url, tokens["operator"], code, letter, shots, kid)
     await asyncio.to_thread(audit_only, phone, code, tokens["auditor"], shots)
     elapsed = time.monotonic() - started - (checking_time() - checking)  # axe's time aside
     print(f"\noperator view browser journey: {elapsed:.1f}s")  # reported with -s
@@ -101,7 +112,10 @@ async def test_an_operator_and_an_auditor_use_the_operator_view(
     )  # the auditor changed nothing
     reader = {"authorization": f"Bearer {tokens['auditor']}"}
     wanted = {"hospital.added", "hospital.suspended", "hospital.reinstated", "hospital.promoted",
-              "deadletter.retried"}  # fmt: skip
+              "deadletter.retried", "hospital.signing_key_removed"}  # fmt: skip
+    r = await actors.http.get(actors.url("consent", f"/hospitals/{SENDER}"))
+    kids = [k["kid"] for k in r.json()["signing_keys"]]
+    assert kid not in kids and kids, "the spare key removed, the sender's own kept"
 
     async def recorded() -> set[str] | None:
         found: set[str] = set()
@@ -132,7 +146,9 @@ def keys(driver: WebDriver, *sequence: str) -> None:
         driver.switch_to.active_element.send_keys(key)
 
 
-def operate(driver: WebDriver, url: str, token: str, code: str, letter: str, shots: Path) -> None:
+def operate(
+    driver: WebDriver, url: str, token: str, code: str, letter: str, shots: Path, kid: str
+) -> None:
     wait = waiting(driver)
     driver.get(url)
     text_in(wait, "#signin-title", "Operator sign-in")
@@ -158,6 +174,19 @@ def operate(driver: WebDriver, url: str, token: str, code: str, letter: str, sho
     assert driver.find_element(By.ID, "readonly").is_displayed() is False
     settled(driver)
     accessible(driver, "the hospitals screen (English)")
+
+    # the sender's signing keys; the spare one removed from the keyboard
+    sender_keys = f'#hospital-list li[data-code="{SENDER}"] .signing-keys'
+    text_in(wait, sender_keys + f' li[data-kid="{kid}"]', "ES256")
+    remove = driver.find_element(By.CSS_SELECTOR, sender_keys + f' li[data-kid="{kid}"] button')
+    assert kid in str(remove.get_attribute("aria-label"))
+    driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus()", remove
+    )
+    keys(driver, Keys.ENTER)
+    text_in(wait, "#hospitals-done", f"Signing key {kid} of {SENDER_NAME} ({SENDER}) was removed")
+    assert not driver.find_elements(By.CSS_SELECTOR, sender_keys + f' li[data-kid="{kid}"]')
+    driver.find_element(By.ID, "new-code").click()  # back where the next step starts
 
     # add a hospital from the keyboard: the code field has the focus after sign-in
     assert driver.switch_to.active_element.get_attribute("id") == "new-code"

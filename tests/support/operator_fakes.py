@@ -57,6 +57,26 @@ class FakeOperatorApi:
                 "consent_mode": "standing",
                 "active": True,
                 "version": 3,
+                "signing_keys": [
+                    {
+                        "kid": "si-2026",
+                        "kty": "EC",
+                        "crv": "P-256",
+                        "x": "x1",
+                        "y": "y1",
+                        "alg": "ES256",
+                        "use": "sig",
+                    },
+                    {
+                        "kid": "si-2025",
+                        "kty": "EC",
+                        "crv": "P-256",
+                        "x": "x0",
+                        "y": "y0",
+                        "alg": "ES256",
+                        "use": "sig",
+                    },
+                ],
             },
             "13781": {
                 "code": "13781",
@@ -107,6 +127,18 @@ class FakeOperatorApi:
             raise outcome_error(404, f"hospital {code} is not a participating hospital")
         self.hospitals_by_code[code].update(change)
         return self.hospitals_by_code[code]
+
+    async def remove_signing_key(self, token: str, code: str, kid: str) -> dict[str, Any]:
+        self._as(token, True)
+        self.calls.append(("remove-key", code, kid))
+        hospital = self.hospitals_by_code.get(code)
+        if hospital is None:
+            raise outcome_error(404, f"hospital {code} is not a participating hospital")
+        keys = hospital.get("signing_keys") or []
+        if not any(k["kid"] == kid for k in keys):
+            raise outcome_error(404, f"hospital {code} has no signing key {kid!r}")
+        hospital["signing_keys"] = [k for k in keys if k["kid"] != kid]
+        return hospital
 
     async def letters(self, token: str, service: str, cursor: str, limit: int) -> dict[str, Any]:
         self._as(token, False)

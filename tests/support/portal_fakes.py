@@ -100,6 +100,7 @@ class FakeSmartApp:
     refuse_codes: bool = False
     refreshes: dict[str, str] = field(default_factory=dict)  # refresh token -> its licence
     down: bool = False  # the auth service does not answer
+    revoked: list[str] = field(default_factory=list)  # refresh tokens revoked (RFC 7009)
 
     async def authorization_url(self, state: str, verifier: str, lang: str) -> str:
         if self.down:
@@ -123,6 +124,12 @@ class FakeSmartApp:
         if self.refreshes.pop(refresh_token, None) is None:  # rotated: used once
             raise SignInFailed("the code was refused: invalid_grant")
         return self._signed_in()
+
+    async def revoke(self, refresh_token: str) -> None:
+        if self.down:
+            raise SignInFailed("the sign-in service does not answer")
+        self.revoked.append(refresh_token)
+        self.refreshes.pop(refresh_token, None)  # its family ends
 
     def _signed_in(self) -> SignedIn:
         token = f"smart-token-{len(self.query.tokens)}"

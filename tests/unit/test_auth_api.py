@@ -23,7 +23,13 @@ from shared.auth import TokenVerifier
 from shared.broker import RecordingPublisher
 from shared.coverage import HospitalState
 from shared.errors import Unauthorized
-from shared.events import OperatorActed, PhysicianSignedIn, RefreshTokenReused, RosterChanged
+from shared.events import (
+    OperatorActed,
+    PhysicianSignedIn,
+    RefreshTokenReused,
+    RosterChanged,
+    TokenRevoked,
+)
 from tests.support.auth import (
     AUDIENCE,
     GOOD_SCAN,
@@ -151,6 +157,9 @@ async def test_discovery_lists_what_smart_apps_need(world: World) -> None:
     assert config["code_challenge_methods_supported"] == ["S256"]
     assert "launch-standalone" in config["capabilities"]
     assert config["token_endpoint"] == f"{ISSUER}/token"
+    assert config["revocation_endpoint"] == f"{ISSUER}/revoke"
+    oidc = (await world.http.get("/.well-known/openid-configuration")).json()
+    assert oidc["revocation_endpoint"] == f"{ISSUER}/revoke"
     jwks = (await world.http.get("/.well-known/jwks.json")).json()
     assert jwks["keys"][0]["alg"] == "ES256" and "d" not in jwks["keys"][0]
 
@@ -214,6 +223,69 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(world: World) -> Non
         {"grant_type": "refresh_token", "refresh_token": new, "client_id": APP}
     )
     assert after.status_code == 400, "the newest token of the family is revoked too"
+
+
+async def signed_in_refresh(world: World) -> str:
+    verifier, challenge = pkce()
+    code = await physician_code(world, (verifier, challenge))
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    r = await world.token({**form, "client_id": APP, "code_verifier": verifier})
+    assert r.status_code == 200, r.text
+    return str(r.json()["refresh_token"])
+
+
+def refresh_form(token: str) -> dict[str, str]:
+    return {"grant_type": "refresh_token", "refresh_token": token, "client_id": APP}
+
+
+async def test_revoking_a_refresh_token_ends_its_whole_family(world: World) -> None:
+    first = await signed_in_refresh(world)
+    rotated = await world.token(refresh_form(first))
+    assert rotated.status_code == 200, rotated.text
+    newest = rotated.json()["refresh_token"]
+    form = {"client_id": APP, "token": newest, "token_type_hint": "refresh_token"}
+    r = await world.http.post("/revoke", data=form)
+    assert r.status_code == 200, r.text
+    refused = await world.token(refresh_form(newest))
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    sent = world.deps.publisher
+    assert isinstance(sent, RecordingPublisher)
+    [revoked] = sent.of(TokenRevoked)
+    assert revoked.data["client_id"] == APP and revoked.data["kind"] == "refresh_token"
+    assert revoked.data["subject"] == f"Practitioner/{LICENCE}" and revoked.subject == APP
+    again = await world.http.post("/revoke", data=form)
+    assert again.status_code == 200, "revoking twice is no error"
+
+
+async def test_unknown_or_another_clients_token_is_200_and_changes_nothing(
+    world: World,
+) -> None:
+    mine = await signed_in_refresh(world)
+    other = await signed_in_refresh(world)
+    unknown = await world.http.post("/revoke", data={"client_id": APP, "token": "no-such"})
+    assert unknown.status_code == 200 and unknown.json() == {}
+    hospital = backend_form(world.hospital, "hosp-10670", f"{ISSUER}/revoke", "")
+    hospital.pop("grant_type"), hospital.pop("scope")
+    r = await world.http.post("/revoke", data={**hospital, "token": mine})
+    assert r.status_code == 200, r.text
+    assert (await world.token(refresh_form(mine))).status_code == 200, "not revoked"
+    await world.http.post("/revoke", data={"client_id": APP, "token": other})
+    assert (await world.token(refresh_form(other))).status_code == 400
+    sent = world.deps.publisher
+    assert isinstance(sent, RecordingPublisher) and len(sent.of(TokenRevoked)) == 1
+
+
+async def test_revocation_wants_the_client_authenticated(world: World) -> None:
+    token = await signed_in_refresh(world)
+    stranger = backend_form(new_key(), "hosp-10670", f"{ISSUER}/revoke", "")
+    stranger.pop("grant_type"), stranger.pop("scope")
+    r = await world.http.post("/revoke", data={**stranger, "token": token})
+    assert r.status_code in (400, 401) and r.json()["error"] == "invalid_client"
+    nobody = await world.http.post("/revoke", data={"token": token})
+    assert nobody.status_code in (400, 401) and "error" in nobody.json()
+    missing = await world.http.post("/revoke", data={"client_id": APP})
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
+    assert (await world.token(refresh_form(token))).status_code == 200
 
 
 async def test_pkce_is_required_and_s256_only(world: World) -> None:

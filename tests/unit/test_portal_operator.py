@@ -95,7 +95,7 @@ async def test_hospitals_are_listed_added_and_changed_with_the_operators_token(
     csrf = await signed_in(client)
     listed = (await client.get("/api/operator/hospitals")).json()["hospitals"]
     assert [h["code"] for h in listed] == ["10670", "13781"]
-    assert set(listed[0]) == {"code", "name", "role", "consent_mode", "active"}
+    assert set(listed[0]) == {"code", "name", "role", "consent_mode", "active", "signing_keys"}
     headers = {"x-csrf-token": csrf}
     new = {"code": "11535", "name": "Chulalongkorn", "role": "consumer", "consent_mode": "standing"}
     r = await client.post("/api/operator/hospitals", json=new, headers=headers)
@@ -120,6 +120,43 @@ async def test_hospitals_are_listed_added_and_changed_with_the_operators_token(
     odd = await client.post("/api/operator/hospitals/11535/change", json={"action": "delete"},
                             headers=headers)  # fmt: skip
     assert odd.status_code in (400, 422)
+
+
+async def test_a_hospitals_signing_keys_are_shown_and_an_operator_removes_one(
+    client: httpx.AsyncClient, backends: FakeOperatorApi
+) -> None:
+    csrf = await signed_in(client)
+    listed = (await client.get("/api/operator/hospitals")).json()["hospitals"]
+    siriraj, rama = listed
+    assert siriraj["signing_keys"] == [
+        {"kid": "si-2026", "alg": "ES256"},
+        {"kid": "si-2025", "alg": "ES256"},
+    ], "kid and algorithm only: no key material on the page"
+    assert rama["signing_keys"] == []
+    headers = {"x-csrf-token": csrf}
+    url = "/api/operator/hospitals/10670/signing-keys/"
+    assert (await client.delete(url + "si-2025")).status_code == 403, "no CSRF token"
+    r = await client.delete(url + "si-2025", headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["signing_keys"] == [{"kid": "si-2026", "alg": "ES256"}]
+    assert ("remove-key", "10670", "si-2025") in backends.calls
+    again = await client.delete(url + "si-2025", headers=headers)
+    assert again.status_code == 404 and again.json()["error"] == "key-not-found", again.text
+    for odd in ("x" * 65, "%20"):
+        r = await client.delete(url + odd, headers=headers)
+        assert 400 <= r.status_code < 500, odd
+    r = await client.delete("/api/operator/hospitals/19999/signing-keys/k", headers=headers)
+    assert r.status_code == 404 and r.json()["error"] == "hospital-not-found"
+
+
+async def test_an_auditor_cannot_remove_a_signing_key(
+    client: httpx.AsyncClient, backends: FakeOperatorApi
+) -> None:
+    csrf = await signed_in(client, AUDITOR_TOKEN)
+    r = await client.delete("/api/operator/hospitals/10670/signing-keys/si-2025",
+                            headers={"x-csrf-token": csrf})  # fmt: skip
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    assert len(backends.hospitals_by_code["10670"]["signing_keys"]) == 2
 
 
 async def test_an_auditor_sees_everything_and_every_change_is_the_services_403(

@@ -293,3 +293,21 @@ async def test_every_page_of_everything_is_read_by_offset() -> None:
 
 def test_patient_sessions_from_the_verify_form_are_not_smart() -> None:
     assert not PatientSession(token="t", cid=CONSENTED, csrf="c", expires_at=1.0).smart
+
+
+async def test_sign_out_revokes_the_patients_refresh_token(
+    client: httpx.AsyncClient, smart: FakePatientSmart
+) -> None:
+    await signed_in(client, smart)
+    [held] = list(smart.refreshes)
+    csrf = (await client.get("/api/patient/session")).json()["csrf"]
+    r = await client.post("/api/patient/session/end", headers={"x-csrf-token": csrf})
+    assert r.status_code == 200 and not r.json()["signed_in"]
+    assert smart.revoked == [held] and not smart.refreshes
+    # a second sign-in, the auth service gone at sign-out: still signed out
+    await signed_in(client, smart)
+    csrf = (await client.get("/api/patient/session")).json()["csrf"]
+    smart.down = True
+    r = await client.post("/api/patient/session/end", headers={"x-csrf-token": csrf})
+    assert r.status_code == 200 and not r.json()["signed_in"]
+    assert not (await client.get("/api/patient/session")).json()["signed_in"]

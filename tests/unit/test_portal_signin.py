@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from services.portal import smart as portal_smart
 from services.portal.app import create_app
 from services.portal.handlers import Deps
 from services.portal.repository import MemorySessions
@@ -204,3 +205,48 @@ async def test_the_access_token_is_renewed_with_the_refresh_token_before_a_read(
     r = await client.get(f"/api/patients/{CONSENTED}/record")
     assert r.status_code == 401 and r.json()["error"] == "signed-out"
     assert not (await client.get("/api/session")).json()["signed_in"]
+
+
+async def signed_in_csrf(client: httpx.AsyncClient, smart: FakeSmartApp) -> str:
+    state = await start(client, smart)
+    await client.get("/callback", params={"state": state, "code": smart.approve()})
+    body = (await client.get("/api/session")).json()
+    assert body["signed_in"], body
+    return str(body["csrf"])
+
+
+async def test_sign_out_revokes_the_refresh_token_at_the_auth_service(
+    client: httpx.AsyncClient, smart: FakeSmartApp
+) -> None:
+    csrf = await signed_in_csrf(client, smart)
+    [held] = list(smart.refreshes)
+    r = await client.post("/api/session/end", headers={"x-csrf-token": csrf})
+    assert r.status_code == 200 and not r.json()["signed_in"]
+    assert smart.revoked == [held] and not smart.refreshes
+
+
+class RecordingLog:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, dict[str, object]]] = []
+
+    def warning(self, event: str, **fields: object) -> None:
+        self.lines.append((event, fields))
+
+
+async def test_sign_out_goes_ahead_when_the_auth_service_is_down(
+    client: httpx.AsyncClient, smart: FakeSmartApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csrf = await signed_in_csrf(client, smart)
+    [held] = list(smart.refreshes)
+    smart.down = True
+    log = RecordingLog()
+    monkeypatch.setattr(portal_smart, "log", log)
+    r = await client.post("/api/session/end", headers={"x-csrf-token": csrf})
+    assert r.status_code == 200 and not r.json()["signed_in"]
+    assert not (await client.get("/api/session")).json()["signed_in"]
+    assert smart.revoked == []
+    [(event, fields)] = log.lines
+    assert event == "refresh token not revoked at sign-out"
+    assert fields["reason"] == "signin-failed" and len(str(fields["session"])) == 12
+    logged = repr(log.lines)
+    assert held not in logged and "smart-token" not in logged and csrf not in logged

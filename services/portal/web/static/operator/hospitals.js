@@ -1,6 +1,7 @@
 // The operator view's hospitals screen: every participating hospital with its role,
-// consent mode and whether it is active; add one, promote a consumer to provider,
-// suspend, reinstate. Each change is consent's operator API with the operator's token.
+// consent mode, whether it is active and its upload signing keys (kid, algorithm); add
+// one, promote a consumer to provider, suspend, reinstate, remove a signing key. Each
+// change is consent's operator API with the operator's token.
 import { $, api, button, el, formError, handled, t } from '../common/page.js';
 import { change, data } from './shared.js';
 
@@ -27,6 +28,33 @@ function actions(hospital) {
   return row;
 }
 
+function removeKey(hospital, kid) {
+  const path = '/hospitals/' + hospital.code + '/signing-keys/' + encodeURIComponent(kid);
+  return change('hospitals', 'hospitals-error', () => api('DELETE', path),
+    { key: 'done.key-removed', vars: { kid, name: hospital.name, code: hospital.code } });
+}
+
+// the hospital's signing keys: kid and algorithm (consent keeps no time of adding)
+function signingKeys(hospital) {
+  const wrap = el('div', 'signing-keys');
+  const keys = hospital.signing_keys || [];
+  wrap.appendChild(el('p', 'keys-title', t('keys.title', { count: keys.length })));
+  if (!keys.length) { wrap.appendChild(el('p', 'hint', t('keys.none'))); return wrap; }
+  const list = el('ul', 'keys');
+  for (const key of keys) {
+    const item = el('li', 'key');
+    item.dataset.kid = key.kid;
+    item.appendChild(el('code', 'kid', key.kid));
+    item.appendChild(el('span', 'alg', ' · ' + t('keys.alg', { alg: key.alg }) + ' '));
+    const remove = button(t('keys.remove'), () => removeKey(hospital, key.kid), 'danger remove-key');
+    remove.setAttribute('aria-label', t('keys.remove-one', { kid: key.kid, name: hospital.name, code: hospital.code }));
+    item.appendChild(remove);
+    list.appendChild(item);
+  }
+  wrap.appendChild(list);
+  return wrap;
+}
+
 function hospitalItem(hospital) {
   const item = el('li', 'card hospital' + (hospital.active ? '' : ' suspended'));
   item.dataset.code = hospital.code;
@@ -36,6 +64,7 @@ function hospitalItem(hospital) {
   item.appendChild(el('p', 'facts', facts.join(' · ')));
   item.appendChild(el('p', 'status', t(hospital.active ? 'hospitals.active' : 'hospitals.suspended')));
   item.appendChild(actions(hospital));
+  item.appendChild(signingKeys(hospital));
   return item;
 }
 
