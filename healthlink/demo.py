@@ -257,7 +257,9 @@ def render(
             f"  there: licence {LICENCE}, PIN {PIN}, hospital {READER};"
             f" back in the viewer look up CID {DEMO_CID}",
             f"Patient portal (web, phone-first, Thai/English): {urls['portal']}/patient/",
-            f"  verify CID {DEMO_CID} with the development scan (dev-face-scan-ok)",
+            f"  Sign in with Health Link: CID {DEMO_CID}, the code in"
+            f" {(data_dir or default_data_dir()) / 'otp' / DEMO_CID}.txt,"
+            " the development scan (dev-face-scan-ok)",
             f"Hospital console (web, phone-first, Thai/English): {urls['portal']}/hospital/",
             f"  sign in: hospital {READER} with its admin key"
             + (
