@@ -34,16 +34,21 @@ class ConsentScanVerifier:
     """Consent's verification, called with ``credential()``: a fresh wallet token."""
 
     def __init__(
-        self, consent_url: str, credential: Callable[[], str], timeout_s: float = 15.0
+        self,
+        consent_url: str,
+        credential: Callable[[], str],
+        timeout_s: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = consent_url.rstrip("/")
         self.credential = credential
         self.timeout_s = timeout_s
+        self.transport = transport
 
     async def verify(self, cid: str, scan: str, session: str) -> str:
         headers = {SESSION_HEADER: session, "authorization": f"Bearer {self.credential()}"}
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+            async with httpx.AsyncClient(timeout=self.timeout_s, transport=self.transport) as http:
                 response = await http.post(
                     f"{self.url}/patients/{cid}/verify", json={"scan": scan}, headers=headers
                 )
