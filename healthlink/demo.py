@@ -30,7 +30,7 @@ from healthlink_adapter import JwsSigner, KafkaUploader
 from healthlink_adapter.smart import token_form
 from joserfc.jwk import ECKey
 
-from healthlink.demokeys import join
+from healthlink.demokeys import join, patient_command, patient_token
 from healthlink.hospitalkeys import key_path, load_or_make
 from healthlink.synthetic import make_patient_bundle
 from shared.kafka_admin import hospital_connection
@@ -118,11 +118,8 @@ async def load(settings: Settings, urls: dict[str, str], data_dir: Path | None =
         )
         if r.status_code != 409:
             r.raise_for_status()
-        r = await http.post(
-            f"{urls['consent']}/patients/{DEMO_CID}/verify", json={"scan": DEV_SCAN}
-        )
-        r.raise_for_status()
-        patient = {"authorization": f"Bearer {r.json()['access_token']}"}
+        token = await asyncio.to_thread(patient_token, DEMO_CID, DEV_SCAN, urls, where)
+        patient = {"authorization": f"Bearer {token}"}
         r = await http.post(
             f"{urls['consent']}/patients/{DEMO_CID}/consent/hospitals",
             headers=patient,
@@ -186,11 +183,7 @@ def steps(urls: dict[str, str], data_dir: Path | None = None) -> list[Step]:
         f'-d \'{{"licence":"{LICENCE}","pin":"{PIN}","hospital":"{READER}"}}\' '
         f"| {PY_TOKEN})"
     )
-    patient = (
-        f"PTOKEN=$(curl -s -X POST {c}/patients/{DEMO_CID}/verify "
-        f"-H 'content-type: application/json' -d '{{\"scan\":\"{DEV_SCAN}\"}}' "
-        f"| {PY_TOKEN})"
-    )
+    patient = patient_command(DEMO_CID, DEV_SCAN, urls, data_dir or default_data_dir())
     read = (
         f"curl -s -w '\\nHTTP %{{http_code}}\\n' '{q}/fhir/Patient/{DEMO_CID}/$everything' "
         '-H "authorization: Bearer $TOKEN"'
@@ -264,7 +257,9 @@ def render(
             f"  there: licence {LICENCE}, PIN {PIN}, hospital {READER};"
             f" back in the viewer look up CID {DEMO_CID}",
             f"Patient portal (web, phone-first, Thai/English): {urls['portal']}/patient/",
-            f"  verify CID {DEMO_CID} with the development scan (dev-face-scan-ok)",
+            f"  Sign in with Health Link: CID {DEMO_CID}, the code in"
+            f" {(data_dir or default_data_dir()) / 'otp' / DEMO_CID}.txt,"
+            " the development scan (dev-face-scan-ok)",
             f"Hospital console (web, phone-first, Thai/English): {urls['portal']}/hospital/",
             f"  sign in: hospital {READER} with its admin key"
             + (

@@ -46,6 +46,8 @@ def install_error_handlers(app: FastAPI) -> None:
         response = outcome_response(exc.status, exc.detail)
         if isinstance(exc, Transient):
             response.headers["Retry-After"] = str(exc.retry_after_s)
+        if isinstance(exc, Unauthorized):  # a credential is missing or bad (RFC 6750 §3)
+            response.headers["WWW-Authenticate"] = "Bearer"
         return response
 
     @app.exception_handler(RequestValidationError)

@@ -46,6 +46,7 @@ from shared.indexes import ensuring
 from shared.logging import get_logger
 from shared.projections import ConsentProjection
 from shared.runtime import Runtime, every, make_runtime, service_app
+from shared.wallet import wallet_claims
 
 SERVICE = "auth"
 SETTINGS = AuthSettings
@@ -97,12 +98,19 @@ def build_deps(
     )
 
 
+def wallet_token(settings: AuthSettings, keys: SigningKeys) -> str:
+    """The auth service's own short-lived token for consent's verification
+    (``shared/wallet.py``)."""
+    return keys.sign(wallet_claims(settings.auth_issuer, settings.auth_audience), "at+jwt")
+
+
 def database_deps(settings: AuthSettings, runtime: Runtime) -> Deps:
     """MongoDB everywhere; the OAuth store through a synchronous client of its own."""
     sync_client, sync_db = sync_database(settings, SERVICE)
     store = MongoOAuthStore(sync_db)
     states, attempts = MongoStateLog(runtime.db), MongoAttempts(runtime.db)
     interactions = MongoInteractions(runtime.db)
+    keys = SigningKeys.from_settings(settings)
     otp: OtpSender = (
         WebhookOtpSender(settings.auth_otp_webhook_url)
         if settings.auth_otp_sender == "webhook" and settings.auth_otp_webhook_url
@@ -119,7 +127,8 @@ def database_deps(settings: AuthSettings, runtime: Runtime) -> Deps:
         store=store,
         publisher=runtime.publisher,
         otp=otp,
-        scans=ConsentScanVerifier(settings.consent_url),
+        scans=ConsentScanVerifier(settings.consent_url, partial(wallet_token, settings, keys)),
+        keys=keys,
     )
 
     async def close_sync_client() -> None:

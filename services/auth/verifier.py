@@ -1,19 +1,23 @@
 """The face scan: the ``ScanVerifier`` port, and the consent service's verification.
 
-Phase 1 calls consent's existing ``POST /patients/{cid}/verify`` (it counts the
-FAQ's 5 attempts per CID and Bangkok day and publishes the patient events). Phase 2
-(docs/auth.md): consent accepts the attempt only with the auth service's backend
-token and the wallet session's id, counts attempts within such sessions, and stops
-issuing tokens itself.
+Consent's ``POST /patients/{cid}/verify`` counts the FAQ's 5 attempts per CID and
+Bangkok day and publishes the patient events. It answers only the auth service's
+wallet (``shared/wallet.py``): this verifier sends a short-lived access token the auth
+service signs for itself (``sub`` = ``client_id`` = ``healthlink-auth-wallet``,
+``roles: ["wallet"]``, ``aud`` = the FHIR base) and the wallet session's id, so an
+attempt is made only after the code sent to the patient's phone opened a session.
+Consent no longer issues patient tokens: the auth service does, after this check.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import httpx
 
 from services.auth.errors import VerifierUnavailable
+from shared.wallet import SESSION_HEADER
 
 OK = "ok"
 FAILED = "failed"
@@ -27,14 +31,24 @@ class ScanVerifier(Protocol):
 
 
 class ConsentScanVerifier:
-    def __init__(self, consent_url: str, timeout_s: float = 15.0) -> None:
+    """Consent's verification, called with ``credential()``: a fresh wallet token."""
+
+    def __init__(
+        self,
+        consent_url: str,
+        credential: Callable[[], str],
+        timeout_s: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.url = consent_url.rstrip("/")
+        self.credential = credential
         self.timeout_s = timeout_s
+        self.transport = transport
 
     async def verify(self, cid: str, scan: str, session: str) -> str:
-        headers = {"hl-wallet-session": session}
+        headers = {SESSION_HEADER: session, "authorization": f"Bearer {self.credential()}"}
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+            async with httpx.AsyncClient(timeout=self.timeout_s, transport=self.transport) as http:
                 response = await http.post(
                     f"{self.url}/patients/{cid}/verify", json={"scan": scan}, headers=headers
                 )
@@ -42,8 +56,8 @@ class ConsentScanVerifier:
             raise VerifierUnavailable("identity verification is unavailable now") from exc
         if response.status_code == 200:
             return OK
-        if response.status_code == 401:
-            return FAILED
+        if response.status_code == 401 and "www-authenticate" not in response.headers:
+            return FAILED  # the scan did not match (a refused credential says WWW-Authenticate)
         if response.status_code == 429:
             return REFUSED
         raise VerifierUnavailable(f"identity verification answered {response.status_code}")

@@ -14,11 +14,11 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from services.consent import consents, fhir, handlers, registry
 from services.consent.handlers import Deps
-from shared import tokens
 from shared.errors import Forbidden, NotFound
 from shared.http import PatientDep, same_patient
 from shared.operators import ChangerDep, recorder
 from shared.settings import Settings
+from shared.wallet import WalletDep
 
 Code = Annotated[str, Path(max_length=5, description="5-digit MOPH hospital code")]
 
@@ -89,12 +89,13 @@ async def create_patient(body: PatientCreate, deps: DepsDep) -> dict[str, Any]:
 
 @patients.post("/{cid}/verify")
 async def create_verification(
-    cid: str, body: VerifyRequest, deps: DepsDep, settings: SettingsDep
+    cid: str, body: VerifyRequest, deps: DepsDep, session: WalletDep
 ) -> dict[str, Any]:
-    """Verify identity (at most 5 failures per Bangkok day) and get a patient token."""
-    await handlers.verify_identity(deps, cid, body.scan)
-    token = tokens.issue(settings.token_secret, tokens.PATIENT, cid, settings.token_ttl_s)
-    return {"access_token": token, "token_type": "bearer", "expires_in": settings.token_ttl_s}
+    """Verify a patient's identity from the auth service's wallet flow (at most 5
+    failures per Bangkok day): its wallet token (401 without, 403 for another token)
+    and the device session (``hl-wallet-session``). Answers ``{"cid", "verified_at"}``;
+    patients get their tokens from the auth service (docs/auth.md)."""
+    return await handlers.verify_identity(deps, cid, body.scan)
 
 
 @consent.get("")

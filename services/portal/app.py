@@ -105,7 +105,6 @@ def http_patient_deps(
         sessions=MemorySessions(),
         api=api,
         session_ttl_s=settings.portal_session_ttl_s,
-        dev_verifier=settings.dev_verifier,
         smart=(smart := http_smart_app(settings, for_patients=True)),
         query=query,
     )
@@ -186,7 +185,7 @@ def create_app(settings: PortalSettings, *, deps: Deps | None = None) -> FastAPI
     app = FastAPI(
         title="Health Link portal",
         description="The physicians' web viewer (sign-in, patient look-up, the record) and "
-        "the patient portal (register, verify, consent, who viewed my record, inbox) and "
+        "the patient portal (register, sign in, consent, who viewed my record, inbox) and "
         "the hospital console (roster, set-aside uploads) and the operator view (hospitals, "
         "dead letters, the audit log's verification, the services' readiness).",
         version="0.1.0",

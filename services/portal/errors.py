@@ -128,7 +128,6 @@ __all__ = [
 
 
 class SmartRequired(Forbidden):
-    """My record needs the auth service's sign-in, not the verify form's token (code
-    ``smart-required``)."""
+    """My record needs the auth service's sign-in's token (code ``smart-required``)."""
 
     code = "smart-required"

@@ -4,7 +4,9 @@ calls under ``/api/patient/…`` (docs/portal.md).
 The patient's session cookie ``hl_patient`` (HttpOnly, SameSite=Strict, Path
 ``/api/patient``) is the only credential the browser holds; the patient token stays in
 the portal. Every request that changes something carries the CSRF token in
-``x-csrf-token`` (the session's, or before verification the anonymous page's).
+``x-csrf-token`` (the session's, or before the sign-in the anonymous page's). Patients
+sign in with Health Link (``patient_smart_api.py``: the auth service's wallet sign-in);
+the consent service's verification answers only the auth service.
 """
 
 from __future__ import annotations
@@ -41,11 +43,6 @@ class Registration(BaseModel):
     birth_date: date
 
 
-class Verification(BaseModel):
-    cid: Cid
-    scan: str = Field(min_length=1, max_length=100_000, description="the face-scan result")
-
-
 class Choice(BaseModel):
     on: bool
 
@@ -74,7 +71,6 @@ def _view(
         "cid": session.cid if session else None,
         "lang": lang,
         "csrf": csrf,
-        "dev_verifier": deps.dev_verifier,
     }
 
 
@@ -82,8 +78,7 @@ def _view(
 async def read_session(
     request: Request, response: Response, deps: PatientDepsDep
 ) -> dict[str, Any]:
-    """Who is verified, the page's language, the CSRF token, and whether the development
-    verifier's scan may be offered."""
+    """Who is signed in, the page's language and the CSRF token."""
     return await PAGE.answer(request, response, partial(_view, deps))
 
 
@@ -91,15 +86,6 @@ async def read_session(
 async def create_registration(body: Registration, deps: PatientDepsDep) -> dict[str, Any]:
     """Join Health Link: CID and birth date (18 or older, once per CID)."""
     return await patients.register(deps, body.cid, body.birth_date)
-
-
-@router.post("/verify", dependencies=Csrf)
-async def create_verification(
-    body: Verification, request: Request, response: Response, deps: PatientDepsDep
-) -> dict[str, Any]:
-    """Verify identity (at most 5 failures a day): the sign-in of the patient portal."""
-    session_id, session = await patients.verify(deps, body.cid, body.scan)
-    return PAGE.opened(request, response, session_id, session, partial(_view, deps))
 
 
 @router.post("/session/end", dependencies=Csrf)

@@ -20,8 +20,6 @@ __all__ = ["HttpPatientApi", "PatientApi", "outcome_error"]
 class PatientApi(Protocol):
     async def register(self, cid: str, birth_date: str) -> None: ...
 
-    async def verify(self, cid: str, scan: str) -> tuple[str, int]: ...
-
     async def hospitals(self) -> list[dict[str, Any]]: ...
 
     async def consent(self, token: str, cid: str) -> dict[str, Any]: ...
@@ -71,12 +69,6 @@ class HttpPatientApi(JsonServices):
         await self._call(
             "POST", "consent", "/patients", json={"cid": cid, "birth_date": birth_date}
         )
-
-    async def verify(self, cid: str, scan: str) -> tuple[str, int]:
-        body = await self._call(
-            "POST", "consent", f"/patients/{cid}/verify", json={"scan": scan}, verifying=True
-        )
-        return str(body["access_token"]), int(body["expires_in"])
 
     async def hospitals(self) -> list[dict[str, Any]]:
         body = await self._call("GET", "consent", "/hospitals")

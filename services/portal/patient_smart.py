@@ -4,7 +4,7 @@ docs/portal.md, "The patient portal").
 The patient signs in on the auth service's page (CID → a code to the phone → the face
 scan): ``start_sign_in`` sends the browser there (code + PKCE, ``state``, ``aud``),
 ``finish_sign_in`` trades the code for the patient's access token server-side and opens
-the same ``PatientSession`` the verify form opens; the token stays in the portal. With it
+the patient's ``PatientSession``; the token stays in the portal. With it
 the portal calls consent, audit and notify (``shared/http.patient_of``) and reads the
 patient's own record at the query service (``record``, ``export``).
 """
@@ -88,7 +88,7 @@ async def finish_sign_in(
 def _query(deps: PatientDeps, session: PatientSession) -> RecordApi:
     if deps.query is None:
         raise QueryUnavailable("the patient portal does not read records here")
-    if not session.smart:  # the verify form's token is the consent service's
+    if not session.smart:  # only the auth service's token reads at the query service
         raise SmartRequired("sign in with Health Link's sign-in to see your record")
     return deps.query
 

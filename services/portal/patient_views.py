@@ -21,9 +21,9 @@ PURPOSES = {"TREAT": "treatment", "ETREAT": "emergency"}
 
 @dataclass(frozen=True)
 class PatientSession:
-    """A verified patient: the patient's token (the auth service's SMART access token, or
-    the consent service's patient token of the verify form) stays here, on the server,
-    with the refresh token that renews a SMART one (``token_expires_at``)."""
+    """A signed-in patient: the patient's token (the auth service's SMART access token)
+    stays here, on the server, with the refresh token that renews it
+    (``token_expires_at``)."""
 
     token: str
     cid: str

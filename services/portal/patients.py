@@ -1,14 +1,14 @@
-"""The patient portal's use cases: register, verify identity (the sign-in), consent, who
-viewed my record, the inbox (no web framework here; docs/portal.md).
+"""The patient portal's use cases: register, consent, who viewed my record, the inbox
+(no web framework here; docs/portal.md).
 
-The patient token the consent service gives on a verification stays in the portal's
-session; every call to consent, audit and notify carries it. When a back end says the
-token is no longer good (401), the session ends and the page asks to verify again.
+The patient's access token from the SMART sign-in at the auth service (the wallet's
+code, session and face scan; ``patient_smart.py``) stays in the portal's session;
+every call to consent, audit, notify and query carries it. When a back end says the
+token is no longer good (401), the session ends and the page asks to sign in again.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -38,7 +38,6 @@ RENEW_S = 30  # a SMART token ending sooner than this is renewed before a call
 @dataclass(kw_only=True)
 class PatientDeps(PageDeps[PatientSession]):
     api: PatientApi
-    dev_verifier: bool = False
     # the SMART sign-in at the auth service (patient_signin.py; None: not offered) and
     # the sign-ins sent there, by the ``hl_patient_signin`` cookie
     smart: SmartApp | None = None
@@ -63,19 +62,6 @@ async def register(deps: PatientDeps, cid: str, birth_date: date) -> dict[str, A
     return {"cid": cid, "registered": True}
 
 
-async def verify(deps: PatientDeps, cid: str, scan: str) -> tuple[str, PatientSession]:
-    """Identity verification is the sign-in: the token it gives stays in the session."""
-    _check_cid(cid)
-    token, expires_in = await deps.api.verify(cid, scan)
-    session = PatientSession(
-        token=token,
-        cid=cid,
-        csrf=secrets.token_urlsafe(32),
-        expires_at=deps.clock() + min(deps.session_ttl_s, expires_in),
-    )
-    return await deps.sessions.open(session), session
-
-
 async def as_patient(
     deps: PatientDeps, session_id: str | None, call: Callable[[PatientSession], Awaitable[T]]
 ) -> T:
@@ -85,7 +71,7 @@ async def as_patient(
     async def renewed(session: PatientSession) -> T:
         return await call(await fresh(deps, session_id or "", session))
 
-    return await as_signed_in(deps.sessions, session_id, renewed, "verify your identity first")
+    return await as_signed_in(deps.sessions, session_id, renewed, "sign in first")
 
 
 async def fresh(deps: PatientDeps, session_id: str, session: PatientSession) -> PatientSession:

@@ -50,9 +50,3 @@ class PortalSettings(Settings):
         """A back end's base URL: its setting, else this stack's port of it."""
         given: str = getattr(self, f"portal_{service}_url")
         return (given or f"http://127.0.0.1:{self.port(service)}").rstrip("/")
-
-    @property
-    def dev_verifier(self) -> bool:
-        """Outside production the consent service may use its development verifier
-        (the page then offers its scan); production always has a real one."""
-        return self.environment != "production"

@@ -24,7 +24,7 @@ from tests.support.journey import OPERATOR, Actors, eventually, uploader
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
-SERVICES = ("consent", "ingest")
+SERVICES = ("consent", "ingest", "auth")  # auth: patients sign in from the wallet
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
 """The patient portal in a real browser (Debian's chromium, ``make browser``) at a phone's
-width, on the running consent, query, audit, notify and portal services: the daily limit
-of identity verification shows the FAQ's words; a patient registers, verifies with the
-development verifier and allows one hospital; a physician of that hospital reads; the
+width, on the running consent, query, audit, notify, auth and portal services: the daily
+limit of identity verification (the face scan on the auth service's sign-in page,
+checked by consent's verification) shows the FAQ's words; a patient registers, signs in
+with Health Link (code from the development sender, the development scan) and allows
+one hospital; a physician of that hospital reads; the
 patient sees that read in "who viewed my record" (Buddhist-era date) and a notification
 in the inbox, gives and ends a per-visit consent, shows sensitive data, then withdraws
 the hospital and the physician is refused. Explicit waits."""
@@ -39,8 +41,9 @@ LICENCE, PIN = "40772", "8643"
 HOSPITAL, HOSPITAL_NAME = "10663", "Vajira Hospital"  # a code no other e2e test registers
 BUDGET_S = 90
 FAQ_TH = "ขออภัยค่ะ ท่านระบุข้อมูลไม่ถูกต้องเกิน 5 ครั้ง กรุณาทำรายการใหม่อีกครั้งในวันถัดไป"
-# The patient portal's back ends and the query service the physician reads through.
-NEEDED = ("consent", "query", "audit", "notify", "portal")
+# The patient portal's back ends, the auth service patients sign in at, and the query
+# service the physician reads through.
+NEEDED = ("consent", "query", "audit", "notify", "auth", "portal")
 
 
 platform = only(NEEDED)
@@ -76,7 +79,8 @@ async def test_a_patient_registers_allows_a_hospital_sees_its_read_and_withdraws
     shots = screenshots(tmp_path)
 
     started, checking = time.monotonic(), checking_time()
-    await asyncio.to_thread(verify_and_allow, phone, url, patient, limited, shots)
+    otp = actors.platform.log_dir / "otp"
+    await asyncio.to_thread(sign_in_and_allow, phone, url, patient, limited, otp, shots)
 
     # a physician of that hospital reads the patient's record (once the query service
     # holds the consent: it learns it from the consent event)
@@ -96,53 +100,88 @@ async def test_a_patient_registers_allows_a_hospital_sees_its_read_and_withdraws
     assert elapsed < BUDGET_S, f"the browser journey took {elapsed:.1f}s"
 
 
-def verify_and_allow(driver: WebDriver, url: str, patient: str, limited: str, shots: Path) -> None:
+def send_code(driver: WebDriver, cid: str, otp: Path) -> str:
+    """The CID on the auth service's page until auth knows the registration (it learns
+    it from consent's events); the code the development sender wrote."""
+    wait = waiting(driver)
+    deadline = time.monotonic() + 30
+    while True:
+        fill(driver, "cid", cid)
+        driver.find_element(
+            By.CSS_SELECTOR, "form[action='/authorize/patient/code'] button"
+        ).click()
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+        if driver.find_elements(By.ID, "code"):
+            return (otp / f"{cid}.txt").read_text().strip()
+        if time.monotonic() > deadline:
+            raise AssertionError("auth never sent the code")
+        time.sleep(0.5)
+
+
+def to_the_scan(driver: WebDriver, cid: str, otp: Path) -> None:
+    """From the portal's "Sign in with Health Link" to the face scan on auth's page."""
+    wait = waiting(driver)
+    click(driver, "#signin-start")
+    wait.until(lambda d: d.find_elements(By.ID, "cid"))
+    fill(driver, "code", send_code(driver, cid, otp))
+    driver.find_element(By.CSS_SELECTOR, "form[action='/authorize/patient/session'] button").click()
+    wait.until(lambda d: d.find_elements(By.ID, "scan"))
+
+
+def scan(driver: WebDriver, value: str) -> None:
+    fill(driver, "scan", value)
+    driver.find_element(By.CSS_SELECTOR, "form[action='/authorize/patient/scan'] button").click()
+
+
+def register(driver: WebDriver, cid: str, birth: str) -> None:
+    fill(driver, "register-cid", cid)
+    driver.execute_script(
+        f"arguments[0].value = '{birth}'", driver.find_element(By.ID, "register-birth")
+    )
+    click(driver, "#register-submit")
+
+
+def sign_in_and_allow(
+    driver: WebDriver, url: str, patient: str, limited: str, otp: Path, shots: Path
+) -> None:
     wait = waiting(driver)
     driver.get(url)
-    text_in(wait, "#verify-title", "Verify your identity")
+    text_in(wait, "#signin-title", "Sign in")
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
     assert driver.execute_script("return innerWidth") == 390
     assert not driver.find_element(By.ID, "tabs").is_displayed()
     assert not driver.find_element(By.ID, "sign-out").is_displayed()
+    assert not driver.find_elements(By.ID, "verify-form")  # only the SMART sign-in
     # the public list of participating hospitals, each with its role and consent mode
     listed = f'#directory-list li[data-code="{HOSPITAL}"] .facts'
     text_in(wait, listed, "Sends and reads data · Standing consent")
     fits_the_phone(driver)
     accessible(driver, "the patient portal's first page (English)")
 
-    # the daily limit: five failed scans, then the FAQ's words (in both languages)
-    fill(driver, "register-cid", limited)
-    driver.execute_script(
-        "arguments[0].value = '1975-02-01'", driver.find_element(By.ID, "register-birth")
-    )
-    click(driver, "#register-submit")
+    # the daily limit: five failed scans on the auth service's page (consent counts
+    # them), then the FAQ's words (Thai and English)
+    register(driver, limited, "1975-02-01")
     text_in(wait, "#register-done", "You are registered")
-    for left in (4, 3, 2, 1, 0):
-        fill(driver, "verify-scan", "not my face")
-        click(driver, "#verify-submit")
-        text_in(wait, "#verify-error", f"Attempts left today: {left}.")
-    fill(driver, "verify-scan", "dev-face-scan-ok")
-    click(driver, "#verify-submit")
-    text_in(wait, "#verify-error", "more than 5 times. Please try again tomorrow")
-    assert driver.find_element(By.ID, "verify-error").get_attribute("data-code") == (
-        "too-many-attempts"
-    )
-    click(driver, "#lang-th")
-    text_in(wait, "#verify-error", FAQ_TH)
-    text_in(wait, "#verify-title", "ยืนยันตัวตน")
-    driver.save_screenshot(str(shots / "patient-limit-th.png"))
-    accessible(driver, "the verification at the daily limit (Thai)")
+    assert driver.switch_to.active_element.get_attribute("id") == "signin-start"
+    to_the_scan(driver, limited, otp)
+    for _ in range(5):
+        scan(driver, "not my face")
+        text_in(wait, "[role=alert]", "did not match")
+    scan(driver, "dev-face-scan-ok")
+    text_in(wait, "[role=alert]", "more than 5 times. Please try again tomorrow")
+    text_in(wait, "[role=alert]", FAQ_TH)
+    driver.save_screenshot(str(shots / "patient-limit.png"))
+    accessible(driver, "the face scan at the daily limit")
+    driver.find_element(By.CSS_SELECTOR, "form[action='/authorize/cancel'] button").click()
+    text_in(wait, "#signin-error", "The sign-in was cancelled.")
 
-    # register, verify with the development verifier: the consent screen, in Thai
-    fill(driver, "register-cid", patient)
-    driver.execute_script(
-        "arguments[0].value = '1980-05-17'", driver.find_element(By.ID, "register-birth")
-    )
-    click(driver, "#register-submit")
+    # register, sign in with Health Link (the development scan): the consent screen, in Thai
+    click(driver, "#lang-th")
+    text_in(wait, "#signin-title", "เข้าสู่ระบบ")
+    register(driver, patient, "1980-05-17")
     text_in(wait, "#register-done", "ลงทะเบียนเรียบร้อยแล้ว")
-    assert driver.find_element(By.ID, "verify-cid").get_attribute("value") == patient
-    click(driver, "#dev-scan")
-    click(driver, "#verify-submit")
+    to_the_scan(driver, patient, otp)
+    scan(driver, "dev-face-scan-ok")
     text_in(wait, "#who-text", patient)
     text_in(wait, "#consent-title", "การให้ความยินยอม")
     assert "hl_patient" not in str(driver.execute_script("return document.cookie"))
@@ -214,7 +253,7 @@ def see_the_read_and_withdraw(driver: WebDriver, patient: str, shots: Path) -> N
     assert not driver.find_elements(By.CSS_SELECTOR, "#visit-list li.live")
     text_in(wait, "#who-text", patient)
     click(driver, "#sign-out")
-    text_in(wait, "#verify-title", "ยืนยันตัวตน")
+    text_in(wait, "#signin-title", "เข้าสู่ระบบ")
     assert not driver.find_element(By.ID, "consent").is_displayed()
     assert not driver.find_element(By.ID, "tabs").is_displayed()
     assert not driver.find_element(By.ID, "hospital-list").find_elements(By.TAG_NAME, "li")

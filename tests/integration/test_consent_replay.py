@@ -14,6 +14,7 @@ from shared.database import make_client
 from shared.settings import Settings
 from tests.support.inprocess import running
 from tests.support.journey import DEV_SCAN, OPERATOR, auth, eventually
+from tests.support.system_tokens import patient_token, verifier, wallet
 
 pytestmark = pytest.mark.integration
 
@@ -21,11 +22,11 @@ pytestmark = pytest.mark.integration
 async def patient(http: httpx.AsyncClient, cid: str) -> dict[str, str]:
     r = await http.post("/patients", json={"cid": cid, "birth_date": "1975-02-28"})
     assert r.status_code == 201, r.text
-    r = await http.post(f"/patients/{cid}/verify", json={"scan": "wrong"})
+    r = await http.post(f"/patients/{cid}/verify", json={"scan": "wrong"}, headers=wallet())
     assert r.status_code == 401, r.text
-    r = await http.post(f"/patients/{cid}/verify", json=DEV_SCAN)
+    r = await http.post(f"/patients/{cid}/verify", json=DEV_SCAN, headers=wallet())
     assert r.status_code == 200, r.text
-    return auth(r.json()["access_token"])
+    return auth(patient_token(cid))  # the auth service's wallet flow gives it
 
 
 async def activity(http: httpx.AsyncClient, rng: random.Random) -> None:
@@ -65,7 +66,8 @@ async def activity(http: httpx.AsyncClient, rng: random.Random) -> None:
 
 
 async def test_replay_into_an_empty_database_reproduces_the_live_state(settings: Settings) -> None:
-    async with running("consent", settings) as (_, http):
+    async with running("consent", settings) as (app, http):
+        app.state.token_verifier = verifier()  # the auth service's wallet and patients
         await activity(http, random.Random(3))
     client = make_client(settings)
     try:

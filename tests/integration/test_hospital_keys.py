@@ -34,7 +34,7 @@ from tests.support.journey import DEV_SCAN, OPERATOR, auth, eventually
 from tests.support.kafka import dead_letters, read_events
 from tests.support.settings import isolated_settings
 from tests.support.stack import Endpoints
-from tests.support.system_tokens import SystemAuth, verifier
+from tests.support.system_tokens import SystemAuth, patient_token, verifier, wallet
 
 pytestmark = pytest.mark.integration
 CODE = "10872"  # this test's own
@@ -56,12 +56,13 @@ def settings(endpoints: Endpoints) -> Settings:
 @pytest.fixture
 async def platform(settings: Settings) -> AsyncIterator[Platform]:
     async with (
-        running("consent", settings) as (_, consent),
+        running("consent", settings) as (consent_app, consent),
         running("ingest", settings, validation_processes=0) as (ingest_app, ingest),
         running("query", settings, query_projector="inline") as (_, query),
         running("audit", settings) as (_, audit),
     ):
         ingest_app.state.token_verifier = verifier()  # hospital systems' tokens
+        consent_app.state.token_verifier = verifier()  # the auth service's wallet, patients
         yield Platform(consent, ingest, query, audit)
 
 
@@ -69,8 +70,9 @@ async def consenting_patient(consent: httpx.AsyncClient) -> str:
     cid = random_cid(random.Random(72))
     r = await consent.post("/patients", json={"cid": cid, "birth_date": "1980-05-17"})
     assert r.status_code == 201, r.text
-    r = await consent.post(f"/patients/{cid}/verify", json=DEV_SCAN)
-    token = r.json()["access_token"]
+    r = await consent.post(f"/patients/{cid}/verify", json=DEV_SCAN, headers=wallet())
+    assert r.status_code == 200, r.text
+    token = patient_token(cid)  # the auth service's wallet flow gives it
     r = await consent.post(
         f"/patients/{cid}/consent/hospitals", headers=auth(token), json={"hospitals": [CODE]}
     )

@@ -9,7 +9,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from healthlink_adapter import JwsSigner, KafkaUploader
@@ -20,6 +22,7 @@ from joserfc.jwk import ECKey
 from shared.cid import random_cid
 from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
+from tests.support.auth import REDIRECT, Browser, code_of, pkce
 from tests.support.credentials import public_key, signer
 from tests.support.platform import Platform
 from tests.support.settings import TEST_ADMIN
@@ -28,6 +31,8 @@ T = TypeVar("T")
 ADMIN_KEYS: dict[str, str] = {}  # each hospital's admin key, as this process last got it
 OPERATOR = {"authorization": f"Bearer {TEST_ADMIN}"}
 DEV_SCAN = {"scan": "dev-face-scan-ok"}
+WALLET_APP = "journey-wallet"  # the wallet app's SMART client at the auth service
+WALLET_REGISTERED: set[Path] = set()  # the platforms (data dirs) it is registered on
 
 
 def auth(token: str) -> dict[str, str]:
@@ -123,14 +128,93 @@ class Actors:
         await eventually(known, what=f"ingest to know hospital {hospital.code}'s keys")
 
     async def patient(self, rng: random.Random) -> tuple[str, str]:
+        """A new patient, registered at consent, and their own access token from the
+        auth service's wallet flow: CID → the code the development sender wrote to the
+        data dir → device session → face scan (consent's verification) → the code
+        exchanged (PKCE). Consent no longer gives patients tokens."""
         cid = random_cid(rng)
         r = await self.http.post(
             self.url("consent", "/patients"), json={"cid": cid, "birth_date": "1980-05-17"}
         )
         assert r.status_code == 201, r.text
-        r = await self.http.post(self.url("consent", f"/patients/{cid}/verify"), json=DEV_SCAN)
+        return cid, await self.wallet_token(cid)
+
+    async def wallet_client(self) -> None:
+        """The wallet's SMART app, registered once per platform by the development
+        operator (a 409: an earlier test registered it)."""
+        if self.platform.log_dir in WALLET_REGISTERED:
+            return
+        op = await self.operator_headers("system/Practitioner.cruds")
+        client = {"kind": "smart-app", "client_id": WALLET_APP, "redirect_uris": [REDIRECT]}
+        r = await self.http.post(self.url("auth", "/clients"), headers=op, json=client)
+        assert r.status_code in (201, 409), r.text
+        WALLET_REGISTERED.add(self.platform.log_dir)
+
+    @asynccontextmanager
+    async def wallet_at_scan(self, cid: str) -> AsyncIterator[tuple[Browser, str]]:
+        """The wallet's sign-in up to the face scan: the SMART launch (PKCE), the code
+        the development sender wrote to the data dir, the device session. Yields the
+        page and the PKCE verifier."""
+        await self.wallet_client()
+        verifier, challenge = pkce()
+        query = {
+            "response_type": "code",
+            "client_id": WALLET_APP,
+            "redirect_uri": REDIRECT,
+            "scope": "openid fhirUser launch/patient patient/*.rs",
+            "state": "journey",
+            "aud": self.url("query", "/fhir"),
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        async with httpx.AsyncClient(timeout=30) as own:  # its own cookies
+            browser = Browser(own)
+            r = await browser.open(self.url("auth", "/authorize?") + urlencode(query))
+            assert r.status_code == 200, r.text
+
+            async def code_sent() -> bool:
+                r = await browser.post(self.url("auth", "/authorize/patient/code"), cid=cid)
+                assert r.status_code in (200, 404), r.text  # 404: registration not heard yet
+                return r.status_code == 200
+
+            await eventually(code_sent, what="the patient's registration to reach auth")
+            code = (self.platform.log_dir / "otp" / f"{cid}.txt").read_text().strip()
+            r = await browser.post(self.url("auth", "/authorize/patient/session"), code=code)
+            assert r.status_code == 200, r.text
+            yield browser, verifier
+
+    async def scan(self, browser: Browser, scan: str) -> httpx.Response:
+        """The face scan on the wallet's page (consent's verification decides)."""
+        return await browser.post(self.url("auth", "/authorize/patient/scan"), scan=scan)
+
+    async def exchange(self, back: httpx.Response, verifier: str) -> str:
+        """The wallet app trades the code it came back with for the patient's token."""
+        form = {
+            "grant_type": "authorization_code",
+            "code": code_of(back)["code"],
+            "redirect_uri": REDIRECT,
+            "client_id": WALLET_APP,
+            "code_verifier": verifier,
+        }
+        r = await self.http.post(self.url("auth", "/token"), data=form)
         assert r.status_code == 200, r.text
-        return cid, r.json()["access_token"]
+        token: str = r.json()["access_token"]
+        return token
+
+    async def wallet_token(self, cid: str) -> str:
+        """The patient's access token through the auth service's wallet sign-in."""
+        async with self.wallet_at_scan(cid) as (browser, verifier):
+            back = await self.scan(browser, DEV_SCAN["scan"])
+        return await self.exchange(back, verifier)
+
+    async def operator_headers(self, scope: str) -> dict[str, str]:
+        """The development operator's access token (its key, written by auth at start)."""
+        key_file = self.platform.log_dir / "auth" / "dev-operator.jwk"
+        key = ECKey.import_key(json.loads(key_file.read_text()))
+        token_url = self.url("auth", "/token")
+        r = await self.http.post(token_url, data=token_form(key, "dev-operator", token_url, scope))
+        assert r.status_code == 200, r.text
+        return auth(str(r.json()["access_token"]))
 
     async def consent(self, cid: str, token: str, codes: list[str]) -> None:
         r = await self.http.post(
@@ -183,14 +267,7 @@ class Actors:
         """The physician in the auth service too (its licence mirror and the hospital's
         roster there, with the development operator's token): until phase 2 a SMART
         sign-in needs both (docs/auth.md)."""
-        key_file = self.platform.log_dir / "auth" / "dev-operator.jwk"
-        key = ECKey.import_key(json.loads(key_file.read_text()))
-        token_url = self.url("auth", "/token")
-        scope = "system/Practitioner.cruds system/PractitionerRole.cruds"
-        form = token_form(key, "dev-operator", token_url, scope)
-        r = await self.http.post(token_url, data=form)
-        assert r.status_code == 200, r.text
-        op = auth(str(r.json()["access_token"]))
+        op = await self.operator_headers("system/Practitioner.cruds system/PractitionerRole.cruds")
         r = await self.http.post(
             self.url("auth", "/licences"),
             headers=op,

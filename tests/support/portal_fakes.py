@@ -164,11 +164,10 @@ def _refusal(status: int, detail: str, verifying: bool = False) -> Exception:
 
 @dataclass
 class FakePatientApi:
-    """Patients registered 18+ (born before 2008), the development verifier with its 5
-    failures a day, the consent of each patient, an access log and an inbox to fill."""
+    """Patients registered 18+ (born before 2008), the tokens the (fake) auth service gave
+    them, the consent of each patient, an access log and an inbox to fill."""
 
     born: dict[str, str] = field(default_factory=dict)
-    failures: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     consents: dict[str, dict[str, Any]] = field(default_factory=dict)
     access_log: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -203,21 +202,6 @@ class FakePatientApi:
         if cid in self.born:
             raise _refusal(409, "this CID is already registered")
         self.born[cid] = birth_date
-
-    async def verify(self, cid: str, scan: str) -> tuple[str, int]:
-        self._up("verify", cid)
-        if cid not in self.born:
-            raise _refusal(404, "no patient registered with this CID")
-        if self.failures.get(cid, 0) >= 5:
-            raise _refusal(429, "ขออภัยค่ะ ท่านระบุข้อมูลไม่ถูกต้องเกิน 5 ครั้ง … / Sorry, …")
-        if scan != DEV_SCAN:
-            self.failures[cid] = self.failures.get(cid, 0) + 1
-            left = 5 - self.failures[cid]
-            detail = f"identity verification failed; {left} attempts left today / …"
-            raise _refusal(401, detail, verifying=True)
-        token = f"patient-token-{len(self.tokens)}"
-        self.tokens[token] = cid
-        return token, 900
 
     async def hospitals(self) -> list[dict[str, Any]]:
         self._up("hospitals", "")

@@ -1,4 +1,5 @@
-"""Hospital systems' SMART Backend Services tokens for in-process tests: a test issuer's
+"""Hospital systems' SMART Backend Services tokens (and the auth service's wallet and
+patients' tokens) for in-process tests: a test issuer's
 key signs them, and ``verifier()`` checks them as a service's ``app.state.token_verifier``
 would check the auth service's (end-to-end tests get real ones from the auth service)."""
 
@@ -13,6 +14,7 @@ import httpx
 
 from services.auth.keys import SigningKeys, new_key
 from shared.auth import TokenVerifier
+from shared.wallet import SESSION_HEADER, wallet_claims
 
 ISSUER, AUDIENCE = "http://auth.test", "http://fhir.test/fhir"
 KEYS = SigningKeys([new_key()])
@@ -54,3 +56,34 @@ class SystemAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         request.headers["authorization"] = f"Bearer {self.token}"
         yield request
+
+
+def wallet_token(ttl_s: int = 60, **overrides: Any) -> str:
+    """The auth service's wallet token, as it signs it for consent's verification
+    (``shared/wallet.py``); ``overrides`` change claims (``roles=[]``: not the wallet)."""
+    claims = {**wallet_claims(ISSUER, AUDIENCE), **overrides}
+    claims["exp"] = claims["iat"] + ttl_s
+    return KEYS.sign(claims, "at+jwt")
+
+
+def wallet(session: str = "0" * 32) -> dict[str, str]:
+    """The headers of the auth service's wallet calling consent's verification."""
+    return {**bearer(wallet_token()), SESSION_HEADER: session}
+
+
+def patient_token(cid: str, ttl_s: int = 300) -> str:
+    """A patient's own access token, as the auth service's wallet flow gives it."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "exp": now + ttl_s,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+        "sub": f"Patient/{cid}",
+        "client_id": "wallet-app",
+        "scope": "openid fhirUser launch/patient patient/*.rs",
+        "patient": cid,
+        "fhirUser": f"Patient/{cid}",
+    }
+    return KEYS.sign(claims, "at+jwt")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from services.portal.app import CSP, create_app
-from services.portal.errors import TooManyAttempts, Unavailable, VerificationFailed
+from services.portal.errors import TooManyAttempts, Unavailable
 from services.portal.handlers import Deps
 from services.portal.patient_backends import HttpPatientApi, outcome_error
 from services.portal.patient_views import PatientSession
@@ -25,6 +25,7 @@ from tests.support.portal_fakes import (
     DEV_SCAN,
     HOSPITALS,
     FakePatientApi,
+    FakePatientSmart,
     FakeQuery,
     FakeSmartApp,
 )
@@ -54,11 +55,24 @@ def clock() -> Clock:
     return Clock()
 
 
+class PortalClient(httpx.AsyncClient):
+    """The browser, and the (fake) auth service the patient signs in at."""
+
+    smart: FakePatientSmart
+
+
 @pytest.fixture
 async def client(backends: FakePatientApi, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
     sessions: MemorySessions[PatientSession] = MemorySessions(clock)
+    smart = FakePatientSmart(FakeQuery(), patients=backends)
     patients = PatientDeps(
-        sessions=sessions, api=backends, session_ttl_s=600, clock=clock, dev_verifier=True
+        sessions=sessions,
+        pending=MemorySessions(clock),
+        api=backends,
+        session_ttl_s=600,
+        clock=clock,
+        smart=smart,
+        query=smart.query,
     )
     deps = Deps(
         sessions=MemorySessions(clock),
@@ -68,7 +82,8 @@ async def client(backends: FakePatientApi, clock: Clock) -> AsyncIterator[httpx.
         patients=patients,
     )
     app = create_app(PortalSettings(environment="test"), deps=deps)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+    async with PortalClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+        c.smart = smart
         yield c
 
 
@@ -80,7 +95,8 @@ async def page_csrf(client: httpx.AsyncClient) -> str:
 
 
 async def verified(client: httpx.AsyncClient, cid: str = CID) -> str:
-    """Register and verify through the portal; returns the session's CSRF token."""
+    """Register through the portal and sign in with Health Link (the fake auth service
+    approves ``cid``); returns the session's CSRF token."""
     csrf = await page_csrf(client)
     r = await client.post(
         "/api/patient/register",
@@ -88,12 +104,23 @@ async def verified(client: httpx.AsyncClient, cid: str = CID) -> str:
         headers={"x-csrf-token": csrf},
     )
     assert r.status_code == 201, r.text
-    r = await client.post(
-        "/api/patient/verify", json={"cid": cid, "scan": DEV_SCAN}, headers={"x-csrf-token": csrf}
-    )
-    assert r.status_code == 200, r.text
+    await smart_sign_in(client, cid)
+    r = await client.get("/api/patient/session")
+    assert r.json()["signed_in"] and r.json()["cid"] == cid, r.text
     token: str = r.json()["csrf"]
     return token
+
+
+async def smart_sign_in(client: httpx.AsyncClient, cid: str) -> httpx.Response:
+    """To the auth service's sign-in page and back through ``/patient/callback``."""
+    smart: FakePatientSmart = client.smart  # type: ignore[attr-defined]
+    smart.cid = cid
+    r = await client.get("/patient/signin")
+    assert r.status_code == 303, r.text
+    state = smart.requests[-1]["state"]
+    r = await client.get("/patient/callback", params={"state": state, "code": smart.approve()})
+    assert r.status_code == 303 and r.headers["location"] == "/patient/", r.headers
+    return r
 
 
 async def test_the_patient_pages_are_served_under_the_strict_csp(
@@ -135,7 +162,7 @@ def test_both_patient_catalogues_have_the_same_keys_and_the_faq_s_words() -> Non
     assert th["cat.allergy"] == "ข้อมูลการแพ้ยา"
 
 
-async def test_register_then_verify_keeps_the_patient_token_on_the_server(
+async def test_register_then_sign_in_keeps_the_patient_token_on_the_server(
     client: httpx.AsyncClient, backends: FakePatientApi
 ) -> None:
     csrf = await page_csrf(client)
@@ -146,23 +173,32 @@ async def test_register_then_verify_keeps_the_patient_token_on_the_server(
     )
     assert r.status_code == 201 and r.json() == {"cid": CID, "registered": True}
     assert "hl_patient" not in r.headers.get("set-cookie", "")
-    r = await client.post(
-        "/api/patient/verify", json={"cid": CID, "scan": DEV_SCAN}, headers={"x-csrf-token": csrf}
-    )
-    assert r.status_code == 200
-    body = r.json()
-    assert body["signed_in"] and body["cid"] == CID and body["dev_verifier"]
-    assert "patient-token" not in r.text
+    r = await smart_sign_in(client, CID)
     cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("hl_patient="))
     lowered = cookie.lower()
     assert "httponly" in lowered and "samesite=strict" in lowered
     assert "path=/api/patient" in lowered
+    assert "patient-smart-token" not in r.text + r.headers["location"]
     r = await client.get("/api/patient/session")
-    assert r.json()["signed_in"] and "patient-token" not in r.text
+    assert r.json()["signed_in"] and "patient-smart-token" not in r.text
+    assert "dev_verifier" not in r.json()
     assert r.headers["cache-control"] == "no-store"
     r = await client.get("/api/patient/consent")
-    assert r.status_code == 200 and "patient-token" not in r.text
-    assert backends.calls[:2] == [("register", CID), ("verify", CID)]
+    assert r.status_code == 200 and "patient-smart-token" not in r.text
+    assert backends.calls[0] == ("register", CID)
+
+
+async def test_the_old_verify_form_is_gone(client: httpx.AsyncClient) -> None:
+    """Consent's verification answers only the auth service's wallet (issue 12): the page
+    has no face-scan form and the portal no route that posts one."""
+    r = await client.post(
+        "/api/patient/verify",
+        json={"cid": CID, "scan": DEV_SCAN},
+        headers={"x-csrf-token": await page_csrf(client)},
+    )
+    assert r.status_code in (404, 405), r.text
+    page = (await client.get("/patient/")).text
+    assert 'id="verify-form"' not in page and 'href="/patient/signin"' in page
 
 
 @pytest.mark.parametrize(
@@ -185,7 +221,7 @@ async def test_registration_refusals_carry_a_code_the_page_translates(
         assert r.json()["error"] == code
 
 
-async def test_registering_twice_and_verifying_an_unknown_cid_are_told_apart(
+async def test_registering_twice_is_told_apart(
     client: httpx.AsyncClient,
 ) -> None:
     csrf = await page_csrf(client)
@@ -194,29 +230,6 @@ async def test_registering_twice_and_verifying_an_unknown_cid_are_told_apart(
     assert (await client.post("/api/patient/register", json=form, headers=headers)).is_success
     r = await client.post("/api/patient/register", json=form, headers=headers)
     assert r.status_code == 409 and r.json()["error"] == "already-registered"
-    r = await client.post(
-        "/api/patient/verify", json={"cid": "3100503368591", "scan": DEV_SCAN}, headers=headers
-    )
-    assert r.status_code == 404 and r.json()["error"] == "not-registered"
-
-
-async def test_five_failed_verifications_then_the_faq_s_refusal(
-    client: httpx.AsyncClient,
-) -> None:
-    csrf = await page_csrf(client)
-    headers = {"x-csrf-token": csrf}
-    r = await client.post(
-        "/api/patient/register", json={"cid": CID, "birth_date": "1980-05-17"}, headers=headers
-    )
-    assert r.status_code == 201
-    wrong = {"cid": CID, "scan": "someone else"}
-    for left in (4, 3, 2, 1, 0):
-        r = await client.post("/api/patient/verify", json=wrong, headers=headers)
-        assert r.status_code == 401
-        assert r.json()["error"] == "verification-failed" and r.json()["remaining"] == left
-    r = await client.post("/api/patient/verify", json={**wrong, "scan": DEV_SCAN}, headers=headers)
-    assert r.status_code == 429 and r.json()["error"] == "too-many-attempts"
-    assert "hl_patient" not in r.headers.get("set-cookie", "")
 
 
 CHANGES = [
@@ -401,7 +414,7 @@ async def test_without_a_session_nothing_is_read_and_sign_out_ends_it(
     r = await client.post("/api/patient/session/end", headers={"x-csrf-token": csrf})
     assert r.status_code == 200 and not r.json()["signed_in"]
     assert (await client.get("/api/patient/consent")).status_code == 401
-    assert [c for c in backends.calls if c[0] not in ("register", "verify")] == []
+    assert [c for c in backends.calls if c[0] != "register"] == []
 
 
 async def test_a_session_ends_with_its_lifetime_or_when_the_token_is_refused(
@@ -481,8 +494,6 @@ async def test_the_http_back_ends_get_the_patient_s_token_and_their_refusals_bec
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append((request.method, str(request.url), request.headers.get("authorization")))
         path = request.url.path
-        if path.endswith("/verify"):
-            return outcome(401, "identity verification failed; 2 attempts left today / …")
         if path.endswith("/consent/hospitals"):
             return outcome(404, "hospital 99999 is not a participating hospital")
         if path == "/patients":
@@ -496,9 +507,6 @@ async def test_the_http_back_ends_get_the_patient_s_token_and_their_refusals_bec
     api = HttpPatientApi(
         "http://consent", "http://audit", "http://notify", 5, httpx.MockTransport(answer)
     )
-    with pytest.raises(VerificationFailed) as failed:
-        await api.verify(CID, "x")
-    assert failed.value.extra == {"remaining": 2}
     with pytest.raises(NotFound) as missing:
         await api.grant_hospital("tok", CID, "99999")
     assert missing.value.code == "hospital-not-found"
@@ -512,7 +520,6 @@ async def test_the_http_back_ends_get_the_patient_s_token_and_their_refusals_bec
     await api.aclose()
     assert ("GET", f"http://audit/patients/{CID}/accesses?offset=20&count=21", "Bearer tok") in seen
     assert ("POST", f"http://consent/patients/{CID}/consent/hospitals", "Bearer tok") in seen
-    assert ("POST", f"http://consent/patients/{CID}/verify", None) in seen
 
 
 @pytest.mark.parametrize(

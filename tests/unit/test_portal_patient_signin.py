@@ -23,7 +23,6 @@ from services.portal.repository import HttpQuery, MemorySessions
 from services.portal.settings import PortalSettings
 from tests.support.portal_fakes import (
     CONSENTED,
-    DEV_SCAN,
     FakePatientApi,
     FakePatientSmart,
     FakeQuery,
@@ -73,7 +72,6 @@ async def client(
         api=backends,
         session_ttl_s=600,
         clock=clock,
-        dev_verifier=True,
         smart=smart,
         query=smart.query,
     )
@@ -211,20 +209,28 @@ async def test_my_record_is_grouped_and_exported_as_a_bundle(
     assert r.headers["cache-control"] == "no-store"
 
 
-async def test_the_verify_forms_session_cannot_read_the_record(
-    client: httpx.AsyncClient,
+async def test_a_session_without_the_auth_services_token_cannot_read_the_record(
+    backends: FakePatientApi, smart: FakePatientSmart, clock: Clock
 ) -> None:
-    csrf = (await client.get("/api/patient/session")).json()["csrf"]
-    headers = {"x-csrf-token": csrf}
-    body = {"cid": CONSENTED, "birth_date": "1980-05-17"}
-    assert (
-        await client.post("/api/patient/register", json=body, headers=headers)
-    ).status_code == 201
-    r = await client.post(
-        "/api/patient/verify", json={"cid": CONSENTED, "scan": DEV_SCAN}, headers=headers
+    """Every session comes from the SMART sign-in now; one that did not (put in the store
+    here) is not the query service's to read with."""
+    sessions: MemorySessions[PatientSession] = MemorySessions(clock)
+    patients = PatientDeps(
+        sessions=sessions,
+        pending=MemorySessions(clock),
+        api=backends,
+        session_ttl_s=600,
+        clock=clock,
+        smart=smart,
+        query=smart.query,
     )
-    assert r.status_code == 200, r.text
-    r = await client.get("/api/patient/record")
+    q = FakeQuery()
+    deps = Deps(sessions=MemorySessions(clock), query=q, smart=FakeSmartApp(q), patients=patients)
+    plain = PatientSession(token="t", cid=CONSENTED, csrf="c", expires_at=clock() + 600)
+    session_id = await sessions.open(plain)
+    async with app_client(deps) as c:
+        c.cookies.set("hl_patient", session_id)
+        r = await c.get("/api/patient/record")
     assert r.status_code == 403 and r.json()["error"] == "smart-required"
 
 
@@ -291,7 +297,7 @@ async def test_every_page_of_everything_is_read_by_offset() -> None:
     assert all("search" not in e for e in bundle["entry"])
 
 
-def test_patient_sessions_from_the_verify_form_are_not_smart() -> None:
+def test_patient_sessions_are_not_smart_unless_signed_in_at_auth() -> None:
     assert not PatientSession(token="t", cid=CONSENTED, csrf="c", expires_at=1.0).smart
 
 

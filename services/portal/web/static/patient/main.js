@@ -1,7 +1,7 @@
-// The patient portal (the wallet app's web twin): verify identity or register, then
+// The patient portal (the wallet app's web twin): sign in with Health Link or register, then
 // consent, who viewed my record and the inbox; Thai and English. Every string comes
 // from /i18n/patient.<lang>.json.
-import { $, api, cleanCid, enter, formError, renderError, showError, signIn, signedIn as isSignedIn, startPage, state, t, translatePage, validCid } from './core.js';
+import { $, api, cleanCid, formError, renderError, showError, signedIn as isSignedIn, startPage, state, t, translatePage, validCid } from './core.js';
 import { bindConsent, loadConsent, loadDirectory, renderConsent, renderDirectory } from './consent.js';
 import { bindActivity, loadAccesses, loadInbox, renderActivity, unread } from './activity.js';
 import { bindRecord, loadRecord, renderRecord } from './record.js';
@@ -12,15 +12,11 @@ function render() {
   translatePage();
   const signedIn = isSignedIn();
   $('signin').hidden = signedIn;
-  $('verify').hidden = signedIn;
   $('register').hidden = signedIn;
   $('directory').hidden = !renderDirectory() || signedIn;
   $('who').hidden = !signedIn;
   $('tabs').hidden = !signedIn;
   $('who-text').textContent = signedIn ? t('who', { cid: state.session.cid }) : '';
-  const dev = Boolean(state.session && state.session.dev_verifier);
-  $('dev-hint').hidden = !dev;
-  $('dev-scan').hidden = !dev;
   const count = unread();
   $('tab-inbox').textContent = count ? t('nav.inbox-unread', { n: count }) : t('nav.inbox');
   for (const screen of SCREENS) $(screen).hidden = !signedIn || state.screen !== screen;
@@ -44,18 +40,6 @@ async function loadScreen() {
   await loadInbox(false);  // its unread count is on the tab
 }
 
-async function verify(event) {
-  event.preventDefault();
-  const cid = cleanCid($('verify-cid').value);
-  const scan = $('verify-scan').value.trim();
-  if (!validCid(cid)) { formError('verify-error', 'invalid-cid'); return; }
-  if (!scan) { formError('verify-error', 'verify-form'); return; }
-  const form = { submit: 'verify-submit', secret: 'verify-scan', error: 'verify-error' };
-  if (!(await signIn('/verify', { cid, scan }, form))) return;
-  $('register-done').hidden = true;
-  await enter();
-}
-
 async function register(event) {
   event.preventDefault();
   const cid = cleanCid($('register-cid').value);
@@ -69,14 +53,11 @@ async function register(event) {
   if (!result.ok) { showError('register-error', result); return; }
   showError('register-error', null);
   $('register-done').hidden = false;
-  $('verify-cid').value = cid;
-  $('verify-scan').focus();
+  $('signin-start').focus();
 }
 
 function bind() {
-  $('verify-form').addEventListener('submit', verify);
   $('register-form').addEventListener('submit', register);
-  $('dev-scan').addEventListener('click', () => { $('verify-scan').value = 'dev-face-scan-ok'; });
   bindConsent();
   bindRecord();
   bindActivity();
