@@ -51,7 +51,7 @@ platform = only(NEEDED)
 async def test_a_patient_signs_in_with_smart_sees_and_downloads_their_record(
     actors: Actors, settings: Settings, phone: WebDriver, tmp_path: Path
 ) -> None:
-    rng = random.Random(1515)
+    rng = random.Random(2626)  # a seed of its own: the platform is shared, a CID is registered once
     source = await actors.hospital(SOURCE, SOURCE_NAME)
     cid, token = await actors.patient(rng)
     await actors.consent(cid, token, [source.code])
