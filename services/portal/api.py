@@ -14,14 +14,14 @@ from fastapi.responses import RedirectResponse
 
 from services.portal import handlers
 from services.portal.domain import Session
-from services.portal.handlers import PENDING_TTL_S, Deps
+from services.portal.handlers import Deps
 from services.portal.page_sessions import (
     Language,
     PageSessions,
     page_language,
     remember_language,
-    secure_cookies,
     set_cookie,
+    to_sign_in,
 )
 from shared.errors import HealthLinkError
 from shared.logging import get_logger
@@ -68,17 +68,7 @@ async def read_signin(request: Request, deps: DepsDep) -> RedirectResponse:
     except HealthLinkError as exc:
         log.info("viewer sign-in not started", reason=exc.code)
         return RedirectResponse(f"/?signin-error={exc.code}", status_code=303)
-    response = RedirectResponse(url, status_code=303)
-    response.set_cookie(
-        SIGNIN_COOKIE,
-        pending_id,
-        max_age=PENDING_TTL_S,
-        path=CALLBACK,
-        httponly=True,
-        samesite="lax",  # sent on the auth service's redirect back (another site)
-        secure=secure_cookies(request),
-    )
-    return response
+    return to_sign_in(request, url, SIGNIN_COOKIE, CALLBACK, pending_id)
 
 
 @signin.get(CALLBACK, status_code=303, response_class=RedirectResponse)

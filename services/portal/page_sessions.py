@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from services.portal.domain import language_of
 from services.portal.errors import CsrfRefused
 from services.portal.repository import session_ref
+from services.portal.signins import PENDING_TTL_S
 
 CSRF_COOKIE = "hl_csrf"
 LANG_COOKIE = "hl_lang"
@@ -49,6 +51,26 @@ def set_cookie(
         samesite="strict",
         secure=secure_cookies(request),
     )
+
+
+def to_sign_in(
+    request: Request, url: str, cookie: str, callback: str, pending_id: str
+) -> RedirectResponse:
+    """The browser sent to the auth service's ``url``; the pending sign-in's id in
+    ``cookie`` (HttpOnly, only to the ``callback`` path, as long as a pending sign-in,
+    and SameSite=Lax: it must come back on the auth service's redirect, from another
+    site)."""
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        cookie,
+        pending_id,
+        max_age=PENDING_TTL_S,
+        path=callback,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request),
+    )
+    return response
 
 
 def check_page_token(request: Request, session_csrf: str | None) -> None:

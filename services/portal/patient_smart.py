@@ -11,26 +11,21 @@ patient's own record at the query service (``record``, ``export``).
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from services.portal.domain import PendingSignIn, group_record
+from services.portal import signins
+from services.portal.domain import group_record
 from services.portal.errors import (
     QueryUnavailable,
-    SignInDenied,
-    SignInExpired,
     SignInFailed,
-    SignInState,
     SmartRequired,
 )
 from services.portal.patient_views import PatientSession
 from services.portal.patients import PatientDeps, as_patient
 from services.portal.repository import RecordApi
 from services.portal.smart import SmartApp
-
-PENDING_TTL_S = 600  # as long as the auth service keeps a pending sign-in
 
 
 def _smart(deps: PatientDeps) -> SmartApp:
@@ -40,44 +35,25 @@ def _smart(deps: PatientDeps) -> SmartApp:
 
 
 async def start_sign_in(deps: PatientDeps, lang: str) -> tuple[str, str]:
-    """A new sign-in: its state and PKCE verifier kept here; the pending sign-in's id
-    (the ``hl_patient_signin`` cookie) and the auth service's authorization URL."""
-    pending = PendingSignIn(
-        state=secrets.token_urlsafe(32),
-        verifier=secrets.token_urlsafe(64),
-        expires_at=deps.clock() + PENDING_TTL_S,
-    )
-    url = await _smart(deps).authorization_url(pending.state, pending.verifier, lang)
-    return await deps.pending.open(pending), url
+    """A new sign-in (``signins.begin``): the pending sign-in's id (the
+    ``hl_patient_signin`` cookie) and the auth service's authorization URL."""
+    return await signins.begin(deps.pending, _smart(deps), deps.clock(), lang)
 
 
 async def finish_sign_in(
     deps: PatientDeps, pending_id: str | None, params: dict[str, str]
 ) -> tuple[str, PatientSession]:
-    """The auth service sent the browser back: the state checked, the code traded for
-    the patient's token (server-side), the session opened. Used once."""
-    pending = await deps.pending.find(pending_id) if pending_id else None
-    if pending is None:
-        raise SignInExpired("no sign-in is pending in this browser: start again")
-    if not hmac.compare_digest(params.get("state", "").encode(), pending.state.encode()):
-        raise SignInState("the sign-in's state does not match: start again")
-    await deps.pending.close(pending_id or "")
-    error = params.get("error")
-    if error == "access_denied":
-        raise SignInDenied("the sign-in was cancelled")
-    if error or not params.get("code"):
-        raise SignInFailed(f"the sign-in service answered {(error or 'no code')[:40]!r}")
-    signed_in = await _smart(deps).exchange(params["code"], pending.verifier)
+    """The auth service sent the browser back: the code traded (``signins.trade``) and
+    the patient's session opened."""
+    signed_in = await signins.trade(deps.pending, deps.smart, pending_id, params)
     if not signed_in.patient:
         raise SignInFailed("the sign-in named no patient")
     now = deps.clock()
-    # with a refresh token the session lasts its own lifetime, else the access token's
-    lasts = signed_in.expires_in if signed_in.refresh_token is None else deps.session_ttl_s
     session = PatientSession(
         token=signed_in.token,
         cid=signed_in.patient,
         csrf=secrets.token_urlsafe(32),
-        expires_at=now + min(deps.session_ttl_s, lasts),
+        expires_at=now + signins.lifetime(signed_in, deps.session_ttl_s),
         refresh_token=signed_in.refresh_token,
         token_expires_at=now + signed_in.expires_in,
         smart=True,

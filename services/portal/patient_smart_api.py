@@ -17,9 +17,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.portal import patient_smart
-from services.portal.page_sessions import page_language, secure_cookies, set_cookie
+from services.portal.page_sessions import page_language, set_cookie, to_sign_in
 from services.portal.patient_api import COOKIE_PATH, PAGE, PATIENT_COOKIE, PatientDepsDep
-from services.portal.patient_smart import PENDING_TTL_S
 from shared.errors import HealthLinkError
 from shared.fhir import FHIR_JSON
 from shared.logging import get_logger
@@ -44,17 +43,7 @@ async def read_patient_signin(request: Request, deps: PatientDepsDep) -> Redirec
     except HealthLinkError as exc:
         log.info("patient sign-in not started", reason=exc.code)
         return RedirectResponse(f"{HOME}?signin-error={exc.code}", status_code=303)
-    response = RedirectResponse(url, status_code=303)
-    response.set_cookie(
-        SIGNIN_COOKIE,
-        pending_id,
-        max_age=PENDING_TTL_S,
-        path=CALLBACK,
-        httponly=True,
-        samesite="lax",  # sent on the auth service's redirect back
-        secure=secure_cookies(request),
-    )
-    return response
+    return to_sign_in(request, url, SIGNIN_COOKIE, CALLBACK, pending_id)
 
 
 @signin.get(CALLBACK, status_code=303, response_class=RedirectResponse)

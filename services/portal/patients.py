@@ -10,12 +10,13 @@ token is no longer good (401), the session ends and the page asks to sign in aga
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
+from services.portal import signins
 from services.portal.domain import PendingSignIn
-from services.portal.errors import BadCid, NotSignedIn, SignInFailed
+from services.portal.errors import BadCid
 from services.portal.patient_backends import PatientApi
 from services.portal.patient_views import (
     PatientSession,
@@ -32,7 +33,6 @@ from shared.cid import is_valid_cid
 
 T = TypeVar("T")
 PAGE = 20  # accesses and notifications per page
-RENEW_S = 30  # a SMART token ending sooner than this is renewed before a call
 
 
 @dataclass(kw_only=True)
@@ -75,24 +75,8 @@ async def as_patient(
 
 
 async def fresh(deps: PatientDeps, session_id: str, session: PatientSession) -> PatientSession:
-    """The session with a token good for the next call: a SMART token ending within
-    ``RENEW_S`` renewed with the refresh token (rotated); refused: ``NotSignedIn``."""
-    if session.refresh_token is None or session.token_expires_at - RENEW_S > deps.clock():
-        return session
-    if deps.smart is None:
-        raise NotSignedIn("the sign-in cannot be renewed: sign in again")
-    try:
-        again = await deps.smart.refresh(session.refresh_token)
-    except SignInFailed as exc:
-        raise NotSignedIn("the sign-in could not be renewed: sign in again") from exc
-    session = replace(
-        session,
-        token=again.token,
-        refresh_token=again.refresh_token or session.refresh_token,
-        token_expires_at=deps.clock() + again.expires_in,
-    )
-    await deps.sessions.replace(session_id, session)
-    return session
+    """The session with a token good for the next call (``signins.fresh``)."""
+    return await signins.fresh(deps.smart, deps.sessions, session_id, session, deps.clock)
 
 
 def _now(deps: PatientDeps) -> datetime:
