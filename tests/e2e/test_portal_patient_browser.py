@@ -30,6 +30,7 @@ from tests.support.browser import (
     fits_the_phone,
     only,
     screenshots,
+    send_code,
     settled,
     text_in,
     waiting,
@@ -100,30 +101,12 @@ async def test_a_patient_registers_allows_a_hospital_sees_its_read_and_withdraws
     assert elapsed < BUDGET_S, f"the browser journey took {elapsed:.1f}s"
 
 
-def send_code(driver: WebDriver, cid: str, otp: Path) -> str:
-    """The CID on the auth service's page until auth knows the registration (it learns
-    it from consent's events); the code the development sender wrote."""
-    wait = waiting(driver)
-    deadline = time.monotonic() + 30
-    while True:
-        fill(driver, "cid", cid)
-        driver.find_element(
-            By.CSS_SELECTOR, "form[action='/authorize/patient/code'] button"
-        ).click()
-        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
-        if driver.find_elements(By.ID, "code"):
-            return (otp / f"{cid}.txt").read_text().strip()
-        if time.monotonic() > deadline:
-            raise AssertionError("auth never sent the code")
-        time.sleep(0.5)
-
-
 def to_the_scan(driver: WebDriver, cid: str, otp: Path) -> None:
     """From the portal's "Sign in with Health Link" to the face scan on auth's page."""
     wait = waiting(driver)
     click(driver, "#signin-start")
     wait.until(lambda d: d.find_elements(By.ID, "cid"))
-    fill(driver, "code", send_code(driver, cid, otp))
+    fill(driver, "code", send_code(driver, cid, otp / f"{cid}.txt"))
     driver.find_element(By.CSS_SELECTOR, "form[action='/authorize/patient/session'] button").click()
     wait.until(lambda d: d.find_elements(By.ID, "scan"))
 

@@ -29,6 +29,7 @@ from tests.support.browser import (
     fits_the_phone,
     only,
     screenshots,
+    send_code,
     settled,
     text_in,
     waiting,
@@ -75,24 +76,6 @@ async def test_a_patient_signs_in_with_smart_sees_and_downloads_their_record(
     elapsed = time.monotonic() - started - (checking_time() - checking)
     print(f"\npatient SMART browser journey: {elapsed:.1f}s")  # reported with -s
     assert elapsed < BUDGET_S, f"the browser journey took {elapsed:.1f}s"
-
-
-def send_code(driver: WebDriver, cid: str, otp: Path) -> str:
-    """The CID on the auth service's page until auth knows the registration (it learns
-    it from consent's events); the code the development sender wrote."""
-    wait = waiting(driver)
-    deadline = time.monotonic() + 30
-    while True:
-        fill(driver, "cid", cid)
-        driver.find_element(
-            By.CSS_SELECTOR, "form[action='/authorize/patient/code'] button"
-        ).click()
-        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
-        if driver.find_elements(By.ID, "code"):
-            return otp.read_text().strip()
-        if time.monotonic() > deadline:
-            raise AssertionError("auth never sent the code")
-        time.sleep(0.5)
 
 
 def sign_in_and_read(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,3 +112,26 @@ def click(driver: WebDriver, css: str) -> None:
 def fits_the_phone(driver: WebDriver) -> None:
     width = driver.execute_script("return [document.documentElement.scrollWidth, innerWidth]")
     assert width[0] <= width[1], f"the page is wider than the phone: {width}"
+
+
+def send_code(driver: WebDriver, cid: str, code_file: Path) -> str:
+    """On the auth service's page: the CID sent until auth knows the registration (it
+    learns it from consent's events; until then the page says so and asks again); the
+    code the development sender wrote to ``code_file``. Each answer is awaited as a new
+    page (the old one gone stale): a check on the page still shown would see neither
+    the code's field nor, when the form is filled again, the CID's."""
+    wait = waiting(driver)
+    deadline = time.monotonic() + 30
+    while True:
+        fill(driver, "cid", cid)
+        page = driver.find_element(By.TAG_NAME, "html")
+        driver.find_element(
+            By.CSS_SELECTOR, "form[action='/authorize/patient/code'] button"
+        ).click()
+        wait.until(ec.staleness_of(page))
+        wait.until(lambda d: d.find_elements(By.ID, "code") or d.find_elements(By.ID, "cid"))
+        if driver.find_elements(By.ID, "code"):
+            return code_file.read_text().strip()
+        if time.monotonic() > deadline:
+            raise AssertionError("auth never sent the code")
+        time.sleep(0.5)
