@@ -21,7 +21,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from healthlink.synthetic import make_patient_bundle
 from shared.settings import Settings
 from tests.support.a11y import accessible, checking_time
-from tests.support.browser import fill, screenshots, text_in, visible, waiting
+from tests.support.browser import fill, screenshots, submit, text_in, visible, waiting
 from tests.support.journey import Actors, uploader
 from tests.support.platform import Platform, running_platform
 
@@ -32,7 +32,6 @@ BUDGET_S = 60
 # consent and ingest make the patient, the consent and the records): fewer processes on
 # a shared machine.
 NEEDED = ("consent", "ingest", "query", "auth", "portal")
-PHYSICIAN_FORM = "form[action='/authorize/physician'] button"
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +103,7 @@ def browse(
     fill(driver, "licence", LICENCE)
     fill(driver, "pin", "0000")
     fill(driver, "hospital", hospital)
-    driver.find_element(By.CSS_SELECTOR, PHYSICIAN_FORM).click()
+    submit(driver, "/authorize/physician")
     text_in(wait, "[role=alert]", "licence number or PIN is wrong")
     driver.save_screenshot(str(shots / "signin-wrong-pin-en.png"))
     accessible(driver, "the auth service's sign-in page with an error (English)")
@@ -112,7 +111,7 @@ def browse(
     fill(driver, "licence", LICENCE)
     fill(driver, "pin", PIN)
     fill(driver, "hospital", hospital)
-    driver.find_element(By.CSS_SELECTOR, PHYSICIAN_FORM).click()
+    submit(driver, "/authorize/physician")
     text_in(wait, "#who-text", f"Licence {LICENCE}")
     assert driver.current_url == url + "/", driver.current_url
     assert not driver.find_element(By.ID, "signin").is_displayed()
@@ -174,7 +173,7 @@ def browse(
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "th"
     driver.save_screenshot(str(shots / "signin-auth-th.png"))
     accessible(driver, "the auth service's sign-in page from the viewer (Thai)")
-    driver.find_element(By.CSS_SELECTOR, "form[action='/authorize/cancel'] button").click()
+    submit(driver, "/authorize/cancel")
     text_in(wait, "#signin-error", "ยกเลิกการเข้าสู่ระบบแล้ว")
     assert driver.current_url == url + "/", driver.current_url
     assert not driver.find_element(By.ID, "lookup").is_displayed()

@@ -32,6 +32,7 @@ from tests.support.browser import (
     screenshots,
     send_code,
     settled,
+    submit,
     text_in,
     waiting,
 )
@@ -107,13 +108,13 @@ def to_the_scan(driver: WebDriver, cid: str, otp: Path) -> None:
     click(driver, "#signin-start")
     wait.until(lambda d: d.find_elements(By.ID, "cid"))
     fill(driver, "code", send_code(driver, cid, otp / f"{cid}.txt"))
-    driver.find_element(By.CSS_SELECTOR, "form[action='/authorize/patient/session'] button").click()
+    submit(driver, "/authorize/patient/session")
     wait.until(lambda d: d.find_elements(By.ID, "scan"))
 
 
 def scan(driver: WebDriver, value: str) -> None:
     fill(driver, "scan", value)
-    driver.find_element(By.CSS_SELECTOR, "form[action='/authorize/patient/scan'] button").click()
+    submit(driver, "/authorize/patient/scan")
 
 
 def register(driver: WebDriver, cid: str, birth: str) -> None:
@@ -155,7 +156,7 @@ def sign_in_and_allow(
     text_in(wait, "[role=alert]", FAQ_TH)
     driver.save_screenshot(str(shots / "patient-limit.png"))
     accessible(driver, "the face scan at the daily limit")
-    driver.find_element(By.CSS_SELECTOR, "form[action='/authorize/cancel'] button").click()
+    submit(driver, "/authorize/cancel")
     text_in(wait, "#signin-error", "The sign-in was cancelled.")
 
     # register, sign in with Health Link (the development scan): the consent screen, in Thai

@@ -31,6 +31,7 @@ from tests.support.browser import (
     screenshots,
     send_code,
     settled,
+    submit,
     text_in,
     waiting,
 )
@@ -91,7 +92,7 @@ def sign_in_and_read(
     # cancelled at the auth service: back with the code, told in the page's language
     click(driver, "#signin-start")
     text_in(wait, "h2#patient", "Patients")
-    driver.find_element(By.CSS_SELECTOR, "form[action='/authorize/cancel'] button").click()
+    submit(driver, "/authorize/cancel")
     text_in(wait, "#signin-error", "The sign-in was cancelled.")
     assert driver.current_url == url + "/patient/", driver.current_url
 
@@ -101,10 +102,10 @@ def sign_in_and_read(
     accessible(driver, "the auth service's sign-in page from the patient portal")
     code = send_code(driver, cid, otp)
     fill(driver, "code", code)
-    driver.find_element(By.CSS_SELECTOR, "form[action='/authorize/patient/session'] button").click()
+    submit(driver, "/authorize/patient/session")
     wait.until(lambda d: d.find_elements(By.ID, "scan"))
     fill(driver, "scan", DEV_SCAN)
-    driver.find_element(By.CSS_SELECTOR, "form[action='/authorize/patient/scan'] button").click()
+    submit(driver, "/authorize/patient/scan")
     text_in(wait, "#who-text", cid)
     assert driver.current_url.startswith(url + "/patient/"), driver.current_url
     assert "hl_patient" not in str(driver.execute_script("return document.cookie"))

@@ -114,6 +114,15 @@ def fits_the_phone(driver: WebDriver) -> None:
     assert width[0] <= width[1], f"the page is wider than the phone: {width}"
 
 
+def submit(driver: WebDriver, action: str) -> None:
+    """Send the auth page's form whose action is ``action`` and wait until the answer
+    replaces the page: a check made before that would read the page still shown, or
+    touch an element the browser is throwing away mid-read."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, f"form[action='{action}'] button").click()
+    waiting(driver).until(ec.staleness_of(page))
+
+
 def send_code(driver: WebDriver, cid: str, code_file: Path) -> str:
     """On the auth service's page: the CID sent until auth knows the registration (it
     learns it from consent's events; until then the page says so and asks again); the
@@ -124,11 +133,7 @@ def send_code(driver: WebDriver, cid: str, code_file: Path) -> str:
     deadline = time.monotonic() + 30
     while True:
         fill(driver, "cid", cid)
-        page = driver.find_element(By.TAG_NAME, "html")
-        driver.find_element(
-            By.CSS_SELECTOR, "form[action='/authorize/patient/code'] button"
-        ).click()
-        wait.until(ec.staleness_of(page))
+        submit(driver, "/authorize/patient/code")
         wait.until(lambda d: d.find_elements(By.ID, "code") or d.find_elements(By.ID, "cid"))
         if driver.find_elements(By.ID, "code"):
             return code_file.read_text().strip()
