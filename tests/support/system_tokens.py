@@ -25,8 +25,8 @@ def verifier() -> TokenVerifier:
     return TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=KEYS.public_jwks())
 
 
-def system_token(hospital: str | None, scope: str = UPLOAD, ttl_s: int = 300) -> str:
-    """An access token of hospital ``hospital``'s system (``None``: no hospital claim)."""
+def _signed(client_id: str, sub: str, scope: str, ttl_s: int, **extra: str) -> str:
+    """An access token as the auth service signs one, with a fresh ``jti``."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": ISSUER,
@@ -34,13 +34,18 @@ def system_token(hospital: str | None, scope: str = UPLOAD, ttl_s: int = 300) ->
         "exp": now + ttl_s,
         "iat": now,
         "jti": uuid.uuid4().hex,
-        "sub": f"hosp-{hospital}",
-        "client_id": f"hosp-{hospital}",
+        "sub": sub,
+        "client_id": client_id,
         "scope": scope,
+        **extra,
     }
-    if hospital is not None:
-        claims["hospital"] = hospital
     return KEYS.sign(claims, "at+jwt")
+
+
+def system_token(hospital: str | None, scope: str = UPLOAD, ttl_s: int = 300) -> str:
+    """An access token of hospital ``hospital``'s system (``None``: no hospital claim)."""
+    extra = {} if hospital is None else {"hospital": hospital}
+    return _signed(f"hosp-{hospital}", f"hosp-{hospital}", scope, ttl_s, **extra)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -73,17 +78,7 @@ def wallet(session: str = "0" * 32) -> dict[str, str]:
 
 def patient_token(cid: str, ttl_s: int = 300) -> str:
     """A patient's own access token, as the auth service's wallet flow gives it."""
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "exp": now + ttl_s,
-        "iat": now,
-        "jti": uuid.uuid4().hex,
-        "sub": f"Patient/{cid}",
-        "client_id": "wallet-app",
-        "scope": "openid fhirUser launch/patient patient/*.rs",
-        "patient": cid,
-        "fhirUser": f"Patient/{cid}",
-    }
-    return KEYS.sign(claims, "at+jwt")
+    scope = "openid fhirUser launch/patient patient/*.rs"
+    return _signed(
+        "wallet-app", f"Patient/{cid}", scope, ttl_s, patient=cid, fhirUser=f"Patient/{cid}"
+    )
