@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from healthlink.synthetic import make_patient_bundle
 from shared.settings import Settings
 from tests.support.a11y import accessible, checking_time
-from tests.support.browser import fill, screenshots, submit, text_in, visible, waiting
+from tests.support.browser import fill, only, screenshots, submit, text_in, visible, waiting
 from tests.support.journey import Actors, uploader
-from tests.support.platform import Platform, running_platform
 
 pytestmark = pytest.mark.e2e
 LICENCE, PIN = "40771", "8642"
@@ -34,15 +32,10 @@ BUDGET_S = 60
 NEEDED = ("consent", "ingest", "query", "auth", "portal")
 
 
-@pytest.fixture(scope="module")
-def platform(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """Only the services the journey needs; the auth service's access tokens live 31 s,
-    so the viewer renews its token with the refresh token (renewal is due 30 s before
-    the end) before every read after the first second: the refusal in Thai, say."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("HEALTHLINK_AUTH_ACCESS_TTL_S", "31")
-        with running_platform(settings, tmp_path_factory.mktemp("logs"), NEEDED) as running:
-            yield running
+# Only the services the journey needs; the auth service's access tokens live 31 s, so
+# the viewer renews its token with the refresh token (renewal is due 30 s before the
+# end) before every read after the first second: the refusal in Thai, say.
+settings, platform = only(NEEDED, HEALTHLINK_AUTH_ACCESS_TTL_S="31")
 
 
 async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_a_refusal(

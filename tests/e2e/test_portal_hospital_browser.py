@@ -24,7 +24,8 @@ from tests.support.journey import OPERATOR, Actors, auth, eventually, uploader
 
 pytestmark = pytest.mark.e2e
 # query holds the rosters, ingest the uploads and their dead letters, consent the hospital
-platform = only(("consent", "ingest", "query", "auth", "portal"))  # auth: the patient signs in
+# auth: the patient signs in
+settings, platform = only(("consent", "ingest", "query", "auth", "portal"))
 HOSPITAL, HOSPITAL_NAME = "10681", "Taksin Hospital"  # a code no other e2e test registers
 ON_ROSTER, PIN = "40773", "8644"  # on the roster before; removed in the browser
 NEW = "40774"  # in the licence registry; added in the browser

@@ -34,7 +34,8 @@ from tests.support.credentials import private_jwk, public_key
 from tests.support.journey import Actors, Hospital, auth, eventually, uploader
 
 pytestmark = pytest.mark.e2e
-platform = only(("consent", "ingest", "query", "auth", "portal"))  # auth: the patient signs in
+# auth: the patient signs in
+settings, platform = only(("consent", "ingest", "query", "auth", "portal"))
 HOSPITAL, HOSPITAL_NAME = "10684", "Nan Hospital"  # a code no other e2e test registers
 BUDGET_S = 60
 

@@ -41,7 +41,7 @@ from tests.support.journey import Actors, auth, eventually, uploader
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
-platform = only(("consent", "ingest", "query", "audit", "auth", "portal"))
+settings, platform = only(("consent", "ingest", "query", "audit", "auth", "portal"))
 SENDER, SENDER_NAME = "10683", "Lerdsin Hospital"  # its upload is set aside
 BUDGET_S = 120
 

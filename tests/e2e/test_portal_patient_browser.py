@@ -48,7 +48,7 @@ FAQ_TH = "ขออภัยค่ะ ท่านระบุข้อมูล
 NEEDED = ("consent", "query", "audit", "notify", "auth", "portal")
 
 
-platform = only(NEEDED)
+settings, platform = only(NEEDED)
 
 
 def shown_after_reloads(driver: WebDriver, tab: str, css: str, timeout_s: float = 30) -> str:

@@ -47,7 +47,7 @@ NEEDED = ("consent", "ingest", "query", "audit", "notify", "auth", "portal")
 DEV_SCAN = "dev-face-scan-ok"
 
 
-platform = only(NEEDED)
+settings, platform = only(NEEDED)
 
 
 async def test_a_patient_signs_in_with_smart_sees_and_downloads_their_record(

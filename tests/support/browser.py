@@ -29,18 +29,29 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 PHONE = (390, 844)  # a phone's screen, CSS pixels
 
 
-def only(needed: tuple[str, ...]) -> Any:
-    """A module's ``platform`` fixture with only the services its journey needs (fewer
-    processes on a shared machine)."""
+def only(needed: tuple[str, ...], **env: str) -> tuple[Any, Any]:
+    """A module's ``settings`` and ``platform`` fixtures (``settings, platform =
+    only(...)``): the module's own topics and databases (``ops_settings``), and only
+    the services its journey needs (fewer processes on a shared machine), with ``env``
+    set for them. Its own settings, not the session's: the auth service a module starts
+    registers the development operator and the portal client with its own keys and
+    redirect addresses, which must not replace those of the session platform's auth."""
+
+    @pytest.fixture(scope="module", name="settings")
+    def own_settings(ops_settings: Settings) -> Settings:
+        return ops_settings
 
     @pytest.fixture(scope="module")
     def platform(
         settings: Settings, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[Platform]:
-        with running_platform(settings, tmp_path_factory.mktemp("logs"), needed) as running:
-            yield running
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            with running_platform(settings, tmp_path_factory.mktemp("logs"), needed) as running:
+                yield running
 
-    return platform
+    return own_settings, platform
 
 
 @contextmanager
