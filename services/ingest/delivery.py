@@ -1,0 +1,145 @@
+"""Data requests delivered to subscribed hospitals (rest-hook), at least once.
+
+Ingest reads every hospital's request topic (``healthlink.consent.datarequests.<code>``,
+its prefixed read ACL) in a consumer group of its own (``ingest.subscriptions``,
+shared/acl.py), through a Kafka client of its own whose metadata refreshes every
+``METADATA_MAX_AGE_MS``: a hospital's topic made after the start is found in seconds.
+For each ``data.requested``:
+
+- no active subscription for the hospital, or a request made before the subscription
+  started: nothing to send (the polling door serves every request);
+- else the notification (``notifications.py``) is POSTed to the endpoint with the
+  channel's headers, ``TIMEOUT_S`` per attempt, up to ``ATTEMPTS`` attempts with a
+  doubling back-off; any 2xx is success and the offset is committed;
+- still refused: ``Rejected`` (``subscription-undelivered``, with the last status or error),
+  so the shared guard sets the record aside on the dead-letter topic and the partition
+  moves on (never more than about ``ATTEMPTS`` x ``TIMEOUT_S`` + back-off). The hospital
+  still finds the request by polling; an operator may retry the letter.
+
+A record that is not a data request, or one addressed to another hospital than its
+topic's, is set aside too. Nothing about the patient is logged: ids and the hospital.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+from healthlink_adapter.datarequests import DataRequest, parse_data_request
+
+from services.ingest.notifications import notification
+from services.ingest.subscriptions import FHIR_JSON, Subscription, header_pairs
+from services.ingest.subscriptionstore import Subscriptions
+from shared.broker import make_broker, subscriber_options
+from shared.deadletter import SourceMessage
+from shared.errors import Rejected
+from shared.logging import get_logger
+from shared.runtime import Runtime
+from shared.settings import Settings
+from shared.topics import DATA_REQUESTS, named
+
+log = get_logger(__name__)
+
+GROUP = "ingest.subscriptions"  # its consumer group (shared/acl.py)
+ATTEMPTS = 3
+BACKOFF_S = 0.5
+TIMEOUT_S = 3.0
+METADATA_MAX_AGE_MS = 5_000
+UNDELIVERED = "subscription-undelivered"
+
+
+def request_topics(prefix: str) -> str:
+    """The pattern of every hospital's request topic (under this session's prefix)."""
+    return "^" + re.escape(named(DATA_REQUESTS, prefix) + ".") + r"\d{5}$"
+
+
+class Delivery:
+    """Sends each data request to its hospital's subscription (the record handler)."""
+
+    def __init__(
+        self,
+        subscriptions: Subscriptions,
+        client: httpx.AsyncClient,
+        clock: Callable[[], datetime],
+        *,
+        attempts: int = ATTEMPTS,
+        backoff_s: float = BACKOFF_S,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.subscriptions = subscriptions
+        self.client = client
+        self.clock = clock
+        self.attempts = attempts
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+
+    async def on_record(self, source: SourceMessage) -> None:
+        """One record of a hospital's request topic: notified, skipped, or ``Rejected``."""
+        request = parse_data_request(source.value)
+        if request is None:
+            raise Rejected("not a data request", code="malformed-event")
+        code = source.topic.rsplit(".", 1)[-1]
+        if request.hospital != code:
+            wrong = f"a request for {request.hospital} on {code}'s topic"
+            raise Rejected(wrong, code="misaddressed")
+        subscription = await self.subscriptions.of(code)
+        if subscription is None or subscription.status != "active":
+            return
+        if request.time < subscription.start:
+            return  # asked before the subscription: the polling door has it
+        body = notification(subscription, request, source.offset + 1, self.clock())
+        await self.send(subscription, request, body)
+
+    async def send(
+        self, subscription: Subscription, request: DataRequest, body: dict[str, Any]
+    ) -> None:
+        """POST ``body`` until a 2xx; ``Rejected`` after the last attempt."""
+        content = json.dumps(body).encode()
+        headers = {**header_pairs(subscription), "content-type": FHIR_JSON}
+        last = ""
+        for attempt in range(self.attempts):
+            if attempt:
+                await self.sleep(self.backoff_s * 2 ** (attempt - 1))
+            try:
+                answer = await self.client.post(
+                    subscription.endpoint, content=content, headers=headers
+                )
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+                continue
+            if answer.is_success:
+                log.info("data request notified", hospital=subscription.hospital,
+                         subscription=subscription.id, request=request.id)  # fmt: skip
+                return
+            last = f"the endpoint answered {answer.status_code}"
+        log.warning("data request not notified", hospital=subscription.hospital,
+                    subscription=subscription.id, request=request.id, error=last)  # fmt: skip
+        raise Rejected(
+            f"subscription {subscription.id}: not accepted after {self.attempts} attempts ({last})",
+            code=UNDELIVERED,
+        )
+
+
+def deliver_requests(runtime: Runtime, settings: Settings, delivery: Delivery) -> None:
+    """Consume the hospitals' request topics into ``delivery`` while the service runs
+    (its own client and group; records set aside through the runtime's guard)."""
+    broker = make_broker(settings, runtime.service, metadata_max_age_ms=METADATA_MAX_AGE_MS)
+    options = {**subscriber_options(settings, runtime.service)}
+    options["group_id"] = named(GROUP, settings.topic_prefix)
+    subscriber = broker.subscriber(pattern=request_topics(settings.topic_prefix), **options)  # type: ignore[call-overload]
+    subscriber(runtime.guard.raw(delivery.on_record))
+
+    async def run() -> None:  # a background loop: starts after the runtime's broker
+        await broker.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await broker.stop()
+            await delivery.client.aclose()
+
+    runtime.background(run)
