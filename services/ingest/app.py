@@ -104,4 +104,5 @@ def create_app(settings: IngestSettings, *, deps: Deps | None = None) -> FastAPI
     app.include_router(subscription_router)
     client = httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False)  # connects on use
     deliver_requests(runtime, settings, Delivery(deps.subscriptions, client, deps.clock))
+    app.state.pattern_topics = (topics.DATA_REQUESTS,)  # every hospital's (delivery.py)
     return app

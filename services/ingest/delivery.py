@@ -54,8 +54,9 @@ UNDELIVERED = "subscription-undelivered"
 
 
 def request_topics(prefix: str) -> str:
-    """The pattern of every hospital's request topic (under this session's prefix)."""
-    return "^" + re.escape(named(DATA_REQUESTS, prefix) + ".") + r"\d{5}$"
+    """The pattern of every hospital's request topic (under this session's prefix); no
+    ``{}``: FastStream reads them as path parameters."""
+    return "^" + re.escape(named(DATA_REQUESTS, prefix) + ".") + "[0-9]" * 5 + "$"
 
 
 class Delivery:
