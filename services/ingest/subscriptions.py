@@ -146,7 +146,7 @@ def parse_subscription(
         hospital=hospital,
         endpoint=check_endpoint(endpoint, environment),
         content=check_content(channel),
-        start=now,
+        start=now.replace(microsecond=now.microsecond // 1000 * 1000),  # as BSON keeps it
         headers=check_headers(channel.get("header")),
         reason=str(resource.get("reason") or "")[:500],
     )
