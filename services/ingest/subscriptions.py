@@ -20,6 +20,7 @@ Accepted registrations are ``active`` at once (``requested`` in, ``active`` out)
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -77,14 +78,26 @@ def _text(value: Any, where: str) -> str:
     return value.strip()
 
 
+def internal_address(host: str) -> bool:
+    """An IP literal the platform's own network uses (loopback, private, link-local...)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: resolved when sending (not checked here)
+    return not address.is_global
+
+
 def check_endpoint(endpoint: str, environment: Environment) -> str:
-    """An https URL with a host; ``http://`` to the loopback host outside production."""
+    """An https URL with a host (not an internal IP address); ``http://`` to the loopback
+    host outside production."""
     try:
         url = httpx.URL(endpoint)
     except (httpx.InvalidURL, TypeError):
         raise InvalidInput("Subscription.channel.endpoint is not a URL") from None
     if not url.host or url.userinfo:
         raise InvalidInput("Subscription.channel.endpoint must be an absolute URL with a host")
+    if url.scheme == "https" and internal_address(url.host) and environment == "production":
+        raise InvalidInput("Subscription.channel.endpoint must be a public address")
     if url.scheme == "https":
         return endpoint
     if url.scheme == "http" and url.host in LOOPBACK and environment != "production":

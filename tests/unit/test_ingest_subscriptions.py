@@ -107,6 +107,9 @@ def test_loopback_http_only_outside_production() -> None:
     assert parse_subscription(loopback, PROVIDER, "test", NOW).endpoint.startswith("http://")
     with pytest.raises(InvalidInput):
         parse_subscription(loopback, PROVIDER, "production", NOW)
+    for internal in ("https://10.0.0.5/n", "https://169.254.169.254/latest", "https://[::1]/n"):
+        with pytest.raises(InvalidInput):
+            parse_subscription(subscription(internal), PROVIDER, "production", NOW)
     default = subscription(channel={"type": "rest-hook", "endpoint": ENDPOINT})
     assert parse_subscription(default, PROVIDER, "production", NOW).content == "id-only"
 
