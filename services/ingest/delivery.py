@@ -17,7 +17,8 @@ For each ``data.requested``:
   still finds the request by polling; an operator may retry the letter.
 
 A record that is not a data request, or one addressed to another hospital than its
-topic's, is set aside too. Nothing about the patient is logged: ids and the hospital.
+topic's, is set aside too. Nothing about the patient is logged (a request id names its
+patient): the hospital, the subscription and the event number.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from healthlink_adapter.datarequests import DataRequest, parse_data_request
+from healthlink_adapter.datarequests import parse_data_request
 
 from services.ingest.notifications import notification
 from services.ingest.subscriptions import FHIR_JSON, Subscription, header_pairs
@@ -51,6 +52,7 @@ BACKOFF_S = 0.5
 TIMEOUT_S = 3.0
 METADATA_MAX_AGE_MS = 5_000
 UNDELIVERED = "subscription-undelivered"
+RESTART_S = 5.0
 
 
 def request_topics(prefix: str) -> str:
@@ -93,13 +95,14 @@ class Delivery:
             return
         if request.time < subscription.start:
             return  # asked before the subscription: the polling door has it
-        body = notification(subscription, request, source.offset + 1, self.clock())
-        await self.send(subscription, request, body)
+        number = source.offset + 1
+        await self.send(
+            subscription, notification(subscription, request, number, self.clock()), number
+        )
 
-    async def send(
-        self, subscription: Subscription, request: DataRequest, body: dict[str, Any]
-    ) -> None:
-        """POST ``body`` until a 2xx; ``Rejected`` after the last attempt."""
+    async def send(self, subscription: Subscription, body: dict[str, Any], number: int) -> None:
+        """POST ``body`` until a 2xx; ``Rejected`` after the last attempt. Logged by event
+        number: a request id names its patient."""
         content = json.dumps(body).encode()
         headers = {**header_pairs(subscription), "content-type": FHIR_JSON}
         last = ""
@@ -115,11 +118,11 @@ class Delivery:
                 continue
             if answer.is_success:
                 log.info("data request notified", hospital=subscription.hospital,
-                         subscription=subscription.id, request=request.id)  # fmt: skip
+                         subscription=subscription.id, event_number=number)  # fmt: skip
                 return
             last = f"the endpoint answered {answer.status_code}"
         log.warning("data request not notified", hospital=subscription.hospital,
-                    subscription=subscription.id, request=request.id, error=last)  # fmt: skip
+                    subscription=subscription.id, event_number=number, error=last)  # fmt: skip
         raise Rejected(
             f"subscription {subscription.id}: not accepted after {self.attempts} attempts ({last})",
             code=UNDELIVERED,
@@ -136,7 +139,13 @@ def deliver_requests(runtime: Runtime, settings: Settings, delivery: Delivery) -
     subscriber(runtime.guard.raw(delivery.on_record))
 
     async def run() -> None:  # a background loop: starts after the runtime's broker
-        await broker.start()
+        while True:
+            try:
+                await broker.start()
+                break
+            except Exception as exc:  # the broker away at start: try again, keep serving
+                log.error("subscription delivery not started", error=type(exc).__name__)
+                await asyncio.sleep(RESTART_S)
         try:
             await asyncio.Event().wait()
         finally:
