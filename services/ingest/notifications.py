@@ -10,8 +10,9 @@
   by its code, ``authoredOn`` = when the platform asked, ``reasonCode`` = why). With
   ``id-only`` the hospital has the request id and reads the request from the polling door.
 
-The event number is the request's offset on the hospital's own request topic (plus one):
-stable when the same record is delivered again. A redelivered notification carries
+The event number is the request's offset on the hospital's own request topic (plus one;
+its records all carry its code as the key, so they are on one partition): stable when
+the same record is delivered again. A redelivered notification carries
 the same ids and event number (only its timestamps differ), so the hospital's
 idempotent answer (an upload id derived from the request id) changes nothing.
 """
@@ -65,21 +66,39 @@ def _name(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join((REQUEST_SYSTEM, *parts))))
 
 
+def status_of(subscription: Subscription) -> dict[str, Any]:
+    """``$status``: the subscription's SubscriptionStatus (``type: query-status``); the
+    event count is not kept (the hospital counts the event numbers it received)."""
+    return {
+        "resourceType": "Parameters",
+        "id": _name(subscription.id, "query-status"),
+        "meta": {"profile": [STATUS_PROFILE]},
+        "parameter": [*_about(subscription), {"name": "type", "valueCode": "query-status"}],
+    }
+
+
+def _about(subscription: Subscription) -> list[dict[str, Any]]:
+    """The parameters every SubscriptionStatus starts with."""
+    subscribed = {"reference": f"Subscription/{subscription.id}"}
+    return [
+        {"name": "subscription", "valueReference": subscribed},
+        {"name": "topic", "valueCanonical": TOPIC_URL},
+        {"name": "status", "valueCode": subscription.status},
+    ]
+
+
 def _status(subscription: Subscription, focus: str, number: int, now: str) -> dict[str, Any]:
     event = [
         {"name": "event-number", "valueString": str(number)},
         {"name": "timestamp", "valueInstant": now},
         {"name": "focus", "valueReference": {"reference": focus}},
     ]
-    subscribed = {"reference": f"Subscription/{subscription.id}"}
     return {
         "resourceType": "Parameters",
         "id": _name(subscription.id, focus, "status"),
         "meta": {"profile": [STATUS_PROFILE]},
         "parameter": [
-            {"name": "subscription", "valueReference": subscribed},
-            {"name": "topic", "valueCanonical": TOPIC_URL},
-            {"name": "status", "valueCode": subscription.status},
+            *_about(subscription),
             {"name": "type", "valueCode": "event-notification"},
             {"name": "events-since-subscription-start", "valueString": str(number)},
             {"name": "notification-event", "part": event},

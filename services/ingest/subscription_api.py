@@ -5,6 +5,7 @@ admin key as the bearer token; a hospital sees and manages only its own):
     POST   /hospitals/{code}/fhir/Subscription          register (201, ``active``)
     GET    /hospitals/{code}/fhir/Subscription          a searchset of its one, or none
     GET    /hospitals/{code}/fhir/Subscription/{id}     read
+    GET    /hospitals/{code}/fhir/Subscription/{id}/$status  its SubscriptionStatus
     DELETE /hospitals/{code}/fhir/Subscription/{id}     stop notifications (204)
 
 What a registration must say is in ``subscriptions.py``; every refusal is a 4xx
@@ -22,6 +23,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.ingest.handlers import Deps
+from services.ingest.notifications import status_of
 from services.ingest.subscriptions import FHIR_JSON, as_fhir, parse_subscription
 from services.ingest.subscriptionstore import Subscriptions
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -107,6 +109,17 @@ async def read_subscription(
     if found is None or found.id != subscription_id:
         raise NotFound(f"no subscription {subscription_id} of hospital {code}")
     return _fhir(as_fhir(found))
+
+
+@router.get("/{subscription_id}/$status", response_model=None)
+async def read_subscription_status(
+    code: HospitalCode, subscription_id: SubscriptionId, request: Request
+) -> JSONResponse:
+    """The subscription's status (a ``Parameters`` SubscriptionStatus, ``query-status``)."""
+    found = await _store(request).of(code)
+    if found is None or found.id != subscription_id:
+        raise NotFound(f"no subscription {subscription_id} of hospital {code}")
+    return _fhir(status_of(found))
 
 
 @router.delete("/{subscription_id}", status_code=204, response_model=None)

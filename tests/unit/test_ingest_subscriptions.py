@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.parameters import Parameters
 from fhir.resources.R4B.subscription import Subscription as FhirSubscription
 from fhir.resources.R4B.task import Task
 from healthlink_adapter import DataRequest
@@ -139,6 +140,11 @@ async def test_a_hospital_manages_its_own_subscription_with_its_admin_key() -> N
         assert r.status_code == 409 and r.json()["resourceType"] == "OperationOutcome"
         r = await http.get(f"{url}/{made.id}", headers=bearer(PROVIDER))
         assert r.status_code == 200 and r.json()["id"] == made.id
+        r = await http.get(f"{url}/{made.id}/$status", headers=bearer(PROVIDER))
+        Parameters.model_validate(r.json())
+        status = {p["name"]: p for p in r.json()["parameter"]}
+        assert r.status_code == 200 and status["type"]["valueCode"] == "query-status"
+        assert status["status"]["valueCode"] == "active"
         searched = Bundle.model_validate((await http.get(url, headers=bearer(PROVIDER))).json())
         assert searched.total == 1
         other = f"/hospitals/{CONSUMER}/fhir/Subscription/{made.id}"
