@@ -34,11 +34,12 @@ import httpx
 from healthlink_adapter.datarequests import parse_data_request
 
 from services.ingest.notifications import notification
-from services.ingest.subscriptions import FHIR_JSON, Subscription, header_pairs
+from services.ingest.subscriptions import Subscription, header_pairs
 from services.ingest.subscriptionstore import Subscriptions
 from shared.broker import make_broker, subscriber_options
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected
+from shared.fhir import FHIR_JSON
 from shared.logging import get_logger
 from shared.runtime import Runtime
 from shared.settings import Settings

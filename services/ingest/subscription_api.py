@@ -24,9 +24,10 @@ from fastapi.responses import JSONResponse
 
 from services.ingest.handlers import Deps
 from services.ingest.notifications import status_of
-from services.ingest.subscriptions import FHIR_JSON, as_fhir, parse_subscription
+from services.ingest.subscriptions import as_fhir, parse_subscription
 from services.ingest.subscriptionstore import Subscriptions
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.fhir import FHIR_JSON
 from shared.hospital_letters import HospitalCode, require_hospital_key
 from shared.logging import get_logger
 from shared.operators import Operator, acted

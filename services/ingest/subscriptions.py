@@ -30,13 +30,13 @@ from typing import Any, Literal
 import httpx
 
 from shared.errors import InvalidInput
+from shared.fhir import FHIR_JSON
 
 BASE = "https://healthlink.example/fhir"
 TOPIC_URL = f"{BASE}/SubscriptionTopic/data-request"
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
 PAYLOAD_CONTENT = f"{BACKPORT}/backport-payload-content"
 SUBSCRIPTION_PROFILE = f"{BACKPORT}/backport-subscription"
-FHIR_JSON = "application/fhir+json"
 MAX_HEADERS = 5
 MAX_HEADER_CHARS = 4096
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
