@@ -15,6 +15,10 @@ For each ``data.requested``:
   so the shared guard sets the record aside on the dead-letter topic and the partition
   moves on (never more than about ``ATTEMPTS`` x ``TIMEOUT_S`` + back-off). The hospital
   still finds the request by polling; an operator may retry the letter.
+- for ``COOL_DOWN_S`` after that, the hospital's next requests are set aside at once
+  (same reason, "not tried"), without waiting on its endpoint: one consumer reads every
+  hospital's topic, and a burst of requests to a dead endpoint must not hold the others
+  up for minutes. The first request after the cool-down tries again.
 
 A record that is not a data request, or one addressed to another hospital than its
 topic's, is set aside too. Nothing about the patient is logged (a request id names its
@@ -27,7 +31,7 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -54,6 +58,7 @@ TIMEOUT_S = 3.0
 METADATA_MAX_AGE_MS = 5_000
 UNDELIVERED = "subscription-undelivered"
 RESTART_S = 5.0
+COOL_DOWN_S = 60.0
 
 
 def request_topics(prefix: str) -> str:
@@ -73,6 +78,7 @@ class Delivery:
         *,
         attempts: int = ATTEMPTS,
         backoff_s: float = BACKOFF_S,
+        cool_down_s: float = COOL_DOWN_S,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.subscriptions = subscriptions
@@ -80,7 +86,9 @@ class Delivery:
         self.clock = clock
         self.attempts = attempts
         self.backoff_s = backoff_s
+        self.cool_down_s = cool_down_s
         self.sleep = sleep
+        self.failing: dict[str, datetime] = {}  # hospital -> until when it is not tried
 
     async def on_record(self, source: SourceMessage) -> None:
         """One record of a hospital's request topic: notified, skipped, or ``Rejected``."""
@@ -96,6 +104,12 @@ class Delivery:
             return
         if request.time < subscription.start:
             return  # asked before the subscription: the polling door has it
+        until = self.failing.get(code)
+        if until is not None and self.clock() < until:
+            raise Rejected(
+                f"subscription {subscription.id}: its endpoint failed; not tried until {until.isoformat()}",
+                code=UNDELIVERED,
+            )
         number = source.offset + 1
         await self.send(
             subscription, notification(subscription, request, number, self.clock()), number
@@ -118,10 +132,13 @@ class Delivery:
                 last = type(exc).__name__
                 continue
             if answer.is_success:
+                self.failing.pop(subscription.hospital, None)
                 log.info("data request notified", hospital=subscription.hospital,
                          subscription=subscription.id, event_number=number)  # fmt: skip
                 return
             last = f"the endpoint answered {answer.status_code}"
+        until = self.clock() + timedelta(seconds=self.cool_down_s)
+        self.failing[subscription.hospital] = until
         log.warning("data request not notified", hospital=subscription.hospital,
                     subscription=subscription.id, event_number=number, error=last)  # fmt: skip
         raise Rejected(

@@ -200,7 +200,7 @@ class Endpoint:
         return httpx.Response(code)
 
 
-async def delivery_to(endpoint: Endpoint) -> tuple[Delivery, list[float]]:
+async def delivery_to(endpoint: Endpoint, clock: Any = lambda: NOW) -> tuple[Delivery, list[float]]:
     store = MemorySubscriptions()
     await store.add(parse_subscription(subscription(), PROVIDER, "test", NOW))
     slept: list[float] = []
@@ -209,7 +209,7 @@ async def delivery_to(endpoint: Endpoint) -> tuple[Delivery, list[float]]:
         slept.append(s)
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(endpoint))
-    return Delivery(store, client, lambda: NOW, sleep=sleep), slept
+    return Delivery(store, client, clock, sleep=sleep), slept
 
 
 async def test_delivery_retries_then_succeeds_with_the_channels_headers() -> None:
@@ -230,6 +230,22 @@ async def test_an_undeliverable_request_is_set_aside_with_its_reason() -> None:
         await delivery.on_record(record(request(2, NOW + timedelta(seconds=1))))
     assert refused.value.code == UNDELIVERED and "answered 500" in refused.value.detail
     assert len(endpoint.received) == 3
+
+
+async def test_a_failing_endpoint_is_not_waited_on_for_a_while() -> None:
+    now = [NOW]
+    endpoint = Endpoint(500, 500, 500)
+    delivery, _ = await delivery_to(endpoint, lambda: now[0])
+    later = NOW + timedelta(seconds=1)
+    with pytest.raises(Rejected):
+        await delivery.on_record(record(request(2, later)))
+    with pytest.raises(Rejected) as at_once:  # the next one: set aside, not tried
+        await delivery.on_record(record(request(3, later), offset=1))
+    assert at_once.value.code == UNDELIVERED and "not tried" in at_once.value.detail
+    assert len(endpoint.received) == 3
+    now[0] = NOW + timedelta(seconds=61)  # after the cool-down: tried again, and it works
+    await delivery.on_record(record(request(4, later), offset=2))
+    assert len(endpoint.received) == 4 and not delivery.failing
 
 
 async def test_what_is_not_for_a_subscription_is_not_sent() -> None:
