@@ -88,7 +88,7 @@ class Delivery:
         self.backoff_s = backoff_s
         self.cool_down_s = cool_down_s
         self.sleep = sleep
-        self.failing: dict[str, datetime] = {}  # hospital -> until when it is not tried
+        self.failing: dict[str, datetime] = {}  # subscription -> until when it is not tried
 
     async def on_record(self, source: SourceMessage) -> None:
         """One record of a hospital's request topic: notified, skipped, or ``Rejected``."""
@@ -104,10 +104,11 @@ class Delivery:
             return
         if request.time < subscription.start:
             return  # asked before the subscription: the polling door has it
-        until = self.failing.get(code)
+        until = self.failing.get(subscription.id)  # a new subscription is tried at once
         if until is not None and self.clock() < until:
             raise Rejected(
-                f"subscription {subscription.id}: its endpoint failed; not tried until {until.isoformat()}",
+                f"subscription {subscription.id}: its endpoint failed; "
+                f"not tried until {until.isoformat()}",
                 code=UNDELIVERED,
             )
         number = source.offset + 1
@@ -132,13 +133,13 @@ class Delivery:
                 last = type(exc).__name__
                 continue
             if answer.is_success:
-                self.failing.pop(subscription.hospital, None)
+                self.failing.pop(subscription.id, None)
                 log.info("data request notified", hospital=subscription.hospital,
                          subscription=subscription.id, event_number=number)  # fmt: skip
                 return
             last = f"the endpoint answered {answer.status_code}"
         until = self.clock() + timedelta(seconds=self.cool_down_s)
-        self.failing[subscription.hospital] = until
+        self.failing[subscription.id] = until
         log.warning("data request not notified", hospital=subscription.hospital,
                     subscription=subscription.id, event_number=number, error=last)  # fmt: skip
         raise Rejected(
