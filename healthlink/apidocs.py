@@ -95,8 +95,11 @@ def consumed_by() -> dict[str, list[str]]:
     """Topic -> the services that consume it (from their composition roots)."""
     found: dict[str, list[str]] = {}
     for service in SERVICES:
-        runtime = getattr(build_app(service).state, "runtime", None)  # the portal has none
+        state = build_app(service).state
+        runtime = getattr(state, "runtime", None)  # the portal has none
         for topic in runtime.routes if runtime is not None else ():
+            found.setdefault(topic, []).append(service)
+        for topic in getattr(state, "pattern_topics", ()):  # a family of topics, by pattern
             found.setdefault(topic, []).append(service)
     return found
 

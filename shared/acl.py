@@ -104,7 +104,9 @@ SERVICES: dict[str, Grants] = {
         # uploads: the HTTP gateway (POST /fhir) publishes them, retries send them back
         writes=(topics.INGEST_UPLOADS, topics.INGEST_RECORDS, topics.INGEST_STORED, *ACTED, *DEAD),
         reads=(topics.INGEST_UPLOADS, topics.CONSENT_EVENTS, topics.HOSPITAL_EVENTS, *DEAD),
-        groups=("ingest",),
+        # ingest.subscriptions: delivery of data requests to subscribed hospitals
+        # (services/ingest/delivery.py), in a group of its own (a pattern subscription)
+        groups=("ingest", "ingest.subscriptions"),
         # the data-request door for hospitals that poll over HTTP (services/ingest/datarequests.py)
         reads_prefixed=(HOSPITAL_REQUESTS_PREFIX,),
     ),

@@ -63,9 +63,13 @@ def max_message_bytes(settings: Settings) -> int:
     return record_limit(settings.max_bundle_bytes)
 
 
-def make_broker(settings: Settings, service: str, *, principal: str = "") -> KafkaBroker:
+def make_broker(
+    settings: Settings, service: str, *, principal: str = "", metadata_max_age_ms: int = 300_000
+) -> KafkaBroker:
     """A broker for ``service``, connecting as its Kafka principal (``principal``, by
-    default the service's own: shared/acl.py); it connects only when started."""
+    default the service's own: shared/acl.py); it connects only when started. A pattern
+    subscriber finds new topics when its metadata is refreshed (``metadata_max_age_ms``,
+    aiokafka's default 5 minutes)."""
     return KafkaBroker(
         settings.kafka_bootstrap,
         **faststream_options(settings, principal or service),
@@ -76,6 +80,7 @@ def make_broker(settings: Settings, service: str, *, principal: str = "") -> Kaf
         max_request_size=max_message_bytes(settings),
         max_batch_size=BATCH_BYTES,
         graceful_timeout=GRACEFUL_S,
+        metadata_max_age_ms=metadata_max_age_ms,
         logger=None,
     )
 

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from functools import partial
 
+import httpx
 from fastapi import FastAPI
 
 from services.ingest import subscribers
@@ -13,11 +14,14 @@ from services.ingest.api import router
 from services.ingest.bundle import warm_up
 from services.ingest.categories import CATEGORY_BY_TYPE, SUPPORTING_TYPES
 from services.ingest.datarequests import KafkaRequestPages
+from services.ingest.delivery import TIMEOUT_S, Delivery, deliver_requests
 from services.ingest.handlers import Deps
 from services.ingest.indexes import INDEXES
 from services.ingest.receiptstore import MongoReceipts
 from services.ingest.repository import MongoHeldUploads, MongoRecords
 from services.ingest.settings import IngestSettings
+from services.ingest.subscription_api import router as subscription_router
+from services.ingest.subscriptionstore import MongoSubscriptions
 from services.ingest.validation import InProcesses, InThread, Validator
 from shared import topics
 from shared.deadletter_reader import LetterReader
@@ -69,6 +73,7 @@ def database_deps(runtime: Runtime, settings: IngestSettings) -> Deps:
         max_bytes=settings.max_bundle_bytes,
         clock=lambda: datetime.now(UTC),
         validator=validator_of(runtime, settings),
+        subscriptions=MongoSubscriptions(runtime.db),
     )
 
 
@@ -96,4 +101,8 @@ def create_app(settings: IngestSettings, *, deps: Deps | None = None) -> FastAPI
     runtime.on_stop.append(pages.close)
     app.state.request_pages = pages
     app.include_router(router)
+    app.include_router(subscription_router)
+    client = httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False)  # connects on use
+    deliver_requests(runtime, settings, Delivery(deps.subscriptions, client, deps.clock))
+    app.state.pattern_topics = (topics.DATA_REQUESTS,)  # every hospital's (delivery.py)
     return app

@@ -40,6 +40,7 @@ from services.ingest.errors import NoConsent
 from services.ingest.receipts import SET_ASIDE, STORED, Receipt
 from services.ingest.receiptstore import Receipts
 from services.ingest.repository import HeldUploads, Records, Views
+from services.ingest.subscriptionstore import MemorySubscriptions, Subscriptions
 from services.ingest.validation import InThread, Validator
 from shared.broker import RawPublisher
 from shared.consumer import Outcomes
@@ -68,6 +69,8 @@ class Deps:
     max_bytes: int
     clock: Callable[[], datetime]
     validator: Validator = field(default_factory=InThread)
+    # hospitals' data-request subscriptions (subscriptionstore.py)
+    subscriptions: Subscriptions = field(default_factory=MemorySubscriptions)
 
 
 async def look_up(deps: Deps, uploads: list[Upload]) -> tuple[Senders, Consents]:

@@ -1,7 +1,7 @@
 """The ingest service's indexes and the query shapes they serve (``shared.indexes``).
 
 Every query of ``repository.py`` (``records``, ``held``), ``receiptstore.py``
-(``receipts``) and of the consent and
+(``receipts``), ``subscriptionstore.py`` (``subscriptions``) and of the consent and
 hospital views ingest keeps (``shared.projections``: ``consent_view``,
 ``hospital_view``); the composition root ensures the indexes at start (on FerretDB
 with ``HEALTHLINK_PG_DSN``, as PostgreSQL indexes its pushdown uses), and the
@@ -25,6 +25,7 @@ INDEXES = [
     on("held", "patient", name="held_patient"),
     on("held", "hospital", name="held_hospital"),
     by_id("receipts"),
+    by_id("subscriptions"),
     *PROJECTION_INDEXES,
 ]
 SHAPES = [
@@ -46,6 +47,13 @@ SHAPES = [
         "receipts",
         {"_id": "10670/up-1", "state": {"$ne": "stored"}},
         op="update",
+    ),
+    QueryShape("a hospital's subscription", "subscriptions", {"_id": "10670"}),
+    QueryShape(
+        "delete a hospital's subscription",
+        "subscriptions",
+        {"_id": "10670", "id": "sub-1"},
+        op="delete",
     ),
     *PROJECTION_SHAPES,
 ]

@@ -2,17 +2,27 @@
 as a SMART Backend Services client (its own JWK set), it gets tokens with
 ``private_key_jwt`` (the adapter's ``BackendServicesAuth``), posts signed bundles to
 ingest's ``POST /fhir`` with the token, and follows each upload to "stored" through its
-receipt. Without a token, or with another hospital's, the upload is refused."""
+receipt. Without a token, or with another hospital's, the upload is refused.
+
+It learns of the data request it answers through both doors: a FHIR Subscription
+(rest-hook to a loopback endpoint the test runs, registered with its admin key) and
+polling (``GET /hospitals/{code}/data-requests``)."""
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from healthlink_adapter import (
     BackendServicesAuth,
+    HttpDataRequests,
     HttpUploader,
     TokenRefused,
     UploadRefused,
@@ -22,11 +32,75 @@ from healthlink_adapter import (
 from joserfc.jwk import ECKey
 
 from healthlink.synthetic import make_patient_bundle
+from services.ingest.subscriptions import PAYLOAD_CONTENT, TOPIC_URL
 from tests.support.journey import Actors, Hospital, eventually
 
 pytestmark = pytest.mark.e2e
 CODE, NAME = "10722", "Nopparat Rajathanee Hospital"
 OTHER, OTHER_NAME = "10723", "Rajavithi Hospital (HTTP)"
+HOOK_SECRET = "hook-secret-of-the-hospital"
+
+
+@contextmanager
+def hospital_endpoint() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The hospital's notification endpoint on 127.0.0.1 (a random port): keeps each
+    notification that carries its own header, answers 200 (401 without it)."""
+    received: list[dict[str, Any]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            ok = self.headers.get("authorization") == f"Bearer {HOOK_SECRET}"
+            if ok:
+                received.append(json.loads(body))
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/notify", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def subscribe(actors: Actors, hospital: Hospital, endpoint: str) -> str:
+    """The hospital's subscription to its data requests (full resource), its id."""
+    r = await actors.http.post(
+        actors.url("ingest", f"/hospitals/{hospital.code}/fhir/Subscription"),
+        headers={"authorization": f"Bearer {hospital.admin_key}"},
+        json={
+            "resourceType": "Subscription",
+            "status": "requested",
+            "reason": "data requests for the e2e hospital",
+            "criteria": TOPIC_URL,
+            "channel": {
+                "type": "rest-hook",
+                "endpoint": endpoint,
+                "payload": "application/fhir+json",
+                "_payload": {"extension": [{"url": PAYLOAD_CONTENT, "valueCode": "full-resource"}]},
+                "header": [f"Authorization: Bearer {HOOK_SECRET}"],
+            },
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "active"
+    return str(r.json()["id"])
+
+
+def requested(notifications: list[dict[str, Any]], cid: str) -> str | None:
+    """The id of the data request for ``cid`` among the notifications (full-resource)."""
+    for bundle in notifications:
+        for entry in bundle["entry"][1:]:
+            task = entry["resource"]
+            if task["resourceType"] == "Task" and task["for"]["identifier"]["value"] == cid:
+                return str(task["identifier"][0]["value"])
+    return None
 
 
 async def operator(actors: Actors) -> dict[str, str]:
@@ -79,12 +153,29 @@ async def test_a_hospital_system_uploads_over_http_with_its_smart_token(actors: 
     hospital = await actors.hospital(CODE, NAME)
     await actors.hospital(OTHER, OTHER_NAME)
     cid, token = await actors.patient(rng)
-    await actors.consent(cid, token, [CODE])
+    with hospital_endpoint() as (endpoint, notifications):
+        subscription = await subscribe(actors, hospital, endpoint)
+        await actors.consent(cid, token, [CODE])  # consent asks the hospital for its records
+
+        async def notified() -> str | None:
+            return requested(notifications, cid)
+
+        request_id = await eventually(notified, what="the data request notified")
+    status = notifications[0]["entry"][0]["resource"]
+    assert {"name": "type", "valueCode": "event-notification"} in status["parameter"]
+    async with HttpDataRequests(actors.url("ingest", ""), CODE, hospital.admin_key) as door:
+        polled = await door.page()  # the other door: the same request
+    assert request_id in [r.id for r in polled.requests if r.patient == cid]
+    r = await actors.http.delete(
+        actors.url("ingest", f"/hospitals/{CODE}/fhir/Subscription/{subscription}"),
+        headers={"authorization": f"Bearer {hospital.admin_key}"},
+    )
+    assert r.status_code == 204, r.text
     bundle = make_patient_bundle(rng, cid=cid, hospital_code=CODE, n_resources=7)
     mine = await token_auth(actors, await system_client(actors, CODE))
     theirs = await token_auth(actors, await system_client(actors, OTHER))
-    async with uploader(hospital, actors, mine) as sender:
-        receipt = await sender.send(bundle, "http-e2e-1")
+    async with uploader(hospital, actors, mine) as sender:  # the answer, idempotent
+        receipt = await sender.send(bundle, f"answer-{request_id}", request_id=request_id)
 
         async def stored() -> dict[str, object] | None:
             status, task = await sender.receipt(receipt)
