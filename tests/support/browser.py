@@ -8,14 +8,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -27,6 +27,10 @@ from tests.support.platform import Platform, running_platform
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 PHONE = (390, 844)  # a phone's screen, CSS pixels
+WAIT_S = 30  # a wait ends as soon as its condition holds; this long only when it never does
+# chromedriver's word for a node of a document being replaced (a page still loading
+# when an element was found in it): look again, as for a stale element
+GONE = "does not belong to the document"
 
 
 def only(needed: tuple[str, ...], **env: str) -> tuple[Any, Any]:
@@ -83,10 +87,46 @@ def screenshots(tmp_path: Path) -> Path:
     return shots
 
 
+class _Wait(WebDriverWait[WebDriver]):
+    """A wait that also looks again when chromedriver says the node it found belongs
+    to a document no longer shown (``GONE``), as for a stale element."""
+
+    def until(self, method: Any, message: str = "") -> Any:
+        def again(driver: WebDriver) -> Any:
+            try:
+                return method(driver)
+            except WebDriverException as exc:
+                if GONE in str(exc.msg):
+                    return False
+                raise
+
+        return super().until(again, message)
+
+
 def waiting(driver: WebDriver) -> WebDriverWait[WebDriver]:
-    """Explicit waits of up to 15 s; the pages redraw their lists, so an element found a
-    moment ago may be gone: look again."""
-    return WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])
+    """Explicit waits of up to ``WAIT_S``; the pages redraw their lists, so an element
+    found a moment ago may be gone: look again."""
+    return _Wait(driver, WAIT_S, ignored_exceptions=[StaleElementReferenceException])
+
+
+def loaded(driver: WebDriver) -> None:
+    """Wait until the page shown has loaded whole (an element found in a page still
+    loading may belong to a document about to be replaced)."""
+    waiting(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def _retried(driver: WebDriver, action: Callable[[], None]) -> None:
+    """Run ``action`` (which finds its elements itself) again, once the page has loaded,
+    when the page it touched was being replaced mid-way."""
+    for attempt in range(3):
+        try:
+            action()
+            return
+        except WebDriverException as exc:
+            gone = isinstance(exc, StaleElementReferenceException) or GONE in str(exc.msg)
+            if not gone or attempt == 2:
+                raise
+            loaded(driver)
 
 
 def visible(wait: WebDriverWait[WebDriver], css: str) -> str:
@@ -99,9 +139,12 @@ def text_in(wait: WebDriverWait[WebDriver], css: str, text: str) -> None:
 
 
 def fill(driver: WebDriver, field: str, value: str) -> None:
-    element = driver.find_element(By.ID, field)
-    element.clear()
-    element.send_keys(value)
+    def typed() -> None:
+        element = driver.find_element(By.ID, field)
+        element.clear()
+        element.send_keys(value)
+
+    _retried(driver, typed)
 
 
 def settled(driver: WebDriver) -> None:
@@ -127,11 +170,13 @@ def fits_the_phone(driver: WebDriver) -> None:
 
 def submit(driver: WebDriver, action: str) -> None:
     """Send the auth page's form whose action is ``action`` and wait until the answer
-    replaces the page: a check made before that would read the page still shown, or
-    touch an element the browser is throwing away mid-read."""
+    has replaced the page and loaded: a check made before that would read the page
+    still shown, or touch an element the browser is throwing away mid-read."""
+    loaded(driver)
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, f"form[action='{action}'] button").click()
     waiting(driver).until(ec.staleness_of(page))
+    loaded(driver)
 
 
 def send_code(driver: WebDriver, cid: str, code_file: Path) -> str:
