@@ -11,8 +11,10 @@ FHIR 8.8's R4 instance validator (skipped, with the reason, without Java/Maven).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -21,7 +23,9 @@ import pytest
 import uvicorn
 
 from healthlink.apps import build_app
+from services.auth.keys import SigningKeys, new_key
 from services.query.handlers import Deps
+from shared.auth import TokenVerifier
 from shared.broker import Publisher, make_broker
 from shared.kafka_client import ADMIN
 from shared.settings import Settings
@@ -208,3 +212,51 @@ async def test_subsets_and_reverse_includes_keep_to_the_decision(live: tuple[Wor
     documents = {f"page-{n}": b for n, b in enumerate(bundles[:5])}
     errors = validator().validate({**documents, "summary": summary})
     assert not any(errors.values()), errors
+
+
+async def test_a_patients_bulk_export_validates(live: tuple[World, str]) -> None:
+    """FHIR Bulk Data as a patient's app takes it (their own SMART token): kick-off, the
+    manifest, every NDJSON file followed to its end; each line is a resource HAPI's R4
+    validator accepts. The patient's copy is whole: every source, consented or not."""
+    world, _ = live
+    cid = world.cid()
+    await world.consent(cid, hospitals=[SOURCE_A])
+    await world.records(cid, SOURCE_A, 30)
+    await world.records(cid, SOURCE_B, 5)  # not consented: hidden from physicians only
+    deps: Deps = world.deps
+    keys = SigningKeys([new_key()])
+    deps.verifier = TokenVerifier(
+        issuer=deps.settings.issuer, audience=deps.settings.fhir_base, jwks=keys.public_jwks()
+    )
+    now = int(time.time())
+    claims = {"iss": deps.settings.issuer, "aud": deps.settings.fhir_base, "exp": now + 300,
+              "iat": now, "jti": uuid.uuid4().hex, "sub": f"Patient/{cid}",
+              "client_id": "patient-app", "scope": "openid fhirUser launch/patient patient/*.rs",
+              "patient": cid, "fhirUser": f"Patient/{cid}"}  # fmt: skip
+    mine = bearer(keys.sign(claims, "at+jwt"))
+    r = await world.client.get(
+        f"/fhir/Patient/{cid}/$export", headers={**mine, "prefer": "respond-async"}
+    )
+    assert r.status_code == 202, r.text
+    status = r.headers["content-location"]
+    r = await world.client.get(status, headers=mine)
+    assert r.status_code == 200, r.text
+    manifest = r.json()
+    assert manifest["output"] and manifest["error"] == [], manifest
+    documents: dict[str, object] = {}
+    sources: set[str] = set()
+    for output in manifest["output"]:
+        r = await world.client.get(output["url"], headers=mine)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("application/fhir+ndjson")
+        lines = [json.loads(line) for line in r.text.splitlines()]
+        assert len(lines) == output["count"]
+        for n, resource in enumerate(lines):
+            assert resource["resourceType"] == output["type"]
+            sources.add(resource["meta"]["source"].rsplit(":", 1)[-1])
+            documents[f"{output['type']}-{n}"] = resource
+    assert sum(o["count"] for o in manifest["output"]) == len(documents) == 35
+    assert sources == {SOURCE_A, SOURCE_B}
+    errors = validator().validate(documents)
+    wrong = {name: found[:2] for name, found in errors.items() if found}
+    assert not wrong, wrong
