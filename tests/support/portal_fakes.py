@@ -157,9 +157,9 @@ HOSPITALS = [
 ]
 
 
-def _refusal(status: int, detail: str, verifying: bool = False) -> Exception:
+def _refusal(status: int, detail: str) -> Exception:
     """What ``HttpPatientApi`` raises for the service's OperationOutcome."""
-    return outcome_error(status, detail, verifying=verifying)
+    return outcome_error(status, detail)
 
 
 @dataclass
