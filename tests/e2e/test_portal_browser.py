@@ -1,7 +1,9 @@
 """The physician's viewer in a real browser (Debian's chromium, ``make browser``) on the
 running platform: sign in through SMART on FHIR on the auth service's page (a wrong PIN
 first), look up a consented patient and see the record, switch to Thai, see a refusal
-for a patient without consent, sign out, then start a sign-in in Thai and cancel it;
+for a patient without consent, open a chart of 1,000 records (its first meaningful
+render timed in the page and printed, not asserted), sign out, then start a sign-in in
+Thai and cancel it;
 each screen (the auth service's sign-in page as reached from the viewer, in English and
 Thai, among them) passes axe-core's WCAG 2.1 A/AA checks (tests/support/a11y.py).
 Explicit waits only."""
@@ -28,6 +30,31 @@ from tests.support.platform import Platform, running_platform
 pytestmark = pytest.mark.e2e
 LICENCE, PIN = "40771", "8642"
 BUDGET_S = 60
+CHART_RECORDS = 1000  # the issue's large chart: the Patient and 999 clinical records
+# The lookup clicked, then the record's title, total and grouped tables (allergies first)
+# drawn, then two animation frames (the browser has painted): performance.now() in the
+# page, so the figure is the page's alone, not the driver's round trips.
+TIME_CHART = """
+const cid = arguments[0];
+const groups = document.getElementById('groups');
+window.__chart = null;
+const t0 = performance.now();
+const seen = new MutationObserver(() => {
+  const title = document.getElementById('record-title').textContent;
+  if (!groups.querySelector('.group') || !title.includes(cid)) return;
+  seen.disconnect();
+  const drawn = performance.now() - t0;
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    const rows = groups.querySelectorAll('tr').length;
+    const asked = performance.getEntriesByType('resource').filter(
+      (e) => e.name.includes('/api/patients/' + cid) && e.startTime >= t0);
+    const fetched = asked.length ? asked[asked.length - 1].responseEnd - t0 : -1;
+    window.__chart = { drawn, painted: performance.now() - t0, fetched, rows };
+  }));
+});
+seen.observe(groups, { childList: true });
+document.getElementById('lookup-submit').click();
+"""
 # The services this journey needs (the portal signs in at auth and reads through query;
 # consent and ingest make the patient, the consent and the records): fewer processes on
 # a shared machine.
@@ -54,6 +81,8 @@ async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_
     consented, token = await actors.patient(rng)
     await actors.consent(consented, token, [source.code])
     refused, _ = await actors.patient(rng)
+    large, large_token = await actors.patient(rng)
+    await actors.consent(large, large_token, [source.code])
     doctor = await actors.physician(reader, LICENCE, PIN)  # query's own roster (phase 2a)
     await actors.smart_physician(reader, LICENCE, PIN)  # the auth service's
     async with uploader(settings, source) as adapter:
@@ -62,15 +91,30 @@ async def test_a_physician_signs_in_reads_a_record_in_english_and_thai_and_sees_
                 rng, cid=cid, hospital_code=source.code, n_resources=12, sensitive_fraction=0.0
             )
             await adapter.send(bundle)
+        chart = make_patient_bundle(
+            rng,
+            cid=large,
+            hospital_code=source.code,
+            n_resources=CHART_RECORDS,
+            sensitive_fraction=0.0,
+        )
+        await adapter.send(chart)
     await actors.records(doctor, consented, at_least=12)  # the charts are merged: go
+    await actors.records(doctor, large, at_least=CHART_RECORDS)
 
     url = actors.platform.url("portal")
     shots = screenshots(tmp_path)
     auth_url = actors.platform.url("auth")
-    elapsed = await asyncio.to_thread(
-        browse, browser, (url, auth_url), reader.code, consented, refused, shots
+    elapsed, chart = await asyncio.to_thread(
+        browse, browser, (url, auth_url), reader.code, (consented, refused, large), shots
     )
     print(f"\nportal browser journey: {elapsed:.1f}s")  # reported with -s
+    # measured, never asserted (the issue's goal: under 1 s on this machine)
+    print(
+        f"physician chart of {CHART_RECORDS} records: first meaningful render (painted) "
+        f"{chart['painted']:.0f} ms (answer in {chart['fetched']:.0f} ms, tables built "
+        f"{chart['drawn']:.0f} ms, {chart['rows']} rows)"
+    )
     assert elapsed < BUDGET_S, f"the browser journey took {elapsed:.1f}s"
 
 
@@ -78,13 +122,14 @@ def browse(
     driver: WebDriver,
     urls: tuple[str, str],
     hospital: str,
-    consented: str,
-    refused: str,
+    patients: tuple[str, str, str],
     shots: Path,
-) -> float:
-    """The journey in the browser; returns its duration in seconds. Screenshots of each
-    screen go to ``shots`` (``HEALTHLINK_PORTAL_SCREENSHOTS``, else the test's tmp dir)."""
+) -> tuple[float, dict[str, float]]:
+    """The journey in the browser; returns its duration in seconds and the large chart's
+    timings (ms). Screenshots of each screen go to ``shots``
+    (``HEALTHLINK_PORTAL_SCREENSHOTS``, else the test's tmp dir)."""
     url, auth_url = urls
+    consented, refused, large = patients
     started, checking = time.monotonic(), checking_time()
     wait = waiting(driver)
     driver.get(url)
@@ -159,6 +204,14 @@ def browse(
     driver.save_screenshot(str(shots / "refusal-th.png"))
     accessible(driver, "a refusal (Thai)")
 
+    # the chart of 1,000 records: timed in the page from the click to its drawing
+    fill(driver, "cid", large)
+    driver.execute_script(TIME_CHART, large)
+    chart: dict[str, float] = wait.until(lambda d: d.execute_script("return window.__chart"))
+    assert chart["rows"] >= CHART_RECORDS, chart  # 999 records and the tables' heads
+    driver.save_screenshot(str(shots / "record-large-th.png"))
+    accessible(driver, "a chart of 1,000 records (Thai)")
+
     # the language is remembered across a reload; sign-out ends the session
     driver.refresh()
     text_in(wait, "#lookup-title", "ค้นหาผู้ป่วย")
@@ -177,4 +230,5 @@ def browse(
     text_in(wait, "#signin-error", "ยกเลิกการเข้าสู่ระบบแล้ว")
     assert driver.current_url == url + "/", driver.current_url
     assert not driver.find_element(By.ID, "lookup").is_displayed()
-    return time.monotonic() - started - (checking_time() - checking)  # the journey alone
+    journey = time.monotonic() - started - (checking_time() - checking)  # the journey alone
+    return journey, chart
