@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -120,7 +120,21 @@ def submit(driver: WebDriver, action: str) -> None:
     touch an element the browser is throwing away mid-read."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, f"form[action='{action}'] button").click()
-    waiting(driver).until(ec.staleness_of(page))
+    waiting(driver).until(lambda _: gone(page))
+
+
+def gone(element: Any) -> bool:
+    """``ec.staleness_of``, also when chromium answers that the node "does not belong to
+    the document" (the page being replaced mid-check) instead of calling it stale."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def send_code(driver: WebDriver, cid: str, code_file: Path) -> str:
