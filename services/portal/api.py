@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
 
 from services.portal import handlers
 from services.portal.domain import Session
@@ -99,3 +100,17 @@ async def read_record(
     """The patient's record grouped by resource type, as the query service allows it
     (403 with the reason when it refuses: no consent, not on the roster…)."""
     return await handlers.record(deps, PAGE.sid(request), cid)
+
+
+class BreakGlass(BaseModel):
+    reason: str = Field(min_length=10, max_length=1000)
+
+
+@router.post("/patients/{cid}/break-glass", dependencies=[CsrfDep])
+async def declare_break_glass(
+    cid: Annotated[str, Path(max_length=13)], body: BreakGlass, request: Request, deps: DepsDep
+) -> dict[str, Any]:
+    """Break-glass: declare an emergency for the patient at the query service, with a
+    written reason (10 to 1000 characters); audited there and the patient is told. The
+    answer says until when (``until``); the page then reads the record again."""
+    return await handlers.break_glass(deps, PAGE.sid(request), cid, body.reason)
