@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
 
 from services.portal import handlers
 from services.portal.domain import Session
@@ -18,20 +19,17 @@ from services.portal.handlers import Deps
 from services.portal.page_sessions import (
     Language,
     PageSessions,
+    SignInDoors,
     page_language,
     remember_language,
-    set_cookie,
-    to_sign_in,
 )
-from shared.errors import HealthLinkError
-from shared.logging import get_logger
 
 SESSION_COOKIE = "hl_session"
 SIGNIN_COOKIE = "hl_signin"  # the pending sign-in: SameSite=Lax, for the way back
 CALLBACK = "/callback"
 PAGE: PageSessions[Session] = PageSessions("deps", SESSION_COOKIE)
+DOORS = SignInDoors("viewer", "/", SIGNIN_COOKIE, CALLBACK, SESSION_COOKIE)
 
-log = get_logger(__name__)
 router = APIRouter(prefix="/api", tags=["portal"])
 signin = APIRouter(tags=["portal"])
 
@@ -63,12 +61,7 @@ async def read_signin(request: Request, deps: DepsDep) -> RedirectResponse:
     language); the state and verifier stay here, behind the ``hl_signin`` cookie. When
     the auth service cannot be reached, back to the viewer with the failure's code
     (``?signin-error=signin-failed``), as ``/callback`` does: a page, not a JSON error."""
-    try:
-        pending_id, url = await handlers.start_sign_in(deps, page_language(request))
-    except HealthLinkError as exc:
-        log.info("viewer sign-in not started", reason=exc.code)
-        return RedirectResponse(f"/?signin-error={exc.code}", status_code=303)
-    return to_sign_in(request, url, SIGNIN_COOKIE, CALLBACK, pending_id)
+    return await DOORS.start(request, handlers.start_sign_in(deps, page_language(request)))
 
 
 @signin.get(CALLBACK, status_code=303, response_class=RedirectResponse)
@@ -83,19 +76,9 @@ async def read_callback(
     the browser), then the viewer; a failure goes to the viewer with its code
     (``?signin-error=signin-state`` …), which the page says in the reader's language."""
     params = {"state": state, "code": code, "error": error}
-    response = RedirectResponse("/", status_code=303)
-    try:
-        session_id, _ = await handlers.finish_sign_in(
-            deps, request.cookies.get(SIGNIN_COOKIE), params
-        )
-    except HealthLinkError as exc:  # the code only: no parameter, code or token is logged
-        log.info("viewer sign-in not completed", reason=exc.code)
-        response.headers["location"] = f"/?signin-error={exc.code}"
-    else:
-        ttl = deps.session_ttl_s
-        set_cookie(request, response, SESSION_COOKIE, session_id, ttl)
-    response.delete_cookie(SIGNIN_COOKIE, path=CALLBACK, httponly=True, samesite="lax")
-    return response
+    pending = request.cookies.get(SIGNIN_COOKIE)
+    finished = handlers.finish_sign_in(deps, pending, params)
+    return await DOORS.finish(request, finished, deps.session_ttl_s)
 
 
 @router.post("/session/end", dependencies=[CsrfDep])
@@ -117,3 +100,17 @@ async def read_record(
     """The patient's record grouped by resource type, as the query service allows it
     (403 with the reason when it refuses: no consent, not on the roster…)."""
     return await handlers.record(deps, PAGE.sid(request), cid)
+
+
+class BreakGlass(BaseModel):
+    reason: str = Field(min_length=10, max_length=1000)
+
+
+@router.post("/patients/{cid}/break-glass", dependencies=[CsrfDep])
+async def declare_break_glass(
+    cid: Annotated[str, Path(max_length=13)], body: BreakGlass, request: Request, deps: DepsDep
+) -> dict[str, Any]:
+    """Break-glass: declare an emergency for the patient at the query service, with a
+    written reason (10 to 1000 characters); audited there and the patient is told. The
+    answer says until when (``until``); the page then reads the record again."""
+    return await handlers.break_glass(deps, PAGE.sid(request), cid, body.reason)

@@ -74,7 +74,6 @@ def install_portal_errors(app: FastAPI) -> None:
         body: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
         if isinstance(exc, Refused):
             body["reason"] = refusal_code(exc.detail)
-        body.update(getattr(exc, "extra", {}))
         return JSONResponse(body, status_code=exc.status)
 
 

@@ -8,17 +8,11 @@ no code, so ``outcome_error`` tells them apart by both (docs/portal.md).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 
-from services.portal.errors import (
-    NotSignedIn,
-    TooManyAttempts,
-    Unavailable,
-    VerificationFailed,
-)
+from services.portal.errors import NotSignedIn, Unavailable
 from shared.errors import Conflict, Forbidden, HealthLinkError, InvalidInput, NotFound
 
 # What the services' diagnostics say, as the codes the pages translate.
@@ -48,7 +42,6 @@ KINDS: dict[int, type[HealthLinkError]] = {
     409: Conflict,
     422: InvalidInput,
 }
-REMAINING = re.compile(r"(\d+) attempts? left")
 
 
 def diagnostics(response: httpx.Response) -> str:
@@ -58,15 +51,10 @@ def diagnostics(response: httpx.Response) -> str:
         return response.text[:200]
 
 
-def outcome_error(status: int, detail: str, *, verifying: bool = False) -> HealthLinkError:
+def outcome_error(status: int, detail: str) -> HealthLinkError:
     """The portal's error for a back end's refusal (status and diagnostics)."""
-    if status == 401 and verifying:
-        found = REMAINING.search(detail)
-        return VerificationFailed(detail, int(found.group(1)) if found else None)
     if status == 401:
         return NotSignedIn("your session has ended: sign in again")
-    if status == 429:
-        return TooManyAttempts(detail)
     kind = KINDS.get(status)
     if kind is None:
         return Unavailable(f"the service answered {status}")
@@ -103,7 +91,6 @@ class JsonServices:
         service: str,
         path: str,
         token: str | None = None,
-        verifying: bool = False,
         **kwargs: Any,
     ) -> Any:
         headers = {"accept": "application/json"}
@@ -120,4 +107,4 @@ class JsonServices:
                 return r.json()
             except ValueError as exc:
                 raise Unavailable(f"the {service} service's answer is unreadable") from exc
-        raise outcome_error(r.status_code, diagnostics(r), verifying=verifying)
+        raise outcome_error(r.status_code, diagnostics(r))

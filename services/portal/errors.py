@@ -89,25 +89,6 @@ class Unavailable(Transient):
     code = "unavailable"
 
 
-class VerificationFailed(Unauthorized):
-    """The identity verifier did not match (code ``verification-failed``); ``remaining``
-    is how many failed attempts are left today (the page says so)."""
-
-    code = "verification-failed"
-
-    def __init__(self, detail: str, remaining: int | None) -> None:
-        super().__init__(detail)
-        self.extra = {"remaining": remaining}
-
-
-class TooManyAttempts(HealthLinkError):
-    """The day's verification attempts are used up: the page shows the FAQ's words
-    (code ``too-many-attempts``)."""
-
-    code = "too-many-attempts"
-    status = 429
-
-
 __all__ = [
     "BadCid",
     "CsrfRefused",
@@ -121,9 +102,7 @@ __all__ = [
     "SignInFailed",
     "SignInRefused",
     "SignInState",
-    "TooManyAttempts",
     "Unavailable",
-    "VerificationFailed",
 ]
 
 

@@ -19,6 +19,7 @@ from services.portal.operators import OperatorDeps
 from services.portal.patients import PatientDeps
 from services.portal.repository import MemorySessions, PageDeps, QueryApi, Sessions, as_signed_in
 from services.portal.smart import SmartApp, revoke_quietly
+from services.portal.viewer_views import record_views
 from shared.cid import is_valid_cid
 
 
@@ -78,6 +79,20 @@ async def record(deps: Deps, session_id: str | None, cid: str) -> dict[str, Any]
             raise BadCid("a CID is 13 digits with a valid check digit")
         session = await fresh(deps, session_id or "", session)
         bundle = await deps.query.everything(session.token, cid)
-        return {"cid": cid, **group_record(bundle)}
+        return {"cid": cid, **group_record(bundle), **record_views(bundle)}
 
     return await as_signed_in(deps.sessions, session_id, read, "sign in first")
+
+
+async def break_glass(deps: Deps, session_id: str | None, cid: str, reason: str) -> dict[str, Any]:
+    """An emergency declared for the patient at the query service (audited there, the
+    patient told): its records readable until ``until``."""
+
+    async def declare(session: Session) -> dict[str, Any]:
+        if not is_valid_cid(cid):
+            raise BadCid("a CID is 13 digits with a valid check digit")
+        session = await fresh(deps, session_id or "", session)
+        found = await deps.query.break_glass(session.token, cid, reason.strip())
+        return {"cid": cid, "until": str(found.get("until", ""))}
+
+    return await as_signed_in(deps.sessions, session_id, declare, "sign in first")

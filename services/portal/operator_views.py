@@ -4,10 +4,13 @@ metrics as the page shows them (docs/portal.md#the-operator-view)."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from shared import acl
 
+LAG = "healthlink_consumer_lag"
+TOPIC = re.compile(r'topic="([^"]*)"')
 HOSPITAL_FIELDS = ("code", "name", "role", "consent_mode", "active")
 LETTER_FIELDS = ("id", "reason", "detail", "service", "time", "status", "retried_at")
 # The metric families the status screen sums per service (docs/operations.md#metrics).
@@ -72,3 +75,21 @@ def key_metrics(text: str) -> dict[str, float]:
         if math.isfinite(value):
             sums[key] += value
     return {name: round(value) for name, value in sums.items()}
+
+
+def topic_lags(text: str) -> dict[str, int]:
+    """Each topic's consumer lag (``healthlink_consumer_lag``: the high watermark less the
+    consumer's position, summed over partitions), read-only: where a replay would start
+    again is the CLI's (``healthlink replay``, docs/operations.md)."""
+    lags: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith(LAG + "{"):
+            continue
+        topic = TOPIC.search(line.split("}", 1)[0])
+        try:
+            value = float(line.rsplit(" ", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        if topic and math.isfinite(value):
+            lags[topic.group(1)] = lags.get(topic.group(1), 0.0) + value
+    return {topic: round(lag) for topic, lag in sorted(lags.items())}

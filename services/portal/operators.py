@@ -21,7 +21,13 @@ from typing import Any, Literal, TypeVar
 
 from services.portal.errors import SignInRefused
 from services.portal.operator_backends import SERVICES, OperatorApi
-from services.portal.operator_views import hospital_view, key_metrics, letter_view, retry_owner
+from services.portal.operator_views import (
+    hospital_view,
+    key_metrics,
+    letter_view,
+    retry_owner,
+    topic_lags,
+)
 from services.portal.repository import PageDeps, as_signed_in
 from shared.errors import Conflict, InvalidInput
 
@@ -181,12 +187,21 @@ async def _service_status(api: OperatorApi, service: str) -> dict[str, Any]:
     (ready, checks), text = await asyncio.gather(api.readiness(service), api.metrics(service))
     failing = sorted(name for name, ok in checks.items() if ok is False)
     metrics = key_metrics(text) if text is not None else None
-    return {"service": service, "ready": ready, "failing": failing, "metrics": metrics}
+    lags = topic_lags(text) if text is not None else None
+    return {
+        "service": service,
+        "ready": ready,
+        "failing": failing,
+        "metrics": metrics,
+        "lags": lags,  # per topic; replay stays on the command line (docs/portal.md)
+        "replay": f"healthlink replay {service}",
+    }
 
 
 async def status(deps: OperatorDeps, session_id: str | None) -> dict[str, Any]:
     """Each service's readiness (``/readyz``: ready, not ready with the failing checks,
-    or not answering) and key metrics from its ``/metrics``, asked side by side."""
+    or not answering), key metrics and each topic's consumer lag from its ``/metrics``,
+    asked side by side, and the command that replays it (the CLI's alone)."""
 
     async def read(_: OperatorSession) -> dict[str, Any]:
         found = await asyncio.gather(*(_service_status(deps.api, s) for s in SERVICES))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -25,10 +25,14 @@ from services.portal.domain import language_of
 from services.portal.errors import CsrfRefused
 from services.portal.repository import session_ref
 from services.portal.signins import PENDING_TTL_S
+from shared.errors import HealthLinkError
+from shared.logging import get_logger
 
 CSRF_COOKIE = "hl_csrf"
 LANG_COOKIE = "hl_lang"
 CSRF_HEADER = "x-csrf-token"
+
+log = get_logger(__name__)
 
 
 class Language(BaseModel):
@@ -71,6 +75,51 @@ def to_sign_in(
         secure=secure_cookies(request),
     )
     return response
+
+
+@dataclass(frozen=True)
+class SignInDoors:
+    """A page's two sign-in stops (the viewer's ``/signin`` and ``/callback``, the patient
+    portal's): a failure goes back to ``home`` as ``?signin-error=<code>`` (a page, never a
+    JSON error), logged by its code only (no parameter, code or token)."""
+
+    page: str  # in the log: viewer, patient
+    home: str
+    pending_cookie: str
+    callback: str
+    session_cookie: str
+    session_path: str = "/"
+
+    def failed(self, step: str, exc: HealthLinkError) -> RedirectResponse:
+        log.info(f"{self.page} sign-in not {step}", reason=exc.code)
+        return RedirectResponse(f"{self.home}?signin-error={exc.code}", status_code=303)
+
+    async def start(
+        self, request: Request, started: Awaitable[tuple[str, str]]
+    ) -> RedirectResponse:
+        """To the auth service (``started``: the pending sign-in's id and the URL)."""
+        try:
+            pending_id, url = await started
+        except HealthLinkError as exc:
+            return self.failed("started", exc)
+        return to_sign_in(request, url, self.pending_cookie, self.callback, pending_id)
+
+    async def finish(
+        self, request: Request, finished: Awaitable[tuple[str, Any]], ttl: int
+    ) -> RedirectResponse:
+        """Back from the auth service (``finished``: the new session's id first): the
+        session's cookie set and the pending one dropped, or the failure's code."""
+        try:
+            session_id, _ = await finished
+        except HealthLinkError as exc:
+            response = self.failed("completed", exc)
+        else:
+            response = RedirectResponse(self.home, status_code=303)
+            set_cookie(request, response, self.session_cookie, session_id, ttl, self.session_path)
+        response.delete_cookie(
+            self.pending_cookie, path=self.callback, httponly=True, samesite="lax"
+        )
+        return response
 
 
 def check_page_token(request: Request, session_csrf: str | None) -> None:

@@ -17,17 +17,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.portal import patient_smart
-from services.portal.page_sessions import page_language, set_cookie, to_sign_in
+from services.portal.page_sessions import SignInDoors, page_language
 from services.portal.patient_api import COOKIE_PATH, PAGE, PATIENT_COOKIE, PatientDepsDep
-from shared.errors import HealthLinkError
 from shared.fhir import FHIR_JSON
-from shared.logging import get_logger
 
 SIGNIN_COOKIE = "hl_patient_signin"
 CALLBACK = "/patient/callback"
 HOME = "/patient/"
+DOORS = SignInDoors("patient", HOME, SIGNIN_COOKIE, CALLBACK, PATIENT_COOKIE, COOKIE_PATH)
 
-log = get_logger(__name__)
 signin = APIRouter(tags=["patient portal"])
 router = APIRouter(prefix="/api/patient", tags=["patient portal"])
 
@@ -38,12 +36,7 @@ async def read_patient_signin(request: Request, deps: PatientDepsDep) -> Redirec
     scopes, in the page's language), where the patient gives the CID, the code sent to
     the phone and the face scan. When the auth service cannot be reached, back to the
     patient portal with the failure's code (``?signin-error=signin-failed``)."""
-    try:
-        pending_id, url = await patient_smart.start_sign_in(deps, page_language(request))
-    except HealthLinkError as exc:
-        log.info("patient sign-in not started", reason=exc.code)
-        return RedirectResponse(f"{HOME}?signin-error={exc.code}", status_code=303)
-    return to_sign_in(request, url, SIGNIN_COOKIE, CALLBACK, pending_id)
+    return await DOORS.start(request, patient_smart.start_sign_in(deps, page_language(request)))
 
 
 @signin.get(CALLBACK, status_code=303, response_class=RedirectResponse)
@@ -58,19 +51,9 @@ async def read_patient_callback(
     reaches the browser), then the patient portal; a failure goes there with its code
     (``?signin-error=signin-state`` …)."""
     params = {"state": state, "code": code, "error": error}
-    response = RedirectResponse(HOME, status_code=303)
-    try:
-        session_id, _ = await patient_smart.finish_sign_in(
-            deps, request.cookies.get(SIGNIN_COOKIE), params
-        )
-    except HealthLinkError as exc:  # the code only: no parameter, code or token is logged
-        log.info("patient sign-in not completed", reason=exc.code)
-        response.headers["location"] = f"{HOME}?signin-error={exc.code}"
-    else:
-        ttl = deps.session_ttl_s
-        set_cookie(request, response, PATIENT_COOKIE, session_id, ttl, COOKIE_PATH)
-    response.delete_cookie(SIGNIN_COOKIE, path=CALLBACK, httponly=True, samesite="lax")
-    return response
+    pending = request.cookies.get(SIGNIN_COOKIE)
+    finished = patient_smart.finish_sign_in(deps, pending, params)
+    return await DOORS.finish(request, finished, deps.session_ttl_s)
 
 
 @router.get("/record")

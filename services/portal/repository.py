@@ -61,6 +61,8 @@ class PageDeps(Generic[S]):
 class QueryApi(Protocol):
     async def everything(self, token: str, cid: str) -> dict[str, Any]: ...
 
+    async def break_glass(self, token: str, cid: str, reason: str) -> dict[str, Any]: ...
+
 
 class RecordApi(Protocol):
     """The patient portal's "my record": the whole ``$everything``, every page."""
@@ -170,6 +172,21 @@ class HttpQuery:
         detail = _diagnostics(r)
         errors = {401: NotSignedIn, 403: Refused, 400: InvalidInput}
         raise errors.get(r.status_code, QueryUnavailable)(detail)
+
+    async def break_glass(self, token: str, cid: str, reason: str) -> dict[str, Any]:
+        """``POST /patients/{cid}/break-glass``: an emergency declared (audited, the
+        patient told) → ``{"until"}``."""
+        r = await self._call(
+            "POST",
+            f"/patients/{cid}/break-glass",
+            json={"reason": reason},
+            headers={"authorization": f"Bearer {token}", "accept": "application/json"},
+        )
+        if r.status_code in (200, 201):
+            body: dict[str, Any] = r.json()
+            return body
+        errors = {401: NotSignedIn, 403: Refused, 400: InvalidInput, 422: InvalidInput}
+        raise errors.get(r.status_code, QueryUnavailable)(_diagnostics(r))
 
     async def everything_pages(self, token: str, cid: str) -> dict[str, Any]:
         """Every page of ``$everything`` (at most ``MAX_PAGES``) as one Bundle: the

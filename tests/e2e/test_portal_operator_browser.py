@@ -227,6 +227,7 @@ def operate(
     click(driver, "#tab-status")
     text_in(wait, '#service-list li[data-service="consent"] .status', "พร้อม")
     text_in(wait, '#service-list li[data-service="notify"] .status', "ไม่ตอบสนอง")
+    text_in(wait, '#service-list li[data-service="consent"] code', "healthlink replay consent")
     click(driver, "#audit-verify")
     text_in(wait, "#audit-result", "สมบูรณ์")
     verdict = driver.find_element(By.ID, "audit-result").text

@@ -99,6 +99,7 @@ def sign_in_and_read(
     # the patient's sign-in: CID → the code to the phone → the face scan → back here
     click(driver, "#signin-start")
     text_in(wait, "h2#patient", "Patients")
+    driver.save_screenshot(str(shots / "patient-signin-auth-en.png"))
     accessible(driver, "the auth service's sign-in page from the patient portal")
     code = send_code(driver, cid, otp)
     fill(driver, "code", code)
@@ -156,3 +157,4 @@ def sign_in_and_read(
     click(driver, "#sign-out")
     text_in(wait, "#signin-title", "เข้าสู่ระบบ")
     assert driver.switch_to.active_element.get_attribute("id") == "signin-start"
+    driver.save_screenshot(str(shots / "patient-signin-th.png"))  # "Sign in with Health Link"

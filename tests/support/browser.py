@@ -175,8 +175,22 @@ def submit(driver: WebDriver, action: str) -> None:
     loaded(driver)
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, f"form[action='{action}'] button").click()
-    waiting(driver).until(ec.staleness_of(page))
+    waiting(driver).until(lambda _: gone(page))
     loaded(driver)
+
+
+def gone(element: Any) -> bool:
+    """``ec.staleness_of``, also when chromium answers that the node "does not belong to
+    the document" (the page being replaced mid-check) instead of calling it stale."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if GONE in str(exc):
+            return True
+        raise
+    return False
 
 
 def send_code(driver: WebDriver, cid: str, code_file: Path) -> str:

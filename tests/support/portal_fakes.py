@@ -38,9 +38,10 @@ RECORD = [
     *(
         resource(
             "Observation",
-            code={"coding": [{"code": "4548-4", "display": "HbA1c"}]},
+            code={"coding": [{"system": "http://loinc.org", "code": "4548-4", "display": "HbA1c"}]},
             effectiveDateTime=f"{day}T09:00:00+07:00",
             valueQuantity={"value": value, "unit": "%"},
+            referenceRange=[{"low": {"value": 4.0}, "high": {"value": 5.6}}],
             status="final",
         )
         for day, value in (("2025-01-10", 7.2), ("2025-06-10", 6.8))
@@ -50,9 +51,13 @@ RECORD = [
         code={"text": "Penicillin"},
         recordedDate="2020-02-02",
         criticality="high",
+        reaction=[{"manifestation": [{"coding": [{"display": "Anaphylaxis"}]}]}],
     ),
     resource(
-        "Encounter", type=[{"text": "ผู้ป่วยนอก"}], period={"start": "2025-06-10T08:00:00+07:00"}
+        "Encounter",
+        type=[{"text": "ผู้ป่วยนอก"}],
+        period={"start": "2025-06-10T08:00:00+07:00"},
+        **{"class": {"code": "AMB", "display": "ambulatory"}},
     ),
 ]
 
@@ -63,6 +68,7 @@ class FakeQuery:
 
     tokens: set[str] = field(default_factory=set)
     reads: list[tuple[str, str]] = field(default_factory=list)
+    glass: list[tuple[str, str]] = field(default_factory=list)
 
     async def everything(self, token: str, cid: str) -> dict[str, Any]:
         self.reads.append((token, cid))
@@ -76,6 +82,15 @@ class FakeQuery:
             "total": len(RECORD),
             "entry": [{"resource": r} for r in RECORD],
         }
+
+    async def break_glass(self, token: str, cid: str, reason: str) -> dict[str, Any]:
+        """Only for CONSENTED (a patient who never consented stays closed)."""
+        if token not in self.tokens:
+            raise NotSignedIn("token expired")
+        if cid != CONSENTED:
+            raise Refused("patient has not consented")
+        self.glass.append((cid, reason))
+        return {"patient": cid, "until": "2025-06-10T09:00:00+07:00"}
 
     async def everything_pages(self, token: str, cid: str) -> dict[str, Any]:
         """Every page, as one collection (the patient portal's "my record")."""
@@ -157,9 +172,9 @@ HOSPITALS = [
 ]
 
 
-def _refusal(status: int, detail: str, verifying: bool = False) -> Exception:
+def _refusal(status: int, detail: str) -> Exception:
     """What ``HttpPatientApi`` raises for the service's OperationOutcome."""
-    return outcome_error(status, detail, verifying=verifying)
+    return outcome_error(status, detail)
 
 
 @dataclass

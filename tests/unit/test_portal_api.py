@@ -15,6 +15,7 @@ from services.portal.domain import describe, group_record, language_of
 from services.portal.handlers import Deps
 from services.portal.repository import MemorySessions
 from services.portal.settings import PortalSettings
+from services.portal.viewer_views import record_views
 from tests.support.portal_fakes import CONSENTED, NOT_CONSENTED, FakeQuery, FakeSmartApp
 
 pytestmark = pytest.mark.unit
@@ -262,3 +263,70 @@ def test_descriptions_of_each_kind() -> None:
         "more": True,
         "groups": [],
     }
+
+
+async def test_the_record_carries_the_allergy_banner_lab_trends_counts_and_visits(
+    client: httpx.AsyncClient, smart: FakeSmartApp
+) -> None:
+    await signed_in(client, smart)
+    body = (await client.get(f"/api/patients/{CONSENTED}/record")).json()
+    assert body["allergies"] == [
+        {
+            "substance": "Penicillin",
+            "reactions": ["Anaphylaxis"],
+            "criticality": "high",
+            "date": "2020-02-02",
+            "hospital": "10670",
+        }
+    ]
+    [hba1c] = body["labs"]
+    assert (hba1c["code"], hba1c["unit"]) == ("4548-4", "%")
+    assert [p["value"] for p in hba1c["points"]] == [7.2, 6.8]  # oldest first
+    assert (hba1c["points"][0]["low"], hba1c["points"][0]["high"]) == (4.0, 5.6)
+    assert {c["type"]: c["n"] for c in body["by_type"]}["Observation"] == 2
+    assert body["by_hospital"] == [{"hospital": "10670", "n": 5}]
+    assert body["visits"] == [
+        {
+            "date": "2025-06-10T08:00:00+07:00",
+            "type": "ผู้ป่วยนอก",
+            "class": "ambulatory",
+            "code": "AMB",
+            "hospital": "10670",
+        }
+    ]
+
+
+def test_no_allergies_and_labs_without_a_loinc_code_or_a_number_are_left_out() -> None:
+    bundle = {
+        "entry": [
+            {"resource": {"resourceType": "Observation", "code": {"text": "BP"},
+                          "valueQuantity": {"value": 120}, "effectiveDateTime": "2025-01-01"}},
+            {"resource": {"resourceType": "Observation",
+                          "code": {"coding": [{"system": "http://loinc.org", "code": "1"}]},
+                          "valueQuantity": {"value": "high"}, "effectiveDateTime": "2025-01-01"}},
+        ]
+    }  # fmt: skip
+    views = record_views(bundle)
+    assert views["allergies"] == [] and views["labs"] == [] and views["visits"] == []
+
+
+async def test_break_glass_is_declared_with_a_reason_and_the_csrf_token(
+    client: httpx.AsyncClient, query: FakeQuery, smart: FakeSmartApp
+) -> None:
+    csrf = await signed_in(client, smart)
+    path = f"/api/patients/{CONSENTED}/break-glass"
+    reason = {"reason": "unconscious in the emergency room"}
+    assert (await client.post(path, json=reason)).status_code == 403  # no CSRF token
+    headers = {"x-csrf-token": csrf}
+    r = await client.post(path, json={"reason": "short"}, headers=headers)
+    assert r.status_code in (400, 422) and "reason" in r.text
+    r = await client.post(path, json=reason, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"cid": CONSENTED, "until": "2025-06-10T09:00:00+07:00"}
+    assert query.glass == [(CONSENTED, "unconscious in the emergency room")]
+    r = await client.post(
+        f"/api/patients/{NOT_CONSENTED}/break-glass", json=reason, headers=headers
+    )
+    assert r.status_code == 403 and r.json()["reason"] == "no-consent"
+    r = await client.post("/api/patients/1101700230709/break-glass", json=reason, headers=headers)
+    assert r.status_code == 400 and r.json()["error"] == "invalid-cid"

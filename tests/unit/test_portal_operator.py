@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from services.portal.app import CSP
-from services.portal.operator_views import key_metrics, retry_owner
+from services.portal.operator_views import key_metrics, retry_owner, topic_lags
 from tests.support import operator_fakes as fakes
 from tests.support.operator_fakes import AUDITOR_TOKEN, OPERATOR_TOKEN, FakeOperatorApi, signed_in
 
@@ -213,6 +213,8 @@ async def test_status_and_audit_and_an_expired_token_ends_the_session(
     assert found["consent"]["ready"] is None and found["consent"]["metrics"] is None
     assert found["query"]["ready"] is False and found["query"]["failing"] == ["database"]
     assert found["ingest"]["metrics"] == {"lag": 7, "dead_letters": 2, "failed": 0, "consumed": 10}
+    assert found["ingest"]["lags"] == {"t": 7} and found["consent"]["lags"] is None
+    assert found["consent"]["replay"] == "healthlink replay consent"
     audit = (await client.get("/api/operator/audit")).json()
     assert audit == {"ok": True, "records": 12, "heads": 2, "unsigned": 1, "breaches": 0}
     backends.expired = True
@@ -225,4 +227,11 @@ def test_key_metrics_and_owners() -> None:
     assert key_metrics("garbage\nhealthlink_consumer_lag{a=\"b\"} NaN\n") == {
         "lag": 0, "dead_letters": 0, "failed": 0, "consumed": 0}  # fmt: skip
     assert retry_owner("healthlink.ingest.uploads", ("ingest", "consent")) == "ingest"
+    exposition = (
+        'healthlink_consumer_lag{partition="0",service="a",topic="x.b"} 2.0\n'
+        'healthlink_consumer_lag{partition="1",service="a",topic="x.b"} 3.0\n'
+        'healthlink_consumer_lag{partition="0",service="a",topic="x.a"} NaN\n'
+        'healthlink_consumer_lag_other{topic="x.c"} 9\nhealthlink_consumer_lag{topic="x.d"}\n'
+    )
+    assert topic_lags(exposition) == {"x.b": 5}
     assert retry_owner("healthlink.nowhere", ("ingest", "audit")) is None

@@ -7,7 +7,6 @@ grouped and exported as a FHIR Bundle (docs/portal.md, "The patient portal")."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -15,12 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from services.portal.app import create_app
 from services.portal.handlers import Deps
 from services.portal.patient_views import PatientSession
 from services.portal.patients import PatientDeps
 from services.portal.repository import HttpQuery, MemorySessions
-from services.portal.settings import PortalSettings
 from tests.support.portal_fakes import (
     CONSENTED,
     FakePatientApi,
@@ -28,57 +25,11 @@ from tests.support.portal_fakes import (
     FakeQuery,
     FakeSmartApp,
 )
+from tests.support.portal_patient_client import Clock, app_client, patient_deps
 
 pytestmark = pytest.mark.unit
 WEB = Path(__file__).resolve().parents[2] / "services" / "portal" / "web"
-BASE = "http://portal.test"
 CODES = ("signin-expired", "signin-state", "signin-denied", "signin-failed", "smart-required")
-
-
-class Clock:
-    now = 1_780_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def backends() -> FakePatientApi:
-    return FakePatientApi()
-
-
-@pytest.fixture
-def smart(backends: FakePatientApi) -> FakePatientSmart:
-    return FakePatientSmart(FakeQuery(), patients=backends)
-
-
-def app_client(deps: Deps) -> httpx.AsyncClient:
-    app = create_app(PortalSettings(environment="test"), deps=deps)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
-
-
-@pytest.fixture
-async def client(
-    backends: FakePatientApi, smart: FakePatientSmart, clock: Clock
-) -> AsyncIterator[httpx.AsyncClient]:
-    patients = PatientDeps(
-        sessions=MemorySessions(clock),
-        pending=MemorySessions(clock),
-        api=backends,
-        session_ttl_s=600,
-        clock=clock,
-        smart=smart,
-        query=smart.query,
-    )
-    q = FakeQuery()
-    deps = Deps(sessions=MemorySessions(clock), query=q, smart=FakeSmartApp(q), patients=patients)
-    async with app_client(deps) as c:
-        yield c
 
 
 async def start(client: httpx.AsyncClient, smart: FakePatientSmart) -> str:
@@ -215,17 +166,7 @@ async def test_a_session_without_the_auth_services_token_cannot_read_the_record(
     """Every session comes from the SMART sign-in now; one that did not (put in the store
     here) is not the query service's to read with."""
     sessions: MemorySessions[PatientSession] = MemorySessions(clock)
-    patients = PatientDeps(
-        sessions=sessions,
-        pending=MemorySessions(clock),
-        api=backends,
-        session_ttl_s=600,
-        clock=clock,
-        smart=smart,
-        query=smart.query,
-    )
-    q = FakeQuery()
-    deps = Deps(sessions=MemorySessions(clock), query=q, smart=FakeSmartApp(q), patients=patients)
+    deps = patient_deps(backends, smart, clock, sessions)
     plain = PatientSession(token="t", cid=CONSENTED, csrf="c", expires_at=clock() + 600)
     session_id = await sessions.open(plain)
     async with app_client(deps) as c:

@@ -1,10 +1,11 @@
 // The physician's viewer: sign-in, patient look-up, the record; Thai and English.
+// The record's banner, trends, overview and break-glass are in static/viewer/*.js.
 // Every string comes from /i18n/<lang>.json. Sign-in is SMART on FHIR at the auth
 // service (/signin → its page → /callback, all server-side); the access token never
 // reaches this page: the portal keeps it and this page holds only an HttpOnly cookie.
 'use strict';
 
-const state = { csrf: '', lang: 'th', cat: {}, session: null, record: null, refusal: null, errors: {} };
+const state = { csrf: '', lang: 'th', cat: {}, session: null, record: null, refusal: null, glass: null, trendCode: '', errors: {} };
 const $ = (id) => document.getElementById(id);
 
 function t(key, vars) {
@@ -37,16 +38,26 @@ function validCid(cid) {
 
 // --- dates: Thai shows the Buddhist era (th-TH's calendar), English day month year;
 // times in Thailand's time zone whatever the browser's, a bare date as written
+// (one formatter a language and kind: making one is far dearer than using it, and a
+// chart of 1,000 records formats 1,000 dates)
+const formatters = new Map();
+
+function formatter(locale, withTime) {
+  const key = locale + (withTime ? ' time' : ' date');
+  if (!formatters.has(key)) {
+    const options = withTime
+      ? { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Bangkok' }
+      : { dateStyle: 'medium', timeZone: 'UTC' };
+    formatters.set(key, new Intl.DateTimeFormat(locale, options));
+  }
+  return formatters.get(key);
+}
+
 function formatDate(value) {
   if (!value) return '';
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) return value;
-  const locale = state.lang === 'th' ? 'th-TH' : 'en-GB';
-  const withTime = value.length > 10;
-  const options = withTime
-    ? { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Bangkok' }
-    : { dateStyle: 'medium', timeZone: 'UTC' };
-  return new Intl.DateTimeFormat(locale, options).format(date);
+  return formatter(state.lang === 'th' ? 'th-TH' : 'en-GB', value.length > 10).format(date);
 }
 
 // --- errors are kept as codes so a language switch re-translates them
@@ -93,6 +104,11 @@ function cell(row, text, tag) {
 function renderRecord() {
   const groups = $('groups');
   groups.replaceChildren();
+  renderBanner();
+  renderGlass();
+  renderOverview();
+  renderTrend();
+  $('record-partial').hidden = !state.record;
   const refusal = $('refusal');
   refusal.hidden = !state.refusal;
   if (state.refusal) {
@@ -147,9 +163,16 @@ async function lookUp(event) {
   state.refusal = null;
   if (!validCid(cid)) { showError('lookup-error', 'invalid-cid'); render(); return; }
   showError('lookup-error', null);
+  showError('glass-error', null);
+  await readRecord(cid);
+}
+
+async function readRecord(cid) {
   $('lookup-submit').disabled = true;
   const result = await api('GET', '/api/patients/' + encodeURIComponent(cid) + '/record');
   $('lookup-submit').disabled = false;
+  state.record = null;
+  state.refusal = null;
   if (result.ok) {
     state.record = result.body;
   } else if (result.body.error === 'refused') {
@@ -169,6 +192,7 @@ async function signOut() {
   else await refreshSession();
   state.record = null;
   state.refusal = null;
+  state.glass = null;
   state.errors = {};
   render();
   $('signin-start').focus();
@@ -191,6 +215,8 @@ async function start() {
   const session = await refreshSession();
   await loadCatalogue(session.lang || 'th');
   $('lookup-form').addEventListener('submit', lookUp);
+  $('glass-form').addEventListener('submit', declareBreakGlass);
+  $('trend-code').addEventListener('change', chooseTrend);
   $('sign-out').addEventListener('click', signOut);
   for (const button of document.querySelectorAll('[data-lang]')) button.addEventListener('click', () => chooseLanguage(button.dataset.lang));
   // back from the auth service's sign-in page (/callback): a failure comes as a code

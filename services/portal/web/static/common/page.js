@@ -77,8 +77,7 @@ export function showError(id, result) {
   const body = result.body || {};
   let code = body.error || (result.status === 0 ? 'unavailable' : 'other');
   if (!body.error && (result.status === 400 || result.status === 422)) code = 'invalid';
-  const vars = body.remaining === undefined || body.remaining === null ? {} : { remaining: body.remaining };
-  state.errors[id] = { code, detail: body.detail, vars };
+  state.errors[id] = { code, detail: body.detail };
   renderError(id);
 }
 
@@ -89,7 +88,7 @@ export function renderError(id) {
   const error = state.errors[id];
   box.hidden = !error;
   box.dataset.code = error ? error.code : '';
-  box.textContent = error ? tOr('error.' + error.code, error.detail || t('error.other'), error.vars) : '';
+  box.textContent = error ? tOr('error.' + error.code, error.detail || t('error.other')) : '';
 }
 
 export function clearErrors() {

@@ -22,6 +22,16 @@ function serviceItem(entry) {
   item.appendChild(el('p', 'title', entry.service));
   item.appendChild(el('p', 'status', readiness(entry)));
   if (entry.metrics) item.appendChild(el('p', 'facts', t('services.metrics', entry.metrics)));
+  const topics = Object.entries(entry.lags || {});
+  if (topics.length) {
+    item.appendChild(el('p', 'facts', t('services.lags')));
+    const list = el('ul', 'lags');
+    for (const [topic, lag] of topics) list.appendChild(el('li', null, t('services.lag', { topic, lag })));
+    item.appendChild(list);
+  }
+  const replay = el('p', 'facts', t('services.replay') + ' ');
+  replay.appendChild(el('code', null, entry.replay));
+  item.appendChild(replay);
   return item;
 }
 
