@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 
 from services.ingest.handlers import Deps
 from services.ingest.notifications import status_of
-from services.ingest.subscriptions import as_fhir, parse_subscription
+from services.ingest.subscriptions import Subscription, as_fhir, parse_subscription
 from services.ingest.subscriptionstore import Subscriptions
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.fhir import FHIR_JSON
@@ -101,14 +101,20 @@ async def search_subscriptions(code: HospitalCode, request: Request) -> JSONResp
     return _fhir(bundle)
 
 
+async def _own(request: Request, code: str, subscription_id: str) -> Subscription:
+    """The hospital's subscription ``subscription_id``; 404 when it has no such one."""
+    found = await _store(request).of(code)
+    if found is None or found.id != subscription_id:
+        raise NotFound(f"no subscription {subscription_id} of hospital {code}")
+    return found
+
+
 @router.get("/{subscription_id}", response_model=None)
 async def read_subscription(
     code: HospitalCode, subscription_id: SubscriptionId, request: Request
 ) -> JSONResponse:
     """The hospital's subscription (its channel's header values withheld)."""
-    found = await _store(request).of(code)
-    if found is None or found.id != subscription_id:
-        raise NotFound(f"no subscription {subscription_id} of hospital {code}")
+    found = await _own(request, code, subscription_id)
     return _fhir(as_fhir(found))
 
 
@@ -117,9 +123,7 @@ async def read_subscription_status(
     code: HospitalCode, subscription_id: SubscriptionId, request: Request
 ) -> JSONResponse:
     """The subscription's status (a ``Parameters`` SubscriptionStatus, ``query-status``)."""
-    found = await _store(request).of(code)
-    if found is None or found.id != subscription_id:
-        raise NotFound(f"no subscription {subscription_id} of hospital {code}")
+    found = await _own(request, code, subscription_id)
     return _fhir(status_of(found))
 
 
