@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from shared.database import Document, make_client
 from shared.settings import Settings
 from tests.support.clock import Clock
 from tests.support.journey import eventually
+from tests.support.platform import free_port
 from tests.support.settings import TEST_SECRET
 
 pytestmark = pytest.mark.integration
@@ -58,13 +58,6 @@ class Receiver:
         if self.hold is not None:
             await self.hold.wait()  # the sender "crashes" before hearing back
         return Response(status_code=204)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

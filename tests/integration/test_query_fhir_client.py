@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -33,14 +32,9 @@ from tests.integration.test_query_access import READER, SOURCE_A, SOURCE_B, Worl
 from tests.support.fhir_client import Interaction, interactions
 from tests.support.hapi import validator
 from tests.support.journey import eventually
+from tests.support.platform import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

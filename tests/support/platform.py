@@ -22,11 +22,21 @@ from tests.support.settings import env_of
 ROOT = Path(__file__).resolve().parents[2]
 
 
+_HANDED: set[int] = set()  # every port free_port gave out in this test run
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free port no earlier call of this run gave out: the kernel may offer a port it
+    just offered again (it is free until the service binds it), and two services given
+    one port would answer for each other (CI once saw consent's requests answered 404 by
+    another service of the same platform)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED:
+            _HANDED.add(port)
+            return port
 
 
 @dataclass
