@@ -184,6 +184,13 @@ async def test_signing_keys_rotate_and_admin_keys_rotate_with_hashes_only(
     await accepted(p, second, bundle, "keys-3")
 
     # The admin key: rotated by the hospital itself; the old one refused everywhere.
+    async def stored() -> bool:  # 202 while the consumer has not reached keys-1 yet
+        r = await p.ingest.get(
+            f"/fhir/uploads/{receipt}", headers={**auth(first_admin), "hl-hospital": CODE}
+        )
+        return r.status_code == 200
+
+    await eventually(stored, what="upload keys-1's receipt final")  # CI once read 202
     assert await admin_answers(p, first_admin, receipt) == [200, 200, 200, 200]
     r = await p.consent.post(f"/hospitals/{CODE}/admin-key", headers=auth(first_admin))
     assert r.status_code == 201, r.text
