@@ -1,6 +1,7 @@
 // The operator view's hospitals screen: every participating hospital with its role,
 // consent mode, whether it is active and its upload signing keys (kid, algorithm); add
-// one, promote a consumer to provider, suspend, reinstate, remove a signing key. Each
+// one, promote a consumer to provider, suspend, reinstate, remove a signing key (after a
+// yes: the question says what the removal sets aside). Each
 // change is consent's operator API with the operator's token.
 import { $, api, button, el, formError, handled, t } from '../common/page.js';
 import { change, data } from './shared.js';
@@ -28,10 +29,39 @@ function actions(hospital) {
   return row;
 }
 
-function removeKey(hospital, kid) {
+async function removeKey(hospital, kid) {
+  data.confirm = null;
   const path = '/hospitals/' + hospital.code + '/signing-keys/' + encodeURIComponent(kid);
-  return change('hospitals', 'hospitals-error', () => api('DELETE', path),
+  await change('hospitals', 'hospitals-error', () => api('DELETE', path),
     { key: 'done.key-removed', vars: { kid, name: hospital.name, code: hospital.code } });
+  $('new-code').focus({ preventScroll: true });
+}
+
+function ask(hospital, kid) {
+  data.confirm = { code: hospital.code, kid };
+  renderHospitals();
+  $('confirm-remove').focus();
+}
+
+function cancel(hospital, kid) {
+  data.confirm = null;
+  renderHospitals();
+  const row = $('hospital-list').querySelector(`li[data-code="${hospital.code}"] li[data-kid="${CSS.escape(kid)}"] button`);
+  if (row) row.focus();
+}
+
+// a removal waits for a yes: the key's uploads are set aside from the next one on, and
+// the last key's removal sets aside every upload of the hospital
+function question(hospital, key, last) {
+  const vars = { kid: key.kid, name: hospital.name, code: hospital.code };
+  const text = el('p', 'warning confirm-text', t(last ? 'keys.confirm-last' : 'keys.confirm-remove', vars));
+  text.id = 'confirm-remove-text';
+  const yes = button(t('keys.confirm-yes'), () => removeKey(hospital, key.kid), 'danger');
+  yes.id = 'confirm-remove';
+  yes.setAttribute('aria-describedby', text.id);
+  const no = button(t('keys.confirm-no'), () => cancel(hospital, key.kid), 'secondary');
+  no.id = 'cancel-remove';
+  return [text, yes, no];
 }
 
 // the hospital's signing keys: kid and algorithm (consent keeps no time of adding)
@@ -46,9 +76,14 @@ function signingKeys(hospital) {
     item.dataset.kid = key.kid;
     item.appendChild(el('code', 'kid', key.kid));
     item.appendChild(el('span', 'alg', ' · ' + t('keys.alg', { alg: key.alg }) + ' '));
-    const remove = button(t('keys.remove'), () => removeKey(hospital, key.kid), 'danger remove-key');
-    remove.setAttribute('aria-label', t('keys.remove-one', { kid: key.kid, name: hospital.name, code: hospital.code }));
-    item.appendChild(remove);
+    const asked = data.confirm && data.confirm.code === hospital.code && data.confirm.kid === key.kid;
+    if (asked) {
+      item.append(...question(hospital, key, keys.length === 1));
+    } else {
+      const remove = button(t('keys.remove'), () => ask(hospital, key.kid), 'secondary remove-key');
+      remove.setAttribute('aria-label', t('keys.remove-one', { kid: key.kid, name: hospital.name, code: hospital.code }));
+      item.appendChild(remove);
+    }
     list.appendChild(item);
   }
   wrap.appendChild(list);

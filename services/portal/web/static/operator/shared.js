@@ -4,11 +4,12 @@ import { $, formatDate, handled, t } from '../common/page.js';
 
 // `done`: the last change's message per screen (a key, its values and a time, so a
 // language switch re-translates it)
-export const data = { hospitals: null, letters: null, next: null, service: 'ingest', status: null, audit: null, done: {} };
+// `confirm`: the signing key whose removal waits for a yes ({code, kid})
+export const data = { hospitals: null, letters: null, next: null, service: 'ingest', status: null, audit: null, done: {}, confirm: null };
 export const hooks = { reload: async () => {}, render: () => {} };
 
 export function forgetAll() {
-  Object.assign(data, { hospitals: null, letters: null, next: null, status: null, audit: null, done: {} });
+  Object.assign(data, { hospitals: null, letters: null, next: null, status: null, audit: null, done: {}, confirm: null });
 }
 
 export async function change(screen, errorId, call, done) {
