@@ -156,6 +156,7 @@ def deliver_requests(runtime: Runtime, settings: Settings, delivery: Delivery) -
     options["group_id"] = named(GROUP, settings.topic_prefix)
     subscriber = broker.subscriber(pattern=request_topics(settings.topic_prefix), **options)  # type: ignore[call-overload]
     subscriber(runtime.guard.raw(delivery.on_record))
+    runtime.extra_subscribers.append(subscriber)  # its lag in /metrics and the status screen
 
     async def run() -> None:  # a background loop: starts after the runtime's broker
         while True:

@@ -99,6 +99,14 @@ async def test_a_request_is_notified_or_set_aside(settings: Settings) -> None:
                 return [x for x in book.letters if x.reason == UNDELIVERED]
 
             [letter] = await until(set_aside)
+
+            async def reported() -> bool:  # the delivery group's lag beside the service's
+                lags = await runtime.lags()
+                return any(t.endswith(f".{SUBSCRIBED}") for t, _ in lags) and any(
+                    t.endswith(f".{BROKEN}") for t, _ in lags
+                )
+
+            assert await until(reported)
         assert letter.source.topic.endswith(f".{BROKEN}") and "answered 500" in letter.detail
         assert len(refused) == 3  # three attempts, then set aside
     assert await store.remove(SUBSCRIBED, first.id)
