@@ -6,7 +6,20 @@ from typing import Any
 
 from healthlink_adapter.contract import CID_SYSTEM, FHIR_JSON, HCODE_SYSTEM
 
-__all__ = ["CID_SYSTEM", "FHIR_JSON", "HCODE_SYSTEM", "ISSUE_CODES", "operation_outcome"]
+__all__ = [
+    "CID_SYSTEM",
+    "FHIR_JSON",
+    "HCODE_SYSTEM",
+    "ISSUE_CODES",
+    "LIMIT_SYSTEM",
+    "LIMIT_UNTIL_URL",
+    "operation_outcome",
+]
+
+# The limits a physician's read works under (services/query/limits.py): the codes of a
+# searchset's OperationOutcome issues, and the extension saying until when one runs.
+LIMIT_SYSTEM = "https://healthlink.example/fhir/CodeSystem/access-limit"
+LIMIT_UNTIL_URL = "https://healthlink.example/fhir/StructureDefinition/access-limit-until"
 
 # HTTP status -> FHIR issue-type code (http://hl7.org/fhir/R4/valueset-issue-type.html)
 ISSUE_CODES = {

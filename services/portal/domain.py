@@ -153,14 +153,28 @@ def describe(resource: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def records(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """The clinical resources of a searchset: not the Patient resources (the CID is the
+    header) nor the OperationOutcome entry (search mode ``outcome``: ignored parameters,
+    the read's limits, ``viewer_views.limits``)."""
+    found = []
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        search = entry.get("search")
+        if isinstance(search, dict) and search.get("mode") == "outcome":
+            continue
+        if resource.get("resourceType") not in ("Patient", "OperationOutcome"):
+            found.append(resource)
+    return found
+
+
 def group_record(bundle: dict[str, Any]) -> dict[str, Any]:
     """The $everything Bundle grouped by resource type (known types in TYPE_ORDER first),
     each group latest first; the Patient resources are left out (the CID is the header)."""
     groups: dict[str, list[dict[str, str]]] = {}
-    for entry in bundle.get("entry") or []:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict) or resource.get("resourceType") == "Patient":
-            continue
+    for resource in records(bundle):
         groups.setdefault(str(resource.get("resourceType")), []).append(describe(resource))
     order = {kind: place for place, kind in enumerate(TYPE_ORDER)}
     kinds = sorted(groups, key=lambda k: (order.get(k, len(order)), k))

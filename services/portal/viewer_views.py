@@ -1,25 +1,47 @@
 """The physician's record screen beyond its tables, from the query service's
 ``$everything`` Bundle — pure: the drug-allergy banner, the lab trends (numeric
-Observations by LOINC code), the counts by data category and by source hospital, and
-the timeline of visits."""
+Observations by LOINC code), the counts by data category and by source hospital, the
+timeline of visits, and the limits the patient's consent puts on the read."""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
 
-from services.portal.domain import HOSPITAL_SOURCE, describe
+from services.portal.domain import HOSPITAL_SOURCE, describe, records
+from shared.fhir import LIMIT_SYSTEM, LIMIT_UNTIL_URL
 
 LOINC = "http://loinc.org"
 
 
-def _resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
+def limits(bundle: dict[str, Any]) -> list[dict[str, str]]:
+    """The limits the query service says the read works under (its ``outcome`` entry,
+    docs/fhir.md): each one's code, its end when it has one, and its English words for
+    a code the page does not know. The policy, never what it left out."""
+    found: list[dict[str, str]] = []
     for entry in bundle.get("entry") or []:
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") != "Patient":
-            found.append(resource)
+        if not isinstance(resource, dict) or resource.get("resourceType") != "OperationOutcome":
+            continue
+        for issue in resource.get("issue") or []:
+            details = issue.get("details") if isinstance(issue, dict) else None
+            for coding in (details.get("coding") or []) if isinstance(details, dict) else []:
+                if isinstance(coding, dict) and coding.get("system") == LIMIT_SYSTEM:
+                    found.append(
+                        {
+                            "code": str(coding.get("code") or ""),
+                            "until": _until(issue),
+                            "text": str(issue.get("diagnostics") or ""),
+                        }
+                    )
     return found
+
+
+def _until(issue: dict[str, Any]) -> str:
+    for extension in issue.get("extension") or []:
+        if isinstance(extension, dict) and extension.get("url") == LIMIT_UNTIL_URL:
+            return str(extension.get("valueDateTime") or "")
+    return ""
 
 
 def _texts(concepts: Any) -> list[str]:
@@ -141,7 +163,7 @@ def encounter(resource: dict[str, Any]) -> dict[str, str]:
 
 def record_views(bundle: dict[str, Any]) -> dict[str, Any]:
     """What the record screen shows besides its tables."""
-    resources = _resources(bundle)
+    resources = records(bundle)
     by_type = Counter(str(r.get("resourceType")) for r in resources)
     by_hospital = Counter(_hospital(r) or "?" for r in resources)
     visits = [encounter(r) for r in resources if r.get("resourceType") == "Encounter"]
@@ -153,4 +175,5 @@ def record_views(bundle: dict[str, Any]) -> dict[str, Any]:
         "by_type": [{"type": k, "n": n} for k, n in by_type.most_common()],
         "by_hospital": [{"hospital": k, "n": n} for k, n in sorted(by_hospital.items())],
         "visits": sorted(visits, key=lambda v: v["date"], reverse=True),
+        "limits": limits(bundle),
     }

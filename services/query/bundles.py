@@ -27,10 +27,13 @@ def searchset(
     link: Callable[[int], str],
     base: str,
     included: list[Entry] | None = None,
+    notes: list[dict[str, Any]] | None = None,
 ) -> bytes:
     """A searchset Bundle of one page: absolute ``fullUrl``s on ``base`` (the FHIR base),
-    ``self`` / ``next`` / ``previous`` links, search modes, and, when parameters were
-    ignored, an OperationOutcome entry naming them (search mode ``outcome``)."""
+    ``self`` / ``next`` / ``previous`` links, search modes, and one OperationOutcome
+    entry (search mode ``outcome``) when there is something to say: the parameters
+    ignored (warnings), then ``notes`` (the limits the read works under, ``limits.py``).
+    ``total`` counts the matches only."""
     links = [{"relation": "self", "url": link(criteria.offset)}]
     step = max(criteria.count, 1)
     if not criteria.summary_count:
@@ -50,8 +53,11 @@ def searchset(
     text = json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode()
     parts = [] if criteria.summary_count else [_entry(base, e, "match") for e in page]
     parts += [_entry(base, e, "include") for e in included or []]
-    if criteria.ignored:
-        outcome = json.dumps(ignored_outcome(criteria.ignored), separators=(",", ":"))
+    issues = ignored_outcome(criteria.ignored)["issue"] if criteria.ignored else []
+    issues += notes or []
+    if issues:
+        said = {"resourceType": "OperationOutcome", "issue": issues}
+        outcome = json.dumps(said, separators=(",", ":"))
         parts.append(
             f'{{"fullUrl":"urn:uuid:{uuid.uuid4()}","resource":{outcome},'
             '"search":{"mode":"outcome"}}'.encode()

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from services.query import access, ips
+from services.query import access, ips, limits
 from services.query.access import AccessContext, Verdict
 from services.query.bundles import patient_entry, searchset, summary
 from services.query.chartparts import ChartIndex
@@ -96,7 +96,8 @@ async def everything(
         for e in page:
             access.will_see(ctx, e)
         page = shaped(page, criteria.subset)
-        return searchset(page, len(matched), criteria, link, deps.settings.fhir_base)
+        base = deps.settings.fhir_base
+        return searchset(page, len(matched), criteria, link, base, notes=limits.said(ctx))
 
 
 async def search(
@@ -126,7 +127,8 @@ async def search(
         for e in [*page, *extra]:
             access.will_see(ctx, e)
         page, extra = shaped(page, criteria.subset), shaped(extra, criteria.subset)
-        return searchset(page, len(matched), criteria, link, deps.settings.fhir_base, extra)
+        base, notes = deps.settings.fhir_base, limits.said(ctx)
+        return searchset(page, len(matched), criteria, link, base, extra, notes)
 
 
 async def _owner(deps: Deps, rtype: str, ids: frozenset[str]) -> str:
@@ -197,7 +199,8 @@ async def patient_search(
         matched = [found] if found is not None else []
         page = [] if criteria.summary_count else matched[criteria.offset :][: criteria.count]
         page = shaped(page, criteria.subset)
-        return searchset(page, len(matched), criteria, link, deps.settings.fhir_base)
+        base = deps.settings.fhir_base
+        return searchset(page, len(matched), criteria, link, base, notes=limits.said(ctx))
 
 
 async def _patient_resource(deps: Deps, ctx: AccessContext) -> Entry | None:

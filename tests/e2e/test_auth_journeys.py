@@ -28,6 +28,7 @@ from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
 from tests.support.auth import REDIRECT, Browser, backend_form, code_of, pkce
 from tests.support.journey import Actors, eventually
+from tests.support.searchsets import records_of
 
 pytestmark = pytest.mark.e2e
 DEV_SCAN = "dev-face-scan-ok"
@@ -197,7 +198,7 @@ async def test_a_physicians_smart_app_reads_at_the_bedside(
     assert token.status_code == 200 and token.json()["patient"] == cid, token.text
     smart = str(token.json()["access_token"])
     body = await ops.records(smart, cid, at_least=20)
-    assert {e["resource"]["meta"]["source"].rsplit(":", 1)[1] for e in body["entry"]} == {
+    assert {e["resource"]["meta"]["source"].rsplit(":", 1)[1] for e in records_of(body)} == {
         hospital.code
     }
     # the same as a developer gets it: `healthlink auth physician-token` (user/*.rs)

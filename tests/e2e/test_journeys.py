@@ -9,6 +9,7 @@ import pytest
 from healthlink.synthetic import make_patient_bundle
 from shared.settings import Settings
 from tests.support.journey import Actors, auth, eventually, uploader
+from tests.support.searchsets import records_of
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +38,7 @@ async def test_consent_upload_read_audit_inbox_then_revoke(
             )
 
     bundle = await actors.records(doctor, cid)
-    sources = {e["resource"]["meta"]["source"] for e in bundle["entry"]}
+    sources = {e["resource"]["meta"]["source"] for e in records_of(bundle)}
     assert sources == {f"urn:healthlink:hospital:{source.code}"}
 
     async def permitted_access() -> list[dict[str, object]] | None:

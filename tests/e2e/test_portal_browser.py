@@ -3,7 +3,9 @@ running platform: sign in through SMART on FHIR on the auth service's page (a wr
 first), look up a consented patient and see the record, switch to Thai, see a refusal
 for a patient without consent, open a chart of 1,000 records (its first meaningful
 render timed in the page and printed, not asserted), sign out, then start a sign-in in
-Thai and cancel it;
+Thai and cancel it. Source hospitals are shown by name and code; the limits the
+patient's consent puts on the read (chosen hospitals, no sensitive data; break-glass)
+are said with what the patient can do;
 each screen (the auth service's sign-in page as reached from the viewer, in English and
 Thai, among them) passes axe-core's WCAG 2.1 A/AA checks (tests/support/a11y.py).
 Explicit waits only."""
@@ -71,6 +73,9 @@ document.getElementById('lookup-submit').click();
 # consent and ingest make the patient, the consent and the records): fewer processes on
 # a shared machine.
 NEEDED = ("consent", "ingest", "query", "auth", "portal")
+SOURCE = "Rajavithi Hospital (10676)"  # a source hospital as the viewer names it
+# what query says of a read under a consent of one hospital, sensitive data not shared
+CONSENT_LIMITS = ["chosen-hospitals", "sensitive-not-shared"]
 GLUCOSE = ("2345-7", "Glucose [Mass/volume] in Serum or Plasma")
 GLUCOSE_VALUES = (("2025-01-10", 112), ("2025-05-12", 96), ("2025-09-15", 131))
 
@@ -210,6 +215,7 @@ def browse(
     submit(driver, "/authorize/physician")
     text_in(wait, "#who-text", f"Licence {LICENCE}")
     assert driver.current_url == url + "/", driver.current_url
+    text_in(wait, "#who-text", f"Chulabhorn Hospital ({hospital})")  # the names, loaded once
     assert not driver.find_element(By.ID, "signin").is_displayed()
     assert "hl_session" not in str(driver.execute_script("return document.cookie"))
     assert driver.switch_to.active_element.get_attribute("id") == "cid"
@@ -230,7 +236,11 @@ def browse(
     headings = [g.find_element(By.TAG_NAME, "h3").text for g in groups]
     assert any(h.startswith("Visits (") for h in headings), headings
     cells = driver.find_elements(By.CSS_SELECTOR, "#groups td:last-child")
-    assert cells and all(c.text == "10676" for c in cells)
+    assert cells and all(c.text == SOURCE for c in cells)
+    assert limits_said(driver) == CONSENT_LIMITS
+    notice = driver.find_element(By.ID, "record-limits").text
+    assert "What this record may leave out" in notice and "allow sensitive data" in notice
+    assert "allow all hospitals" in notice and "never says whether" in notice, notice
     banner_trend_and_overview(driver)
     trend_shot(driver, shots / "record-trend-en.png")
     driver.save_screenshot(str(shots / "record-en.png"))
@@ -247,6 +257,8 @@ def browse(
     dates = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#groups td:first-child")]
     assert any(" 25" in d for d in dates), dates  # พ.ศ. 25xx
     text_in(wait, "#allergy-title", "ข้อมูลการแพ้ยา")
+    text_in(wait, "#limits-title", "ข้อมูลที่อาจไม่แสดงในประวัตินี้")
+    assert "ข้อมูลที่มีความอ่อนไหว" in driver.find_element(By.ID, "record-limits").text
     text_in(wait, "#trend-caption", "2568")  # the glucose values of 2025, Buddhist era
     trend_shot(driver, shots / "record-trend-th.png")
     driver.save_screenshot(str(shots / "record-th.png"))
@@ -258,6 +270,7 @@ def browse(
     text_in(wait, "#refusal", "ผู้ป่วยยังไม่ได้ให้ความยินยอม")
     assert driver.find_element(By.ID, "refusal").get_attribute("data-reason") == "no-consent"
     assert not driver.find_elements(By.CSS_SELECTOR, "#groups .group")
+    assert not driver.find_element(By.ID, "record-limits").is_displayed()  # the refusal says why
     driver.save_screenshot(str(shots / "refusal-th.png"))
     accessible(driver, "a refusal (Thai)")
     break_glass(driver, emergency, shots)
@@ -300,7 +313,7 @@ def banner_trend_and_overview(driver: WebDriver) -> None:
     banner = driver.find_element(By.ID, "allergy-banner")
     assert banner.is_displayed()
     items = banner.find_elements(By.CSS_SELECTOR, "#allergy-list li")
-    assert items and all("hospital 10676" in i.text for i in items), [i.text for i in items]
+    assert items and all(f"from {SOURCE}" in i.text for i in items), [i.text for i in items]
     assert "reaction:" in items[0].text, items[0].text
     tops = driver.execute_script(
         "return ['allergy-banner', 'groups', 'trend', 'overview'].map("
@@ -330,13 +343,22 @@ def banner_trend_and_overview(driver: WebDriver) -> None:
     values = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#trend-table td:nth-child(2)")]
     ours = [f"{v} mg/dL" for _, v in reversed(GLUCOSE_VALUES)]  # latest first
     assert [v for v in values if v in ours] == ours, values  # (the generator may add one)
+    cells = driver.find_elements(By.CSS_SELECTOR, "#trend-table td:nth-child(4)")
+    assert {c.text for c in cells} == {SOURCE}, [c.text for c in cells]
 
     counts = driver.find_element(By.ID, "by-hospital").text
-    assert "10676" in counts, counts
+    assert SOURCE in counts, counts
     assert "Drug allergies" in driver.find_element(By.ID, "by-type").text
     visits = driver.find_elements(By.CSS_SELECTOR, "#visit-list li")
     encounters = driver.find_elements(By.CSS_SELECTOR, "#groups .group[data-type=Encounter] tr")
-    assert len(visits) == len(encounters) - 1 and "hospital 10676" in visits[0].text
+    assert len(visits) == len(encounters) - 1 and f"at {SOURCE}" in visits[0].text
+
+
+def limits_said(driver: WebDriver) -> list[str]:
+    """The limits the record's notice shows (their codes), once it is in view."""
+    visible(waiting(driver), "#record-limits li")
+    items = driver.find_elements(By.CSS_SELECTOR, "#limits-list li")
+    return [str(i.get_attribute("data-limit")) for i in items]
 
 
 def trend_shot(driver: WebDriver, shot: Path) -> None:
@@ -384,5 +406,8 @@ def break_glass(driver: WebDriver, emergency: str, shots: Path) -> None:
     text_in(wait, "#glass-active", "ผู้ป่วยจะได้รับแจ้ง")
     assert not driver.find_element(By.ID, "refusal").is_displayed()
     assert driver.find_element(By.ID, "allergy-banner").is_displayed()
+    # the limits now: break-glass (until when) and the hospitals the patient chose
+    assert limits_said(driver) == ["break-glass", "chosen-hospitals"]
+    assert "break-glass" in driver.find_element(By.ID, "record-limits").text
     driver.save_screenshot(str(shots / "break-glass-th.png"))
     accessible(driver, "a record read under break-glass (Thai)")

@@ -9,6 +9,7 @@ import pytest
 from healthlink.synthetic import make_patient_bundle
 from shared.settings import Settings
 from tests.support.journey import Actors, auth, uploader
+from tests.support.searchsets import records_of
 
 pytestmark = pytest.mark.e2e
 
@@ -37,8 +38,8 @@ async def test_searches_and_summary_show_only_consented_sources_until_removed(
     )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["entry"] and all(
-        e["resource"]["meta"]["source"].endswith(source.code) for e in body["entry"]
+    assert records_of(body) and all(
+        e["resource"]["meta"]["source"].endswith(source.code) for e in records_of(body)
     )
     r = await actors.http.get(actors.url("query", f"/patients/{cid}/summary"), headers=auth(doctor))
     assert [s["hospital"] for s in r.json()["sources"]] == [source.code]

@@ -35,6 +35,7 @@ from tests.support.events import envelope
 from tests.support.inprocess import running
 from tests.support.journey import eventually
 from tests.support.kafka import read_events
+from tests.support.searchsets import limits_of, records_of
 from tests.support.settings import TEST_ADMIN
 
 pytestmark = pytest.mark.integration
@@ -153,7 +154,7 @@ async def read_topic(settings: Settings, topic: str, at_least: int) -> list[dict
 
 
 def sources_of(body: dict[str, Any]) -> set[str]:
-    return {e["resource"]["meta"]["source"].rsplit(":", 1)[1] for e in body.get("entry", [])}
+    return {e["resource"]["meta"]["source"].rsplit(":", 1)[1] for e in records_of(body)}
 
 
 async def test_no_consent_is_denied_and_non_consented_source_never_returned(world: World) -> None:
@@ -195,6 +196,11 @@ async def test_per_visit_consent_live_expired_revoked(world: World) -> None:
     url = f"/fhir/Patient/{cid}/$everything"
     r = await world.client.get(url, headers=bearer(doctor))
     assert r.status_code == 200 and sources_of(r.json()) == {SOURCE_A}
+    # the Bundle says the read is under a per-visit consent, and until when
+    assert limits_of(r.json()) == ["per-visit-only", "sensitive-not-shared"]
+    (outcome,) = [e for e in r.json()["entry"] if e["search"]["mode"] == "outcome"]
+    said = outcome["resource"]["issue"][0]
+    assert said["extension"][0]["valueDateTime"] == until[:19] + "Z", said
 
     expired = {**visit, "until": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}
     await world.consent(cid, hospitals=[SOURCE_A], per_visit=[expired])
@@ -230,6 +236,7 @@ async def test_sensitive_hidden_unless_allowed_or_break_glass(world: World) -> N
 
     hidden = (await world.client.get(url, headers=bearer(doctor))).json()
     assert labelled(hidden) == 0
+    assert limits_of(hidden) == ["chosen-hospitals", "sensitive-not-shared"]  # not a count
     r = await world.client.post(
         f"/patients/{cid}/break-glass",
         headers=bearer(doctor),
@@ -238,6 +245,8 @@ async def test_sensitive_hidden_unless_allowed_or_break_glass(world: World) -> N
     assert r.status_code == 201, r.text
     shown = (await world.client.get(url, headers=bearer(doctor))).json()
     assert labelled(shown) > 0 and shown["total"] > hidden["total"]
+    assert limits_of(shown) == ["break-glass", "chosen-hospitals"]
+    assert len(records_of(shown)) == shown["total"]  # the total counts records only
 
     events = await read_topic(world.settings, topics.ACCESS_EVENTS, at_least=3)
     mine = [e["data"] for e in events if e["subject"] == cid]

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from services.portal.errors import NotSignedIn, Refused, SignInFailed, Unavailable
 from services.portal.patient_backends import outcome_error
 from services.portal.smart import SignedIn
+from shared.fhir import LIMIT_SYSTEM
 
 HOSPITAL = "11535"
 LICENCE, PIN = "10001", "2468"
@@ -61,6 +62,24 @@ RECORD = [
     ),
 ]
 
+# What query says a read under consent works under (services/query/limits.py): the
+# patient chose hospitals and does not share sensitive data (an ignored parameter too).
+LIMITS = {
+    "resourceType": "OperationOutcome",
+    "issue": [
+        {"severity": "warning", "code": "not-supported", "diagnostics": "ignored: colour"},
+        *(
+            {
+                "severity": "information",
+                "code": "informational",
+                "details": {"coding": [{"system": LIMIT_SYSTEM, "code": code}]},
+                "diagnostics": f"limit {code}",
+            }
+            for code in ("chosen-hospitals", "sensitive-not-shared")
+        ),
+    ],
+}
+
 
 @dataclass
 class FakeQuery:
@@ -80,7 +99,8 @@ class FakeQuery:
             "resourceType": "Bundle",
             "type": "searchset",
             "total": len(RECORD),
-            "entry": [{"resource": r} for r in RECORD],
+            "entry": [{"resource": r, "search": {"mode": "match"}} for r in RECORD]
+            + [{"resource": LIMITS, "search": {"mode": "outcome"}}],
         }
 
     async def break_glass(self, token: str, cid: str, reason: str) -> dict[str, Any]:
@@ -95,7 +115,10 @@ class FakeQuery:
     async def everything_pages(self, token: str, cid: str) -> dict[str, Any]:
         """Every page, as one collection (the patient portal's "my record")."""
         bundle = await self.everything(token, cid)
-        return {"resourceType": "Bundle", "type": "collection", "entry": bundle["entry"]}
+        entries = [
+            {"resource": e["resource"]} for e in bundle["entry"] if e["search"]["mode"] != "outcome"
+        ]
+        return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
 def challenge_of(verifier: str) -> str:

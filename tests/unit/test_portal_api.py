@@ -16,6 +16,7 @@ from services.portal.handlers import Deps
 from services.portal.repository import MemorySessions
 from services.portal.settings import PortalSettings
 from services.portal.viewer_views import record_views
+from shared.fhir import LIMIT_SYSTEM, LIMIT_UNTIL_URL
 from tests.support.portal_fakes import CONSENTED, NOT_CONSENTED, FakeQuery, FakeSmartApp
 
 pytestmark = pytest.mark.unit
@@ -284,7 +285,11 @@ async def test_the_record_carries_the_allergy_banner_lab_trends_counts_and_visit
     assert [p["value"] for p in hba1c["points"]] == [7.2, 6.8]  # oldest first
     assert (hba1c["points"][0]["low"], hba1c["points"][0]["high"]) == (4.0, 5.6)
     assert {c["type"]: c["n"] for c in body["by_type"]}["Observation"] == 2
-    assert body["by_hospital"] == [{"hospital": "10670", "n": 5}]
+    assert body["by_hospital"] == [{"hospital": "10670", "n": 5}]  # not the outcome entry
+    assert body["limits"] == [
+        {"code": "chosen-hospitals", "until": "", "text": "limit chosen-hospitals"},
+        {"code": "sensitive-not-shared", "until": "", "text": "limit sensitive-not-shared"},
+    ]
     assert body["visits"] == [
         {
             "date": "2025-06-10T08:00:00+07:00",
@@ -308,6 +313,35 @@ def test_no_allergies_and_labs_without_a_loinc_code_or_a_number_are_left_out() -
     }  # fmt: skip
     views = record_views(bundle)
     assert views["allergies"] == [] and views["labs"] == [] and views["visits"] == []
+
+
+def test_the_limits_are_read_from_the_outcome_entry_only() -> None:
+    """Only issues of Health Link's limit system, with their end; the outcome entry is
+    never a record (with or without its search mode)."""
+    until = {"url": LIMIT_UNTIL_URL, "valueDateTime": "2026-12-01T10:00:00Z"}
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {"severity": "warning", "code": "not-supported", "diagnostics": "ignored: x"},
+            {"severity": "information", "code": "informational", "extension": [until],
+             "details": {"coding": [{"system": LIMIT_SYSTEM, "code": "per-visit-only"}]},
+             "diagnostics": "per visit"},
+            {"severity": "information", "code": "informational",
+             "details": {"coding": [{"system": "http://elsewhere", "code": "x"}]}},
+            "not an issue",
+        ],
+    }  # fmt: skip
+    condition = {"resourceType": "Condition", "code": {"text": "flu"}}
+    bundle = {"entry": [{"resource": condition, "search": {"mode": "match"}},
+                        {"resource": outcome, "search": {"mode": "outcome"}},
+                        {"resource": outcome}]}  # fmt: skip
+    views = record_views(bundle)
+    assert (
+        views["limits"]
+        == [{"code": "per-visit-only", "until": "2026-12-01T10:00:00Z", "text": "per visit"}] * 2
+    )
+    assert views["by_type"] == [{"type": "Condition", "n": 1}]
+    assert group_record(bundle)["total"] == 1
 
 
 async def test_break_glass_is_declared_with_a_reason_and_the_csrf_token(

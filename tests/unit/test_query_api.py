@@ -32,6 +32,7 @@ from tests.support.query_fakes import (
     observation,
     stored,
 )
+from tests.support.searchsets import limits_of, records_of
 
 pytestmark = pytest.mark.unit
 OPERATOR = {"authorization": "Bearer op-token"}
@@ -81,9 +82,12 @@ async def test_a_signed_in_physician_reads_fhir(client: httpx.AsyncClient, world
     assert r.status_code == 200 and r.headers["content-type"].startswith(FHIR_JSON)
     bundle = r.json()
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "searchset"
-    assert [e["resource"]["id"] for e in bundle["entry"]] == ["a2", "a1"]
+    assert [e["resource"]["id"] for e in records_of(bundle)] == ["a2", "a1"]
+    assert bundle["total"] == 2  # the matches only, not the limits' entry
+    assert limits_of(bundle) == ["chosen-hospitals", "sensitive-not-shared"]
     r = await client.get("/fhir/Observation", params={"patient": CID, "_count": 1}, headers=me)
-    assert r.status_code == 200 and len(r.json()["entry"]) == 1
+    assert r.status_code == 200 and len(records_of(r.json())) == 1
+    assert limits_of(r.json()) == ["chosen-hospitals", "sensitive-not-shared"]
     r = await client.get(f"/patients/{CID}/summary", headers=me)
     assert r.status_code == 200 and r.json()["total"] == 2
     assert [e.data["decision"] for e in world.published.of(RecordAccessed)] == ["permit"] * 3
@@ -254,7 +258,7 @@ async def test_smart_access_tokens_read_what_their_scopes_allow(
 
     def ids(r: httpx.Response) -> set[str]:
         assert r.status_code == 200, r.text
-        return {e["resource"]["id"] for e in r.json().get("entry", [])}
+        return {e["resource"]["id"] for e in records_of(r.json())}
 
     every_type = smart_token(world, keys, "openid fhirUser user/*.rs")
     assert ids(await client.get(everything, headers=every_type)) == {"a1", "a2", "c1"}
@@ -307,6 +311,7 @@ async def test_a_patient_reads_their_own_record_whole(
     r = await client.get(f"/fhir/Patient/{CID}/$everything", headers=mine)
     assert r.status_code == 200, r.text
     assert {e["resource"]["id"] for e in r.json()["entry"]} == {"a1", "a2", "s1"}
+    assert limits_of(r.json()) == []  # the patient's own record: no limits to say
     r = await client.get("/fhir/Observation/s1", headers=mine)
     assert r.status_code == 200 and r.json()["id"] == "s1", r.text
     r = await client.get("/fhir/Patient/5580730215730/$everything", headers=mine)

@@ -25,6 +25,7 @@ from tests.support.query_fakes import (
     observation,
     stored,
 )
+from tests.support.searchsets import limits_of, records_of
 from tests.unit.test_query_api import signed_in
 
 pytestmark = pytest.mark.unit
@@ -92,8 +93,11 @@ async def test_full_urls_and_links_are_absolute(client: httpx.AsyncClient, world
     me = await signed_in(client, world)
     r = await client.get(f"/fhir/Patient/{CID}/$everything", params={"_count": 2}, headers=me)
     bundle = r.json()
+    assert len(records_of(bundle)) == 2
     assert all(e["fullUrl"] == f"{PUBLIC}/{e['resource']['resourceType']}/{e['resource']['id']}"
-               for e in bundle["entry"])  # fmt: skip
+               for e in records_of(bundle))  # fmt: skip
+    (outcome,) = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]  # the limits
+    assert outcome["fullUrl"].startswith("urn:uuid:")
     links = {link["relation"]: link["url"] for link in bundle["link"]}
     assert links["self"].startswith(f"{PUBLIC}/Patient/{CID}/$everything?")
     assert links["next"].startswith(PUBLIC) and "_offset=2" in links["next"]
@@ -152,7 +156,8 @@ async def test_search_parameters(client: httpx.AsyncClient, world: World) -> Non
     assert await ids("Observation", patient=CID, status="final", code="718-7") == ["a2", "a1"]
     r = await client.get("/fhir/Observation", params={"patient": CID, "_summary": "count"},
                          headers=me)  # fmt: skip
-    assert r.json()["total"] == 2 and "entry" not in r.json()
+    assert r.json()["total"] == 2 and records_of(r.json()) == []
+    assert limits_of(r.json()) == ["chosen-hospitals", "sensitive-not-shared"]
     r = await client.get("/fhir/Observation", params={"patient": CID, "_total": "none"},
                          headers=me)  # fmt: skip
     assert "total" not in r.json()
@@ -162,8 +167,9 @@ async def test_include_follows_visible_references(client: httpx.AsyncClient, wor
     me = await signed_in(client, world)
     q = {"patient": CID, "_include": "Observation:encounter"}
     r = await client.get("/fhir/Observation", params=q, headers=me)
-    modes = [(e["resource"]["id"], e["search"]["mode"]) for e in r.json()["entry"]]
+    modes = [(e["resource"]["id"], e["search"]["mode"]) for e in records_of(r.json())]
     assert modes == [("a2", "match"), ("a1", "match"), ("e1", "include")]
+    assert r.json()["entry"][-1]["search"]["mode"] == "outcome"  # the limits, last
 
 
 async def test_include_iterate_follows_what_was_included(
@@ -189,8 +195,9 @@ async def test_include_iterate_follows_what_was_included(
         entries = r.json()["entry"]
         found = [e["resource"]["id"] for e in entries if e["search"]["mode"] != "outcome"]
         assert found == want
-        outcome = [e for e in entries if e["search"]["mode"] == "outcome"]
-        assert ignored in str(outcome) and bool(outcome) == bool(ignored)
+        (outcome,) = [e for e in entries if e["search"]["mode"] == "outcome"]  # limits too
+        warned = [i for i in outcome["resource"]["issue"] if i["severity"] == "warning"]
+        assert ignored in str(warned) and bool(warned) == bool(ignored)
 
 
 async def test_read_by_id_decided_and_audited(client: httpx.AsyncClient, world: World) -> None:

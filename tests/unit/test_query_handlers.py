@@ -31,6 +31,7 @@ from tests.support.query_fakes import (
     observation,
     stored,
 )
+from tests.support.searchsets import limits_of, records_of
 
 pytestmark = pytest.mark.unit
 
@@ -56,7 +57,11 @@ async def ready_world(**consent: Any) -> tuple[World, str]:
 
 
 def ids(body: bytes) -> list[str]:
-    return [e["resource"]["id"] for e in json.loads(body).get("entry", [])]
+    return [e["resource"]["id"] for e in records_of(json.loads(body))]
+
+
+def limits(body: bytes) -> list[str]:
+    return limits_of(json.loads(body))
 
 
 def accessed(world: World) -> list[dict[str, Any]]:
@@ -132,6 +137,9 @@ async def test_everything_shows_only_consented_sources_and_is_audited() -> None:
     world, token = await ready_world(hospitals=[SOURCE_A])
     body = await reads.everything(world.deps, token, CID, [], link)
     assert ids(body) == ["a1"]  # B is not consented, a2 is sensitive
+    # the Bundle says the consent's limits, not what they hid (no count, no hospital)
+    assert limits(body) == ["chosen-hospitals", "sensitive-not-shared"]
+    assert "13781" not in body.decode() and json.loads(body)["total"] == 1
     (event,) = accessed(world)
     assert event["decision"] == "permit" and event["count"] == 1 and event["hidden"] == 2
     assert event["sources"] == [SOURCE_A] and event["physician"] == LICENCE
@@ -157,11 +165,9 @@ async def test_refusals_are_audited_with_their_reason() -> None:
 
 async def test_a_revoked_consent_closes_the_record() -> None:
     world, token = await ready_world(all_hospitals=True, allow_sensitive=True)
-    assert sorted(ids(await reads.everything(world.deps, token, CID, [], link))) == [
-        "a1",
-        "a2",
-        "b1",
-    ]
+    body = await reads.everything(world.deps, token, CID, [], link)
+    assert sorted(ids(body)) == ["a1", "a2", "b1"]
+    assert limits(body) == [] and "outcome" not in body.decode()  # nothing left out
     await world.consent()  # the next version: nothing consented
     with pytest.raises(Forbidden, match="consented"):
         await reads.everything(world.deps, token, CID, [], link)
@@ -191,10 +197,13 @@ async def test_break_glass_shows_sensitive_records_for_a_while() -> None:
     assert declared["hospital"] == READER
     (event,) = world.published.of(BreakGlassDeclared)
     assert event.data["patient"] == CID
-    assert ids(await reads.everything(world.deps, token, CID, [], link)) == ["a2", "a1"]
+    body = await reads.everything(world.deps, token, CID, [], link)
+    assert ids(body) == ["a2", "a1"]
+    assert limits(body) == ["break-glass", "chosen-hospitals"]  # sensitive data shown
     assert accessed(world)[-1]["break_glass"] is True
     world.clock.advance(world.settings.break_glass_ttl_s + 1)
-    assert ids(await reads.everything(world.deps, token, CID, [], link)) == ["a1"]
+    body = await reads.everything(world.deps, token, CID, [], link)
+    assert ids(body) == ["a1"] and limits(body) == ["chosen-hospitals", "sensitive-not-shared"]
 
 
 def _bad_reason() -> str:

@@ -25,7 +25,15 @@ from services.query.subsets import (
 )
 from shared.errors import InvalidInput
 from shared.events import RecordAccessed, StoredRecord
-from tests.support.query_fakes import CID, READER, SOURCE_A, SOURCE_B, World, stored
+from tests.support.query_fakes import (
+    CID,
+    READER,
+    SOURCE_A,
+    SOURCE_B,
+    World,
+    stored,
+)
+from tests.support.searchsets import limits_of, records_of
 from tests.unit.test_query_api import signed_in
 
 pytestmark = pytest.mark.unit
@@ -149,7 +157,7 @@ async def test_elements_and_summary_on_search_read_and_everything(
     r = await client.get("/fhir/Observation", params=q, headers=me)
     assert r.status_code == 200, r.text
     bundle = r.json()
-    (entry,) = bundle["entry"]
+    (entry,) = records_of(bundle)
     assert set(entry["resource"]) == {"resourceType", "id", "meta", "status", "_status",
                                       "code", "subject"}  # fmt: skip
     assert entry["resource"]["meta"]["source"] == SOURCE_PREFIX + SOURCE_A
@@ -159,7 +167,7 @@ async def test_elements_and_summary_on_search_read_and_everything(
     assert nxt["_elements"] == "subject" and nxt["_offset"] == "1"
     r = await client.get("/fhir/Observation", params={"patient": CID, "_summary": "true"},
                          headers=me)  # fmt: skip
-    resources = [e["resource"] for e in r.json()["entry"]]
+    resources = [e["resource"] for e in records_of(r.json())]
     assert [x["id"] for x in resources] == ["a2", "a1"]
     assert all(subsetted(x) and "note" not in x and "text" not in x for x in resources)
     r = await client.get("/fhir/Observation/a1", params={"_summary": "text"}, headers=me)
@@ -170,8 +178,11 @@ async def test_elements_and_summary_on_search_read_and_everything(
     assert r.status_code == 404  # B's: subsetting reveals nothing more than a read
     r = await client.get(f"/fhir/Patient/{CID}/$everything", params={"_summary": "data"},
                          headers=me)  # fmt: skip
-    resources = [e["resource"] for e in r.json()["entry"]]
+    resources = [e["resource"] for e in records_of(r.json())]
     assert resources and all(subsetted(x) and "text" not in x for x in resources)
+    outcome = r.json()["entry"][-1]["resource"]  # the limits, never subsetted
+    assert outcome["resourceType"] == "OperationOutcome" and "meta" not in outcome
+    assert limits_of(r.json()) == ["chosen-hospitals", "sensitive-not-shared"]
     assert all(x["meta"]["source"] == SOURCE_PREFIX + SOURCE_A for x in resources)
     r = await client.get(f"/fhir/Patient/{CID}", params={"_elements": "gender"}, headers=me)
     assert r.status_code == 200 and subsetted(r.json()) and "identifier" not in r.json()
@@ -185,13 +196,13 @@ async def test_revinclude_follows_visible_references_back(
                                                         "Condition:encounter"]}  # fmt: skip
     r = await client.get("/fhir/Encounter", params=q, headers=me)
     assert r.status_code == 200, r.text
-    modes = [(e["resource"]["id"], e["search"]["mode"]) for e in r.json()["entry"]]
+    modes = [(e["resource"]["id"], e["search"]["mode"]) for e in records_of(r.json())]
     # s1 (sensitive, not allowed) and B's b1 point at e1 too: never included
     assert modes == [("e1", "match"), ("a1", "include"), ("c1", "include")]
     r = await client.get("/fhir/Observation", headers=me, params={
         "patient": CID, "_id": "a1", "_revinclude": "DiagnosticReport:result",
         "_elements": "code"})  # fmt: skip
-    entries = r.json()["entry"]
+    entries = records_of(r.json())
     assert [(e["resource"]["id"], e["search"]["mode"]) for e in entries] == [
         ("a1", "match"), ("r1", "include")]  # fmt: skip
     assert "result" not in entries[1]["resource"] and subsetted(entries[1]["resource"])

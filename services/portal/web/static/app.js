@@ -1,11 +1,13 @@
 // The physician's viewer: sign-in, patient look-up, the record; Thai and English.
-// The record's banner, trends, overview and break-glass are in static/viewer/*.js.
+// The record's banner, trends, overview, break-glass and limits are in static/viewer/*.js.
+// Source hospitals are shown by name (the participating hospitals, public, fetched once
+// a page load), falling back to the code.
 // Every string comes from /i18n/<lang>.json. Sign-in is SMART on FHIR at the auth
 // service (/signin → its page → /callback, all server-side); the access token never
 // reaches this page: the portal keeps it and this page holds only an HttpOnly cookie.
 'use strict';
 
-const state = { csrf: '', lang: 'th', cat: {}, session: null, record: null, refusal: null, glass: null, trendCode: '', errors: {} };
+const state = { csrf: '', lang: 'th', cat: {}, session: null, record: null, refusal: null, glass: null, trendCode: '', errors: {}, hospitals: new Map(), named: null };
 const $ = (id) => document.getElementById(id);
 
 function t(key, vars) {
@@ -26,6 +28,18 @@ async function api(method, path, body) {
   let data = {};
   try { data = await response.json(); } catch (err) { data = {}; }
   return { ok: response.ok, status: response.status, body: data };
+}
+
+// --- hospitals: "Name (code)" where the name is known, else the code
+async function loadHospitals() {
+  const result = await api('GET', '/api/patient/hospitals');
+  const rows = (result.ok && Array.isArray(result.body.hospitals)) ? result.body.hospitals : [];
+  for (const row of rows) if (row.code && row.name && row.name !== row.code) state.hospitals.set(row.code, row.name);
+}
+
+function hospitalName(code) {
+  const name = code ? state.hospitals.get(code) : '';
+  return name ? name + ' (' + code + ')' : (code || '');
 }
 
 // --- CID: 13 digits, the last one a checksum of the first 12 (shared/cid.py)
@@ -88,7 +102,7 @@ function render() {
   $('signin').hidden = signedIn;
   $('lookup').hidden = !signedIn;
   $('who').hidden = !signedIn;
-  $('who-text').textContent = signedIn ? t('who', { licence: state.session.licence, hospital: state.session.hospital }) : '';
+  $('who-text').textContent = signedIn ? t('who', { licence: state.session.licence, hospital: hospitalName(state.session.hospital) }) : '';
   $('record').hidden = !signedIn || !(state.record || state.refusal);
   for (const id of Object.keys(state.errors)) renderError(id);
   renderRecord();
@@ -108,7 +122,7 @@ function renderRecord() {
   renderGlass();
   renderOverview();
   renderTrend();
-  $('record-partial').hidden = !state.record;
+  renderLimits();
   const refusal = $('refusal');
   refusal.hidden = !state.refusal;
   if (state.refusal) {
@@ -141,7 +155,7 @@ function renderRecord() {
       cell(row, entry.what);
       cell(row, entry.value);
       cell(row, entry.status);
-      cell(row, entry.hospital);
+      cell(row, hospitalName(entry.hospital));
       table.appendChild(row);
     }
     section.appendChild(table);
@@ -170,6 +184,7 @@ async function lookUp(event) {
 async function readRecord(cid) {
   $('lookup-submit').disabled = true;
   const result = await api('GET', '/api/patients/' + encodeURIComponent(cid) + '/record');
+  await state.named;  // the hospitals' names, asked for at the start (drawn once, with them)
   $('lookup-submit').disabled = false;
   state.record = null;
   state.refusal = null;
@@ -212,6 +227,7 @@ async function refreshSession() {
 }
 
 async function start() {
+  state.named = loadHospitals();
   const session = await refreshSession();
   await loadCatalogue(session.lang || 'th');
   $('lookup-form').addEventListener('submit', lookUp);
@@ -226,6 +242,7 @@ async function start() {
     window.history.replaceState(null, '', '/');
   }
   render();
+  state.named.then(() => { if (state.hospitals.size) render(); });
   if (session.signed_in) $('cid').focus();
   else if (failed) $('signin-start').focus();
 }

@@ -24,7 +24,7 @@ function renderBanner() {
       const key = 'allergy.criticality.' + allergy.criticality;
       parts.push(t('allergy.criticality', { level: t(key) === key ? allergy.criticality : t(key) }));
     }
-    parts.push(t('allergy.source', { hospital: allergy.hospital || '?' }));
+    parts.push(t('allergy.source', { hospital: hospitalName(allergy.hospital) || '?' }));
     if (allergy.date) parts.push(formatDate(allergy.date));
     const detail = document.createElement('span');
     detail.textContent = ' — ' + parts.join(' · ');

@@ -28,7 +28,7 @@ function renderOverview() {
   $('visits').hidden = !(shown && record.visits.length);
   if (!shown) return;
   countTable($('by-type'), record.by_type, 'overview.category', (row) => typeName(row.type));
-  countTable($('by-hospital'), record.by_hospital, 'col.hospital', (row) => row.hospital);
+  countTable($('by-hospital'), record.by_hospital, 'col.hospital', (row) => hospitalName(row.hospital));
   const list = $('visit-list');
   list.replaceChildren();
   for (const visit of record.visits) {
@@ -39,7 +39,7 @@ function renderOverview() {
     const classKey = 'visits.class.' + visit.code;
     const kind = t(classKey) === classKey ? visit.class : t(classKey);
     const what = [visit.type, kind].filter(Boolean).join(' · ');
-    item.appendChild(document.createTextNode(' — ' + t('visits.at', { hospital: visit.hospital || '?' }) + (what ? ' · ' + what : '')));
+    item.appendChild(document.createTextNode(' — ' + t('visits.at', { hospital: hospitalName(visit.hospital) || '?' }) + (what ? ' · ' + what : '')));
     list.appendChild(item);
   }
 }

@@ -102,7 +102,7 @@ function renderTrend() {
     cell(row, formatDate(point.date));
     cell(row, shortNumber(point.value) + ' ' + point.unit);
     cell(row, rangeText(point) ? rangeText(point) + ' ' + point.unit : '');
-    cell(row, point.hospital);
+    cell(row, hospitalName(point.hospital));
     table.appendChild(row);
   }
 }
