@@ -36,7 +36,7 @@ from services.ingest.domain import (
     verify,
     vet,
 )
-from services.ingest.errors import NoConsent
+from services.ingest.errors import NoConsent, NoSigningKey, UnknownKey
 from services.ingest.receipts import SET_ASIDE, STORED, Receipt
 from services.ingest.receiptstore import Receipts
 from services.ingest.repository import HeldUploads, Records, Views
@@ -146,17 +146,32 @@ async def ingest(deps: Deps, uploads: list[Upload]) -> Outcomes:
 
 
 async def note_set_aside(deps: Deps, uploads: list[Upload], outcomes: Outcomes) -> None:
-    """The receipts of the signed uploads refused (the Guard sets them aside with the
-    same reason). Forged, unsigned or not yet verified ones get none: nobody proved they
-    sent them."""
+    """The receipts of the signed uploads refused (the Guard sets them aside with the same
+    reason). Forged, unsigned or unverified ones get none (but see ``end_keyless``)."""
     now = deps.clock()
+    rejected = [(u, o) for u, o in zip(uploads, outcomes, strict=True) if isinstance(o, Rejected)]
     refused = [
         Receipt(u.hospital, u.upload_id, SET_ASIDE, now, reason=o.code, detail=o.detail)
-        for u, o in zip(uploads, outcomes, strict=True)
-        if isinstance(o, Rejected) and u.verified
+        for u, o in rejected
+        if u.verified
     ]
     if refused:
         await deps.receipts.record(refused)
+    await end_keyless(deps, [(u.hospital, u.upload_id, o) for u, o in rejected if not u.verified])
+
+
+async def end_keyless(deps: Deps, refused: list[tuple[str, str, Rejected]]) -> None:
+    """Uploads (hospital, upload id, refusal) refused because their key was removed after
+    the HTTP gateway checked them end the receipt it gave, if still queued (never polled
+    for ever); nothing is created, nothing final changed (``settle_queued``)."""
+    now = deps.clock()
+    receipts = [
+        Receipt(hospital, upload_id, SET_ASIDE, now, reason=o.code, detail=o.detail)
+        for hospital, upload_id, o in refused
+        if isinstance(o, NoSigningKey | UnknownKey)
+    ]
+    if receipts:
+        await deps.receipts.settle_queued(receipts)
 
 
 async def store_uploads(deps: Deps, uploads: list[Upload]) -> None:

@@ -43,6 +43,12 @@ SHAPES = [
     QueryShape("read a receipt", "receipts", {"_id": "10670/up-1"}),
     QueryShape("store a receipt", "receipts", {"_id": "10670/up-1"}, op="update"),
     QueryShape(
+        "end a receipt still queued",
+        "receipts",
+        {"_id": "10670/up-1", "state": "queued"},
+        op="update",
+    ),
+    QueryShape(
         "set a receipt aside unless stored",
         "receipts",
         {"_id": "10670/up-1", "state": {"$ne": "stored"}},

@@ -4,7 +4,8 @@ One document per upload and sending hospital (``_id = {hospital}/{upload id}``; 
 fields are ``receipts.to_doc``'s). Writes follow ``receipts.replaces``: insert-first
 (one ``insert_many`` per batch: most receipts are new), then only the ids that
 already exist are updated, each by ``_id`` (``stored`` always, ``set-aside`` unless
-``stored``, ``queued`` never). The indexes and query shapes are in ``indexes.py``.
+``stored``, ``queued`` never); ``settle_queued`` only updates one still ``queued``.
+The indexes and query shapes are in ``indexes.py``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ class Receipts(Protocol):
 
     async def find(self, hospital: str, upload_id: str) -> Receipt | None: ...
 
+    async def settle_queued(self, receipts: list[Receipt]) -> None:
+        """Write each receipt over one still ``queued``, never creating one: the gateway
+        gave that receipt after checking the upload's signature, and the consumer could
+        not check it again (its key removed meanwhile)."""
+        ...
+
 
 def _update(receipt: Receipt) -> tuple[Document, Document] | None:
     """Filter and update that write ``receipt`` over an existing one, if it may."""
@@ -65,6 +72,15 @@ class MongoReceipts:
         doc = await self._receipts.find_one({"_id": receipt_key(hospital, upload_id)})
         return None if doc is None else from_doc(doc)
 
+    async def settle_queued(self, receipts: list[Receipt]) -> None:
+        docs = [to_doc(r) for r in merged(receipts)]
+        await asyncio.gather(
+            *(
+                self._receipts.update_one({"_id": d["_id"], "state": QUEUED}, {"$set": d})
+                for d in docs
+            )
+        )
+
 
 class MemoryReceipts:
     """The fake ``receipts``, same rules."""
@@ -80,3 +96,9 @@ class MemoryReceipts:
 
     async def find(self, hospital: str, upload_id: str) -> Receipt | None:
         return self.kept.get(receipt_key(hospital, upload_id))
+
+    async def settle_queued(self, receipts: list[Receipt]) -> None:
+        for receipt in merged(receipts):
+            old = self.kept.get(receipt.key)
+            if old is not None and old.state == QUEUED:
+                self.kept[receipt.key] = receipt

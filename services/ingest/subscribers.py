@@ -13,7 +13,7 @@ from functools import partial
 from healthlink_adapter.contract import HOSPITAL_HEADER
 
 from services.ingest import handlers
-from services.ingest.domain import Upload, arrive
+from services.ingest.domain import Upload, arrive, upload_id_of
 from services.ingest.handlers import Deps
 from shared.consumer import Outcomes, one_by_one
 from shared.deadletter import SourceMessage
@@ -29,11 +29,14 @@ async def on_uploads(deps: Deps, sources: list[SourceMessage]) -> Outcomes:
     uploads: list[Upload] = []
     claimed = sorted({h for s in sources if (h := s.headers.get(HOSPITAL_HEADER))})
     senders = await deps.view.hospitals_of(claimed) if claimed else {}
+    refused: list[tuple[str, str, Rejected]] = []
     for index, source in enumerate(sources):
         try:
             uploads.append(arrive(deps.max_bytes, index, source, senders))
         except Rejected as exc:
             outcomes[index] = exc
+            refused.append((source.headers.get(HOSPITAL_HEADER, ""), upload_id_of(source), exc))
+    await handlers.end_keyless(deps, refused)
     for upload, outcome in zip(uploads, await handlers.ingest(deps, uploads), strict=True):
         outcomes[upload.index] = outcome
     return outcomes

@@ -25,10 +25,11 @@ from services.ingest.receipts import (
 )
 from services.ingest.receiptstore import MemoryReceipts
 from shared.broker import RecordingPublisher
-from shared.coverage import ConsentState
+from shared.coverage import ConsentState, HospitalState
 from shared.deadletter import SourceMessage
 from shared.errors import Rejected
-from shared.events import ConsentGranted
+from shared.events import ConsentGranted, HospitalCredentialsChanged
+from tests.support.credentials import credentialed
 from tests.support.events import envelope
 from tests.support.ingest import (
     CONSUMER,
@@ -166,6 +167,31 @@ async def test_a_forged_upload_gets_no_receipt(deps: Deps) -> None:
     with pytest.raises(Rejected):
         await subscribers.on_upload(deps, SourceMessage("uploads", 0, 0, None, body, headers))
     assert kept(deps) == {}  # nobody may overwrite another hospital's receipt
+
+
+async def test_a_queued_receipt_ends_when_its_key_is_removed_before_the_consumer_checks_it(
+    client: httpx.AsyncClient, deps: Deps
+) -> None:
+    """The gateway checked the signature and gave a receipt; the key is removed before the
+    consumer reaches the upload: set aside (nothing signed with a removed key is stored),
+    and the receipt says so instead of staying queued for ever."""
+    cid, body = patient_bundle(n_resources=5)
+    await consent(deps, cid)
+    r = await client.post("/fhir", content=body, headers={**signed(body), "hl-upload-id": "v-9"})
+    assert r.status_code == 202
+    keyless = credentialed(HospitalState(code=PROVIDER, name=PROVIDER, role="provider"))
+    keyless = keyless.model_copy(update={"signing_keys": ()})
+    await subscribers.on_hospital_event(
+        deps, envelope(HospitalCredentialsChanged(version=99, state=keyless), PROVIDER)
+    )
+    await consume_queued(deps)
+    receipt = kept(deps)[f"{PROVIDER}/v-9"]
+    assert (receipt.state, receipt.reason) == (SET_ASIDE, "no-signing-key")
+    # never created for an upload nobody receipted, never over a final one
+    await deps.receipts.settle_queued([Receipt(PROVIDER, "v-10", SET_ASIDE, NOW, reason="x")])
+    await deps.receipts.record([Receipt(PROVIDER, "v-11", STORED, NOW, resources=1)])
+    await deps.receipts.settle_queued([Receipt(PROVIDER, "v-11", SET_ASIDE, NOW, reason="x")])
+    assert f"{PROVIDER}/v-10" not in kept(deps) and kept(deps)[f"{PROVIDER}/v-11"].state == STORED
 
 
 # The receipt URL.
