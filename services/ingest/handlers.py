@@ -161,17 +161,15 @@ async def note_set_aside(deps: Deps, uploads: list[Upload], outcomes: Outcomes) 
 
 
 async def end_keyless(deps: Deps, refused: list[tuple[str, str, Rejected]]) -> None:
-    """Uploads (hospital, upload id, refusal) refused because their key was removed after
-    the HTTP gateway checked them end the receipt it gave, if still queued (never polled
-    for ever); nothing is created, nothing final changed (``settle_queued``)."""
+    """Uploads (hospital, upload id, refusal) whose key was removed after the gateway
+    checked them end its receipt if still queued (``settle_queued``: none created)."""
     now = deps.clock()
     receipts = [
         Receipt(hospital, upload_id, SET_ASIDE, now, reason=o.code, detail=o.detail)
         for hospital, upload_id, o in refused
         if isinstance(o, NoSigningKey | UnknownKey)
     ]
-    if receipts:
-        await deps.receipts.settle_queued(receipts)
+    await deps.receipts.settle_queued(receipts)  # nothing written when empty
 
 
 async def store_uploads(deps: Deps, uploads: list[Upload]) -> None:
