@@ -17,6 +17,7 @@ rather than fewer records than were announced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -61,20 +62,31 @@ class KafkaFreshness:
         self._partitions: list[int] = []
         self._coordinator: int | None = None
         self._seen: dict[TopicPartition, int] = {}  # committed offsets only grow
-        self._lock = asyncio.Lock()
+        self._connecting: asyncio.Task[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]] | None = None
 
     async def _connect(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
-        async with self._lock:
-            if self._admin is None or self._ends is None:
-                options = client_options(self._settings, self._service)
-                admin = AIOKafkaAdminClient(**options)
-                ends = AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False)
-                await admin.start()
-                await ends.start()
-                described = await admin.describe_topics([self._topic])
-                self._partitions = sorted(p["partition"] for p in described[0]["partitions"])
-                self._admin, self._ends = admin, ends
-            return self._admin, self._ends
+        """The two clients, started once. The start runs in its own task, shielded: a read
+        refused while the start is under way cancels its wait, not the start (a cancelled
+        start would leave half-open connections and begin again on the next read)."""
+        task = self._connecting
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = self._connecting = asyncio.create_task(self._start())
+        return await asyncio.shield(task)
+
+    async def _start(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        options = client_options(self._settings, self._service)
+        admin = AIOKafkaAdminClient(**options)
+        ends = AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False)
+        try:
+            await admin.start()
+            await ends.start()
+            described = await admin.describe_topics([self._topic])
+        except BaseException:
+            await _stopped(admin, ends)
+            raise
+        self._partitions = sorted(p["partition"] for p in described[0]["partitions"])
+        self._admin, self._ends = admin, ends
+        return admin, ends
 
     def partition_of(self, cid: str) -> TopicPartition:
         """The partition the producer put ``cid``'s records in (key = CID)."""
@@ -124,8 +136,20 @@ class KafkaFreshness:
             done = await self._committed(admin, tp)
 
     async def close(self) -> None:
+        task, self._connecting = self._connecting, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         admin, ends, self._admin, self._ends = self._admin, self._ends, None, None
+        await _stopped(admin, ends)
+
+
+async def _stopped(admin: AIOKafkaAdminClient | None, ends: AIOKafkaConsumer | None) -> None:
+    """Both clients stopped, whatever state they were left in."""
+    with contextlib.suppress(Exception):
         if ends is not None:
             await ends.stop()
+    with contextlib.suppress(Exception):
         if admin is not None:
             await admin.close()
