@@ -137,5 +137,7 @@ bench: install infra-up
 # Grows one store in rounds toward 5 M resources and 50 k patients (hours; not in CI).
 # Small: HEALTHLINK_SCALE_RESOURCES=36000 HEALTHLINK_SCALE_PATIENTS=90
 # HEALTHLINK_SCALE_ROUNDS=3 make bench-scale. See docs/benchmarks-scale.md.
+# Then writes docs/performance.md's table and docs/img/scale.png (python -m bench.report).
 bench-scale: install infra-up
 	$(WITH_ENV) $(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.report

@@ -6,6 +6,7 @@ service's chart rebuild); each request is timed at the client, body included.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from dataclasses import dataclass
@@ -89,6 +90,28 @@ async def large_chart(env: BenchEnv, rng: random.Random, doctor: str) -> Chart:
             if attempt == 3:
                 raise
     return chart
+
+
+async def charts_caught_up(
+    env: BenchEnv, doctor: str, cids: list[str], timeout_s: float = 3600.0
+) -> dict[str, float]:
+    """Seconds from now until query's charts hold everything announced stored: a read of
+    each of ``cids`` (patients spread over the partitions) is served instead of answered
+    503 by the read barrier (charts behind, services/query/freshness.py)."""
+    start, pending = time.perf_counter(), set(cids)
+
+    async def served(cid: str) -> bool:
+        url = env.actors.url("query", f"/patients/{cid}/summary")
+        r = await env.actors.http.get(url, headers=auth(doctor), timeout=60.0)
+        assert r.status_code in (200, 503), r.text[:200]
+        return r.status_code == 200
+
+    while pending:
+        if time.perf_counter() - start > timeout_s:
+            raise AssertionError(f"charts still behind after {timeout_s:.0f} s")
+        done = await asyncio.gather(*(served(cid) for cid in sorted(pending)))
+        pending -= {cid for cid, ok in zip(sorted(pending), done, strict=True) if ok}
+    return {"charts_catchup_s": round(time.perf_counter() - start, 1)}
 
 
 async def latencies(

@@ -383,6 +383,7 @@ async def one_round(
     print(f"[bench.scale] publishing {plan.uploads} uploads", flush=True)
     out.update(await publish(env, hospitals, path, plan.uploads))
     doctor = await actors.physician(reader, f"{time.time_ns() // 10**6 % 10**8:08d}")
+    out.update(await query.charts_caught_up(env, doctor, rng.sample(cids, min(48, len(cids)))))
     chart = await query.large_chart(env, rng, doctor)
     urls = {"everything": chart.everything_url, "summary": chart.summary_url}
     out.update(
