@@ -51,6 +51,7 @@ from typing import Any
 
 import psycopg
 from healthlink_adapter import KafkaUploader
+from psycopg import sql
 
 from bench import audit, consent, ingest, ops, query
 from bench.env import BenchEnv, bench_env
@@ -239,14 +240,35 @@ def pg_bytes(pg: psycopg.Connection[Any], db_prefix: str) -> int:
 
 
 async def counts(env: BenchEnv) -> tuple[int, int]:
-    """Records in ingest's store, patients in consent's."""
-    client = make_client(env.settings)
-    try:
-        records = client[env.settings.db_name("ingest")].records
-        patients = client[env.settings.db_name("consent")].patients
-        return await records.count_documents({}), await patients.count_documents({})
-    finally:
-        await client.close()
+    """Records in ingest's store, patients in consent's: counted by PostgreSQL on FerretDB's
+    tables (``count_documents`` would make FerretDB 1.24 read the whole collection into
+    its own memory: 12 s and 5 GB of RSS at 500 k records)."""
+    settings = env.settings
+
+    def count(pg: psycopg.Connection[Any], db: str, collection: str) -> int:
+        found = pg.execute(
+            sql.SQL(
+                "SELECT _jsonb->>'table' FROM {}._ferretdb_database_metadata "
+                "WHERE _jsonb->'_id' = to_jsonb(%s::text)"
+            ).format(sql.Identifier(db)),
+            (collection,),
+        ).fetchone()
+        if found is None:  # not created yet
+            return 0
+        query = sql.SQL("SELECT count(*) FROM {}.{}").format(
+            sql.Identifier(db), sql.Identifier(str(found[0]))
+        )
+        row = pg.execute(query).fetchone()
+        return int(row[0]) if row else 0
+
+    def both() -> tuple[int, int]:
+        with psycopg.connect(settings.pg_dsn, autocommit=True) as pg:
+            return (
+                count(pg, settings.db_name("ingest"), "records"),
+                count(pg, settings.db_name("consent"), "patients"),
+            )
+
+    return await asyncio.to_thread(both)
 
 
 def spool(rng: random.Random, plan: RoundPlan, cids: list[str], codes: list[str], to: Path) -> None:
