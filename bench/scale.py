@@ -60,6 +60,7 @@ from healthlink.synthetic import THAI_HOSPITALS, make_patient_bundle
 from shared.database import make_client
 from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
+from tests.support.credentials import keep_signing_keys
 from tests.support.journey import OPERATOR, Hospital
 from tests.support.settings import isolated_settings
 from tests.support.stack import ROOT, Endpoints, _local_stack
@@ -463,6 +464,7 @@ async def grow(
     work: Path,
 ) -> None:
     """Rounds until the target is reached (or ``max_rounds`` of them, when not 0)."""
+    keep_signing_keys(data_dir() / f"{store}-hospital-keys.json")  # for the next run
     async with bench_env(endpoints, settings, keep=True, ready_s=READY_S) as env:
         hospitals = {
             code: await env.actors.hospital(code, f"Hospital {code}")

@@ -7,7 +7,10 @@ per test session (an admin key from the code, so a failure message can name it).
 
 from __future__ import annotations
 
+import json
+import secrets
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from healthlink_adapter.signing import JwsSigner, new_key, public_jwk
@@ -25,10 +28,32 @@ def admin_key(code: str) -> str:
     return f"test-admin-key-{code}-0123456789abcdef"
 
 
+KEPT: list[Path] = []  # keep_signing_keys: where keys outlive the process
+
+
+def keep_signing_keys(path: Path) -> None:
+    """From now on hospitals' signing keys are kept in ``path`` (private JWKs by code):
+    bench-scale's store outlives its runs, and a kid is registered with one key only.
+    A kept key's kid is new (``CODE-kept-XXXXXX``), beside any key of an earlier run."""
+    KEPT[:] = [path]
+    signing_key.cache_clear()
+
+
 @cache
 def signing_key(code: str) -> ECKey:
-    """Hospital ``code``'s private signing key (one per session)."""
-    return new_key(f"{code}-test-1")
+    """Hospital ``code``'s private signing key (one per session, or kept: above)."""
+    if not KEPT:
+        return new_key(f"{code}-test-1")
+    path = KEPT[0]
+    kept: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    if code in kept:
+        return ECKey.import_key(kept[code])
+    key = new_key(f"{code}-kept-{secrets.token_hex(3)}")
+    kept[code] = key.as_dict(private=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(kept))
+    path.chmod(0o600)
+    return key
 
 
 def signer(code: str) -> JwsSigner:
