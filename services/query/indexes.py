@@ -17,8 +17,6 @@ from shared.projections_indexes import SHAPES as PROJECTION_SHAPES
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 CID = "1234567890121"
-IN_IDS = "REWRITE: $in is not pushed down; one find_one per id (asyncio.gather)"
-SWEEP = "REWRITE: $in is not pushed down; one delete_one per part"
 
 INDEXES = [
     by_id("charts"),
@@ -35,17 +33,8 @@ INDEXES = [
 ]
 SHAPES = [
     QueryShape("chart part by id", "charts", {"_id": f"{CID}|H001|p1"}),
-    QueryShape(
-        "sweep superseded parts",
-        "charts",
-        {"_id": {"$in": [f"{CID}|H001|p1", f"{CID}|H001|p2"]}},
-        op="delete",
-        scans=SWEEP,
-    ),
+    QueryShape("sweep a superseded part", "charts", {"_id": f"{CID}|H001|p1"}, op="delete"),
     QueryShape("chart index by id", "chart_index", {"_id": CID}),
-    QueryShape(
-        "chart indexes of a batch", "chart_index", {"_id": {"$in": [CID, "2"]}}, scans=IN_IDS
-    ),
     QueryShape(
         "first chart of a source",
         "chart_index",

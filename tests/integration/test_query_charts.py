@@ -116,3 +116,15 @@ async def test_two_instances_merging_the_same_chart_lose_nothing(db: Any) -> Non
     entries = await read(store(db), cid)
     expected = {(r.type, r.resource_id) for r in a + b}
     assert {(e["type"], e["id"]) for e in entries} == expected
+
+
+async def test_the_indexes_of_a_batch_are_read_by_id_each_in_order(db: Any) -> None:
+    rng = random.Random(64)
+    charts = store(db)
+    cids = [random_cid(rng) for _ in range(19)]  # more than one round of reads in flight
+    for cid in cids[::2]:
+        await merge(charts, cid, upload_records(rng, cid, 2))
+    found = await charts.indexes([*cids, cids[0]])  # a patient twice: once in the answer
+    assert list(found) == cids
+    assert all(SOURCE in found[cid] for cid in cids[::2])
+    assert all(found[cid] == {} for cid in cids[1::2])

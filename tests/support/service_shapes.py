@@ -30,8 +30,6 @@ from shared.indexes import DESC, Index, QueryShape, by_id, on
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 CID = "1234567890121"
-IN_IDS = "REWRITE: $in is not pushed down; one find_one per id (asyncio.gather)"
-SWEEP = "REWRITE: $in is not pushed down; one delete_one per part"
 CHAIN_LAST = (
     "REWRITE: a sixth of the table, sorted in FerretDB; read the tip, then the records"
     " after it by _id"
