@@ -58,6 +58,7 @@ from bench.env import BenchEnv, bench_env
 from bench.stats import summarise
 from healthlink.synthetic import THAI_HOSPITALS, make_patient_bundle
 from shared.database import make_client
+from shared.indexes.postgres import NotFerretDB, table_of
 from shared.kafka_admin import hospital_connection
 from shared.settings import Settings
 from tests.support.credentials import keep_signing_keys
@@ -245,31 +246,19 @@ async def counts(env: BenchEnv) -> tuple[int, int]:
     tables (``count_documents`` would make FerretDB 1.24 read the whole collection into
     its own memory: 12 s and 5 GB of RSS at 500 k records)."""
     settings = env.settings
+    async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as pg:
+        records = await count_of(pg, settings.db_name("ingest"), "records")
+        return records, await count_of(pg, settings.db_name("consent"), "patients")
 
-    def count(pg: psycopg.Connection[Any], db: str, collection: str) -> int:
-        found = pg.execute(
-            sql.SQL(
-                "SELECT _jsonb->>'table' FROM {}._ferretdb_database_metadata "
-                "WHERE _jsonb->'_id' = to_jsonb(%s::text)"
-            ).format(sql.Identifier(db)),
-            (collection,),
-        ).fetchone()
-        if found is None:  # not created yet
-            return 0
-        query = sql.SQL("SELECT count(*) FROM {}.{}").format(
-            sql.Identifier(db), sql.Identifier(str(found[0]))
-        )
-        row = pg.execute(query).fetchone()
-        return int(row[0]) if row else 0
 
-    def both() -> tuple[int, int]:
-        with psycopg.connect(settings.pg_dsn, autocommit=True) as pg:
-            return (
-                count(pg, settings.db_name("ingest"), "records"),
-                count(pg, settings.db_name("consent"), "patients"),
-            )
-
-    return await asyncio.to_thread(both)
+async def count_of(pg: psycopg.AsyncConnection[tuple[object, ...]], db: str, coll: str) -> int:
+    try:
+        table = await table_of(pg, db, coll)
+    except (NotFerretDB, psycopg.errors.UndefinedTable):
+        return 0  # not created yet
+    query = sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(db), sql.Identifier(table))
+    row = await (await pg.execute(query)).fetchone()
+    return int(str(row[0])) if row else 0
 
 
 def spool(rng: random.Random, plan: RoundPlan, cids: list[str], codes: list[str], to: Path) -> None:
