@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Awaitable, Callable
 
 from healthlink_adapter import KafkaUploader
 from pymongo import AsyncMongoClient
@@ -17,6 +18,8 @@ from shared import topics
 from shared.database import Document
 from shared.kafka_admin import hospital_connection
 from tests.support.journey import OPERATOR, eventually
+
+Count = Callable[[], Awaitable[int]]
 
 PATIENTS = 40
 SCRAPES = 50
@@ -82,17 +85,22 @@ async def run(env: BenchEnv) -> dict[str, float]:
     }
 
 
-async def replay_ingest(env: BenchEnv, ready_s: float = 120.0) -> dict[str, float]:
-    """Stop ingest, drop its database, ``healthlink replay ingest``, check, start it again."""
+async def replay_ingest(
+    env: BenchEnv, ready_s: float = 120.0, count: Count | None = None
+) -> dict[str, float]:
+    """Stop ingest, drop its database, ``healthlink replay ingest``, check, start it again.
+    ``count``: the records in ingest's store (default ``count_documents``; ``bench.scale``
+    counts large stores with PostgreSQL)."""
     settings = env.settings
     client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongo_url)
     records = client[settings.db_name("ingest")].records
+    count = count or (lambda: records.count_documents({}))
     try:
         env.platform.stop("ingest")
-        before = await records.count_documents({})
+        before = await count()
         await client.drop_database(settings.db_name("ingest"))
         report = await replay(settings, "ingest")
-        assert await records.count_documents({}) == before
+        assert await count() == before
     finally:
         await client.close()
         env.platform.start("ingest")

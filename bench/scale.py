@@ -46,6 +46,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,10 @@ async def counts(env: BenchEnv) -> tuple[int, int]:
     async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as pg:
         records = await count_of(pg, settings.db_name("ingest"), "records")
         return records, await count_of(pg, settings.db_name("consent"), "patients")
+
+
+async def count_of_records(env: BenchEnv) -> int:
+    return (await counts(env))[0]
 
 
 async def count_of(pg: psycopg.AsyncConnection[tuple[object, ...]], db: str, coll: str) -> int:
@@ -472,7 +477,8 @@ async def grow(
             figures = await one_round(env, plan, hospitals, reader, work)
             after_r, after_p = await counts(env)
             if replay and plan_round(target, after_r, after_p) is None:
-                figures.update(await ops.replay_ingest(env, READY_S))  # the last round
+                records = partial(count_of_records, env)
+                figures.update(await ops.replay_ingest(env, READY_S, records))  # the last round
             row: Row = {
                 "store": store,
                 "round": plan.number,
