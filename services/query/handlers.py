@@ -31,6 +31,7 @@ from shared.events import StoredRecord
 from shared.projections import ConsentProjection
 
 Batch = dict[tuple[str, str], list[StoredRecord]]  # (patient, source hospital) -> records
+MERGES_AT_ONCE = 8  # patients whose charts a batch merges at once
 
 
 @dataclass
@@ -142,9 +143,30 @@ def check_cid(cid: str) -> None:
 async def merge_stored(charts: Charts, batch: Batch) -> None:
     """Merge stored records into their charts: one merge per (patient, source), one index
     read for the whole batch. Merging keeps the highest rank per resource, so a
-    redelivered or late batch changes nothing more."""
+    redelivered or late batch changes nothing more.
+
+    Patients are merged ``MERGES_AT_ONCE`` at a time (a patient's sources one after
+    another: they share the patient's index document). A merge is a few round trips
+    to the database; one after another, a bulk load's charts fell minutes behind its
+    ingest (docs/performance.md). On a failure the other merges are cancelled and the
+    first error is raised: the batch is not committed and comes again, and merges
+    already done change nothing the second time."""
     if not batch:
         return
-    listed = await charts.indexes(sorted({patient for patient, _ in batch}))
+    sources: dict[str, list[tuple[str, list[StoredRecord]]]] = {}
     for (patient, hospital), records in batch.items():
-        await charts.merge(patient, hospital, records, listed[patient].get(hospital))
+        sources.setdefault(patient, []).append((hospital, records))
+    listed = await charts.indexes(sorted(sources))
+    waiting = iter(sorted(sources))
+
+    async def merging() -> None:
+        for patient in waiting:  # shared: each patient is taken by one worker
+            for hospital, records in sources[patient]:
+                await charts.merge(patient, hospital, records, listed[patient].get(hospital))
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(MERGES_AT_ONCE, len(sources))):
+                group.create_task(merging())
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
