@@ -3,12 +3,14 @@ break-glass, and charts fed by ``records.stored`` (redelivery included). No I/O.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
 
 from services.query import breakglass, physicians, reads
+from services.query.chartparts import ChartIndex
 from services.query.errors import LockedOut
 from shared.errors import Forbidden, InvalidInput, NotFound, Rejected, Unauthorized
 from shared.events import (
@@ -171,6 +173,27 @@ async def test_a_revoked_consent_closes_the_record() -> None:
     await world.consent()  # the next version: nothing consented
     with pytest.raises(Forbidden, match="consented"):
         await reads.everything(world.deps, token, CID, [], link)
+
+
+async def test_a_refusal_leaves_the_chart_index_read_under_way_to_finish() -> None:
+    """A cancelled database operation closes its connection (the next request pays for a
+    new one): a refused read stops waiting for the chart index, not the read itself."""
+    world, token = await ready_world(hospitals=[SOURCE_A])
+    await world.consent()  # nothing consented any more
+    charts, finished = world.deps.charts, []
+    index = charts.index
+
+    async def slow_index(cid: str) -> ChartIndex:
+        await asyncio.sleep(0.05)
+        finished.append(cid)
+        return await index(cid)
+
+    charts.index = slow_index  # type: ignore[method-assign]
+    with pytest.raises(Forbidden, match="consented"):
+        await reads.everything(world.deps, token, CID, [], link)
+    assert finished == []  # refused without waiting for it
+    await asyncio.sleep(0.1)
+    assert finished == [CID]
 
 
 async def test_search_and_summary_read_the_same_consented_records() -> None:
