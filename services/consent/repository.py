@@ -28,6 +28,7 @@ from pymongo.errors import DuplicateKeyError
 from services.consent.domain import expiry_day, sweep_days
 from shared.database import Document
 from shared.events import Envelope
+from shared.keylocks import KeyLocks
 
 KINDS = ("consents", "hospitals", "patients")
 PENDING = "outbox_pending"
@@ -94,6 +95,7 @@ class MongoConsentRepository:
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
+        self._writing = KeyLocks()  # writes to one document in turn (shared/keylocks.py)
 
     async def add_patient(self, cid: str, fields: Document, event: Envelope) -> bool:
         doc = {"_id": cid, **fields, "outbox": [event.model_dump(mode="json")], PENDING: True}
@@ -113,7 +115,8 @@ class MongoConsentRepository:
         }
         if verified_at is not None:
             update["$min"] = {"verified_at": verified_at}
-        await self._db.patients.update_one({"_id": cid}, update)
+        async with self._writing.hold(("patients", cid)):
+            await self._db.patients.update_one({"_id": cid}, update)
 
     async def get(self, kind: str, key: str) -> tuple[int, dict[str, Any]]:
         doc = await self._db[kind].find_one({"_id": key}, {"version": 1, "state": 1})
@@ -150,13 +153,14 @@ class MongoConsentRepository:
             except DuplicateKeyError:
                 return False
             return True
-        result = await self._db[kind].update_one(
-            {"_id": key, "version": expected},
-            {
-                "$set": {"version": expected + 1, "state": state, **fields, PENDING: True},
-                "$push": {"history": entry, "outbox": {"$each": outbox}},
-            },
-        )
+        async with self._writing.hold((kind, key)):
+            result = await self._db[kind].update_one(
+                {"_id": key, "version": expected},
+                {
+                    "$set": {"version": expected + 1, "state": state, **fields, PENDING: True},
+                    "$push": {"history": entry, "outbox": {"$each": outbox}},
+                },
+            )
         return result.modified_count == 1
 
     async def pending(self, kind: str) -> list[tuple[str, Envelope]]:
@@ -177,6 +181,10 @@ class MongoConsentRepository:
         (``$pullAll``). The last events leave with the flag, in the same write, unless
         another was pushed since.
         """
+        async with self._writing.hold((kind, key)):
+            await self._pull(kind, key, event_ids)
+
+    async def _pull(self, kind: str, key: str, event_ids: tuple[str, ...]) -> None:
         doc = await self._db[kind].find_one({"_id": key}, {"outbox": 1})
         outbox = (doc or {}).get("outbox", [])
         sent = [e for e in outbox if e.get("id") in event_ids]
