@@ -167,9 +167,10 @@ class MongoConsentRepository:
         found: list[tuple[str, Envelope]] = []
         async for doc in self._db[kind].find({PENDING: True}, {"outbox": 1}):
             if not doc.get("outbox"):  # flagged, empty: its last event went, the unset did not
-                await self._db[kind].update_one(
-                    {"_id": doc["_id"], "outbox": []}, {"$unset": {PENDING: ""}}
-                )
+                async with self._writing.hold((kind, doc["_id"])):
+                    await self._db[kind].update_one(
+                        {"_id": doc["_id"], "outbox": []}, {"$unset": {PENDING: ""}}
+                    )
             found += [(doc["_id"], Envelope.model_validate(e)) for e in doc.get("outbox", [])]
         return found
 
