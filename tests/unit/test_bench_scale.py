@@ -6,6 +6,7 @@ from bench.scale import (
     BUNDLE,
     RoundPlan,
     Target,
+    add_to_last_round,
     append_round,
     merged,
     parent_of,
@@ -88,6 +89,16 @@ def test_append_round_keeps_earlier_runs_in_the_file(tmp_path: Path) -> None:
     assert [r["round"] for r in rows] == [1, 2]
     table = round_table(rows)
     assert "ingest_resources_per_s" in table and "2.00" in table
+
+
+def test_a_replay_after_the_target_joins_the_store_s_last_round(tmp_path: Path) -> None:
+    path = tmp_path / "scale.json"
+    append_round(row("a", 1, 1.0), path)
+    append_round(row("a", 2, 2.0), path)
+    append_round(row("b", 3, 5.0), path)
+    rows = add_to_last_round("a", {"ops_replay_ingest_resources_per_s": 7.0}, path)
+    assert [r.get("ops_replay_ingest_resources_per_s") for r in rows] == [None, 7.0]
+    assert rows[1]["ingest_resources_per_s"] == 2.0
 
 
 STATUS = "Name:\tpython\nVmPeak:\t  300000 kB\nVmRSS:\t   123456 kB\nThreads:\t4\n"
