@@ -9,9 +9,12 @@ CID key hashes to, as the producer chose it) and waits until the query group's
 committed offset there has reached it: every part acknowledged before the read began
 is then merged. Committed offsets only grow, so the last one seen is kept: when it
 already covers the end, the check is one small request (ListOffsets); otherwise an
-OffsetFetch to the group's coordinator (found once) follows. When the charts are
-further behind than ``query_read_wait_s``, the read answers 503 with ``Retry-After``
-rather than fewer records than were announced.
+OffsetFetch to the group's coordinator (found once) follows. When they are behind, the
+read waits only for its own patient's parts: the backlog's tail (``backlog.py``, started
+on the first read that finds its partition behind) knows the offset of each patient's
+last part the charts have not merged. When the charts are further behind than
+``query_read_wait_s`` for this patient, the read answers 503 with ``Retry-After`` rather
+than fewer records than were announced.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
+from services.query.backlog import Backlog, stopped
 from services.query.errors import ChartsBehind
 from shared.errors import Transient
 from shared.kafka_client import client_options
@@ -63,6 +67,9 @@ class KafkaFreshness:
         self._coordinator: int | None = None
         self._seen: dict[TopicPartition, int] = {}  # committed offsets only grow
         self._connecting: asyncio.Task[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]] | None = None
+        self._tailing: asyncio.Task[Backlog] | None = None  # the backlog's start
+        self._tail: AIOKafkaConsumer | None = None
+        self._tail_run: asyncio.Task[None] | None = None
 
     async def _connect(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         """The two clients, started once. The start runs in its own task, shielded: a read
@@ -94,19 +101,25 @@ class KafkaFreshness:
         return TopicPartition(self._topic, chosen)
 
     async def _committed(self, admin: AIOKafkaAdminClient, tp: TopicPartition) -> int:
+        return (await self._committed_all(admin, [tp]))[tp]
+
+    async def _committed_all(
+        self, admin: AIOKafkaAdminClient, tps: list[TopicPartition]
+    ) -> dict[TopicPartition, int]:
         if self._coordinator is None:
             self._coordinator = await admin.find_coordinator(self._group)
         try:
             found: dict[TopicPartition, Any] = await admin.list_consumer_group_offsets(
-                self._group, group_coordinator_id=self._coordinator, partitions=[tp]
+                self._group, group_coordinator_id=self._coordinator, partitions=tps
             )
         except KafkaError:
             self._coordinator = None  # moved: found again next time
             raise
-        meta = found.get(tp)
-        done = int(meta.offset) if meta is not None and meta.offset >= 0 else 0
-        self._seen[tp] = max(done, self._seen.get(tp, 0))
-        return self._seen[tp]
+        for tp in tps:
+            meta = found.get(tp)
+            done = int(meta.offset) if meta is not None and meta.offset >= 0 else 0
+            self._seen[tp] = max(done, self._seen.get(tp, 0))
+        return {tp: self._seen[tp] for tp in tps}
 
     async def settle(self, cid: str) -> None:
         try:
@@ -126,16 +139,79 @@ class KafkaFreshness:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait_s
-        while done < end:
+        owed = await self._owed(admin, tp, cid, end, deadline)
+        done = self._seen.get(tp, done)
+        while done < owed:
             if loop.time() > deadline:
-                log.warning("charts behind", partition=tp.partition, behind=end - done)
+                log.warning("charts behind", partition=tp.partition, behind=owed - done)
                 raise ChartsBehind(
-                    f"charts are {end - done} stored batches behind; try again shortly"
+                    f"charts are {owed - done} stored batches behind; try again shortly"
                 )
             await asyncio.sleep(POLL_S)
             done = await self._committed(admin, tp)
 
+    async def _owed(
+        self, admin: AIOKafkaAdminClient, tp: TopicPartition, cid: str, end: int, deadline: float
+    ) -> int:
+        """The committed offset that covers ``cid``'s parts below ``end``: just past its
+        last one (0 when the charts merged them all), or ``end`` when the tail cannot
+        tell (not started, failed, or not read that far by the deadline)."""
+        backlog = await self._backlog()
+        loop = asyncio.get_running_loop()
+        while backlog is not None and backlog.read_to(tp) < end:
+            if loop.time() > deadline or self._tail_run is None or self._tail_run.done():
+                return end
+            await asyncio.sleep(POLL_S)
+            if await self._committed(admin, tp) >= end:
+                return end  # the charts got there first
+        if backlog is None:
+            return end
+        backlog.merged(tp, self._seen.get(tp, 0))
+        last = backlog.last_of(tp, cid)
+        return 0 if last is None else min(last + 1, end)
+
+    async def _backlog(self) -> Backlog | None:
+        """The tail, started once (shielded, as the clients are); started again after
+        it failed; None while it cannot start (the read then waits for the partition)."""
+        if self._tail_run is not None and self._tail_run.done():
+            log.warning("backlog tail stopped; starting it again")
+            await self._stop_tail()
+        task = self._tailing
+        if task is None:
+            task = self._tailing = asyncio.create_task(self._start_tail())
+        try:
+            return await asyncio.shield(task)
+        except (KafkaError, OSError) as exc:
+            log.warning("backlog tail did not start", error=type(exc).__name__)
+            self._tailing = None
+            return None
+
+    async def _start_tail(self) -> Backlog:
+        admin, _ = await self._connect()
+        tps = [TopicPartition(self._topic, p) for p in self._partitions]
+        committed = await self._committed_all(admin, tps)
+        options = client_options(self._settings, self._service)
+        tail = AIOKafkaConsumer(
+            **options, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await tail.start()
+        self._tail = tail
+        backlog = Backlog(tail, committed)
+        self._tail_run = asyncio.create_task(backlog.run())
+        return backlog
+
+    async def _stop_tail(self) -> None:
+        starting, self._tailing = self._tailing, None
+        running, self._tail_run = self._tail_run, None
+        tail, self._tail = self._tail, None
+        await stopped(starting)
+        await stopped(running)
+        with contextlib.suppress(Exception):
+            if tail is not None:
+                await tail.stop()
+
     async def close(self) -> None:
+        await self._stop_tail()
         task, self._connecting = self._connecting, None
         if task is not None and not task.done():
             task.cancel()
