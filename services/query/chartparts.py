@@ -24,9 +24,9 @@ PARTS_BEFORE_COMPACTION = 8
 PART = "part"  # cache "digest" of a part: parts never change
 
 
-def location_of(cid: str, hospital: str, rtype: str, rid: str) -> dict[str, str]:
-    """A ``resource_locations`` document."""
-    return {"_id": f"{hospital}/{rtype}/{rid}", "ref": f"{rtype}/{rid}", "patient": cid,
+def locations_of(cid: str, hospital: str, part: str, refs: list[str]) -> dict[str, Any]:
+    """A ``resource_locations`` document: the resources a merge brought to a chart."""
+    return {"_id": version_id(cid, hospital, part), "refs": refs, "patient": cid,
             "hospital": hospital}  # fmt: skip
 
 

@@ -25,11 +25,15 @@ collection, and rewriting a whole chart per upload costs its size.
 - ``chart_index``: ``_id cid``, ``charts: {hospital: {"digest", "n", "parts",
   "sizes"}}``: the current parts of each chart (and entries in each), the chart's
   size, and a digest naming the parts.
-- ``resource_locations``: ``_id "{hospital}/{type}/{id}"``, ``ref "{type}/{id}"``,
-  ``patient``, ``hospital``: where a resource read by id lives. Inserted (never
-  updated) when a merge brings a resource its chart did not hold; a resource's
-  patient and source never change. Charts merged before it existed need a replay
-  (``healthlink replay query --from-beginning --fresh-db``) to be read by id.
+- ``resource_locations``: ``_id "{cid}|{hospital}|{part id}"``, ``refs ["{type}/{id}",
+  ...]``, ``patient``, ``hospital``: where resources read by id live, one document per
+  merge listing the resources it brought to the chart (inserted, never updated; a
+  resource's patient and source never change). Found by an array element
+  (``{"refs": ref}``: FerretDB's ``@>`` pushdown, a GIN index). One document per
+  resource before (``_id "{hospital}/{type}/{id}"``, ``ref``): a bulk load's inserts
+  doubled, as many locations as records; those are still read when no list names the
+  resource. Charts merged before locations existed need a replay (``healthlink replay
+  query --from-beginning --fresh-db``) to be read by id.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from typing import Any
 
 from bson import Binary
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.query.chartparts import (
     PART,
@@ -52,7 +56,7 @@ from services.query.chartparts import (
     chart_id,
     digest_of,
     folding,
-    location_of,
+    locations_of,
     pack,
     parts_of,
     size_of,
@@ -68,7 +72,6 @@ from shared.events import StoredRecord
 MERGE_ATTEMPTS = 5
 RANKED_CHARTS = 5_000  # charts whose resource ranks a merge remembers (for the next merge)
 SUPERSEDED_GRACE_S = 30.0  # readers holding an older index get this long to read its chart
-DUPLICATE_KEY = 11000
 BY_ID_AT_ONCE = 8  # reads or deletes by _id in flight (FerretDB stalls near 50 writes)
 
 
@@ -132,26 +135,24 @@ class ChartStore:
             self._remember(chart_id(cid, hospital), digest, ranks)
             self._retire(cid, hospital, folded)
             new = [e for e in fresh if (e["type"], e["id"]) not in held]
-            await self._locate(cid, hospital, new)
+            await self._locate(cid, hospital, part, new)
             return digest
         raise ChartUnavailable(f"chart {hospital} of a patient: no stable version to merge into")
 
-    async def _locate(self, cid: str, hospital: str, new: list[Entry]) -> None:
-        """Record where resources new to a chart live (insert only; already known: kept)."""
-        if not new:
-            return
-        docs = [location_of(cid, hospital, e["type"], e["id"]) for e in new]
-        try:
-            await self._locations.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
+    async def _locate(self, cid: str, hospital: str, part: str, new: list[Entry]) -> None:
+        """Record where resources new to a chart live: one document for the merge."""
+        if new:
+            refs = [f"{e['type']}/{e['id']}" for e in new]
+            await self._locations.insert_one(locations_of(cid, hospital, part, refs))
 
     async def locate(self, ref: str) -> list[tuple[str, str]]:
         """Where ``{type}/{id}`` lives: (patient, source hospital) pairs."""
-        cursor = self._locations.find({"ref": ref}, {"patient": 1, "hospital": 1})
-        return [(str(d["patient"]), str(d["hospital"])) async for d in cursor]
+        found = await self._owners({"refs": ref})
+        return found or await self._owners({"ref": ref})  # located one by one before
+
+    async def _owners(self, query: dict[str, str]) -> list[tuple[str, str]]:
+        cursor = self._locations.find(query, {"patient": 1, "hospital": 1})
+        return sorted({(str(d["patient"]), str(d["hospital"])) async for d in cursor})
 
     def _retire(self, cid: str, hospital: str, parts: list[str]) -> None:
         now = self._clock()

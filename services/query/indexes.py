@@ -22,7 +22,8 @@ INDEXES = [
     by_id("charts"),
     by_id("chart_index"),
     by_id("resource_locations"),
-    on("resource_locations", "ref"),
+    on("resource_locations", "refs"),
+    on("resource_locations", "ref"),  # one document per resource, before
     by_id("licences"),
     by_id("rosters"),
     on("rosters", "hospital"),
@@ -44,7 +45,8 @@ SHAPES = [
     QueryShape(
         "move a chart", "chart_index", {"_id": CID, "charts.H001.digest": "d1"}, op="update"
     ),
-    QueryShape("where a resource lives", "resource_locations", {"ref": "Observation/o1"}),
+    QueryShape("where a resource lives", "resource_locations", {"refs": "Observation/o1"}),
+    QueryShape("where a resource lived", "resource_locations", {"ref": "Observation/o1"}),
     QueryShape("licence by id", "licences", {"_id": "MD1"}),
     QueryShape("export job by id", "export_jobs", {"_id": "j1"}),
     QueryShape("end an export job", "export_jobs", {"_id": "j1"}, op="delete"),

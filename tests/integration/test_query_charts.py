@@ -128,3 +128,24 @@ async def test_the_indexes_of_a_batch_are_read_by_id_each_in_order(db: Any) -> N
     assert list(found) == cids
     assert all(SOURCE in found[cid] for cid in cids[::2])
     assert all(found[cid] == {} for cid in cids[1::2])
+
+
+async def test_resources_are_located_one_document_per_merge_and_the_older_shape_too(
+    db: Any,
+) -> None:
+    rng = random.Random(11)
+    cid, other = random_cid(rng), random_cid(rng)
+    charts = store(db)
+    records = upload_records(rng, cid, 30)
+    await charts.merge(cid, SOURCE, records, None)
+    await charts.merge(cid, SOURCE, records, (await charts.index(cid)).get(SOURCE))  # again
+    assert await db.resource_locations.count_documents({}) == 1  # nothing new: no document
+    doc = await db.resource_locations.find_one({})
+    assert len(doc["refs"]) == len(records)
+    ref = f"{records[3].type}/{records[3].resource_id}"
+    assert await charts.locate(ref) == [(cid, SOURCE)]
+    # a location kept one per resource (the shape before) is still found
+    old = {"_id": f"{SOURCE}/Observation/old-1", "ref": "Observation/old-1", "patient": other}
+    await db.resource_locations.insert_one({**old, "hospital": SOURCE})
+    assert await charts.locate("Observation/old-1") == [(other, SOURCE)]
+    assert await charts.locate("Observation/never") == []
