@@ -23,11 +23,8 @@ from typing import Any, Protocol
 
 from aiokafka import TopicPartition
 
-from shared.logging import get_logger
-
 FETCH_MS = 200  # how long one fetch waits for new parts at the end of the log
 FETCH_MAX = 5_000  # parts decoded per fetch (keys and offsets are all it keeps)
-log = get_logger(__name__)
 
 
 class Part(Protocol):

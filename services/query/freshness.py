@@ -181,7 +181,7 @@ class KafkaFreshness:
             task = self._tailing = asyncio.create_task(self._start_tail())
         try:
             return await asyncio.shield(task)
-        except (KafkaError, OSError) as exc:
+        except Exception as exc:  # any failure: tried again by the next read that needs it
             log.warning("backlog tail did not start", error=type(exc).__name__)
             self._tailing = None
             return None
@@ -194,7 +194,12 @@ class KafkaFreshness:
         tail = AIOKafkaConsumer(
             **options, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
         )
-        await tail.start()
+        try:
+            await tail.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await tail.stop()
+            raise
         self._tail = tail
         backlog = Backlog(tail, committed)
         self._tail_run = asyncio.create_task(backlog.run())
@@ -213,10 +218,7 @@ class KafkaFreshness:
     async def close(self) -> None:
         await self._stop_tail()
         task, self._connecting = self._connecting, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stopped(task)
         admin, ends, self._admin, self._ends = self._admin, self._ends, None, None
         await _stopped(admin, ends)
 
