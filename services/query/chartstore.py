@@ -28,8 +28,11 @@ collection, and rewriting a whole chart per upload costs its size.
 - ``resource_locations``: ``_id "{cid}|{hospital}|{part id}"``, ``refs ["{type}/{id}",
   ...]``, ``patient``, ``hospital``: where resources read by id live, one document per
   merge listing the resources it brought to the chart (inserted, never updated; a
-  resource's patient and source never change). Found by an array element
-  (``{"refs": ref}``: FerretDB's ``@>`` pushdown, a GIN index). One document per
+  resource's patient and source never change), before the merge moves the index: a
+  merge that loses the race writes one more (a read by id still finds the resource
+  in its chart or not at all), one that dies after moving it is not left unlocated.
+  Found by an array element (``{"refs": ref}``: FerretDB's ``@>`` pushdown, a GIN
+  index). One document per
   resource before (``_id "{hospital}/{type}/{id}"``, ``ref``): a bulk load's inserts
   doubled, as many locations as records; those are still read when no list names the
   resource. Charts merged before locations existed need a replay (``healthlink replay
@@ -126,6 +129,9 @@ class ChartStore:
             ranks = {**held, **ranks_of(fresh)}
             part = uuid.uuid4().hex
             await self._keep(cid, hospital, part, content)
+            # located before the index moves: a redelivery after a crash finds them held
+            new = [e for e in fresh if (e["type"], e["id"]) not in held]
+            await self._locate(cid, hospital, part, new)
             new_parts = [*parts[:kept], part]
             new_sizes = [*sizes[:kept], len(content)]
             digest = digest_of(new_parts)
@@ -134,8 +140,6 @@ class ChartStore:
                 continue  # another merge moved the index on: merge into its chart
             self._remember(chart_id(cid, hospital), digest, ranks)
             self._retire(cid, hospital, folded)
-            new = [e for e in fresh if (e["type"], e["id"]) not in held]
-            await self._locate(cid, hospital, part, new)
             return digest
         raise ChartUnavailable(f"chart {hospital} of a patient: no stable version to merge into")
 

@@ -149,3 +149,25 @@ async def test_resources_are_located_one_document_per_merge_and_the_older_shape_
     await db.resource_locations.insert_one({**old, "hospital": SOURCE})
     assert await charts.locate("Observation/old-1") == [(other, SOURCE)]
     assert await charts.locate("Observation/never") == []
+
+
+async def test_a_merge_that_dies_after_moving_the_index_leaves_its_resources_located(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(12)
+    cid = random_cid(rng)
+    charts = store(db)
+    records = upload_records(rng, cid, 5)
+    point = charts._point
+
+    async def point_then_die(*args: Any) -> bool:
+        await point(*args)
+        raise ConnectionError("the service died after moving the index")
+
+    monkeypatch.setattr(charts, "_point", point_then_die)
+    with pytest.raises(ConnectionError):
+        await charts.merge(cid, SOURCE, records, None)
+    monkeypatch.undo()
+    await charts.merge(cid, SOURCE, records, (await charts.index(cid)).get(SOURCE))  # redelivered
+    ref = f"{records[0].type}/{records[0].resource_id}"
+    assert await charts.locate(ref) == [(cid, SOURCE)]
