@@ -3,7 +3,9 @@
 The letters (about 1 kB each, one in ten ``bad-signature``, the rest ``no-consent``) go
 straight onto the run's dead-letter topic; then 100 pages are read through one kept
 reader as a service reads them (``shared/deadletter_reader.py``), first pages and
-``next`` pages alternating, unfiltered and filtered to one letter in ten.
+``next`` pages alternating, unfiltered and filtered to one letter in ten; then the same
+through ingest's ``GET /admin/deadletters`` as an operator calls it (``deadletters_http_*``:
+HTTP, the operator's token check, the page's JSON).
 ``HEALTHLINK_BENCH_DEADLETTERS`` changes the count.
 """
 
@@ -24,6 +26,7 @@ from shared.deadletter_pages import RetryLog, read_page
 from shared.deadletter_reader import LetterReader
 from shared.kafka_client import ADMIN, client_options
 from shared.settings import Settings
+from tests.support.journey import OPERATOR
 
 LETTERS = int(os.environ.get("HEALTHLINK_BENCH_DEADLETTERS", "100000"))
 PAGES = 100
@@ -80,6 +83,23 @@ async def pages(reader: LetterReader, keep: Callable[[DeadLetter], bool]) -> lis
     return samples
 
 
+async def listings(env: BenchEnv, query: str) -> list[float]:
+    """``PAGES`` pages of ``GET /admin/deadletters?{query}`` on ingest, as an operator
+    lists them: first pages and the ``next`` of each alternating (one unmeasured first)."""
+    http, base = env.actors.http, env.actors.url("ingest", "")
+    first = f"/admin/deadletters?{query}&limit={LIMIT}"
+    (await http.get(base + first, headers=OPERATOR)).raise_for_status()  # starts the reader
+    samples: list[float] = []
+    link: str | None = None
+    for n in range(PAGES):
+        start = time.perf_counter()
+        response = await http.get(base + (link if n % 2 and link else first), headers=OPERATOR)
+        samples.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, response.text
+        link = response.json()["next"]
+    return samples
+
+
 async def run(env: BenchEnv) -> dict[str, float]:
     produced_s = await set_aside(env.settings, LETTERS)
     reader = LetterReader(env.settings, "ingest")
@@ -93,4 +113,6 @@ async def run(env: BenchEnv) -> dict[str, float]:
         "deadletters_produced_per_s": round(LETTERS / produced_s, 1),
         **summarise("deadletters_page", every),
         **summarise("deadletters_page_filtered", rare),
+        **summarise("deadletters_http_page", await listings(env, "status=all")),
+        **summarise("deadletters_http_page_filtered", await listings(env, "reason=bad-signature")),
     }
