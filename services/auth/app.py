@@ -116,6 +116,7 @@ def database_deps(settings: AuthSettings, runtime: Runtime) -> Deps:
         if settings.auth_otp_sender == "webhook" and settings.auth_otp_webhook_url
         else FileOtpSender(settings.data_dir)
     )
+    scans = ConsentScanVerifier(settings.consent_url, partial(wallet_token, settings, keys))
     deps = build_deps(
         settings,
         states=states,
@@ -127,7 +128,7 @@ def database_deps(settings: AuthSettings, runtime: Runtime) -> Deps:
         store=store,
         publisher=runtime.publisher,
         otp=otp,
-        scans=ConsentScanVerifier(settings.consent_url, partial(wallet_token, settings, keys)),
+        scans=scans,
         keys=keys,
     )
 
@@ -136,6 +137,9 @@ def database_deps(settings: AuthSettings, runtime: Runtime) -> Deps:
 
     runtime.on_start.append(ensuring(runtime.db, INDEXES, settings.pg_dsn))
     runtime.on_stop.append(close_sync_client)
+    runtime.on_stop.append(scans.close)
+    if isinstance(otp, WebhookOtpSender):
+        runtime.on_stop.append(otp.close)
     operator = settings.auth_bootstrap_operator
     if operator:
         given = settings.auth_bootstrap_operator_jwks

@@ -46,13 +46,15 @@ class FileOtpSender:
 class WebhookOtpSender:
     def __init__(self, url: str, timeout_s: float = 5.0) -> None:
         self.url = url
-        self.timeout_s = timeout_s
+        self.http = httpx.AsyncClient(timeout=timeout_s)  # kept: one TLS context, pooled
+
+    async def close(self) -> None:
+        await self.http.aclose()
 
     async def send(self, cid: str, code: str) -> None:
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as http:
-                response = await http.post(self.url, json={"cid": cid, "code": code})
-                response.raise_for_status()
+            response = await self.http.post(self.url, json={"cid": cid, "code": code})
+            response.raise_for_status()
         except httpx.HTTPError as exc:
             raise VerifierUnavailable("the one-time code could not be sent; try again") from exc
 

@@ -42,16 +42,19 @@ class ConsentScanVerifier:
     ) -> None:
         self.url = consent_url.rstrip("/")
         self.credential = credential
-        self.timeout_s = timeout_s
-        self.transport = transport
+        # One client for the service's life (closed on stop): a client made per scan
+        # built its TLS context each time, ~30 % of auth's CPU in a sign-in burst.
+        self.http = httpx.AsyncClient(timeout=timeout_s, transport=transport)
+
+    async def close(self) -> None:
+        await self.http.aclose()
 
     async def verify(self, cid: str, scan: str, session: str) -> str:
         headers = {SESSION_HEADER: session, "authorization": f"Bearer {self.credential()}"}
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s, transport=self.transport) as http:
-                response = await http.post(
-                    f"{self.url}/patients/{cid}/verify", json={"scan": scan}, headers=headers
-                )
+            response = await self.http.post(
+                f"{self.url}/patients/{cid}/verify", json={"scan": scan}, headers=headers
+            )
         except httpx.HTTPError as exc:
             raise VerifierUnavailable("identity verification is unavailable now") from exc
         if response.status_code == 200:

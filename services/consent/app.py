@@ -17,7 +17,7 @@ from services.consent.keys_api import router as keys_router
 from services.consent.migrations import migrate
 from services.consent.repository import MongoConsentRepository
 from services.consent.settings import ConsentSettings
-from services.consent.verification import make_verifier
+from services.consent.verification import HttpVerifier, make_verifier
 from shared import topics
 from shared.indexes import ensuring
 from shared.logging import get_logger
@@ -42,6 +42,8 @@ def create_app(settings: ConsentSettings, *, deps: Deps | None = None) -> FastAP
             marks=Marks(background=True),
         )
         runtime.on_stop.append(deps.marks.drain)
+        if isinstance(deps.verifier, HttpVerifier):
+            runtime.on_stop.append(deps.verifier.close)
     runtime.subscribe_events(topics.HOSPITAL_EVENTS, partial(subscribers.on_hospital_event, deps))
     runtime.background(every(settings.relay_interval_s, partial(relay, deps), "outbox relay"))
     runtime.background(

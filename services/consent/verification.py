@@ -47,15 +47,15 @@ class HttpVerifier:
         self, url: str, timeout_s: float = 10.0, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self._url = url
-        self._timeout_s = timeout_s
-        self._transport = transport
+        # kept for the service's life: a client per check built its TLS context each time
+        self._http = httpx.AsyncClient(timeout=timeout_s, transport=transport)
+
+    async def close(self) -> None:
+        await self._http.aclose()
 
     async def verify(self, cid: str, scan: str) -> bool:
         try:
-            async with httpx.AsyncClient(
-                timeout=self._timeout_s, transport=self._transport
-            ) as client:
-                response = await client.post(self._url, json={"cid": cid, "scan": scan})
+            response = await self._http.post(self._url, json={"cid": cid, "scan": scan})
         except httpx.HTTPError as exc:
             raise Transient("identity verifier unavailable") from exc
         if response.status_code >= 500:

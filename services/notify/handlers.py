@@ -149,7 +149,8 @@ async def confirm_consent(deps: Deps, envelope: Envelope) -> None:
     await deps.patients.note(cid, "consented")
     state = event.state
     codes = list(state.hospitals)
-    names = [await hospital_name(deps, c) for c in codes]
+    views = await deps.view.hospitals_of(codes)  # together, not one after another
+    names = [name_of(c, views.get(c)) for c in codes]
     text = texts.consent_state(state.all_hospitals, names, state.allow_sensitive,
                                len(state.per_visit))  # fmt: skip
     summary = {"version": event.version, "change": event.NAME, "hospitals": codes}

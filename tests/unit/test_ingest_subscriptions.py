@@ -21,7 +21,12 @@ from services.ingest.app import create_app
 from services.ingest.delivery import UNDELIVERED, Delivery, request_topics
 from services.ingest.notifications import notification
 from services.ingest.settings import IngestSettings
-from services.ingest.subscriptions import PAYLOAD_CONTENT, TOPIC_URL, parse_subscription
+from services.ingest.subscriptions import (
+    PAYLOAD_CONTENT,
+    TOPIC_URL,
+    Subscription,
+    parse_subscription,
+)
 from services.ingest.subscriptionstore import MemorySubscriptions
 from shared.broker import RecordingPublisher
 from shared.deadletter import SourceMessage
@@ -271,3 +276,35 @@ def test_the_pattern_matches_only_hospitals_request_topics() -> None:
     assert not pattern.match("healthlink.consent.datarequests.10670")
     assert not pattern.match("t1.healthlink.consent.datarequests.1067x")
     assert not pattern.match("t1.healthlink.consent.events")
+
+
+class CountingSubscriptions(MemorySubscriptions):
+    """The fake, counting look-ups by hospital."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looked_up: list[str] = []
+
+    async def of(self, hospital: str) -> Subscription | None:
+        self.looked_up.append(hospital)
+        return await super().of(hospital)
+
+
+async def test_a_batch_reads_each_hospitals_subscription_once_and_answers_each_record() -> None:
+    endpoint = Endpoint()
+    store = CountingSubscriptions()
+    await store.add(parse_subscription(subscription(), PROVIDER, "test", NOW))
+    client = httpx.AsyncClient(transport=httpx.MockTransport(endpoint))
+    delivery = Delivery(store, client, lambda: NOW)
+    later = NOW + timedelta(seconds=1)
+    elsewhere = request(9, later).model_copy(update={"hospital": CONSUMER})
+    batch = [
+        record(request(1, later), offset=0),
+        record(elsewhere, hospital=CONSUMER),  # no subscription: nothing to send
+        record(elsewhere, hospital=PROVIDER),  # misaddressed: set aside
+        record(request(2, later), offset=1),
+    ]
+    outcomes = await delivery.on_records(batch)
+    assert [type(o).__name__ for o in outcomes] == ["NoneType", "NoneType", "Rejected", "NoneType"]
+    assert sorted(store.looked_up) == sorted([PROVIDER, CONSUMER])  # once each
+    assert ["datareq-1" in r.content.decode() for r in endpoint.received] == [True, False]
