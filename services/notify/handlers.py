@@ -11,7 +11,7 @@ over HTTP in ``inbox.py``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.notify import texts
@@ -21,9 +21,9 @@ from services.notify.domain import (
     digest_id,
     hour_bucket,
     inbox_entry,
-    name_of,
     webhook_payload,
 )
+from services.notify.names import HospitalNames
 from services.notify.repository import (
     AnnouncementSlots,
     Deliveries,
@@ -68,6 +68,10 @@ class Deps:
     directory: Directory
     view: ConsentProjection
     clock: Callable[[], datetime]
+    names: HospitalNames = field(init=False)  # from ``view``, kept a while (names.py)
+
+    def __post_init__(self) -> None:
+        self.names = HospitalNames(self.view)
 
 
 async def notify(deps: Deps, notices: list[Notice]) -> None:
@@ -80,16 +84,12 @@ async def notify(deps: Deps, notices: list[Notice]) -> None:
         await deps.deliveries.enqueue_many([(e[0], webhook_payload(e)) for e in entries])
 
 
-async def hospital_name(deps: Deps, code: str | None) -> str:
-    return name_of(code, await deps.view.hospital(code) if code else None)
-
-
 async def tell_access(deps: Deps, event_id: str, event: RecordAccessed) -> None:
     """A permitted read: at once, or parked for the hourly digest; break-glass always at once."""
     if event.decision != "permit" or event.purpose == PATIENT_REQUEST:
         return  # nothing was shown, or the patient read their own record: the log has it
     patient, at = event.patient, event.time
-    name = await hospital_name(deps, event.hospital)
+    name = await deps.names.one(event.hospital)
     who = event.physician_name or event.physician or "-"
     keep = event.model_dump(mode="json", include=KEPT)
     notice_id = f"access-{event_id}"
@@ -149,8 +149,8 @@ async def confirm_consent(deps: Deps, envelope: Envelope) -> None:
     await deps.patients.note(cid, "consented")
     state = event.state
     codes = list(state.hospitals)
-    views = await deps.view.hospitals_of(codes)  # together, not one after another
-    names = [name_of(c, views.get(c)) for c in codes]
+    named = await deps.names.of(codes)
+    names = [named[c] for c in codes]
     text = texts.consent_state(state.all_hospitals, names, state.allow_sensitive,
                                len(state.per_visit))  # fmt: skip
     summary = {"version": event.version, "change": event.NAME, "hospitals": codes}
@@ -163,11 +163,10 @@ async def tell_records_received(deps: Deps, events: list[tuple[str, RecordsRecei
     written together."""
     if not events:
         return
-    codes = sorted({event.hospital for _, event in events})
-    views = await deps.view.hospitals_of(codes)
+    named = await deps.names.of(event.hospital for _, event in events)
     notices = []
     for event_id, event in events:
-        name = name_of(event.hospital, views.get(event.hospital))
+        name = named[event.hospital]
         text = texts.records_received(name, event.counts)
         keep = {"hospital": event.hospital, "counts": event.counts}
         notices.append(Notice(f"records-{event_id}", event.patient, "records-received",
@@ -178,3 +177,4 @@ async def tell_records_received(deps: Deps, events: list[tuple[str, RecordsRecei
 async def note_hospital(deps: Deps, envelope: Envelope) -> None:
     """Keep the hospital's new state (notifications name hospitals; announcements list them)."""
     await deps.view.on_hospital_event(envelope)
+    deps.names.forget(envelope.subject)
