@@ -19,6 +19,9 @@ when the target is reached. Each round, on the real path:
 3. a new physician reads a new 1,000-record chart: ``everything``, ``summary`` and
    ``search`` (Observation by patient and category, newest first) p50/p99;
 4. ``revoke_to_enforced`` and ``audit_lag`` p50/p99 (bench/consent.py, bench/audit.py);
+   Meanwhile a patient of the round with nothing in its load (one upload stored just
+   before) is read every 0.2 s, from the load's first publish until the charts caught up
+   (``bystander_read_*``: the read barrier waits per patient, so they should be served);
 5. ``by_key_read``: ``find_one`` by ``_id`` on ingest's record store, for ids of
    records stored in this round;
 6. RSS (MB, from /proc) of each service's process tree and of Kafka, FerretDB and
@@ -42,8 +45,8 @@ import signal
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, suppress
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -343,6 +346,50 @@ async def send_chunk(
     return ids
 
 
+async def upload_one(
+    env: BenchEnv, rng: random.Random, hospitals: dict[str, Hospital], cid: str, path: Path
+) -> None:
+    """One bundle for ``cid``, stored before the round's load."""
+    spool(rng, RoundPlan(0, 1, 1), [cid], list(hospitals), path)
+    await publish(env, hospitals, path, 1)
+    await asyncio.to_thread(path.unlink)
+
+
+@asynccontextmanager
+async def reading(
+    env: BenchEnv, doctor: str, cid: str, every_s: float = 0.2
+) -> AsyncIterator[dict[str, float]]:
+    """``$everything`` of ``cid`` (a patient with nothing in the load) every ``every_s``
+    while the block runs (the load stored, then query's charts catching up): the read
+    barrier waits per patient, so these should be served at once. Fills the dict on exit:
+    ``bystander_read_p50_ms`` / ``_p99_ms`` / ``_max_ms``, reads, and reads not 200."""
+    found: dict[str, float] = {}
+    samples: list[float] = []
+    refused = 0
+
+    async def loop() -> None:
+        nonlocal refused
+        while True:
+            start = time.perf_counter()
+            r = await env.actors.everything(doctor, cid)
+            samples.append((time.perf_counter() - start) * 1000)
+            refused += r.status_code != 200
+            await asyncio.sleep(every_s)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield found
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+    if samples:
+        found.update(summarise("bystander_read", samples))
+        found["bystander_read_max_ms"] = round(max(samples), 2)
+    found["bystander_reads"] = float(len(samples))
+    found["bystander_reads_not_200"] = float(refused)
+
+
 async def by_key(env: BenchEnv, keys: list[str]) -> dict[str, float]:
     """``find_one`` by ``_id`` on ingest's record store, one key after another."""
     client = make_client(env.settings)
@@ -402,15 +449,22 @@ async def one_round(
     out.update(figures)
     rate = figures["registration_consent_per_s"]
     print(f"[bench.scale] {plan.patients} patients at {rate:.1f}/s; spooling", flush=True)
-    path = work / f"round-{plan.number}.spool"
-    spool(rng, plan, cids, codes, path)
-    print(f"[bench.scale] publishing {plan.uploads} uploads", flush=True)
-    out.update(await publish(env, hospitals, path, plan.uploads))
 
     def sign_in() -> Awaitable[str]:  # a new physician (licence from the clock)
         return actors.physician(reader, f"{time.time_ns() // 10**6 % 10**8:08d}")
 
-    out.update(await query.charts_caught_up(env, sign_in, rng.sample(cids, min(48, len(cids)))))
+    bystander, cids = cids[0], cids[1:] or cids  # nothing of theirs in the round's load
+    await upload_one(env, rng, hospitals, bystander, work / "bystander.spool")
+    watcher = await sign_in()
+    await actors.records(watcher, bystander)
+    path = work / f"round-{plan.number}.spool"
+    spool(rng, plan, cids, codes, path)
+    print(f"[bench.scale] publishing {plan.uploads} uploads", flush=True)
+    async with reading(env, watcher, bystander) as reads:
+        out.update(await publish(env, hospitals, path, plan.uploads))
+        sample = rng.sample(cids, min(48, len(cids)))
+        out.update(await query.charts_caught_up(env, sign_in, sample))
+    out.update(reads)
     doctor = await sign_in()  # a fresh token for the measurements
     chart = await query.large_chart(env, rng, doctor)
     urls = {"everything": chart.everything_url, "summary": chart.summary_url}
