@@ -71,6 +71,11 @@ def request_topics(prefix: str) -> str:
     return "^" + re.escape(named(DATA_REQUESTS, prefix) + ".") + "[0-9]" * 5 + "$"
 
 
+def hospital_of(topic: str) -> str:
+    """The hospital a request topic belongs to (its last dotted part, a 5-digit code)."""
+    return topic.rsplit(".", 1)[-1]
+
+
 class Delivery:
     """Sends each data request to its hospital's subscription (the record handler)."""
 
@@ -101,12 +106,12 @@ class Delivery:
         requests, and their look-ups and per-record commits were most of ingest's CPU
         in a registration burst."""
         outcomes: Outcomes = [None] * len(sources)
-        codes = sorted({source.topic.rsplit(".", 1)[-1] for source in sources})
+        codes = sorted({hospital_of(source.topic) for source in sources})
         found = await asyncio.gather(*(self.subscriptions.of(code) for code in codes))
         held = dict(zip(codes, found, strict=True))
         for place, source in enumerate(sources):
             try:
-                await self.deliver(source, held[source.topic.rsplit(".", 1)[-1]])
+                await self.deliver(source, held[hospital_of(source.topic)])
             except Rejected as exc:
                 outcomes[place] = exc
         return outcomes
@@ -122,7 +127,7 @@ class Delivery:
         request = parse_data_request(source.value)
         if request is None:
             raise Rejected("not a data request", code="malformed-event")
-        code = source.topic.rsplit(".", 1)[-1]
+        code = hospital_of(source.topic)
         if request.hospital != code:
             wrong = f"a request for {request.hospital} on {code}'s topic"
             raise Rejected(wrong, code="misaddressed")
